@@ -1,0 +1,48 @@
+"""Critics: networks that map a batch ``x [K, dim_x], y [K, dim_y]`` to ``scores [K, K]``.
+
+``scores[i, j] = f(x_i, y_j)``; the diagonal holds samples of the joint ``p(x, y)``, the
+off-diagonal entries stand for ``p(x) p(y)`` (see :mod:`mibounds.bounds`). Scores are in nats.
+
+- Learned: :class:`SeparableCritic` (``g(x) . h(y)``), :class:`BilinearCritic` (``x^T W y``),
+  :class:`ConcatCritic` (a joint MLP on every pair); by name via :func:`make` / :func:`names`.
+- Exact, from a ground-truth task: :class:`ExactCritic` (``log p(x, y) / p(x) p(y) + shift``),
+  :class:`ConditionalCritic` (``log p(y | x)``).
+- Baselines ``log a(y) [K]`` for TUBA-type bounds: :class:`ConstantBaseline`,
+  :class:`MLPBaseline`, :class:`GaussianBaseline`.
+- Stacks of M independent critics in one pass (``[M, K, K]``): :class:`StackedSeparableCritic`,
+  :class:`StackedConcatCritic`, built on :class:`StackedLinear`.
+
+Defaults follow Poole et al. (2019), "On Variational Bounds of Mutual Information": MLPs with 2
+hidden layers of 256 ReLU units, 32-d embeddings for separable critics, baseline MLP 2 x 512.
+"""
+
+from __future__ import annotations
+
+from mibounds.critics.baselines import ConstantBaseline, GaussianBaseline, MLPBaseline
+from mibounds.critics.bilinear import BilinearCritic
+from mibounds.critics.concat import ConcatCritic, pairwise_first_layer
+from mibounds.critics.exact import ConditionalCritic, ExactCritic
+from mibounds.critics.mlp import ACTIVATIONS, mlp
+from mibounds.critics.registry import make, names
+from mibounds.critics.separable import SeparableCritic
+from mibounds.critics.stacked import StackedConcatCritic, StackedLinear, StackedSeparableCritic, stacked_mlp
+
+__all__ = [
+    "ACTIVATIONS",
+    "BilinearCritic",
+    "ConcatCritic",
+    "ConditionalCritic",
+    "ConstantBaseline",
+    "ExactCritic",
+    "GaussianBaseline",
+    "MLPBaseline",
+    "SeparableCritic",
+    "StackedConcatCritic",
+    "StackedLinear",
+    "StackedSeparableCritic",
+    "make",
+    "mlp",
+    "names",
+    "pairwise_first_layer",
+    "stacked_mlp",
+]

@@ -1,0 +1,290 @@
+"""Stacks of M independent critics evaluated in one pass (batched linear layers).
+
+Training one critic per bound (the staircase trains about 15 at batch 64) is dominated by
+per-step Python and kernel-launch overhead when each critic runs on its own. A stack keeps the
+parameters of M critics in tensors with a leading member axis ``M`` and runs every layer as one
+batched matmul, so a step costs about as many kernels as a single critic. Members stay
+independent: member m's scores depend only on member m's parameters, so a sum of per-member
+losses trains each member exactly as if it were alone (with an optimizer that is elementwise per
+parameter, e.g. Adam).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mibounds.critics._checks import check_dtype, check_size, check_stacked_pair
+from mibounds.critics.concat import ConcatCritic, pairwise_first_layer
+from mibounds.critics.mlp import activation_layer
+from mibounds.critics.separable import SeparableCritic
+
+__all__ = ["StackedConcatCritic", "StackedLinear", "StackedSeparableCritic", "stacked_mlp"]
+
+
+class StackedLinear(nn.Module):
+    """M independent linear layers: ``out[m] = x[m] @ weight[m].T + bias[m]``.
+
+    Each member is initialized like ``nn.Linear(in_features, out_features)``: weight and bias
+    ``~ U(-1/sqrt(in_features), 1/sqrt(in_features))`` independently.
+
+    Args:
+        num_members: M.
+        in_features: Input features.
+        out_features: Output features.
+
+    Shapes:
+        ``x`` ``[N, in]`` (shared by every member) or ``[M, N, in]`` -> ``[M, N, out]``.
+        ``weight`` ``[M, out, in]`` (the ``nn.Linear`` layout per member), ``bias`` ``[M, out]``.
+
+    Example:
+        >>> import torch
+        >>> StackedLinear(3, 20, 8)(torch.randn(64, 20)).shape
+        torch.Size([3, 64, 8])
+    """
+
+    def __init__(self, num_members: int, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.num_members = check_size(num_members, "num_members")
+        self.in_features = check_size(in_features, "in_features")
+        self.out_features = check_size(out_features, "out_features")
+        self.weight = nn.Parameter(torch.empty(num_members, out_features, in_features))
+        self.bias = nn.Parameter(torch.empty(num_members, out_features))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # nn.Linear's kaiming_uniform_(a=sqrt(5)) reduces to U(+-1/sqrt(fan_in)); calling it on the
+        # 3-d tensor would take fan_in = out * in, so the bound is written out.
+        bound = 1.0 / math.sqrt(self.in_features)
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        m, out = self.num_members, self.out_features
+        if x.dim() == 2:
+            # Shared input: one [N, in] x [in, M * out] matmul for all members.
+            y = F.linear(x, self.weight.reshape(m * out, -1), self.bias.reshape(m * out))
+            return y.view(x.shape[0], m, out).transpose(0, 1)
+        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+
+    def member(self, m: int) -> nn.Linear:
+        """An independent ``nn.Linear`` holding a copy of member ``m``'s weights (m in [0, M))."""
+        if not -self.num_members <= m < self.num_members:
+            raise IndexError(f"member {m} is out of range for a stack of {self.num_members} members")
+        layer = nn.Linear(self.in_features, self.out_features, device=self.weight.device, dtype=self.weight.dtype)
+        with torch.no_grad():
+            layer.weight.copy_(self.weight[m])
+            layer.bias.copy_(self.bias[m])
+        return layer
+
+    def load_member(self, m: int, layer: nn.Linear) -> None:
+        """Copy an ``nn.Linear``'s weights into member ``m``."""
+        with torch.no_grad():
+            self.weight[m].copy_(layer.weight)
+            self.bias[m].copy_(layer.bias)
+
+    def extra_repr(self) -> str:
+        return f"num_members={self.num_members}, in_features={self.in_features}, out_features={self.out_features}"
+
+
+def stacked_mlp(
+    num_members: int, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int, activation: str = "relu"
+) -> nn.Sequential:
+    """M independent copies of :func:`mibounds.critics.mlp`, layer for layer (same indices).
+
+    Returns:
+        ``nn.Sequential`` mapping ``[N, in_dim]`` or ``[M, N, in_dim]`` to ``[M, N, out_dim]``.
+    """
+    check_size(num_layers, "num_layers", minimum=0)
+    activation_layer(activation)  # validate the name even when num_layers == 0
+    layers: list[nn.Module] = []
+    width = in_dim
+    for _ in range(num_layers):
+        layers += [StackedLinear(num_members, width, hidden_dim), activation_layer(activation)]
+        width = hidden_dim
+    layers.append(StackedLinear(num_members, width, out_dim))
+    return nn.Sequential(*layers)
+
+
+def _copy_member(stack: nn.Sequential, m: int, net: nn.Sequential) -> None:
+    """Put copies of member ``m``'s layers of a :func:`stacked_mlp` into the matching :func:`mlp`."""
+    for i, stacked in enumerate(stack):
+        if isinstance(stacked, StackedLinear):
+            net[i] = stacked.member(m)
+
+
+def _load_member(stack: nn.Sequential, m: int, net: nn.Sequential) -> None:
+    """Copy an unstacked :func:`mlp` into member ``m`` of the matching :func:`stacked_mlp`."""
+    for stacked, layer in zip(stack, net, strict=True):
+        if isinstance(stacked, StackedLinear):
+            stacked.load_member(m, layer)
+
+
+_ARCHITECTURE = ("dim_x", "dim_y", "embed_dim", "hidden_dim", "num_layers", "activation")
+
+
+def _check_members(critics: Sequence[nn.Module], kind: type[nn.Module]) -> None:
+    """Check that ``critics`` is a non-empty sequence of ``kind`` sharing one architecture."""
+    if len(critics) == 0:
+        raise ValueError(f"from_members needs at least one {kind.__name__}, got an empty sequence")
+    for c in critics:
+        if type(c) is not kind:
+            raise TypeError(f"from_members stacks {kind.__name__}s, got a {type(c).__name__}")
+    first = {a: getattr(critics[0], a) for a in _ARCHITECTURE if hasattr(critics[0], a)}
+    for m, c in enumerate(critics):
+        arch = {a: getattr(c, a) for a in first}
+        if arch != first:
+            raise ValueError(
+                f"critic {m} has architecture {arch} but critic 0 has {first}; "
+                "stack only critics built with the same sizes and activation"
+            )
+
+
+class StackedSeparableCritic(nn.Module):
+    """M independent :class:`SeparableCritic` s in one module.
+
+    ``scores[m, i, j] = g_m(x_i) . h_m(y_j)``; member m is initialized like a fresh
+    ``SeparableCritic`` and :meth:`member` exports it as one.
+
+    Args:
+        num_members: M.
+        dim_x, dim_y, embed_dim, hidden_dim, num_layers, activation: as for ``SeparableCritic``.
+
+    Example:
+        >>> import torch
+        >>> stack = StackedSeparableCritic(15, dim_x=20, dim_y=20)
+        >>> stack(torch.randn(64, 20), torch.randn(64, 20)).shape
+        torch.Size([15, 64, 64])
+    """
+
+    def __init__(
+        self,
+        num_members: int,
+        dim_x: int,
+        dim_y: int,
+        embed_dim: int = 32,
+        hidden_dim: int = 256,
+        num_layers: int = 2,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        self.num_members = check_size(num_members, "num_members")
+        self.dim_x, self.dim_y = dim_x, dim_y
+        self.embed_dim, self.hidden_dim, self.num_layers = embed_dim, hidden_dim, num_layers
+        self.activation = activation
+        self.g = stacked_mlp(num_members, dim_x, hidden_dim, embed_dim, num_layers, activation)
+        self.h = stacked_mlp(num_members, dim_y, hidden_dim, embed_dim, num_layers, activation)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """Score every ``x_i`` against every ``y_j`` with every member.
+
+        Args:
+            x: ``[K, dim_x]`` shared by every member, or ``[M, K, dim_x]``.
+            y: ``[K, dim_y]`` or ``[M, K, dim_y]``.
+
+        Returns:
+            ``scores`` ``[M, K, K]``; ``scores[m]`` is member m's ``[K, K]`` score matrix.
+        """
+        check_stacked_pair(x, y, self.num_members, self.dim_x, self.dim_y)
+        check_dtype(self, ("x", x), ("y", y))
+        return self.g(x) @ self.h(y).transpose(-1, -2)
+
+    def member(self, m: int) -> SeparableCritic:
+        """An independent ``SeparableCritic`` holding a copy of member ``m``'s weights."""
+        critic = SeparableCritic(
+            self.dim_x, self.dim_y, self.embed_dim, self.hidden_dim, self.num_layers, self.activation
+        )
+        critic.to(device=self.g[0].weight.device, dtype=self.g[0].weight.dtype)
+        _copy_member(self.g, m, critic.g)
+        _copy_member(self.h, m, critic.h)
+        return critic
+
+    @classmethod
+    def from_members(cls, critics: Sequence[SeparableCritic]) -> StackedSeparableCritic:
+        """Stack existing ``SeparableCritic`` s of one architecture (weights are copied)."""
+        _check_members(critics, SeparableCritic)
+        c = critics[0]
+        stack = cls(len(critics), c.dim_x, c.dim_y, c.embed_dim, c.hidden_dim, c.num_layers, c.activation)
+        stack.to(device=c.g[0].weight.device, dtype=c.g[0].weight.dtype)
+        for m, critic in enumerate(critics):
+            _load_member(stack.g, m, critic.g)
+            _load_member(stack.h, m, critic.h)
+        return stack
+
+    def extra_repr(self) -> str:
+        return f"num_members={self.num_members}, dim_x={self.dim_x}, dim_y={self.dim_y}, embed_dim={self.embed_dim}"
+
+
+class StackedConcatCritic(nn.Module):
+    """M independent :class:`ConcatCritic` s in one module.
+
+    ``scores[m, i, j] = f_m([x_i, y_j])``, with the first layer split as in ``ConcatCritic``;
+    member m is initialized like a fresh ``ConcatCritic`` and :meth:`member` exports it as one.
+
+    Args:
+        num_members: M.
+        dim_x, dim_y, hidden_dim, num_layers, activation: as for ``ConcatCritic``.
+
+    Example:
+        >>> import torch
+        >>> stack = StackedConcatCritic(15, dim_x=20, dim_y=20, hidden_dim=32)
+        >>> stack(torch.randn(8, 20), torch.randn(8, 20)).shape
+        torch.Size([15, 8, 8])
+    """
+
+    def __init__(
+        self,
+        num_members: int,
+        dim_x: int,
+        dim_y: int,
+        hidden_dim: int = 256,
+        num_layers: int = 2,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        self.num_members = check_size(num_members, "num_members")
+        self.dim_x, self.dim_y = dim_x, dim_y
+        self.hidden_dim, self.num_layers, self.activation = hidden_dim, num_layers, activation
+        self.net = stacked_mlp(num_members, dim_x + dim_y, hidden_dim, 1, num_layers, activation)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """Score every ``x_i`` against every ``y_j`` with every member.
+
+        Args:
+            x: ``[K, dim_x]`` shared by every member, or ``[M, K, dim_x]``.
+            y: ``[K, dim_y]`` or ``[M, K, dim_y]``.
+
+        Returns:
+            ``scores`` ``[M, K, K]``; ``scores[m]`` is member m's ``[K, K]`` score matrix.
+        """
+        k = check_stacked_pair(x, y, self.num_members, self.dim_x, self.dim_y)
+        check_dtype(self, ("x", x), ("y", y))
+        first: StackedLinear = self.net[0]
+        hidden = pairwise_first_layer(x, y, first.weight, first.bias)  # [M, K, K, H]
+        out = self.net[1:](hidden.reshape(self.num_members, k * k, -1))
+        return out.view(self.num_members, k, k)
+
+    def member(self, m: int) -> ConcatCritic:
+        """An independent ``ConcatCritic`` holding a copy of member ``m``'s weights."""
+        critic = ConcatCritic(self.dim_x, self.dim_y, self.hidden_dim, self.num_layers, self.activation)
+        critic.to(device=self.net[0].weight.device, dtype=self.net[0].weight.dtype)
+        _copy_member(self.net, m, critic.net)
+        return critic
+
+    @classmethod
+    def from_members(cls, critics: Sequence[ConcatCritic]) -> StackedConcatCritic:
+        """Stack existing ``ConcatCritic`` s of one architecture (weights are copied)."""
+        _check_members(critics, ConcatCritic)
+        c = critics[0]
+        stack = cls(len(critics), c.dim_x, c.dim_y, c.hidden_dim, c.num_layers, c.activation)
+        stack.to(device=c.net[0].weight.device, dtype=c.net[0].weight.dtype)
+        for m, critic in enumerate(critics):
+            _load_member(stack.net, m, critic.net)
+        return stack
+
+    def extra_repr(self) -> str:
+        return f"num_members={self.num_members}, dim_x={self.dim_x}, dim_y={self.dim_y}"
