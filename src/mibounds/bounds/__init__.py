@@ -1,0 +1,50 @@
+"""Every variational bound on mutual information as a pure function, plus a registry and modules.
+
+Score-based bounds take ``scores[i, j] = f(x_i, y_j)`` (``[K, K]``, positives on the diagonal) and
+return a 0-d tensor whose value is the estimate in nats and whose gradient is the training
+gradient (minimize ``-bound``). Structured bounds take tractable log-densities instead.
+
+Example:
+    >>> import torch
+    >>> from mibounds import bounds
+    >>> scores = torch.randn(64, 64)
+    >>> bool(bounds.infonce(scores) <= torch.log(torch.tensor(64.0)))
+    True
+    >>> bounds.get("interpolated").ceiling_for(64, alpha=0.5) > 0
+    True
+"""
+
+from mibounds.bounds.lower import dv, infonce, interpolated, js, js_fgan, mine, nwj, smile, tuba
+from mibounds.bounds.modules import DV, JS, MINE, NWJ, SMILE, TUBA, Bound, InfoNCE, Interpolated, make
+from mibounds.bounds.registry import BoundInfo, get, names
+from mibounds.bounds.structured import ba, club, leave_one_out_upper, rate, tnce
+
+__all__ = [
+    "DV",
+    "JS",
+    "MINE",
+    "NWJ",
+    "SMILE",
+    "TUBA",
+    "Bound",
+    "BoundInfo",
+    "InfoNCE",
+    "Interpolated",
+    "ba",
+    "club",
+    "dv",
+    "get",
+    "infonce",
+    "interpolated",
+    "js",
+    "js_fgan",
+    "leave_one_out_upper",
+    "make",
+    "mine",
+    "names",
+    "nwj",
+    "rate",
+    "smile",
+    "tnce",
+    "tuba",
+]

@@ -1,0 +1,189 @@
+"""The registry of bounds: one entry per bound, with the metadata that drives the CLI listing,
+the docs table, the estimators and the parametrized test battery."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from mibounds.bounds import lower, structured
+from mibounds.validation import unknown_name_error
+
+__all__ = ["BoundInfo", "get", "names"]
+
+#: What a bound needs besides hyper-parameters.
+#: "scores": a [K, K] critic score matrix; "log_baseline": log a(y), scalar or [K];
+#: "state": a moving average kept across batches (use the module); "log_conditional": [K, K]
+#: log p(y_j | x_i); "log_marginal": [K] log q(y_i); "log_decoder": [K] log q(x_i | y_i);
+#: "entropy_x": h(X) in nats.
+Need = Literal[
+    "scores", "log_baseline", "state", "log_conditional", "log_marginal", "log_decoder", "entropy_x"
+]
+
+
+def _no_ceiling(k: int, **params: Any) -> float | None:
+    return None
+
+
+def _log_k(k: int, **params: Any) -> float:
+    return math.log(k)
+
+
+def _interpolated_ceiling(k: int, alpha: float = 0.5, **params: Any) -> float | None:
+    return None if alpha == 0 else 1.0 + math.log((k - 1) / alpha)
+
+
+@dataclass(frozen=True)
+class BoundInfo:
+    """Metadata of one bound.
+
+    Attributes:
+        name: Registry name (the function's name).
+        fn: The pure function computing it.
+        kind: ``"lower"`` or ``"upper"`` (a bound on I(X; Y) in expectation).
+        needs: What it takes besides hyper-parameters (see :data:`Need`).
+        params: Hyper-parameters and their defaults, e.g. ``{"alpha": 0.5}``.
+        ceiling: ``ceiling(k, **params)``: the largest value the estimate can take on a batch of K
+            pairs (``log K`` for InfoNCE), or None when unbounded.
+        reference: Paper the bound comes from.
+        year: Its year.
+        summary: One line: what it is.
+        trains: What the gradient of the returned tensor optimizes.
+        reports: What the value of the returned tensor is.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    kind: Literal["lower", "upper"]
+    needs: tuple[Need, ...]
+    reference: str
+    year: int
+    summary: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    ceiling: Callable[..., float | None] = _no_ceiling
+    trains: str = "the bound itself"
+    reports: str = "the bound itself"
+
+    @property
+    def score_based(self) -> bool:
+        """True when the bound is computed from a critic's score matrix (it can train a critic)."""
+        return "scores" in self.needs
+
+    def ceiling_for(self, k: int, **params: Any) -> float | None:
+        """The ceiling at batch size ``k`` with this entry's default params updated by ``params``."""
+        return self.ceiling(k, **{**self.params, **params})
+
+
+_POOLE = "Poole et al. 2019, On Variational Bounds of Mutual Information (arXiv:1905.06922)"
+
+_ENTRIES = (
+    BoundInfo(
+        "tuba", lower.tuba, "lower", ("scores", "log_baseline"), _POOLE, 2019,
+        "tractable unnormalized Barber-Agakov: NWJ with a baseline log a(y)",
+    ),
+    BoundInfo(
+        "nwj", lower.nwj, "lower", ("scores",),
+        "Nguyen, Wainwright, Jordan 2010, Estimating divergence functionals (f-MINE)", 2010,
+        "f-divergence (KL) bound; unbiased but variance grows like e^I",
+    ),
+    BoundInfo(
+        "dv", lower.dv, "lower", ("scores",),
+        "Donsker, Varadhan 1983; Belghazi et al. 2018, MINE (arXiv:1801.04062)", 1983,
+        "Donsker-Varadhan: joint mean minus log of the mean exp over negatives",
+    ),
+    BoundInfo(
+        "mine", lower.mine, "lower", ("scores", "state"),
+        "Belghazi et al. 2018, Mutual Information Neural Estimation (arXiv:1801.04062)", 2018,
+        "DV with the partition gradient divided by a moving average (module holds it)",
+        params={"rate": 0.01}, trains="DV with a moving-average partition gradient", reports="DV",
+    ),
+    BoundInfo(
+        "infonce", lower.infonce, "lower", ("scores",),
+        "van den Oord, Li, Vinyals 2018, Contrastive Predictive Coding (arXiv:1807.03748)", 2018,
+        "K-way classification of the positive x for each y; never above log K",
+        params={"symmetric": False}, ceiling=_log_k,
+    ),
+    BoundInfo(
+        "js", lower.js, "lower", ("scores",),
+        "Hjelm et al. 2019, Deep InfoMax (arXiv:1808.06670); " + _POOLE, 2019,
+        "critic trained with the f-GAN Jensen-Shannon objective, reported with NWJ on f + 1",
+        trains="f-GAN Jensen-Shannon objective", reports="NWJ on scores + 1",
+    ),
+    BoundInfo(
+        "smile", lower.smile, "lower", ("scores",),
+        "Song, Ermon 2020, Understanding the Limitations of Variational MI Estimators "
+        "(arXiv:1910.06222)", 2020,
+        "DV with the partition term over scores clipped to [-clip, clip], JS-trained",
+        params={"clip": 5.0}, trains="f-GAN Jensen-Shannon objective", reports="clipped DV",
+    ),
+    BoundInfo(
+        "interpolated", lower.interpolated, "lower", ("scores", "log_baseline"), _POOLE, 2019,
+        "I_alpha: TUBA with a baseline mixing the leave-one-out batch average (alpha) and a(y)",
+        params={"alpha": 0.5}, ceiling=_interpolated_ceiling,
+    ),
+    BoundInfo(
+        "ba", structured.ba, "lower", ("log_decoder", "entropy_x"),
+        "Barber, Agakov 2003, The IM algorithm", 2003,
+        "E log q(x|y) + h(X): needs a tractable decoder and the entropy of X",
+    ),
+    BoundInfo(
+        "tnce", structured.tnce, "lower", ("log_conditional",), _POOLE, 2019,
+        "InfoNCE with the critic log p(y|x) of a tractable encoder",
+        ceiling=_log_k,
+    ),
+    BoundInfo(
+        "rate", structured.rate, "upper", ("log_conditional", "log_marginal"),
+        "Alemi et al. 2017, Deep Variational Information Bottleneck (arXiv:1612.00410)", 2017,
+        "E_x KL(p(y|x) || q(y)) for a tractable encoder and any marginal q",
+    ),
+    BoundInfo(
+        "leave_one_out_upper", structured.leave_one_out_upper, "upper", ("log_conditional",),
+        _POOLE, 2019,
+        "rate with q(y) replaced by the leave-one-out minibatch mixture of p(y|x_i)",
+    ),
+    BoundInfo(
+        "club", structured.club, "upper", ("log_conditional",),
+        "Cheng et al. 2020, CLUB: A Contrastive Log-ratio Upper Bound (arXiv:2006.12013)", 2020,
+        "E_joint log p(y|x) - E_marginals log p(y|x)",
+    ),
+)
+
+_REGISTRY: Mapping[str, BoundInfo] = MappingProxyType({entry.name: entry for entry in _ENTRIES})
+
+
+def _normalize(name: str) -> str:
+    return str(name).strip().lower().replace("-", "_")
+
+
+def names(*, kind: Literal["lower", "upper"] | None = None, score_based: bool | None = None) -> list[str]:
+    """Registered bound names, in the order of the literature table.
+
+    Args:
+        kind: Keep only ``"lower"`` or ``"upper"`` bounds.
+        score_based: Keep only bounds computed from a critic's score matrix (True) or only the
+            structured ones that need densities (False).
+
+    Returns:
+        The names.
+    """
+    return [
+        entry.name
+        for entry in _ENTRIES
+        if (kind is None or entry.kind == kind)
+        and (score_based is None or entry.score_based == score_based)
+    ]
+
+
+def get(name: str) -> BoundInfo:
+    """The registry entry of a bound (case-insensitive; ``-`` and ``_`` are interchangeable).
+
+    Raises:
+        ValueError: For an unknown name, listing the valid ones and the closest match.
+    """
+    try:
+        return _REGISTRY[_normalize(name)]
+    except KeyError:
+        raise unknown_name_error("bound", name, _REGISTRY) from None

@@ -1,0 +1,150 @@
+r"""Bounds that need tractable densities instead of (or besides) a learned critic.
+
+``log_conditional[i, j] = log p(y_j | x_i)`` (or a variational q(y_j | x_i)) follows the score
+convention: positives on the diagonal, rows indexed by x, columns by y. The upper bounds hold
+when the conditional is the true one (the rate bound for any marginal q(y)); with a variational
+conditional they are estimates, not guarantees.
+
+References:
+    Poole, Ozair, van den Oord, Alemi, Tucker (2019). On Variational Bounds of Mutual Information.
+    ICML. arXiv:1905.06922.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from mibounds.bounds._reductions import logmeanexp_columns_offdiagonal, mean_offdiagonal
+from mibounds.bounds.lower import infonce
+from mibounds.validation import check_scores
+
+__all__ = ["ba", "club", "leave_one_out_upper", "rate", "tnce"]
+
+
+def _check_vector(values: Tensor, name: str, k: int | None = None) -> Tensor:
+    if not isinstance(values, Tensor) or not torch.is_floating_point(values):
+        raise TypeError(f"{name} must be a floating-point torch.Tensor, got {type(values).__name__}")
+    if values.dim() != 1 or (k is not None and values.shape[0] != k):
+        want = f"[K] = [{k}]" if k is not None else "[K]"
+        raise ValueError(f"{name} must be a vector {want}, one entry per pair, got shape {tuple(values.shape)}")
+    return values
+
+
+def _positives(log_conditional: Tensor) -> Tensor:
+    """The joint terms log p(y_i | x_i): the diagonal of a [K, K] matrix, or a [K] vector as is."""
+    if isinstance(log_conditional, Tensor) and log_conditional.dim() == 1:
+        return _check_vector(log_conditional, "log_conditional")
+    return check_scores(log_conditional, "log_conditional").diagonal()
+
+
+def ba(log_q_x_given_y: Tensor, entropy_x: float | Tensor) -> Tensor:
+    r"""Barber–Agakov lower bound with a tractable decoder q(x|y).
+
+    .. math::
+        I_\mathrm{BA} = \mathbb{E}_{p(x,y)}[\log q(x|y)] + h(X) \le I(X; Y)
+
+    The gap is :math:`\mathbb{E}_{p(y)} \mathrm{KL}(p(x|y) \| q(x|y))`.
+
+    Args:
+        log_q_x_given_y: ``[K]``, :math:`\log q(x_i | y_i)` for the K joint pairs.
+        entropy_x: Differential entropy h(X) in nats (known, e.g. from the data distribution).
+
+    Returns:
+        0-d tensor, the bound in nats.
+
+    Reference:
+        Barber, Agakov (2003); Poole et al. (2019), eq. 2.
+    """
+    log_q = _check_vector(log_q_x_given_y, "log_q_x_given_y")
+    return log_q.mean() + torch.as_tensor(entropy_x, dtype=log_q.dtype, device=log_q.device)
+
+
+def tnce(log_conditional: Tensor) -> Tensor:
+    r"""InfoNCE with the critic :math:`\log p(y|x)` of a tractable encoder.
+
+    InfoNCE is invariant to adding a function of y alone to the scores (the logsumexp runs over x
+    for each y), so this equals InfoNCE with the optimal critic :math:`\log p(x,y)/p(x)p(y)`
+    whenever the conditional is exact: a lower bound, at most :math:`\log K`.
+
+    Args:
+        log_conditional: ``[K, K]``, ``[i, j] = log p(y_j | x_i)``.
+
+    Returns:
+        0-d tensor, the bound in nats.
+
+    Reference:
+        Poole et al. (2019), §2.3 and §4 ("TNCE").
+    """
+    return infonce(check_scores(log_conditional, "log_conditional"))
+
+
+def rate(log_conditional: Tensor, log_marginal: Tensor) -> Tensor:
+    r"""Rate upper bound :math:`R = \mathbb{E}_{p(x)}\mathrm{KL}(p(y|x) \| q(y)) \ge I(X; Y)`.
+
+    Monte-Carlo estimate over the joint pairs:
+
+    .. math::
+        R \approx \frac1K\sum_i \left(\log p(y_i|x_i) - \log q(y_i)\right)
+
+    The gap is :math:`\mathrm{KL}(p(y) \| q(y))`, so it holds for any marginal q.
+
+    Args:
+        log_conditional: ``[K, K]`` with ``[i, j] = log p(y_j | x_i)`` (the diagonal is used) or
+            the ``[K]`` vector of :math:`\log p(y_i | x_i)`.
+        log_marginal: ``[K]``, :math:`\log q(y_i)`.
+
+    Returns:
+        0-d tensor, the bound in nats.
+
+    Reference:
+        Alemi et al. (2017), Deep VIB; Poole et al. (2019), eq. 1.
+    """
+    positives = _positives(log_conditional)
+    log_marginal = _check_vector(log_marginal, "log_marginal", positives.shape[0])
+    return (positives - log_marginal).mean()
+
+
+def leave_one_out_upper(log_conditional: Tensor) -> Tensor:
+    r"""Leave-one-out minibatch upper bound: the rate with q(y) replaced by the batch mixture.
+
+    .. math::
+        I \le \mathbb{E}\left[\frac1K\sum_j \log \frac{p(y_j|x_j)}
+            {\frac{1}{K-1}\sum_{i\ne j} p(y_j|x_i)}\right]
+
+    Holds in expectation for the true conditional (Jensen on the mixture of K - 1 independent x).
+
+    Args:
+        log_conditional: ``[K, K]``, ``[i, j] = log p(y_j | x_i)``.
+
+    Returns:
+        0-d tensor, the estimate in nats.
+
+    Reference:
+        Poole et al. (2019), eq. 13.
+    """
+    check_scores(log_conditional, "log_conditional")
+    return (log_conditional.diagonal() - logmeanexp_columns_offdiagonal(log_conditional)).mean()
+
+
+def club(log_conditional: Tensor) -> Tensor:
+    r"""Contrastive log-ratio upper bound (CLUB).
+
+    .. math::
+        I_\mathrm{CLUB} = \mathbb{E}_{p(x,y)}[\log p(y|x)] - \mathbb{E}_{p(x)p(y)}[\log p(y|x)]
+
+    estimated with the diagonal and the off-diagonal pairs. For the true conditional,
+    :math:`I_\mathrm{CLUB} - I = \mathbb{E}_{p(x)}\mathrm{KL}(p(y) \| p(y|x)) \ge 0`.
+
+    Args:
+        log_conditional: ``[K, K]``, ``[i, j] = log p(y_j | x_i)``.
+
+    Returns:
+        0-d tensor, the estimate in nats.
+
+    Reference:
+        Cheng et al. (2020). CLUB: A Contrastive Log-ratio Upper Bound of Mutual Information. ICML.
+        arXiv:2006.12013.
+    """
+    check_scores(log_conditional, "log_conditional")
+    return log_conditional.diagonal().mean() - mean_offdiagonal(log_conditional)
