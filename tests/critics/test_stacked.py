@@ -1,0 +1,148 @@
+"""Stacked critics: each member is an ordinary critic, independent of the others."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from mibounds.critics import (
+    ConcatCritic,
+    SeparableCritic,
+    StackedConcatCritic,
+    StackedLinear,
+    StackedSeparableCritic,
+)
+
+M, K, DX, DY = 4, 5, 3, 2
+
+
+def _stack(kind: str, dtype: torch.dtype = torch.float64, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    if kind == "separable":
+        stack = StackedSeparableCritic(M, DX, DY, embed_dim=6, hidden_dim=8)
+    else:
+        stack = StackedConcatCritic(M, DX, DY, hidden_dim=8)
+    return stack.to(dtype)
+
+
+def _inputs(shared: bool, dtype: torch.dtype = torch.float64, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    lead = () if shared else (M,)
+    return torch.randn(*lead, K, DX, generator=gen, dtype=dtype), torch.randn(*lead, K, DY, generator=gen, dtype=dtype)
+
+
+KINDS = ["separable", "concat"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("shared", [True, False])
+def test_member_equals_unstacked_critic(kind: str, shared: bool) -> None:
+    stack = _stack(kind)
+    x, y = _inputs(shared)
+    scores = stack(x, y)
+    assert scores.shape == (M, K, K)
+    for m in range(M):
+        member = stack.member(m)
+        assert type(member) is (SeparableCritic if kind == "separable" else ConcatCritic)
+        xm, ym = (x, y) if shared else (x[m], y[m])
+        torch.testing.assert_close(scores[m], member(xm, ym), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_from_members_round_trips(kind: str) -> None:
+    torch.manual_seed(3)
+    make = (lambda: SeparableCritic(DX, DY, 6, 8)) if kind == "separable" else (lambda: ConcatCritic(DX, DY, 8))
+    critics = [make().double() for _ in range(M)]
+    stack = (StackedSeparableCritic if kind == "separable" else StackedConcatCritic).from_members(critics)
+    x, y = _inputs(True)
+    for m, critic in enumerate(critics):
+        torch.testing.assert_close(stack(x, y)[m], critic(x, y), rtol=0, atol=1e-12)
+        for a, b in zip(stack.member(m).parameters(), critic.parameters(), strict=True):
+            assert torch.equal(a, b)
+
+
+def test_from_members_rejects_mixed_architectures() -> None:
+    with pytest.raises(ValueError, match="critic 1 has architecture .* stack only critics built with the same"):
+        StackedSeparableCritic.from_members([SeparableCritic(DX, DY, 6, 8), SeparableCritic(DX, DY, 6, 9)])
+    with pytest.raises(TypeError, match="stacks ConcatCritics, got a SeparableCritic"):
+        StackedConcatCritic.from_members([SeparableCritic(DX, DY)])
+    with pytest.raises(ValueError, match="at least one"):
+        StackedConcatCritic.from_members([])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_gradient_of_one_member_touches_only_that_member(kind: str) -> None:
+    stack = _stack(kind)
+    x, y = _inputs(shared=True)
+    m = 2
+    (stack(x, y)[m] * torch.randn(K, K, dtype=torch.float64)).sum().backward()
+    for name, p in stack.named_parameters():
+        assert p.shape[0] == M, name
+        others = torch.cat([p.grad[:m].flatten(), p.grad[m + 1 :].flatten()])
+        assert torch.equal(others, torch.zeros_like(others)), name
+        assert p.grad[m].abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_one_adam_step_on_the_stack_equals_separate_steps(kind: str) -> None:
+    # Adam is elementwise, so the summed loss must move each member as if it trained alone.
+    stack = _stack(kind)
+    members = [stack.member(m) for m in range(M)]
+    x, y = _inputs(shared=True)
+    loss_weights = torch.randn(M, K, K, dtype=torch.float64)
+    opt = torch.optim.Adam(stack.parameters(), lr=1e-2)
+    (stack(x, y) * loss_weights).sum().backward()
+    opt.step()
+    for m, member in enumerate(members):
+        opt_m = torch.optim.Adam(member.parameters(), lr=1e-2)
+        (member(x, y) * loss_weights[m]).sum().backward()
+        opt_m.step()
+        for a, b in zip(stack.member(m).parameters(), member.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+def test_members_are_initialized_independently() -> None:
+    stack = _stack("separable")
+    w = stack.g[0].weight
+    assert not torch.equal(w[0], w[1])
+
+
+@pytest.mark.parametrize("in_features", [3, 256])
+def test_init_distribution_matches_nn_linear(in_features: int) -> None:
+    # nn.Linear draws weight and bias from U(-b, b), b = 1/sqrt(in). Check the support, and the
+    # sample variance against b^2/3 within 5 standard errors: for U(-b, b) the variance of the
+    # sample variance is (mu4 - sigma^4)/n = (b^4/5 - b^4/9)/n = 4 b^4 / (45 n).
+    torch.manual_seed(0)
+    layer = StackedLinear(15, in_features, 64)
+    bound = 1 / math.sqrt(in_features)
+    for p in (layer.weight, layer.bias):
+        n = p.numel()
+        assert p.abs().max() <= bound
+        se = math.sqrt(4 * bound**4 / (45 * n))
+        assert abs(p.detach().var().item() - bound**2 / 3) < 5 * se
+    # The reference layer has the same support (guards against a change of PyTorch's default).
+    ref = nn.Linear(in_features, 64)
+    assert ref.weight.abs().max() <= bound and ref.weight.abs().max() > 0.9 * bound
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_stacked_follows_dtype_and_rejects_bad_shapes(kind: str) -> None:
+    stack = _stack(kind, dtype=torch.float32)
+    x, y = _inputs(True, dtype=torch.float32)
+    assert stack(x, y).dtype == torch.float32
+    with pytest.raises(ValueError, match=r"x has shape \(3, 5, 3\) and y has shape \(5, 2\); a stack of M = 4"):
+        stack(x.expand(3, K, DX), y)
+    with pytest.raises(ValueError, match=r"different batch sizes K"):
+        stack(x, y[:-1])
+    with pytest.raises(ValueError, match=r"built for dim_y = 2"):
+        stack(x, torch.randn(K, 7))
+    with pytest.raises(TypeError, match="call critic.double"):
+        stack(x.double(), y.double())
+
+
+def test_member_index_out_of_range() -> None:
+    with pytest.raises(IndexError, match="member 4 is out of range for a stack of 4"):
+        _stack("concat").member(4)
