@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -124,31 +125,70 @@ def _load_member(stack: nn.Sequential, m: int, net: nn.Sequential) -> None:
             stacked.load_member(m, layer)
 
 
-_ARCHITECTURE = ("dim_x", "dim_y", "embed_dim", "hidden_dim", "num_layers", "activation")
+_S = TypeVar("_S", bound="_StackedCritic")
 
 
-def _check_members(critics: Sequence[nn.Module], kind: type[nn.Module]) -> None:
-    """Check that ``critics`` is a non-empty sequence of ``kind`` sharing one architecture."""
-    if len(critics) == 0:
-        raise ValueError(f"from_members needs at least one {kind.__name__}, got an empty sequence")
-    for c in critics:
-        if type(c) is not kind:
-            raise TypeError(f"from_members stacks {kind.__name__}s, got a {type(c).__name__}")
-    first = {a: getattr(critics[0], a) for a in _ARCHITECTURE if hasattr(critics[0], a)}
-    for m, c in enumerate(critics):
-        arch = {a: getattr(c, a) for a in first}
-        if arch != first:
-            raise ValueError(
-                f"critic {m} has architecture {arch} but critic 0 has {first}; "
-                "stack only critics built with the same sizes and activation"
-            )
+class _StackedCritic(nn.Module):
+    """What every stack shares: export a member, stack existing critics.
+
+    Subclasses name the unstacked class, its constructor arguments (also attributes of both) and
+    the MLPs that the stack mirrors layer for layer (``stacked_mlp`` here, ``mlp`` there).
+    """
+
+    _unstacked: type[nn.Module]
+    _architecture: tuple[str, ...]
+    _networks: tuple[str, ...]
+    num_members: int
+
+    @classmethod
+    def _architecture_of(cls, critic: nn.Module) -> dict[str, object]:
+        return {a: getattr(critic, a) for a in cls._architecture}
+
+    def member(self, m: int) -> nn.Module:
+        """An independent unstacked critic holding a copy of member ``m``'s weights."""
+        critic = self._unstacked(**self._architecture_of(self))
+        weight = next(self.parameters())
+        critic.to(device=weight.device, dtype=weight.dtype)
+        for net in self._networks:
+            _copy_member(getattr(self, net), m, getattr(critic, net))
+        return critic
+
+    @classmethod
+    def from_members(cls: type[_S], critics: Sequence[nn.Module]) -> _S:
+        """Stack existing critics of one architecture (their weights are copied)."""
+        kind = cls._unstacked.__name__
+        if len(critics) == 0:
+            raise ValueError(f"from_members needs at least one {kind}, got an empty sequence")
+        for c in critics:
+            if type(c) is not cls._unstacked:
+                raise TypeError(f"from_members stacks {kind}s, got a {type(c).__name__}")
+        first = cls._architecture_of(critics[0])
+        for m, c in enumerate(critics):
+            if (arch := cls._architecture_of(c)) != first:
+                raise ValueError(
+                    f"critic {m} has architecture {arch} but critic 0 has {first}; "
+                    "stack only critics built with the same sizes and activation"
+                )
+        stack = cls(len(critics), **first)
+        weight = next(critics[0].parameters())
+        stack.to(device=weight.device, dtype=weight.dtype)
+        for m, critic in enumerate(critics):
+            for net in cls._networks:
+                _load_member(getattr(stack, net), m, getattr(critic, net))
+        return stack
+
+    def extra_repr(self) -> str:
+        return f"num_members={self.num_members}, " + ", ".join(
+            f"{k}={v}" for k, v in self._architecture_of(self).items()
+        )
 
 
-class StackedSeparableCritic(nn.Module):
+class StackedSeparableCritic(_StackedCritic):
     """M independent :class:`SeparableCritic` s in one module.
 
     ``scores[m, i, j] = g_m(x_i) . h_m(y_j)``; member m is initialized like a fresh
-    ``SeparableCritic`` and :meth:`member` exports it as one.
+    ``SeparableCritic``, :meth:`member` exports it as one and :meth:`from_members` stacks
+    existing ones.
 
     Args:
         num_members: M.
@@ -160,6 +200,10 @@ class StackedSeparableCritic(nn.Module):
         >>> stack(torch.randn(64, 20), torch.randn(64, 20)).shape
         torch.Size([15, 64, 64])
     """
+
+    _unstacked = SeparableCritic
+    _architecture = ("dim_x", "dim_y", "embed_dim", "hidden_dim", "num_layers", "activation")
+    _networks = ("g", "h")
 
     def __init__(
         self,
@@ -193,37 +237,13 @@ class StackedSeparableCritic(nn.Module):
         check_dtype(self, ("x", x), ("y", y))
         return self.g(x) @ self.h(y).transpose(-1, -2)
 
-    def member(self, m: int) -> SeparableCritic:
-        """An independent ``SeparableCritic`` holding a copy of member ``m``'s weights."""
-        critic = SeparableCritic(
-            self.dim_x, self.dim_y, self.embed_dim, self.hidden_dim, self.num_layers, self.activation
-        )
-        critic.to(device=self.g[0].weight.device, dtype=self.g[0].weight.dtype)
-        _copy_member(self.g, m, critic.g)
-        _copy_member(self.h, m, critic.h)
-        return critic
 
-    @classmethod
-    def from_members(cls, critics: Sequence[SeparableCritic]) -> StackedSeparableCritic:
-        """Stack existing ``SeparableCritic`` s of one architecture (weights are copied)."""
-        _check_members(critics, SeparableCritic)
-        c = critics[0]
-        stack = cls(len(critics), c.dim_x, c.dim_y, c.embed_dim, c.hidden_dim, c.num_layers, c.activation)
-        stack.to(device=c.g[0].weight.device, dtype=c.g[0].weight.dtype)
-        for m, critic in enumerate(critics):
-            _load_member(stack.g, m, critic.g)
-            _load_member(stack.h, m, critic.h)
-        return stack
-
-    def extra_repr(self) -> str:
-        return f"num_members={self.num_members}, dim_x={self.dim_x}, dim_y={self.dim_y}, embed_dim={self.embed_dim}"
-
-
-class StackedConcatCritic(nn.Module):
+class StackedConcatCritic(_StackedCritic):
     """M independent :class:`ConcatCritic` s in one module.
 
     ``scores[m, i, j] = f_m([x_i, y_j])``, with the first layer split as in ``ConcatCritic``;
-    member m is initialized like a fresh ``ConcatCritic`` and :meth:`member` exports it as one.
+    member m is initialized like a fresh ``ConcatCritic``, :meth:`member` exports it as one and
+    :meth:`from_members` stacks existing ones.
 
     Args:
         num_members: M.
@@ -235,6 +255,10 @@ class StackedConcatCritic(nn.Module):
         >>> stack(torch.randn(8, 20), torch.randn(8, 20)).shape
         torch.Size([15, 8, 8])
     """
+
+    _unstacked = ConcatCritic
+    _architecture = ("dim_x", "dim_y", "hidden_dim", "num_layers", "activation")
+    _networks = ("net",)
 
     def __init__(
         self,
@@ -267,24 +291,3 @@ class StackedConcatCritic(nn.Module):
         hidden = pairwise_first_layer(x, y, first.weight, first.bias)  # [M, K, K, H]
         out = self.net[1:](hidden.reshape(self.num_members, k * k, -1))
         return out.view(self.num_members, k, k)
-
-    def member(self, m: int) -> ConcatCritic:
-        """An independent ``ConcatCritic`` holding a copy of member ``m``'s weights."""
-        critic = ConcatCritic(self.dim_x, self.dim_y, self.hidden_dim, self.num_layers, self.activation)
-        critic.to(device=self.net[0].weight.device, dtype=self.net[0].weight.dtype)
-        _copy_member(self.net, m, critic.net)
-        return critic
-
-    @classmethod
-    def from_members(cls, critics: Sequence[ConcatCritic]) -> StackedConcatCritic:
-        """Stack existing ``ConcatCritic`` s of one architecture (weights are copied)."""
-        _check_members(critics, ConcatCritic)
-        c = critics[0]
-        stack = cls(len(critics), c.dim_x, c.dim_y, c.hidden_dim, c.num_layers, c.activation)
-        stack.to(device=c.net[0].weight.device, dtype=c.net[0].weight.dtype)
-        for m, critic in enumerate(critics):
-            _load_member(stack.net, m, critic.net)
-        return stack
-
-    def extra_repr(self) -> str:
-        return f"num_members={self.num_members}, dim_x={self.dim_x}, dim_y={self.dim_y}"
