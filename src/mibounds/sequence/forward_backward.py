@@ -1,0 +1,318 @@
+r"""Batched, length-masked forward-backward over a label graph, in log space.
+
+The critic scores a whole label sequence with per-frame emission scores
+``emissions[b, t, l]`` :math:`= \phi(X_b)_t[l]`:
+
+.. math::
+    f(X, Y) = \sum_{t=1}^{T} \phi(X)_t[Y_t],
+
+and a graph G (:class:`~mibounds.sequence.graph.LabelGraph`) weights the label sequences. This
+module computes, for every sequence of a batch:
+
+- :func:`log_partition`: :math:`[\![\phi \circ G]\!] = \log \sum_Y G(Y)\, e^{f(X, Y)}`, the sum over every
+  path of the sequence's length (log semiring);
+- :func:`path_score`: :math:`f(X, Y) + \log G(Y)` for a given label sequence Y (the paths that spell Y);
+- :func:`sequence_score`: :math:`f(X, Y)` alone (no graph);
+- :func:`forward_backward`: the log-partition and the occupancies
+  :math:`\gamma_t(l) = P(Y_t = l \mid X)` (labels, the seed's :math:`\gamma(s, \tau)`) and
+  :math:`P(\text{state after frame } t = s \mid X)` (graph states) under the posterior
+  :math:`p(Y \mid X) = G(Y) e^{f(X, Y)} / \sum_{Y'} G(Y') e^{f(X, Y')}`. The label occupancy is the
+  gradient of the log-partition with respect to the emissions.
+
+Shapes: ``emissions`` ``[B, T, L]``, ``lengths`` ``[B]`` (frames ``t >= lengths[b]`` are padding and
+ignored, whatever they hold), ``labels`` ``[B, T]``. Everything is in nats (natural logs).
+
+Algorithm: the graph is first rewritten so that each state has one incoming label ("expanded
+states" = distinct (destination, label) pairs of the arcs, P of them; P = L for the builders of
+:mod:`~mibounds.sequence.graph`). The recursion per frame is then one dense ``[B, P] @ [P, P]``
+product of shifted exponentials, :math:`\alpha_t = e_t + m + c + \log(e^{\alpha_{t-1} - m} \, e^{W - c})`
+with m the per-sequence max of :math:`\alpha_{t-1}` and c the column max of the transition
+log-weights W, which is the log-semiring product up to float rounding. Gradients come from autograd
+through this recursion. Precision note: a state whose forward score falls more than about 87 nats
+(float32; 708 in float64) below the best state of the same frame underflows to zero in that frame's
+product. This is harmless when every state can reach the others (the builders' graphs), but on
+graphs with dead ends and emission ranges of hundreds of nats per frame use float64.
+
+Reference:
+    Rabiner (1989), A tutorial on hidden Markov models; Povey et al. (2016), lattice-free MMI.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from mibounds.sequence._checks import check_emissions, check_labels, frame_mask, masked_emissions
+from mibounds.sequence.graph import LabelGraph
+
+__all__ = ["ForwardBackward", "forward_backward", "log_partition", "path_score", "sequence_score"]
+
+
+class ExpandedGraph(NamedTuple):
+    """A graph rewritten over (state, incoming label) pairs: what the recursion runs on.
+
+    Attributes:
+        labels: ``[P]`` label of each expanded state.
+        states: ``[P]`` graph state of each expanded state.
+        initial: ``[P]`` log-weight of reaching it with the first frame (start weight + arc).
+        transition: ``[P, P]`` log-weight of going from one to the other with one frame.
+        final: ``[P]`` final log-weight of its graph state.
+    """
+
+    labels: Tensor
+    states: Tensor
+    initial: Tensor
+    transition: Tensor
+    final: Tensor
+
+
+def _safe_log(x: Tensor) -> Tensor:
+    """``log(x)`` for ``x >= 0`` with ``-inf`` at 0 and a zero (not NaN) gradient there."""
+    positive = x > 0
+    return torch.where(positive, torch.log(torch.where(positive, x, torch.ones_like(x))), -math.inf)
+
+
+def _finite_or_zero(x: Tensor) -> Tensor:
+    return torch.where(torch.isfinite(x), x, torch.zeros_like(x))
+
+
+def scatter_logsumexp(values: Tensor, index: Tensor, size: int) -> Tensor:
+    """``out[i] = log sum_{a: index[a] = i} exp(values[a])`` (``-inf`` where nothing lands)."""
+    shift = torch.full((size,), -math.inf, dtype=values.dtype, device=values.device)
+    shift = _finite_or_zero(shift.scatter_reduce(0, index, values.detach(), "amax"))
+    total = torch.zeros(size, dtype=values.dtype, device=values.device)
+    total = total.scatter_add(0, index, torch.exp(values - shift[index]))
+    return _safe_log(total) + shift
+
+
+def expand(graph: LabelGraph) -> ExpandedGraph:
+    """Rewrite ``graph`` over the distinct (destination, label) pairs of its arcs.
+
+    A forward score over expanded states sums to the graph's forward score per state, so every
+    quantity of this module is unchanged. Differentiable in the graph's weights.
+    """
+    present = torch.isfinite(graph.weight)
+    src, dst, lab, w = graph.src[present], graph.dst[present], graph.label[present], graph.weight[present]
+    pairs, pair_of_arc = torch.unique(dst * graph.num_labels + lab, return_inverse=True)
+    n = pairs.shape[0]
+    # state_to_pair[s, p]: log-weight of every arc from graph state s into expanded state p.
+    state_to_pair = scatter_logsumexp(w, src * n + pair_of_arc, graph.num_states * n).reshape(graph.num_states, n)
+    states = pairs // graph.num_labels
+    return ExpandedGraph(
+        labels=pairs % graph.num_labels,
+        states=states,
+        initial=torch.logsumexp(graph.start[:, None] + state_to_pair, dim=0),
+        transition=state_to_pair[states],
+        final=graph.final[states],
+    )
+
+
+Frames = Callable[[int], Tensor]
+
+
+def _log_matmul(alpha: Tensor, exp_weights: Tensor, weight_shift: Tensor) -> Tensor:
+    """``log(exp(alpha) @ exp(W))`` given ``exp(W - weight_shift)``: ``[B, P] x [P, Q] -> [B, Q]``."""
+    shift = _finite_or_zero(alpha.detach().amax(dim=-1, keepdim=True))
+    return _safe_log(torch.exp(alpha - shift) @ exp_weights) + shift + weight_shift
+
+
+def forward_scores(frames: Frames, num_frames: int, expanded: ExpandedGraph, lengths: Tensor,
+                   keep_all: bool = False) -> tuple[Tensor, list[Tensor]]:
+    """Run the forward recursion; return the log-partition ``[B]`` and (if asked) every alpha.
+
+    Args:
+        frames: ``frames(t)`` gives the emission scores of frame t on the expanded states, ``[B, P]``.
+        num_frames: T, the padded length.
+        expanded: The expanded graph.
+        lengths: ``[B]`` number of valid frames (``1 <= lengths <= T``).
+        keep_all: Also return the list of ``alpha_t`` ``[B, P]`` for ``t < T`` (frozen after a
+            sequence ends).
+    """
+    column_shift = _finite_or_zero(expanded.transition.detach().amax(dim=0))
+    exp_transition = torch.exp(expanded.transition - column_shift)
+    alpha = expanded.initial + frames(0)
+    alphas = [alpha]
+    ragged = bool((lengths < num_frames).any())
+    for t in range(1, num_frames):
+        new = _log_matmul(alpha, exp_transition, column_shift) + frames(t)
+        alpha = torch.where((lengths > t)[:, None], new, alpha) if ragged else new
+        if keep_all:
+            alphas.append(alpha)
+    return torch.logsumexp(alpha + expanded.final, dim=-1), alphas
+
+
+def backward_scores(frames: Frames, num_frames: int, expanded: ExpandedGraph, lengths: Tensor) -> list[Tensor]:
+    """The backward recursion: ``beta_t`` ``[B, P]`` for ``t < T``, the log-weight of finishing a
+    path from each expanded state after frame t (``beta`` at the last valid frame is the final
+    weight)."""
+    row_shift = _finite_or_zero(expanded.transition.detach().amax(dim=1))
+    exp_transition_t = torch.exp(expanded.transition - row_shift[:, None]).T
+    final = expanded.final.expand(lengths.shape[0], -1)
+    beta = final
+    betas = [beta]
+    for t in range(num_frames - 2, -1, -1):
+        new = _log_matmul(frames(t + 1) + beta, exp_transition_t, row_shift)
+        beta = torch.where((lengths - 1 > t)[:, None], new, final)
+        betas.append(beta)
+    return betas[::-1]
+
+
+def _no_path_error(log_z: Tensor, lengths: Tensor, what: str) -> ValueError:
+    bad = torch.nonzero(torch.isneginf(log_z)).flatten().tolist()
+    shown = ", ".join(f"{b} (length {int(lengths[b])})" for b in bad[:5]) + (", ..." if len(bad) > 5 else "")
+    return ValueError(
+        f"{what}: no path of the sequence's length through the graph for sequence(s) {shown}; the graph "
+        "must spell a label sequence of every length it is used with (check its final states, and that "
+        "states can be left)"
+    )
+
+
+def _expanded_frames(emissions: Tensor, expanded: ExpandedGraph, lengths: Tensor) -> Tensor:
+    """Emission scores on the expanded states, padding zeroed: ``[B, T, P]``."""
+    return masked_emissions(emissions, lengths).index_select(-1, expanded.labels)
+
+
+def log_partition(emissions: Tensor, graph: LabelGraph, lengths: Tensor | None = None) -> Tensor:
+    r"""The log-partition :math:`[\![\phi \circ G]\!] = \log \sum_Y G(Y) \exp \sum_t \phi_t[Y_t]` per sequence.
+
+    The sum runs over every path of the graph of the sequence's length (start and final weights
+    included). Its gradient with respect to ``emissions`` is the label occupancy (see
+    :func:`forward_backward`).
+
+    Args:
+        emissions: ``[B, T, L]`` per-frame label scores :math:`\phi(X_b)_t[l]`, L = ``graph.num_labels``.
+        graph: The label graph (moved to the emissions' device and dtype).
+        lengths: ``[B]`` valid frames per sequence (default: all T).
+
+    Returns:
+        ``[B]`` log-partitions in nats.
+
+    Raises:
+        ValueError: If the graph has no path of some sequence's length.
+
+    Example:
+        >>> import torch
+        >>> from mibounds.sequence import fully_connected_graph
+        >>> g = fully_connected_graph(3, normalized=False)  # every sequence, weight 1
+        >>> float(log_partition(torch.zeros(1, 4, 3), g)[0])  # log 3^4
+        4.394...
+    """
+    lengths = check_emissions(emissions, graph, lengths)
+    graph = graph.to(emissions.device, emissions.dtype)
+    expanded = expand(graph)
+    e = _expanded_frames(emissions, expanded, lengths)
+    log_z, _ = forward_scores(lambda t: e[:, t], e.shape[1], expanded, lengths)
+    if bool(torch.isneginf(log_z).any()):
+        raise _no_path_error(log_z, lengths, "log_partition")
+    return log_z
+
+
+def sequence_score(emissions: Tensor, labels: Tensor, lengths: Tensor | None = None) -> Tensor:
+    r"""The critic of a label sequence, :math:`f(X, Y) = \sum_{t < T_b} \phi(X)_t[Y_t]`: ``[B]``.
+
+    Args:
+        emissions: ``[B, T, L]`` per-frame label scores.
+        labels: ``[B, T]`` long label sequences (entries at padded frames are ignored).
+        lengths: ``[B]`` valid frames per sequence (default: all T).
+
+    Returns:
+        ``[B]`` scores in nats.
+    """
+    lengths = check_emissions(emissions, None, lengths)
+    labels = check_labels(labels, emissions, lengths)
+    return masked_emissions(emissions, lengths).gather(-1, labels.unsqueeze(-1)).squeeze(-1).sum(-1)
+
+
+def path_score(emissions: Tensor, graph: LabelGraph, labels: Tensor, lengths: Tensor | None = None) -> Tensor:
+    r"""The score of the paths that spell a given label sequence: :math:`f(X, Y) + \log G(Y)`.
+
+    This is the forward recursion restricted, at frame t, to the arcs labelled :math:`Y_t` (the
+    graph composed with the linear acceptor of Y). :math:`G(Y)` sums every path that spells Y;
+    ``-inf`` where the graph does not accept Y.
+
+    Args:
+        emissions: ``[B, T, L]`` per-frame label scores.
+        graph: The label graph.
+        labels: ``[B, T]`` long label sequences (entries at padded frames are ignored).
+        lengths: ``[B]`` valid frames per sequence (default: all T).
+
+    Returns:
+        ``[B]`` path scores in nats (``-inf`` for sequences the graph does not accept).
+    """
+    lengths = check_emissions(emissions, graph, lengths)
+    labels = check_labels(labels, emissions, lengths)
+    graph = graph.to(emissions.device, emissions.dtype)
+    expanded = expand(graph)
+    e = _expanded_frames(emissions, expanded, lengths)
+    allowed = labels.unsqueeze(-1) == expanded.labels  # [B, T, P]
+    # Padded frames never reach the result (the recursion freezes), so any label there is fine.
+    e = torch.where(allowed | ~frame_mask(lengths, e.shape[1]).unsqueeze(-1), e, -math.inf)
+    log_score, _ = forward_scores(lambda t: e[:, t], e.shape[1], expanded, lengths)
+    return log_score
+
+
+class ForwardBackward(NamedTuple):
+    """What :func:`forward_backward` returns.
+
+    Attributes:
+        log_partition: ``[B]`` log-partition :math:`[\\![\\phi \\circ G]\\!]` in nats.
+        label_occupancy: ``[B, T, L]``, :math:`P(Y_t = l \\mid X_b)`; sums to 1 over labels at each
+            valid frame, 0 at padded frames. Equals the gradient of ``log_partition[b]`` with
+            respect to ``emissions[b]``.
+        state_occupancy: ``[B, T, S]``, the posterior probability of being in graph state s after
+            frame t; sums to 1 over states at each valid frame, 0 at padded frames.
+    """
+
+    log_partition: Tensor
+    label_occupancy: Tensor
+    state_occupancy: Tensor
+
+
+def forward_backward(emissions: Tensor, graph: LabelGraph, lengths: Tensor | None = None) -> ForwardBackward:
+    r"""Forward-backward: the log-partition and the label and state occupancies.
+
+    .. math::
+        \gamma_t(p) = \exp\big(\alpha_t(p) + \beta_t(p) - [\![\phi \circ G]\!]\big)
+
+    on expanded states p, summed into labels and graph states. Differentiable (autograd runs
+    through both recursions).
+
+    Args:
+        emissions: ``[B, T, L]`` per-frame label scores.
+        graph: The label graph.
+        lengths: ``[B]`` valid frames per sequence (default: all T).
+
+    Returns:
+        A :class:`ForwardBackward`.
+
+    Raises:
+        ValueError: If the graph has no path of some sequence's length.
+
+    Example:
+        >>> import torch
+        >>> from mibounds.sequence import fully_connected_graph
+        >>> fb = forward_backward(torch.zeros(1, 2, 4), fully_connected_graph(4))
+        >>> fb.label_occupancy[0, 0]
+        tensor([0.2500, 0.2500, 0.2500, 0.2500])
+    """
+    lengths = check_emissions(emissions, graph, lengths)
+    graph = graph.to(emissions.device, emissions.dtype)
+    expanded = expand(graph)
+    e = _expanded_frames(emissions, expanded, lengths)
+    n_frames = e.shape[1]
+    log_z, alphas = forward_scores(lambda t: e[:, t], n_frames, expanded, lengths, keep_all=True)
+    if bool(torch.isneginf(log_z).any()):
+        raise _no_path_error(log_z, lengths, "forward_backward")
+    betas = backward_scores(lambda t: e[:, t], n_frames, expanded, lengths)
+    log_gamma = torch.stack(alphas, dim=1) + torch.stack(betas, dim=1) - log_z[:, None, None]
+    gamma = torch.exp(log_gamma) * frame_mask(lengths, n_frames).unsqueeze(-1).to(e.dtype)
+    zeros = gamma.new_zeros
+    return ForwardBackward(
+        log_partition=log_z,
+        label_occupancy=zeros(gamma.shape[:2] + (graph.num_labels,)).index_add(2, expanded.labels, gamma),
+        state_occupancy=zeros(gamma.shape[:2] + (graph.num_states,)).index_add(2, expanded.states, gamma),
+    )

@@ -1,0 +1,218 @@
+r"""Sequence-level MI objectives over a label graph: contrastive (unlabeled), MMI, pseudo-label.
+
+The critic scores a whole label sequence, :math:`f(X, Y) = \sum_t \phi(X)_t[Y_t]`, and the graph
+G supplies the prior over label sequences, :math:`G(Y)` (a normalized G, e.g.
+:func:`~mibounds.sequence.graph.bigram_graph`, makes it a distribution p(Y)). Every function returns
+a 0-d tensor whose value is the readout in nats and whose gradient is the training gradient;
+training minimizes its negative (the package's convention, see DESIGN.md).
+
+- :func:`sequence_infonce`: unlabeled contrastive training over a batch of K sequences,
+  :math:`\log K + \frac1K \sum_k \big(E(k, k) - \log\sum_j e^{E(k, j)}\big)` with
+  :math:`E(k, j) = [\![(\phi(X_k) + \phi(X_j)) \circ G]\!]`.
+- :func:`mmi`: supervised maximum mutual information with transcripts,
+  :math:`f(X, Y) - [\![\phi \circ G]\!]`.
+- :func:`pseudo_label_mmi`: MMI with the posterior over the graph (from teacher scores) in place of
+  the transcript, :math:`\mathbb{E}_{q(Y \mid X)} f(X, Y) - [\![\phi \circ G]\!]`.
+
+Reference:
+    Wiesner, "Variational Bounds on Mutual Information" (blog post; sections "Maximum Mutual
+    Information and Pseudo-Labeling" to "Alternative Approximation"); Poole et al. (2019);
+    Bahl et al. (1986) and Povey et al. (2016) for MMI.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from mibounds.bounds import infonce
+from mibounds.sequence._checks import check_emissions, masked_emissions
+from mibounds.sequence.forward_backward import forward_backward, log_partition, path_score, sequence_score
+from mibounds.sequence.graph import LabelGraph
+from mibounds.sequence.pairwise import pairwise_log_partition
+from mibounds.validation import unknown_name_error
+
+__all__ = ["mmi", "pseudo_label_mmi", "sequence_infonce"]
+
+Posterior = Literal["joint", "fixed"]
+
+
+def sequence_infonce(
+    emissions: Tensor,
+    graph: LabelGraph,
+    lengths: Tensor | None = None,
+    *,
+    posterior: Posterior = "joint",
+) -> Tensor:
+    r"""Sequence-level InfoNCE over a label graph, for unlabeled (lattice-free) contrastive training.
+
+    ``posterior="joint"`` (default) is the seed's last section ("Alternative Approximation"):
+
+    .. math::
+        \hat I = \log K + \frac1K \sum_{k=1}^K \Big(E(k, k) - \log \sum_{j=1}^K e^{E(k, j)}\Big),
+        \qquad E(k, j) = [\![(\phi(X_k) + \phi(X_j)) \circ G]\!],
+
+    with gradients through both sides of every E(k, j). Here
+    :math:`E(k, j) - [\![\phi(X_k) \circ G]\!] = \log \mathbb{E}_{p(Y \mid X_k)} e^{f(X_j, Y)}` under the
+    posterior over the graph :math:`p(Y \mid X_k) \propto G(Y) e^{f(X_k, Y)}`: the labels are
+    marginalized instead of observed. The seed obtains it by Jensen's inequality applied to the
+    numerator and the denominator of InfoNCE separately, so it is an approximation of the
+    sequence InfoNCE, not a guaranteed lower bound on I(X; Y); it never exceeds :math:`\log K`.
+
+    ``posterior="fixed"`` is the seed's "Tractable Alternative Factorization", a lower bound
+    (Jensen's inequality once) on the InfoNCE integrand averaged over :math:`p(Y \mid X_k)`, with that
+    posterior held fixed when differentiating (the seed's "Gradient of the alternative
+    factorization"):
+
+    .. math::
+        \hat I = \log K + \frac1K \sum_k \Big(\sum_t \langle \gamma_{X_k, t}, \phi(X_k)_t \rangle
+        + [\![\phi(X_k) \circ G]\!] - \log \sum_j e^{E(k, j)}\Big),
+
+    whose gradient with respect to :math:`\phi(X_j)_t[s]` is
+    :math:`\frac1K\big(\gamma_{X_j}(s, t) - \sum_k \gamma_{X_k, X_j}(s, t)\, \mathrm{softmax}_j E(k, \cdot)\big)`,
+    with :math:`\gamma_{X_k, X_j}` the occupancy of the summed scores. Its value is at most the
+    ``"joint"`` value (Jensen), and also at most :math:`\log K`.
+
+    Orientation: E is symmetric, so the row-wise ``logsumexp_j E(k, j)`` of the seed equals the
+    package's partition over x per y (``logsumexp`` over dim 0, see
+    :func:`mibounds.bounds.infonce`), which computes the ``"joint"`` value. In the ``"fixed"`` form,
+    row k is the posterior's sequence and the partition runs over the candidates j.
+
+    Args:
+        emissions: ``[K, T, L]`` per-frame label scores of a batch of K >= 2 sequences.
+        graph: The label graph G.
+        lengths: ``[K]`` valid frames (pairs use the shorter length, see
+            :func:`~mibounds.sequence.pairwise.pairwise_log_partition`).
+        posterior: ``"joint"`` or ``"fixed"``.
+
+    Returns:
+        0-d tensor: the readout in nats (at most log K); maximize it (minimize its negative).
+
+    Example:
+        >>> import torch
+        >>> from mibounds.sequence import fully_connected_graph
+        >>> phi = torch.randn(8, 20, 3, requires_grad=True)
+        >>> value = sequence_infonce(phi, fully_connected_graph(3))
+        >>> bool(value <= torch.log(torch.tensor(8.0)))
+        True
+        >>> (-value).backward()
+    """
+    lengths = check_emissions(emissions, graph, lengths)
+    if emissions.shape[0] < 2:
+        raise ValueError(
+            f"sequence_infonce needs a batch of K >= 2 sequences (the others are the negatives), got K = {emissions.shape[0]}"
+        )
+    if posterior == "joint":
+        return infonce(pairwise_log_partition(emissions, graph, lengths))
+    if posterior != "fixed":
+        raise unknown_name_error("posterior", posterior, ["joint", "fixed"])
+    held = emissions.detach()
+    fb = forward_backward(held, graph, lengths)
+    expected_score = (fb.label_occupancy * masked_emissions(emissions, lengths)).sum(dim=(1, 2))
+    scores = pairwise_log_partition(held, graph, lengths, other=emissions)
+    per_k = expected_score + fb.log_partition - torch.logsumexp(scores, dim=1)
+    return math.log(emissions.shape[0]) + per_k.mean()
+
+
+def mmi(
+    emissions: Tensor,
+    graph: LabelGraph,
+    labels: Tensor,
+    lengths: Tensor | None = None,
+    *,
+    include_prior: bool = False,
+) -> Tensor:
+    r"""Supervised maximum mutual information (MMI) with transcripts, averaged over the batch.
+
+    ``include_prior=False`` (default) gives the MI readout of the seed,
+
+    .. math::
+        I_\mathrm{UBA} \approx \frac1B \sum_b \Big(f(X_b, Y_b) - [\![\phi(X_b) \circ G]\!]\Big),
+
+    a lower bound on I(X; Y) in expectation when G is the true prior p(Y) over label sequences of
+    each length (e.g. a fitted :func:`~mibounds.sequence.graph.bigram_graph`); the optimal critic is
+    :math:`\log p(Y \mid X) / p(Y)` up to a constant per X. ``include_prior=True`` gives the classic
+    MMI criterion, the log-posterior of the transcript,
+    :math:`\log \frac{G(Y) e^{f(X, Y)}}{\sum_{Y'} G(Y') e^{f(X, Y')}} \le 0`, which differs by
+    :math:`\log G(Y_b)` (constant in the emissions): the seed's :math:`I_\mathrm{UBA} = F_\mathrm{MMI} + H(Y)`.
+    Both have the same gradient with respect to the emissions,
+    :math:`\mathbb{1}[Y_t = l] - \gamma_t(l)` per sequence (divided by B).
+
+    Args:
+        emissions: ``[B, T, L]`` per-frame label scores.
+        graph: The label graph (the "denominator graph").
+        labels: ``[B, T]`` transcripts (one label per frame; padded entries ignored).
+        lengths: ``[B]`` valid frames per sequence (default: all T).
+        include_prior: Report the log-posterior (adds :math:`\log G(Y_b)`).
+
+    Returns:
+        0-d tensor in nats.
+
+    Raises:
+        ValueError: With ``include_prior=True``, if the graph does not accept some transcript.
+
+    Example:
+        >>> import torch
+        >>> from mibounds.sequence import fully_connected_graph
+        >>> phi, y = torch.randn(2, 6, 3), torch.randint(0, 3, (2, 6))
+        >>> bool(mmi(phi, fully_connected_graph(3), y, include_prior=True) <= 0)
+        True
+    """
+    log_z = log_partition(emissions, graph, lengths)
+    if not include_prior:
+        return (sequence_score(emissions, labels, lengths) - log_z).mean()
+    numerator = path_score(emissions, graph, labels, lengths)
+    if bool(torch.isneginf(numerator).any()):
+        bad = torch.nonzero(torch.isneginf(numerator)).flatten().tolist()
+        raise ValueError(
+            f"the graph does not accept the transcripts of sequence(s) {bad[:5]}: no path spells them, so "
+            "their log-posterior is -inf; use a graph that allows them (e.g. bigram_graph with smoothing > 0)"
+        )
+    return (numerator - log_z).mean()
+
+
+def pseudo_label_mmi(
+    emissions: Tensor,
+    graph: LabelGraph,
+    lengths: Tensor | None = None,
+    *,
+    posterior_emissions: Tensor,
+    posterior_graph: LabelGraph | None = None,
+) -> Tensor:
+    r"""MMI with the posterior over the graph in place of a transcript (pseudo-labeling).
+
+    .. math::
+        \frac1B \sum_b \Big(\mathbb{E}_{q(Y \mid X_b)} f(X_b, Y) - [\![\phi(X_b) \circ G]\!]\Big)
+        = \frac1B \sum_b \Big(\sum_{t, l} q_{b,t}(l)\, \phi(X_b)_t[l] - [\![\phi(X_b) \circ G]\!]\Big),
+
+    where :math:`q(Y \mid X) \propto G_q(Y) e^{f_q(X, Y)}` is the posterior over ``posterior_graph``
+    (default: ``graph``) of the teacher scores ``posterior_emissions``, held fixed (no gradient),
+    and :math:`q_{b,t}(l)` its label occupancy: the expectation over the whole lattice is exact,
+    because f is a sum over frames. The gradient is :math:`q_{b,t}(l) - \gamma_{b,t}(l)` (divided by
+    B): the model's occupancy is pulled towards the teacher's. If the teacher is the model itself
+    (``posterior_emissions = emissions.detach()``), that gradient is exactly zero (the score has
+    mean zero under its own posterior): use an earlier checkpoint, another model, or sharpened
+    scores (e.g. ``2 * emissions.detach()``).
+
+    Args:
+        emissions: ``[B, T, L]`` per-frame label scores of the model.
+        graph: The label graph of the model's partition function.
+        lengths: ``[B]`` valid frames per sequence (default: all T).
+        posterior_emissions: ``[B, T, L]`` teacher scores defining the posterior.
+        posterior_graph: Graph of the posterior (default: ``graph``); same labels.
+
+    Returns:
+        0-d tensor in nats.
+    """
+    lengths = check_emissions(emissions, graph, lengths)
+    posterior_graph = graph if posterior_graph is None else posterior_graph
+    if not isinstance(posterior_emissions, Tensor) or posterior_emissions.shape != emissions.shape:
+        got = tuple(posterior_emissions.shape) if isinstance(posterior_emissions, Tensor) else type(posterior_emissions).__name__
+        raise ValueError(f"posterior_emissions must have the shape of emissions, {tuple(emissions.shape)}, got {got}")
+    with torch.no_grad():
+        teacher = forward_backward(posterior_emissions.to(emissions.dtype), posterior_graph, lengths).label_occupancy
+    expected_score = (teacher * masked_emissions(emissions, lengths)).sum(dim=(1, 2))
+    return (expected_score - log_partition(emissions, graph, lengths)).mean()

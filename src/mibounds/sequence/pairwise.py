@@ -1,0 +1,91 @@
+r"""Pairwise log-partitions of a batch: :math:`E(k, j) = [\![(\phi(X_k) + \phi(X_j)) \circ G]\!]`.
+
+:math:`E(k, j) = \log \sum_Y G(Y)\, e^{f(X_k, Y) + f(X_j, Y)}`, the forward score of the graph
+with the summed emissions of two sequences: the log of the (unnormalized) expectation of
+:math:`e^{f(X_j, Y)}` under the posterior over the graph given :math:`X_k`. It is the score matrix of
+the sequence-level contrastive objective (:func:`~mibounds.sequence.objectives.sequence_infonce`).
+
+All K^2 pairs run as one batch through the forward recursion of
+:mod:`~mibounds.sequence.forward_backward` (no Python loop over pairs); the summed emissions are
+formed frame by frame, so no ``[K, K, T, L]`` tensor is built. ``E`` is symmetric, so only the
+K(K + 1)/2 pairs ``k <= j`` are computed.
+
+Lengths: a pair is scored over the frames the two sequences share, ``min(T_k, T_j)`` (the longer
+one is cropped). Train on equal-length crops (as CPC does) if sequence length should carry no
+information into E.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from mibounds.sequence._checks import check_emissions
+from mibounds.sequence.forward_backward import _expanded_frames, _no_path_error, expand, forward_scores
+from mibounds.sequence.graph import LabelGraph
+
+__all__ = ["pairwise_log_partition"]
+
+
+def pairwise_log_partition(
+    emissions: Tensor,
+    graph: LabelGraph,
+    lengths: Tensor | None = None,
+    *,
+    other: Tensor | None = None,
+) -> Tensor:
+    r"""The matrix :math:`E(k, j) = [\![(\phi(X_k) + \phi'(X_j)) \circ G]\!]` over a batch, ``[K, K]``.
+
+    With ``other=None``, :math:`\phi' = \phi` and E is symmetric (computed on the upper triangle).
+    With ``other`` (same shape as ``emissions``), row k takes its emissions from ``emissions`` and
+    column j from ``other``: e.g. ``emissions.detach()`` and ``emissions`` to hold one side fixed.
+
+    Args:
+        emissions: ``[K, T, L]`` per-frame label scores of the batch.
+        graph: The label graph.
+        lengths: ``[K]`` valid frames per sequence (default: all T); pair (k, j) uses
+            ``min(lengths[k], lengths[j])`` frames.
+        other: Optional ``[K, T, L]`` scores for the column side.
+
+    Returns:
+        ``[K, K]`` log-partitions in nats.
+
+    Raises:
+        ValueError: If ``other`` has another shape, or the graph has no path of a pair's length.
+
+    Example:
+        >>> import torch
+        >>> from mibounds.sequence import fully_connected_graph, log_partition
+        >>> g = fully_connected_graph(3)
+        >>> phi = torch.randn(4, 5, 3)
+        >>> E = pairwise_log_partition(phi, g)
+        >>> torch.allclose(E.diagonal(), log_partition(2 * phi, g))
+        True
+    """
+    lengths = check_emissions(emissions, graph, lengths)
+    symmetric = other is None
+    if not symmetric and (not isinstance(other, Tensor) or other.shape != emissions.shape):
+        got = tuple(other.shape) if isinstance(other, Tensor) else type(other).__name__
+        raise ValueError(f"other must have the shape of emissions, {tuple(emissions.shape)}, got {got}")
+    graph = graph.to(emissions.device, emissions.dtype)
+    expanded = expand(graph)
+    k = emissions.shape[0]
+    # [T, K, P]: one contiguous [K, P] slab per frame, indexed by pair below.
+    rows_e = _expanded_frames(emissions, expanded, lengths).transpose(0, 1).contiguous()
+    cols_e = rows_e if symmetric else _expanded_frames(other, expanded, lengths).transpose(0, 1).contiguous()
+    if symmetric:
+        rows, cols = torch.triu_indices(k, k, device=emissions.device)
+    else:
+        rows, cols = (idx.flatten() for idx in torch.meshgrid(
+            torch.arange(k, device=emissions.device), torch.arange(k, device=emissions.device), indexing="ij"))
+    pair_lengths = torch.minimum(lengths[rows], lengths[cols])
+    log_z, _ = forward_scores(lambda t: rows_e[t, rows] + cols_e[t, cols], rows_e.shape[0], expanded, pair_lengths)
+    if bool(torch.isneginf(log_z).any()):
+        raise _no_path_error(log_z, pair_lengths, "pairwise_log_partition (indices are pairs)")
+    if not symmetric:
+        return log_z.reshape(k, k)
+    pair_index = torch.zeros(k, k, dtype=torch.long, device=emissions.device)
+    ids = torch.arange(rows.shape[0], device=emissions.device)
+    pair_index[rows, cols] = ids
+    pair_index[cols, rows] = ids
+    return log_z[pair_index]
