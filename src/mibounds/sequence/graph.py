@@ -27,8 +27,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mibounds.validation import check_positive
-
 __all__ = ["LabelGraph", "bigram_graph", "fully_connected_graph"]
 
 
@@ -316,8 +314,8 @@ def bigram_graph(
     if n_labels < seen:
         raise ValueError(f"num_labels={n_labels} but the sequences hold label {seen - 1}; pass num_labels >= {seen}")
     smoothing = float(smoothing)
-    if smoothing != 0.0:
-        check_positive(smoothing, "smoothing")
+    if not 0.0 <= smoothing < math.inf:
+        raise ValueError(f"smoothing must be a finite number >= 0 (an additive count), got {smoothing}")
     # counts[a, b]: row 0 is the start state, row l + 1 the label l; column L is the end event.
     counts = np.zeros((n_labels + 1, n_labels + 1))
     for arr in arrays:

@@ -1,0 +1,177 @@
+"""Sequence InfoNCE, MMI and pseudo-label MMI against enumeration of every label sequence."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import sequence_brute_force as brute
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mibounds.sequence import (
+    MMI,
+    LabelGraph,
+    PseudoLabelMMI,
+    SequenceInfoNCE,
+    fully_connected_graph,
+    mmi,
+    pseudo_label_mmi,
+    sequence_infonce,
+)
+
+K, T, L = 4, 4, 3
+
+
+def _emissions(batch: int = K, seed: int = 7) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (1.5 * torch.randn(batch, T, L, generator=g, dtype=torch.float64)).requires_grad_()
+
+
+def _brute_scores(phi: torch.Tensor, graph: LabelGraph) -> torch.Tensor:
+    return torch.stack([torch.stack([brute.log_partition(phi[k] + phi[j], graph) for j in range(len(phi))]) for k in range(len(phi))])
+
+
+def test_joint_objective_and_gradient_equal_enumeration(graph: LabelGraph) -> None:
+    phi = _emissions()
+    got = sequence_infonce(phi, graph)
+    scores = _brute_scores(phi, graph)
+    # The seed's form: mean over k of E(k, k) - logsumexp_j E(k, j), plus log K.
+    want = math.log(K) + (scores.diagonal() - torch.logsumexp(scores, dim=1)).mean()
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    assert float(got.detach()) <= math.log(K)
+    (grad_got,) = torch.autograd.grad(got, phi)
+    (grad_want,) = torch.autograd.grad(want, phi)
+    torch.testing.assert_close(grad_got, grad_want, rtol=1e-10, atol=1e-12)
+
+
+def test_fixed_posterior_value_and_the_seeds_gradient(graph: LabelGraph) -> None:
+    phi = _emissions()
+    got = sequence_infonce(phi, graph, posterior="fixed")
+    detached = phi.detach()
+    scores = _brute_scores(detached, graph)
+    gamma = torch.stack([brute.label_occupancy(p, graph) for p in detached])
+    log_z = torch.stack([brute.log_partition(p, graph) for p in detached])
+    per_k = (gamma * detached).sum((1, 2)) + log_z - torch.logsumexp(scores, dim=1)
+    torch.testing.assert_close(got, math.log(K) + per_k.mean(), rtol=1e-12, atol=1e-12)
+    assert float(got.detach()) <= float(sequence_infonce(detached, graph)) + 1e-12  # Jensen: below the joint form
+    (grad,) = torch.autograd.grad(got, phi)
+    # The seed's closed form: (1/K) [gamma_j - sum_k softmax_j(E(k, .)) gamma_{X_k, X_j}].
+    weights = torch.softmax(scores, dim=1)
+    want = torch.stack([
+        gamma[j] - sum(weights[k, j] * brute.label_occupancy(detached[k] + detached[j], graph) for k in range(K))
+        for j in range(K)
+    ]) / K
+    torch.testing.assert_close(grad, want, rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(2, 6), scale=st.floats(0.0, 30.0))
+def test_never_above_log_k_and_fixed_below_joint(seed: int, k: int, scale: float) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    graph = brute.random_graph(gen, num_states=3, num_labels=3, num_arcs=8)
+    phi = scale * torch.randn(k, 5, 3, generator=gen, dtype=torch.float64)
+    joint = float(sequence_infonce(phi, graph))
+    fixed = float(sequence_infonce(phi, graph, posterior="fixed"))
+    assert joint <= math.log(k) + 1e-12
+    assert fixed <= joint + 1e-9
+
+
+def test_identical_sequences_give_zero_and_lengths_are_respected() -> None:
+    graph = fully_connected_graph(L, dtype=torch.float64)
+    same = torch.randn(1, T, L, dtype=torch.float64).expand(K, -1, -1)
+    # Every E(k, j) is equal: the classifier is at chance, the readout is log K - log K = 0.
+    assert float(sequence_infonce(same, graph)) == pytest.approx(0.0, abs=1e-12)
+    phi = _emissions().detach()
+    lengths = torch.tensor([4, 2, 3, 4])
+    padded = phi.clone()
+    padded[torch.arange(T)[None, :] >= lengths[:, None]] = math.nan
+    scores = torch.stack([
+        torch.stack([brute.log_partition(phi[a, : min(lengths[a], lengths[b])] + phi[b, : min(lengths[a], lengths[b])], graph)
+                     for b in range(K)])
+        for a in range(K)
+    ])
+    want = math.log(K) + (scores.diagonal() - torch.logsumexp(scores, 1)).mean()
+    torch.testing.assert_close(sequence_infonce(padded, graph, lengths), want, rtol=1e-12, atol=1e-12)
+    assert bool(torch.isfinite(sequence_infonce(padded, graph, lengths, posterior="fixed")))
+
+
+def test_mmi_value_and_gradient_equal_enumeration(graph: LabelGraph) -> None:
+    phi = _emissions(batch=3)
+    paths = brute.enumerate_paths(graph, T)
+    spelled = graph.label[paths].unique(dim=0)  # label sequences the graph accepts
+    labels = spelled[torch.tensor([0, len(spelled) // 2, len(spelled) - 1])]
+    log_z = torch.stack([brute.log_partition(p, graph) for p in phi])
+    f = phi.gather(-1, labels[..., None]).squeeze(-1).sum(-1)
+    log_g = torch.stack([brute.sequence_log_weight(graph, y.tolist()) for y in labels])
+    torch.testing.assert_close(mmi(phi, graph, labels), (f - log_z).mean(), rtol=1e-12, atol=1e-12)
+    with_prior = mmi(phi, graph, labels, include_prior=True)
+    torch.testing.assert_close(with_prior, (f + log_g - log_z).mean(), rtol=1e-12, atol=1e-12)
+    assert float(with_prior.detach()) <= 0.0  # a log-posterior
+    (grad,) = torch.autograd.grad(mmi(phi, graph, labels), phi)
+    (grad_prior,) = torch.autograd.grad(with_prior, phi)
+    gamma = torch.stack([brute.label_occupancy(p, graph) for p in phi.detach()])
+    want = (torch.nn.functional.one_hot(labels, L).double() - gamma) / 3
+    torch.testing.assert_close(grad, want, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(grad_prior, want, rtol=1e-10, atol=1e-12)
+
+
+def test_mmi_refuses_transcripts_the_graph_cannot_spell() -> None:
+    from mibounds.sequence import bigram_graph
+
+    cycle = bigram_graph([[0, 1, 2, 0]], smoothing=0.0)  # only 0 -> 1 -> 2 -> 0 ...
+    phi = torch.zeros(2, 3, 3)
+    assert float(mmi(phi, cycle, torch.tensor([[0, 1, 2], [0, 1, 2]]), include_prior=True)) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match=r"does not accept the transcripts of sequence\(s\) \[1\]"):
+        mmi(phi, cycle, torch.tensor([[0, 1, 2], [0, 2, 1]]), include_prior=True)
+
+
+def test_pseudo_label_value_and_gradient_equal_enumeration(graph: LabelGraph) -> None:
+    phi, teacher = _emissions(batch=3, seed=8), _emissions(batch=3, seed=9).detach()
+    got = pseudo_label_mmi(phi, graph, posterior_emissions=teacher)
+    q = torch.stack([brute.label_occupancy(p, graph) for p in teacher])
+    log_z = torch.stack([brute.log_partition(p, graph) for p in phi])
+    torch.testing.assert_close(got, ((q * phi).sum((1, 2)) - log_z).mean(), rtol=1e-12, atol=1e-12)
+    (grad,) = torch.autograd.grad(got, phi)
+    gamma = torch.stack([brute.label_occupancy(p, graph) for p in phi.detach()])
+    torch.testing.assert_close(grad, (q - gamma) / 3, rtol=1e-10, atol=1e-12)
+    # With its own posterior as the teacher the gradient vanishes (the score has mean zero).
+    (own,) = torch.autograd.grad(pseudo_label_mmi(phi, graph, posterior_emissions=phi.detach()), phi)
+    torch.testing.assert_close(own, torch.zeros_like(own), rtol=0, atol=1e-12)
+
+
+def test_pseudo_label_with_a_separate_posterior_graph() -> None:
+    model_graph = fully_connected_graph(L, dtype=torch.float64)
+    teacher_graph = brute.random_graph(torch.Generator().manual_seed(11))
+    phi, teacher = _emissions(batch=2), _emissions(batch=2, seed=3).detach()
+    got = pseudo_label_mmi(phi, model_graph, posterior_emissions=teacher, posterior_graph=teacher_graph)
+    q = torch.stack([brute.label_occupancy(p, teacher_graph) for p in teacher])
+    log_z = torch.stack([brute.log_partition(p, model_graph) for p in phi])
+    torch.testing.assert_close(got, ((q * phi).sum((1, 2)) - log_z).mean(), rtol=1e-12, atol=1e-12)
+
+
+def test_modules_return_what_the_functions_return() -> None:
+    graph = brute.random_graph(torch.Generator().manual_seed(1)).to(dtype=torch.float32)
+    phi = torch.randn(K, T, L)
+    labels = torch.randint(0, L, (K, T))
+    lengths = torch.tensor([4, 3, 4, 2])
+    assert torch.equal(SequenceInfoNCE(graph)(phi, lengths), sequence_infonce(phi, graph, lengths))
+    assert torch.equal(SequenceInfoNCE(graph, "fixed")(phi), sequence_infonce(phi, graph, posterior="fixed"))
+    assert torch.equal(MMI(graph)(phi, labels), mmi(phi, graph, labels))
+    assert torch.equal(PseudoLabelMMI(graph)(phi, 2 * phi), pseudo_label_mmi(phi, graph, posterior_emissions=2 * phi))
+    module = SequenceInfoNCE(graph.to(dtype=torch.float64))  # follows the inputs' dtype
+    assert module(phi).dtype == torch.float32
+    assert "num_states=3" in repr(module)
+
+
+def test_messages() -> None:
+    graph = fully_connected_graph(L)
+    with pytest.raises(ValueError, match="K >= 2 sequences"):
+        sequence_infonce(torch.zeros(1, T, L), graph)
+    with pytest.raises(ValueError, match="unknown posterior 'fix'. Did you mean 'fixed'"):
+        sequence_infonce(torch.zeros(2, T, L), graph, posterior="fix")
+    with pytest.raises(ValueError, match="posterior_emissions must have the shape of emissions"):
+        pseudo_label_mmi(torch.zeros(2, T, L), graph, posterior_emissions=torch.zeros(2, T + 1, L))
+    with pytest.raises(TypeError, match="graph must be a LabelGraph"):
+        SequenceInfoNCE("graph")  # type: ignore[arg-type]
