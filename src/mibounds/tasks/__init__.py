@@ -1,0 +1,65 @@
+"""Ground-truth tasks: joint distributions p(x, y) with known mutual information (nats).
+
+Every task samples paired batches (``sample(n, seed)``) and knows its MI in closed form; where its
+densities are known it also gives the optimal critic ``log_ratio(x, y)`` on every pair of a batch,
+the encoder ``log_conditional(x, y)``, the marginal ``log_marginal_y(y)`` and ``entropy_x``.
+
+- :class:`Gaussian`, :class:`Cubic`: the correlated Gaussian (and its cube) of Poole et al. 2019.
+- :class:`MultivariateNormal` (``.dense``, ``.sparse``), :class:`StudentT` and
+  :class:`Transformed` (maps :class:`NormalCDF`, :class:`HalfCube`, :class:`Asinh`,
+  :class:`Cube`, :class:`Spiral`): the "Beyond Normal" families of Czyz et al. 2023.
+- :func:`mi_schedule`: the MI staircase; :func:`names`, :func:`describe`, :func:`make`: the registry.
+
+Example:
+    >>> from mibounds import tasks
+    >>> task = tasks.make("gaussian", dim=20, mi=2.0)
+    >>> x, y = task.sample(64, seed=0)
+    >>> task.log_ratio(x, y).diagonal().mean().item() > 0
+    True
+"""
+
+from mibounds.tasks.base import Task
+from mibounds.tasks.gaussian import Gaussian, MultivariateNormal
+from mibounds.tasks.registry import TaskFamily, describe, get, make, names
+from mibounds.tasks.scale import JointScale
+from mibounds.tasks.schedule import mi_schedule
+from mibounds.tasks.student_t import StudentT, student_t_mi_correction
+from mibounds.tasks.transforms import (
+    Asinh,
+    Cube,
+    Cubic,
+    ElementwiseMap,
+    HalfCube,
+    Map,
+    NormalCDF,
+    Spiral,
+    Transformed,
+    make_map,
+    map_names,
+)
+
+__all__ = [
+    "Asinh",
+    "Cube",
+    "Cubic",
+    "ElementwiseMap",
+    "Gaussian",
+    "HalfCube",
+    "JointScale",
+    "Map",
+    "MultivariateNormal",
+    "NormalCDF",
+    "Spiral",
+    "StudentT",
+    "Task",
+    "TaskFamily",
+    "Transformed",
+    "describe",
+    "get",
+    "make",
+    "make_map",
+    "map_names",
+    "mi_schedule",
+    "names",
+    "student_t_mi_correction",
+]

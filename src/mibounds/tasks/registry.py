@@ -1,0 +1,205 @@
+"""The registry of task families: names, one-line descriptions, and ``make`` from a name or an id."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal
+
+from mibounds.tasks.base import Task
+from mibounds.tasks.gaussian import Gaussian, MultivariateNormal
+from mibounds.tasks.student_t import StudentT
+from mibounds.tasks.transforms import _MAP_LABEL, _NUMBER, Cubic, Transformed, make_map
+from mibounds.validation import unknown_name_error
+
+__all__ = ["TaskFamily", "describe", "get", "make", "names"]
+
+_POOLE = "Poole et al. 2019, On Variational Bounds of Mutual Information (arXiv:1905.06922)"
+_CZYZ = "Czyz et al. 2023, Beyond Normal: On the Evaluation of MI Estimators (arXiv:2306.11078)"
+
+
+@dataclass(frozen=True)
+class TaskFamily:
+    """One family of tasks.
+
+    Attributes:
+        name: Registry name, e.g. ``"gaussian"``.
+        summary: One line: what it is and its parameters with their defaults.
+        build: ``build(**params) -> Task``.
+        reference: Paper the family comes from.
+    """
+
+    name: str
+    summary: str
+    build: Callable[..., Task]
+    reference: str
+
+
+def _transform_family(map_name: str) -> Callable[..., Task]:
+    def build(base: Task | str = "gaussian", on: Literal["x", "y", "both"] = "both", **map_params: Any) -> Task:
+        base_task = base if isinstance(base, Task) else make(base)
+        if on not in ("x", "y", "both"):
+            raise ValueError(f"on must be 'x', 'y' or 'both' (the side(s) the map applies to), got {on!r}")
+        fn = make_map(map_name, **map_params)
+        return Transformed(base_task, fn if on != "y" else None, fn if on != "x" else None)
+
+    return build
+
+
+_TRANSFORM_SUMMARY = "{what}; params base='gaussian' (a task or id), on='both' ('x', 'y')"
+
+_FAMILIES = (
+    TaskFamily("gaussian", "correlated Gaussian y = rho x + noise; params dim=20, mi=2.0", Gaussian, _POOLE),
+    TaskFamily("cubic", "correlated Gaussian with y -> y^3; params dim=20, mi=2.0", Cubic, _POOLE),
+    TaskFamily(
+        "mvn-dense",
+        "multinormal, all x-y correlations equal; params dim_x=3, dim_y=3, correlation=0.5, within_correlation=0.0",
+        MultivariateNormal.dense,
+        _CZYZ,
+    ),
+    TaskFamily(
+        "mvn-sparse",
+        "multinormal, first k pairs correlated; params dim_x=3, dim_y=3, n_interacting=2, correlation=0.8",
+        MultivariateNormal.sparse,
+        _CZYZ,
+    ),
+    TaskFamily(
+        "student-t",
+        "multivariate Student-t, paired scale correlations; params dim_x=2, dim_y=2, dof=3.0, correlation=0.0, "
+        "n_interacting=min(dim_x, dim_y)",
+        StudentT,
+        _CZYZ,
+    ),
+    TaskFamily(
+        "student-t-dense",
+        "multivariate Student-t, all x-y scale entries equal; params dim_x=3, dim_y=3, dof=3.0, correlation=0.5, "
+        "within_correlation=0.0",
+        StudentT.dense,
+        _CZYZ,
+    ),
+    TaskFamily(
+        "normal-cdf", _TRANSFORM_SUMMARY.format(what="base task through the normal CDF"),
+        _transform_family("normal-cdf"), _CZYZ,
+    ),
+    TaskFamily(
+        "half-cube", _TRANSFORM_SUMMARY.format(what="base task through x sqrt|x|"), _transform_family("half-cube"), _CZYZ
+    ),
+    TaskFamily("asinh", _TRANSFORM_SUMMARY.format(what="base task through asinh"), _transform_family("asinh"), _CZYZ),
+    TaskFamily("cube", _TRANSFORM_SUMMARY.format(what="base task through x^3"), _transform_family("cube"), _POOLE),
+    TaskFamily(
+        "spiral",
+        _TRANSFORM_SUMMARY.format(what="base task through a norm-dependent rotation") + ", speed=1.0",
+        _transform_family("spiral"),
+        _CZYZ,
+    ),
+)
+
+_REGISTRY: Mapping[str, TaskFamily] = MappingProxyType({family.name: family for family in _FAMILIES})
+
+# Task ids, as the `name` of each task spells them, and how to rebuild the task from one.
+_N = f"({_NUMBER})"
+_ID_PATTERNS: tuple[tuple[str, Callable[..., Task]], ...] = (
+    (rf"gaussian-d(\d+)-mi{_N}", lambda d, mi: Gaussian(int(d), float(mi))),
+    (rf"cubic-d(\d+)-mi{_N}", lambda d, mi: Cubic(int(d), float(mi))),
+    (
+        rf"mvn-dense-dx(\d+)-dy(\d+)-c{_N}(?:-w{_N})?",
+        lambda dx, dy, c, w: MultivariateNormal.dense(int(dx), int(dy), float(c), float(w or 0)),
+    ),
+    (
+        rf"mvn-sparse-dx(\d+)-dy(\d+)-k(\d+)-c{_N}",
+        lambda dx, dy, k, c: MultivariateNormal.sparse(int(dx), int(dy), int(k), float(c)),
+    ),
+    (
+        rf"student-t-dx(\d+)-dy(\d+)-dof{_N}-c{_N}(?:-k(\d+))?",
+        lambda dx, dy, dof, c, k: StudentT(int(dx), int(dy), float(dof), float(c), None if k is None else int(k)),
+    ),
+    (
+        rf"student-t-dense-dx(\d+)-dy(\d+)-dof{_N}-c{_N}(?:-w{_N})?",
+        lambda dx, dy, dof, c, w: StudentT.dense(int(dx), int(dy), float(dof), float(c), float(w or 0)),
+    ),
+)
+
+
+def _from_id(task_id: str) -> Task | None:
+    for pattern, build in _ID_PATTERNS:
+        match = re.fullmatch(pattern, task_id)
+        if match:
+            return build(*match.groups())
+    match = re.fullmatch(r"([^()]+)\((.+)\)", task_id)
+    if match is None:
+        return None
+    prefix, base_id = match.groups()
+    base = _from_id(base_id)
+    if base is None:
+        return None
+    if re.fullmatch(_MAP_LABEL, prefix):
+        return Transformed(base, make_map(prefix), make_map(prefix))
+    sides = re.fullmatch(rf"(?:({_MAP_LABEL})-x)?-?(?:({_MAP_LABEL})-y)?", prefix)
+    if sides is None or sides.group(0) == "" or prefix.startswith("-") or prefix.endswith("-"):
+        return None
+    x_label, y_label = sides.groups()
+    return Transformed(base, x_label and make_map(x_label), y_label and make_map(y_label))
+
+
+def names() -> list[str]:
+    """Registered task family names (``describe(name)`` gives each one's one-line summary)."""
+    return [family.name for family in _FAMILIES]
+
+
+def get(name: str) -> TaskFamily:
+    """The registry entry of a family (case-insensitive).
+
+    Raises:
+        ValueError: For an unknown name, listing the valid ones and the closest match.
+    """
+    try:
+        return _REGISTRY[str(name).strip().lower()]
+    except KeyError:
+        raise unknown_name_error("task", name, _REGISTRY) from None
+
+
+def describe(name: str | None = None) -> str:
+    """The one-line summary of a family, or with no name a line ``"<name>: <summary>"`` per family."""
+    if name is not None:
+        return get(name).summary
+    width = max(len(n) for n in _REGISTRY)
+    return "\n".join(f"{family.name:<{width}}  {family.summary}" for family in _FAMILIES)
+
+
+def make(name: str, **params: Any) -> Task:
+    """Build a task from a family name and its parameters, or from a task id.
+
+    Args:
+        name: A family name from :func:`names` (``"gaussian"``), or the ``name`` of a task
+            (``"gaussian-d20-mi2"``, ``"asinh(mvn-sparse-dx3-dy3-k2-c0.8)"``) to rebuild it.
+            Ids of tasks built from an arbitrary matrix (with a ``cov``/``scale`` hash) cannot
+            be rebuilt.
+        **params: Parameters of the family (see :func:`describe`); none with an id.
+
+    Returns:
+        The task.
+
+    Raises:
+        ValueError: For a name that is neither a family nor a parseable id, or parameters
+            given with an id.
+
+    Example:
+        >>> make("gaussian", dim=5, mi=1.0).name
+        'gaussian-d5-mi1'
+        >>> make("gaussian-d5-mi1").mutual_information
+        1.0
+    """
+    key = str(name).strip().lower()
+    if key in _REGISTRY:
+        return _REGISTRY[key].build(**params)
+    task = _from_id(key)
+    if task is None:
+        raise unknown_name_error("task", name, _REGISTRY)
+    if params:
+        raise ValueError(
+            f"{name!r} is a task id that already fixes the parameters, but got {sorted(params)} too; "
+            "pass a family name with keywords (e.g. make('gaussian', dim=20, mi=2.0)) or the id alone"
+        )
+    return task
