@@ -1,0 +1,157 @@
+"""Cell functions for the benchmark runner: one independent, deterministic job each.
+
+A cell function takes a cell's parameters as keyword arguments and returns a dict of JSON
+values; the runner stores ``estimate``, ``ci_low``, ``ci_high``, ``stderr`` and ``true_mi``
+(nats) in columns of their own and the whole dict as JSON. Name one by its dotted path, e.g.
+``"mibounds.experiments.cells:estimate_cell"``, so worker processes can import it.
+
+- :func:`estimate_cell`: the data-driven cell. Sample a ground-truth task, train a critic with
+  :func:`mibounds.estimate`, report the held-out estimate next to the true MI.
+- :func:`synthetic_cell`: a cheap stand-in with a known answer (no torch), to try the runner,
+  its executors and reports in a second; it can be told to sleep or to fail.
+
+A cell function may carry a ``check_cells(list_of_params)`` attribute that the runner calls
+before running anything, to refuse bad values (unknown names) at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mibounds.experiments.grid import canonical_json
+
+__all__ = ["estimate_cell", "synthetic_cell"]
+
+# Two-sided 95% normal quantile, for the synthetic cell's interval.
+_Z95 = 1.959963984540054
+
+
+def estimate_cell(
+    task: str | Mapping[str, Any],
+    bound: str,
+    critic: str,
+    n: int,
+    seed: int,
+    **estimate_kwargs: Any,
+) -> dict[str, Any]:
+    """Estimate the MI of a ground-truth task from ``n`` samples and report it with the truth.
+
+    Draws ``n`` pairs from the task with ``seed``, then calls
+    ``mibounds.estimate(x, y, bound=bound, critic=critic, random_state=seed, progress=False,
+    **estimate_kwargs)``. The same parameters give the same numbers (on the same hardware).
+
+    Args:
+        task: A task id or family name for :func:`mibounds.tasks.make` (``"gaussian-d20-mi2"``),
+            or a dict ``{"name": family, **params}``.
+        bound: A bound :func:`mibounds.estimate` can train (``"nwj"``, ``"infonce"``, ...).
+        critic: A critic name (``"separable"``, ``"concat"``, ``"bilinear"``).
+        n: Number of samples drawn (split into train / validation / test by ``estimate``).
+        seed: Seed of the samples and of the training.
+        **estimate_kwargs: More arguments of :func:`mibounds.estimate` (``max_steps``,
+            ``batch_size``, ``learning_rate``, ...).
+
+    Returns:
+        The fields of :meth:`mibounds.EstimateResult.to_dict` except the learning curves
+        (``estimate``, ``ci_low``, ``ci_high``, ``stderr``, ``steps``, ``warnings``, ...), plus
+        ``true_mi`` (nats) and ``task_id`` (the task's full id).
+    """
+    from mibounds.estimation import estimate
+
+    ground_truth = _make_task(task)
+    x, y = ground_truth.sample(n, seed=seed)
+    result = estimate(x, y, bound=bound, critic=critic, random_state=seed, progress=False, **estimate_kwargs)
+    row = result.to_dict()
+    row.pop("history", None)  # learning curves: too bulky for a results row
+    row["true_mi"] = ground_truth.mutual_information
+    row["task_id"] = ground_truth.name
+    return row
+
+
+def _make_task(task: str | Mapping[str, Any]) -> Any:
+    from mibounds import tasks
+
+    if isinstance(task, Mapping):
+        params = dict(task)
+        if "name" not in params:
+            raise ValueError(f"a task given as a dict needs a 'name' (a task family), got {task!r}")
+        return tasks.make(params.pop("name"), **params)
+    return tasks.make(task)
+
+
+def _check_estimate_cells(cells: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse unknown task, bound and critic names and bad sizes before a sweep starts."""
+    from mibounds import critics, validation
+    from mibounds.estimation import estimator_bounds
+
+    checked: set[str] = set()
+    for params in cells:
+        task = params.get("task")
+        key = canonical_json(task)
+        if key not in checked:
+            _make_task(task)
+            checked.add(key)
+        if params.get("bound") not in estimator_bounds():
+            raise validation.unknown_name_error("bound", params.get("bound"), estimator_bounds())
+        if params.get("critic") not in critics.names():
+            raise validation.unknown_name_error("critic", params.get("critic"), critics.names())
+        n = params.get("n")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+            raise ValueError(f"n must be an integer number of samples >= 2, got {n!r}")
+
+
+estimate_cell.check_cells = _check_estimate_cells  # type: ignore[attr-defined]
+
+
+def synthetic_cell(
+    task: str = "synthetic",
+    bound: str = "nwj",
+    critic: str = "separable",
+    n: int = 1000,
+    seed: int = 0,
+    mi: float = 1.0,
+    bias: float = 0.0,
+    noise: float = 1.0,
+    sleep: float = 0.0,
+    fail: bool = False,
+) -> dict[str, Any]:
+    """A fake estimate with a known distribution, for trying and testing the runner (no torch).
+
+    The estimate is ``mi + bias + noise * z / sqrt(n)`` with ``z`` a standard normal drawn
+    from a generator seeded by the hash of all the arguments: the same arguments give the same
+    number in any process. The interval is ``estimate +- 1.96 * stderr`` with
+    ``stderr = noise / sqrt(n)``, so it covers ``mi`` 95% of the time when ``bias = 0``.
+
+    Args:
+        task, bound, critic: Labels, only used to seed the draw (and stored as parameters).
+        n: Sample size the noise shrinks with.
+        seed: Replicate number.
+        mi: The true MI to report (nats), as ``true_mi``.
+        bias: Systematic error added to the estimate.
+        noise: Standard deviation of the estimate times sqrt(n).
+        sleep: Seconds to wait first (to make a cell slow).
+        fail: Raise a RuntimeError instead of returning.
+
+    Returns:
+        ``{"estimate", "ci_low", "ci_high", "stderr", "true_mi"}``.
+    """
+    arguments = dict(task=task, bound=bound, critic=critic, n=n, seed=seed, mi=mi, bias=bias, noise=noise)
+    if sleep > 0:
+        time.sleep(sleep)
+    if fail:
+        raise RuntimeError(f"synthetic cell told to fail ({arguments})")
+    digest = hashlib.sha256(canonical_json(arguments).encode("ascii")).digest()
+    z = random.Random(int.from_bytes(digest[:8], "big")).gauss(0.0, 1.0)
+    stderr = noise / math.sqrt(n)
+    estimate = mi + bias + z * stderr
+    return {
+        "estimate": estimate,
+        "ci_low": estimate - _Z95 * stderr,
+        "ci_high": estimate + _Z95 * stderr,
+        "stderr": stderr,
+        "true_mi": mi,
+    }

@@ -1,0 +1,287 @@
+"""Tables and a figure from a sweep's results file: bias, spread, error and coverage per setting.
+
+Rows are grouped by every parameter except ``seed`` (the replicates), and per group
+
+- ``seeds``: done cells with an estimate; ``failed``: failed cells;
+- ``estimate``: mean estimate (nats); ``true_mi``: mean true MI; ``bias`` = estimate - true_mi;
+- ``std``: sample standard deviation of the estimates over seeds (ddof = 1; empty for one seed);
+- ``rmse``: sqrt(mean over seeds of (estimate - true_mi)^2), which is sqrt(bias^2 + variance)
+  with the variance taken with ddof = 0;
+- ``coverage``: fraction of cells whose interval [ci_low, ci_high] holds the true MI;
+- ``seconds``: mean wall time of a cell.
+
+:func:`write_report` writes ``report.md`` (a Markdown table), ``report.csv`` and
+``estimates.png`` (mean estimate against true MI, one panel per bound, error bars one std).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mibounds.experiments.grid import canonical_json
+from mibounds.experiments.store import ResultStore
+
+__all__ = ["STAT_COLUMNS", "ReportFiles", "plot_estimates", "summarize", "write_report"]
+
+#: Statistics of each group, in table order.
+STAT_COLUMNS = ("seeds", "failed", "estimate", "true_mi", "bias", "std", "rmse", "coverage", "seconds")
+# Parameters shown in the tables whenever the results have them, varying or not.
+_ALWAYS_SHOWN = ("task", "bound", "critic", "n")
+_REPLICATE = "seed"
+
+
+@dataclass
+class ReportFiles:
+    """Where :func:`write_report` wrote the report."""
+
+    markdown: Path
+    csv: Path
+    figure: Path | None
+
+    def __str__(self) -> str:
+        written = [self.markdown, self.csv] + ([self.figure] if self.figure else [])
+        return "\n".join(str(path) for path in written)
+
+
+def summarize(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Group result rows by their parameters except ``seed`` and compute each group's statistics.
+
+    Args:
+        rows: Rows of :meth:`mibounds.experiments.store.ResultStore.rows` (each with
+            ``params`` keys, ``status``, ``estimate``, ``ci_low``, ``ci_high``, ``true_mi``,
+            ``seconds``). Rows of several cell functions are kept apart (a ``function`` key).
+
+    Returns:
+        ``(keys, groups)``: the parameter names that tell the groups apart (those that vary
+        across the rows, plus task/bound/critic/n where present), and one dict per group with
+        those keys and :data:`STAT_COLUMNS`, in first-seen order.
+    """
+    parameter_sets = [_group_params(row) for row in rows]
+    names: dict[str, None] = {}
+    for params in parameter_sets:
+        names.update(dict.fromkeys(params))
+    keys = [
+        name
+        for name in names
+        if name in _ALWAYS_SHOWN or len({canonical_json(p.get(name)) for p in parameter_sets}) > 1
+    ]
+    keys.sort(key=lambda name: (_ALWAYS_SHOWN.index(name) if name in _ALWAYS_SHOWN else len(_ALWAYS_SHOWN)))
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    labels: dict[str, dict[str, Any]] = {}
+    for row, params in zip(rows, parameter_sets):
+        key = canonical_json(params)
+        groups.setdefault(key, []).append(row)
+        labels.setdefault(key, {name: params.get(name) for name in keys})
+    return keys, [{**labels[key], **_statistics(members)} for key, members in groups.items()]
+
+
+def _group_params(row: Mapping[str, Any]) -> dict[str, Any]:
+    params = {name: value for name, value in row["params"].items() if name != _REPLICATE}
+    if "function" in row:
+        params["function"] = row["function"]
+    return params
+
+
+def _statistics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    done = [row for row in rows if row["status"] == "done" and _finite(row.get("estimate"))]
+    estimates = [float(row["estimate"]) for row in done]
+    truths = [float(row["true_mi"]) for row in done if _finite(row.get("true_mi"))]
+    paired = [(float(r["estimate"]), float(r["true_mi"])) for r in done if _finite(r.get("true_mi"))]
+    covered = [
+        float(r["ci_low"]) <= float(r["true_mi"]) <= float(r["ci_high"])
+        for r in done
+        if all(_finite(r.get(k)) for k in ("ci_low", "ci_high", "true_mi"))
+    ]
+    seconds = [float(row["seconds"]) for row in rows if row["status"] == "done" and _finite(row.get("seconds"))]
+    mean = _mean(estimates)
+    true_mi = _mean(truths)
+    return {
+        "seeds": len(done),
+        "failed": sum(row["status"] == "failed" for row in rows),
+        "estimate": mean,
+        "true_mi": true_mi,
+        "bias": None if mean is None or true_mi is None else mean - true_mi,
+        "std": _sample_std(estimates),
+        "rmse": None if not paired else math.sqrt(_mean([(e - t) ** 2 for e, t in paired])),
+        "coverage": _mean([float(c) for c in covered]),
+        "seconds": _mean(seconds),
+    }
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
+
+
+def _sample_std(values: Sequence[float]) -> float | None:
+    if len(values) < 2:
+        return None
+    mean = math.fsum(values) / len(values)
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+def write_report(db: str | Path, out: str | Path = "report", *, figure: bool = True) -> ReportFiles:
+    """Write the Markdown table, the CSV and (with ``figure``) the PNG of a results file.
+
+    Args:
+        db: The SQLite results file of a sweep.
+        out: Folder to write into (created if missing).
+        figure: Also draw ``estimates.png`` (needs matplotlib: ``pip install 'mibounds[plot]'``).
+
+    Returns:
+        The paths written.
+
+    Raises:
+        ValueError: If the file is missing, not a results file, or holds no cells.
+        ImportError: If ``figure`` is asked for without matplotlib (the tables are written first).
+    """
+    with ResultStore(db, create=False) as store:
+        rows = store.rows()
+    if not rows:
+        raise ValueError(f"results file {str(db)!r} holds no cells yet; run a sweep into it first")
+    keys, groups = summarize(rows)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = ReportFiles(markdown=out / "report.md", csv=out / "report.csv", figure=None)
+    _write_csv(files.csv, keys, groups)
+    files.markdown.write_text(_markdown(db, rows, keys, groups), encoding="utf-8")
+    if figure:
+        files.figure = plot_estimates(groups, out / "estimates.png")
+    return files
+
+
+def _write_csv(path: Path, keys: list[str], groups: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*keys, *STAT_COLUMNS])
+        for group in groups:
+            writer.writerow([_csv_value(group[name]) for name in (*keys, *STAT_COLUMNS)])
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (list, dict)):
+        return canonical_json(value)
+    return repr(value) if isinstance(value, float) else value
+
+
+def _markdown(db: str | Path, rows: Sequence[Mapping[str, Any]], keys: list[str], groups: list[dict[str, Any]]) -> str:
+    # Parameters with one value throughout are stated once above the table.
+    constant: dict[str, Any] = {}
+    for name in rows[0]["params"]:
+        if name != _REPLICATE and name not in keys and all(row["params"].get(name) == rows[0]["params"][name] for row in rows):
+            constant[name] = rows[0]["params"][name]
+    lines = [
+        f"# Sweep results: {Path(db).name}",
+        "",
+        f"{len(rows)} cells ({sum(r['status'] == 'done' for r in rows)} done, "
+        f"{sum(r['status'] == 'failed' for r in rows)} failed). Estimates and true MI in nats; "
+        "bias = mean estimate - true MI; std over seeds; RMSE against the true MI; coverage = share "
+        "of intervals holding the true MI; seconds = mean time per cell.",
+        "",
+    ]
+    if constant:
+        lines += ["Same in every cell: " + ", ".join(f"`{k}={_text(v)}`" for k, v in constant.items()) + ".", ""]
+    header = [*keys, *STAT_COLUMNS]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join("---" if name in keys else "---:" for name in header) + "|")
+    for group in groups:
+        lines.append("| " + " | ".join(_text(group[name]) for name in header) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, (list, dict)):
+        return canonical_json(value).replace("|", "\\|")
+    return str(value).replace("|", "\\|")
+
+
+def plot_estimates(groups: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
+    """Draw mean estimate against true MI, one panel per bound, error bars one std over seeds.
+
+    Within a panel, one line per setting of the other parameters (task family, critic, n, ...),
+    through its tasks in order of true MI; the dashed diagonal is the truth.
+
+    Args:
+        groups: The groups of :func:`summarize`.
+        path: The PNG to write.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ImportError: Without matplotlib.
+        ValueError: If no group has both an estimate and a true MI.
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("the report's figure needs matplotlib: pip install 'mibounds[plot]'") from None
+    drawable = [g for g in groups if g.get("estimate") is not None and g.get("true_mi") is not None]
+    if not drawable:
+        raise ValueError("no group has both an estimate and a true MI to draw; pass figure=False for the tables only")
+    bounds = list(dict.fromkeys(str(g.get("bound", "")) for g in drawable))
+    columns = min(4, len(bounds))
+    rows = math.ceil(len(bounds) / columns)
+    figure = Figure(figsize=(4.2 * columns, 3.6 * rows), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False)
+    for index, bound in enumerate(bounds):
+        ax = axes[index // columns][index % columns]
+        members = [g for g in drawable if str(g.get("bound", "")) == bound]
+        series: dict[str, list[Mapping[str, Any]]] = {}
+        for group in members:
+            series.setdefault(_series_label(group), []).append(group)
+        for label, points in series.items():
+            points = sorted(points, key=lambda g: g["true_mi"])
+            ax.errorbar(
+                [g["true_mi"] for g in points],
+                [g["estimate"] for g in points],
+                yerr=[g["std"] or 0.0 for g in points],
+                marker="o",
+                markersize=4,
+                capsize=3,
+                label=label or None,
+            )
+        low = min(min(g["true_mi"], g["estimate"]) for g in members)
+        high = max(max(g["true_mi"], g["estimate"]) for g in members)
+        ax.plot([low, high], [low, high], linestyle="--", color="0.5", linewidth=1, label="true MI")
+        ax.set_title(bound or "estimates")
+        ax.set_xlabel("true MI (nats)")
+        ax.set_ylabel("estimate (nats)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="x-small")
+    for index in range(len(bounds), rows * columns):
+        axes[index // columns][index % columns].set_visible(False)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    return path
+
+
+def _series_label(group: Mapping[str, Any]) -> str:
+    # Everything that tells groups apart except the bound (the panel) and the task's MI level
+    # (the x axis): the task family is the id up to its first "-" ("gaussian-d20-mi2").
+    parts = []
+    for name, value in group.items():
+        if name in STAT_COLUMNS or name == "bound":
+            continue
+        if name == "task":
+            value = str(value).split("-")[0] if isinstance(value, str) else _text(value)
+        parts.append(f"{name}={_text(value)}")
+    return ", ".join(parts)
