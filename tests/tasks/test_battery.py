@@ -89,7 +89,8 @@ def test_float32_inputs_give_float32_close_to_float64(task: tasks.Task) -> None:
 
 def test_bad_inputs_raise_clear_errors(task: tasks.Task) -> None:
     x, y = task.sample(4, seed=0)
-    with pytest.raises(ValueError, match=rf"x has shape \(4, {task.dim_x + 1}\) but this task takes x as \[K, {task.dim_x}\]"):
+    wrong = rf"x has shape \(4, {task.dim_x + 1}\) but this task takes x as \[K, {task.dim_x}\]"
+    with pytest.raises(ValueError, match=wrong):
         task.log_ratio(torch.zeros(4, task.dim_x + 1), y)
     with pytest.raises(ValueError, match=r"y has shape \(4,\).*unsqueeze"):
         task.log_marginal_y(y[:, 0])

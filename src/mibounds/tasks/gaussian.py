@@ -109,7 +109,7 @@ class MultivariateNormal(_Normal):
 
     @classmethod
     def dense(
-        cls, dim_x: int = 3, dim_y: int = 3, correlation: float = 0.5, within_correlation: float = 0.0
+        cls, dim_x: int = 3, dim_y: int = 3, correlation: float = 0.25, within_correlation: float = 0.0
     ) -> MultivariateNormal:
         """Unit variances, all x-y correlations ``correlation``, all within-X and within-Y ones
         ``within_correlation`` (Czyz et al.'s "dense" task sets both to 0.5).

@@ -55,7 +55,7 @@ _FAMILIES = (
     TaskFamily("cubic", "correlated Gaussian with y -> y^3; params dim=20, mi=2.0", Cubic, _POOLE),
     TaskFamily(
         "mvn-dense",
-        "multinormal, all x-y correlations equal; params dim_x=3, dim_y=3, correlation=0.5, within_correlation=0.0",
+        "multinormal, all x-y correlations equal; params dim_x=3, dim_y=3, correlation=0.25, within_correlation=0.0",
         MultivariateNormal.dense,
         _CZYZ,
     ),
@@ -74,7 +74,7 @@ _FAMILIES = (
     ),
     TaskFamily(
         "student-t-dense",
-        "multivariate Student-t, all x-y scale entries equal; params dim_x=3, dim_y=3, dof=3.0, correlation=0.5, "
+        "multivariate Student-t, all x-y scale entries equal; params dim_x=3, dim_y=3, dof=3.0, correlation=0.25, "
         "within_correlation=0.0",
         StudentT.dense,
         _CZYZ,
@@ -84,7 +84,8 @@ _FAMILIES = (
         _transform_family("normal-cdf"), _CZYZ,
     ),
     TaskFamily(
-        "half-cube", _TRANSFORM_SUMMARY.format(what="base task through x sqrt|x|"), _transform_family("half-cube"), _CZYZ
+        "half-cube", _TRANSFORM_SUMMARY.format(what="base task through x sqrt|x|"),
+        _transform_family("half-cube"), _CZYZ,
     ),
     TaskFamily("asinh", _TRANSFORM_SUMMARY.format(what="base task through asinh"), _transform_family("asinh"), _CZYZ),
     TaskFamily("cube", _TRANSFORM_SUMMARY.format(what="base task through x^3"), _transform_family("cube"), _POOLE),

@@ -104,7 +104,12 @@ class StudentT(Task):
 
     @classmethod
     def dense(
-        cls, dim_x: int = 3, dim_y: int = 3, dof: float = 3.0, correlation: float = 0.5, within_correlation: float = 0.0
+        cls,
+        dim_x: int = 3,
+        dim_y: int = 3,
+        dof: float = 3.0,
+        correlation: float = 0.25,
+        within_correlation: float = 0.0,
     ) -> StudentT:
         """Scale matrix with unit diagonal, all x-y entries ``correlation`` and all within-X and
         within-Y entries ``within_correlation`` (see :meth:`MultivariateNormal.dense`)."""
