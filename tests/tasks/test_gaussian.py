@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import assume, given, settings
@@ -69,7 +70,7 @@ def test_gaussian_zero_mi_has_zero_log_ratio() -> None:
 
 
 def test_gaussian_with_mi_returns_a_new_task() -> None:
-    task = tasks.Gaussian(dim=7, mi=2.0)
+    task = tasks.Gaussian(dim=np.int64(7), mi=np.float64(2.0))  # numpy scalars from a sweep work too
     other = task.with_mi(5.0)
     assert (other.dim, other.mi, other.name) == (7, 5.0, "gaussian-d7-mi5")
     assert (task.mi, task.name) == (2.0, "gaussian-d7-mi2")

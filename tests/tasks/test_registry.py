@@ -66,8 +66,8 @@ def test_make_with_parameters() -> None:
 def test_unknown_names_and_bad_parameters() -> None:
     with pytest.raises(ValueError, match=r"unknown task 'gausian'. Did you mean 'gaussian'\? Valid tasks: asinh, cube"):
         tasks.make("gausian")
-    malformed = ("asinh(nonsense)", "asinh-x-(gaussian-d2-mi1)", "-y(gaussian-d2-mi1)", "gaussian-d2", "spiral-vx(gaussian-d2-mi1)")
-    for bad in malformed:
+    malformed = ["asinh(nonsense)", "asinh-x-(gaussian-d2-mi1)", "-y(gaussian-d2-mi1)", "gaussian-d2"]
+    for bad in [*malformed, "spiral-vx(gaussian-d2-mi1)", "asinh-xasinh-y(gaussian-d2-mi1)"]:
         with pytest.raises(ValueError, match="unknown task"):
             tasks.make(bad)
     with pytest.raises(ValueError, match="unknown task"):

@@ -9,6 +9,7 @@ so a seed gives the same numbers whatever ``dtype`` and ``device`` are asked for
 from __future__ import annotations
 
 import math
+import operator
 from abc import ABC, abstractmethod
 
 import torch
@@ -168,10 +169,14 @@ def check_batch(t: Tensor, dim: int, name: str) -> None:
 
 
 def check_int(value: int, name: str, *, minimum: int, hint: str = "") -> int:
-    """Check that ``value`` is an integer (not a bool) at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    """Check that ``value`` is an integer (any ``__index__`` type, not a bool) at least ``minimum``."""
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or number < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}" + (f"; {hint}" if hint else ""))
-    return value
+    return number
 
 
 def check_nonnegative(value: float, name: str) -> float:

@@ -135,13 +135,16 @@ def _from_id(task_id: str) -> Task | None:
     base = _from_id(base_id)
     if base is None:
         return None
-    if re.fullmatch(_MAP_LABEL, prefix):
-        return Transformed(base, make_map(prefix), make_map(prefix))
-    sides = re.fullmatch(rf"(?:({_MAP_LABEL})-x)?-?(?:({_MAP_LABEL})-y)?", prefix)
-    if sides is None or sides.group(0) == "" or prefix.startswith("-") or prefix.endswith("-"):
-        return None
-    x_label, y_label = sides.groups()
-    return Transformed(base, x_label and make_map(x_label), y_label and make_map(y_label))
+    label = f"({_MAP_LABEL})"
+    for pattern, sides in ((label, "xy"), (f"{label}-x", "x"), (f"{label}-y", "y"), (f"{label}-x-{label}-y", "")):
+        match = re.fullmatch(pattern, prefix)
+        if match is None:
+            continue
+        if sides == "":  # two different maps
+            return Transformed(base, make_map(match.group(1)), make_map(match.group(2)))
+        bijection = make_map(match.group(1))
+        return Transformed(base, bijection if "x" in sides else None, bijection if "y" in sides else None)
+    return None
 
 
 def names() -> list[str]:

@@ -182,7 +182,7 @@ def sparse_scale(dim_x: int, dim_y: int, n_interacting: int, correlation: float)
     dim_x = check_int(dim_x, "dim_x", minimum=1)
     dim_y = check_int(dim_y, "dim_y", minimum=1)
     n_interacting = check_int(
-        n_interacting, "n_interacting", minimum=0, hint=f"pass how many of the first coordinate pairs interact"
+        n_interacting, "n_interacting", minimum=0, hint="pass how many of the first coordinate pairs interact"
     )
     if n_interacting > min(dim_x, dim_y):
         raise ValueError(

@@ -238,13 +238,11 @@ def _as_map(value: Map | str | None, side: str) -> Map | None:
 def _transformed_name(base: str, x_map: Map | None, y_map: Map | None) -> str:
     """``"asinh(base)"`` when both sides share a map, else ``"asinh-x(base)"``,
     ``"cube-y(base)"`` or ``"half-cube-x-asinh-y(base)"``."""
-    if x_map is not None and y_map is not None:
-        prefix = x_map.name if x_map.name == y_map.name else f"{x_map.name}-x-{y_map.name}-y"
-    elif x_map is not None:
-        prefix = f"{x_map.name}-x"
+    labels = {"x": None if x_map is None else x_map.name, "y": None if y_map is None else y_map.name}
+    if labels["x"] is not None and labels["x"] == labels["y"]:
+        prefix = labels["x"]
     else:
-        assert y_map is not None  # checked by the caller
-        prefix = f"{y_map.name}-y"
+        prefix = "-".join(f"{label}-{side}" for side, label in labels.items() if label is not None)
     return f"{prefix}({base})"
 
 
