@@ -9,18 +9,19 @@ one run, the time per step (forward + backward + Adam) of
 - ``loop-1opt``: the same M critics, losses summed, one backward and one Adam over all parameters
   (the best a Python loop over critics can do);
 - ``stacked``: one ``StackedSeparableCritic(M)`` (resp. ``StackedConcatCritic``) and one Adam;
+- ``stacked-1pp`` (concat only): the stacked concat critic with ``members_per_pass=1``;
 
-and prints the speed-up of ``stacked`` over both loops. The loss is an InfoNCE-style cross-entropy
-per member (the bound's exact form does not change the cost).
+and prints the speed-up of ``stacked`` over the loops. The loss is an InfoNCE-style cross-entropy
+per member (the bound's exact form does not change the cost). Variants are timed in interleaved
+rounds and the fastest round is kept, so that other load on the machine disturbs them alike.
 
 Usage: python benchmarks/bench_stacked_critic.py [--members 15] [--batch 64] [--dim 20]
-       [--device cpu|cuda] [--steps 20] [--repeats 5]
+       [--device cpu|cuda] [--steps 20] [--concat-steps 3] [--repeats 5] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Callable
 
@@ -28,6 +29,8 @@ import torch
 from torch import Tensor, nn
 
 from mibounds.critics import ConcatCritic, SeparableCritic, StackedConcatCritic, StackedSeparableCritic
+
+Step = Callable[[Tensor, Tensor], None]
 
 
 def _loss(scores: Tensor) -> Tensor:
@@ -41,23 +44,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _time_per_step(step: Callable[[Tensor, Tensor], None], batches: list[tuple[Tensor, Tensor]],
-                   steps: int, repeats: int, device: torch.device) -> float:
-    """Median over ``repeats`` of the mean seconds per step over ``steps`` steps (after warm-up)."""
-    for x, y in batches[:3]:
-        step(x, y)
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        for i in range(steps):
-            step(*batches[i % len(batches)])
-        _sync(device)
-        times.append((time.perf_counter() - start) / steps)
-    return statistics.median(times)
-
-
-def _loop_step(critics: list[nn.Module]) -> Callable[[Tensor, Tensor], None]:
+def _loop_step(critics: list[nn.Module]) -> Step:
     optimizers = [torch.optim.Adam(c.parameters(), lr=5e-4) for c in critics]
 
     def step(x: Tensor, y: Tensor) -> None:
@@ -69,7 +56,7 @@ def _loop_step(critics: list[nn.Module]) -> Callable[[Tensor, Tensor], None]:
     return step
 
 
-def _loop_one_optimizer_step(critics: list[nn.Module]) -> Callable[[Tensor, Tensor], None]:
+def _loop_one_optimizer_step(critics: list[nn.Module]) -> Step:
     opt = torch.optim.Adam([p for c in critics for p in c.parameters()], lr=5e-4)
 
     def step(x: Tensor, y: Tensor) -> None:
@@ -80,7 +67,7 @@ def _loop_one_optimizer_step(critics: list[nn.Module]) -> Callable[[Tensor, Tens
     return step
 
 
-def _stacked_step(stack: nn.Module) -> Callable[[Tensor, Tensor], None]:
+def _stacked_step(stack: nn.Module) -> Step:
     opt = torch.optim.Adam(stack.parameters(), lr=5e-4)
 
     def step(x: Tensor, y: Tensor) -> None:
@@ -91,38 +78,65 @@ def _stacked_step(stack: nn.Module) -> Callable[[Tensor, Tensor], None]:
     return step
 
 
+def _time(variants: dict[str, Step], batches: list[tuple[Tensor, Tensor]], steps: int, repeats: int,
+          device: torch.device) -> dict[str, float]:
+    """Seconds per step of each variant: fastest of ``repeats`` interleaved rounds of ``steps`` steps."""
+    for step in variants.values():  # warm-up
+        for x, y in batches[:2]:
+            step(x, y)
+    best = dict.fromkeys(variants, float("inf"))
+    for _ in range(repeats):
+        for name, step in variants.items():
+            _sync(device)
+            start = time.perf_counter()
+            for i in range(steps):
+                step(*batches[i % len(batches)])
+            _sync(device)
+            best[name] = min(best[name], (time.perf_counter() - start) / steps)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, default=15)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--dim", type=int, default=20)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--steps", type=int, default=20, help="steps per timing repeat (separable)")
-    parser.add_argument("--concat-steps", type=int, default=4, help="steps per timing repeat (concat)")
+    parser.add_argument("--steps", type=int, default=20, help="steps per timing round (separable)")
+    parser.add_argument("--concat-steps", type=int, default=3, help="steps per timing round (concat)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     m, k, d = args.members, args.batch, args.dim
     gen = torch.Generator().manual_seed(0)
     batches = [(torch.randn(k, d, generator=gen).to(device), torch.randn(k, d, generator=gen).to(device))
                for _ in range(8)]
     print(f"M = {m} critics, K = {k}, d = {d}, device = {device}, torch {torch.__version__}, "
-          f"threads = {torch.get_num_threads()}; time per training step (forward + backward + Adam)")
+          f"threads = {torch.get_num_threads()}; ms per training step (forward + backward + Adam), "
+          f"fastest of {args.repeats} interleaved rounds")
 
     torch.manual_seed(0)
+    separable = [SeparableCritic(d, d).to(device) for _ in range(m)]
+    concat = [ConcatCritic(d, d).to(device) for _ in range(m)]
+    one_per_pass = StackedConcatCritic.from_members(concat)
+    one_per_pass.members_per_pass = 1
     configs = [
-        ("separable", lambda: SeparableCritic(d, d), StackedSeparableCritic, args.steps),
-        ("concat", lambda: ConcatCritic(d, d), StackedConcatCritic, args.concat_steps),
+        ("separable", separable, {"stacked": StackedSeparableCritic.from_members(separable)}, args.steps),
+        ("concat", concat, {"stacked": StackedConcatCritic.from_members(concat), "stacked-1pp": one_per_pass},
+         args.concat_steps),
     ]
-    for name, make, stacked_cls, steps in configs:
-        critics = [make().to(device) for _ in range(m)]
-        stack = stacked_cls.from_members(critics)
-        t_loop = _time_per_step(_loop_step(critics), batches, steps, args.repeats, device)
-        t_loop1 = _time_per_step(_loop_one_optimizer_step(critics), batches, steps, args.repeats, device)
-        t_stack = _time_per_step(_stacked_step(stack), batches, steps, args.repeats, device)
-        print(f"{name:>9}: loop {t_loop * 1e3:8.2f} ms | loop-1opt {t_loop1 * 1e3:8.2f} ms | "
-              f"stacked {t_stack * 1e3:8.2f} ms | speed-up x{t_loop / t_stack:.2f} over loop, "
-              f"x{t_loop1 / t_stack:.2f} over loop-1opt")
+    for name, critics, stacks, steps in configs:
+        variants = {"loop": _loop_step(critics), "loop-1opt": _loop_one_optimizer_step(critics)}
+        variants |= {label: _stacked_step(stack) for label, stack in stacks.items()}
+        t = _time(variants, batches, steps, args.repeats, device)
+        cells = " | ".join(f"{label} {sec * 1e3:8.2f}" for label, sec in t.items())
+        ratios = ", ".join(
+            f"{label} x{t['loop'] / t[label]:.2f} / x{t['loop-1opt'] / t[label]:.2f}" for label in stacks
+        )
+        print(f"{name:>9}: {cells}\n{'':>9}  speed-up over loop / loop-1opt: {ratios}")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ def _stack(kind: str, dtype: torch.dtype = torch.float64, seed: int = 0) -> nn.M
     if kind == "separable":
         stack = StackedSeparableCritic(M, DX, DY, embed_dim=6, hidden_dim=8)
     else:
-        stack = StackedConcatCritic(M, DX, DY, hidden_dim=8)
+        # "concat-3": members evaluated in passes of 3 (uneven: 3 + 1), all else equal.
+        stack = StackedConcatCritic(M, DX, DY, hidden_dim=8, members_per_pass=3 if kind == "concat-3" else None)
     return stack.to(dtype)
 
 
@@ -34,7 +35,7 @@ def _inputs(shared: bool, dtype: torch.dtype = torch.float64, seed: int = 0):
     return torch.randn(*lead, K, DX, generator=gen, dtype=dtype), torch.randn(*lead, K, DY, generator=gen, dtype=dtype)
 
 
-KINDS = ["separable", "concat"]
+KINDS = ["separable", "concat", "concat-3"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -51,7 +52,7 @@ def test_member_equals_unstacked_critic(kind: str, shared: bool) -> None:
         torch.testing.assert_close(scores[m], member(xm, ym), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ["separable", "concat"])
 def test_from_members_round_trips(kind: str) -> None:
     torch.manual_seed(3)
     make = (lambda: SeparableCritic(DX, DY, 6, 8)) if kind == "separable" else (lambda: ConcatCritic(DX, DY, 8))
@@ -141,6 +142,17 @@ def test_stacked_follows_dtype_and_rejects_bad_shapes(kind: str) -> None:
         stack(x, torch.randn(K, 7))
     with pytest.raises(TypeError, match="call critic.double"):
         stack(x.double(), y.double())
+
+
+def test_members_per_pass_does_not_change_the_scores() -> None:
+    stack = _stack("concat")
+    x, y = _inputs(shared=False)
+    whole = stack(x, y)
+    for step in (1, 3, M, 10):
+        stack.members_per_pass = step
+        torch.testing.assert_close(stack(x, y), whole, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="members_per_pass must be an integer >= 1, got 0"):
+        StackedConcatCritic(M, DX, DY, members_per_pass=0)
 
 
 def test_member_index_out_of_range() -> None:

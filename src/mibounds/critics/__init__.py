@@ -25,7 +25,13 @@ from mibounds.critics.exact import ConditionalCritic, ExactCritic
 from mibounds.critics.mlp import ACTIVATIONS, mlp
 from mibounds.critics.registry import make, names
 from mibounds.critics.separable import SeparableCritic
-from mibounds.critics.stacked import StackedConcatCritic, StackedLinear, StackedSeparableCritic, stacked_mlp
+from mibounds.critics.stacked import (
+    StackedConcatCritic,
+    StackedLinear,
+    StackedSeparableCritic,
+    stacked_linear,
+    stacked_mlp,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -44,5 +50,6 @@ __all__ = [
     "mlp",
     "names",
     "pairwise_first_layer",
+    "stacked_linear",
     "stacked_mlp",
 ]

@@ -24,7 +24,26 @@ from mibounds.critics.concat import ConcatCritic, pairwise_first_layer
 from mibounds.critics.mlp import activation_layer
 from mibounds.critics.separable import SeparableCritic
 
-__all__ = ["StackedConcatCritic", "StackedLinear", "StackedSeparableCritic", "stacked_mlp"]
+__all__ = ["StackedConcatCritic", "StackedLinear", "StackedSeparableCritic", "stacked_linear", "stacked_mlp"]
+
+
+def stacked_linear(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """M independent affine maps: ``out[m] = x[m] @ weight[m].T + bias[m]``.
+
+    Args:
+        x: ``[N, in]`` (shared by every member) or ``[M, N, in]``.
+        weight: ``[M, out, in]`` (the ``nn.Linear`` layout per member).
+        bias: ``[M, out]``.
+
+    Returns:
+        ``[M, N, out]``.
+    """
+    m, out = weight.shape[0], weight.shape[1]
+    if x.dim() == 2:
+        # Shared input: one [N, in] x [in, M * out] matmul for all members.
+        y = F.linear(x, weight.reshape(m * out, -1), bias.reshape(m * out))
+        return y.view(x.shape[0], m, out).transpose(0, 1)
+    return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
 
 
 class StackedLinear(nn.Module):
@@ -65,12 +84,8 @@ class StackedLinear(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
-        m, out = self.num_members, self.out_features
-        if x.dim() == 2:
-            # Shared input: one [N, in] x [in, M * out] matmul for all members.
-            y = F.linear(x, self.weight.reshape(m * out, -1), self.bias.reshape(m * out))
-            return y.view(x.shape[0], m, out).transpose(0, 1)
-        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+        """``[N, in]`` or ``[M, N, in]`` -> ``[M, N, out]`` (see :func:`stacked_linear`)."""
+        return stacked_linear(x, self.weight, self.bias)
 
     def member(self, m: int) -> nn.Linear:
         """An independent ``nn.Linear`` holding a copy of member ``m``'s weights (m in [0, M))."""
@@ -245,9 +260,17 @@ class StackedConcatCritic(_StackedCritic):
     member m is initialized like a fresh ``ConcatCritic``, :meth:`member` exports it as one and
     :meth:`from_members` stacks existing ones.
 
+    The hidden activations are ``[M, K^2, H]`` (63 MB at M = 15, K = 64, H = 256, float32). On a
+    GPU evaluate all members at once (the default). On a CPU such tensors fall out of the cache
+    and every elementwise pass goes to memory; ``members_per_pass=1`` then runs the members one
+    after the other (same result, still one module and one optimizer), which is faster there
+    (see ``benchmarks/bench_stacked_critic.py``).
+
     Args:
         num_members: M.
         dim_x, dim_y, hidden_dim, num_layers, activation: as for ``ConcatCritic``.
+        members_per_pass: Members evaluated per batched pass; ``None`` for all M at once. An
+            attribute that may be changed later.
 
     Example:
         >>> import torch
@@ -268,11 +291,13 @@ class StackedConcatCritic(_StackedCritic):
         hidden_dim: int = 256,
         num_layers: int = 2,
         activation: str = "relu",
+        members_per_pass: int | None = None,
     ) -> None:
         super().__init__()
         self.num_members = check_size(num_members, "num_members")
         self.dim_x, self.dim_y = dim_x, dim_y
         self.hidden_dim, self.num_layers, self.activation = hidden_dim, num_layers, activation
+        self.members_per_pass = None if members_per_pass is None else check_size(members_per_pass, "members_per_pass")
         self.net = stacked_mlp(num_members, dim_x + dim_y, hidden_dim, 1, num_layers, activation)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
@@ -287,7 +312,23 @@ class StackedConcatCritic(_StackedCritic):
         """
         k = check_stacked_pair(x, y, self.num_members, self.dim_x, self.dim_y)
         check_dtype(self, ("x", x), ("y", y))
+        step = self.members_per_pass or self.num_members
+        parts = []
+        for start in range(0, self.num_members, step):
+            members = slice(start, start + step)
+            xs = x if x.dim() == 2 else x[members]
+            ys = y if y.dim() == 2 else y[members]
+            parts.append(self._scores(xs, ys, members, k))
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def _scores(self, x: Tensor, y: Tensor, members: slice, k: int) -> Tensor:
+        """Scores ``[m, K, K]`` of the members in the slice ``members``."""
         first: StackedLinear = self.net[0]
-        hidden = pairwise_first_layer(x, y, first.weight, first.bias)  # [M, K, K, H]
-        out = self.net[1:](hidden.reshape(self.num_members, k * k, -1))
-        return out.view(self.num_members, k, k)
+        hidden = pairwise_first_layer(x, y, first.weight[members], first.bias[members])  # [m, K, K, H]
+        hidden = hidden.reshape(hidden.shape[0], k * k, -1)
+        for layer in self.net[1:]:
+            if isinstance(layer, StackedLinear):
+                hidden = stacked_linear(hidden, layer.weight[members], layer.bias[members])
+            else:
+                hidden = layer(hidden)
+        return hidden.view(-1, k, k)
