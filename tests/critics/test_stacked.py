@@ -29,18 +29,21 @@ def _stack(kind: str, dtype: torch.dtype = torch.float64, seed: int = 0) -> nn.M
     return stack.to(dtype)
 
 
-def _inputs(shared: bool, dtype: torch.dtype = torch.float64, seed: int = 0):
+def _inputs(shared: bool | str, dtype: torch.dtype = torch.float64, seed: int = 0):
+    """Shared ``[K, d]`` batches, per-member ``[M, K, d]`` ones, or ``"mixed"`` (x shared, y per member)."""
     gen = torch.Generator().manual_seed(seed)
-    lead = () if shared else (M,)
-    return torch.randn(*lead, K, DX, generator=gen, dtype=dtype), torch.randn(*lead, K, DY, generator=gen, dtype=dtype)
+    lead_x = () if shared else (M,)
+    lead_y = () if shared is True else (M,)
+    return (torch.randn(*lead_x, K, DX, generator=gen, dtype=dtype),
+            torch.randn(*lead_y, K, DY, generator=gen, dtype=dtype))
 
 
 KINDS = ["separable", "concat", "concat-3"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("shared", [True, False])
-def test_member_equals_unstacked_critic(kind: str, shared: bool) -> None:
+@pytest.mark.parametrize("shared", [True, False, "mixed"])
+def test_member_equals_unstacked_critic(kind: str, shared: bool | str) -> None:
     stack = _stack(kind)
     x, y = _inputs(shared)
     scores = stack(x, y)
@@ -48,7 +51,8 @@ def test_member_equals_unstacked_critic(kind: str, shared: bool) -> None:
     for m in range(M):
         member = stack.member(m)
         assert type(member) is (SeparableCritic if kind == "separable" else ConcatCritic)
-        xm, ym = (x, y) if shared else (x[m], y[m])
+        xm = x if x.dim() == 2 else x[m]
+        ym = y if y.dim() == 2 else y[m]
         torch.testing.assert_close(scores[m], member(xm, ym), rtol=0, atol=1e-12)
 
 
