@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mibounds.cli import bench
@@ -77,6 +77,7 @@ _names = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True).filter(lambda s:
 _values = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8), st.booleans())
 
 
+@settings(max_examples=40, deadline=None)
 @given(st.dictionaries(_names, _values, min_size=1, max_size=6), st.randoms())
 def test_cell_id_ignores_key_order_and_sees_every_value(params: dict, random) -> None:
     keys = list(params)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ STAT_COLUMNS = ("seeds", "failed", "estimate", "true_mi", "bias", "std", "rmse",
 # Parameters shown in the tables whenever the results have them, varying or not.
 _ALWAYS_SHOWN = ("task", "bound", "critic", "n")
 _REPLICATE = "seed"
+# The MI level inside a task id: "-mi2" in "gaussian-d20-mi2" or "asinh(cubic-d5-mi0.5)".
+_MI_LEVEL = re.compile(r"-mi[0-9.]+(?:e[-+]?[0-9]+)?(?=$|[-)])")
 
 
 @dataclass
@@ -215,8 +218,10 @@ def _text(value: Any) -> str:
 def plot_estimates(groups: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
     """Draw mean estimate against true MI, one panel per bound, error bars one std over seeds.
 
-    Within a panel, one line per setting of the other parameters (task family, critic, n, ...),
-    through its tasks in order of true MI; the dashed diagonal is the truth.
+    Within a panel, one line per setting of the other parameters (task family, critic, n, ...)
+    through its points in order of true MI; parameters that only set the MI level (the x axis,
+    such as the ``mi2``/``mi4`` of task ids) do not split the lines. The dashed diagonal is the
+    truth; one legend for all panels sits below them.
 
     Args:
         groups: The groups of :func:`summarize`.
@@ -236,52 +241,73 @@ def plot_estimates(groups: Sequence[Mapping[str, Any]], path: str | Path) -> Pat
     drawable = [g for g in groups if g.get("estimate") is not None and g.get("true_mi") is not None]
     if not drawable:
         raise ValueError("no group has both an estimate and a true MI to draw; pass figure=False for the tables only")
+    labels = _series_labels(drawable)
     bounds = list(dict.fromkeys(str(g.get("bound", "")) for g in drawable))
     columns = min(4, len(bounds))
     rows = math.ceil(len(bounds) / columns)
-    figure = Figure(figsize=(4.2 * columns, 3.6 * rows), layout="constrained")
+    figure = Figure(figsize=(4.2 * columns, 3.4 * rows + 0.3 * (1 + len(set(labels)) // columns)), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False)
+    colours = {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(labels))}
+    legend: dict[str, Any] = {}
     for index, bound in enumerate(bounds):
         ax = axes[index // columns][index % columns]
-        members = [g for g in drawable if str(g.get("bound", "")) == bound]
         series: dict[str, list[Mapping[str, Any]]] = {}
-        for group in members:
-            series.setdefault(_series_label(group), []).append(group)
+        for group, label in zip(drawable, labels):
+            if str(group.get("bound", "")) == bound:
+                series.setdefault(label, []).append(group)
         for label, points in series.items():
             points = sorted(points, key=lambda g: g["true_mi"])
-            ax.errorbar(
+            handle = ax.errorbar(
                 [g["true_mi"] for g in points],
                 [g["estimate"] for g in points],
                 yerr=[g["std"] or 0.0 for g in points],
                 marker="o",
                 markersize=4,
                 capsize=3,
-                label=label or None,
+                color=colours[label],
             )
+            legend.setdefault(label, handle)
+        members = [g for points in series.values() for g in points]
         low = min(min(g["true_mi"], g["estimate"]) for g in members)
         high = max(max(g["true_mi"], g["estimate"]) for g in members)
-        ax.plot([low, high], [low, high], linestyle="--", color="0.5", linewidth=1, label="true MI")
+        (truth,) = ax.plot([low, high], [low, high], linestyle="--", color="0.5", linewidth=1)
         ax.set_title(bound or "estimates")
         ax.set_xlabel("true MI (nats)")
         ax.set_ylabel("estimate (nats)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="x-small")
     for index in range(len(bounds), rows * columns):
         axes[index // columns][index % columns].set_visible(False)
+    handles = [truth, *(h for label, h in legend.items() if label)]
+    names = ["true MI", *(label for label in legend if label)]
+    figure.legend(handles, names, loc="outside lower center", ncols=min(columns, 3), fontsize="small", frameon=False)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
     return path
 
 
-def _series_label(group: Mapping[str, Any]) -> str:
-    # Everything that tells groups apart except the bound (the panel) and the task's MI level
-    # (the x axis): the task family is the id up to its first "-" ("gaussian-d20-mi2").
-    parts = []
-    for name, value in group.items():
-        if name in STAT_COLUMNS or name == "bound":
-            continue
-        if name == "task":
-            value = str(value).split("-")[0] if isinstance(value, str) else _text(value)
-        parts.append(f"{name}={_text(value)}")
-    return ", ".join(parts)
+def _series_labels(groups: Sequence[Mapping[str, Any]]) -> list[str]:
+    # A line is one setting of every parameter except the bound (the panel), those that are the
+    # same throughout, and those that only set the MI level (one value per true MI and back).
+    # Task ids lose their MI level ("gaussian-d20-mi2" -> "gaussian-d20"), so one line runs
+    # through the MI levels of a task family.
+    names = [name for name in groups[0] if name not in STAT_COLUMNS and name != "bound"]
+
+    def value(group: Mapping[str, Any], name: str) -> str:
+        text = _label(group.get(name))
+        return _MI_LEVEL.sub("", text) if name == "task" else text
+
+    shown = []
+    for name in names:
+        pairs = {(value(g, name), g["true_mi"]) for g in groups}
+        values = {p[0] for p in pairs}
+        sets_the_level = name != "task" and len(pairs) == len(values) == len({p[1] for p in pairs})
+        if len(values) > 1 and not sets_the_level:
+            shown.append(name)
+    return [", ".join(f"{name}={value(g, name)}" for name in shown) for g in groups]
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return _text(value)
