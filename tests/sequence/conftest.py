@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import sequence_brute_force as brute
-from mibounds.sequence import LabelGraph, bigram_graph, fully_connected_graph
+from mibounds.sequence import LabelGraph
 
 
 @pytest.fixture(autouse=True)
@@ -19,17 +19,6 @@ def _seed_torch() -> None:
     torch.manual_seed(0)
 
 
-def tiny_graphs() -> dict[str, LabelGraph]:
-    """The 3-label graphs every exactness test runs on (float64)."""
-    return {
-        "random": brute.random_graph(torch.Generator().manual_seed(3)),
-        "bigram": bigram_graph([[0, 0, 1, 2], [2, 2, 1], [1, 0]], num_labels=3, smoothing=0.5, dtype=torch.float64),
-        "bigram-end": bigram_graph([[0, 1, 1], [2, 0]], num_labels=3, smoothing=1.0, end_weights=True, dtype=torch.float64),
-        "sparse-bigram": bigram_graph([[0, 1, 2, 0, 1, 2]], num_labels=3, smoothing=0.0, dtype=torch.float64),
-        "fully-connected": fully_connected_graph(3, dtype=torch.float64),
-    }
-
-
-@pytest.fixture(params=list(tiny_graphs()))
+@pytest.fixture(params=list(brute.tiny_graphs()))
 def graph(request: pytest.FixtureRequest) -> LabelGraph:
-    return tiny_graphs()[request.param]
+    return brute.tiny_graphs()[request.param]

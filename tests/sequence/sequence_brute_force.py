@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor
 
-from mibounds.sequence import LabelGraph
+from mibounds.sequence import LabelGraph, bigram_graph, fully_connected_graph
 
 
 def enumerate_paths(graph: LabelGraph, frames: int) -> Tensor:
@@ -96,3 +96,14 @@ def random_graph(generator: torch.Generator, num_states: int = 3, num_labels: in
     final = torch.randn(num_states, generator=g, dtype=torch.float64)
     final[-1] = -math.inf
     return LabelGraph(num_states, num_labels, src, dst, label, weight, start, final)
+
+
+def tiny_graphs() -> dict[str, LabelGraph]:
+    """The 3-label graphs every exactness test runs on (float64)."""
+    return {
+        "random": random_graph(torch.Generator().manual_seed(3)),
+        "bigram": bigram_graph([[0, 0, 1, 2], [2, 2, 1], [1, 0]], num_labels=3, smoothing=0.5, dtype=torch.float64),
+        "bigram-end": bigram_graph([[0, 1, 1], [2, 0]], num_labels=3, smoothing=1.0, end_weights=True, dtype=torch.float64),
+        "sparse-bigram": bigram_graph([[0, 1, 2, 0, 1, 2]], num_labels=3, smoothing=0.0, dtype=torch.float64),
+        "fully-connected": fully_connected_graph(3, dtype=torch.float64),
+    }

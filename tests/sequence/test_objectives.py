@@ -66,6 +66,32 @@ def test_fixed_posterior_value_and_the_seeds_gradient(graph: LabelGraph) -> None
     torch.testing.assert_close(grad, want, rtol=1e-10, atol=1e-12)
 
 
+def test_two_views_equal_enumeration_and_the_fixed_gradient_reaches_only_the_candidates() -> None:
+    graph = brute.tiny_graphs()["random"]
+    phi, psi = _emissions(seed=12), _emissions(seed=13)
+    scores = torch.stack([torch.stack([brute.log_partition(phi[k] + psi[j], graph) for j in range(K)]) for k in range(K)])
+    got = sequence_infonce(phi, graph, other=psi)
+    want = math.log(K) + (scores.diagonal() - torch.logsumexp(scores, dim=1)).mean()
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    grads_got = torch.autograd.grad(got, (phi, psi))
+    grads_want = torch.autograd.grad(want, (phi, psi))
+    for g_got, g_want in zip(grads_got, grads_want, strict=True):
+        torch.testing.assert_close(g_got, g_want, rtol=1e-10, atol=1e-12)
+    fixed = sequence_infonce(phi, graph, other=psi, posterior="fixed")
+    d_phi, d_psi = torch.autograd.grad(fixed, (phi, psi), allow_unused=True)
+    assert d_phi is None or bool((d_phi == 0).all())  # the posterior side is held fixed
+    gamma = torch.stack([brute.label_occupancy(p, graph) for p in phi.detach()])
+    log_z = torch.stack([brute.log_partition(p, graph) for p in phi.detach()])
+    value = math.log(K) + ((gamma * psi).sum((1, 2)) + log_z - torch.logsumexp(scores, 1)).mean()
+    torch.testing.assert_close(fixed, value, rtol=1e-12, atol=1e-12)
+    weights = torch.softmax(scores.detach(), dim=1)
+    want_psi = torch.stack([
+        gamma[j] - sum(weights[k, j] * brute.label_occupancy(phi[k].detach() + psi[j].detach(), graph) for k in range(K))
+        for j in range(K)
+    ]) / K
+    torch.testing.assert_close(d_psi, want_psi, rtol=1e-10, atol=1e-12)
+
+
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10_000), k=st.integers(2, 6), scale=st.floats(0.0, 30.0))
 def test_never_above_log_k_and_fixed_below_joint(seed: int, k: int, scale: float) -> None:
@@ -158,6 +184,7 @@ def test_modules_return_what_the_functions_return() -> None:
     lengths = torch.tensor([4, 3, 4, 2])
     assert torch.equal(SequenceInfoNCE(graph)(phi, lengths), sequence_infonce(phi, graph, lengths))
     assert torch.equal(SequenceInfoNCE(graph, "fixed")(phi), sequence_infonce(phi, graph, posterior="fixed"))
+    assert torch.equal(SequenceInfoNCE(graph)(phi, other=2 * phi), sequence_infonce(phi, graph, other=2 * phi))
     assert torch.equal(MMI(graph)(phi, labels), mmi(phi, graph, labels))
     assert torch.equal(PseudoLabelMMI(graph)(phi, 2 * phi), pseudo_label_mmi(phi, graph, posterior_emissions=2 * phi))
     module = SequenceInfoNCE(graph.to(dtype=torch.float64))  # follows the inputs' dtype
@@ -171,6 +198,8 @@ def test_messages() -> None:
         sequence_infonce(torch.zeros(1, T, L), graph)
     with pytest.raises(ValueError, match="unknown posterior 'fix'. Did you mean 'fixed'"):
         sequence_infonce(torch.zeros(2, T, L), graph, posterior="fix")
+    with pytest.raises(ValueError, match="other \\(the second view\\) must have the shape"):
+        sequence_infonce(torch.zeros(2, T, L), graph, other=torch.zeros(3, T, L))
     with pytest.raises(ValueError, match="posterior_emissions must have the shape of emissions"):
         pseudo_label_mmi(torch.zeros(2, T, L), graph, posterior_emissions=torch.zeros(2, T + 1, L))
     with pytest.raises(TypeError, match="graph must be a LabelGraph"):

@@ -73,11 +73,12 @@ class ExpandedGraph(NamedTuple):
 def _safe_log(x: Tensor) -> Tensor:
     """``log(x)`` for ``x >= 0`` with ``-inf`` at 0 and a zero (not NaN) gradient there."""
     positive = x > 0
-    return torch.where(positive, torch.log(torch.where(positive, x, torch.ones_like(x))), -math.inf)
+    return torch.where(positive, torch.log(torch.where(positive, x, 1.0)), -math.inf)
 
 
 def _finite_or_zero(x: Tensor) -> Tensor:
-    return torch.where(torch.isfinite(x), x, torch.zeros_like(x))
+    """``x`` with ``-inf`` (a row or column with no path) replaced by 0, for use as a shift."""
+    return torch.nan_to_num(x, neginf=0.0)
 
 
 def scatter_logsumexp(values: Tensor, index: Tensor, size: int) -> Tensor:
@@ -125,7 +126,9 @@ def forward_scores(frames: Frames, num_frames: int, expanded: ExpandedGraph, len
     """Run the forward recursion; return the log-partition ``[B]`` and (if asked) every alpha.
 
     Args:
-        frames: ``frames(t)`` gives the emission scores of frame t on the expanded states, ``[B, P]``.
+        frames: ``frames(t)`` gives the emission scores of frame t on the expanded states, ``[B, P]``
+            (slices from ``unbind``, not ``e[:, t]``: each ``select`` would back-propagate a
+            zero-filled copy of the whole tensor).
         num_frames: T, the padded length.
         expanded: The expanded graph.
         lengths: ``[B]`` number of valid frames (``1 <= lengths <= T``).
@@ -204,8 +207,8 @@ def log_partition(emissions: Tensor, graph: LabelGraph, lengths: Tensor | None =
     lengths = check_emissions(emissions, graph, lengths)
     graph = graph.to(emissions.device, emissions.dtype)
     expanded = expand(graph)
-    e = _expanded_frames(emissions, expanded, lengths)
-    log_z, _ = forward_scores(lambda t: e[:, t], e.shape[1], expanded, lengths)
+    e = _expanded_frames(emissions, expanded, lengths).unbind(1)
+    log_z, _ = forward_scores(e.__getitem__, len(e), expanded, lengths)
     if bool(torch.isneginf(log_z).any()):
         raise _no_path_error(log_z, lengths, "log_partition")
     return log_z
@@ -250,8 +253,8 @@ def path_score(emissions: Tensor, graph: LabelGraph, labels: Tensor, lengths: Te
     e = _expanded_frames(emissions, expanded, lengths)
     allowed = labels.unsqueeze(-1) == expanded.labels  # [B, T, P]
     # Padded frames never reach the result (the recursion freezes), so any label there is fine.
-    e = torch.where(allowed | ~frame_mask(lengths, e.shape[1]).unsqueeze(-1), e, -math.inf)
-    log_score, _ = forward_scores(lambda t: e[:, t], e.shape[1], expanded, lengths)
+    e = torch.where(allowed | ~frame_mask(lengths, e.shape[1]).unsqueeze(-1), e, -math.inf).unbind(1)
+    log_score, _ = forward_scores(e.__getitem__, len(e), expanded, lengths)
     return log_score
 
 
@@ -302,14 +305,14 @@ def forward_backward(emissions: Tensor, graph: LabelGraph, lengths: Tensor | Non
     lengths = check_emissions(emissions, graph, lengths)
     graph = graph.to(emissions.device, emissions.dtype)
     expanded = expand(graph)
-    e = _expanded_frames(emissions, expanded, lengths)
-    n_frames = e.shape[1]
-    log_z, alphas = forward_scores(lambda t: e[:, t], n_frames, expanded, lengths, keep_all=True)
+    e = _expanded_frames(emissions, expanded, lengths).unbind(1)
+    n_frames = len(e)
+    log_z, alphas = forward_scores(e.__getitem__, n_frames, expanded, lengths, keep_all=True)
     if bool(torch.isneginf(log_z).any()):
         raise _no_path_error(log_z, lengths, "forward_backward")
-    betas = backward_scores(lambda t: e[:, t], n_frames, expanded, lengths)
+    betas = backward_scores(e.__getitem__, n_frames, expanded, lengths)
     log_gamma = torch.stack(alphas, dim=1) + torch.stack(betas, dim=1) - log_z[:, None, None]
-    gamma = torch.exp(log_gamma) * frame_mask(lengths, n_frames).unsqueeze(-1).to(e.dtype)
+    gamma = torch.exp(log_gamma) * frame_mask(lengths, n_frames).unsqueeze(-1).to(log_gamma.dtype)
     zeros = gamma.new_zeros
     return ForwardBackward(
         log_partition=log_z,

@@ -29,7 +29,8 @@ class _GraphObjective(nn.Module):
 
 
 class SequenceInfoNCE(_GraphObjective):
-    """:func:`~mibounds.sequence.objectives.sequence_infonce` as a module: ``forward(emissions, lengths=None)``.
+    """:func:`~mibounds.sequence.objectives.sequence_infonce` as a module:
+    ``forward(emissions, lengths=None, other=None)``.
 
     Args:
         graph: The label graph.
@@ -47,8 +48,10 @@ class SequenceInfoNCE(_GraphObjective):
         super().__init__(graph)
         self.posterior = posterior
 
-    def forward(self, emissions: Tensor, lengths: Tensor | None = None) -> Tensor:
-        return objectives.sequence_infonce(emissions, self._graph_like(emissions), lengths, posterior=self.posterior)
+    def forward(self, emissions: Tensor, lengths: Tensor | None = None, other: Tensor | None = None) -> Tensor:
+        return objectives.sequence_infonce(
+            emissions, self._graph_like(emissions), lengths, other=other, posterior=self.posterior
+        )
 
 
 class MMI(_GraphObjective):

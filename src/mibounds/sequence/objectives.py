@@ -45,6 +45,7 @@ def sequence_infonce(
     graph: LabelGraph,
     lengths: Tensor | None = None,
     *,
+    other: Tensor | None = None,
     posterior: Posterior = "joint",
 ) -> Tensor:
     r"""Sequence-level InfoNCE over a label graph, for unlabeled (lattice-free) contrastive training.
@@ -76,16 +77,26 @@ def sequence_infonce(
     with :math:`\gamma_{X_k, X_j}` the occupancy of the summed scores. Its value is at most the
     ``"joint"`` value (Jensen), and also at most :math:`\log K`.
 
-    Orientation: E is symmetric, so the row-wise ``logsumexp_j E(k, j)`` of the seed equals the
-    package's partition over x per y (``logsumexp`` over dim 0, see
-    :func:`mibounds.bounds.infonce`), which computes the ``"joint"`` value. In the ``"fixed"`` form,
-    row k is the posterior's sequence and the partition runs over the candidates j.
+    Two views (``other``): with ``other`` = the scores :math:`\phi(X'_j)` of a second view of
+    each sequence (same labels frame by frame, e.g. another noisy recording or augmentation),
+    :math:`E(k, j) = [\![(\phi(X_k) + \phi(X'_j)) \circ G]\!]`: the posterior over the graph from view 1
+    of sequence k scores every candidate of view 2, and the positive is the other view of the same
+    sequence. With one view the positive is the sequence itself, which any frame feature
+    distinguishing sequences identifies, label-related or not; with two views only what the views
+    share (the labels) does. Both forms above apply, with :math:`\phi(X'_j)` in place of
+    :math:`\phi(X_j)` on the candidate side (in ``"fixed"``, also in the expected score).
+
+    Orientation: row k of E is the posterior's sequence, column j the candidate, and the
+    partition is ``logsumexp_j E(k, j)`` as in the seed: the package's partition over x (the
+    candidates) per y (the posterior), computed by :func:`mibounds.bounds.infonce` on
+    :math:`E^\top` (one view: E is symmetric, so it is E itself).
 
     Args:
         emissions: ``[K, T, L]`` per-frame label scores of a batch of K >= 2 sequences.
         graph: The label graph G.
         lengths: ``[K]`` valid frames (pairs use the shorter length, see
             :func:`~mibounds.sequence.pairwise.pairwise_log_partition`).
+        other: Optional ``[K, T, L]`` scores of a second view (the candidate side).
         posterior: ``"joint"`` or ``"fixed"``.
 
     Returns:
@@ -105,14 +116,20 @@ def sequence_infonce(
         raise ValueError(
             f"sequence_infonce needs a batch of K >= 2 sequences (the others are the negatives), got K = {emissions.shape[0]}"
         )
+    if other is not None and (not isinstance(other, Tensor) or other.shape != emissions.shape):
+        got = tuple(other.shape) if isinstance(other, Tensor) else type(other).__name__
+        raise ValueError(f"other (the second view) must have the shape of emissions, {tuple(emissions.shape)}, got {got}")
     if posterior == "joint":
-        return infonce(pairwise_log_partition(emissions, graph, lengths))
+        if other is None:
+            return infonce(pairwise_log_partition(emissions, graph, lengths))
+        return infonce(pairwise_log_partition(emissions, graph, lengths, other=other).T)
     if posterior != "fixed":
         raise unknown_name_error("posterior", posterior, ["joint", "fixed"])
+    candidates = emissions if other is None else other
     held = emissions.detach()
     fb = forward_backward(held, graph, lengths)
-    expected_score = (fb.label_occupancy * masked_emissions(emissions, lengths)).sum(dim=(1, 2))
-    scores = pairwise_log_partition(held, graph, lengths, other=emissions)
+    expected_score = (fb.label_occupancy * masked_emissions(candidates, lengths)).sum(dim=(1, 2))
+    scores = pairwise_log_partition(held, graph, lengths, other=candidates)
     per_k = expected_score + fb.log_partition - torch.logsumexp(scores, dim=1)
     return math.log(emissions.shape[0]) + per_k.mean()
 

@@ -70,16 +70,16 @@ def pairwise_log_partition(
     graph = graph.to(emissions.device, emissions.dtype)
     expanded = expand(graph)
     k = emissions.shape[0]
-    # [T, K, P]: one contiguous [K, P] slab per frame, indexed by pair below.
-    rows_e = _expanded_frames(emissions, expanded, lengths).transpose(0, 1).contiguous()
-    cols_e = rows_e if symmetric else _expanded_frames(other, expanded, lengths).transpose(0, 1).contiguous()
+    # One [K, P] slab per frame, indexed by pair below (unbind: one backward node, not T selects).
+    rows_e = _expanded_frames(emissions, expanded, lengths).unbind(1)
+    cols_e = rows_e if symmetric else _expanded_frames(other, expanded, lengths).unbind(1)
     if symmetric:
         rows, cols = torch.triu_indices(k, k, device=emissions.device)
     else:
         rows, cols = (idx.flatten() for idx in torch.meshgrid(
             torch.arange(k, device=emissions.device), torch.arange(k, device=emissions.device), indexing="ij"))
     pair_lengths = torch.minimum(lengths[rows], lengths[cols])
-    log_z, _ = forward_scores(lambda t: rows_e[t, rows] + cols_e[t, cols], rows_e.shape[0], expanded, pair_lengths)
+    log_z, _ = forward_scores(lambda t: rows_e[t][rows] + cols_e[t][cols], len(rows_e), expanded, pair_lengths)
     if bool(torch.isneginf(log_z).any()):
         raise _no_path_error(log_z, pair_lengths, "pairwise_log_partition (indices are pairs)")
     if not symmetric:

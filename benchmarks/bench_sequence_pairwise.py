@@ -1,0 +1,117 @@
+"""Time the batched pairwise log-partitions E(k, j) of sequence InfoNCE, against references.
+
+The sequence-level contrastive objective needs E(k, j) = [[(phi_k + phi_j) o G]] for every pair of
+a batch of K sequences: K(K + 1)/2 forward passes over the graph (E is symmetric). This script
+measures, in one run, with ``torch.set_num_threads(threads)``:
+
+- ``pairwise``: ``pairwise_log_partition`` (all pairs batched), forward, and forward + backward
+  of ``sequence_infonce``;
+- ``batch of K``: ``log_partition`` of the K sequences alone (what a plain supervised batch costs);
+- ``pair loop``: ``log_partition`` called once per pair in a Python loop (timed on a few pairs,
+  extrapolated to all K(K + 1)/2): what batching saves;
+- ``matmul floor``: one dense matmul with the recursion's multiply-adds
+  (``[K(K + 1)/2 * T, P] @ [P, P]``): the arithmetic the recursion cannot avoid.
+
+The graph is a bigram graph over ``states - 1`` labels (``states`` states, dense transitions),
+estimated from random label sequences; emissions are log-softmax outputs of random scores.
+
+Usage: python benchmarks/bench_sequence_pairwise.py [--batch 32] [--frames 200] [--states 50]
+       [--threads 2] [--repeats 5] [--loop-pairs 8] [--device cpu|cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from mibounds.sequence import bigram_graph, log_partition, pairwise_log_partition, sequence_infonce
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _median_seconds(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` calls, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=32, help="K, sequences per batch")
+    parser.add_argument("--frames", type=int, default=200, help="T, frames per sequence")
+    parser.add_argument("--states", type=int, default=50, help="graph states (bigram over states - 1 labels)")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--loop-pairs", type=int, default=8, help="pairs timed in the per-pair loop")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    gen = torch.Generator().manual_seed(0)
+    labels = args.states - 1
+    graph = bigram_graph([torch.randint(0, labels, (500,), generator=gen) for _ in range(10)], num_labels=labels).to(device)
+    k, frames = args.batch, args.frames
+    phi = torch.randn(k, frames, labels, generator=gen).log_softmax(-1).to(device).requires_grad_()
+    pairs = k * (k + 1) // 2
+
+    def forward() -> None:
+        with torch.no_grad():
+            pairwise_log_partition(phi, graph)
+
+    def forward_backward() -> None:
+        phi.grad = None
+        (-sequence_infonce(phi, graph)).backward()
+
+    def batch_of_k() -> None:
+        with torch.no_grad():
+            log_partition(phi, graph)
+
+    def pair_loop() -> None:
+        with torch.no_grad():
+            for a in range(args.loop_pairs):
+                log_partition(phi[a : a + 1] + phi[(a + 1) % k : (a + 1) % k + 1], graph)
+
+    n_expanded = labels  # expanded states of a bigram graph: one per label
+    left = torch.randn(pairs * frames, n_expanded, generator=gen).to(device)
+    right = torch.randn(n_expanded, n_expanded, generator=gen).to(device)
+
+    t_fwd = _median_seconds(forward, args.repeats, device)
+    t_fwd_bwd = _median_seconds(forward_backward, args.repeats, device)
+    t_batch = _median_seconds(batch_of_k, args.repeats, device)
+    t_loop = _median_seconds(pair_loop, max(1, args.repeats // 2), device) / args.loop_pairs * pairs
+    t_mm = _median_seconds(lambda: left @ right, args.repeats, device)
+
+    print(f"graph: {graph.num_states} states, {graph.num_arcs} arcs, {labels} labels; K = {k} ({pairs} pairs "
+          f"k <= j), T = {frames}; torch threads = {torch.get_num_threads()}; device = {device}")
+    rows = [
+        ("pairwise forward", t_fwd, "E(k, j) for all pairs, no grad"),
+        ("pairwise forward+backward", t_fwd_bwd, "-sequence_infonce(...).backward()"),
+        ("batch of K forward", t_batch, "log_partition of the K sequences alone"),
+        ("pair loop forward (est.)", t_loop, f"one log_partition call per pair, from {args.loop_pairs} pairs"),
+        ("matmul floor", t_mm, f"[{pairs * frames}, {n_expanded}] @ [{n_expanded}, {n_expanded}]"),
+    ]
+    width = max(len(name) for name, _, _ in rows)
+    for name, seconds, what in rows:
+        print(f"{name:<{width}}  {1e3 * seconds:10.1f} ms   {what}")
+    print(f"pairwise forward / batch of K: {t_fwd / t_batch:.1f}x for {pairs / k:.1f}x the sequences")
+    print(f"pair loop / pairwise forward: {t_loop / t_fwd:.1f}x (speed-up of batching the pairs)")
+    print(f"pairwise forward / matmul floor: {t_fwd / t_mm:.1f}x (per-frame overhead of the recursion)")
+    print(f"backward / forward: {(t_fwd_bwd - t_fwd) / t_fwd:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
