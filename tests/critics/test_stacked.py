@@ -152,11 +152,21 @@ def test_members_per_pass_does_not_change_the_scores() -> None:
     stack = _stack("concat")
     x, y = _inputs(shared=False)
     whole = stack(x, y)
-    for step in (1, 3, M, 10):
+    for step in (1, 3, M, 10, None):
         stack.members_per_pass = step
         torch.testing.assert_close(stack(x, y), whole, rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="members_per_pass must be an integer >= 1, got 0"):
         StackedConcatCritic(M, DX, DY, members_per_pass=0)
+
+
+def test_automatic_members_per_pass_keeps_cpu_passes_cache_sized() -> None:
+    stack = StackedConcatCritic(15, DX, DY, hidden_dim=256)
+    x = torch.zeros(64, DX)
+    # One member's hidden activation at K = 64, H = 256, float32 is 4 MB: one member per pass.
+    assert stack._auto_members_per_pass(x, 64) == 1
+    # At K = 16 it is 256 KB: eight members fit in a 2 MB pass.
+    assert stack._auto_members_per_pass(x, 16) == 8
+    assert stack._auto_members_per_pass(x, 2) == 15
 
 
 def test_member_index_out_of_range() -> None:

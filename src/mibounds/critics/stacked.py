@@ -142,6 +142,10 @@ def _load_member(stack: nn.Sequential, m: int, net: nn.Sequential) -> None:
 
 _S = TypeVar("_S", bound="_StackedCritic")
 
+# Largest hidden activation [members, K^2, H] one CPU pass of StackedConcatCritic makes: about
+# what stays in a core's cache (measured: larger groups of members are slower on CPU).
+_CPU_PASS_BYTES = 2 * 2**20
+
 
 class _StackedCritic(nn.Module):
     """What every stack shares: export a member, stack existing critics.
@@ -260,17 +264,18 @@ class StackedConcatCritic(_StackedCritic):
     member m is initialized like a fresh ``ConcatCritic``, :meth:`member` exports it as one and
     :meth:`from_members` stacks existing ones.
 
-    The hidden activations are ``[M, K^2, H]`` (63 MB at M = 15, K = 64, H = 256, float32). On a
-    GPU evaluate all members at once (the default). On a CPU such tensors fall out of the cache
-    and every elementwise pass goes to memory; ``members_per_pass=1`` then runs the members one
-    after the other (same result, still one module and one optimizer), which is faster there
-    (see ``benchmarks/bench_stacked_critic.py``).
+    The hidden activations are ``[M, K^2, H]`` (63 MB at M = 15, K = 64, H = 256, float32). A GPU
+    evaluates all members at once. On a CPU tensors that large fall out of the cache and every
+    elementwise pass goes to memory, so by default (``members_per_pass=None``) the members run in
+    groups whose hidden activation stays within about 2 MB (one member at a time at K = 64,
+    H = 256), which is faster there (see ``benchmarks/bench_stacked_critic.py``). The result is
+    the same either way, and it is still one module and one optimizer.
 
     Args:
         num_members: M.
         dim_x, dim_y, hidden_dim, num_layers, activation: as for ``ConcatCritic``.
-        members_per_pass: Members evaluated per batched pass; ``None`` for all M at once. An
-            attribute that may be changed later.
+        members_per_pass: Members evaluated per batched pass; ``None`` chooses (all M on a GPU,
+            cache-sized groups on a CPU). An attribute that may be changed later.
 
     Example:
         >>> import torch
@@ -312,7 +317,7 @@ class StackedConcatCritic(_StackedCritic):
         """
         k = check_stacked_pair(x, y, self.num_members, self.dim_x, self.dim_y)
         check_dtype(self, ("x", x), ("y", y))
-        step = self.members_per_pass or self.num_members
+        step = self.members_per_pass or self._auto_members_per_pass(x, k)
         parts = []
         for start in range(0, self.num_members, step):
             members = slice(start, start + step)
@@ -320,6 +325,12 @@ class StackedConcatCritic(_StackedCritic):
             ys = y if y.dim() == 2 else y[members]
             parts.append(self._scores(xs, ys, members, k))
         return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def _auto_members_per_pass(self, x: Tensor, k: int) -> int:
+        if x.device.type != "cpu":
+            return self.num_members
+        member_bytes = k * k * self.hidden_dim * x.element_size()
+        return max(1, min(self.num_members, _CPU_PASS_BYTES // member_bytes))
 
     def _scores(self, x: Tensor, y: Tensor, members: slice, k: int) -> Tensor:
         """Scores ``[m, K, K]`` of the members in the slice ``members``."""
