@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import multiprocessing
 import os
 import signal
 import sqlite3
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -317,6 +319,20 @@ def test_a_crashing_worker_fails_its_cells_and_the_sweep_goes_on(tmp_path: Path,
     assert summary.done + summary.failed == 4 and set(rows) == {0, 1, 2, 3}
     assert rows[0]["status"] == "failed" and "a worker process died while this cell was in flight" in rows[0]["error"]
     assert rows[2]["status"] == rows[3]["status"] == "done"
+
+
+def test_abandoning_a_sweep_stops_the_workers_running_its_cells() -> None:
+    # The first cell returns at once, the others would sleep a minute: closing the stream of
+    # outcomes (what Ctrl-C does) must stop the workers now, not after the running cells.
+    executor = make_executor("local", workers=2)
+    cells = [Cell.from_params({"seed": 0})] + make_cells(seeds=range(1, 5), sleep=60.0)
+    outcomes = executor.run(SYNTHETIC, cells)
+    cell, outcome = next(outcomes)
+    assert cell == cells[0] and outcome["status"] == "done"
+    start = time.monotonic()
+    outcomes.close()
+    assert time.monotonic() - start < 10
+    assert multiprocessing.active_children() == []
 
 
 def test_a_ctrl_c_while_recording_waits_for_the_commit() -> None:

@@ -120,7 +120,7 @@ def run_cell(function: str, params: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def failure(message: str) -> dict[str, Any]:
+def _failure(message: str) -> dict[str, Any]:
     """The outcome of a cell that could not be run at all (its worker died, it was lost)."""
     now = _utc_now()
     return {"status": "failed", "result": None, "error": message, "seconds": None, "host": None,
@@ -263,11 +263,13 @@ class ProcessExecutor:
                     try:
                         outcome = future.result()
                     except BrokenProcessPool as error:
-                        outcome = failure(
+                        outcome = _failure(
                             f"a worker process died while this cell was in flight ({error}); the cause may "
                             "be this cell or another one in flight at the same time (a crash, or the "
                             "out-of-memory killer). Run again with retry_failed to retry it."
                         )
+                    except Exception as error:  # e.g. a result that could not be sent back
+                        outcome = _failure(f"the worker could not return this cell's outcome: {type(error).__name__}: {error}")
                     yield cell, outcome
             finished = True
         finally:
@@ -278,15 +280,18 @@ class ProcessExecutor:
 
 
 def _abandon(pool: concurrent.futures.ProcessPoolExecutor) -> None:
-    # Cancel what has not started, then stop the workers running abandoned cells.
-    pool.shutdown(wait=False, cancel_futures=True)
-    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
+    # Cancel what has not started, then stop the workers running abandoned cells. Python 3.14
+    # has pool.terminate_workers(); before it, the pool's process table (taken before shutdown,
+    # which drops it) is the only handle on them.
+    terminate = getattr(pool, "terminate_workers", None)
     if terminate is not None:
         terminate()
         return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
         process.terminate()
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    for process in processes:
         process.join(timeout=5)
 
 
@@ -343,7 +348,7 @@ class RayExecutor:
                     try:
                         outcome = ray.get(reference)
                     except Exception as error:  # the task itself failed: worker lost, cancelled
-                        outcome = failure(f"the Ray task of this cell failed: {type(error).__name__}: {error}")
+                        outcome = _failure(f"the Ray task of this cell failed: {type(error).__name__}: {error}")
                     yield cell, outcome
             finished = True
         finally:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mibounds.experiments.executors import make_executor, resolve_cell_function
+from mibounds.experiments.executors import RayExecutor, make_executor, resolve_cell_function
 from mibounds.experiments.grid import Cell, parameter_names
 from mibounds.experiments.store import ResultStore, check_parameter_names
 
@@ -74,8 +74,6 @@ class SweepSummary:
             parts.append(f"{self.failed} failed now")
         if self.failed_before:
             parts.append(f"{self.failed_before} failed before and skipped (retry with retry_failed / --retry-failed)")
-        if self.interrupted:
-            parts.append("interrupted")
         return f"{', '.join(parts)}; {self.seconds:.1f} s; results in {self.db}"
 
 
@@ -123,8 +121,10 @@ def run_sweep(
         cell: The cell function, ``"package.module:function"``, called with a cell's parameters
             as keyword arguments and returning a dict (``estimate``, ``ci_low``, ``ci_high``,
             ``stderr``, ``true_mi`` and any other JSON values).
-        workers: ``0`` runs the cells in this process; ``N`` in N local worker processes; with
-            Ray, the most cells in flight (0: twice the cluster's CPUs).
+        workers: ``0`` runs the cells in this process; ``N`` in N local worker processes
+            (started with ``mp_context``, so a script that calls this needs the usual
+            ``if __name__ == "__main__":`` guard); with Ray, the most cells in flight (0: twice
+            the cluster's CPUs).
         executor: ``"local"`` or ``"ray"`` (needs ``pip install 'mibounds[ray]'``).
         address: The Ray cluster: None starts a local one, ``"auto"`` joins this machine's.
         retry_failed: Rerun the cells recorded as failed (by default they are skipped).
@@ -168,7 +168,8 @@ def run_sweep(
                       f"({_describe(runner)}); results in {db}")
         guard = _InterruptGuard()
         bar = _progress_bar(len(pending), progress)
-        outcomes = runner.run(cell, pending)
+        # Nothing to run starts nothing (no Ray instance, no worker processes).
+        outcomes = runner.run(cell, pending) if pending else iter(())
         try:
             with guard:
                 for finished, outcome in outcomes:
@@ -185,7 +186,8 @@ def run_sweep(
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
-            outcomes.close()  # abandons running cells if the loop did not finish
+            if pending:
+                outcomes.close()  # abandons the running cells if the loop did not finish
             if bar is not None:
                 bar.close()
     summary.seconds = time.perf_counter() - start
@@ -231,10 +233,10 @@ def _check_cells(function: Any, path: str, cells: list[Cell]) -> None:
         check([cell.params for cell in cells])
 
 
-def _describe(runner: Any) -> str:
+def _describe(runner: object) -> str:
     workers = getattr(runner, "workers", 0)
-    if type(runner).__name__ == "RayExecutor":
-        return f"on Ray at {runner.address or 'a local instance'}"
+    if isinstance(runner, RayExecutor):
+        return f"on Ray ({runner.address or 'a local instance'})"
     return f"{workers} local worker processes" if workers else "in this process"
 
 
