@@ -434,6 +434,7 @@ def test_cli_sweep_user_errors_are_value_errors(tmp_path: Path, argv: list[str],
         message = r"pip install 'mibounds\[ray\]'"
     with pytest.raises(ValueError, match=message):
         _main("bench", "sweep", *argv, "--db", str(tmp_path / "r.sqlite"), "--no-progress")
+    assert not (tmp_path / "r.sqlite").exists()
 
 
 def test_cli_resume_hint_is_the_same_command() -> None:

@@ -393,6 +393,7 @@ def make_executor(
     Raises:
         ValueError: For an unknown executor or context, a negative ``workers``, a
             ``threads_per_worker`` below 1, or an ``address`` without the Ray executor.
+        ImportError: For ``"ray"`` without ray installed.
     """
     if executor not in EXECUTORS:
         from mibounds.validation import unknown_name_error  # imports torch: only on this error
@@ -405,6 +406,7 @@ def make_executor(
     if threads_per_worker is not None and (not isinstance(threads_per_worker, int) or threads_per_worker < 1):
         raise ValueError(f"threads_per_worker must be an integer >= 1 or None, got {threads_per_worker!r}")
     if executor == "ray":
+        import_ray()  # fail now, before a results file is created, if the extra is missing
         return RayExecutor(address, workers, threads_per_worker, ray_init_kwargs)
     if address is not None:
         raise ValueError(f"address={address!r} is for the Ray executor; pass executor='ray' (--executor ray) too")
