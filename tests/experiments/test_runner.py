@@ -414,7 +414,7 @@ def test_cli_sweep_from_a_spec_file_exits_1_when_cells_failed(tmp_path: Path, ca
     spec.write_text(json.dumps({"seeds": [0, 1], "axes": {"fail": [False, True]}, "cell": SYNTHETIC}))
     db = str(tmp_path / "r.sqlite")
     assert _main("bench", "sweep", "--spec", str(spec), "--db", db, "--no-progress") == 1
-    assert "2 cells failed; see their error column" in capsys.readouterr().err
+    assert "2 cells failed; their tracebacks are in the 'error' column" in capsys.readouterr().err
     assert sorted(r["status"] for r in _rows(Path(db)).values()) == ["done", "done", "failed", "failed"]
 
 

@@ -124,8 +124,9 @@ def _sweep(args: argparse.Namespace) -> int:
         raise ValueError(str(error)) from None
     if summary.failed or summary.failed_before:
         print(
-            f"{summary.failed + summary.failed_before} cells failed; see their error column "
-            f"(mibounds bench report --db {shlex.quote(args.db)}) and rerun them with --retry-failed",
+            f"{summary.failed + summary.failed_before} cells failed; their tracebacks are in the 'error' column "
+            f"of {args.db} (sqlite3 {shlex.quote(args.db)} \"SELECT id, error FROM cells WHERE status = 'failed'\"); "
+            "rerun them with --retry-failed",
             file=sys.stderr,
         )
         return 1
