@@ -1,0 +1,340 @@
+r"""Bias and variance of every bound with its optimal critic (Poole et al. 2019, figure 3).
+
+No training: each bound gets the critic that makes it tight (table below) on a ground-truth task
+(default: the 20-d correlated Gaussian), so what remains is the bound's own bias (e.g. InfoNCE's
+:math:`\log K` ceiling) and its Monte-Carlo variance (e.g. NWJ's, growing like :math:`e^I`).
+Three sweeps, over many independent batches each (the same batches for every bound of a sweep
+point, so the comparison is paired):
+
+- against the true MI at a fixed batch size K,
+- against K at a fixed MI,
+- the interpolated bound :math:`I_\alpha` against α at a few MI levels.
+
+Critic given to each bound (``r = p(x, y) / p(x) p(y)``, from ``task.log_ratio``):
+
+================================  =====================================================
+bound                             critic
+================================  =====================================================
+nwj                               ``1 + log r`` (its optimum)
+js                                ``log r`` (the JS optimum; the value is NWJ on f + 1)
+tuba, interpolated                ``log r`` with baseline ``log a(y) = 0`` (a(y) = 1 = Z(y))
+dv, mine, smile, infonce          ``log r`` (DV is shift invariant; MINE reports DV)
+tnce, leave_one_out_upper, club   ``log p(y|x)`` (``task.log_conditional``)
+rate                              ``log p(y|x)`` and the true marginal ``log p(y)``
+================================  =====================================================
+
+So with the optimal critic nwj, js and tuba coincide exactly, as do dv and mine, and tnce equals
+infonce (InfoNCE ignores functions of y alone).
+
+Reference:
+    Poole, Ozair, van den Oord, Alemi, Tucker (2019). On Variational Bounds of Mutual Information.
+    ICML. arXiv:1905.06922, section 4 and figure 3.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from mibounds import tasks
+from mibounds.experiments.figures import Curve, Table, alpha_sweep_figure, bias_variance_figure, save_figure
+from mibounds.experiments.staircase import BoundSpec
+
+__all__ = [
+    "DEFAULT_BOUNDS",
+    "BiasVarianceConfig",
+    "BiasVarianceResult",
+    "optimal_critic",
+    "run_bias_variance",
+]
+
+#: Bounds of the default sweeps (labels as in :meth:`mibounds.experiments.staircase.BoundSpec.parse`).
+DEFAULT_BOUNDS: tuple[str, ...] = (
+    "nwj",
+    "tuba",
+    "js",
+    "dv",
+    "mine",
+    "infonce",
+    "smile:1",
+    "smile:5",
+    "smile:inf",
+    "interpolated:0.01",
+    "interpolated:0.5",
+    "interpolated:0.99",
+    "tnce",
+    "rate",
+    "leave_one_out_upper",
+    "club",
+)
+
+_SHIFTED = {"nwj": 1.0}  # critic log r + shift; every other score-based bound gets shift 0
+_WITH_BASELINE_ZERO = {"tuba", "interpolated"}  # log a(y) = 0: a(y) = E_x r(x, y) = 1
+
+
+def optimal_critic(name: str) -> str:
+    """What the bound ``name`` is evaluated on in this experiment (see the module docstring)."""
+    spec = BoundSpec.parse(name)
+    if spec.name == "rate":
+        return "log p(y|x), true log p(y)"
+    if not spec.trained:
+        return "log p(y|x)"
+    shift = _SHIFTED.get(spec.name, 0.0)
+    critic = f"{shift:g} + log r" if shift else "log r"
+    return critic + (", log a(y) = 0" if spec.name in _WITH_BASELINE_ZERO else "")
+
+
+@dataclass(frozen=True)
+class BiasVarianceConfig:
+    """The sweeps of the bias-variance experiment.
+
+    Attributes:
+        task: Task family (built with ``tasks.make(task, dim=dim, mi=...)``); needs ``log_ratio``,
+            and ``log_conditional``/``log_marginal_y`` for the structured bounds.
+        dim: Dimension of x and y.
+        bounds: Bound labels for the MI and K sweeps.
+        mi_grid: True MI values (nats) of the MI sweep.
+        batch_size: K of the MI sweep and the α sweep.
+        k_grid: Batch sizes of the K sweep.
+        fixed_mi: True MI of the K sweep.
+        alphas: α values of the α sweep of :math:`I_\alpha`.
+        alpha_mi: MI levels of the α sweep (one curve each).
+        repeats: Independent batches per sweep point.
+        seed: Seed of the batches.
+        dtype: ``"float64"`` (default: the exact critics are evaluated without rounding trouble
+            at 10 nats) or ``"float32"``.
+        chunk_elements: Score-matrix entries evaluated at once (memory bound).
+    """
+
+    task: str = "gaussian"
+    dim: int = 20
+    bounds: tuple[str, ...] = DEFAULT_BOUNDS
+    mi_grid: tuple[float, ...] = tuple(float(i) for i in range(11))
+    batch_size: int = 64
+    k_grid: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256, 512)
+    fixed_mi: float = 6.0
+    alphas: tuple[float, ...] = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
+    alpha_mi: tuple[float, ...] = (2.0, 6.0, 10.0)
+    repeats: int = 1000
+    seed: int = 0
+    dtype: str = "float64"
+    chunk_elements: int = 1 << 22
+
+    def __post_init__(self) -> None:
+        for name in ("bounds", "mi_grid", "k_grid", "alphas", "alpha_mi"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, (value,) if isinstance(value, (str, int, float)) else tuple(value))
+        tasks.get(self.task)
+        for label in self.bounds:
+            spec = BoundSpec.parse(label)
+            if spec.name == "ba":
+                raise ValueError("bound 'ba' needs a decoder q(x|y), which the tasks do not give; leave it out")
+        if any(k < 2 for k in (*self.k_grid, self.batch_size)):
+            raise ValueError(f"batch sizes must be >= 2 (the bounds need negatives), got {self.k_grid} and {self.batch_size}")
+        if any(not 0.0 <= a <= 1.0 for a in self.alphas):
+            raise ValueError(f"alphas must lie in [0, 1], got {self.alphas}")
+        if self.repeats < 2:
+            raise ValueError(f"repeats must be >= 2 to estimate a variance, got {self.repeats}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+
+
+def _evaluate(spec: BoundSpec, log_ratio: Tensor, log_conditional: Tensor | None,
+              log_marginal: Tensor | None) -> Tensor:
+    """The bound on a stack of batches ``[R, K, K]`` with its optimal critic -> ``[R]``."""
+    from torch.func import vmap
+
+    info, kwargs = spec.info, spec.kwargs
+    fn: Callable[..., Tensor]
+    if spec.trained:
+        scores = log_ratio + _SHIFTED.get(spec.name, 0.0)
+        if spec.name in _WITH_BASELINE_ZERO:
+            def fn(s: Tensor) -> Tensor:
+                return info.fn(s, 0.0, **kwargs)
+        elif spec.name == "mine":  # the value is DV whatever the moving average
+            def fn(s: Tensor) -> Tensor:
+                return info.fn(s, 0.0, **kwargs)
+        else:
+            def fn(s: Tensor) -> Tensor:
+                return info.fn(s, **kwargs)
+        return vmap(fn)(scores)
+    if spec.name == "rate":
+        return vmap(lambda c, m: info.fn(c, m, **kwargs))(log_conditional, log_marginal)
+    return vmap(lambda c: info.fn(c, **kwargs))(log_conditional)
+
+
+def _estimates(config: BiasVarianceConfig, specs: Sequence[BoundSpec], mi: float, k: int, seed: int) -> np.ndarray:
+    """``[len(specs), repeats]`` estimates on ``repeats`` fresh batches of ``k`` pairs at ``mi`` nats."""
+    from torch.func import vmap
+
+    task = tasks.make(config.task, dim=config.dim, mi=mi)
+    dtype = getattr(torch, config.dtype)
+    structured = any(not s.trained for s in specs)
+    with_marginal = any(s.name == "rate" for s in specs)
+    generator = torch.Generator().manual_seed(seed)
+    chunk = max(1, config.chunk_elements // (k * k))
+    out = np.empty((len(specs), config.repeats))
+    with torch.no_grad(), warnings.catch_warnings():
+        # vmap falls back to a loop for one in-place op of the leave-one-out mixture: slower, exact.
+        warnings.filterwarnings("ignore", message="There is a performance drop")
+        for start in range(0, config.repeats, chunk):
+            r = min(chunk, config.repeats - start)
+            x, y = task.sample(r * k, generator=generator, dtype=dtype)
+            x, y = x.view(r, k, -1), y.view(r, k, -1)
+            log_ratio = vmap(task.log_ratio)(x, y)
+            log_conditional = vmap(task.log_conditional)(x, y) if structured else None
+            log_marginal = vmap(task.log_marginal_y)(y) if with_marginal else None
+            for b, spec in enumerate(specs):
+                out[b, start : start + r] = _evaluate(spec, log_ratio, log_conditional, log_marginal).numpy()
+    return out
+
+
+_COLUMNS = ("sweep", "bound", "critic", "true_mi", "k", "alpha", "repeats", "mean", "bias", "variance", "mse", "se")
+
+
+def _rows(sweep: str, specs: Sequence[BoundSpec], values: np.ndarray, mi: float, k: int) -> list[tuple[Any, ...]]:
+    rows = []
+    for spec, v in zip(specs, values, strict=True):
+        finite = v[np.isfinite(v)]
+        mean = float(finite.mean()) if finite.size else float("nan")
+        variance = float(finite.var(ddof=1)) if finite.size > 1 else float("nan")
+        alpha = spec.kwargs.get("alpha", float("nan")) if spec.name == "interpolated" else float("nan")
+        rows.append((
+            sweep, spec.label, optimal_critic(spec.label), mi, k, alpha, int(finite.size), mean, mean - mi,
+            variance, float(np.mean((finite - mi) ** 2)) if finite.size else float("nan"),
+            math.sqrt(variance / finite.size) if finite.size > 1 else float("nan"),
+        ))
+    return rows
+
+
+@dataclass
+class BiasVarianceResult:
+    """The three sweeps as one long table.
+
+    Attributes:
+        config: What produced it.
+        table: One row per (sweep, bound, point): columns sweep (``"mi"``, ``"k"`` or ``"alpha"``),
+            bound, critic (what it was evaluated on), true_mi, k, alpha, repeats (finite
+            estimates), mean, bias, variance, mse, se (standard error of the mean).
+        seconds: Wall-clock of the run.
+    """
+
+    config: BiasVarianceConfig
+    table: Table
+    seconds: float
+
+    def _curves(self, sweep: str, x: str, label: Callable[[dict[str, Any]], str]) -> dict[str, Curve]:
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for record in self.table.where(sweep=sweep).records():
+            groups.setdefault(label(record), []).append(record)
+        return {
+            name: Curve(np.array([r[x] for r in recs], dtype=float),
+                        {s: np.array([r[s] for r in recs], dtype=float) for s in ("bias", "variance", "mse")},
+                        dashed=sweep != "alpha" and BoundSpec.parse(name).info.kind == "upper")
+            for name, recs in groups.items()
+        }
+
+    def figure(self) -> Any:
+        """Bias, variance and MSE against MI (top) and against K (bottom), one line per bound."""
+        return bias_variance_figure(
+            self._curves("mi", "true_mi", lambda r: r["bound"]),
+            self._curves("k", "k", lambda r: r["bound"]),
+            batch_size=self.config.batch_size, fixed_mi=self.config.fixed_mi,
+        )
+
+    def alpha_figure(self) -> Any:
+        """Bias, variance and MSE of I_alpha against alpha, one line per MI level."""
+        return alpha_sweep_figure(self._curves("alpha", "alpha", lambda r: f"I = {r['true_mi']:g} nats"),
+                                  batch_size=self.config.batch_size)
+
+    def markdown(self) -> str:
+        """Markdown tables: per sweep, rows = bounds, cells ``bias / variance``."""
+        cfg = self.config
+        parts = [f"### Bias / variance with the optimal critic ({cfg.task}, d = {cfg.dim}, "
+                 f"{cfg.repeats} batches per point; wall-clock {self.seconds:.1f} s)\n"]
+        for sweep, x, title in (("mi", "true_mi", f"against the true MI (nats), K = {cfg.batch_size}"),
+                                ("k", "k", f"against the batch size K, I = {cfg.fixed_mi:g} nats"),
+                                ("alpha", "alpha", f"I_alpha against alpha, K = {cfg.batch_size}")):
+            rows = self.table.where(sweep=sweep)
+            if not rows.rows:
+                continue
+            if sweep == "alpha":
+                key = "true_mi"
+                points = sorted(set(rows.column("alpha")))
+                compact = Table(("true MI", *(f"α = {a:g}" for a in points)), title=f"Bias / variance {title}")
+                for mi in dict.fromkeys(rows.column(key)):
+                    recs = {r["alpha"]: r for r in rows.where(true_mi=mi).records()}
+                    compact.rows.append((mi, *(f"{recs[a]['bias']:.2f} / {recs[a]['variance']:.3g}" for a in points)))
+            else:
+                points = list(dict.fromkeys(rows.column(x)))
+                compact = Table(("bound", "critic", *(f"{p:g}" for p in points)), title=f"Bias / variance {title}")
+                for bound in dict.fromkeys(rows.column("bound")):
+                    recs = {r[x]: r for r in rows.where(bound=bound).records()}
+                    compact.rows.append((bound, recs[points[0]]["critic"],
+                                         *(f"{recs[p]['bias']:.2f} / {recs[p]['variance']:.3g}" for p in points)))
+            parts.append(compact.to_markdown())
+        return "\n".join(parts)
+
+    def save(self, directory: str | Path, *, figures: bool = True, dpi: int = 100) -> dict[str, Path]:
+        """Write ``bias_variance.csv``, ``bias_variance.md`` and (with figures) ``bias_variance.png``
+        and ``alpha_sweep.png``; returns name -> path."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        written = {"csv": self.table.to_csv(out / "bias_variance.csv"), "markdown": out / "bias_variance.md"}
+        written["markdown"].write_text(self.markdown())
+        if figures:
+            if self.table.where(sweep="mi").rows or self.table.where(sweep="k").rows:
+                written["png"] = save_figure(self.figure(), out / "bias_variance.png", dpi=dpi)
+            if self.table.where(sweep="alpha").rows:
+                written["png_alpha"] = save_figure(self.alpha_figure(), out / "alpha_sweep.png", dpi=dpi)
+        return written
+
+
+def run_bias_variance(config: BiasVarianceConfig | None = None, *, log: Callable[[str], None] | None = None) -> BiasVarianceResult:
+    """Run the three sweeps (MI, K, α) with the optimal critics.
+
+    Args:
+        config: The sweeps (default: 11 MI levels 0-10 nats at K = 64, K = 4-512 at 6 nats, 10 α
+            values at 2, 6 and 10 nats; 1,000 batches per point).
+        log: Called with a line of text per finished sweep.
+
+    Returns:
+        A :class:`BiasVarianceResult`.
+    """
+    config = config or BiasVarianceConfig()
+    specs = [BoundSpec.parse(label) for label in config.bounds]
+    table = Table(_COLUMNS, title="Bias and variance of each bound with its optimal critic")
+    start = time.perf_counter()
+    point = 0
+
+    def seed() -> int:
+        nonlocal point
+        point += 1
+        return config.seed * 1_000_003 + point
+
+    for mi in config.mi_grid:
+        table.rows += _rows("mi", specs, _estimates(config, specs, mi, config.batch_size, seed()), mi, config.batch_size)
+    if log is not None:
+        log(f"bias-variance: MI sweep done ({time.perf_counter() - start:.1f} s)")
+    for k in config.k_grid:
+        table.rows += _rows("k", specs, _estimates(config, specs, config.fixed_mi, k, seed()), config.fixed_mi, k)
+    if log is not None:
+        log(f"bias-variance: K sweep done ({time.perf_counter() - start:.1f} s)")
+    alpha_specs = [BoundSpec.parse(f"interpolated:{a!r}") for a in config.alphas]
+    for mi in config.alpha_mi if alpha_specs else ():
+        values = _estimates(config, alpha_specs, mi, config.batch_size, seed())
+        table.rows += _rows("alpha", alpha_specs, values, mi, config.batch_size)
+    seconds = time.perf_counter() - start
+    if log is not None:
+        log(f"bias-variance: alpha sweep done; {seconds:.1f} s wall-clock in all")
+    return BiasVarianceResult(dataclasses.replace(config), table, seconds)
