@@ -6,6 +6,7 @@ path's score is a plain sum, and everything else is a softmax-weighted sum over 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -14,6 +15,7 @@ from torch import Tensor
 from mibounds.sequence import LabelGraph, bigram_graph, fully_connected_graph
 
 
+@functools.lru_cache(maxsize=256)  # graphs hash by identity; tests enumerate the same one often
 def enumerate_paths(graph: LabelGraph, frames: int) -> Tensor:
     """Every path of ``frames`` arcs from a start state to a final state: ``[N, frames]`` arc ids."""
     src, dst = graph.src.tolist(), graph.dst.tolist()

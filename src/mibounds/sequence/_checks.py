@@ -49,6 +49,14 @@ def check_emissions(emissions: Tensor, graph: LabelGraph | None, lengths: Tensor
     return lengths
 
 
+def check_like_emissions(value: object, emissions: Tensor, name: str) -> Tensor:
+    """Check that ``value`` is a tensor of the shape of ``emissions`` (a second set of scores)."""
+    if not isinstance(value, Tensor) or value.shape != emissions.shape:
+        got = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+        raise ValueError(f"{name} must have the shape of emissions, {tuple(emissions.shape)}, got {got}")
+    return value
+
+
 def check_labels(labels: Tensor, emissions: Tensor, lengths: Tensor) -> Tensor:
     """Check label sequences ``[B, T]`` against ``emissions`` ``[B, T, L]``; return them as long.
 

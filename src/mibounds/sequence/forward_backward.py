@@ -164,7 +164,7 @@ def backward_scores(frames: Frames, num_frames: int, expanded: ExpandedGraph, le
     return betas[::-1]
 
 
-def _no_path_error(log_z: Tensor, lengths: Tensor, what: str) -> ValueError:
+def no_path_error(log_z: Tensor, lengths: Tensor, what: str) -> ValueError:
     bad = torch.nonzero(torch.isneginf(log_z)).flatten().tolist()
     shown = ", ".join(f"{b} (length {int(lengths[b])})" for b in bad[:5]) + (", ..." if len(bad) > 5 else "")
     return ValueError(
@@ -174,7 +174,7 @@ def _no_path_error(log_z: Tensor, lengths: Tensor, what: str) -> ValueError:
     )
 
 
-def _expanded_frames(emissions: Tensor, expanded: ExpandedGraph, lengths: Tensor) -> Tensor:
+def expanded_frames(emissions: Tensor, expanded: ExpandedGraph, lengths: Tensor) -> Tensor:
     """Emission scores on the expanded states, padding zeroed: ``[B, T, P]``."""
     return masked_emissions(emissions, lengths).index_select(-1, expanded.labels)
 
@@ -207,10 +207,10 @@ def log_partition(emissions: Tensor, graph: LabelGraph, lengths: Tensor | None =
     lengths = check_emissions(emissions, graph, lengths)
     graph = graph.to(emissions.device, emissions.dtype)
     expanded = expand(graph)
-    e = _expanded_frames(emissions, expanded, lengths).unbind(1)
+    e = expanded_frames(emissions, expanded, lengths).unbind(1)
     log_z, _ = forward_scores(e.__getitem__, len(e), expanded, lengths)
     if bool(torch.isneginf(log_z).any()):
-        raise _no_path_error(log_z, lengths, "log_partition")
+        raise no_path_error(log_z, lengths, "log_partition")
     return log_z
 
 
@@ -250,7 +250,7 @@ def path_score(emissions: Tensor, graph: LabelGraph, labels: Tensor, lengths: Te
     labels = check_labels(labels, emissions, lengths)
     graph = graph.to(emissions.device, emissions.dtype)
     expanded = expand(graph)
-    e = _expanded_frames(emissions, expanded, lengths)
+    e = expanded_frames(emissions, expanded, lengths)
     allowed = labels.unsqueeze(-1) == expanded.labels  # [B, T, P]
     # Padded frames never reach the result (the recursion freezes), so any label there is fine.
     e = torch.where(allowed | ~frame_mask(lengths, e.shape[1]).unsqueeze(-1), e, -math.inf).unbind(1)
@@ -305,11 +305,11 @@ def forward_backward(emissions: Tensor, graph: LabelGraph, lengths: Tensor | Non
     lengths = check_emissions(emissions, graph, lengths)
     graph = graph.to(emissions.device, emissions.dtype)
     expanded = expand(graph)
-    e = _expanded_frames(emissions, expanded, lengths).unbind(1)
+    e = expanded_frames(emissions, expanded, lengths).unbind(1)
     n_frames = len(e)
     log_z, alphas = forward_scores(e.__getitem__, n_frames, expanded, lengths, keep_all=True)
     if bool(torch.isneginf(log_z).any()):
-        raise _no_path_error(log_z, lengths, "forward_backward")
+        raise no_path_error(log_z, lengths, "forward_backward")
     betas = backward_scores(e.__getitem__, n_frames, expanded, lengths)
     log_gamma = torch.stack(alphas, dim=1) + torch.stack(betas, dim=1) - log_z[:, None, None]
     gamma = torch.exp(log_gamma) * frame_mask(lengths, n_frames).unsqueeze(-1).to(log_gamma.dtype)

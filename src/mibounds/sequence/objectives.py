@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from mibounds.bounds import infonce
-from mibounds.sequence._checks import check_emissions, masked_emissions
+from mibounds.sequence._checks import check_emissions, check_like_emissions, masked_emissions
 from mibounds.sequence.forward_backward import forward_backward, log_partition, path_score, sequence_score
 from mibounds.sequence.graph import LabelGraph
 from mibounds.sequence.pairwise import pairwise_log_partition
@@ -116,9 +116,8 @@ def sequence_infonce(
         raise ValueError(
             f"sequence_infonce needs a batch of K >= 2 sequences (the others are the negatives), got K = {emissions.shape[0]}"
         )
-    if other is not None and (not isinstance(other, Tensor) or other.shape != emissions.shape):
-        got = tuple(other.shape) if isinstance(other, Tensor) else type(other).__name__
-        raise ValueError(f"other (the second view) must have the shape of emissions, {tuple(emissions.shape)}, got {got}")
+    if other is not None:
+        check_like_emissions(other, emissions, "other (the second view)")
     if posterior == "joint":
         if other is None:
             return infonce(pairwise_log_partition(emissions, graph, lengths))
@@ -226,9 +225,7 @@ def pseudo_label_mmi(
     """
     lengths = check_emissions(emissions, graph, lengths)
     posterior_graph = graph if posterior_graph is None else posterior_graph
-    if not isinstance(posterior_emissions, Tensor) or posterior_emissions.shape != emissions.shape:
-        got = tuple(posterior_emissions.shape) if isinstance(posterior_emissions, Tensor) else type(posterior_emissions).__name__
-        raise ValueError(f"posterior_emissions must have the shape of emissions, {tuple(emissions.shape)}, got {got}")
+    check_like_emissions(posterior_emissions, emissions, "posterior_emissions")
     with torch.no_grad():
         teacher = forward_backward(posterior_emissions.to(emissions.dtype), posterior_graph, lengths).label_occupancy
     expected_score = (teacher * masked_emissions(emissions, lengths)).sum(dim=(1, 2))

@@ -20,8 +20,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from mibounds.sequence._checks import check_emissions
-from mibounds.sequence.forward_backward import _expanded_frames, _no_path_error, expand, forward_scores
+from mibounds.sequence._checks import check_emissions, check_like_emissions
+from mibounds.sequence.forward_backward import expand, expanded_frames, forward_scores, no_path_error
 from mibounds.sequence.graph import LabelGraph
 
 __all__ = ["pairwise_log_partition"]
@@ -64,15 +64,14 @@ def pairwise_log_partition(
     """
     lengths = check_emissions(emissions, graph, lengths)
     symmetric = other is None
-    if not symmetric and (not isinstance(other, Tensor) or other.shape != emissions.shape):
-        got = tuple(other.shape) if isinstance(other, Tensor) else type(other).__name__
-        raise ValueError(f"other must have the shape of emissions, {tuple(emissions.shape)}, got {got}")
+    if not symmetric:
+        check_like_emissions(other, emissions, "other")
     graph = graph.to(emissions.device, emissions.dtype)
     expanded = expand(graph)
     k = emissions.shape[0]
     # One [K, P] slab per frame, indexed by pair below (unbind: one backward node, not T selects).
-    rows_e = _expanded_frames(emissions, expanded, lengths).unbind(1)
-    cols_e = rows_e if symmetric else _expanded_frames(other, expanded, lengths).unbind(1)
+    rows_e = expanded_frames(emissions, expanded, lengths).unbind(1)
+    cols_e = rows_e if symmetric else expanded_frames(other, expanded, lengths).unbind(1)
     if symmetric:
         rows, cols = torch.triu_indices(k, k, device=emissions.device)
     else:
@@ -81,7 +80,7 @@ def pairwise_log_partition(
     pair_lengths = torch.minimum(lengths[rows], lengths[cols])
     log_z, _ = forward_scores(lambda t: rows_e[t][rows] + cols_e[t][cols], len(rows_e), expanded, pair_lengths)
     if bool(torch.isneginf(log_z).any()):
-        raise _no_path_error(log_z, pair_lengths, "pairwise_log_partition (indices are pairs)")
+        raise no_path_error(log_z, pair_lengths, "pairwise_log_partition (indices are pairs)")
     if not symmetric:
         return log_z.reshape(k, k)
     pair_index = torch.zeros(k, k, dtype=torch.long, device=emissions.device)
