@@ -12,6 +12,10 @@ measures, in one run, with ``torch.set_num_threads(threads)``:
 - ``matmul floor``: one dense matmul with the recursion's multiply-adds
   (``[K(K + 1)/2 * T, P] @ [P, P]``): the arithmetic the recursion cannot avoid.
 
+Times are medians over ``--repeats`` calls after a warm-up. The recursion runs about 15 small ops
+per frame; with 2 threads on a machine whose cores are busy with other work each parallel op
+waits for a time slice, so the script also prints the load average (compare ``--threads 1``).
+
 The graph is a bigram graph over ``states - 1`` labels (``states`` states, dense transitions),
 estimated from random label sequences; emissions are log-softmax outputs of random scores.
 
@@ -22,6 +26,7 @@ Usage: python benchmarks/bench_sequence_pairwise.py [--batch 32] [--frames 200] 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -89,6 +94,7 @@ def main() -> None:
     left = torch.randn(pairs * frames, n_expanded, generator=gen).to(device)
     right = torch.randn(n_expanded, n_expanded, generator=gen).to(device)
 
+    load_before = os.getloadavg()[0]
     t_fwd = _median_seconds(forward, args.repeats, device)
     t_fwd_bwd = _median_seconds(forward_backward, args.repeats, device)
     t_batch = _median_seconds(batch_of_k, args.repeats, device)
@@ -97,6 +103,8 @@ def main() -> None:
 
     print(f"graph: {graph.num_states} states, {graph.num_arcs} arcs, {labels} labels; K = {k} ({pairs} pairs "
           f"k <= j), T = {frames}; torch threads = {torch.get_num_threads()}; device = {device}")
+    # Other processes on the machine slow multi-threaded small ops a lot: say how busy it was.
+    print(f"load average (1 min) before / after: {load_before:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     rows = [
         ("pairwise forward", t_fwd, "E(k, j) for all pairs, no grad"),
         ("pairwise forward+backward", t_fwd_bwd, "-sequence_infonce(...).backward()"),
