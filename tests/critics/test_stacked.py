@@ -164,8 +164,8 @@ def test_automatic_members_per_pass_keeps_cpu_passes_cache_sized() -> None:
     x = torch.zeros(64, DX)
     # One member's hidden activation at K = 64, H = 256, float32 is 4 MB: one member per pass.
     assert stack._auto_members_per_pass(x, 64) == 1
-    # At K = 16 it is 256 KB: eight members fit in a 2 MB pass.
-    assert stack._auto_members_per_pass(x, 16) == 8
+    # At K = 16 it is 256 KB: four members fit in a 1 MB pass.
+    assert stack._auto_members_per_pass(x, 16) == 4
     assert stack._auto_members_per_pass(x, 2) == 15
 
 

@@ -144,7 +144,7 @@ _S = TypeVar("_S", bound="_StackedCritic")
 
 # Largest hidden activation [members, K^2, H] one CPU pass of StackedConcatCritic makes: about
 # what stays in a core's cache (measured: larger groups of members are slower on CPU).
-_CPU_PASS_BYTES = 2 * 2**20
+_CPU_PASS_BYTES = 2**20
 
 
 class _StackedCritic(nn.Module):
@@ -267,7 +267,7 @@ class StackedConcatCritic(_StackedCritic):
     The hidden activations are ``[M, K^2, H]`` (63 MB at M = 15, K = 64, H = 256, float32). A GPU
     evaluates all members at once. On a CPU tensors that large fall out of the cache and every
     elementwise pass goes to memory, so by default (``members_per_pass=None``) the members run in
-    groups whose hidden activation stays within about 2 MB (one member at a time at K = 64,
+    groups whose hidden activation stays within about 1 MB (one member at a time at K = 64,
     H = 256), which is faster there (see ``benchmarks/bench_stacked_critic.py``). The result is
     the same either way, and it is still one module and one optimizer.
 
@@ -318,13 +318,21 @@ class StackedConcatCritic(_StackedCritic):
         k = check_stacked_pair(x, y, self.num_members, self.dim_x, self.dim_y)
         check_dtype(self, ("x", x), ("y", y))
         step = self.members_per_pass or self._auto_members_per_pass(x, k)
-        parts = []
-        for start in range(0, self.num_members, step):
-            members = slice(start, start + step)
-            xs = x if x.dim() == 2 else x[members]
-            ys = y if y.dim() == 2 else y[members]
-            parts.append(self._scores(xs, ys, members, k))
-        return parts[0] if len(parts) == 1 else torch.cat(parts)
+        # Split each parameter once (its backward is one concatenation) rather than slicing it
+        # per pass (each slice's backward would fill a full-size gradient).
+        layers = [
+            list(zip(layer.weight.split(step), layer.bias.split(step), strict=True))
+            if isinstance(layer, StackedLinear) else layer
+            for layer in self.net
+        ]
+        n_passes = len(layers[0])
+        xs = x.split(step) if x.dim() == 3 else [x] * n_passes
+        ys = y.split(step) if y.dim() == 3 else [y] * n_passes
+        parts = [
+            self._scores(xs[p], ys[p], [lay[p] if isinstance(lay, list) else lay for lay in layers], k)
+            for p in range(n_passes)
+        ]
+        return parts[0] if n_passes == 1 else torch.cat(parts)
 
     def _auto_members_per_pass(self, x: Tensor, k: int) -> int:
         if x.device.type != "cpu":
@@ -332,14 +340,13 @@ class StackedConcatCritic(_StackedCritic):
         member_bytes = k * k * self.hidden_dim * x.element_size()
         return max(1, min(self.num_members, _CPU_PASS_BYTES // member_bytes))
 
-    def _scores(self, x: Tensor, y: Tensor, members: slice, k: int) -> Tensor:
-        """Scores ``[m, K, K]`` of the members in the slice ``members``."""
-        first: StackedLinear = self.net[0]
-        hidden = pairwise_first_layer(x, y, first.weight[members], first.bias[members])  # [m, K, K, H]
+    @staticmethod
+    def _scores(x: Tensor, y: Tensor, layers: list[tuple[Tensor, Tensor] | nn.Module], k: int) -> Tensor:
+        """Scores ``[m, K, K]`` of a group of m members: ``layers`` holds their ``(weight, bias)``
+        for each linear layer (``[m, out, in]``, ``[m, out]``) and the activation modules."""
+        weight, bias = layers[0]
+        hidden = pairwise_first_layer(x, y, weight, bias)  # [m, K, K, H]
         hidden = hidden.reshape(hidden.shape[0], k * k, -1)
-        for layer in self.net[1:]:
-            if isinstance(layer, StackedLinear):
-                hidden = stacked_linear(hidden, layer.weight[members], layer.bias[members])
-            else:
-                hidden = layer(hidden)
+        for layer in layers[1:]:
+            hidden = stacked_linear(hidden, *layer) if isinstance(layer, tuple) else layer(hidden)
         return hidden.view(-1, k, k)
