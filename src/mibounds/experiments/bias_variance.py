@@ -54,6 +54,7 @@ __all__ = [
     "DEFAULT_BOUNDS",
     "BiasVarianceConfig",
     "BiasVarianceResult",
+    "estimates",
     "optimal_critic",
     "run_bias_variance",
 ]
@@ -173,8 +174,21 @@ def _evaluate(spec: BoundSpec, log_ratio: Tensor, log_conditional: Tensor | None
     return vmap(lambda c: info.fn(c, **kwargs))(log_conditional)
 
 
-def _estimates(config: BiasVarianceConfig, specs: Sequence[BoundSpec], mi: float, k: int, seed: int) -> np.ndarray:
-    """``[len(specs), repeats]`` estimates on ``repeats`` fresh batches of ``k`` pairs at ``mi`` nats."""
+def estimates(config: BiasVarianceConfig, specs: Sequence[BoundSpec], mi: float, k: int, seed: int) -> np.ndarray:
+    """Every bound's estimate on ``config.repeats`` fresh batches of ``k`` pairs at ``mi`` nats.
+
+    Each bound gets its optimal critic (module docstring); every bound sees the same batches.
+
+    Args:
+        config: Task, dimension, repeats, dtype.
+        specs: The bounds.
+        mi: True MI (nats).
+        k: Batch size.
+        seed: Seed of the batches.
+
+    Returns:
+        ``[len(specs), repeats]`` estimates (nats).
+    """
     from torch.func import vmap
 
     task = tasks.make(config.task, dim=config.dim, mi=mi)
@@ -323,16 +337,16 @@ def run_bias_variance(config: BiasVarianceConfig | None = None, *, log: Callable
         return config.seed * 1_000_003 + point
 
     for mi in config.mi_grid:
-        table.rows += _rows("mi", specs, _estimates(config, specs, mi, config.batch_size, seed()), mi, config.batch_size)
+        table.rows += _rows("mi", specs, estimates(config, specs, mi, config.batch_size, seed()), mi, config.batch_size)
     if log is not None:
         log(f"bias-variance: MI sweep done ({time.perf_counter() - start:.1f} s)")
     for k in config.k_grid:
-        table.rows += _rows("k", specs, _estimates(config, specs, config.fixed_mi, k, seed()), config.fixed_mi, k)
+        table.rows += _rows("k", specs, estimates(config, specs, config.fixed_mi, k, seed()), config.fixed_mi, k)
     if log is not None:
         log(f"bias-variance: K sweep done ({time.perf_counter() - start:.1f} s)")
     alpha_specs = [BoundSpec.parse(f"interpolated:{a!r}") for a in config.alphas]
     for mi in config.alpha_mi if alpha_specs else ():
-        values = _estimates(config, alpha_specs, mi, config.batch_size, seed())
+        values = estimates(config, alpha_specs, mi, config.batch_size, seed())
         table.rows += _rows("alpha", alpha_specs, values, mi, config.batch_size)
     seconds = time.perf_counter() - start
     if log is not None:

@@ -54,10 +54,12 @@ __all__ = [
     "BoundSpec",
     "StaircaseConfig",
     "JobTiming",
+    "StackRun",
     "StaircaseResult",
     "merge_results",
     "run_staircase",
     "stacked_critic",
+    "train_stack",
 ]
 
 #: The bounds of the full staircase, as :meth:`BoundSpec.parse` labels.
@@ -380,8 +382,17 @@ class _Progress:
 
 
 @dataclass
-class _Run:
-    values: np.ndarray  # [T, B, steps]
+class StackRun:
+    """What one job returns.
+
+    Attributes:
+        values: ``[tasks, bounds, steps]`` per-step estimates (nats).
+        seconds: Wall-clock of the loop.
+        cpu_seconds: CPU time of the process over the loop.
+        members: Critics trained together (0 for the structured bounds).
+    """
+
+    values: np.ndarray
     seconds: float
     cpu_seconds: float
     members: int
@@ -416,10 +427,21 @@ def _seeded_stack(build: Callable[[int], nn.Module], per_task: int, seeds: Seque
     return stack
 
 
-def _train_critic(
+def train_stack(
     config: StaircaseConfig, critic: str, task_names: Sequence[str], specs: Sequence[BoundSpec], progress: str | None
-) -> _Run:
-    """Train one stacked critic (every task of ``task_names`` x every trained bound) through the staircase."""
+) -> StackRun:
+    """Train one stacked critic (every task of ``task_names`` x every bound of ``specs``) through the staircase.
+
+    Args:
+        config: The staircase (its ``tasks`` give each task's seed by position).
+        critic: ``"separable"`` or ``"concat"``.
+        task_names: Tasks of this job (a subset of ``config.tasks``).
+        specs: Score-based bounds, one critic each per task.
+        progress: ``"bar"``, ``"log"`` or None (see the staircase's ``progress``).
+
+    Returns:
+        The per-step estimates and the timing.
+    """
     seeds = [config.seed * 1_000 + config.tasks.index(name) for name in task_names]
     config = dataclasses.replace(config, tasks=tuple(task_names))
     device = torch.device(config.device or "cpu")
@@ -478,7 +500,7 @@ def _train_critic(
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     bar.close()
     values = record.float().cpu().numpy().T.reshape(n_tasks, n_bounds, config.steps)
-    return _Run(values, seconds, cpu_seconds, members)
+    return StackRun(values, seconds, cpu_seconds, members)
 
 
 def _structured_inputs(task: tasks.Task, x: Tensor, y: Tensor, needs: set[str]) -> dict[str, Tensor]:
@@ -488,7 +510,7 @@ def _structured_inputs(task: tasks.Task, x: Tensor, y: Tensor, needs: set[str]) 
     return inputs
 
 
-def _evaluate_structured(config: StaircaseConfig, specs: Sequence[BoundSpec], progress: str | None) -> _Run:
+def _evaluate_structured(config: StaircaseConfig, specs: Sequence[BoundSpec], progress: str | None) -> StackRun:
     """The bounds that use the task's true conditional, on the same batches (no training)."""
     device = torch.device(config.device or "cpu")
     dtype = getattr(torch, config.dtype)
@@ -509,7 +531,7 @@ def _evaluate_structured(config: StaircaseConfig, specs: Sequence[BoundSpec], pr
             bar.update()
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     bar.close()
-    return _Run(record.numpy().transpose(1, 2, 0), seconds, cpu_seconds, 0)
+    return StackRun(record.numpy().transpose(1, 2, 0), seconds, cpu_seconds, 0)
 
 
 @dataclass(frozen=True)
@@ -535,7 +557,7 @@ class JobTiming:
 
 def _job(
     config: dict[str, Any], critic: str, task_names: tuple[str, ...], progress: str | None, threads: int | None
-) -> _Run:
+) -> StackRun:
     """One unit of work (module level, so worker processes can run it)."""
     previous = torch.get_num_threads()
     if threads is not None:
@@ -544,7 +566,7 @@ def _job(
         cfg = StaircaseConfig.from_dict(config)
         if critic == CONDITIONAL:
             return _evaluate_structured(cfg, [s for s in cfg.specs if not s.trained], progress)
-        return _train_critic(cfg, critic, task_names, [s for s in cfg.specs if s.trained], progress)
+        return train_stack(cfg, critic, task_names, [s for s in cfg.specs if s.trained], progress)
     finally:
         torch.set_num_threads(previous)
 
@@ -599,9 +621,9 @@ def run_staircase(
         threads = 1
     payload = config.to_dict()
     start = time.perf_counter()
-    runs: dict[tuple[str, tuple[str, ...]], _Run] = {}
+    runs: dict[tuple[str, tuple[str, ...]], StackRun] = {}
 
-    def done(job: tuple[str, tuple[str, ...]], run: _Run) -> None:
+    def done(job: tuple[str, tuple[str, ...]], run: StackRun) -> None:
         runs[job] = run
         if log is not None:
             critic, names = job

@@ -1,0 +1,218 @@
+"""The staircase experiment: a reduced run (few steps, tiny networks) checked end to end.
+
+The full staircase (5 x 4,000 steps, 2 x 256 critics) is not a unit test; it is run with
+``mibounds bench staircase`` and its results are in docs/experiments.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mibounds.experiments import staircase as st
+from mibounds.experiments.figures import Table, ema
+
+K = 16
+TINY = dict(levels=(2.0, 4.0), steps_per_level=12, batch_size=K, hidden_dim=8, embed_dim=4,
+            baseline_hidden_dim=8, window=6, dim=4)
+
+
+@pytest.fixture(scope="module")
+def result() -> st.StaircaseResult:
+    return st.run_staircase(st.StaircaseConfig(**TINY), threads=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def saved(result: st.StaircaseResult, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return result.save(tmp_path_factory.mktemp("staircase"))
+
+
+def test_every_bound_critic_task_and_stage_is_in_the_tables(result: st.StaircaseResult) -> None:
+    table = result.stage_table()
+    trained = [s.label for s in result.config.specs if s.trained]
+    structured = [s.label for s in result.config.specs if not s.trained]
+    assert len(trained) == 12 and structured == ["tnce", "rate", "leave_one_out_upper", "club"]
+    expected = {(t, c, b, stage) for t in ("gaussian", "cubic") for stage in (1, 2)
+                for c, labels in (("separable", trained), ("concat", trained), ("conditional", structured))
+                for b in labels}
+    got = {(r["task"], r["critic"], r["bound"], r["stage"]) for r in table.records()}
+    assert got == expected and len(table.rows) == len(expected)
+    markdown = result.markdown()
+    for label in st.DEFAULT_BOUNDS:
+        assert f"| {label} |" in markdown
+    assert "I = 2" in markdown and "I = 4" in markdown and "wall-clock" in markdown
+
+
+def test_stage_statistics_are_taken_over_the_last_window_of_each_stage(result: st.StaircaseResult) -> None:
+    cfg = result.config
+    series = result.series("cubic", "concat", "nwj")
+    row = result.stage_table().where(task="cubic", critic="concat", bound="nwj", stage=2).records()[0]
+    last = series[2 * cfg.steps_per_level - cfg.window : 2 * cfg.steps_per_level].astype(np.float64)
+    assert row["true_mi"] == 4.0
+    assert row["bias"] == pytest.approx(last.mean() - 4.0)
+    assert row["variance"] == pytest.approx(last.var(ddof=1))
+    assert row["mse"] == pytest.approx(np.mean((last - 4.0) ** 2))
+
+
+def test_stage_statistics_exact() -> None:
+    stats = st.stage_statistics(np.array([1.0, 2.0, 3.0, np.inf]), truth=2.0)
+    assert stats == {"mean": 2.0, "bias": 0.0, "variance": 1.0, "mse": pytest.approx(2 / 3), "nonfinite": 1}
+
+
+def test_infonce_and_tnce_never_exceed_log_k_and_interpolated_stays_under_its_ceiling(
+    result: st.StaircaseResult,
+) -> None:
+    log_k = math.log(K)
+    for task in result.config.tasks:
+        for critic, label in (("separable", "infonce"), ("concat", "infonce"), ("conditional", "tnce")):
+            assert np.all(result.series(task, critic, label) <= log_k + 1e-5)
+        for critic in ("separable", "concat"):
+            for alpha in (0.01, 0.5, 0.99):
+                ceiling = 1 + math.log((K - 1) / alpha)  # the tight form; the published 1 + log(K/alpha) is above
+                assert np.all(result.series(task, critic, f"interpolated:{alpha:g}") <= ceiling + 1e-5)
+
+
+def test_upper_bound_with_the_true_marginal_tracks_the_truth(result: st.StaircaseResult) -> None:
+    # The rate with the true marginal is unbiased: its stage means lie within 5 standard errors
+    # (from the stage's own spread) of the true MI.
+    for row in result.stage_table().where(bound="rate").records():
+        se = math.sqrt(row["variance"] / result.config.window)
+        assert abs(row["bias"]) <= 5 * se
+
+
+def test_figures_are_real_pngs_with_the_ceilings_drawn(result: st.StaircaseResult, saved: dict) -> None:
+    from matplotlib import image
+
+    for task in result.config.tasks:
+        path = saved[f"png_{task}"]
+        assert path.stat().st_size > 30_000
+        pixels = image.imread(path)
+        assert pixels.ndim == 3 and pixels.shape[0] > 500 and pixels[..., :3].std() > 0.05
+    fig = result.figure("gaussian")
+    axes = {ax.get_title(): ax for ax in fig.axes}
+    expected = {"infonce": math.log(K), "tnce": math.log(K), "interpolated:0.5": 1 + math.log(K / 0.5),
+                "interpolated:0.01": 1 + math.log(K / 0.01)}
+    for title, value in expected.items():
+        dashed = [line.get_ydata() for line in axes[title].get_lines() if line.get_linestyle() == "--"]
+        assert any(np.allclose(y, value) for y in dashed), title
+    assert not any(line.get_linestyle() == "--" for line in axes["nwj"].get_lines())
+
+
+def test_saved_results_reload_identically(result: st.StaircaseResult, saved: dict) -> None:
+    loaded = st.StaircaseResult.load(saved["npz"])
+    assert loaded.config == result.config and loaded.keys == result.keys
+    np.testing.assert_array_equal(loaded.values, result.values)
+    assert loaded.timings == result.timings
+    stages = np.genfromtxt(saved["stages_csv"], delimiter=",", names=True, dtype=None, encoding="utf-8")
+    assert len(stages) == len(result.stage_table().rows)
+    header = saved["estimates_csv"].read_text().splitlines()[0].split(",")
+    assert header[:2] == ["step", "true_mi"] and len(header) == 2 + len(result.keys)
+
+
+def test_results_do_not_depend_on_how_tasks_are_split_into_jobs() -> None:
+    # Each task's critics have their own seed, so a task trained alone (as in a worker process)
+    # gets the same estimates as when stacked with the other task.
+    cfg = st.StaircaseConfig(**{**TINY, "steps_per_level": 4, "bounds": ("infonce", "mine", "interpolated:0.5")})
+    specs = cfg.specs
+    both = st.train_stack(cfg, "separable", ("gaussian", "cubic"), specs, None)
+    alone = st.train_stack(cfg, "separable", ("cubic",), specs, None)
+    np.testing.assert_allclose(both.values[1], alone.values[0], rtol=1e-5, atol=1e-5)
+
+
+def test_merging_runs_of_each_critic_equals_the_joint_run(result: st.StaircaseResult) -> None:
+    cfg = result.config
+    parts = [st.run_staircase(dataclasses.replace(cfg, critics=(c,)), threads=1, progress=False)
+             for c in ("separable", "concat")]
+    merged = st.merge_results(parts)
+    assert merged.keys == result.keys and merged.config == cfg
+    np.testing.assert_allclose(merged.values, result.values, rtol=1e-5, atol=1e-5)
+    other_seed = dataclasses.replace(parts[1], config=dataclasses.replace(parts[1].config, seed=1))
+    with pytest.raises(ValueError, match="differ in seed"):
+        st.merge_results([parts[0], other_seed])
+
+
+def test_bound_labels() -> None:
+    assert st.BoundSpec.parse("smile:5").kwargs == {"clip": 5.0}
+    assert st.BoundSpec.parse("smile:inf").kwargs == {"clip": None}
+    assert st.BoundSpec.parse("Interpolated:alpha=0.5").label == "interpolated:alpha=0.5"
+    assert st.BoundSpec.parse("mine").kwargs == {} and st.BoundSpec.parse("tnce").trained is False
+    with pytest.raises(ValueError, match="unknown bound"):
+        st.BoundSpec.parse("nwjj")
+    with pytest.raises(ValueError, match="has no parameter"):
+        st.BoundSpec.parse("nwj:3")
+    with pytest.raises(ValueError, match="not a number"):
+        st.BoundSpec.parse("smile:big")
+    with pytest.raises(ValueError, match="needs .*decoder"):
+        st.StaircaseConfig(bounds=("ba",))
+    with pytest.raises(ValueError, match="listed twice"):
+        st.StaircaseConfig(bounds=("nwj", "nwj"))
+    with pytest.raises(ValueError, match="unknown staircase critic"):
+        st.StaircaseConfig(critics=("bilinear",))
+    with pytest.raises(ValueError, match="batch_size"):
+        st.StaircaseConfig(batch_size=1)
+
+
+def test_ema_matches_the_bias_corrected_weighted_mean() -> None:
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(2, 50))
+    values[0, 7] = np.nan  # skipped
+    span = 10.0
+    decay = 1 - 2 / (span + 1)
+    out = ema(values, span)
+    for series, smoothed in zip(values, out, strict=True):
+        for t in (0, 6, 7, 8, 49):
+            past = series[: t + 1]
+            keep = np.isfinite(past)
+            n = int(keep.sum())
+            weights = decay ** np.arange(n - 1, -1, -1)  # the newest finite value has weight 1
+            assert smoothed[t] == pytest.approx(np.sum(weights * past[keep]) / np.sum(weights))
+
+
+def test_table_markdown_and_filters() -> None:
+    table = Table(("a", "b"), [(1, 0.5), (2, float("nan"))], title="T")
+    assert table.to_markdown(digits=2) == "**T**\n\n| a | b |\n|---|---|\n| 1 | 0.50 |\n| 2 | nan |\n"
+    assert table.where(a=2).column("b")[0] != table.where(a=2).column("b")[0]  # NaN
+    with pytest.raises(ValueError, match="columns"):
+        Table(("a",), [(1, 2)])
+
+
+def test_cli_runs_a_reduced_staircase_and_prints_the_wall_clock(tmp_path, capsys) -> None:
+    from mibounds.cli import bench
+
+    parser = argparse.ArgumentParser()
+    bench.register(parser.add_subparsers())
+    out = tmp_path / "run"
+    args = parser.parse_args([
+        "bench", "staircase", "--tasks", "gaussian", "--critics", "separable", "--bounds", "infonce", "tnce",
+        "--levels", "1", "--steps-per-level", "3", "--batch-size", "8", "--hidden-dim", "4", "--embed-dim", "2",
+        "--window", "3", "--workers", "1", "--threads", "1", "--out", str(out), "--no-figures", "--no-progress",
+    ])
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out
+    assert "staircase wall-clock:" in printed and (out / "staircase.md").exists()
+    again = parser.parse_args(["bench", "staircase", "--from", str(out), "--out", str(tmp_path / "re"), "--no-figures"])
+    assert again.func(again) == 0
+    assert (tmp_path / "re" / "staircase.md").read_text() == (out / "staircase.md").read_text()
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_estimates(result: st.StaircaseResult) -> None:
+    parallel = st.run_staircase(result.config, workers=2, progress=False)
+    assert parallel.keys == result.keys
+    np.testing.assert_allclose(parallel.values, result.values, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_short_training_run_learns_the_lowest_stage() -> None:
+    # 1,500 steps at 2 nats with the paper's networks: InfoNCE's EMA gets within 0.3 nats of 2.
+    cfg = st.StaircaseConfig(tasks=("gaussian",), critics=("separable",), bounds=("infonce",), levels=(2.0,),
+                             steps_per_level=1500, window=500)
+    torch.set_num_threads(1)
+    res = st.run_staircase(cfg, progress=False)
+    row = res.stage_table().where(bound="infonce").records()[0]
+    assert abs(row["bias"]) < 0.3
