@@ -155,6 +155,9 @@ def test_no_path_of_the_length_is_an_error() -> None:
         log_partition(torch.zeros(1, 3, 2), chain)
     with pytest.raises(ValueError, match="no path"):
         forward_backward(torch.zeros(2, 3, 2), chain, torch.tensor([2, 1]))
+    no_arcs = LabelGraph.from_arcs([], start=0, final=[0], num_labels=2)
+    with pytest.raises(ValueError, match="no arc with a finite weight"):
+        log_partition(torch.zeros(1, 3, 2), no_arcs)
 
 
 @pytest.mark.parametrize(

@@ -100,6 +100,8 @@ def expand(graph: LabelGraph) -> ExpandedGraph:
     src, dst, lab, w = graph.src[present], graph.dst[present], graph.label[present], graph.weight[present]
     pairs, pair_of_arc = torch.unique(dst * graph.num_labels + lab, return_inverse=True)
     n = pairs.shape[0]
+    if n == 0:
+        raise ValueError("the graph has no arc with a finite weight, so it spells no label sequence of length >= 1; add arcs")
     # state_to_pair[s, p]: log-weight of every arc from graph state s into expanded state p.
     state_to_pair = scatter_logsumexp(w, src * n + pair_of_arc, graph.num_states * n).reshape(graph.num_states, n)
     states = pairs // graph.num_labels
