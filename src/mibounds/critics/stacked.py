@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mibounds.critics._checks import check_dtype, check_size, check_stacked_pair
@@ -28,29 +27,29 @@ __all__ = ["StackedConcatCritic", "StackedLinear", "StackedSeparableCritic", "st
 
 
 def stacked_linear(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    """M independent affine maps: ``out[m] = x[m] @ weight[m].T + bias[m]``.
+    """M independent affine maps: ``out[m] = x[m] @ weight[m] + bias[m]``.
 
     Args:
         x: ``[N, in]`` (shared by every member) or ``[M, N, in]``.
-        weight: ``[M, out, in]`` (the ``nn.Linear`` layout per member).
+        weight: ``[M, in, out]``, i.e. each member's ``nn.Linear`` weight transposed.
         bias: ``[M, out]``.
 
     Returns:
         ``[M, N, out]``.
     """
-    m, out = weight.shape[0], weight.shape[1]
     if x.dim() == 2:
-        # Shared input: one [N, in] x [in, M * out] matmul for all members.
-        y = F.linear(x, weight.reshape(m * out, -1), bias.reshape(m * out))
-        return y.view(x.shape[0], m, out).transpose(0, 1)
-    return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+        x = x.expand(weight.shape[0], *x.shape)
+    return torch.baddbmm(bias.unsqueeze(1), x, weight)
 
 
 class StackedLinear(nn.Module):
-    """M independent linear layers: ``out[m] = x[m] @ weight[m].T + bias[m]``.
+    """M independent linear layers: ``out[m] = x[m] @ weight[m] + bias[m]``.
 
     Each member is initialized like ``nn.Linear(in_features, out_features)``: weight and bias
-    ``~ U(-1/sqrt(in_features), 1/sqrt(in_features))`` independently.
+    ``~ U(-1/sqrt(in_features), 1/sqrt(in_features))`` independently. The weight is stored
+    ``[M, in, out]``, transposed relative to ``nn.Linear``, so that the forward pass is a plain
+    batched matmul and the weight gradient comes out in the parameter's own layout (no transposing
+    copy per step).
 
     Args:
         num_members: M.
@@ -59,7 +58,7 @@ class StackedLinear(nn.Module):
 
     Shapes:
         ``x`` ``[N, in]`` (shared by every member) or ``[M, N, in]`` -> ``[M, N, out]``.
-        ``weight`` ``[M, out, in]`` (the ``nn.Linear`` layout per member), ``bias`` ``[M, out]``.
+        ``weight`` ``[M, in, out]``, ``bias`` ``[M, out]``.
 
     Example:
         >>> import torch
@@ -72,13 +71,13 @@ class StackedLinear(nn.Module):
         self.num_members = check_size(num_members, "num_members")
         self.in_features = check_size(in_features, "in_features")
         self.out_features = check_size(out_features, "out_features")
-        self.weight = nn.Parameter(torch.empty(num_members, out_features, in_features))
+        self.weight = nn.Parameter(torch.empty(num_members, in_features, out_features))
         self.bias = nn.Parameter(torch.empty(num_members, out_features))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         # nn.Linear's kaiming_uniform_(a=sqrt(5)) reduces to U(+-1/sqrt(fan_in)); calling it on the
-        # 3-d tensor would take fan_in = out * in, so the bound is written out.
+        # 3-d tensor would compute another fan_in, so the bound is written out.
         bound = 1.0 / math.sqrt(self.in_features)
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.uniform_(self.bias, -bound, bound)
@@ -93,14 +92,14 @@ class StackedLinear(nn.Module):
             raise IndexError(f"member {m} is out of range for a stack of {self.num_members} members")
         layer = nn.Linear(self.in_features, self.out_features, device=self.weight.device, dtype=self.weight.dtype)
         with torch.no_grad():
-            layer.weight.copy_(self.weight[m])
+            layer.weight.copy_(self.weight[m].T)
             layer.bias.copy_(self.bias[m])
         return layer
 
     def load_member(self, m: int, layer: nn.Linear) -> None:
         """Copy an ``nn.Linear``'s weights into member ``m``."""
         with torch.no_grad():
-            self.weight[m].copy_(layer.weight)
+            self.weight[m].copy_(layer.weight.T)
             self.bias[m].copy_(layer.bias)
 
     def extra_repr(self) -> str:
@@ -343,9 +342,9 @@ class StackedConcatCritic(_StackedCritic):
     @staticmethod
     def _scores(x: Tensor, y: Tensor, layers: list[tuple[Tensor, Tensor] | nn.Module], k: int) -> Tensor:
         """Scores ``[m, K, K]`` of a group of m members: ``layers`` holds their ``(weight, bias)``
-        for each linear layer (``[m, out, in]``, ``[m, out]``) and the activation modules."""
+        for each linear layer (``[m, in, out]``, ``[m, out]``) and the activation modules."""
         weight, bias = layers[0]
-        hidden = pairwise_first_layer(x, y, weight, bias)  # [m, K, K, H]
+        hidden = pairwise_first_layer(x, y, weight.transpose(1, 2), bias)  # [m, K, K, H]
         hidden = hidden.reshape(hidden.shape[0], k * k, -1)
         for layer in layers[1:]:
             hidden = stacked_linear(hidden, *layer) if isinstance(layer, tuple) else layer(hidden)
