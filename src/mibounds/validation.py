@@ -110,3 +110,89 @@ def check_positive(value: float, name: str) -> float:
     if not (value > 0 and value != float("inf")):
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return value
+
+
+# --- Array checks for data given to the estimators (numpy arrays, one row per sample). ---
+
+import numpy as np  # noqa: E402  (numpy is a core dependency; these helpers came later)
+
+
+def _row_list(rows: np.ndarray, limit: int = 5) -> str:
+    shown = ", ".join(str(int(r)) for r in rows[:limit])
+    return shown + (", ..." if len(rows) > limit else "")
+
+
+def check_matrix(values: np.ndarray, name: str) -> np.ndarray:
+    """Check a numeric array of samples and return it as a 2-d ``[n, d]`` float array.
+
+    A 1-d array is one feature (a column). Arrays with more than 2 dimensions, empty arrays and
+    arrays of non-numbers are refused.
+
+    Args:
+        values: A numpy array, one row per sample.
+        name: How to call it in the message (``"x"``, ``"y"``).
+
+    Returns:
+        ``values`` as ``float64`` with shape ``[n, d]`` (a view where possible).
+
+    Raises:
+        TypeError: If the values are not numbers.
+        ValueError: If it has more than 2 dimensions or no rows or no columns.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind not in "biuf":
+        try:
+            if values.dtype.kind == "c":
+                raise TypeError("complex")
+            values = values.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{name} holds non-numeric values (dtype {values.dtype}); pass numbers "
+                "(encode categories as numbers or drop those columns)"
+            ) from None
+    if values.ndim == 0:
+        raise ValueError(f"{name} is a single number; pass an array with one row per sample")
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim > 2:
+        raise ValueError(
+            f"{name} has {values.ndim} dimensions (shape {values.shape}); pass a 2-d array "
+            f"[samples, features], e.g. {name}.reshape(len({name}), -1) to flatten each sample"
+        )
+    if values.shape[0] == 0 or values.shape[1] == 0:
+        raise ValueError(
+            f"{name} is empty (shape {values.shape}); pass at least one row and one column"
+        )
+    return values.astype(np.float64, copy=False)
+
+
+def check_finite_rows(values: np.ndarray, name: str) -> np.ndarray:
+    """Raise if a ``[n, d]`` array holds NaN or inf, naming the rows (0-based) that do.
+
+    Raises:
+        ValueError: "x has NaN or inf in 2 rows (rows 3, 17); drop or impute those rows".
+    """
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        plural = "row" if len(rows) == 1 else "rows"
+        raise ValueError(
+            f"{name} has NaN or inf values in {len(rows)} {plural} (0-based: {_row_list(rows)}); "
+            "drop or impute those rows in both x and y"
+        )
+    return values
+
+
+def check_same_rows(x: np.ndarray, y: np.ndarray, names: tuple[str, str] = ("x", "y")) -> int:
+    """Raise unless ``x`` and ``y`` have the same number of rows; return that number."""
+    if len(x) != len(y):
+        raise ValueError(
+            f"{names[0]} has {len(x)} rows but {names[1]} has {len(y)}; pass arrays with one row "
+            f"per sample (row i of {names[0]} paired with row i of {names[1]})"
+        )
+    return len(x)
+
+
+def constant_columns(values: np.ndarray) -> list[int]:
+    """Indices of the columns of a ``[n, d]`` array whose values are all equal."""
+    return [int(j) for j in np.flatnonzero((values == values[:1]).all(axis=0))]

@@ -1,0 +1,100 @@
+"""The ``mibounds`` command line: a thin layer over the library.
+
+::
+
+    mibounds demo                          # estimate MI on a ground-truth task, beside the true MI
+    mibounds estimate data.csv --x 0:20 --y 20:40 --json
+    mibounds bounds                        # the registry of bounds as a table
+    mibounds tasks                         # the ground-truth tasks
+    mibounds bench ...                     # benchmark sweeps (when installed)
+
+Every subcommand lives in its own module with ``register(subparsers)``, which adds its parser
+and sets ``func`` (called with the parsed arguments, returning the exit status). Mistakes of the
+user (bad files, columns, names, values) raise ``ValueError``, ``TypeError``, ``OSError`` or
+``ImportError`` with a one-line message; :func:`main` prints ``mibounds: error: <message>`` to
+stderr and returns 2, with the traceback only under ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+__all__ = ["USER_ERRORS", "build_parser", "main"]
+
+#: Exceptions that mean "the input or the options are wrong", reported in one line with status 2.
+USER_ERRORS = (ValueError, TypeError, OSError, ImportError)
+_SUBCOMMANDS = ("demo", "estimate", "listing")
+
+
+class UsageError(Exception):
+    """A command-line syntax error (unknown option, missing argument)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors reach :func:`main` instead of exiting the process."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message}; see '{self.prog} --help'")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``mibounds`` parser with every subcommand registered."""
+    from mibounds import __version__
+
+    parser = _Parser(
+        prog="mibounds",
+        description="Estimate and maximize mutual information with variational bounds (in nats).",
+        epilog="Add --debug anywhere to see the full traceback of an error.",
+    )
+    parser.add_argument("--version", action="version", version=f"mibounds {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in _SUBCOMMANDS:
+        importlib.import_module(f"mibounds.cli.{name}").register(subparsers)
+    try:
+        bench = importlib.import_module("mibounds.cli.bench")
+    except ModuleNotFoundError as error:  # optional: another part of the package provides it
+        if error.name != "mibounds.cli.bench":
+            raise
+    else:
+        bench.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mibounds`` command line.
+
+    Args:
+        argv: Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 on success, 2 for a usage or input error, 130 when interrupted.
+    """
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list
+    args_list = [a for a in args_list if a != "--debug"]
+    parser = build_parser()
+    try:
+        try:
+            args = parser.parse_args(args_list)
+        except SystemExit as stop:  # --help and --version
+            return int(stop.code or 0)
+        return int(args.func(args) or 0)
+    except UsageError as error:
+        _print_error(str(error))
+        return 2
+    except USER_ERRORS as error:
+        if debug:
+            raise
+        _print_error(str(error) or type(error).__name__)
+        return 2
+    except KeyboardInterrupt:
+        print("mibounds: interrupted", file=sys.stderr)
+        return 130
+
+
+def _print_error(message: str) -> None:
+    print(f"mibounds: error: {' '.join(message.split())}", file=sys.stderr)

@@ -1,0 +1,88 @@
+"""Options shared by ``mibounds estimate`` and ``mibounds demo``, and how results are printed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from typing import Any
+
+__all__ = ["add_estimation_options", "check_names", "estimation_kwargs", "print_result", "run_estimate"]
+
+
+def add_estimation_options(parser: argparse.ArgumentParser) -> None:
+    """Options of :func:`mibounds.estimate` (defaults: the library's, shown by ``--help``)."""
+    from mibounds.estimation import estimator as e
+
+    group = parser.add_argument_group("estimator")
+    group.add_argument("--bound", default=e.DEFAULT_BOUND, help="bound to train and report (see 'mibounds bounds'; default: %(default)s)")
+    group.add_argument("--critic", default=e.DEFAULT_CRITIC, help="critic: separable, bilinear or concat (default: %(default)s)")
+    group.add_argument("--batch-size", type=int, default=None, metavar="K", help=f"pairs per batch; the estimate depends on K (default: {e.DEFAULT_BATCH_SIZE}, lower for small data)")
+    group.add_argument("--max-steps", type=int, default=e.DEFAULT_MAX_STEPS, metavar="N", help="most training steps (default: %(default)s)")
+    group.add_argument("--learning-rate", type=float, default=e.DEFAULT_LEARNING_RATE, metavar="LR", help="Adam step size (default: %(default)s)")
+    group.add_argument("--validation-fraction", type=float, default=0.2, metavar="F", help="rows for early stopping (default: %(default)s)")
+    group.add_argument("--test-fraction", type=float, default=0.2, metavar="F", help="held-out rows for the estimate (default: %(default)s)")
+    group.add_argument("--patience", type=int, default=e.DEFAULT_PATIENCE, metavar="N", help="validation checks without improvement before stopping (default: %(default)s)")
+    group.add_argument("--no-standardize", action="store_true", help="do not scale columns to mean 0, std 1")
+    group.add_argument("--confidence", type=float, default=0.95, metavar="C", help="interval coverage (default: %(default)s)")
+    group.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda (default: %(default)s)")
+    group.add_argument("--seed", type=int, default=None, help="random seed; the same seed repeats a run")
+    out = parser.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    out.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def check_names(args: argparse.Namespace) -> None:
+    """Refuse unknown bound or critic names before reading data or training."""
+    from mibounds import critics, validation
+    from mibounds.estimation import estimator_bounds
+
+    if args.bound not in estimator_bounds():
+        from mibounds import bounds
+
+        try:  # a known but unusable bound gets the estimator's longer explanation
+            bounds.get(args.bound)
+        except ValueError:
+            raise validation.unknown_name_error("bound", args.bound, estimator_bounds()) from None
+    if args.critic not in critics.names():
+        raise validation.unknown_name_error("critic", args.critic, critics.names())
+
+
+def estimation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments of :func:`mibounds.estimate` from the parsed options."""
+    return {
+        "bound": args.bound,
+        "critic": args.critic,
+        "batch_size": args.batch_size,
+        "max_steps": args.max_steps,
+        "learning_rate": args.learning_rate,
+        "validation_fraction": args.validation_fraction,
+        "test_fraction": args.test_fraction,
+        "patience": args.patience,
+        "standardize": not args.no_standardize,
+        "confidence": args.confidence,
+        "device": args.device,
+        "random_state": args.seed,
+        "progress": not args.quiet and sys.stderr.isatty(),
+    }
+
+
+def run_estimate(x: Any, y: Any, args: argparse.Namespace):  # -> EstimateResult
+    """:func:`mibounds.estimate` with the options; its warnings go into the result, not stderr."""
+    from mibounds.estimation import estimate
+    from mibounds.validation import MIBoundsWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MIBoundsWarning)  # printed from result.warnings instead
+        return estimate(x, y, **estimation_kwargs(args))
+
+
+def print_result(result: Any, args: argparse.Namespace, extra: dict[str, Any] | None = None, lines: list[str] | None = None) -> None:
+    """Print the result: JSON (``--json``, with ``extra`` fields) or lines for people."""
+    if args.json:
+        print(json.dumps({**(extra or {}), **result.to_dict()}, indent=2))
+        return
+    for line in lines or []:
+        print(line)
+    print(result)

@@ -1,0 +1,34 @@
+"""Estimate mutual information from data: train a critic, report a held-out estimate.
+
+- :func:`estimate`: one call, ``estimate(x, y) -> EstimateResult`` (estimate, interval, warnings).
+- :class:`MIEstimator`: the same as a scikit-learn-style estimator (``fit`` returns self).
+- :class:`EstimateResult`: the result dataclass (``to_dict()`` for JSON).
+- :func:`load_xy`: read x and y from CSV / NPY / NPZ / Parquet files without executing anything.
+
+Example:
+    >>> import numpy as np
+    >>> from mibounds.estimation import estimate
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(2000, 1))
+    >>> y = x + rng.normal(size=(2000, 1))
+    >>> result = estimate(x, y, max_steps=300, random_state=0, progress=False)
+    >>> result.bound == "smile" and result.ci_low <= result.estimate <= result.ci_high
+    True
+"""
+
+from mibounds.estimation.data import LoadedData, as_array, load_xy
+from mibounds.estimation.estimator import MIEstimator, estimate, estimator_bounds
+from mibounds.estimation.result import EstimateResult
+from mibounds.estimation.uncertainty import Interval, batch_means_interval
+
+__all__ = [
+    "EstimateResult",
+    "Interval",
+    "LoadedData",
+    "MIEstimator",
+    "as_array",
+    "batch_means_interval",
+    "estimate",
+    "estimator_bounds",
+    "load_xy",
+]

@@ -1,0 +1,442 @@
+"""Turning user data into checked ``[n, d]`` float arrays: in-memory arrays and files.
+
+In memory: NumPy arrays, torch tensors, pandas DataFrames / Series, nested lists. A 1-d array is
+one feature. Files: CSV / TSV (header optional), ``.npy`` (one 2-d or structured array), ``.npz``
+(named arrays) and Parquet (needs ``pyarrow``). Nothing is executed while reading: NumPy files
+are loaded with ``allow_pickle=False`` and CSV is parsed as text.
+
+Every problem raises with a one-line message that names what is wrong and how to fix it (the
+CLI prints it and exits with status 2).
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+import os
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mibounds import validation
+
+__all__ = ["LoadedData", "SUPPORTED_SUFFIXES", "as_array", "check_pair", "load_xy", "parse_columns"]
+
+#: File suffixes :func:`load_xy` reads, and the format each one means.
+SUPPORTED_SUFFIXES = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".txt": "csv",
+    ".npy": "npy",
+    ".npz": "npz",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+# Cells read as missing values in text files (then reported as NaN with their rows).
+_MISSING = {"", "na", "n/a", "nan", "null", "none"}
+_MAX_LISTED = 20
+
+
+def as_array(values: Any, name: str) -> tuple[np.ndarray, list[str]]:
+    """Convert one variable's samples to a checked ``float64`` array ``[n, d]`` and column names.
+
+    Args:
+        values: NumPy array, torch tensor, pandas DataFrame or Series, or nested list; one row per
+            sample. A 1-d input is one feature.
+        name: ``"x"`` or ``"y"``, used in messages and default column names.
+
+    Returns:
+        ``(array [n, d], column names)``; names come from a DataFrame's columns, else
+        ``"x[0]", "x[1]", ...``.
+
+    Raises:
+        TypeError: For non-numeric values (a DataFrame's offending columns are named).
+        ValueError: For more than 2 dimensions or an empty input.
+    """
+    columns: list[str] | None = None
+    if _is_pandas(values):
+        values, columns = _from_pandas(values, name)
+    elif hasattr(values, "detach") and hasattr(values, "cpu"):  # a torch tensor, without importing torch
+        values = values.detach().cpu().numpy()
+    array = validation.check_matrix(values, name)
+    if columns is None or len(columns) != array.shape[1]:
+        columns = [f"{name}[{j}]" for j in range(array.shape[1])]
+    return array, columns
+
+
+def check_pair(x: np.ndarray, y: np.ndarray) -> int:
+    """Check that two ``[n, d]`` arrays pair up (same rows) and hold only finite values.
+
+    Returns:
+        The number of rows.
+    """
+    n = validation.check_same_rows(x, y)
+    validation.check_finite_rows(x, "x")
+    validation.check_finite_rows(y, "y")
+    return n
+
+
+def _is_pandas(values: Any) -> bool:
+    module = type(values).__module__
+    return module.split(".")[0] == "pandas" and type(values).__name__ in {"DataFrame", "Series"}
+
+
+def _from_pandas(values: Any, name: str) -> tuple[np.ndarray, list[str]]:
+    frame = values.to_frame() if type(values).__name__ == "Series" else values
+    columns = [str(c) for c in frame.columns]
+    bad = [
+        f"{c!r} ({dtype})"
+        for c, dtype in zip(columns, frame.dtypes)
+        if getattr(dtype, "kind", "O") not in "biuf"
+    ]
+    if bad:
+        raise TypeError(
+            f"{name} has non-numeric columns {', '.join(bad[:_MAX_LISTED])}; encode them as numbers "
+            "or drop them (e.g. df.select_dtypes('number'))"
+        )
+    return frame.to_numpy(dtype=np.float64), columns
+
+
+# --- Files ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedData:
+    """Two variables read from one file.
+
+    Attributes:
+        x: ``[n, dx]`` float64.
+        y: ``[n, dy]`` float64.
+        x_columns: Names of x's columns (or arrays).
+        y_columns: Names of y's columns.
+        path: The file.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    x_columns: list[str]
+    y_columns: list[str]
+    path: str
+
+
+def parse_columns(spec: str | Sequence[str] | None) -> list[str] | None:
+    """Split a column spec ``"a,b,3,0:20"`` into tokens (names, indices or ``start:stop`` ranges).
+
+    Returns:
+        The tokens, or None when ``spec`` is None (columns then default, see :func:`load_xy`).
+    """
+    if spec is None:
+        return None
+    parts = spec.split(",") if isinstance(spec, str) else [str(s) for s in spec]
+    tokens = [p.strip() for p in parts if p.strip()]
+    if not tokens:
+        raise ValueError(f"empty column list {spec!r}; name columns like --x a,b or --x 0:20")
+    return tokens
+
+
+def load_xy(
+    path: str | os.PathLike[str],
+    x: str | Sequence[str] | None = None,
+    y: str | Sequence[str] | None = None,
+) -> LoadedData:
+    """Read two variables from a file without executing anything in it.
+
+    Column specs (``x``, ``y``) are comma-separated names, 0-based indices or half-open ranges
+    ``start:stop`` (``"0:20"`` is the first 20 columns), or lists of those. For ``.npz`` files
+    they name arrays (default ``x`` and ``y``). When only one of ``x``/``y`` is given, the other
+    takes the remaining columns; when neither is, a table must have exactly two columns (x, y).
+
+    Args:
+        path: A ``.csv``, ``.tsv``, ``.txt`` (comma-separated), ``.npy``, ``.npz`` or ``.parquet``.
+        x: Columns (or arrays) of x.
+        y: Columns (or arrays) of y.
+
+    Returns:
+        The two arrays, checked for shape, numbers and finiteness.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError / TypeError: For an unsupported, empty or unreadable file, unknown or
+            non-numeric columns, and every problem :func:`check_pair` finds.
+        ImportError: For Parquet without pyarrow.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {str(path)!r}; check the path")
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a directory; pass a data file")
+    fmt = SUPPORTED_SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(
+            f"cannot read {path.name!r}: unknown file type {path.suffix or '(no suffix)'!r}; "
+            f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"
+        )
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path.name} is empty; pass a file with one row per sample")
+    x_tokens, y_tokens = parse_columns(x), parse_columns(y)
+    if fmt == "npz":
+        xa, xc, ya, yc = _load_npz(path, x_tokens, y_tokens)
+    else:
+        reader = {"csv": _read_csv, "tsv": _read_csv, "npy": _read_npy, "parquet": _read_parquet}[fmt]
+        columns, read = reader(path, "\t" if fmt == "tsv" else ",")
+        x_names, y_names = _choose_columns(columns, x_tokens, y_tokens, path.name)
+        xa, ya = read(x_names), read(y_names)
+        xc, yc = x_names, y_names
+    xa = validation.check_matrix(xa, "x")
+    ya = validation.check_matrix(ya, "y")
+    check_pair(xa, ya)
+    return LoadedData(xa, ya, list(xc), list(yc), str(path))
+
+
+def _choose_columns(
+    columns: list[str], x: list[str] | None, y: list[str] | None, file: str
+) -> tuple[list[str], list[str]]:
+    """Resolve column tokens to names, filling a missing side with the remaining columns."""
+    if x is None and y is None:
+        if len(columns) != 2:
+            example = f"--x 0:{len(columns) // 2} --y {len(columns) // 2}:{len(columns)}"
+            raise ValueError(
+                f"{file} has {len(columns)} columns; say which are x and which are y, "
+                f"e.g. {example} or --x {columns[0]} --y {columns[-1]}"
+            )
+        return [columns[0]], [columns[1]]
+    x_names = _resolve(columns, x, file) if x is not None else None
+    y_names = _resolve(columns, y, file) if y is not None else None
+    if x_names is None:
+        x_names = [c for c in columns if c not in set(y_names or ())]
+    if y_names is None:
+        y_names = [c for c in columns if c not in set(x_names)]
+    for side, chosen in (("x", x_names), ("y", y_names)):
+        if not chosen:
+            raise ValueError(f"no columns left for {side} in {file}; name them with --{side}")
+    overlap = sorted(set(x_names) & set(y_names), key=columns.index)
+    if overlap:
+        raise ValueError(
+            f"columns {', '.join(overlap[:_MAX_LISTED])} are in both x and y; give x and y "
+            "disjoint columns (a variable shares all its information with itself)"
+        )
+    return x_names, y_names
+
+
+def _resolve(columns: list[str], tokens: list[str], file: str) -> list[str]:
+    """Column names for tokens that are names, 0-based indices or ``start:stop`` ranges."""
+    chosen: list[str] = []
+    for token in tokens:
+        if token in columns:
+            chosen.append(token)
+        elif ":" in token and all(p.strip().lstrip("-").isdigit() or not p.strip() for p in token.split(":")):
+            start, _, stop = token.partition(":")
+            picked = columns[slice(int(start) if start.strip() else None, int(stop) if stop.strip() else None)]
+            if not picked:
+                raise ValueError(
+                    f"column range {token!r} selects nothing: {file} has {len(columns)} columns "
+                    f"(0 to {len(columns) - 1}); use start:stop with 0-based indices"
+                )
+            chosen.extend(picked)
+        elif token.lstrip("-").isdigit():
+            index = int(token)
+            if not -len(columns) <= index < len(columns):
+                raise ValueError(
+                    f"column index {index} is out of range: {file} has {len(columns)} columns "
+                    f"(0 to {len(columns) - 1})"
+                )
+            chosen.append(columns[index])
+        else:
+            raise _unknown_column(token, columns, file)
+    return list(dict.fromkeys(chosen))  # keep order, drop repeats
+
+
+def _unknown_column(token: str, columns: list[str], file: str, kind: str = "column") -> ValueError:
+    close = difflib.get_close_matches(token, columns, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    shown = ", ".join(columns[:_MAX_LISTED])
+    more = f", ... ({len(columns)} in all)" if len(columns) > _MAX_LISTED else ""
+    indices = " (or 0-based indices and ranges like 0:20)" if kind == "column" else ""
+    return ValueError(f"unknown {kind} {token!r} in {file}.{hint} {kind.title()}s: {shown}{more}{indices}")
+
+
+ColumnReader = Callable[[list[str]], np.ndarray]
+
+
+def _read_csv(path: Path, delimiter: str) -> tuple[list[str], ColumnReader]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        rows = [row for row in csv.reader(handle, delimiter=delimiter) if any(c.strip() for c in row)]
+    if not rows:
+        raise ValueError(f"{path.name} is empty (no rows); pass a file with one row per sample")
+    has_header = not all(_is_number(c) for c in rows[0])
+    columns = [c.strip() for c in rows[0]] if has_header else [str(j) for j in range(len(rows[0]))]
+    body = rows[1:] if has_header else rows
+    if not body:
+        raise ValueError(f"{path.name} has a header but no data rows; add one row per sample")
+    first_data_line = 2 if has_header else 1
+    for offset, row in enumerate(body):
+        if len(row) != len(columns):
+            raise ValueError(
+                f"line {offset + first_data_line} of {path.name} has {len(row)} fields but "
+                f"{'the header has' if has_header else 'the first line has'} {len(columns)}; "
+                "give every row the same columns"
+            )
+    if len(set(columns)) != len(columns):
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        raise ValueError(f"{path.name} has repeated column names {', '.join(repeated)}; rename them")
+
+    def read(names: list[str]) -> np.ndarray:
+        out = np.empty((len(body), len(names)))
+        for k, name in enumerate(names):
+            j = columns.index(name)
+            cells = [row[j].strip() for row in body]
+            out[:, k] = _cells_to_float(cells, name, path.name, first_data_line)
+        return out
+
+    return columns, read
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return cell.strip().lower() in _MISSING - {""}
+    return True
+
+
+def _cells_to_float(cells: list[str], column: str, file: str, first_line: int) -> np.ndarray:
+    values = np.full(len(cells), math.nan)
+    for i, cell in enumerate(cells):
+        if cell.lower() in _MISSING:
+            continue  # stays NaN; the finiteness check then names the rows
+        try:
+            values[i] = float(cell)
+        except ValueError:
+            raise TypeError(
+                f"column {column!r} of {file} is not numeric (line {i + first_line}: {cell!r}); "
+                "select numeric columns with --x/--y or encode this one as numbers"
+            ) from None
+    return values
+
+
+def _read_npy(path: Path, delimiter: str) -> tuple[list[str], ColumnReader]:
+    array = _np_load(path)
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"{path.name} is not a .npy file (it is an archive); rename it to .npz")
+    if array.dtype.names:  # structured array: its fields are the columns
+        fields = list(array.dtype.names)
+
+        def read_fields(names: list[str]) -> np.ndarray:
+            parts = [validation.check_matrix(array[name], f"field {name!r} of {path.name}") for name in names]
+            return np.concatenate(parts, axis=1)
+
+        return fields, read_fields
+    if array.ndim != 2:
+        raise ValueError(
+            f"{path.name} holds an array of shape {array.shape}; an .npy file must hold one 2-d "
+            "array [samples, columns] (pick x and y with --x/--y) or use an .npz with arrays x and y"
+        )
+    matrix = validation.check_matrix(array, path.name)
+    columns = [str(j) for j in range(matrix.shape[1])]
+    return columns, lambda names: matrix[:, [int(n) for n in names]]
+
+
+def _load_npz(
+    path: Path, x: list[str] | None, y: list[str] | None
+) -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:
+    archive = _np_load(path)
+    if isinstance(archive, np.ndarray):
+        raise ValueError(f"{path.name} is a single array, not an archive; rename it to .npy")
+    with archive:
+        keys = list(archive.files)
+        if not keys:
+            raise ValueError(f"{path.name} holds no arrays; save x and y with np.savez(file, x=x, y=y)")
+        if x is None and y is None:
+            if not {"x", "y"} <= set(keys):
+                raise ValueError(
+                    f"{path.name} holds arrays {', '.join(keys[:_MAX_LISTED])}; say which are x and y, "
+                    f"e.g. --x {keys[0]} --y {keys[-1]}"
+                )
+            x, y = ["x"], ["y"]
+        if x is None:
+            x = [k for k in keys if k not in set(y or ())]
+        if y is None:
+            y = [k for k in keys if k not in set(x)]
+        sides = []
+        for side, names in (("x", x), ("y", y)):
+            if not names:
+                raise ValueError(f"no arrays left for {side} in {path.name}; name them with --{side}")
+            parts, columns = [], []
+            for name in names:
+                if name not in keys:
+                    raise _unknown_column(name, keys, path.name, kind="array")
+                part = validation.check_matrix(_load_member(archive, name, path.name), f"array {name!r}")
+                parts.append(part)
+                columns += [name] if part.shape[1] == 1 else [f"{name}[{j}]" for j in range(part.shape[1])]
+            rows = {len(p) for p in parts}
+            if len(rows) > 1:
+                raise ValueError(
+                    f"arrays {', '.join(names)} of {path.name} have different numbers of rows "
+                    f"{sorted(rows)}; {side} needs one row per sample in each"
+                )
+            sides.append((np.concatenate(parts, axis=1), columns))
+    (xa, xc), (ya, yc) = sides
+    return xa, xc, ya, yc
+
+
+def _np_load(path: Path) -> Any:
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as error:
+        if "pickle" in str(error):
+            raise ValueError(
+                f"{path.name} holds pickled Python objects (or is not a NumPy file); mibounds never "
+                "unpickles files: save plain numeric arrays (np.save / np.savez)"
+            ) from None
+        raise ValueError(f"cannot read {path.name} as a NumPy file: {error}") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"cannot read {path.name} as a NumPy file ({error}); is it corrupt?") from None
+
+
+def _load_member(archive: Any, name: str, file: str) -> np.ndarray:
+    try:
+        return archive[name]
+    except ValueError:
+        raise ValueError(
+            f"array {name!r} of {file} holds pickled Python objects; mibounds never unpickles "
+            "files: save numeric arrays"
+        ) from None
+
+
+def _read_parquet(path: Path, delimiter: str) -> tuple[list[str], ColumnReader]:
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError(
+            f"reading {path.name} needs pyarrow; install it with pip install 'mibounds[data]' "
+            "or save the data as CSV / NPZ"
+        ) from None
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as error:
+        raise ValueError(f"cannot read {path.name} as Parquet: {error}") from None
+    columns = list(parquet.schema_arrow.names)
+
+    def read(names: list[str]) -> np.ndarray:
+        table = parquet.read(columns=names)
+        out = np.empty((table.num_rows, len(names)))
+        for k, name in enumerate(names):
+            column = table.column(name)
+            try:
+                numbers = pc.cast(column, pa.float64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise TypeError(
+                    f"column {name!r} of {path.name} is not numeric (type {column.type}); "
+                    "select numeric columns with --x/--y or encode this one as numbers"
+                ) from None
+            out[:, k] = numbers.to_numpy(zero_copy_only=False)
+        return out
+
+    return columns, read

@@ -1,0 +1,34 @@
+"""Shared fixtures: small paired data and settings that make an estimate take a fraction of a second."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The tests run beside other work on a 2-core machine: one thread is faster than contention.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def pair() -> tuple[np.ndarray, np.ndarray]:
+    """1000 rows of x [1000, 2], y = x + noise [1000, 2]."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1000, 2))
+    return x, x + rng.normal(size=(1000, 2))
+
+
+#: An estimate that trains for a handful of steps on a tiny critic.
+FAST = {
+    "critic_kwargs": {"hidden_dim": 8, "embed_dim": 4, "num_layers": 1},
+    "max_steps": 20,
+    "eval_every": 10,
+    "progress": False,
+    "random_state": 0,
+}

@@ -1,0 +1,186 @@
+"""Converting and loading data: every accepted input type and file format, and each refusal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mibounds import validation
+from mibounds.estimation import as_array, load_xy
+from mibounds.estimation.data import check_pair, parse_columns
+
+
+def test_inputs_of_every_type_give_the_same_array():
+    values = np.arange(12.0).reshape(6, 2)
+    frame = pd.DataFrame(values, columns=["a", "b"])
+    for given in (values, torch.tensor(values), frame, values.tolist()):
+        array, _ = as_array(given, "x")
+        np.testing.assert_array_equal(array, values)
+    assert as_array(frame, "x")[1] == ["a", "b"]
+    assert as_array(values, "y")[1] == ["y[0]", "y[1]"]
+
+
+def test_one_dimensional_input_is_one_feature():
+    array, names = as_array(np.arange(5), "x")
+    assert array.shape == (5, 1)
+    assert as_array(pd.Series([1.0, 2.0], name="speed"), "x")[1] == ["speed"]
+
+
+def test_nan_and_inf_name_the_rows():
+    x = np.zeros((10, 2))
+    x[3, 1] = np.nan
+    x[7, 0] = np.inf
+    with pytest.raises(ValueError, match=r"x has NaN or inf values in 2 rows \(0-based: 3, 7\); drop or impute"):
+        check_pair(x, np.zeros((10, 1)))
+
+
+def test_different_row_counts():
+    with pytest.raises(ValueError, match="x has 10 rows but y has 9; pass arrays with one row per sample"):
+        check_pair(np.zeros((10, 1)), np.zeros((9, 1)))
+
+
+def test_more_than_two_dimensions():
+    with pytest.raises(ValueError, match=r"x has 3 dimensions \(shape \(4, 2, 2\)\); pass a 2-d array.*reshape"):
+        as_array(np.zeros((4, 2, 2)), "x")
+
+
+def test_non_numeric_dataframe_columns_are_named():
+    frame = pd.DataFrame({"a": [1.0, 2.0], "species": ["cat", "dog"]})
+    with pytest.raises(TypeError, match=r"x has non-numeric columns 'species' \((object|str)\); encode them as numbers"):
+        as_array(frame, "x")
+    with pytest.raises(TypeError, match=r"y holds non-numeric values \(dtype <U3\)"):
+        as_array(np.array(["cat", "dog"]), "y")
+
+
+def test_empty_array():
+    with pytest.raises(ValueError, match=r"x is empty \(shape \(0, 3\)\)"):
+        as_array(np.zeros((0, 3)), "x")
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def _csv(tmp_path, text: str, name: str = "data.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_csv_with_header_names_indices_and_ranges(tmp_path):
+    path = _csv(tmp_path, "a,b,c,d\n1,2,3,4\n5,6,7,8\n9,10,11,12\n")
+    data = load_xy(path, "a,b", "2:4")
+    np.testing.assert_array_equal(data.x, [[1, 2], [5, 6], [9, 10]])
+    np.testing.assert_array_equal(data.y, [[3, 4], [7, 8], [11, 12]])
+    assert (data.x_columns, data.y_columns) == (["a", "b"], ["c", "d"])
+    only_x = load_xy(path, x="0")  # y takes every other column
+    assert only_x.y_columns == ["b", "c", "d"]
+
+
+def test_csv_without_header_and_tsv(tmp_path):
+    data = load_xy(_csv(tmp_path, "1,2\n3,4\n"))  # two columns: x then y
+    np.testing.assert_array_equal(data.x[:, 0], [1, 3])
+    tsv = load_xy(_csv(tmp_path, "u\tv\n1\t2\n3\t4\n", "data.tsv"), "v", "u")
+    np.testing.assert_array_equal(tsv.x[:, 0], [2, 4])
+
+
+def test_csv_missing_values_are_reported_by_row(tmp_path):
+    path = _csv(tmp_path, "a,b\n1,2\n3,\n5,NA\n")
+    with pytest.raises(ValueError, match=r"y has NaN or inf values in 2 rows \(0-based: 1, 2\)"):
+        load_xy(path)
+
+
+def test_empty_file(tmp_path):
+    with pytest.raises(ValueError, match="data.csv is empty; pass a file with one row per sample"):
+        load_xy(_csv(tmp_path, ""))
+    with pytest.raises(ValueError, match="has a header but no data rows"):
+        load_xy(_csv(tmp_path, "a,b\n", "header.csv"))
+
+
+def test_non_numeric_column_in_a_file(tmp_path):
+    path = _csv(tmp_path, "a,kind\n1,x\n2,y\n")
+    with pytest.raises(TypeError, match=r"column 'kind' of data.csv is not numeric \(line 2: 'x'\); select numeric"):
+        load_xy(path, "a", "kind")
+
+
+def test_unknown_column_suggests_the_closest(tmp_path):
+    path = _csv(tmp_path, "speed,angle,force\n1,2,3\n")
+    with pytest.raises(ValueError, match=r"unknown column 'sped' in data.csv. Did you mean 'speed'\? Columns: speed, angle, force"):
+        load_xy(path, "sped", "angle")
+    with pytest.raises(ValueError, match="column index 7 is out of range: data.csv has 3 columns"):
+        load_xy(path, "7", "angle")
+
+
+def test_columns_are_required_for_wide_tables(tmp_path):
+    path = _csv(tmp_path, "a,b,c\n1,2,3\n")
+    with pytest.raises(ValueError, match="data.csv has 3 columns; say which are x and which are y"):
+        load_xy(path)
+    with pytest.raises(ValueError, match="columns a are in both x and y"):
+        load_xy(path, "a", "a,b")
+
+
+def test_ragged_csv(tmp_path):
+    with pytest.raises(ValueError, match="line 3 of data.csv has 1 fields but the header has 2"):
+        load_xy(_csv(tmp_path, "a,b\n1,2\n3\n"))
+
+
+def test_npy_and_npz(tmp_path):
+    values = np.arange(12.0).reshape(4, 3)
+    np.save(tmp_path / "m.npy", values)
+    data = load_xy(tmp_path / "m.npy", "0", "1:3")
+    np.testing.assert_array_equal(data.y, values[:, 1:])
+    np.savez(tmp_path / "p.npz", x=values[:, 0], y=values[:, 1:], emb=values)
+    pairs = load_xy(tmp_path / "p.npz")  # arrays x and y by default
+    assert pairs.x.shape == (4, 1) and pairs.y.shape == (4, 2)
+    assert load_xy(tmp_path / "p.npz", "emb", "y").x_columns == ["emb[0]", "emb[1]", "emb[2]"]
+    with pytest.raises(ValueError, match=r"unknown array 'xx' in p.npz. Did you mean 'x'\? Arrays: x, y, emb"):
+        load_xy(tmp_path / "p.npz", "xx", "y")
+
+
+def test_structured_npy_fields_are_columns(tmp_path):
+    table = np.zeros(3, dtype=[("speed", float), ("angle", float)])
+    table["speed"] = [1, 2, 3]
+    np.save(tmp_path / "s.npy", table)
+    np.testing.assert_array_equal(load_xy(tmp_path / "s.npy", "speed", "angle").x[:, 0], [1, 2, 3])
+
+
+def test_npz_arrays_with_too_many_dimensions(tmp_path):
+    np.savez(tmp_path / "img.npz", x=np.zeros((4, 2, 2)), y=np.zeros(4))
+    with pytest.raises(ValueError, match=r"array 'x' has 3 dimensions"):
+        load_xy(tmp_path / "img.npz")
+
+
+def test_pickled_files_are_never_loaded(tmp_path):
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="holds pickled Python objects .* never unpickles"):
+        load_xy(tmp_path / "obj.npy", "0", "1")
+
+
+def test_parquet(tmp_path):
+    pytest.importorskip("pyarrow")  # the 'data' extra; CI installs it
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [4, 5, 6], "name": ["p", "q", "r"]})
+    frame.to_parquet(tmp_path / "t.parquet")
+    data = load_xy(tmp_path / "t.parquet", "a", "b")
+    np.testing.assert_array_equal(data.y[:, 0], [4, 5, 6])
+    with pytest.raises(TypeError, match=r"column 'name' of t.parquet is not numeric \(type (large_)?string\)"):
+        load_xy(tmp_path / "t.parquet", "a", "name")
+
+
+def test_unsupported_suffix_and_missing_file(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown file type '.xlsx'; supported: .csv, .npy"):
+        load_xy(_csv(tmp_path, "a", "book.xlsx"))
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        load_xy(tmp_path / "absent.csv")
+
+
+def test_parse_columns():
+    assert parse_columns(" a, b ,0:3") == ["a", "b", "0:3"]
+    assert parse_columns(None) is None
+    with pytest.raises(ValueError, match="empty column list"):
+        parse_columns(" , ")
+
+
+def test_constant_columns():
+    values = np.array([[1.0, 2.0, 3.0], [1.0, 5.0, 3.0]])
+    assert validation.constant_columns(values) == [0, 2]
