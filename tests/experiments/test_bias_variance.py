@@ -115,3 +115,20 @@ def test_config_errors() -> None:
         bv.BiasVarianceConfig(repeats=1)
     with pytest.raises(ValueError, match="alphas"):
         bv.BiasVarianceConfig(alphas=(1.5,))
+
+
+def test_cli_writes_the_tables(tmp_path, capsys) -> None:
+    import argparse
+
+    from mibounds.cli import bench
+
+    parser = argparse.ArgumentParser()
+    bench.register(parser.add_subparsers())
+    args = parser.parse_args([
+        "bench", "bias-variance", "--dim", "3", "--bounds", "nwj", "infonce", "--mi", "1", "--batch-size", "8",
+        "--batch-sizes", "4", "--fixed-mi", "1", "--alphas", "0.5", "--alpha-mi", "1", "--repeats", "20",
+        "--out", str(tmp_path), "--no-figures",
+    ])
+    assert args.func(args) == 0
+    assert "| nwj | 1 + log r |" in (tmp_path / "bias_variance.md").read_text()
+    assert "wall-clock" in capsys.readouterr().out

@@ -64,3 +64,17 @@ def test_a_run_without_both_critics_is_refused(run: st.StaircaseResult) -> None:
                                          values=run.values[[i for i, k in enumerate(run.keys) if k[1] != "concat"]])
     with pytest.raises(ValueError, match="no concat critic"):
         ct.critic_tradeoff(separable_only, timing_steps=1)
+
+
+def test_cli_compares_a_saved_run(run: st.StaircaseResult, tmp_path) -> None:
+    import argparse
+
+    from mibounds.cli import bench
+
+    run.save(tmp_path / "run", figures=False)
+    parser = argparse.ArgumentParser()
+    bench.register(parser.add_subparsers())
+    args = parser.parse_args(["bench", "critics", "--from", str(tmp_path / "run"), "--timing-steps", "1",
+                              "--out", str(tmp_path / "critics")])
+    assert args.func(args) == 0
+    assert "| gaussian | nwj |" in (tmp_path / "critics" / "critics.md").read_text()

@@ -48,6 +48,7 @@ from torch import Tensor
 
 from mibounds import tasks
 from mibounds.experiments.figures import Curve, Table, alpha_sweep_figure, bias_variance_figure, save_figure
+from mibounds.experiments.staircase import DEFAULT_BOUNDS as STAIRCASE_BOUNDS
 from mibounds.experiments.staircase import BoundSpec
 
 __all__ = [
@@ -55,29 +56,13 @@ __all__ = [
     "BiasVarianceConfig",
     "BiasVarianceResult",
     "estimates",
+    "main",
     "optimal_critic",
     "run_bias_variance",
 ]
 
-#: Bounds of the default sweeps (labels as in :meth:`mibounds.experiments.staircase.BoundSpec.parse`).
-DEFAULT_BOUNDS: tuple[str, ...] = (
-    "nwj",
-    "tuba",
-    "js",
-    "dv",
-    "mine",
-    "infonce",
-    "smile:1",
-    "smile:5",
-    "smile:inf",
-    "interpolated:0.01",
-    "interpolated:0.5",
-    "interpolated:0.99",
-    "tnce",
-    "rate",
-    "leave_one_out_upper",
-    "club",
-)
+#: Bounds of the default sweeps: those of the staircase (labels as in :meth:`BoundSpec.parse`).
+DEFAULT_BOUNDS: tuple[str, ...] = STAIRCASE_BOUNDS
 
 _SHIFTED = {"nwj": 1.0}  # critic log r + shift; every other score-based bound gets shift 0
 _WITH_BASELINE_ZERO = {"tuba", "interpolated"}  # log a(y) = 0: a(y) = E_x r(x, y) = 1
@@ -352,3 +337,18 @@ def run_bias_variance(config: BiasVarianceConfig | None = None, *, log: Callable
     if log is not None:
         log(f"bias-variance: alpha sweep done; {seconds:.1f} s wall-clock in all")
     return BiasVarianceResult(dataclasses.replace(config), table, seconds)
+
+
+def main(args: Any) -> int:
+    """``mibounds bench bias-variance`` (arguments defined in :mod:`mibounds.cli.bench`)."""
+    config = BiasVarianceConfig(
+        task=args.task, dim=args.dim, bounds=tuple(args.bounds or DEFAULT_BOUNDS), mi_grid=tuple(args.mi),
+        batch_size=args.batch_size, k_grid=tuple(args.batch_sizes), fixed_mi=args.fixed_mi,
+        alphas=tuple(args.alphas), alpha_mi=tuple(args.alpha_mi), repeats=args.repeats, seed=args.seed,
+    )
+    result = run_bias_variance(config, log=print)
+    written = result.save(args.out, figures=not args.no_figures)
+    print(result.markdown())
+    for path in written.values():
+        print(f"wrote {path}")
+    return 0

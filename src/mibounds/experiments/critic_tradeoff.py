@@ -34,7 +34,14 @@ from mibounds.experiments.staircase import (
     run_staircase,
 )
 
-__all__ = ["CriticTradeoffResult", "critic_parameters", "critic_tradeoff", "run_critic_tradeoff", "time_training_step"]
+__all__ = [
+    "CriticTradeoffResult",
+    "critic_parameters",
+    "critic_tradeoff",
+    "main",
+    "run_critic_tradeoff",
+    "time_training_step",
+]
 
 _LEARNED = ("separable", "concat")
 

@@ -223,12 +223,15 @@ def staircase_figure(
     top = float(np.max(true_mi)) + 3.0
     ylim = ylim if ylim is not None else (-1.0, top)
     critics_seen: dict[str, int] = {}
+    # Every curve's EMA in one pass (the recursion runs over time, vectorized over curves).
+    raw = [values for panel in panels for values in panel.curves.values()]
+    smooth = iter(ema(np.stack(raw), span)) if raw else iter(())
     for ax, panel in zip(axes.flat, panels):
         for critic, values in panel.curves.items():
             index = critics_seen.setdefault(critic, len(critics_seen))
             color = _color(critic, index)
             ax.plot(steps, values, color=color, alpha=0.25, linewidth=0.4, rasterized=True)
-            ax.plot(steps, ema(values, span), color=color, linewidth=1.4, label=critic)
+            ax.plot(steps, next(smooth), color=color, linewidth=1.4, label=critic)
         ax.plot(steps, true_mi, color="black", linewidth=1.0, label="true MI")
         for label, value in panel.ceilings.items():
             ax.axhline(value, color="0.4", linestyle="--", linewidth=1.0)

@@ -54,6 +54,7 @@ __all__ = [
     "BoundSpec",
     "StaircaseConfig",
     "JobTiming",
+    "main",
     "StackRun",
     "StaircaseResult",
     "merge_results",
@@ -345,8 +346,14 @@ class _Batches:
 
 
 def _by_member(t: Tensor, copies: int) -> Tensor:
-    """``[T, K, d]`` -> ``[T * copies, K, d]``, member ``t * copies + b`` getting task t's batch."""
+    """``[T, K, d]`` -> ``[T * copies, K, d]``, member ``t * copies + b`` getting task t's batch.
+
+    With one task the batch stays ``[K, d]``: shared by every member, which the stacks' first
+    layer computes as one wide matmul.
+    """
     n_tasks, k, d = t.shape
+    if n_tasks == 1:
+        return t[0]
     return t.unsqueeze(1).expand(n_tasks, copies, k, d).reshape(n_tasks * copies, k, d)
 
 
@@ -817,10 +824,10 @@ class StaircaseResult:
         written["npz"] = out / "staircase_estimates.npz"
         np.savez_compressed(written["npz"], true_mi=self.true_mi, values=self.values, keys=keys,
                             meta=np.array(meta, dtype=np.str_))
-        series = Table(("step", "true_mi", *("/".join(k) for k in self.keys)))
-        series.rows = [(step, float(mi), *map(float, col))
-                       for step, (mi, col) in enumerate(zip(self.true_mi, self.values.T, strict=True))]
-        written["estimates_csv"] = series.to_csv(out / "staircase_estimates.csv")
+        written["estimates_csv"] = out / "staircase_estimates.csv"
+        columns = np.column_stack([np.arange(len(self.true_mi)), self.true_mi, self.values.T])
+        np.savetxt(written["estimates_csv"], columns, fmt="%.7g", delimiter=",", comments="",
+                   header=",".join(["step", "true_mi", *("/".join(k) for k in self.keys)]))
         written["stages_csv"] = self.stage_table().to_csv(out / "staircase_stages.csv")
         written["timing_csv"] = self.timing_table().to_csv(out / "staircase_timing.csv")
         written["markdown"] = out / "staircase.md"
