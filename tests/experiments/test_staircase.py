@@ -124,6 +124,31 @@ def test_results_do_not_depend_on_how_tasks_are_split_into_jobs() -> None:
     np.testing.assert_allclose(both.values[1], alone.values[0], rtol=1e-5, atol=1e-5)
 
 
+def test_an_interrupted_job_resumes_from_its_checkpoint(tmp_path, monkeypatch) -> None:
+    cfg = st.StaircaseConfig(**{**TINY, "steps_per_level": 5, "bounds": ("infonce", "mine", "interpolated:0.5")})
+    specs, path = cfg.specs, tmp_path / "job.pt"
+    uninterrupted = st.train_stack(cfg, "separable", ("gaussian",), specs)
+    batch = st._Batches.batch
+
+    def interrupt_at_step_7(self: st._Batches, step: int, mi: float):  # type: ignore[no-untyped-def]
+        if step == 7:
+            raise KeyboardInterrupt
+        return batch(self, step, mi)
+
+    monkeypatch.setattr(st._Batches, "batch", interrupt_at_step_7)
+    with pytest.raises(KeyboardInterrupt):
+        st.train_stack(cfg, "separable", ("gaussian",), specs, checkpoint=path, checkpoint_every=3)
+    assert torch.load(path, weights_only=True)["step"] == 6
+    monkeypatch.undo()
+    resumed = st.train_stack(cfg, "separable", ("gaussian",), specs, checkpoint=path, checkpoint_every=3)
+    np.testing.assert_array_equal(resumed.values, uninterrupted.values)  # networks, Adam, MINE state restored
+    finished = st.train_stack(cfg, "separable", ("gaussian",), specs, checkpoint=path)
+    np.testing.assert_array_equal(finished.values, uninterrupted.values)
+    assert finished.seconds == resumed.seconds  # nothing was trained again
+    other = st.train_stack(dataclasses.replace(cfg, seed=1), "separable", ("gaussian",), specs, checkpoint=path)
+    assert not np.array_equal(other.values, uninterrupted.values)  # another job's checkpoint is not used
+
+
 def test_merging_runs_of_each_critic_equals_the_joint_run(result: st.StaircaseResult) -> None:
     cfg = result.config
     parts = [st.run_staircase(dataclasses.replace(cfg, critics=(c,)), threads=1, progress=False)

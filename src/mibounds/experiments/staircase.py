@@ -435,7 +435,14 @@ def _seeded_stack(build: Callable[[int], nn.Module], per_task: int, seeds: Seque
 
 
 def train_stack(
-    config: StaircaseConfig, critic: str, task_names: Sequence[str], specs: Sequence[BoundSpec], progress: str | None
+    config: StaircaseConfig,
+    critic: str,
+    task_names: Sequence[str],
+    specs: Sequence[BoundSpec],
+    progress: str | None = None,
+    *,
+    checkpoint: Path | None = None,
+    checkpoint_every: int = 1000,
 ) -> StackRun:
     """Train one stacked critic (every task of ``task_names`` x every bound of ``specs``) through the staircase.
 
@@ -445,9 +452,14 @@ def train_stack(
         task_names: Tasks of this job (a subset of ``config.tasks``).
         specs: Score-based bounds, one critic each per task.
         progress: ``"bar"``, ``"log"`` or None (see the staircase's ``progress``).
+        checkpoint: A file for the training state (networks, Adam, MINE averages, estimates so far),
+            written every ``checkpoint_every`` steps and at the end. If it holds a checkpoint of
+            the same job, training resumes from it, with the same result as an uninterrupted run
+            (the batches are seeded per step); a checkpoint of another job is overwritten.
+        checkpoint_every: Steps between checkpoints.
 
     Returns:
-        The per-step estimates and the timing.
+        The per-step estimates and the timing (seconds summed over resumed parts).
     """
     seeds = [config.seed * 1_000 + config.tasks.index(name) for name in task_names]
     config = dataclasses.replace(config, tasks=tuple(task_names))
@@ -484,9 +496,23 @@ def train_stack(
     schedule = config.schedule()
     batches = _Batches(config, device, dtype)
     record = torch.empty(config.steps, members, device=device, dtype=dtype)
+    stateful = {"stack": stack, "baseline": baseline, "optimizer": optimizer,
+                "modules": nn.ModuleList(modules)}
+    identity = json.dumps({"config": config.to_dict(), "critic": critic, "bounds": [s.label for s in specs],
+                           "seeds": seeds}, sort_keys=True)
+    first, spent, cpu_spent = _restore(checkpoint, identity, stateful, record)
     bar = _Progress(config.steps, f"staircase {critic} on {'+'.join(task_names)}", progress)
+    bar.done = first
     start, cpu_start = time.perf_counter(), time.process_time()
-    for step in range(config.steps):
+
+    def save(step: int) -> None:
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, identity, stateful, record, step,
+                             spent + time.perf_counter() - start, cpu_spent + time.process_time() - cpu_start)
+
+    for step in range(first, config.steps):
+        if step > first and step % checkpoint_every == 0:
+            save(step)
         _, x, y = batches.batch(step, float(schedule[step]))
         scores = stack(_by_member(x, n_bounds), _by_member(y, n_bounds))  # [M, K, K]
         log_baselines = None
@@ -504,10 +530,43 @@ def train_stack(
         optimizer.step()
         record[step] = values.detach()
         bar.update()
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    trained = first < config.steps  # False when a finished job's checkpoint was loaded
+    seconds = spent + (time.perf_counter() - start if trained else 0.0)
+    cpu_seconds = cpu_spent + (time.process_time() - cpu_start if trained else 0.0)
+    if checkpoint is not None and trained:
+        _save_checkpoint(checkpoint, identity, stateful, record, config.steps, seconds, cpu_seconds)
     bar.close()
     values = record.float().cpu().numpy().T.reshape(n_tasks, n_bounds, config.steps)
     return StackRun(values, seconds, cpu_seconds, members)
+
+
+def _state(stateful: dict[str, Any]) -> dict[str, Any]:
+    return {name: obj.state_dict() for name, obj in stateful.items() if obj is not None}
+
+
+def _save_checkpoint(path: Path, identity: str, stateful: dict[str, Any], record: Tensor, step: int,
+                     seconds: float, cpu_seconds: float) -> None:
+    """Write the training state after ``step`` steps (atomically: a crash leaves the last one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    torch.save({"identity": identity, "step": step, "seconds": seconds, "cpu_seconds": cpu_seconds,
+                "record": record[:step].cpu(), "state": _state(stateful)}, partial)
+    partial.replace(path)
+
+
+def _restore(path: Path | None, identity: str, stateful: dict[str, Any], record: Tensor) -> tuple[int, float, float]:
+    """Load a checkpoint of the same job into ``stateful`` and ``record``; return (steps done,
+    seconds and CPU seconds spent). A missing checkpoint, or one of another job, starts at 0."""
+    if path is None or not path.exists():
+        return 0, 0.0, 0.0
+    saved = torch.load(path, map_location=record.device, weights_only=True)
+    if saved["identity"] != identity:
+        return 0, 0.0, 0.0
+    for name, state in saved["state"].items():
+        stateful[name].load_state_dict(state)
+    step = int(saved["step"])
+    record[:step] = saved["record"].to(record)
+    return step, float(saved["seconds"]), float(saved["cpu_seconds"])
 
 
 def _structured_inputs(task: tasks.Task, x: Tensor, y: Tensor, needs: set[str]) -> dict[str, Tensor]:
@@ -563,7 +622,8 @@ class JobTiming:
 
 
 def _job(
-    config: dict[str, Any], critic: str, task_names: tuple[str, ...], progress: str | None, threads: int | None
+    config: dict[str, Any], critic: str, task_names: tuple[str, ...], progress: str | None, threads: int | None,
+    checkpoint_dir: str | None = None,
 ) -> StackRun:
     """One unit of work (module level, so worker processes can run it)."""
     previous = torch.get_num_threads()
@@ -573,7 +633,9 @@ def _job(
         cfg = StaircaseConfig.from_dict(config)
         if critic == CONDITIONAL:
             return _evaluate_structured(cfg, [s for s in cfg.specs if not s.trained], progress)
-        return train_stack(cfg, critic, task_names, [s for s in cfg.specs if s.trained], progress)
+        checkpoint = Path(checkpoint_dir) / f"{critic}-{'+'.join(task_names)}.pt" if checkpoint_dir else None
+        return train_stack(cfg, critic, task_names, [s for s in cfg.specs if s.trained], progress,
+                           checkpoint=checkpoint)
     finally:
         torch.set_num_threads(previous)
 
@@ -585,6 +647,7 @@ def run_staircase(
     threads: int | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    checkpoint_dir: str | Path | None = None,
 ) -> StaircaseResult:
     """Run the staircase: train every score-based bound's critic, evaluate the structured bounds.
 
@@ -604,6 +667,9 @@ def run_staircase(
         progress: Show progress: tqdm bars with ``workers == 1`` (when tqdm is installed), else a
             line per tenth of each job on stdout.
         log: Called with a line of text after each job finishes (e.g. ``print``).
+        checkpoint_dir: A folder for each training job's checkpoint (see :func:`train_stack`):
+            run the same staircase with the same folder again after an interruption and every
+            job resumes where it stopped (finished jobs are not repeated).
 
     Returns:
         A :class:`StaircaseResult` with every per-step estimate and the wall-clock per job.
@@ -627,6 +693,7 @@ def run_staircase(
     if workers > 1 and threads is None:
         threads = 1
     payload = config.to_dict()
+    folder = None if checkpoint_dir is None else str(checkpoint_dir)
     start = time.perf_counter()
     runs: dict[tuple[str, tuple[str, ...]], StackRun] = {}
 
@@ -641,13 +708,14 @@ def run_staircase(
 
     if workers == 1:
         for job in jobs:
-            done(job, _job(payload, *job, "bar" if progress else None, threads))
+            done(job, _job(payload, *job, "bar" if progress else None, threads, folder))
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_job, payload, *job, "log" if progress else None, threads): job for job in jobs}
+            futures = {pool.submit(_job, payload, *job, "log" if progress else None, threads, folder): job
+                       for job in jobs}
             for future in as_completed(futures):
                 done(futures[future], future.result())
     wall_seconds = time.perf_counter() - start
@@ -906,7 +974,7 @@ def main(args: Any) -> int:
             jobs = len(config.critics) * len(config.tasks) + 1
             workers = min(os.cpu_count() or 1, jobs) if on_cpu else 1
         result = run_staircase(config, workers=workers, threads=args.threads, progress=not args.no_progress,
-                               log=print)
+                               log=print, checkpoint_dir=Path(args.out) / "checkpoints")
     written = result.save(args.out, figures=not args.no_figures)
     print(result.timing_table().to_markdown(digits=1))
     for path in written.values():
