@@ -77,6 +77,21 @@ def test_infonce_and_tnce_never_exceed_log_k_and_interpolated_stays_under_its_ce
                 assert np.all(result.series(task, critic, f"interpolated:{alpha:g}") <= ceiling + 1e-5)
 
 
+def test_published_behaviour_checks(result: st.StaircaseResult) -> None:
+    checks = result.checks()
+    ceilings = [r for r in checks.records() if r["check"].startswith("max ")]
+    # 2 tasks x 2 critics x (InfoNCE + 3 I_alpha): ceilings hold on every step whatever the training.
+    assert len(ceilings) == 16 and all(r["holds"] == "yes" for r in ceilings)
+    variance = checks.where(check="variance nwj / infonce at I = 4").records()
+    assert len(variance) == 4
+    for r in variance:
+        nwj = result.stage_table().where(task=r["task"], critic=r["critic"], bound="nwj", stage=2).records()[0]
+        nce = result.stage_table().where(task=r["task"], critic=r["critic"], bound="infonce", stage=2).records()[0]
+        assert r["observed"] == pytest.approx(nwj["variance"] / nce["variance"])
+        assert r["holds"] == ("yes" if r["observed"] > 1 else "no")
+    assert "Published behaviour" in result.markdown()
+
+
 def test_upper_bound_with_the_true_marginal_tracks_the_truth(result: st.StaircaseResult) -> None:
     # The rate with the true marginal is unbiased: its stage means lie within 5 standard errors
     # (from the stage's own spread) of the true MI.

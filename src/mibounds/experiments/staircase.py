@@ -685,11 +685,9 @@ def run_staircase(
     for critic in config.critics:
         if any(s.trained for s in specs):
             groups[critic] = [s for s in specs if s.trained]
-    jobs = [
-        (critic, tuple(config.tasks) if workers == 1 or critic == CONDITIONAL else (task,))
-        for critic in groups
-        for task in (config.tasks[:1] if workers == 1 or critic == CONDITIONAL else config.tasks)
-    ]
+    split = [(task,) for task in config.tasks]  # one job per task, for worker processes
+    jobs = [(critic, names) for critic in groups
+            for names in ([config.tasks] if workers == 1 or critic == CONDITIONAL else split)]
     if workers > 1 and threads is None:
         threads = 1
     payload = config.to_dict()
@@ -853,8 +851,57 @@ class StaircaseResult:
                     cells = [f"{r['bias']:.2f} / {r['variance']:.3g} / {r['mse']:.3g}" for r in recs]
                     compact.rows.append((label, *cells, max(r["max"] for r in recs), recs[0]["ceiling"]))
                 parts.append(compact.to_markdown(digits=2))
+        checks = self.checks()
+        if checks.rows:
+            parts.append(checks.to_markdown(digits=3))
         parts.append(self.timing_table().to_markdown(digits=2))
         return "\n".join(parts)
+
+    def checks(self) -> Table:
+        """The published behaviour (Poole et al. 2019, §4), checked on this run's stage table.
+
+        Per task and learned critic: InfoNCE never above log K (every step); InfoNCE within 0.3
+        nats of the truth at the first level; NWJ and JS with a larger variance than InfoNCE at
+        the two highest levels; every I_alpha under its ceiling 1 + log(K/alpha) (every step).
+        Checks whose bounds are not in the run are left out.
+
+        Returns:
+            Columns: task, critic, check, observed, expected, holds (``"yes"``/``"no"``).
+        """
+        cfg = self.config
+        stages = self.stage_table()
+        labels = {s.label for s in cfg.specs}
+        table = Table(("task", "critic", "check", "observed", "expected", "holds"),
+                      title="Published behaviour, checked on this run")
+
+        def add(task: str, critic: str, check: str, observed: float, expected: str, holds: bool) -> None:
+            table.rows.append((task, critic, check, observed, expected, "yes" if holds else "no"))
+
+        log_k = math.log(cfg.batch_size)
+        high = cfg.levels[-2:]
+        for task in cfg.tasks:
+            for critic in (c for c in self.critics if c != CONDITIONAL):
+                rows = stages.where(task=task, critic=critic)
+                if "infonce" in labels:
+                    top = float(np.nanmax(self.series(task, critic, "infonce")))
+                    add(task, critic, "max InfoNCE estimate (any step)", top, f"<= log K = {log_k:.3f}", top <= log_k)
+                    first = rows.where(bound="infonce", stage=1).records()[0]
+                    add(task, critic, f"InfoNCE bias at I = {cfg.levels[0]:g}", first["bias"], "abs(bias) <= 0.3",
+                        abs(first["bias"]) <= 0.3)
+                    for other in ("nwj", "js"):
+                        if other not in labels:
+                            continue
+                        for level in high:
+                            mine = rows.where(bound=other, true_mi=level).records()[0]["variance"]
+                            ref = rows.where(bound="infonce", true_mi=level).records()[0]["variance"]
+                            add(task, critic, f"variance {other} / infonce at I = {level:g}", mine / ref, "> 1",
+                                mine > ref)
+                for spec in (s for s in cfg.specs if s.name == "interpolated"):
+                    ceiling = spec.ceilings(cfg.batch_size)["1 + log(K/α)"]
+                    top = float(np.nanmax(self.series(task, critic, spec.label)))
+                    add(task, critic, f"max {spec.label} estimate (any step)", top, f"<= {ceiling:.3f}",
+                        top <= ceiling)
+        return table
 
     def panels(self, task: str) -> list[StaircasePanel]:
         """One figure panel per bound of ``task``: every critic's series, and the ceilings."""
