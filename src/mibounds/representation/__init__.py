@@ -17,8 +17,10 @@ partition over x for each y (see DESIGN.md).
 
 from mibounds.representation.adversarial import reverse_gradient
 from mibounds.representation.cpc import CPC, CPCResult
+from mibounds.representation.digits import DigitsResult, run_digits_experiment
 from mibounds.representation.dim import ConvEncoder, DeepInfoMax, DeepInfoMaxResult, PriorMatching
 from mibounds.representation.distributed import Gathered, all_gather_with_grad, is_distributed, rank, world_size
+from mibounds.representation.dsprites import DSprites, DSpritesResult, factor_scores, render, run_dsprites_experiment
 from mibounds.representation.losses import (
     DVLoss,
     InfoNCELoss,
@@ -47,10 +49,13 @@ __all__ = [
     "CPCResult",
     "ConditionalGaussian",
     "ConvEncoder",
+    "DSprites",
+    "DSpritesResult",
     "DVLoss",
     "DeepInfoMax",
     "DeepInfoMaxResult",
     "DiagonalGaussian",
+    "DigitsResult",
     "Gathered",
     "GaussianMarginal",
     "InfoNCELoss",
@@ -64,6 +69,7 @@ __all__ = [
     "PriorMatching",
     "all_gather_with_grad",
     "ba_lower_bound",
+    "factor_scores",
     "infonce_loss",
     "is_distributed",
     "mean_bound",
@@ -71,7 +77,10 @@ __all__ = [
     "mi_loss",
     "rank",
     "rate_upper_bound",
+    "render",
     "reverse_gradient",
+    "run_digits_experiment",
+    "run_dsprites_experiment",
     "similarity_matrix",
     "world_size",
 ]
