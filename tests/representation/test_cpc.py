@@ -61,7 +61,7 @@ def rotating_sequences(b: int, t: int, g: torch.Generator) -> torch.Tensor:
 
 
 @pytest.mark.slow
-def test_cpc_learns_predictable_sequences() -> None:
+def test_cpc_learns_predictable_sequences(single_thread) -> None:
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     cpc = CPC(nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 16)), code_dim=16, context_dim=32, num_steps=2)

@@ -119,7 +119,7 @@ def test_factor_scores() -> None:
 
 
 @pytest.mark.slow
-def test_dsprites_experiment_writes_figure_and_scores(tmp_path) -> None:
+def test_dsprites_experiment_writes_figure_and_scores(tmp_path, single_thread) -> None:
     result = run_dsprites_experiment(num_steps=1000, figure_path=tmp_path / "dsprites.png", seed=0)
     assert result.figure_path is not None and result.figure_path.stat().st_size > 10_000
     assert set(result.factor_scores) == {"shape", "scale", "orientation", "pos_x", "pos_y"}

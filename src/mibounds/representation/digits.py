@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mibounds.critics.mlp import mlp
+from mibounds.representation._progress import progress_steps
 from mibounds.representation.losses import InfoNCELoss
 
 __all__ = ["DigitsResult", "augment_digits", "linear_probe_accuracy", "load_digit_images", "run_digits_experiment"]
@@ -186,18 +187,10 @@ def run_digits_experiment(
     loss_fn = InfoNCELoss(temperature=temperature, symmetric=True).to(device)
     optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=learning_rate)
     g = torch.Generator().manual_seed(seed)
-    steps = range(num_steps)
-    if progress:
-        try:
-            from tqdm.auto import tqdm
-
-            steps = tqdm(steps, desc="digits")
-        except ImportError:
-            pass
     history: list[tuple[int, float]] = []
     readouts: list[float] = []
     start = time.perf_counter()
-    for step in steps:
+    for step in progress_steps(num_steps, progress, "digits"):
         batch = train_images[torch.randint(len(train_images), (batch_size,), generator=g).to(device)]
         view_a = augment_digits(batch, g).flatten(1)
         view_b = augment_digits(batch, g).flatten(1)

@@ -55,8 +55,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mibounds import bounds
+from mibounds.critics import SeparableCritic, StackedConcatCritic
+from mibounds.representation._progress import progress_steps
 from mibounds.representation.adversarial import reverse_gradient
 from mibounds.representation.dim import ConvEncoder
+from mibounds.representation.losses import mean_bound
 
 __all__ = [
     "FACTOR_NAMES",
@@ -372,8 +375,6 @@ def run_dsprites_experiment(
     Returns:
         :class:`DSpritesResult`.
     """
-    from mibounds.critics import SeparableCritic, StackedConcatCritic
-
     if latent_dim < 2:
         raise ValueError(f"latent_dim must be >= 2 (the dependency term compares latents), got {latent_dim}")
     device = torch.device(device) if device is not None else torch.device("cpu")
@@ -387,21 +388,15 @@ def run_dsprites_experiment(
     others = torch.tensor([[j for j in range(latent_dim) if j != k] for k in range(latent_dim)], device=device)
 
     eval_indices = sample_factors(num_eval, torch.Generator().manual_seed(seed + 1), device)
+    encoder.eval()  # evaluation must not update the batch-norm statistics
     initial_scores = factor_scores(_encode(encoder, eval_indices, image_size), eval_indices)
+    encoder.train()
 
     params = [*encoder.parameters(), *mi_critic.parameters(), *dependency_critics.parameters()]
     optimizer = torch.optim.Adam(params, lr=learning_rate)
-    steps = range(num_steps)
-    if progress:
-        try:
-            from tqdm.auto import tqdm
-
-            steps = tqdm(steps, desc="dSprites")
-        except ImportError:
-            pass
     history: list[dict[str, float]] = []
     start = time.perf_counter()
-    for step in steps:
+    for step in progress_steps(num_steps, progress, "dSprites"):
         indices = sample_factors(batch_size, data_rng, device)
         images = render(torch.cat([indices, neighbours(indices, data_rng)]), image_size)
         mu_both = encoder(images)
@@ -409,10 +404,11 @@ def run_dsprites_experiment(
         z = mu + noise_std * torch.randn(mu.shape, generator=data_rng).to(device)
         # 1. I(X; Z) through mu(X) (Z depends on X only through it): JS-trained, NWJ readout.
         mi = bounds.js(mi_critic(mu, z))
-        # 2. Each latent against the others; the critics ascend, the encoder descends (reversal).
+        # 2. Each latent against the others: scores [L, B, B] of (z_k, z_-k). The loss below
+        # subtracts the estimate, so the critics raise it; the reversal makes the encoder lower it.
         z_adv = reverse_gradient(z)
         dep_scores = dependency_critics(z_adv.T[:, :, None], z_adv[:, others].transpose(0, 1))
-        dependency = latent_dim * torch.stack([bounds.js(s) for s in dep_scores]).mean()
+        dependency = latent_dim * mean_bound(dep_scores, "js")
         # 3. Neighbouring images (one factor step apart) should have nearby latents, relative to
         # each latent's spread over the batch (so that shrinking the latents cannot satisfy it).
         smoothness = ((mu - mu_next).pow(2).mean(0) / (mu.var(0) + 1e-4)).mean()
@@ -485,14 +481,14 @@ def plot_latent_factors(encoder: nn.Module, path: str | Path, *, image_size: int
         "shape": list(range(3)),
     }
     for k in range(num_latents):
-        image = axes[k, 0].imshow(latents[:, :, k].T, origin="upper", cmap="RdBu_r", vmin=-1, vmax=1,
+        image = axes[k, 0].imshow(latents[:, :, k].T.numpy(), origin="upper", cmap="RdBu_r", vmin=-1, vmax=1,
                                   extent=(0, 1, 1, 0))
         axes[k, 0].set(xlabel="pos x", ylabel=f"latent {k}\npos y")
         fig.colorbar(image, ax=axes[k, 0], fraction=0.046)
         for col, name in enumerate(("scale", "orientation", "shape"), start=1):
             mean, std = sweeps[name]
             ax = axes[k, col]
-            ax.errorbar(axis_values[name], mean[:, k], yerr=std[:, k], fmt="o-" if name == "shape" else "-",
+            ax.errorbar(axis_values[name], mean[:, k].numpy(), yerr=std[:, k].numpy(), fmt="o-" if name == "shape" else "-",
                         capsize=2 if name == "shape" else 0)
             ax.set(ylim=(-1.1, 1.1), xlabel=name + (" (deg)" if name == "orientation" else ""))
             if name == "shape":
