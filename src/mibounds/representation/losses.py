@@ -317,7 +317,12 @@ def mean_bound(scores: Tensor, bound: str = "infonce", **params: Any) -> Tensor:
     if scores.dim() < 2 or scores.shape[-1] != scores.shape[-2]:
         raise ValueError(f"scores must be [..., K, K], got shape {tuple(scores.shape)}")
     k = scores.shape[-1]
+    if k < 2:
+        raise ValueError(f"scores are {k} x {k}: a bound needs at least K = 2 pairs per matrix")
     if info.name == "infonce":
+        unknown = set(params) - {"symmetric"}
+        if unknown:
+            raise ValueError(f"bound 'infonce' has no parameter {', '.join(sorted(unknown))}; its parameters: symmetric")
         terms = _infonce_log_probs(scores).mean()
         if params.get("symmetric", False):
             terms = 0.5 * (terms + _infonce_log_probs(scores.transpose(-1, -2)).mean())
