@@ -24,7 +24,7 @@ def add_estimation_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--validation-fraction", type=float, default=0.2, metavar="F", help="rows for early stopping (default: %(default)s)")
     group.add_argument("--test-fraction", type=float, default=0.2, metavar="F", help="held-out rows for the estimate (default: %(default)s)")
     group.add_argument("--patience", type=int, default=e.DEFAULT_PATIENCE, metavar="N", help="validation checks without improvement before stopping (default: %(default)s)")
-    group.add_argument("--no-standardize", action="store_true", help="do not scale columns to mean 0, std 1")
+    group.add_argument("--standardize", choices=["quantile", "zscore", "none"], default="quantile", help="per-column scaling fitted on the training rows: normal scores via the empirical CDF, mean/std, or none (default: %(default)s)")
     group.add_argument("--confidence", type=float, default=0.95, metavar="C", help="interval coverage (default: %(default)s)")
     group.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda (default: %(default)s)")
     group.add_argument("--seed", type=int, default=None, help="random seed; the same seed repeats a run")
@@ -60,7 +60,7 @@ def estimation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "validation_fraction": args.validation_fraction,
         "test_fraction": args.test_fraction,
         "patience": args.patience,
-        "standardize": not args.no_standardize,
+        "standardize": {"quantile": True, "zscore": "zscore", "none": False}[args.standardize],
         "confidence": args.confidence,
         "device": args.device,
         "random_state": args.seed,

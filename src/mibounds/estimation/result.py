@@ -26,6 +26,7 @@ class EstimateResult:
         confidence: Coverage level of the interval.
         bound: Registry name of the bound.
         critic: Name of the critic (or its class name).
+        num_critics: Critics trained side by side whose averaged scores give the estimate.
         n_train: Rows used to train the critic.
         n_validation: Rows used for early stopping.
         n_test: Rows in the test split (``num_test_batches * batch_size`` of them are used).
@@ -50,6 +51,7 @@ class EstimateResult:
     confidence: float
     bound: str
     critic: str
+    num_critics: int
     n_train: int
     n_validation: int
     n_test: int
@@ -73,10 +75,11 @@ class EstimateResult:
         """Two lines for people: the estimate with its interval, then how it was obtained."""
         level = f"{100 * self.confidence:g}%"
         ceiling = f", ceiling {self.ceiling:.3f}" if self.ceiling is not None else ""
+        members = f" (mean of {self.num_critics})" if self.num_critics > 1 else ""
         return (
             f"I(X;Y) = {self.estimate:.3f} nats, {level} CI [{self.ci_low:.3f}, {self.ci_high:.3f}] "
             f"(stderr {self.stderr:.3f})\n"
-            f"bound {self.bound}{ceiling}, critic {self.critic}, K = {self.batch_size}; "
+            f"bound {self.bound}{ceiling}, critic {self.critic}{members}, K = {self.batch_size}; "
             f"held-out test: {self.num_test_batches} batches ({self.n_test} rows); trained "
             f"{self.steps} steps on {self.n_train} rows ({self.stopped}, best step {self.best_step}) "
             f"in {self.seconds:.1f} s on {self.device}"

@@ -18,32 +18,144 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["BoundObjective", "TrainingOutcome", "batch_values", "train"]
+__all__ = ["AdamW", "BoundObjective", "MemberList", "TrainingOutcome", "batch_values", "train"]
+
+
+class AdamW:
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter 2019), in a few vectorized ops.
+
+    For each parameter :math:`\theta` with gradient :math:`g` at step :math:`t`:
+
+    .. math::
+        m \leftarrow \beta_1 m + (1-\beta_1) g,\quad v \leftarrow \beta_2 v + (1-\beta_2) g^2,\quad
+        \theta \leftarrow \theta(1 - \eta\lambda)
+            - \eta\,\frac{m / (1-\beta_1^t)}{\sqrt{v / (1-\beta_2^t)} + \epsilon}
+
+    The same update as ``torch.optim.AdamW``; written here because constructing the first
+    ``torch.optim`` optimizer of a process imports ``torch._dynamo`` (2-4 s on a small CPU), which
+    would dominate a command-line estimate.
+
+    Args:
+        params: Tensors to optimize (those without a gradient at a step are skipped).
+        lr: Step size :math:`\eta`.
+        betas: :math:`(\beta_1, \beta_2)`.
+        eps: :math:`\epsilon`.
+        weight_decay: :math:`\lambda`.
+    """
+
+    def __init__(
+        self,
+        params: list[Tensor],
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        self.params = list(params)
+        self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+        self.t = 0
+
+    def zero_grad(self) -> None:
+        """Drop every gradient."""
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One update of every parameter that has a gradient."""
+        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        if not live:
+            return
+        self.t += 1
+        params = [self.params[i] for i in live]
+        grads = [self.params[i].grad for i in live]
+        m = [self.exp_avg[i] for i in live]
+        v = [self.exp_avg_sq[i] for i in live]
+        beta1, beta2 = self.betas
+        if self.weight_decay:
+            torch._foreach_mul_(params, 1.0 - self.lr * self.weight_decay)
+        torch._foreach_lerp_(m, grads, 1.0 - beta1)
+        torch._foreach_mul_(v, beta2)
+        torch._foreach_addcmul_(v, grads, grads, value=1.0 - beta2)
+        bias1 = 1.0 - beta1**self.t
+        bias2 = 1.0 - beta2**self.t
+        denom = torch._foreach_sqrt(v)
+        torch._foreach_div_(denom, math.sqrt(bias2))
+        torch._foreach_add_(denom, self.eps)
+        torch._foreach_addcdiv_(params, m, denom, value=-self.lr / bias1)
 
 
 class BoundObjective(nn.Module):
-    """A critic, a bound module and (for TUBA-type bounds) a baseline, as one module.
+    """A critic (or an ensemble of M critics), its bound and, for TUBA-type bounds, a baseline.
 
-    ``forward(x [K, dx], y [K, dy])`` returns the bound on the critic's ``[K, K]`` scores: a 0-d
-    tensor whose value is the estimate in nats and whose gradient is the training gradient.
+    ``forward(x, y)`` returns a 0-d tensor whose value is the bound in nats and whose gradient is
+    the training gradient.
+
+    With one critic (``num_members = 1``), ``x [K, dx], y [K, dy]`` and the bound of the critic's
+    ``[K, K]`` scores. With an ensemble (``num_members = M > 1``, the critic maps to
+    ``[M, K, K]``):
+
+    - training mode takes one batch per member, ``x [M, K, dx], y [M, K, dy]``, and returns the
+      mean of the members' own bounds, so each member is trained as if alone;
+    - evaluation mode takes one batch ``x [K, dx]`` and returns the bound of the averaged scores
+      ``mean_m scores[m]`` (and of the averaged ``log a(y)``): one critic, whose errors are the
+      members' errors averaged.
 
     Args:
-        critic: Maps ``x, y`` to ``scores [K, K]``.
-        bound: A :class:`mibounds.bounds.Bound` (or anything called as ``bound(scores, log_baseline)``).
-        baseline: Maps ``y [K, dy]`` to ``log a(y) [K]``; only for bounds that need one.
+        critic: Maps ``x, y`` to ``scores [K, K]``, or to ``[M, K, K]`` for an ensemble.
+        bounds: One bound module per member (:class:`mibounds.bounds.Bound`; one each because
+            MINE keeps a moving average per critic).
+        baselines: One module ``y [K, dy] -> log a(y) [K]`` per member, for bounds that need one.
     """
 
-    def __init__(self, critic: nn.Module, bound: nn.Module, baseline: nn.Module | None = None) -> None:
+    def __init__(
+        self, critic: nn.Module, bounds: list[nn.Module], baselines: list[nn.Module] | None = None
+    ) -> None:
         super().__init__()
         self.critic = critic
-        self.bound = bound
-        self.baseline = baseline
+        self.bounds = nn.ModuleList(bounds)
+        self.baselines = None if baselines is None else nn.ModuleList(baselines)
+        self.num_members = len(bounds)
+
+    @property
+    def bound(self) -> nn.Module:
+        """The first member's bound module (name, ceiling)."""
+        return self.bounds[0]
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         scores = self.critic(x, y)
-        if self.baseline is None:
-            return self.bound(scores)
-        return self.bound(scores, self.baseline(y))
+        if self.num_members == 1:
+            return self.bounds[0](scores, *self._log_baseline(0, y))
+        if self.training:
+            values = [self.bounds[m](scores[m], *self._log_baseline(m, y[m])) for m in range(self.num_members)]
+            return torch.stack(values).mean()
+        log_baseline: tuple[Tensor, ...] = ()
+        if self.baselines is not None:
+            log_baseline = (torch.stack([b(y) for b in self.baselines]).mean(0),)
+        return self.bounds[0](scores.mean(0), *log_baseline)
+
+    def _log_baseline(self, m: int, y: Tensor) -> tuple[Tensor, ...]:
+        return () if self.baselines is None else (self.baselines[m](y),)
+
+
+class MemberList(nn.Module):
+    """M critics of any kind as one ensemble critic: ``x, y -> scores [M, K, K]``.
+
+    Takes one batch per member (``x [M, K, dx]``) or one batch for all (``x [K, dx]``). The
+    stacked critics (:class:`mibounds.critics.StackedSeparableCritic`) do the same in one pass;
+    this is the fallback for critics without a stacked form.
+    """
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        if x.dim() == 3:
+            return torch.stack([c(x[m], y[m]) for m, c in enumerate(self.members)])
+        return torch.stack([c(x, y) for c in self.members])
 
 
 @dataclass
@@ -122,7 +234,8 @@ def train(
     """Train ``objective`` (maximize its bound) with Adam and early stopping on validation.
 
     Args:
-        objective: Module mapping a batch ``(x [K, dx], y [K, dy])`` to the 0-d bound.
+        objective: Module mapping a batch ``(x [K, dx], y [K, dy])`` to the 0-d bound; a
+            :class:`BoundObjective` ensemble of M members gets ``[M, K, ...]`` training batches.
         train_xy: Training ``x [n, dx]``, ``y [n, dy]`` on the objective's device.
         validation_xy: Validation pairs, already shuffled (cut into fixed consecutive batches).
         batch_size: K.
@@ -142,7 +255,7 @@ def train(
     """
     train_x, train_y = train_xy
     val_x, val_y = validation_xy
-    optimizer = torch.optim.AdamW(objective.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    optimizer = AdamW(list(objective.parameters()), lr=learning_rate, weight_decay=weight_decay)
     # The module that is checked and kept: the raw weights, or their moving average.
     checked = copy.deepcopy(objective) if ema_decay > 0 else objective
     params, averaged = list(objective.parameters()), list(checked.parameters())
@@ -153,12 +266,14 @@ def train(
     since_check, step, stopped = 0, 0, "max_steps"
     bar = _progress_bar(max_steps, progress)
     objective.train()
-    batches = _random_batches(len(train_x), batch_size, generator)
+    # One independent batch stream per ensemble member (they see different batches each step).
+    members = getattr(objective, "num_members", 1)
+    streams = [_random_batches(len(train_x), batch_size, generator) for _ in range(members)]
     try:
         while step < max_steps:
-            rows = next(batches).to(train_x.device)
+            rows = (next(streams[0]) if members == 1 else torch.stack([next(s) for s in streams])).to(train_x.device)
             value = objective(train_x[rows], train_y[rows])
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             (-value).backward()
             optimizer.step()
             if checked is not objective:

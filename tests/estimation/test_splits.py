@@ -1,0 +1,66 @@
+"""Splits and standardization."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mibounds.estimation.splits import QuantileNormalizer, Standardizer, check_sizes, split_indices, split_sizes
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 5000), st.floats(0.01, 0.45), st.floats(0.01, 0.45), st.integers(0, 2**31))
+def test_splits_partition_the_rows(n, validation_fraction, test_fraction, seed):
+    sizes = split_sizes(n, validation_fraction, test_fraction)
+    split = split_indices(n, sizes, np.random.default_rng(seed))
+    rows = np.concatenate([split.train, split.validation, split.test])
+    assert sorted(rows.tolist()) == list(range(n))
+    assert (len(split.train), len(split.validation), len(split.test)) == sizes
+
+
+def test_split_sizes_round_the_fractions():
+    assert split_sizes(20_000, 0.2, 0.2) == (12_000, 4_000, 4_000)
+    with pytest.raises(ValueError, match="validation_fraction \\+ test_fraction = 1 leaves no training rows"):
+        split_sizes(100, 0.5, 0.5)
+    with pytest.raises(ValueError, match=r"test_fraction must lie in \(0, 1\)"):
+        split_sizes(100, 0.2, 0.0)
+
+
+def test_check_sizes_messages():
+    with pytest.raises(ValueError, match=r"batch_size 512 is larger than the training split \(60 of 100 rows\); pass batch_size <= 60"):
+        check_sizes(100, (60, 20, 20), 512 // 1)
+    with pytest.raises(ValueError, match="too few rows for the split and batch size: 100 rows give a test split of 20, fewer than 2 batches of 16"):
+        check_sizes(100, (60, 20, 20), 16)
+    check_sizes(100, (60, 20, 20), 10)  # exactly 2 test batches: fine
+
+
+def test_standardizer_uses_the_given_statistics_and_keeps_constant_columns_finite():
+    train = np.array([[0.0, 5.0], [2.0, 5.0]])
+    scaler = Standardizer.fit(train)
+    np.testing.assert_allclose(scaler(train), [[-1.0, 0.0], [1.0, 0.0]])
+    np.testing.assert_allclose(scaler(np.array([[4.0, 6.0]])), [[3.0, 1.0]])
+    np.testing.assert_array_equal(Standardizer.identity(2)(train), train)
+
+
+def test_quantile_normalizer_gives_normal_scores_and_ignores_increasing_maps():
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(4000, 2))
+    new = rng.normal(size=(500, 2))
+    scores = QuantileNormalizer.fit(train)(new)
+    cubed = QuantileNormalizer.fit(train**3)(new**3)
+    # An increasing map of the data moves a new value at most within its gap between two sorted
+    # training values (the interpolation there is linear in the value), i.e. by < 1/n = 2.5e-4 in
+    # probability, < 1e-3 in normal score for |score| < 2.6.
+    inner = np.abs(scores) < 2.6
+    np.testing.assert_allclose(scores[inner], cubed[inner], atol=1e-3)
+    # Normal scores of normal data are the data, up to the empirical CDF's error ~ 1/sqrt(4000).
+    np.testing.assert_allclose(scores, new, atol=0.1)
+    assert np.all(np.diff(QuantileNormalizer.fit(train)(np.linspace(-5, 5, 50)[:, None].repeat(2, 1)), axis=0) >= 0)
+
+
+def test_quantile_normalizer_is_finite_beyond_the_training_range():
+    scaler = QuantileNormalizer.fit(np.arange(10.0)[:, None])
+    out = scaler(np.array([[-100.0], [4.5], [100.0]]))
+    assert np.isfinite(out).all() and out[0, 0] < out[1, 0] < out[2, 0]
