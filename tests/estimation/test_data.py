@@ -176,6 +176,7 @@ def test_unsupported_suffix_and_missing_file(tmp_path):
 
 def test_parse_columns():
     assert parse_columns(" a, b ,0:3") == ["a", "b", "0:3"]
+    assert parse_columns(["a", "b,c"]) == ["a", "b", "c"]
     assert parse_columns(None) is None
     with pytest.raises(ValueError, match="empty column list"):
         parse_columns(" , ")

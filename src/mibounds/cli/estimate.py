@@ -10,7 +10,8 @@ from mibounds.cli._options import add_estimation_options, check_names, print_res
 __all__ = ["register"]
 
 _EPILOG = """\
-columns: comma-separated names, 0-based indices or ranges start:stop, e.g. --x a,b --y 2:5.
+columns: names, 0-based indices or ranges start:stop, separated by spaces or commas,
+e.g. --x a b --y 2:5 or --x a,b.
 With only --x, y is every other column (and the other way round); with neither, the file must
 have exactly two columns. For .npz files --x/--y name arrays (default: arrays x and y).
 Files are read without executing anything (no pickle).
@@ -18,7 +19,7 @@ Files are read without executing anything (no pickle).
 examples:
   mibounds estimate data.csv --x 0:20 --y 20:40
   mibounds estimate pairs.npz --x image_emb --y text_emb --json
-  mibounds estimate table.parquet --x speed,angle --seed 0
+  mibounds estimate table.parquet --x speed angle --seed 0
 """
 
 
@@ -33,8 +34,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", metavar="FILE", help=".csv, .tsv, .npy, .npz or .parquet")
-    parser.add_argument("--x", metavar="COLS", help="columns (or .npz arrays) of x")
-    parser.add_argument("--y", metavar="COLS", help="columns (or .npz arrays) of y")
+    parser.add_argument("--x", nargs="+", metavar="COLS", help="columns (or .npz arrays) of x")
+    parser.add_argument("--y", nargs="+", metavar="COLS", help="columns (or .npz arrays) of y")
     add_estimation_options(parser)
     parser.set_defaults(func=run)
     return parser

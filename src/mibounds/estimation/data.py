@@ -125,14 +125,15 @@ class LoadedData:
 
 
 def parse_columns(spec: str | Sequence[str] | None) -> list[str] | None:
-    """Split a column spec ``"a,b,3,0:20"`` into tokens (names, indices or ``start:stop`` ranges).
+    """Split a column spec ``"a,b,3,0:20"`` (or a list of such strings) into tokens: names,
+    0-based indices or ``start:stop`` ranges.
 
     Returns:
         The tokens, or None when ``spec`` is None (columns then default, see :func:`load_xy`).
     """
     if spec is None:
         return None
-    parts = spec.split(",") if isinstance(spec, str) else [str(s) for s in spec]
+    parts = [part for item in ([spec] if isinstance(spec, str) else spec) for part in str(item).split(",")]
     tokens = [p.strip() for p in parts if p.strip()]
     if not tokens:
         raise ValueError(f"empty column list {spec!r}; name columns like --x a,b or --x 0:20")
