@@ -7,8 +7,9 @@ here: every setting is the library default), and prints one line per seed with t
 the interval, whether it covers the truth, the steps and the wall time, then a summary.
 
 The wall time counts the whole call (split, standardization, training, held-out evaluation) in a
-process that has already imported torch and built one optimizer-free warm-up estimate, so import
-costs are not in it. The load average is printed: on a shared machine other work slows the run.
+process that has already imported torch and run a 5-step warm-up estimate, so import costs are
+not in it. The load average is printed: on a shared machine other work slows the run (and with
+more than one thread per process, badly: threads then wait on each other).
 
 Usage: python benchmarks/bench_estimate.py [--seeds 0 1 2] [--threads 2] [--samples 20000]
        [--task gaussian-d20-mi2]
@@ -65,7 +66,7 @@ def main() -> None:
         )
     errors = np.array([r[0] for r in rows])
     print(
-        f"summary: bound {result.bound}, critic {result.critic}, K = {result.batch_size}; "
+        f"summary: bound {result.bound}, critic {result.critic} (mean of {result.num_critics}), K = {result.batch_size}; "
         f"mean error {errors.mean():+.3f}, max |error| {np.abs(errors).max():.3f} (target <= 0.15), "
         f"covered {sum(r[1] for r in rows)}/{len(rows)}, "
         f"wall time mean {np.mean([r[2] for r in rows]):.1f} s, max {max(r[2] for r in rows):.1f} s (target < 20 s)"

@@ -28,6 +28,7 @@ def add_estimation_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--confidence", type=float, default=0.95, metavar="C", help="interval coverage (default: %(default)s)")
     group.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda (default: %(default)s)")
     group.add_argument("--seed", type=int, default=None, help="random seed; the same seed repeats a run")
+    group.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for torch (default: %(default)s: the networks are small, so more threads gain little and compete with other work)")
     out = parser.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     out.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -73,6 +74,11 @@ def run_estimate(x: Any, y: Any, args: argparse.Namespace):  # -> EstimateResult
     from mibounds.estimation import estimate
     from mibounds.validation import MIBoundsWarning
 
+    import torch
+
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    torch.set_num_threads(args.threads)  # the command owns its process
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MIBoundsWarning)  # printed from result.warnings instead
         return estimate(x, y, **estimation_kwargs(args))

@@ -75,29 +75,34 @@ def tasks_table() -> list[dict[str, Any]]:
 
 
 def _bounds(args: argparse.Namespace) -> int:
-    rows = bounds_table()
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    table = [
-        [r["name"], r["kind"], ", ".join(r["needs"]), r["ceiling"], "yes" if r["estimate"] else "-", r["reference"]]
-        for r in rows
-    ]
-    _print_table(["name", "kind", "needs", "ceiling", "estimate", "reference"], table)
-    print("\n'estimate' = usable by 'mibounds estimate --bound NAME' (trains a critic from samples).")
-    return 0
+    return _emit(
+        bounds_table(),
+        args,
+        ["name", "kind", "needs", "ceiling", "estimate", "reference"],
+        lambda r: [r["name"], r["kind"], ", ".join(r["needs"]), r["ceiling"], "yes" if r["estimate"] else "-", r["reference"]],
+        "'estimate' = usable by 'mibounds estimate --bound NAME' (trains a critic from samples).",
+    )
 
 
 def _tasks(args: argparse.Namespace) -> int:
-    rows = tasks_table()
+    return _emit(
+        tasks_table(),
+        args,
+        ["name", "default id", "MI (nats)", "description"],
+        lambda r: [r["name"], r.get("default", "-"), f"{r['mi']:.3f}" if "mi" in r else "-", r["summary"]],
+        "Use an id or a family with 'mibounds demo --task ID', e.g. --task gaussian-d5-mi1.",
+    )
+
+
+def _emit(
+    rows: list[dict[str, Any]], args: argparse.Namespace, header: list[str], cells: Any, note: str
+) -> int:
+    """Print ``rows`` as JSON (``--json``) or as a table of ``cells(row)`` with a closing note."""
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    table = [
-        [r["name"], r.get("default", "-"), f"{r['mi']:.3f}" if "mi" in r else "-", r["summary"]] for r in rows
-    ]
-    _print_table(["name", "default id", "MI (nats)", "description"], table)
-    print("\nUse an id or a family with 'mibounds demo --task ID', e.g. --task gaussian-d5-mi1.")
+    _print_table(header, [cells(r) for r in rows])
+    print(f"\n{note}")
     return 0
 
 

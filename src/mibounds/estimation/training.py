@@ -189,13 +189,13 @@ def batch_values(objective: nn.Module, x: Tensor, y: Tensor, batch_size: int) ->
     was_training = objective.training
     objective.eval()
     num = len(x) // batch_size
-    values = torch.empty(num, dtype=torch.float64, device=x.device)
+    values = torch.empty(num, device=x.device)
     with torch.no_grad():
         for b in range(num):
             rows = slice(b * batch_size, (b + 1) * batch_size)
             values[b] = objective(x[rows], y[rows])
     objective.train(was_training)
-    return values.cpu().numpy()
+    return values.cpu().double().numpy()
 
 
 def _random_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
@@ -262,7 +262,7 @@ def train(
     best_state = _copy_state(checked)
     best_value, best_step, stale = -math.inf, 0, 0
     history: dict[str, list[float]] = {"step": [], "train": [], "validation": []}
-    running = torch.zeros((), dtype=torch.float64, device=train_x.device)
+    running = torch.zeros((), device=train_x.device)
     since_check, step, stopped = 0, 0, "max_steps"
     bar = _progress_bar(max_steps, progress)
     objective.train()
