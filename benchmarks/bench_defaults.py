@@ -33,23 +33,31 @@ from mibounds import tasks
 from mibounds.estimation import estimate
 
 _SOFTPLUS_1 = {"activation": "softplus", "num_layers": 1}
-_RELU = {"activation": "relu"}
+_SOFTPLUS_2 = {"activation": "softplus", "num_layers": 2}
+_RELU_2 = {"activation": "relu", "num_layers": 2}
+# The search went from Poole et al.'s setting (ReLU, two layers, one critic, z-scores) towards the
+# defaults one change at a time; each candidate spells out every setting it changes.
+_BASE = {"ema_decay": 0.0, "num_critics": 1, "standardize": "zscore"}
 
 #: name -> estimate() arguments. "default" is what estimate() does with no arguments.
 CANDIDATES: dict[str, dict[str, Any]] = {
     "default": {},
-    "infonce-relu": {"bound": "infonce", "critic_kwargs": _RELU, "learning_rate": 1e-3, "ema_decay": 0.0},
-    "smile-relu": {"bound": "smile", "critic_kwargs": _RELU, "learning_rate": 1e-3, "ema_decay": 0.0},
-    "smile-relu-lr3e-4": {"bound": "smile", "critic_kwargs": _RELU, "learning_rate": 3e-4, "ema_decay": 0.0},
-    "smile-softplus2": {"bound": "smile", "critic_kwargs": {"activation": "softplus"}, "learning_rate": 3e-4,
-                        "ema_decay": 0.0},
-    "smile-softplus2-ema": {"bound": "smile", "critic_kwargs": {"activation": "softplus"}, "learning_rate": 3e-4},
-    "smile-softplus1-ema": {"bound": "smile", "critic_kwargs": _SOFTPLUS_1, "learning_rate": 3e-4},
-    "smile-softplus1-ema-lr1e-3": {"bound": "smile", "critic_kwargs": _SOFTPLUS_1, "learning_rate": 1e-3},
-    "js-softplus1-ema": {"bound": "js", "critic_kwargs": _SOFTPLUS_1, "learning_rate": 3e-4},
-    "dv-softplus1-ema": {"bound": "dv", "critic_kwargs": _SOFTPLUS_1, "learning_rate": 3e-4},
-    "infonce-softplus1-ema": {"bound": "infonce", "critic_kwargs": _SOFTPLUS_1, "learning_rate": 3e-4},
-    "smile-bilinear": {"bound": "smile", "critic": "bilinear", "learning_rate": 1e-2, "ema_decay": 0.0},
+    "infonce-relu": {**_BASE, "bound": "infonce", "critic_kwargs": _RELU_2, "learning_rate": 1e-3},
+    "smile-relu": {**_BASE, "bound": "smile", "critic_kwargs": _RELU_2, "learning_rate": 1e-3},
+    "smile-relu-lr3e-4": {**_BASE, "bound": "smile", "critic_kwargs": _RELU_2, "learning_rate": 3e-4},
+    "smile-bilinear": {**_BASE, "bound": "smile", "critic": "bilinear", "learning_rate": 1e-2},
+    "smile-softplus2": {**_BASE, "bound": "smile", "critic_kwargs": _SOFTPLUS_2, "learning_rate": 3e-4},
+    "smile-softplus2-ema": {**_BASE, "bound": "smile", "critic_kwargs": _SOFTPLUS_2, "learning_rate": 3e-4,
+                            "ema_decay": 0.99},
+    "smile-softplus1-ema": {**_BASE, "bound": "smile", "critic_kwargs": _SOFTPLUS_1, "learning_rate": 5e-4,
+                            "ema_decay": 0.99},
+    "js-softplus1-ema": {**_BASE, "bound": "js", "critic_kwargs": _SOFTPLUS_1, "learning_rate": 5e-4,
+                         "ema_decay": 0.99},
+    "infonce-softplus1-ema": {**_BASE, "bound": "infonce", "critic_kwargs": _SOFTPLUS_1, "learning_rate": 5e-4,
+                              "ema_decay": 0.99},
+    "smile-softplus1-ema-x4": {**_BASE, "bound": "smile", "critic_kwargs": _SOFTPLUS_1, "learning_rate": 5e-4,
+                               "ema_decay": 0.99, "num_critics": 4},
+    "default-zscore": {"standardize": "zscore"},
 }
 
 
