@@ -1,19 +1,10 @@
-"""Shared fixtures: small paired data and settings that make an estimate take a fraction of a second."""
+"""Small paired data and settings that make an estimate take a fraction of a second (the
+one-thread fixture is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The tests run beside other work on a 2-core machine: one thread is faster than contention.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
