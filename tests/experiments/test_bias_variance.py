@@ -106,6 +106,9 @@ def test_figures_are_written(result: bv.BiasVarianceResult, tmp_path) -> None:
         pixels = image.imread(written[name])
         assert pixels[..., :3].std() > 0.05
     assert (tmp_path / "bias_variance.csv").read_text().startswith("sweep,bound,critic,true_mi,k,alpha")
+    reloaded = bv.load_result(tmp_path)
+    assert reloaded.config == result.config and reloaded.markdown() == result.markdown()
+    assert "| tnce | log p(y\\|x) |" in result.markdown()  # the | of the critic is escaped in its cell
 
 
 def test_config_errors() -> None:

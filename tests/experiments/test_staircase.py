@@ -219,6 +219,13 @@ def test_table_markdown_and_filters() -> None:
     assert table.where(a=2).column("b")[0] != table.where(a=2).column("b")[0]  # NaN
     with pytest.raises(ValueError, match="columns"):
         Table(("a",), [(1, 2)])
+    assert "| p(y\\|x) |" in Table(("c",), [("p(y|x)",)]).to_markdown()
+
+
+def test_table_csv_round_trip(tmp_path) -> None:
+    table = Table(("name", "k", "value"), [("a", 64, 0.1), ("b|c", 8, float("inf"))])
+    back = Table.from_csv(table.to_csv(tmp_path / "t.csv"))
+    assert back.columns == table.columns and back.rows == table.rows
 
 
 def test_cli_runs_a_reduced_staircase_and_prints_the_wall_clock(tmp_path, capsys) -> None:

@@ -258,6 +258,7 @@ def _add_bias_variance(commands: Any) -> None:
     parser.add_argument("--repeats", type=int, default=1000, help="batches per point (default: 1000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="bias_variance", metavar="DIR", help="output folder (default: %(default)s)")
+    parser.add_argument("--from", dest="from_dir", metavar="DIR", help="a saved run to re-make tables and figures from")
     parser.add_argument("--no-figures", action="store_true", help="tables only (no matplotlib needed)")
     parser.set_defaults(func=lambda args: _experiment("bias_variance", args))
 

@@ -34,6 +34,7 @@ Reference:
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 import warnings
@@ -56,6 +57,7 @@ __all__ = [
     "BiasVarianceConfig",
     "BiasVarianceResult",
     "estimates",
+    "load_result",
     "main",
     "optimal_critic",
     "run_bias_variance",
@@ -198,6 +200,7 @@ def estimates(config: BiasVarianceConfig, specs: Sequence[BoundSpec], mi: float,
     return out
 
 
+_TITLE = "Bias and variance of each bound with its optimal critic"
 _COLUMNS = ("sweep", "bound", "critic", "true_mi", "k", "alpha", "repeats", "mean", "bias", "variance", "mse", "se")
 
 
@@ -285,11 +288,13 @@ class BiasVarianceResult:
         return "\n".join(parts)
 
     def save(self, directory: str | Path, *, figures: bool = True, dpi: int = 100) -> dict[str, Path]:
-        """Write ``bias_variance.csv``, ``bias_variance.md`` and (with figures) ``bias_variance.png``
-        and ``alpha_sweep.png``; returns name -> path."""
+        """Write ``bias_variance.csv``, ``bias_variance.md``, ``bias_variance.json`` (the settings)
+        and (with figures) ``bias_variance.png`` and ``alpha_sweep.png``; returns name -> path."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        written = {"csv": self.table.to_csv(out / "bias_variance.csv"), "markdown": out / "bias_variance.md"}
+        written = {"csv": self.table.to_csv(out / "bias_variance.csv"), "markdown": out / "bias_variance.md",
+                   "json": out / "bias_variance.json"}
+        written["json"].write_text(json.dumps({"config": dataclasses.asdict(self.config), "seconds": self.seconds}))
         written["markdown"].write_text(self.markdown())
         if figures:
             if self.table.where(sweep="mi").rows or self.table.where(sweep="k").rows:
@@ -297,6 +302,14 @@ class BiasVarianceResult:
             if self.table.where(sweep="alpha").rows:
                 written["png_alpha"] = save_figure(self.alpha_figure(), out / "alpha_sweep.png", dpi=dpi)
         return written
+
+
+def load_result(directory: str | Path) -> BiasVarianceResult:
+    """Read a result written by :meth:`BiasVarianceResult.save` (to re-make its tables and figures)."""
+    folder = Path(directory)
+    meta = json.loads((folder / "bias_variance.json").read_text())
+    config = BiasVarianceConfig(**meta["config"])
+    return BiasVarianceResult(config, Table.from_csv(folder / "bias_variance.csv", _TITLE), float(meta["seconds"]))
 
 
 def run_bias_variance(config: BiasVarianceConfig | None = None, *, log: Callable[[str], None] | None = None) -> BiasVarianceResult:
@@ -312,7 +325,7 @@ def run_bias_variance(config: BiasVarianceConfig | None = None, *, log: Callable
     """
     config = config or BiasVarianceConfig()
     specs = [BoundSpec.parse(label) for label in config.bounds]
-    table = Table(_COLUMNS, title="Bias and variance of each bound with its optimal critic")
+    table = Table(_COLUMNS, title=_TITLE)
     start = time.perf_counter()
     point = 0
 
@@ -336,17 +349,20 @@ def run_bias_variance(config: BiasVarianceConfig | None = None, *, log: Callable
     seconds = time.perf_counter() - start
     if log is not None:
         log(f"bias-variance: alpha sweep done; {seconds:.1f} s wall-clock in all")
-    return BiasVarianceResult(dataclasses.replace(config), table, seconds)
+    return BiasVarianceResult(config, table, seconds)
 
 
 def main(args: Any) -> int:
     """``mibounds bench bias-variance`` (arguments defined in :mod:`mibounds.cli.bench`)."""
-    config = BiasVarianceConfig(
-        task=args.task, dim=args.dim, bounds=tuple(args.bounds or DEFAULT_BOUNDS), mi_grid=tuple(args.mi),
-        batch_size=args.batch_size, k_grid=tuple(args.batch_sizes), fixed_mi=args.fixed_mi,
-        alphas=tuple(args.alphas), alpha_mi=tuple(args.alpha_mi), repeats=args.repeats, seed=args.seed,
-    )
-    result = run_bias_variance(config, log=print)
+    if args.from_dir:
+        result = load_result(args.from_dir)
+    else:
+        config = BiasVarianceConfig(
+            task=args.task, dim=args.dim, bounds=tuple(args.bounds or DEFAULT_BOUNDS), mi_grid=tuple(args.mi),
+            batch_size=args.batch_size, k_grid=tuple(args.batch_sizes), fixed_mi=args.fixed_mi,
+            alphas=tuple(args.alphas), alpha_mi=tuple(args.alpha_mi), repeats=args.repeats, seed=args.seed,
+        )
+        result = run_bias_variance(config, log=print)
     written = result.save(args.out, figures=not args.no_figures)
     print(result.markdown())
     for path in written.values():

@@ -84,6 +84,8 @@ def ema(values: np.ndarray, span: float = 200.0) -> np.ndarray:
 
 
 def _format(value: Any, digits: int) -> str:
+    if isinstance(value, str):
+        return value.replace("|", "\\|")  # a bare | would end the Markdown cell
     if isinstance(value, (float, np.floating)):
         if math.isnan(value):
             return "nan"
@@ -140,6 +142,23 @@ class Table:
         for row in self.rows:
             lines.append("| " + " | ".join(_format(v, digits) for v in row) + " |")
         return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_csv(cls, path: str | Path, title: str = "") -> Table:
+        """Read a table written by :meth:`to_csv` (numbers come back as int or float)."""
+
+        def parse(text: str) -> Any:
+            for kind in (int, float):
+                try:
+                    return kind(text)
+                except ValueError:
+                    pass
+            return text
+
+        with Path(path).open(newline="") as f:
+            reader = csv.reader(f)
+            columns = next(reader)
+            return cls(tuple(columns), [tuple(parse(v) for v in row) for row in reader], title)
 
     def to_csv(self, path: str | Path) -> Path:
         """Write the table as CSV (full float precision) and return the path."""
