@@ -5,6 +5,7 @@ Tolerances are 5 standard errors of the mean, computed from the repeated batches
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -32,7 +33,8 @@ def values(config: bv.BiasVarianceConfig) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def result(config: bv.BiasVarianceConfig) -> bv.BiasVarianceResult:
-    return bv.run_bias_variance(config)
+    # Fewer batches: this run checks the tables' structure and trends far larger than their noise.
+    return bv.run_bias_variance(dataclasses.replace(config, repeats=100))
 
 
 def _within(values: np.ndarray, truth: float) -> bool:

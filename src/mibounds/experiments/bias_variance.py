@@ -48,7 +48,7 @@ import torch
 from torch import Tensor
 
 from mibounds import tasks
-from mibounds.experiments.figures import Curve, Table, alpha_sweep_figure, bias_variance_figure, save_figure
+from mibounds.experiments.figures import Curve, Table, alpha_sweep_figure, bias_variance_figure, save_figure, short
 from mibounds.experiments.staircase import DEFAULT_BOUNDS as STAIRCASE_BOUNDS
 from mibounds.experiments.staircase import BoundSpec
 
@@ -276,14 +276,14 @@ class BiasVarianceResult:
                 compact = Table(("true MI", *(f"α = {a:g}" for a in points)), title=f"Bias / variance {title}")
                 for mi in dict.fromkeys(rows.column(key)):
                     recs = {r["alpha"]: r for r in rows.where(true_mi=mi).records()}
-                    compact.rows.append((mi, *(f"{recs[a]['bias']:.2f} / {recs[a]['variance']:.3g}" for a in points)))
+                    compact.rows.append((mi, *(f"{short(recs[a]['bias'])} / {recs[a]['variance']:.3g}" for a in points)))
             else:
                 points = list(dict.fromkeys(rows.column(x)))
                 compact = Table(("bound", "critic", *(f"{p:g}" for p in points)), title=f"Bias / variance {title}")
                 for bound in dict.fromkeys(rows.column("bound")):
                     recs = {r[x]: r for r in rows.where(bound=bound).records()}
                     compact.rows.append((bound, recs[points[0]]["critic"],
-                                         *(f"{recs[p]['bias']:.2f} / {recs[p]['variance']:.3g}" for p in points)))
+                                         *(f"{short(recs[p]['bias'])} / {recs[p]['variance']:.3g}" for p in points)))
             parts.append(compact.to_markdown())
         return "\n".join(parts)
 

@@ -15,7 +15,6 @@ The errors come from a staircase run with both critics: a saved one (the output 
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 
 from mibounds import critics, tasks
-from mibounds.experiments.figures import Table
+from mibounds.experiments.figures import Table, short
 from mibounds.experiments.staircase import (
     StaircaseConfig,
     StaircaseResult,
@@ -66,15 +65,15 @@ def time_training_step(
     ``threads`` torch threads (1, like the staircase's worker processes), so that other load on
     the machine disturbs the number as little as possible.
     """
-    short = dataclasses.replace(config, tasks=config.tasks[:1], levels=config.levels[:1], bounds=tuple(bounds),
+    brief = dataclasses.replace(config, tasks=config.tasks[:1], levels=config.levels[:1], bounds=tuple(bounds),
                                 steps_per_level=steps, window=min(config.window, steps))
-    specs = short.specs
+    specs = brief.specs
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        train_stack(short, critic, short.tasks, specs, None)
-        return min(train_stack(short, critic, short.tasks, specs, None).seconds / steps for _ in range(repeats))
+        train_stack(brief, critic, brief.tasks, specs, None)
+        return min(train_stack(brief, critic, brief.tasks, specs, None).seconds / steps for _ in range(repeats))
     finally:
         torch.set_num_threads(previous)
 
@@ -152,7 +151,7 @@ def critic_tradeoff(staircase: StaircaseResult, *, timing_steps: int = 20) -> Cr
             recs = {c: stages.where(task=task, critic=c, bound=bound).records() for c in _LEARNED}
             errors.rows.append((
                 task, bound, *(float(np.mean([r["mse"] for r in recs[c]])) for c in _LEARNED),
-                *(" / ".join(f"{r['bias']:.2f}" for r in recs[c]) for c in _LEARNED),
+                *(" / ".join(short(r["bias"]) for r in recs[c]) for c in _LEARNED),
             ))
     return CriticTradeoffResult(timing, errors, staircase)
 

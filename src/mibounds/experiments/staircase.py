@@ -46,7 +46,7 @@ import torch
 from torch import Tensor, nn
 
 from mibounds import bounds, critics, tasks
-from mibounds.experiments.figures import StaircasePanel, Table, save_figure, staircase_figure
+from mibounds.experiments.figures import StaircasePanel, Table, save_figure, short, staircase_figure
 from mibounds.validation import unknown_name_error
 
 __all__ = [
@@ -848,7 +848,7 @@ class StaircaseResult:
                 compact = Table(columns, title=f"{task}, critic: {critic}")
                 for label in dict.fromkeys(rows.column("bound")):
                     recs = rows.where(bound=label).records()
-                    cells = [f"{r['bias']:.2f} / {r['variance']:.3g} / {r['mse']:.3g}" for r in recs]
+                    cells = [f"{short(r['bias'])} / {r['variance']:.3g} / {r['mse']:.3g}" for r in recs]
                     compact.rows.append((label, *cells, max(r["max"] for r in recs), recs[0]["ceiling"]))
                 parts.append(compact.to_markdown(digits=2))
         checks = self.checks()
