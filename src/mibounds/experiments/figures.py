@@ -258,15 +258,15 @@ def staircase_figure(
             ax.plot(steps, values, color=color, alpha=0.25, linewidth=0.4, rasterized=True)
             smoothed = next(smooth)
             ax.plot(steps, smoothed, color=color, linewidth=1.4, label=critic)
+            off = np.mean((smoothed < ylim[0]) | (smoothed > ylim[1]))
+            if off > 0.5:  # say so, rather than leave an empty-looking panel
+                ax.text(0.03, 0.9 - 0.1 * index, f"{critic}: EMA off scale {100 * off:.0f}% of steps",
+                        transform=ax.transAxes, fontsize=7, color=color)
         ax.plot(steps, true_mi, color="black", linewidth=1.0, label="true MI")
         for label, value in panel.ceilings.items():
             ax.axhline(value, color="0.4", linestyle="--", linewidth=1.0)
             if ylim[0] < value < ylim[1]:
                 ax.text(steps[-1], value, f" {label}", fontsize=7, color="0.3", ha="right", va="bottom")
-            off = np.mean((smoothed < ylim[0]) | (smoothed > ylim[1]))
-            if off > 0.5:  # say so, rather than leave an empty-looking panel
-                ax.text(0.03, 0.06 + 0.1 * index, f"{critic}: EMA off scale {100 * off:.0f}% of steps",
-                        transform=ax.transAxes, fontsize=7, color=color)
         ax.set_title(panel.title, fontsize=10)
         ax.set_ylim(*ylim)
         ax.grid(alpha=0.3)
