@@ -9,6 +9,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -263,3 +269,54 @@ def test_short_training_run_learns_the_lowest_stage() -> None:
     res = st.run_staircase(cfg, progress=False)
     row = res.stage_table().where(bound="infonce").records()[0]
     assert abs(row["bias"]) < 0.3
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux) to find the worker processes")
+def test_worker_processes_exit_when_the_staircase_is_killed(tmp_path) -> None:
+    # A long run with 2 workers, killed with SIGKILL (nothing can be cleaned up): its workers
+    # must not train on as orphans.
+    command = [sys.executable, "-m", "mibounds.cli", "bench", "staircase", "--tasks", "gaussian", "cubic",
+               "--critics", "separable", "--bounds", "infonce", "--levels", "1", "--steps-per-level", "10000000",
+               "--batch-size", "8", "--hidden-dim", "4", "--embed-dim", "2", "--workers", "2",
+               "--out", str(tmp_path / "run"), "--no-figures", "--no-progress"]
+    parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        workers: set[int] = set()
+        while len(workers) < 2 and time.monotonic() < deadline and parent.poll() is None:
+            time.sleep(0.2)
+            # the pool's workers, not its resource tracker (which exits with the parent anyway)
+            workers = {pid for pid in _children(parent.pid)
+                       if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")}
+        assert len(workers) == 2, "the staircase did not start its 2 worker processes"
+        time.sleep(1.0)  # let the workers get into training
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 15
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(pid) for pid in workers), "worker processes trained on after the parent was killed"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        for pid in _children(parent.pid):
+            os.kill(pid, signal.SIGKILL)

@@ -40,6 +40,7 @@ __all__ = [
     "ProcessExecutor",
     "RayExecutor",
     "SerialExecutor",
+    "exit_when_orphaned",
     "make_executor",
     "resolve_cell_function",
     "run_cell",
@@ -166,12 +167,16 @@ def _init_worker(threads: int | None) -> None:
     # Ctrl-C in a terminal reaches the whole process group: only the parent decides what to do.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit_threads(threads)
-    _exit_when_orphaned()
+    exit_when_orphaned()
 
 
-def _exit_when_orphaned() -> None:
-    # A parent killed with SIGKILL cannot stop its workers, which would otherwise run on through
-    # their queue; a worker that finds itself adopted by another process exits at once.
+def exit_when_orphaned() -> None:
+    """Make this worker process exit as soon as its parent dies (a worker pool's initializer).
+
+    A parent killed with SIGKILL (or SIGTERM, which a process pool does not catch) cannot stop its
+    workers, which would otherwise run on through their queue; a worker that finds itself
+    adopted by another process exits at once.
+    """
     parent = os.getppid()
 
     def watch() -> None:

@@ -46,6 +46,7 @@ import torch
 from torch import Tensor, nn
 
 from mibounds import bounds, critics, tasks
+from mibounds.experiments.executors import exit_when_orphaned
 from mibounds.experiments.figures import StaircasePanel, Table, save_figure, short, staircase_figure
 from mibounds.validation import unknown_name_error
 
@@ -711,7 +712,9 @@ def run_staircase(
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        # Workers die with the parent (no orphan trains on after a kill); checkpoints keep the work.
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=exit_when_orphaned) as pool:
             futures = {pool.submit(_job, payload, *job, "log" if progress else None, threads, folder): job
                        for job in jobs}
             for future in as_completed(futures):
