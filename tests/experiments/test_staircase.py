@@ -299,9 +299,9 @@ def test_worker_processes_exit_when_the_staircase_is_killed(tmp_path) -> None:
                "--batch-size", "8", "--hidden-dim", "4", "--embed-dim", "2", "--workers", "2",
                "--out", str(tmp_path / "run"), "--no-figures", "--no-progress"]
     parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    workers: set[int] = set()
     try:
         deadline = time.monotonic() + 60
-        workers: set[int] = set()
         while len(workers) < 2 and time.monotonic() < deadline and parent.poll() is None:
             time.sleep(0.2)
             # the pool's workers, not its resource tracker (which exits with the parent anyway)
@@ -318,5 +318,5 @@ def test_worker_processes_exit_when_the_staircase_is_killed(tmp_path) -> None:
     finally:
         if parent.poll() is None:
             parent.kill()
-        for pid in _children(parent.pid):
-            os.kill(pid, signal.SIGKILL)
+        for pid in _children(parent.pid) | {pid for pid in workers if _alive(pid)}:
+            os.kill(pid, signal.SIGKILL)  # never leave a runaway worker behind, even when the test fails
