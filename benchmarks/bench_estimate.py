@@ -59,7 +59,8 @@ def main() -> None:
         rows.append((result.estimate - truth, covered, seconds))
         print(
             f"seed {seed}: estimate {result.estimate:.3f} nats, {100 * result.confidence:g}% CI "
-            f"[{result.ci_low:.3f}, {result.ci_high:.3f}] (stderr {result.stderr:.3f}), error "
+            f"[{result.ci_low:.3f}, {result.ci_high:.3f}] (stderr {result.stderr:.3f}, generalization gap "
+            f"{result.generalization_gap:.3f}), error "
             f"{result.estimate - truth:+.3f}, covers {'yes' if covered else 'NO'}; "
             f"{result.steps} steps ({result.stopped}), {seconds:.1f} s"
             + (f"; warnings: {len(caught)}" if caught else "")

@@ -32,6 +32,28 @@ def test_result_fields_and_held_out_sizes(pair):
     assert mibounds.estimate is estimate and mibounds.EstimateResult is type(result)
 
 
+def test_interval_is_test_noise_plus_half_the_generalization_gap(pair):
+    from mibounds.estimation.splits import split_indices, split_sizes
+    from mibounds.estimation.training import batch_values
+    from mibounds.estimation.uncertainty import batch_means_interval
+
+    x, y = pair
+    est = MIEstimator(**FAST).fit(x, y)
+    result = est.result_
+    split = split_indices(len(x), split_sizes(len(x), 0.2, 0.2), np.random.default_rng(result.random_state))
+
+    def values(rows):
+        return batch_values(est.objective_, torch.as_tensor(est.x_scaler_(x[rows]), dtype=torch.float32),
+                            torch.as_tensor(est.y_scaler_(y[rows]), dtype=torch.float32), result.batch_size)
+
+    test, train = values(split.test), values(split.train[: len(split.test)])
+    plain = batch_means_interval(test)
+    assert result.estimate == pytest.approx(plain.estimate, abs=1e-9)
+    assert result.generalization_gap == pytest.approx(train.mean() - test.mean(), abs=1e-9)
+    assert result.ci_low == pytest.approx(plain.low, abs=1e-9)
+    assert result.ci_high == pytest.approx(plain.high + max(result.generalization_gap, 0) / 2, abs=1e-9)
+
+
 def test_same_seed_same_result_and_any_input_type(pair):
     x, y = pair
     first = estimate(x, y, **FAST)

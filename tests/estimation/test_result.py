@@ -31,6 +31,6 @@ def test_text_forms():
     result = _result(ceiling=math.log(50))
     assert repr(result).startswith("EstimateResult(estimate=1.9000, ci=[1.8000, 2.0000], stderr=0.0500")
     text = str(result)
-    assert "I(X;Y) = 1.900 nats, 95% CI [1.800, 2.000] (stderr 0.050)" in text
+    assert "I(X;Y) = 1.900 nats, 95% CI [1.800, 2.000] (stderr 0.050, generalization gap 0.000)" in text
     assert "ceiling 3.912" in text and "K = 50" in text
     assert text.splitlines()[-1] == "warning: something"

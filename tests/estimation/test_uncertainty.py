@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mibounds.estimation.uncertainty import batch_means_interval, student_t_quantile
+from mibounds.estimation.uncertainty import batch_means_interval, heldout_interval, student_t_quantile
 
 # Two-sided 95 % and 99 % quantiles from printed t tables (4 decimals).
 T_TABLE = {(0.975, 1): 12.7062, (0.975, 2): 4.3027, (0.975, 5): 2.5706, (0.975, 10): 2.2281,
@@ -60,3 +60,36 @@ def test_interval_contains_the_mean_and_widens_with_confidence(values, confidenc
     assert out.low <= out.estimate <= out.high
     wider = batch_means_interval(values, (1 + confidence) / 2)
     assert wider.high - wider.low >= out.high - out.low
+
+
+def test_heldout_interval_raises_the_upper_end_by_half_the_generalization_gap():
+    test = np.array([1.8, 2.0, 1.9, 1.7, 2.1])
+    train = np.array([2.1, 2.0, 2.2, 2.0, 2.2, 2.1])  # its mean is 2.1, 0.2 above the test mean
+    plain = batch_means_interval(test)
+    interval = heldout_interval(test, train)
+    assert interval.generalization_gap == pytest.approx(0.2, abs=1e-12)
+    assert (interval.estimate, interval.stderr, interval.low) == (plain.estimate, plain.stderr, plain.low)
+    assert interval.high == pytest.approx(plain.high + 0.1, abs=1e-12)
+    # A critic that does better on fresh rows than on its own (noise) gets the plain interval.
+    lower = heldout_interval(test, train - 0.5)
+    assert lower.generalization_gap == pytest.approx(-0.3, abs=1e-12) and lower.high == plain.high
+    with pytest.raises(ValueError, match="diverged"):
+        heldout_interval(test, [2.0, float("nan")])
+
+
+def test_half_the_gap_recentres_a_symmetric_overfit_on_the_truth():
+    # The model of the correction: training values sit as far above the truth as test values
+    # below it, each with batch noise; the raised interval then covers the truth at its level.
+    rng = np.random.default_rng(0)
+    truth, shortfall, trials = 2.0, 0.1, 2000
+    covered = 0
+    for _ in range(trials):
+        test = truth - shortfall + 0.2 * rng.standard_normal(30)
+        train = truth + shortfall + 0.2 * rng.standard_normal(30)
+        interval = heldout_interval(test, train)
+        covered += interval.low <= truth <= interval.high
+    # The upper end carries the train noise too, so coverage is at least the level (5 SE slack).
+    assert covered / trials >= 0.95 - 5 * math.sqrt(0.95 * 0.05 / trials)
+    plain = sum(batch_means_interval(truth - shortfall + 0.2 * rng.standard_normal(30)).high >= truth
+                for _ in range(trials))
+    assert plain / trials < 0.5  # without the correction the truth is missed most of the time

@@ -15,13 +15,14 @@ class EstimateResult:
 
     The estimate is the bound's value on the test split only, averaged over ``num_test_batches``
     disjoint batches of ``batch_size`` pairs; it depends on the batch size K (InfoNCE can never
-    exceed log K). ``stderr`` and the interval come from the spread of the batch values (see
+    exceed log K). ``stderr`` comes from the spread of the batch values; the interval is the
+    batch-means interval with its upper end raised by half of ``generalization_gap`` (see
     :mod:`mibounds.estimation.uncertainty`).
 
     Attributes:
         estimate: Held-out estimate of I(X; Y) in nats.
         ci_low: Lower end of the ``confidence`` interval.
-        ci_high: Upper end of the interval.
+        ci_high: Upper end of the interval (test noise plus half the generalization gap).
         stderr: Standard error of ``estimate`` (batch means).
         confidence: Coverage level of the interval.
         bound: Registry name of the bound.
@@ -39,6 +40,8 @@ class EstimateResult:
         device: Where the critic was trained.
         random_state: Seed that reproduces this run.
         ceiling: Largest value the bound can report at this K (log K for InfoNCE), or None.
+        generalization_gap: The trained critic's mean bound on ``n_test`` training rows minus
+            its held-out estimate (nats): how much it fits its own training rows better.
         history: Learning curves: ``{"step": [...], "train": [...], "validation": [...]}``, the
             mean training bound since the previous check and the validation bound at each check.
         warnings: Reasons to distrust the number, one sentence each (also issued as warnings).
@@ -64,6 +67,7 @@ class EstimateResult:
     device: str
     random_state: int
     ceiling: float | None = None
+    generalization_gap: float = 0.0
     history: dict[str, list[float]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -78,7 +82,7 @@ class EstimateResult:
         members = f" (mean of {self.num_critics})" if self.num_critics > 1 else ""
         return (
             f"I(X;Y) = {self.estimate:.3f} nats, {level} CI [{self.ci_low:.3f}, {self.ci_high:.3f}] "
-            f"(stderr {self.stderr:.3f})\n"
+            f"(stderr {self.stderr:.3f}, generalization gap {self.generalization_gap:.3f})\n"
             f"bound {self.bound}{ceiling}, critic {self.critic}{members}, K = {self.batch_size}; "
             f"held-out test: {self.num_test_batches} batches ({self.n_test} rows); trained "
             f"{self.steps} steps on {self.n_train} rows ({self.stopped}, best step {self.best_step}) "
