@@ -13,20 +13,23 @@ pytestmark = pytest.mark.slow
 
 
 def test_default_estimate_on_the_20d_gaussian_at_2_nats():
-    # Acceptance (issue 3): 20,000 samples, within 0.15 nats of the truth. (Whether the interval
-    # covers 2.0 is printed, not asserted: the estimate sits about 0.05 below the truth, so one
-    # run's coverage depends on the platform's rounding; benchmarks/bench_estimate.py reports it.)
+    # Acceptance (issue 3): 20,000 samples, within 0.15 nats of the truth, and the interval covers
+    # it. The held-out estimate sits about 0.05 below the truth (the critic's generalization gap);
+    # the interval's upper end allows for that gap (measured: 10/10 seeds cover, see
+    # benchmarks/bench_estimate.py).
     task = tasks.make("gaussian-d20-mi2")
     x, y = task.sample(20_000, seed=0)
     result = estimate(x, y, random_state=0, progress=False)
     print(f"\n{task.name}: {result.estimate:.3f} [{result.ci_low:.3f}, {result.ci_high:.3f}], {result.seconds:.1f} s")
     assert abs(result.estimate - task.mutual_information) < 0.15
+    assert result.ci_low <= task.mutual_information <= result.ci_high
+    assert 0 < result.generalization_gap < 0.3
     assert result.warnings == []
 
 
 def test_interval_coverage_over_20_seeds_on_a_small_task():
     # Acceptance: the 95 % interval covers the true MI in at least 16 of 20 independent runs
-    # (fresh samples and seeds). Measured: 18/20 (see the issue 3 report).
+    # (fresh samples and seeds). The observed count is printed (run with -s).
     task = tasks.make("gaussian-d5-mi1")
     truth = task.mutual_information
     hits = 0

@@ -262,13 +262,22 @@ def test_worker_processes_give_the_same_estimates(result: st.StaircaseResult) ->
 
 @pytest.mark.slow
 def test_short_training_run_learns_the_lowest_stage() -> None:
-    # 1,500 steps at 2 nats with the paper's networks: InfoNCE's EMA gets within 0.3 nats of 2.
+    # 1,500 steps at 2 nats with the paper's networks: InfoNCE's mean over the last 500 steps gets
+    # within 0.25 nats of what the optimal critic log r gives at the same K (its own bias at
+    # K = 64 is about -0.2 nats, so "within 0.3 of the truth" would test the bound, not training).
+    from mibounds import bounds, tasks
+
     cfg = st.StaircaseConfig(tasks=("gaussian",), critics=("separable",), bounds=("infonce",), levels=(2.0,),
                              steps_per_level=1500, window=500)
     torch.set_num_threads(1)
     res = st.run_staircase(cfg, progress=False)
     row = res.stage_table().where(bound="infonce").records()[0]
-    assert abs(row["bias"]) < 0.3
+    task = tasks.make("gaussian", dim=cfg.dim, mi=2.0)
+    generator = torch.Generator().manual_seed(1)
+    optimal = np.mean([bounds.infonce(task.log_ratio(*task.sample(cfg.batch_size, generator=generator))).item()
+                       for _ in range(400)])  # standard error about 0.01
+    assert 1.7 < optimal < 1.9
+    assert optimal - 0.25 < row["mean"] <= optimal + 0.05
 
 
 def _children(pid: int) -> set[int]:

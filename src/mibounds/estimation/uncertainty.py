@@ -1,13 +1,13 @@
-"""Standard error and confidence interval of a held-out estimate, from batch means.
+r"""Standard error and confidence interval of a held-out estimate, from batch means.
 
 The held-out estimate is the mean of the bound over ``B`` disjoint test batches of ``K`` pairs.
 Given the trained critic, the batch values are independent and identically distributed (the
 batches share no samples), so
 
 .. math::
-    \\hat I = \\frac{1}{B}\\sum_b v_b, \\qquad
-    \\mathrm{se} = \\frac{s_v}{\\sqrt{B}}, \\qquad
-    \\hat I \\pm t_{B-1,\\,(1+c)/2}\\,\\mathrm{se},
+    \hat I = \frac{1}{B}\sum_b v_b, \qquad
+    \mathrm{se} = \frac{s_v}{\sqrt{B}}, \qquad
+    \hat I \pm t_{B-1,\,(1+c)/2}\,\mathrm{se},
 
 with ``s_v`` the sample standard deviation (``ddof = 1``) of the batch values and ``t`` the
 Student-t quantile with ``B - 1`` degrees of freedom (it tends to the normal quantile; with few
@@ -31,10 +31,11 @@ mean as the estimate (what a held-out bound says) and extends the interval's upp
 .. math::
     \left[\hat I - t\,\mathrm{se},\; \hat I + t\,\mathrm{se} + \max(g, 0)/2\right].
 
-The interval then describes I(X; Y) for a critic family that can express the density ratio; a
-bound that cannot reach the MI at all (InfoNCE pinned at log K, a too-small critic) is not
-covered by it, which is what the warnings are for. Measured coverage: ``benchmarks/bench_estimate.py``
-and the slow tests of ``tests/estimation``.
+The interval then describes I(X; Y) when the critic family can express the density ratio and
+learns it from the rows at hand. It cannot cover what the critic never learned: a bound pinned at
+its ceiling (InfoNCE at log K; the result warns) or a dependence the critic misses (measured in
+docs/experiments.md: the Student-t and spiral tasks are estimated far too low). Measured
+coverage: ``benchmarks/bench_estimate.py`` and the slow tests of ``tests/estimation``.
 
 References:
     Batch means, e.g. Flegal & Jones (2010), "Batch means and spectral variance estimators in
