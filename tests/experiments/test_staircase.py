@@ -329,3 +329,40 @@ def test_worker_processes_exit_when_the_staircase_is_killed(tmp_path) -> None:
             parent.kill()
         for pid in _children(parent.pid) | {pid for pid in workers if _alive(pid)}:
             os.kill(pid, signal.SIGKILL)  # never leave a runaway worker behind, even when the test fails
+
+
+def test_nonfinite_members_finds_the_member_whose_adam_state_overflowed() -> None:
+    from mibounds import critics
+
+    stack = critics.StackedSeparableCritic(3, 2, 2, embed_dim=2, hidden_dim=4, num_layers=1)
+    optimizer = torch.optim.Adam(stack.parameters(), lr=1e-3)
+    stack(torch.randn(3, 5, 2), torch.randn(3, 5, 2)).sum().backward()
+    optimizer.step()
+    assert not st.nonfinite_members(optimizer, stack).any()
+    first = next(stack.parameters())
+    optimizer.state[first]["exp_avg_sq"][1].view(-1)[0] = float("inf")
+    assert st.nonfinite_members(optimizer, stack).tolist() == [False, True, False]
+    with torch.no_grad():
+        first[2].view(-1)[0] = float("nan")
+    assert st.nonfinite_members(optimizer, stack).tolist() == [False, True, True]
+
+
+def test_critics_that_stop_learning_are_reported_and_kept(tmp_path) -> None:
+    # A learning rate of 0.5 on the heavy-tailed cubic task: the e^f gradients of NWJ and TUBA
+    # overflow Adam's float32 second moment within 100 steps; InfoNCE's (a softmax) cannot.
+    cfg = st.StaircaseConfig(tasks=("cubic",), critics=("separable",), bounds=("nwj", "infonce", "tuba"),
+                             levels=(6.0,), steps_per_level=300, hidden_dim=16, embed_dim=8, baseline_hidden_dim=8,
+                             window=50, dim=4, learning_rate=0.5)
+    result = st.run_staircase(cfg, threads=1, progress=False)
+    assert set(result.frozen) == {("cubic", "separable", "nwj"), ("cubic", "separable", "tuba")}
+    assert all(step % st.HEALTH_CHECK_EVERY == 0 for step in result.frozen.values())
+    assert "Critics that stopped learning" in result.markdown() and "cubic, separable, nwj: from step" in result.markdown()
+    result.save(tmp_path / "run", figures=False)
+    assert st.StaircaseResult.load(tmp_path / "run").frozen == result.frozen
+    # A run resumed from its checkpoint reports the same steps.
+    specs = [s for s in cfg.specs if s.trained]
+    path = tmp_path / "job.pt"
+    st.train_stack(cfg, "separable", ("cubic",), specs, checkpoint=path, checkpoint_every=150)
+    resumed = st.train_stack(cfg, "separable", ("cubic",), specs, checkpoint=path)  # loads the finished job
+    again = st.train_stack(cfg, "separable", ("cubic",), specs)
+    np.testing.assert_array_equal(resumed.frozen, again.frozen)

@@ -52,6 +52,7 @@ from mibounds.validation import unknown_name_error
 
 __all__ = [
     "DEFAULT_BOUNDS",
+    "HEALTH_CHECK_EVERY",
     "BoundSpec",
     "StaircaseConfig",
     "JobTiming",
@@ -59,6 +60,7 @@ __all__ = [
     "StackRun",
     "StaircaseResult",
     "merge_results",
+    "nonfinite_members",
     "run_staircase",
     "stacked_critic",
     "train_stack",
@@ -398,12 +400,15 @@ class StackRun:
         seconds: Wall-clock of the loop.
         cpu_seconds: CPU time of the process over the loop.
         members: Critics trained together (0 for the structured bounds).
+        frozen: ``[tasks, bounds]`` the first checked step at which a critic's weights or Adam
+            state held NaN/inf (from then on it no longer learns), or -1.
     """
 
     values: np.ndarray
     seconds: float
     cpu_seconds: float
     members: int
+    frozen: np.ndarray | None = None
 
 
 def _adam(parameters: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
@@ -413,6 +418,29 @@ def _adam(parameters: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(parameters, lr=lr, fused=True)
     except (RuntimeError, ValueError):  # a device or dtype without a fused kernel
         return torch.optim.Adam(parameters, lr=lr)
+
+
+#: Steps between checks that every member's weights and Adam state are finite.
+HEALTH_CHECK_EVERY = 100
+
+
+def nonfinite_members(optimizer: torch.optim.Optimizer, stack: nn.Module) -> Tensor:
+    """Which members of a stack hold NaN/inf in their weights or their Adam moments, ``[M]`` bool.
+
+    A gradient too large for the dtype (e.g. of e^f at scores of tens of nats) makes Adam's
+    second-moment estimate inf; the update m / sqrt(v) is then 0 (or NaN) and that member stops
+    learning for good, silently. Every parameter of a stack has the member axis first.
+    """
+    bad: Tensor | None = None
+    for parameter in stack.parameters():
+        tensors = [parameter.detach(), *(v for v in optimizer.state.get(parameter, {}).values()
+                                         if isinstance(v, Tensor) and v.shape == parameter.shape)]
+        for t in tensors:
+            member_bad = ~torch.isfinite(t).flatten(1).all(1)
+            bad = member_bad if bad is None else bad | member_bad
+    if bad is None:
+        raise ValueError("the stack has no parameters")
+    return bad.cpu()
 
 
 def _seeded_stack(build: Callable[[int], nn.Module], per_task: int, seeds: Sequence[int]) -> nn.Module:
@@ -501,7 +529,9 @@ def train_stack(
                 "modules": nn.ModuleList(modules)}
     identity = json.dumps({"config": config.to_dict(), "critic": critic, "bounds": [s.label for s in specs],
                            "seeds": seeds}, sort_keys=True)
-    first, spent, cpu_spent = _restore(checkpoint, identity, stateful, record)
+    # First step at which member m was found non-finite (-1: never); kept in the checkpoint.
+    frozen = torch.full((members,), -1, dtype=torch.long)
+    first, spent, cpu_spent = _restore(checkpoint, identity, stateful, record, frozen)
     bar = _Progress(config.steps, f"staircase {critic} on {'+'.join(task_names)}", progress)
     bar.done = first
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -509,7 +539,15 @@ def train_stack(
     def save(step: int) -> None:
         if checkpoint is not None:
             _save_checkpoint(checkpoint, identity, stateful, record, step,
-                             spent + time.perf_counter() - start, cpu_spent + time.process_time() - cpu_start)
+                             spent + time.perf_counter() - start, cpu_spent + time.process_time() - cpu_start,
+                             frozen)
+
+    def check_health(step: int) -> None:
+        bad = nonfinite_members(optimizer, stack)
+        if baseline is not None:
+            bad_baseline = nonfinite_members(optimizer, baseline)
+            bad = bad | torch.tensor([row >= 0 and bool(bad_baseline[row]) for row in baseline_row])
+        frozen[(frozen < 0) & bad] = step
 
     for step in range(first, config.steps):
         if step > first and step % checkpoint_every == 0:
@@ -530,15 +568,17 @@ def train_stack(
         (-values.sum()).backward()
         optimizer.step()
         record[step] = values.detach()
+        if (step + 1) % HEALTH_CHECK_EVERY == 0 or step + 1 == config.steps:
+            check_health(step + 1)
         bar.update()
     trained = first < config.steps  # False when a finished job's checkpoint was loaded
     seconds = spent + (time.perf_counter() - start if trained else 0.0)
     cpu_seconds = cpu_spent + (time.process_time() - cpu_start if trained else 0.0)
     if checkpoint is not None and trained:
-        _save_checkpoint(checkpoint, identity, stateful, record, config.steps, seconds, cpu_seconds)
+        _save_checkpoint(checkpoint, identity, stateful, record, config.steps, seconds, cpu_seconds, frozen)
     bar.close()
     values = record.float().cpu().numpy().T.reshape(n_tasks, n_bounds, config.steps)
-    return StackRun(values, seconds, cpu_seconds, members)
+    return StackRun(values, seconds, cpu_seconds, members, frozen.numpy().reshape(n_tasks, n_bounds))
 
 
 def _state(stateful: dict[str, Any]) -> dict[str, Any]:
@@ -546,18 +586,20 @@ def _state(stateful: dict[str, Any]) -> dict[str, Any]:
 
 
 def _save_checkpoint(path: Path, identity: str, stateful: dict[str, Any], record: Tensor, step: int,
-                     seconds: float, cpu_seconds: float) -> None:
+                     seconds: float, cpu_seconds: float, frozen: Tensor) -> None:
     """Write the training state after ``step`` steps (atomically: a crash leaves the last one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".tmp")
     torch.save({"identity": identity, "step": step, "seconds": seconds, "cpu_seconds": cpu_seconds,
-                "record": record[:step].cpu(), "state": _state(stateful)}, partial)
+                "record": record[:step].cpu(), "state": _state(stateful), "frozen": frozen.clone()}, partial)
     partial.replace(path)
 
 
-def _restore(path: Path | None, identity: str, stateful: dict[str, Any], record: Tensor) -> tuple[int, float, float]:
-    """Load a checkpoint of the same job into ``stateful`` and ``record``; return (steps done,
-    seconds and CPU seconds spent). A missing checkpoint, or one of another job, starts at 0."""
+def _restore(path: Path | None, identity: str, stateful: dict[str, Any], record: Tensor,
+             frozen: Tensor) -> tuple[int, float, float]:
+    """Load a checkpoint of the same job into ``stateful``, ``record`` and ``frozen``; return
+    (steps done, seconds and CPU seconds spent). A missing checkpoint, or one of another job,
+    starts at 0."""
     if path is None or not path.exists():
         return 0, 0.0, 0.0
     saved = torch.load(path, map_location=record.device, weights_only=True)
@@ -567,6 +609,8 @@ def _restore(path: Path | None, identity: str, stateful: dict[str, Any], record:
         stateful[name].load_state_dict(state)
     step = int(saved["step"])
     record[:step] = saved["record"].to(record)
+    if "frozen" in saved:  # checkpoints written before the health check have none
+        frozen.copy_(saved["frozen"])
     return step, float(saved["seconds"]), float(saved["cpu_seconds"])
 
 
@@ -724,6 +768,7 @@ def run_staircase(
     keys: list[tuple[str, str, str]] = []
     blocks: list[np.ndarray] = []
     timings: list[JobTiming] = []
+    frozen: dict[tuple[str, str, str], int] = {}
     for critic, group in groups.items():
         for job in (j for j in jobs if j[0] == critic):
             run = runs[job]
@@ -731,12 +776,15 @@ def run_staircase(
                 for b, spec in enumerate(group):
                     keys.append((task, critic, spec.label))
                     blocks.append(run.values[t, b])
+                    if run.frozen is not None and run.frozen[t, b] >= 0:
+                        frozen[(task, critic, spec.label)] = int(run.frozen[t, b])
             timings.append(JobTiming(critic, job[1], run.members, config.steps, run.seconds, run.cpu_seconds))
     order = sorted(range(len(keys)), key=lambda i: (config.tasks.index(keys[i][0]), keys[i][1] == CONDITIONAL, i))
     values = np.stack([blocks[i] for i in order]).astype(np.float32) if blocks else np.empty((0, config.steps), np.float32)
     if log is not None:
         log(f"staircase: {len(jobs)} jobs on {workers} worker(s) in {wall_seconds:.1f} s wall-clock")
-    return StaircaseResult(config, config.schedule(), [keys[i] for i in order], values, timings, wall_seconds)
+    return StaircaseResult(config, config.schedule(), [keys[i] for i in order], values, timings, wall_seconds,
+                           frozen)
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -772,6 +820,9 @@ class StaircaseResult:
         values: ``[len(keys), steps]`` estimates (nats).
         timings: Wall-clock of every job.
         wall_seconds: Wall-clock of the whole run.
+        frozen: ``(task, critic, bound label) -> step`` for critics whose weights or Adam state
+            were found NaN/inf at that step (checked every :data:`HEALTH_CHECK_EVERY` steps): from
+            then on the critic no longer learns, and its estimates say so, not the bound.
     """
 
     config: StaircaseConfig
@@ -780,6 +831,7 @@ class StaircaseResult:
     values: np.ndarray
     timings: list[JobTiming] = field(default_factory=list)
     wall_seconds: float = float("nan")
+    frozen: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
     def series(self, task: str, critic: str, bound: str) -> np.ndarray:
         """The per-step estimates of one bound (label) trained with one critic on one task."""
@@ -857,6 +909,12 @@ class StaircaseResult:
         checks = self.checks()
         if checks.rows:
             parts.append(checks.to_markdown(digits=3))
+        if self.frozen:
+            parts.append("**Critics that stopped learning** (weights or Adam state NaN/inf, e.g. a gradient "
+                         "of e^f too large for the dtype; their later estimates are a frozen critic's):\n")
+            parts += [f"- {task}, {critic}, {label}: from step {step}" for (task, critic, label), step
+                      in sorted(self.frozen.items(), key=lambda item: (item[1], item[0]))]
+            parts.append("")
         parts.append(self.timing_table().to_markdown(digits=2))
         return "\n".join(parts)
 
@@ -938,7 +996,8 @@ class StaircaseResult:
         written: dict[str, Path] = {}
         keys = np.array(["|".join(k) for k in self.keys], dtype=np.str_)
         meta = json.dumps({"config": self.config.to_dict(), "wall_seconds": self.wall_seconds,
-                           "timings": [dataclasses.asdict(t) for t in self.timings]})
+                           "timings": [dataclasses.asdict(t) for t in self.timings],
+                           "frozen": [["|".join(k), step] for k, step in self.frozen.items()]})
         written["npz"] = out / "staircase_estimates.npz"
         np.savez_compressed(written["npz"], true_mi=self.true_mi, values=self.values, keys=keys,
                             meta=np.array(meta, dtype=np.str_))
@@ -965,8 +1024,9 @@ class StaircaseResult:
             meta = json.loads(str(data["meta"]))
             keys = [tuple(str(k).split("|")) for k in data["keys"]]
             timings = [JobTiming(**{**t, "tasks": tuple(t["tasks"])}) for t in meta["timings"]]
+            frozen = {tuple(k.split("|")): int(step) for k, step in meta.get("frozen", [])}
             return cls(StaircaseConfig.from_dict(meta["config"]), data["true_mi"], keys,  # type: ignore[arg-type]
-                       data["values"], timings, meta["wall_seconds"])
+                       data["values"], timings, meta["wall_seconds"], frozen)  # type: ignore[arg-type]
 
 
 
@@ -1001,7 +1061,7 @@ def merge_results(results: Sequence[StaircaseResult]) -> StaircaseResult:
     return StaircaseResult(
         dataclasses.replace(first.config, critics=critics_run), first.true_mi, [keys[i] for i in order],
         np.stack([rows[i] for i in order]), [t for r in results for t in r.timings],
-        sum(r.wall_seconds for r in results),
+        sum(r.wall_seconds for r in results), {k: v for r in reversed(results) for k, v in r.frozen.items()},
     )
 
 
