@@ -436,7 +436,7 @@ def nonfinite_members(optimizer: torch.optim.Optimizer, stack: nn.Module) -> Ten
         tensors = [parameter.detach(), *(v for v in optimizer.state.get(parameter, {}).values()
                                          if isinstance(v, Tensor) and v.shape == parameter.shape)]
         for t in tensors:
-            member_bad = ~torch.isfinite(t).flatten(1).all(1)
+            member_bad = ~torch.isfinite(t).reshape(len(t), -1).all(1)
             bad = member_bad if bad is None else bad | member_bad
     if bad is None:
         raise ValueError("the stack has no parameters")
