@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mibounds._progress import progress_bar
+
 __all__ = ["AdamW", "BoundObjective", "MemberList", "TrainingOutcome", "batch_values", "train"]
 
 
@@ -206,16 +208,6 @@ def _random_batches(n: int, batch_size: int, generator: torch.Generator) -> Iter
             yield order[start : start + batch_size]
 
 
-def _progress_bar(total: int, enabled: bool):  # -> tqdm | None
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is an optional extra: no bar without it
-        return None
-    return tqdm(total=total, desc="training critic", unit="step", leave=False, dynamic_ncols=True)
-
-
 def train(
     objective: nn.Module,
     train_xy: tuple[Tensor, Tensor],
@@ -264,7 +256,7 @@ def train(
     history: dict[str, list[float]] = {"step": [], "train": [], "validation": []}
     running = torch.zeros((), device=train_x.device)
     since_check, step, stopped = 0, 0, "max_steps"
-    bar = _progress_bar(max_steps, progress)
+    bar = progress_bar(max_steps, progress, desc="training critic", unit="step", leave=False, dynamic_ncols=True)
     objective.train()
     # One independent batch stream per ensemble member (they see different batches each step).
     members = getattr(objective, "num_members", 1)

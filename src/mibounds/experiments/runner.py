@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mibounds._progress import progress_bar
 from mibounds.experiments.executors import RayExecutor, make_executor, resolve_cell_function
 from mibounds.experiments.grid import Cell, parameter_names
 from mibounds.experiments.store import ResultStore, check_parameter_names
@@ -167,7 +168,7 @@ def run_sweep(
         _say(verbose, f"sweep: {len(grid)} cells, {summary.done_before} done before, {len(pending)} to run "
                       f"({_describe(runner)}); results in {db}")
         guard = _InterruptGuard()
-        bar = _progress_bar(len(pending), progress)
+        bar = progress_bar(len(pending), progress, unit="cell", desc="cells", file=sys.stderr, dynamic_ncols=True)
         # Nothing to run starts nothing (no Ray instance, no worker processes).
         outcomes = runner.run(cell, pending) if pending else iter(())
         try:
@@ -278,16 +279,6 @@ class _InterruptGuard:
         if self._pending:
             self._pending = False
             raise KeyboardInterrupt
-
-
-def _progress_bar(total: int, enabled: bool) -> Any:
-    if not enabled or total == 0:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is an optional extra
-        return None
-    return tqdm(total=total, unit="cell", desc="cells", file=sys.stderr, dynamic_ncols=True)
 
 
 def _say(enabled: bool, message: str, bar: Any = None) -> None:

@@ -46,6 +46,7 @@ import torch
 from torch import Tensor, nn
 
 from mibounds import bounds, critics, tasks
+from mibounds._progress import progress_bar
 from mibounds.experiments.executors import exit_when_orphaned
 from mibounds.experiments.figures import StaircasePanel, Table, save_figure, short, staircase_figure
 from mibounds.validation import unknown_name_error
@@ -368,14 +369,7 @@ class _Progress:
         self.steps, self.description, self.done = steps, description, 0
         self.start = time.perf_counter()
         self.every = max(1, steps // 10) if mode == "log" else 0
-        self.bar = None
-        if mode == "bar":
-            try:
-                from tqdm.auto import tqdm
-
-                self.bar = tqdm(total=steps, desc=description, unit="step", mininterval=2.0)
-            except ImportError:
-                pass
+        self.bar = progress_bar(steps, mode == "bar", desc=description, unit="step", mininterval=2.0)
 
     def update(self) -> None:
         self.done += 1

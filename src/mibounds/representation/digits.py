@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mibounds.critics.mlp import mlp
-from mibounds.representation._progress import progress_steps
+from mibounds._progress import progress_steps
 from mibounds.representation.losses import InfoNCELoss
 
 __all__ = ["DigitsResult", "augment_digits", "linear_probe_accuracy", "load_digit_images", "run_digits_experiment"]

@@ -56,7 +56,7 @@ from torch import Tensor, nn
 
 from mibounds import bounds
 from mibounds.critics import SeparableCritic, StackedConcatCritic
-from mibounds.representation._progress import progress_steps
+from mibounds._progress import progress_steps
 from mibounds.representation.adversarial import reverse_gradient
 from mibounds.representation.dim import ConvEncoder
 from mibounds.representation.losses import mean_bound
