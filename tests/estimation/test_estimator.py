@@ -187,7 +187,8 @@ class _Exploding(nn.Module):
 
 def test_divergence_stops_restores_the_best_weights_and_warns(pair):
     x, y = pair
-    with pytest.warns(MIBoundsWarning, match=r"training diverged \(NaN/inf loss\) by step 20; stopped and restored the weights of step 10"):
+    with pytest.warns(MIBoundsWarning, match=r"training diverged \(NaN/inf loss, weights or optimizer state\) by step 20; "
+                      r"stopped and restored the weights of step 10"):
         result = estimate(x, y, critic=_Exploding(), bound="infonce", max_steps=100, eval_every=10,
                           learning_rate=0.05, progress=False, random_state=0)
     assert result.stopped == "diverged" and result.best_step == 10

@@ -80,3 +80,49 @@ def test_moving_average_of_the_weights_is_what_is_kept():
         average += (raw - average) * (1.0 - min(decay, (1.0 + t) / (10.0 + t)))
     assert model.value.item() == pytest.approx(average, rel=1e-5)
     assert model.value.item() < raw - 0.02  # the average lags the raw weight
+
+
+class _HugeGradient(torch.autograd.Function):
+    """Identity forward; backward multiplies the gradient by 1e30, so g^2 overflows float32."""
+
+    @staticmethod
+    def forward(ctx, t):
+        return t.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 1e30
+
+
+class _Overflowing(nn.Module):
+    """A finite loss whose parameter's gradient overflows Adam's second moment from step 16 on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.value = nn.Parameter(torch.tensor(0.0))
+        self.calls = 0
+
+    def forward(self, x, y):
+        if self.training:
+            self.calls += 1
+            if self.calls > 15:
+                return _HugeGradient.apply(self.value) + 0.0 * x.sum()
+        return self.value + 0.0 * x.sum()
+
+
+def test_adam_state_overflow_is_found():
+    opt = AdamW([nn.Parameter(torch.tensor([1.0, 2.0]))], lr=0.1)
+    assert opt.is_finite()
+    opt.params[0].grad = torch.tensor([1e30, 0.0])
+    opt.step()
+    assert torch.isinf(opt.exp_avg_sq[0][0]) and not opt.is_finite()
+
+
+def test_overflowed_optimizer_state_stops_training_as_diverged():
+    # The loss stays finite, but from step 16 the weight is frozen (m / sqrt(inf) = 0): without
+    # the state check this would run to max_steps learning nothing.
+    model = _Overflowing()
+    out = train(model, _data(), _data(), batch_size=8, max_steps=1000, learning_rate=0.1,
+                eval_every=10, patience=50, generator=torch.Generator().manual_seed(0))
+    assert (out.stopped, out.steps, out.best_step) == ("diverged", 20, 10)
+    assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -536,9 +536,9 @@ def _diagnose(
     notes = []
     if outcome.stopped == "diverged":
         notes.append(
-            f"training diverged (NaN/inf loss) by step {outcome.steps}; stopped and restored the "
-            f"weights of step {outcome.best_step}: use a smaller learning_rate or a stabler bound "
-            "(smile, js, infonce)"
+            f"training diverged (NaN/inf loss, weights or optimizer state) by step {outcome.steps}; "
+            f"stopped and restored the weights of step {outcome.best_step}: use a smaller "
+            "learning_rate or a stabler bound (smile, js, infonce)"
         )
     if ceiling is not None and value > ceiling - PINNED_MARGIN:
         ceiling_name = "log K" if math.isclose(ceiling, math.log(batch_size)) else "its ceiling"

@@ -2,9 +2,9 @@
 
 The loop maximizes the bound (minimizes ``-bound``) on random batches of K training pairs, checks
 the bound on the whole validation split every ``eval_every`` steps, keeps the weights of the best
-check, and stops after ``patience`` checks without improvement, at ``max_steps``, or when the loss
-or the validation value becomes NaN/inf (divergence). The weights of the best check are restored
-in every case.
+check, and stops after ``patience`` checks without improvement, at ``max_steps``, or when the loss,
+the validation value, the weights or Adam's moments become NaN/inf (divergence). The weights of
+the best check are restored in every case.
 """
 
 from __future__ import annotations
@@ -87,6 +87,17 @@ class AdamW:
         torch._foreach_div_(denom, math.sqrt(bias2))
         torch._foreach_add_(denom, self.eps)
         torch._foreach_addcdiv_(params, m, denom, value=-self.lr / bias1)
+
+    @torch.no_grad()
+    def is_finite(self) -> bool:
+        """Whether every parameter and both moment estimates are free of NaN/inf.
+
+        A gradient too large for the dtype (e.g. of e^f at scores of tens of nats) overflows the
+        second moment to inf; the update m / sqrt(v) of those weights is then 0 and they stop
+        learning for good, while the loss stays finite.
+        """
+        tensors = [*self.params, *self.exp_avg, *self.exp_avg_sq]
+        return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 
 class BoundObjective(nn.Module):
@@ -290,7 +301,7 @@ def train(
             history["step"].append(step)
             history["train"].append(train_mean)
             history["validation"].append(val)
-            if not (math.isfinite(train_mean) and math.isfinite(val)):
+            if not (math.isfinite(train_mean) and math.isfinite(val) and optimizer.is_finite()):
                 stopped = "diverged"
                 break
             if val > best_value:
