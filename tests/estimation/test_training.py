@@ -120,7 +120,7 @@ def test_adam_state_overflow_is_found():
 
 def test_overflowed_optimizer_state_stops_training_as_diverged():
     # The loss stays finite, but from step 16 the weight is frozen (m / sqrt(inf) = 0): without
-    # the state check this would run to max_steps learning nothing.
+    # the state check training runs on, learning nothing, until patience ends it at step 520.
     model = _Overflowing()
     out = train(model, _data(), _data(), batch_size=8, max_steps=1000, learning_rate=0.1,
                 eval_every=10, patience=50, generator=torch.Generator().manual_seed(0))
