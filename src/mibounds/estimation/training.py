@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from mibounds._progress import progress_bar
 
-__all__ = ["AdamW", "BoundObjective", "MemberList", "TrainingOutcome", "batch_values", "train"]
+__all__ = ["AdamW", "BoundObjective", "MemberList", "TrainingOutcome", "batch_values", "nonfinite_rows", "train"]
 
 
 class AdamW:
@@ -88,16 +88,28 @@ class AdamW:
         torch._foreach_add_(denom, self.eps)
         torch._foreach_addcdiv_(params, m, denom, value=-self.lr / bias1)
 
-    @torch.no_grad()
     def is_finite(self) -> bool:
-        """Whether every parameter and both moment estimates are free of NaN/inf.
+        """Whether every parameter and both moment estimates are free of NaN/inf (see
+        :func:`nonfinite_rows`)."""
+        return not bool(nonfinite_rows([*self.params, *self.exp_avg, *self.exp_avg_sq], 1)[0])
 
-        A gradient too large for the dtype (e.g. of e^f at scores of tens of nats) overflows the
-        second moment to inf; the update m / sqrt(v) of those weights is then 0 and they stop
-        learning for good, while the loss stays finite.
-        """
-        tensors = [*self.params, *self.exp_avg, *self.exp_avg_sq]
-        return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+
+@torch.no_grad()
+def nonfinite_rows(tensors: Iterable[Tensor], rows: int) -> Tensor:
+    """Which of ``rows`` slices along the leading axis hold NaN/inf in any of ``tensors``, ``[rows]`` bool.
+
+    With ``rows = 1`` every tensor counts as one slice (any shape); with ``rows = M`` every tensor
+    has the member axis of a stack of M critics first, and slice m is member m.
+
+    Why it matters: a gradient too large for the dtype (e.g. of e^f at scores of tens of nats)
+    overflows Adam's second moment to inf; the update m / sqrt(v) of those weights is then 0 and
+    they stop learning for good, while the loss stays finite. So the weights and the optimizer's
+    moments are checked, not only the loss.
+    """
+    flags = [~torch.isfinite(t).reshape(rows, -1).all(1) for t in tensors]
+    if not flags:
+        return torch.zeros(rows, dtype=torch.bool)
+    return torch.stack(flags).any(0).cpu()  # one device-to-host copy
 
 
 class BoundObjective(nn.Module):

@@ -47,6 +47,7 @@ from torch import Tensor, nn
 
 from mibounds import bounds, critics, tasks
 from mibounds._progress import progress_bar
+from mibounds.estimation.training import nonfinite_rows
 from mibounds.experiments.executors import exit_when_orphaned
 from mibounds.experiments.figures import StaircasePanel, Table, save_figure, short, staircase_figure
 from mibounds.validation import unknown_name_error
@@ -421,20 +422,16 @@ HEALTH_CHECK_EVERY = 100
 def nonfinite_members(optimizer: torch.optim.Optimizer, stack: nn.Module) -> Tensor:
     """Which members of a stack hold NaN/inf in their weights or their Adam moments, ``[M]`` bool.
 
-    A gradient too large for the dtype (e.g. of e^f at scores of tens of nats) makes Adam's
-    second-moment estimate inf; the update m / sqrt(v) is then 0 (or NaN) and that member stops
-    learning for good, silently. Every parameter of a stack has the member axis first.
+    Such a member has stopped learning for good (see :func:`mibounds.estimation.training.nonfinite_rows`).
+    Every parameter of a stack has the member axis first.
     """
-    bad: Tensor | None = None
-    for parameter in stack.parameters():
-        tensors = [parameter.detach(), *(v for v in optimizer.state.get(parameter, {}).values()
-                                         if isinstance(v, Tensor) and v.shape == parameter.shape)]
-        for t in tensors:
-            member_bad = ~torch.isfinite(t).reshape(len(t), -1).all(1)
-            bad = member_bad if bad is None else bad | member_bad
-    if bad is None:
+    parameters = list(stack.parameters())
+    if not parameters:
         raise ValueError("the stack has no parameters")
-    return bad.cpu()
+    tensors = [t for p in parameters
+               for t in (p, *(v for v in optimizer.state.get(p, {}).values()
+                              if isinstance(v, Tensor) and v.shape == p.shape))]
+    return nonfinite_rows(tensors, len(parameters[0]))
 
 
 def _seeded_stack(build: Callable[[int], nn.Module], per_task: int, seeds: Sequence[int]) -> nn.Module:
