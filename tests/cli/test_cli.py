@@ -57,15 +57,16 @@ def test_estimate_csv_as_json(csv_file, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["x_columns"] == ["a", "b"] and result["y_columns"] == ["c", "d"]
     assert result["ci_low"] <= result["estimate"] <= result["ci_high"]
-    assert result["bound"] == "smile" and result["steps"] == 20 and result["random_state"] == 0
+    assert result["bound"] == "js" and result["method"] == "log-ratio" and result["steps"] == 20 and result["random_state"] == 0
 
 
 def test_estimate_text_output(csv_file, capsys):
     assert main(["estimate", str(csv_file), "--x", "0:2", "--bound", "infonce", *FAST]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("600 rows; x = [a, b], y = [c, d]")
-    assert out[1].startswith("I(X;Y) = ") and "95% CI [" in out[1]
-    assert "bound infonce, ceiling" in out[2]
+    assert out[1].startswith("I(X;Y) = ") and "95% CI [" in out[1] and "held-out infonce value at K = " in out[1]
+    assert out[2].startswith("at least ") and "with 95% confidence (held-out InfoNCE" in out[2]
+    assert "trained with infonce, 5-fold cross-fitted on 600 rows" in out[3]
 
 
 def test_demo_prints_the_true_mi_beside_the_estimate(capsys):
@@ -83,7 +84,7 @@ def test_demo_prints_the_true_mi_beside_the_estimate(capsys):
         (["estimate", "{csv}", "--x", "a", "--critic", "conact"], "unknown critic 'conact'. Did you mean 'concat'?"),
         (["estimate", "{csv}", "--x", "speed"], "unknown column 'speed' in pairs.csv."),
         (["estimate", "{csv}"], "pairs.csv has 4 columns; say which are x and which are y"),
-        (["estimate", "{csv}", "--x", "a", "--batch-size", "500"], "batch_size 500 is larger than the training split"),
+        (["estimate", "{csv}", "--x", "a", "--batch-size", "500"], "batch_size 500 is larger than a fold"),
         (["estimate", "missing.csv"], "no such file: 'missing.csv'"),
         (["estimate", "{csv}", "--frobnicate"], "unrecognized arguments: --frobnicate; see 'mibounds --help'"),
         (["demo", "--task", "gausian"], "unknown task 'gausian'. Did you mean 'gaussian'?"),

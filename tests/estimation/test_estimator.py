@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
@@ -13,45 +14,65 @@ from torch import nn
 
 import mibounds
 from mibounds.estimation import MIEstimator, estimate
-from mibounds.estimation.estimator import _diagnose
+from mibounds.estimation.diagnostics import diagnose
+from mibounds.estimation.heldout import HeldoutValues
 from mibounds.estimation.training import TrainingOutcome
+from mibounds.estimation.uncertainty import Interval
 from mibounds.validation import MIBoundsWarning
 
 from .conftest import FAST
 
 
-def test_result_fields_and_held_out_sizes(pair):
+def test_result_fields_and_cross_fitted_sizes(pair):
     x, y = pair
     result = estimate(x, y, **FAST)
-    assert (result.n_train, result.n_validation, result.n_test) == (600, 200, 200)
-    # 1000 rows -> test split 200 -> automatic K = 200 // 10 = 20, all 10 batches used.
-    assert (result.batch_size, result.num_test_batches) == (20, 10)
+    assert (result.n, result.num_folds, result.batch_size) == (1000, 5, 128)
     assert result.ci_low < result.estimate < result.ci_high
-    assert result.bound == "smile" and result.critic == "separable" and result.device == "cpu"
-    assert result.steps == 20 and result.history["step"] == [10, 20]
+    assert result.method == "log-ratio" and result.bound == "js" and result.critic == "gaussian+separable"
+    assert result.device == "cpu" and result.ceiling is None
+    assert result.steps == 20 and result.history["step"] == [0, 10, 20]
+    # Blocks of the 200-row folds: the certified lower bound can never exceed log 200.
+    assert result.lower_bound_ceiling == pytest.approx(math.log(200))
+    assert result.lower_bound < result.lower_bound_value <= result.lower_bound_ceiling
     assert mibounds.estimate is estimate and mibounds.EstimateResult is type(result)
 
 
-def test_interval_is_test_noise_plus_half_the_generalization_gap(pair):
-    from mibounds.estimation.splits import split_indices, split_sizes
-    from mibounds.estimation.training import batch_values
-    from mibounds.estimation.uncertainty import batch_means_interval
+def test_estimate_is_the_held_out_mean_log_ratio_with_the_cross_fitted_interval(pair):
+    from mibounds.estimation.heldout import evaluate
+    from mibounds.estimation.uncertainty import crossfit_interval, one_sided_lower
 
     x, y = pair
     est = MIEstimator(**FAST).fit(x, y)
     result = est.result_
-    split = split_indices(len(x), split_sizes(len(x), 0.2, 0.2), np.random.default_rng(result.random_state))
-
-    def values(rows):
-        return batch_values(est.objective_, torch.as_tensor(est.x_scaler_(x[rows]), dtype=torch.float32),
-                            torch.as_tensor(est.y_scaler_(y[rows]), dtype=torch.float32), result.batch_size)
-
-    test, train = values(split.test), values(split.train[: len(split.test)])
-    plain = batch_means_interval(test)
-    assert result.estimate == pytest.approx(plain.estimate, abs=1e-9)
-    assert result.generalization_gap == pytest.approx(train.mean() - test.mean(), abs=1e-9)
+    xt = torch.as_tensor(est.x_scaler_(x), dtype=torch.float32)
+    yt = torch.as_tensor(est.y_scaler_(y), dtype=torch.float32)
+    held = evaluate(est.model_, xt, yt, est.plan_, result.batch_size)
+    # Row i's value comes from the critic of its own fold, which never trained on it.
+    for m in range(5):
+        rows = est.plan_.evaluation(m)
+        member = est.model_.member(m)
+        with torch.no_grad():
+            diagonal = member(xt[rows[:50]], yt[rows[:50]]).diagonal().double().numpy()
+        np.testing.assert_allclose(held.log_ratio[held.log_ratio_fold == m][:50], diagonal, rtol=1e-5, atol=1e-6)
+    plain = crossfit_interval(held.log_ratio, held.log_ratio_fold)
+    assert result.estimate == pytest.approx(held.log_ratio.mean(), abs=1e-9)
+    assert result.generalization_gap == pytest.approx(held.train_log_ratio - held.log_ratio.mean(), abs=1e-9)
     assert result.ci_low == pytest.approx(plain.low, abs=1e-9)
     assert result.ci_high == pytest.approx(plain.high + max(result.generalization_gap, 0) / 2, abs=1e-9)
+    certified = crossfit_interval(held.infonce, held.log_ratio_fold)
+    assert result.lower_bound == pytest.approx(one_sided_lower(certified), abs=1e-9)
+
+
+def test_gaussian_critic_alone_recovers_a_gaussian_mi_within_monte_carlo_error():
+    # The Gaussian critic is the optimal critic of Gaussian data: no training, and the held-out
+    # mean log ratio is within its standard error of the closed form (plus the fit's O(d^2/n) bias).
+    task = mibounds.tasks.Gaussian(dim=3, mi=2.0)
+    x, y = task.sample(20_000, seed=3)
+    result = estimate(x, y, critic=None, progress=False, random_state=0)
+    assert result.critic == "gaussian" and result.steps == 0
+    assert abs(result.estimate - 2.0) < 4 * result.stderr + 9 / 16_000
+    assert result.ci_low <= 2.0 <= result.ci_high and result.lower_bound < 2.0
+    assert result.gaussian_mi == pytest.approx(2.0, abs=0.05)
 
 
 def test_same_seed_same_result_and_any_input_type(pair):
@@ -86,9 +107,9 @@ def test_sklearn_contract(pair):
     assert est.set_params(max_steps=10, random_state=0, progress=False, eval_every=5) is est
     assert est.fit(*pair) is est
     assert est.result_.steps == 10 and est.estimate_ == est.result_.estimate
-    assert est.ci_ == (est.result_.ci_low, est.result_.ci_high)
+    assert est.ci_ == (est.result_.ci_low, est.result_.ci_high) and est.lower_bound_ == est.result_.lower_bound
     assert (est.n_features_x_, est.n_features_y_) == (2, 2)
-    assert isinstance(est.critic_, nn.Module) and not est.critic_.training
+    assert isinstance(est.model_, nn.Module) and not est.model_.training and est.plan_.num_folds == 5
     assert repr(est).startswith("MIEstimator(bound='infonce', max_steps=10")
     with pytest.raises(ValueError, match="unknown parameter 'max_step'. Did you mean 'max_steps'"):
         est.set_params(max_step=3)
@@ -98,14 +119,15 @@ def test_a_user_critic_module_is_copied_not_changed(pair):
     critic = mibounds.critics.BilinearCritic(2, 2)
     before = critic.weight.detach().clone()
     result = estimate(*pair, critic=critic, **{k: v for k, v in FAST.items() if k != "critic_kwargs"})
-    assert result.critic == "BilinearCritic"
+    assert result.critic == "gaussian+BilinearCritic"
     assert torch.equal(critic.weight, before)
 
 
 def test_bounds_with_a_baseline_or_state_train(pair):
     for bound in ("tuba", "mine", "interpolated"):
-        result = estimate(*pair, bound=bound, **FAST)
-        assert math.isfinite(result.estimate) and result.bound == bound
+        # These critics are not log ratios: the estimate is the bound's value on held-out batches.
+        result = estimate(*pair, bound=bound, batch_size=20, **FAST)
+        assert math.isfinite(result.estimate) and result.bound == bound and result.method == "bound"
 
 
 # --- refusals: one message each ----------------------------------------------------------------
@@ -123,15 +145,19 @@ def test_structured_bounds_are_refused_with_the_usable_ones(pair):
         estimate(*pair, bound="club", **FAST)
 
 
-def test_batch_size_larger_than_the_training_split(pair):
-    with pytest.raises(ValueError, match=r"batch_size 700 is larger than the training split \(600 of 1000 rows\)"):
+def test_batch_size_larger_than_a_fold(pair):
+    with pytest.raises(ValueError, match=r"batch_size 700 is larger than a fold \(200 rows with num_folds = 5\); pass batch_size <= 200"):
         estimate(*pair, batch_size=700, **FAST)
 
 
-def test_too_few_rows_for_the_split_and_batch_size(pair):
+def test_too_few_rows_for_the_folds(pair):
     x, y = pair
-    with pytest.raises(ValueError, match="too few rows for the split and batch size: 60 rows give a test split of 12, fewer than 2 batches of 8"):
-        estimate(x[:60], y[:60], **FAST)
+    with pytest.raises(ValueError, match="too few rows: 30 rows give folds of 6 with num_folds = 5, .* pass at least 40 rows"):
+        estimate(x[:30], y[:30], **FAST)
+    with pytest.raises(ValueError, match="num_folds must be a whole number >= 3, got 2"):
+        estimate(x, y, num_folds=2, **FAST)
+    with pytest.raises(ValueError, match="critic=None leaves nothing to estimate with"):
+        estimate(x, y, critic=None, gaussian=False, **FAST)
 
 
 def test_input_errors_reach_the_caller(pair):
@@ -162,10 +188,10 @@ def test_infonce_near_log_k_is_reported_as_pinned():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2000, 10))
     y = x + 0.01 * rng.normal(size=x.shape)
-    with pytest.warns(MIBoundsWarning, match=r"pinned at log K = 2.079 .* use a larger batch or another bound"):
+    with pytest.warns(MIBoundsWarning, match=r"pinned at log K = 2.079 .* use the default bound \(js\)"):
         result = estimate(x, y, bound="infonce", critic="bilinear", batch_size=8, max_steps=200,
                           learning_rate=0.05, progress=False, random_state=0)
-    assert result.ceiling == pytest.approx(math.log(8)) and result.estimate <= result.ceiling
+    assert result.ceiling == pytest.approx(math.log(8)) and result.estimate <= result.ceiling + 1e-6  # float32 scores
 
 
 class _Exploding(nn.Module):
@@ -190,26 +216,41 @@ def test_divergence_stops_restores_the_best_weights_and_warns(pair):
     with pytest.warns(MIBoundsWarning, match=r"training diverged \(NaN/inf loss, weights or optimizer state\) by step 20; "
                       r"stopped and restored the weights of step 10"):
         result = estimate(x, y, critic=_Exploding(), bound="infonce", max_steps=100, eval_every=10,
-                          learning_rate=0.05, progress=False, random_state=0)
+                          learning_rate=0.05, batch_size=20, progress=False, random_state=0)
     assert result.stopped == "diverged" and result.best_step == 10
     assert math.isfinite(result.estimate)
 
 
-def test_diagnose_negative_and_few_batches():
-    outcome = TrainingOutcome(steps=100, best_step=100, best_value=0.0, stopped="max_steps")
-    notes = _diagnose(-0.05, None, outcome, num_test_batches=4, batch_size=16, bound="nwj")
-    assert notes[0].startswith("the estimate is negative (-0.050 nats) while MI is >= 0")
-    assert notes[1].startswith("only 4 test batches of 16 rows: too few samples for this batch size")
-    assert _diagnose(0.5, math.log(128), outcome, 31, 128, "infonce") == []
+def _held(batches: int) -> HeldoutValues:
+    zeros = np.zeros(4)
+    return HeldoutValues(None, zeros.astype(int), zeros, math.log(200), np.zeros(batches), np.zeros(batches, dtype=int),
+                         None, 0.0, zeros)
+
+
+def test_diagnose_negative_few_batches_cap_and_undertraining():
+    outcome = TrainingOutcome(steps=100, best_step=100, best_value=0.0, stopped="max_steps",
+                              history={"step": [0, 50, 100]})
+    negative = Interval(-0.2, 0.05, -0.3, -0.1, 0.95, 5)
+    certified = Interval(0.0, 0.01, -0.02, 0.02, 0.95, 5)
+    notes = diagnose(negative, "bound", None, certified, math.log(200), outcome, _held(4), 16, "nwj")
+    assert notes[0].startswith("training stopped at max_steps = 100 while the validation objective was still improving")
+    assert notes[1].startswith("the estimate is below 0 with its whole interval (-0.200 nats, upper end -0.100)")
+    assert notes[2].startswith("only 4 held-out batches of 16 rows: too few samples for this batch size")
+    high = Interval(6.0, 0.05, 5.9, 6.1, 0.95, 5)
+    capped = diagnose(high, "log-ratio", None, certified, math.log(200), dataclasses.replace(outcome, stopped="early_stopping"),
+                      _held(40), 128, "js")
+    assert capped == [capped[0]] and "near or above the most that held-out blocks of these rows can certify (log 200 = 5.298" in capped[0]
+    fine = Interval(0.5, 0.05, 0.4, 0.6, 0.95, 5)
+    assert diagnose(fine, "bound", math.log(128), certified, math.log(200), dataclasses.replace(outcome, best_step=0), _held(31), 128, "infonce") == []
 
 
 def test_warnings_are_issued_as_well_as_recorded(pair):
     x, y = pair
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = estimate(x, np.random.default_rng(5).normal(size=y.shape), **{**FAST, "batch_size": 50})
+        result = estimate(x, np.random.default_rng(5).normal(size=y.shape), **{**FAST, "bound": "dv", "batch_size": 150})
     issued = [str(w.message) for w in caught if issubclass(w.category, MIBoundsWarning)]
-    assert issued == result.warnings and any("only 4 test batches" in w for w in issued)
+    assert issued == result.warnings and any("only" in w and "held-out batches of 150 rows" in w for w in issued)
 
 
 def test_standardize_options(pair):

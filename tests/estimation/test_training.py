@@ -1,4 +1,4 @@
-"""The training loop: optimizer, batches, early stopping, weight averaging (exact algebra)."""
+"""The training loop: folds, optimizer, early stopping, divergence (exact algebra)."""
 
 from __future__ import annotations
 
@@ -6,25 +6,51 @@ import pytest
 import torch
 from torch import nn
 
-from mibounds.estimation.training import AdamW, batch_values, train
+import numpy as np
+
+from mibounds import bounds
+from mibounds.estimation.training import AdamW, FoldCritic, MemberList, fold_plan, train, validation_batches
 
 
-class _Scalar(nn.Module):
-    """An 'objective' whose bound value is its one parameter: gradient ascent moves it up by ~lr."""
+class _Positives(nn.Module):
+    """Scores ``c`` on the positives and 0 elsewhere: the JS objective rises with c."""
 
-    def __init__(self, start: float = 0.0, learns: bool = True) -> None:
+    def __init__(self, learns: bool = True) -> None:
         super().__init__()
-        self.value = nn.Parameter(torch.tensor(start), requires_grad=learns)
-        self.offset = nn.Parameter(torch.tensor(0.0))  # gets a gradient, changes nothing when frozen
+        self.c = nn.Parameter(torch.tensor(0.0))
+        self.learns = learns
 
     def forward(self, x, y):
-        if self.value.requires_grad:
-            return self.value + 0.0 * x.sum()
-        return self.value + 0.0 * self.offset + 0.0 * x.sum()
+        eye = torch.eye(len(x))
+        return (self.c if self.learns else 0.0 * self.c) * eye + 0.0 * x.sum()
 
 
-def _data(n: int = 64):
+def _model(learns: bool = True, members: int = 3) -> FoldCritic:
+    residual = MemberList([_Positives(learns) for _ in range(members)])
+    return FoldCritic(residual, None, [bounds.make("js") for _ in range(members)])
+
+
+def _data(n: int = 60):
     return torch.zeros(n, 1), torch.zeros(n, 1)
+
+
+def _train(model, **kwargs):
+    x, y = _data()
+    settings = dict(batch_size=8, max_steps=1000, learning_rate=0.1, eval_every=10, patience=3,
+                    generator=torch.Generator().manual_seed(0))
+    return train(model, x, y, fold_plan(60, model.num_members, np.random.default_rng(0)), **{**settings, **kwargs})
+
+
+def test_every_row_is_evaluated_once_by_a_critic_that_never_saw_it():
+    plan = fold_plan(103, 5, np.random.default_rng(1))
+    assert sorted(np.concatenate([plan.evaluation(m) for m in range(5)]).tolist()) == list(range(103))
+    for m in range(5):
+        seen = set(plan.training(m)) | set(plan.validation(m))
+        assert not seen & set(plan.evaluation(m))
+        assert len(plan.training(m)) + len(plan.validation(m)) + len(plan.evaluation(m)) == 103
+    assert {len(f) for f in plan.folds} == {20, 21}
+    batches = validation_batches(plan, 8)
+    assert batches.shape == (5, 2, 8) and all(set(batches[m].flatten().tolist()) <= set(plan.validation(m)) for m in range(5))
 
 
 def test_adamw_matches_torch():
@@ -43,43 +69,21 @@ def test_adamw_matches_torch():
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
 
 
-def test_batch_values_use_full_batches_only():
-    class Mean(nn.Module):
-        def forward(self, x, y):
-            return x.mean()
-
-    x = torch.arange(10.0)[:, None]
-    values = batch_values(Mean(), x, x, batch_size=4)  # rows 8, 9 left out
-    assert values.tolist() == [1.5, 5.5]
-
-
 def test_early_stopping_counts_checks_without_improvement():
-    frozen = _Scalar(learns=False)
-    out = train(frozen, _data(), _data(), batch_size=8, max_steps=1000, learning_rate=0.1,
-                eval_every=10, patience=3, generator=torch.Generator().manual_seed(0))
-    # The first check sets the best; 3 more without improvement stop at step 40.
-    assert (out.steps, out.best_step, out.stopped) == (40, 10, "early_stopping")
-    assert out.history["step"] == [10, 20, 30, 40] and out.history["validation"] == [0.0] * 4
+    out = _train(_model(learns=False))
+    # The initial critic is check 0 and stays best; 3 more checks without improvement stop at step 30.
+    assert (out.steps, out.best_step, out.stopped) == (30, 0, "early_stopping")
+    assert out.history["step"] == [0, 10, 20, 30] and len(set(out.history["validation"])) == 1
+    assert not out.still_improving
 
 
 def test_max_steps_and_last_partial_interval_is_checked():
-    out = train(_Scalar(), _data(), _data(), batch_size=8, max_steps=25, learning_rate=0.1,
-                eval_every=10, patience=3, generator=torch.Generator().manual_seed(0))
-    assert out.stopped == "max_steps" and out.history["step"] == [10, 20, 25] and out.best_step == 25
-
-
-def test_moving_average_of_the_weights_is_what_is_kept():
-    lr, decay, steps = 0.01, 0.9, 30
-    model = _Scalar()
-    train(model, _data(), _data(), batch_size=8, max_steps=steps, learning_rate=lr, ema_decay=decay,
-          eval_every=steps, patience=1, generator=torch.Generator().manual_seed(0))
-    # Replay: Adam with a constant gradient moves the raw weight by lr * g / (|g| + eps) per step.
-    raw, average = 0.0, 0.0
-    for t in range(steps):
-        raw += lr / (1.0 + 1e-8)
-        average += (raw - average) * (1.0 - min(decay, (1.0 + t) / (10.0 + t)))
-    assert model.value.item() == pytest.approx(average, rel=1e-5)
-    assert model.value.item() < raw - 0.02  # the average lags the raw weight
+    model = _model()
+    out = _train(model, max_steps=25)
+    assert out.stopped == "max_steps" and out.history["step"] == [0, 10, 20, 25] and out.best_step == 25
+    assert out.still_improving and not model.training
+    # Each member moved its own parameter up, by at most lr per step (Adam's step bound).
+    assert all(1.0 < m.c.item() <= 25 * 0.1 + 1e-6 for m in model.residual.members)
 
 
 class _HugeGradient(torch.autograd.Function):
@@ -95,19 +99,21 @@ class _HugeGradient(torch.autograd.Function):
 
 
 class _Overflowing(nn.Module):
-    """A finite loss whose parameter's gradient overflows Adam's second moment from step 16 on."""
+    """Positive scores whose parameter's gradient overflows Adam's second moment from step 16 on."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.value = nn.Parameter(torch.tensor(0.0))
+        self.c = nn.Parameter(torch.tensor(0.0))
         self.calls = 0
 
     def forward(self, x, y):
+        c = self.c
         if self.training:
             self.calls += 1
             if self.calls > 15:
-                return _HugeGradient.apply(self.value) + 0.0 * x.sum()
-        return self.value + 0.0 * x.sum()
+                c = _HugeGradient.apply(c)
+        k = x.shape[-2]
+        return (c * torch.eye(k)).expand(*x.shape[:-2], k, k) + 0.0 * x.sum()
 
 
 def test_adam_state_overflow_is_found():
@@ -121,8 +127,7 @@ def test_adam_state_overflow_is_found():
 def test_overflowed_optimizer_state_stops_training_as_diverged():
     # The loss stays finite, but from step 16 the weight is frozen (m / sqrt(inf) = 0): without
     # the state check training runs on, learning nothing, until patience ends it at step 520.
-    model = _Overflowing()
-    out = train(model, _data(), _data(), batch_size=8, max_steps=1000, learning_rate=0.1,
-                eval_every=10, patience=50, generator=torch.Generator().manual_seed(0))
+    model = FoldCritic(_Overflowing(), None, [bounds.make("js") for _ in range(3)])
+    out = _train(model, patience=50)
     assert (out.stopped, out.steps, out.best_step) == ("diverged", 20, 10)
     assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -10,7 +10,7 @@ from mibounds import tasks
 
 FAMILIES = [
     "gaussian", "cubic", "mvn-dense", "mvn-sparse", "student-t", "student-t-dense",
-    "normal-cdf", "half-cube", "asinh", "cube", "spiral",
+    "normal-cdf", "half-cube", "asinh", "cube", "rotate", "spiral",
 ]
 
 

@@ -132,4 +132,4 @@ def test_transform_errors() -> None:
         tasks.Spiral(math.nan)
     assert tasks.make_map("spiral", speed=0.25).name == "spiral-v0.25"
     assert tasks.make_map("spiral-v-2").speed == -2.0
-    assert tasks.map_names() == ["normal-cdf", "half-cube", "asinh", "cube", "spiral"]
+    assert tasks.map_names() == ["normal-cdf", "half-cube", "asinh", "cube", "spiral", "rotate"]

@@ -53,6 +53,14 @@ class BoundInfo:
         summary: One line: what it is.
         trains: What the gradient of the returned tensor optimizes.
         reports: What the value of the returned tensor is.
+        objective: ``objective(scores)``: a function whose *value* is what the gradient
+            maximizes, where that differs from the reported value (the f-GAN JS objective for
+            ``js`` and ``smile``); None when the value is itself the objective. Early stopping
+            watches it.
+        optimal_offset: The critic that maximizes the training objective is
+            ``log p(x, y) / p(x) p(y) + optimal_offset`` (0 for JS-trained critics, 1 for NWJ);
+            None when the objective leaves a constant or a function of y free (DV, InfoNCE), so
+            the critic's scores cannot be read as the log density ratio.
     """
 
     name: str
@@ -66,6 +74,8 @@ class BoundInfo:
     ceiling: Callable[..., float | None] = _no_ceiling
     trains: str = "the bound itself"
     reports: str = "the bound itself"
+    objective: Callable[..., Any] | None = None
+    optimal_offset: float | None = None
 
     @property
     def score_based(self) -> bool:
@@ -88,6 +98,7 @@ _ENTRIES = (
         "nwj", lower.nwj, "lower", ("scores",),
         "Nguyen, Wainwright, Jordan 2010, Estimating divergence functionals (f-MINE)", 2010,
         "f-divergence (KL) bound; unbiased but variance grows like e^I",
+        optimal_offset=1.0,
     ),
     BoundInfo(
         "dv", lower.dv, "lower", ("scores",),
@@ -111,6 +122,7 @@ _ENTRIES = (
         "Hjelm et al. 2019, Deep InfoMax (arXiv:1808.06670); " + _POOLE, 2019,
         "critic trained with the f-GAN Jensen-Shannon objective, reported with NWJ on f + 1",
         trains="f-GAN Jensen-Shannon objective", reports="NWJ on scores + 1",
+        objective=lower.js_fgan, optimal_offset=0.0,
     ),
     BoundInfo(
         "smile", lower.smile, "lower", ("scores",),
@@ -118,6 +130,7 @@ _ENTRIES = (
         "(arXiv:1910.06222)", 2020,
         "DV with the partition term over scores clipped to [-clip, clip], JS-trained",
         params={"clip": 5.0}, trains="f-GAN Jensen-Shannon objective", reports="clipped DV",
+        objective=lower.js_fgan, optimal_offset=0.0,
     ),
     BoundInfo(
         "interpolated", lower.interpolated, "lower", ("scores", "log_baseline"), _POOLE, 2019,

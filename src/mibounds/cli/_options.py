@@ -16,16 +16,16 @@ def add_estimation_options(parser: argparse.ArgumentParser) -> None:
     from mibounds.estimation import estimator as e
 
     group = parser.add_argument_group("estimator")
-    group.add_argument("--bound", default=e.DEFAULT_BOUND, help="bound to train and report (see 'mibounds bounds'; default: %(default)s)")
-    group.add_argument("--critic", default=e.DEFAULT_CRITIC, help="critic: separable, bilinear or concat (default: %(default)s)")
-    group.add_argument("--batch-size", type=int, default=None, metavar="K", help=f"pairs per batch; the estimate depends on K (default: {e.DEFAULT_BATCH_SIZE}, lower for small data)")
+    group.add_argument("--bound", default=e.DEFAULT_BOUND, help="bound that trains the critics (see 'mibounds bounds'; default: %(default)s); with js, smile or nwj the estimate is the held-out mean log density ratio, with the others the bound's held-out value at batch size K")
+    group.add_argument("--critic", default=e.DEFAULT_CRITIC, help="learned critic added to the Gaussian one: separable, bilinear, concat, or none (default: %(default)s)")
+    group.add_argument("--no-gaussian", action="store_true", help="no Gaussian critic under the learned one")
+    group.add_argument("--num-folds", type=int, default=e.DEFAULT_NUM_FOLDS, metavar="F", help="folds, one critic each; every row is evaluated by the critic that did not train on it (default: %(default)s)")
+    group.add_argument("--batch-size", type=int, default=None, metavar="K", help=f"pairs per training batch (default: {e.DEFAULT_BATCH_SIZE}, lower for small data)")
     group.add_argument("--max-steps", type=int, default=e.DEFAULT_MAX_STEPS, metavar="N", help="most training steps (default: %(default)s)")
     group.add_argument("--learning-rate", type=float, default=e.DEFAULT_LEARNING_RATE, metavar="LR", help="Adam step size (default: %(default)s)")
-    group.add_argument("--validation-fraction", type=float, default=0.2, metavar="F", help="rows for early stopping (default: %(default)s)")
-    group.add_argument("--test-fraction", type=float, default=0.2, metavar="F", help="held-out rows for the estimate (default: %(default)s)")
     group.add_argument("--patience", type=int, default=e.DEFAULT_PATIENCE, metavar="N", help="validation checks without improvement before stopping (default: %(default)s)")
-    group.add_argument("--standardize", choices=["quantile", "zscore", "none"], default="quantile", help="per-column scaling fitted on the training rows: normal scores via the empirical CDF, mean/std, or none (default: %(default)s)")
-    group.add_argument("--confidence", type=float, default=0.95, metavar="C", help="interval coverage (default: %(default)s)")
+    group.add_argument("--standardize", choices=["quantile", "zscore", "none"], default="quantile", help="per-column scaling: normal scores via the empirical CDF, mean/std, or none (default: %(default)s)")
+    group.add_argument("--confidence", type=float, default=0.95, metavar="C", help="coverage of the interval and of the lower bound (default: %(default)s)")
     group.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda (default: %(default)s)")
     group.add_argument("--seed", type=int, default=None, help="random seed; the same seed repeats a run")
     group.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for torch (default: %(default)s: the networks are small, so more threads gain little and compete with other work)")
@@ -46,20 +46,20 @@ def check_names(args: argparse.Namespace) -> None:
             bounds.get(args.bound)
         except ValueError:
             raise validation.unknown_name_error("bound", args.bound, estimator_bounds()) from None
-    if args.critic not in critics.names():
-        raise validation.unknown_name_error("critic", args.critic, critics.names())
+    if args.critic != "none" and args.critic not in critics.names():
+        raise validation.unknown_name_error("critic", args.critic, [*critics.names(), "none"])
 
 
 def estimation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments of :func:`mibounds.estimate` from the parsed options."""
     return {
         "bound": args.bound,
-        "critic": args.critic,
+        "critic": None if args.critic == "none" else args.critic,
+        "gaussian": not args.no_gaussian,
+        "num_folds": args.num_folds,
         "batch_size": args.batch_size,
         "max_steps": args.max_steps,
         "learning_rate": args.learning_rate,
-        "validation_fraction": args.validation_fraction,
-        "test_fraction": args.test_fraction,
         "patience": args.patience,
         "standardize": {"quantile": True, "zscore": "zscore", "none": False}[args.standardize],
         "confidence": args.confidence,

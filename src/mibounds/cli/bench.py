@@ -200,6 +200,58 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- accuracy suite -------------------------------------------------------------------------------
+
+
+def _add_accuracy(commands: Any) -> None:
+    parser = commands.add_parser(
+        "accuracy",
+        help="the default estimator on ground-truth tasks from 0 to 10 nats, with the peers' rows",
+        description="Run the default mibounds.estimate on every task of the accuracy suite "
+        "(mibounds.experiments.accuracy.SUITE) for each seed into a resumable results file, then write "
+        "accuracy.md, accuracy.csv and accuracy.png: bias, mean |error|, RMSE, coverage, lower bound and "
+        "seconds per task, beside the rows that benchmarks/peers/run_peers.py wrote into the same file.",
+    )
+    parser.add_argument("--db", default="results/accuracy/accuracy.sqlite", help="SQLite results file (default: %(default)s)")
+    parser.add_argument("--out", default="results/accuracy", metavar="DIR", help="folder for the report (default: %(default)s)")
+    parser.add_argument("--tasks", nargs="+", metavar="TASK", help="only these task ids of the suite (default: all)")
+    parser.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="seeds (default: 0 1 2 3 4)")
+    parser.add_argument("--workers", type=int, default=0, help="local worker processes, one thread each (default: 0, "
+                        "this process)")
+    parser.add_argument("--report-only", action="store_true", help="write the report from the results file without "
+                        "running cells")
+    parser.add_argument("--no-figure", action="store_true", help="tables only (no matplotlib needed)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_accuracy)
+
+
+def _accuracy(args: argparse.Namespace) -> int:
+    from mibounds.experiments import accuracy
+    from mibounds.experiments.runner import SweepInterrupted
+
+    suite = accuracy.SUITE
+    if args.tasks:
+        known = {task for task, _ in suite}
+        unknown = [task for task in args.tasks if task not in known]
+        if unknown:
+            from mibounds.validation import unknown_name_error
+
+            raise unknown_name_error("suite task", unknown[0], sorted(known))
+        suite = tuple((task, n) for task, n in suite if task in args.tasks)
+    if not args.report_only:
+        try:
+            accuracy.run_accuracy(args.db, suite=suite, seeds=args.seeds or accuracy.SEEDS, workers=args.workers,
+                                  progress=not args.no_progress)
+        except SweepInterrupted:
+            return 130
+    try:
+        files = accuracy.write_accuracy_report(args.db, args.out, figure=not args.no_figure)
+    except ImportError as error:
+        raise ValueError(f"{error} (or pass --no-figure for the tables only)") from None
+    print(files)
+    return 0
+
+
 # -- published experiments (staircase, bias-variance, critic trade-off) --------------------------
 
 
@@ -293,6 +345,7 @@ def _experiment(module: str, args: argparse.Namespace) -> int:
 SUBCOMMANDS: list[Callable[[Any], None]] = [
     _add_sweep,
     _add_report,
+    _add_accuracy,
     _add_staircase,
     _add_bias_variance,
     _add_critics,

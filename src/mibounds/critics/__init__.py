@@ -5,6 +5,8 @@ off-diagonal entries stand for ``p(x) p(y)`` (see :mod:`mibounds.bounds`). Score
 
 - Learned: :class:`SeparableCritic` (``g(x) . h(y)``), :class:`BilinearCritic` (``x^T W y``),
   :class:`ConcatCritic` (a joint MLP on every pair); by name via :func:`make` / :func:`names`.
+- Fitted in closed form: :class:`GaussianCritic` (the log ratio of the Gaussian with the data's
+  covariance; exact for Gaussian-copula data at any MI).
 - Exact, from a ground-truth task: :class:`ExactCritic` (``log p(x, y) / p(x) p(y) + shift``),
   :class:`ConditionalCritic` (``log p(y | x)``).
 - Baselines ``log a(y) [K]`` for TUBA-type bounds: :class:`ConstantBaseline`,
@@ -22,6 +24,7 @@ from mibounds.critics.baselines import ConstantBaseline, GaussianBaseline, MLPBa
 from mibounds.critics.bilinear import BilinearCritic
 from mibounds.critics.concat import ConcatCritic, pairwise_first_layer
 from mibounds.critics.exact import ConditionalCritic, ExactCritic
+from mibounds.critics.gaussian import GaussianCritic
 from mibounds.critics.mlp import ACTIVATIONS, mlp
 from mibounds.critics.registry import make, names
 from mibounds.critics.separable import SeparableCritic
@@ -41,6 +44,7 @@ __all__ = [
     "ConstantBaseline",
     "ExactCritic",
     "GaussianBaseline",
+    "GaussianCritic",
     "MLPBaseline",
     "SeparableCritic",
     "StackedConcatCritic",

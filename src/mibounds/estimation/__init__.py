@@ -1,6 +1,7 @@
-"""Estimate mutual information from data: train a critic, report a held-out estimate.
+"""Estimate mutual information from data: cross-fitted critics, a held-out estimate, a lower bound.
 
-- :func:`estimate`: one call, ``estimate(x, y) -> EstimateResult`` (estimate, interval, warnings).
+- :func:`estimate`: one call, ``estimate(x, y) -> EstimateResult`` (estimate, interval, lower
+  bound, warnings).
 - :class:`MIEstimator`: the same as a scikit-learn-style estimator (``fit`` returns self).
 - :class:`EstimateResult`: the result dataclass (``to_dict()`` for JSON).
 - :func:`load_xy`: read x and y from CSV / NPY / NPZ / Parquet files without executing anything.
@@ -11,15 +12,15 @@ Example:
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=(2000, 1))
     >>> y = x + rng.normal(size=(2000, 1))
-    >>> result = estimate(x, y, max_steps=300, random_state=0, progress=False)
-    >>> result.bound == "smile" and result.ci_low <= result.estimate <= result.ci_high
-    True
+    >>> result = estimate(x, y, max_steps=200, random_state=0, progress=False)
+    >>> result.method, result.lower_bound <= result.estimate <= result.ci_high
+    ('log-ratio', True)
 """
 
 from mibounds.estimation.data import LoadedData, as_array, load_xy
 from mibounds.estimation.estimator import MIEstimator, estimate, estimator_bounds
 from mibounds.estimation.result import EstimateResult
-from mibounds.estimation.uncertainty import Interval, batch_means_interval
+from mibounds.estimation.uncertainty import Interval, batch_means_interval, crossfit_interval
 
 __all__ = [
     "EstimateResult",
@@ -28,6 +29,7 @@ __all__ = [
     "MIEstimator",
     "as_array",
     "batch_means_interval",
+    "crossfit_interval",
     "estimate",
     "estimator_bounds",
     "load_xy",

@@ -3,28 +3,41 @@
 Procedure (one call):
 
 1. Check and convert the inputs (NumPy, torch, pandas; a 1-d array is one feature).
-2. Shuffle and split the rows into train / validation / test (``validation_fraction``,
-   ``test_fraction``; seeded by ``random_state``).
-3. Standardize each column with statistics of the *training* split only: by default map it
-   through the training empirical CDF to standard-normal scores (``standardize=True``); MI is
-   unchanged by increasing per-column maps, while the critic learns Gaussian-shaped inputs far
-   more easily than heavy-tailed ones (``"zscore"`` and ``False`` are the alternatives).
-4. Train ``num_critics`` critics side by side (one stacked network; each member on its own random
-   batches of K training pairs, with Adam), keeping a moving average of the weights
-   (``ema_decay``). Every ``eval_every`` steps check the bound of the averaged critic (the mean of
-   the members' scores) on the validation split; stop after ``patience`` checks without
-   improvement and restore the weights of the best check.
-5. Report the bound's value on the test split only, the mean over disjoint batches of K pairs,
-   with a standard error and a Student-t interval from the batch values; the interval's upper
-   end is raised by half the critic's generalization gap (its value on as many training rows
-   minus its held-out value), because a critic fitted to n rows scores on fresh rows about as far
-   below the best critic as it scores above it on its own rows
-   (:mod:`mibounds.estimation.uncertainty`). For bounds trained with another objective (``js``,
-   ``smile``, ``mine``) the reported number is the bound's value, not the training objective.
+2. Map every column to standard-normal scores through its empirical CDF (``standardize=True``).
+   MI is unchanged by increasing per-column maps; the critic then sees Gaussian-shaped inputs.
+   The map uses each column on its own, never the pairing of x with y.
+3. Shuffle the rows and cut them into ``num_folds`` folds (:class:`~mibounds.estimation.training.FoldPlan`).
+   Critic m is trained on ``num_folds - 2`` folds, early-stopped on fold m + 1 and evaluated on
+   fold m, so every row is evaluated once, by a critic that never saw it (cross-fitting).
+4. Critic m is a :class:`~mibounds.critics.GaussianCritic` fitted in closed form on its training
+   and validation rows (the exact log density ratio when the dependence is a Gaussian copula,
+   at any MI) plus a learned residual critic that starts at zero (``gaussian=False``: the
+   learned critic alone). All members train side by side as one stack, on the bound
+   (``js`` by default), with Adam and early stopping on the training objective of their
+   validation folds.
+5. Report, from the held-out rows only (:mod:`mibounds.estimation.heldout`):
 
-The number depends on K: InfoNCE, for example, can never exceed log K, and no interval can cover
-an MI that the bound cannot reach (the result then carries a warning). Measured accuracy and
-coverage of the defaults: ``benchmarks/bench_estimate.py``.
+   - the **estimate**: for bounds whose optimal critic is the log density ratio log r (plus a
+     known constant: ``js``, ``smile``, ``nwj``), the mean of :math:`\\log \\hat r(x_i, y_i)`
+     over all n rows, the plug-in estimate of :math:`I = \\mathbb E \\log r`; for the other
+     bounds (DV, InfoNCE, MINE, TUBA, I_α), the bound's mean value over disjoint held-out
+     batches of K pairs. The interval uses the spread across the folds' critics
+     (:func:`~mibounds.estimation.uncertainty.crossfit_interval`), and its upper end allows for
+     half the critics' generalization gap;
+   - the **lower bound**: InfoNCE of the same critics over held-out blocks of up to 1,024 rows,
+     a lower bound on I in expectation for any critic, with its one-sided confidence limit.
+     It can never exceed log B (B the block size): no distribution-free bound certifies much more
+     than log n nats from n rows (McAllester & Stratos 2020). Above that the estimate rests on
+     the critic's model of log r, and the result says so.
+
+Measured accuracy, coverage and time: ``mibounds bench accuracy`` and docs/accuracy.md.
+
+References:
+    Cross-fitting: Chernozhukov et al. (2018), "Double/debiased machine learning", Econometrics
+    Journal 21(1). The plug-in log-ratio estimate from a classifier: Liao et al. (2020), "DEMI:
+    Discriminative estimator of mutual information" (arXiv:2010.01766). The limit of lower
+    bounds: McAllester & Stratos (2020), "Formal limitations on the measurement of mutual
+    information", AISTATS.
 """
 
 from __future__ import annotations
@@ -44,17 +57,18 @@ from mibounds import bounds as bounds_module
 from mibounds import critics as critics_module
 from mibounds import validation
 from mibounds.estimation.data import as_array, check_pair
+from mibounds.estimation.diagnostics import check_fold_sizes, constant_column_notes, diagnose
+from mibounds.estimation.heldout import EVALUATION_BLOCK, HeldoutValues, evaluate
 from mibounds.estimation.result import EstimateResult
-from mibounds.estimation.splits import (
-    MIN_TEST_BATCHES,
-    QuantileNormalizer,
-    Standardizer,
-    check_sizes,
-    split_indices,
-    split_sizes,
+from mibounds.estimation.scaling import QuantileNormalizer, Standardizer
+from mibounds.estimation.training import FoldCritic, FoldPlan, MemberList, TrainingOutcome, fold_plan, train
+from mibounds.estimation.uncertainty import (
+    Interval,
+    batch_means_interval,
+    crossfit_interval,
+    heldout_interval,
+    one_sided_lower,
 )
-from mibounds.estimation.training import BoundObjective, MemberList, batch_values, train
-from mibounds.estimation.uncertainty import heldout_interval
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -65,32 +79,27 @@ __all__ = [
     "estimator_bounds",
 ]
 
-# Defaults chosen by measurement on the ground-truth tasks (benchmarks/bench_defaults.py): with a
-# fixed sample the critic's generalization, not its optimization, limits the held-out estimate,
-# so the defaults favour smooth, averaged critics and a moderate learning rate.
-DEFAULT_BOUND = "smile"
+DEFAULT_BOUND = "js"
 DEFAULT_CRITIC = "separable"
-#: Options of the named critics unless critic_kwargs says otherwise: smooth (softplus) units
-#: generalize better from a fixed sample than ReLU, and one hidden layer is as accurate as two.
+#: Options of the named residual critics unless critic_kwargs says otherwise: one hidden layer of
+#: smooth (softplus) units; the Gaussian critic carries the linear part of the dependence.
 DEFAULT_CRITIC_KWARGS: dict[str, dict[str, Any]] = {
-    "separable": {"activation": "softplus", "num_layers": 1},
-    "concat": {"activation": "softplus", "num_layers": 1},
+    "separable": {"activation": "softplus", "num_layers": 1, "hidden_dim": 128},
+    "concat": {"activation": "softplus", "num_layers": 1, "hidden_dim": 128},
 }
-#: Critics trained side by side, each on its own batches; the estimate uses their mean scores.
-DEFAULT_NUM_CRITICS = 4
-# Named critics with a stacked form that runs M members in one pass.
+# Named critics with a stacked form that runs the M members in one pass.
 _STACKED = {"separable": "StackedSeparableCritic", "concat": "StackedConcatCritic"}
+# Critics whose score matrix of a block of B rows costs O(B) network evaluations: evaluated over
+# blocks of EVALUATION_BLOCK rows; the others (a network per pair) over smaller blocks.
+_CHEAP_SCORES = {"separable", "bilinear"}
+_PAIRWISE_BLOCK = 128
+DEFAULT_NUM_FOLDS = 5
 DEFAULT_BATCH_SIZE = 128
-DEFAULT_MAX_STEPS = 10_000
-DEFAULT_LEARNING_RATE = 5e-4
+DEFAULT_MAX_STEPS = 5000
+DEFAULT_LEARNING_RATE = 1e-3
 DEFAULT_WEIGHT_DECAY = 0.0
-DEFAULT_EMA_DECAY = 0.99
-DEFAULT_PATIENCE = 10
+DEFAULT_PATIENCE = 5
 DEFAULT_EVAL_EVERY = 100
-#: Smallest K the automatic batch size goes down to for small data sets.
-MIN_AUTO_BATCH_SIZE = 8
-#: An estimate this close (nats) to the bound's ceiling is reported as pinned.
-PINNED_MARGIN = 1.0
 
 
 def estimator_bounds() -> list[str]:
@@ -105,73 +114,67 @@ class MIEstimator:
     for the procedure) and sets the fitted attributes, whose names end in ``_``.
 
     Args:
-        bound: A score-based lower bound from :func:`estimator_bounds` (``mibounds bounds`` lists
-            them).
-        critic: ``"separable"``, ``"bilinear"``, ``"concat"``, or your own ``nn.Module`` mapping
-            ``x [K, dx], y [K, dy]`` to ``scores [K, K]`` (copied, not changed, by :meth:`fit`).
-            Named critics get :data:`DEFAULT_CRITIC_KWARGS` unless ``critic_kwargs`` overrides.
-        batch_size: K, pairs per batch in training and evaluation. None: ``128``, lowered for
-            small data so the test split holds at least 10 batches (but not below 8).
+        bound: The bound that trains the critics, from :func:`estimator_bounds`. With ``js``
+            (default), ``smile`` or ``nwj`` the estimate is the held-out mean log density ratio;
+            with the others it is the bound's held-out value at batch size K.
+        critic: The learned (residual) critic: ``"separable"``, ``"bilinear"``, ``"concat"``, or
+            your own ``nn.Module`` mapping ``x [K, dx], y [K, dy]`` to ``scores [K, K]`` (copied,
+            not changed, by :meth:`fit`; each fold gets a copy with fresh weights), or None for
+            the Gaussian critic alone. Named critics get :data:`DEFAULT_CRITIC_KWARGS` unless
+            ``critic_kwargs`` overrides, and start at zero (their last layer is zeroed).
+        gaussian: Add the Gaussian critic fitted in closed form to the learned one.
+        num_folds: F >= 3 folds, one critic each.
+        batch_size: K, pairs per training batch. None: ``128``, or the smallest fold when smaller.
         max_steps: Most optimizer steps.
         learning_rate: Adam's step size.
-        weight_decay: Decoupled weight decay (AdamW) of the critic's weights; 0 is plain Adam.
-        ema_decay: Evaluate (and keep) an exponential moving average of the weights with this
-            decay instead of the raw weights; 0 turns it off.
-        num_critics: Train this many critics side by side (different initial weights, different
-            batches) and report the bound of their averaged scores, one critic with less of the
-            members' individual error. Named critics with a stacked form run in one pass.
-        validation_fraction: Share of rows for early stopping.
-        test_fraction: Share of rows for the reported estimate.
+        weight_decay: Decoupled weight decay (AdamW) of the critics' weights; 0 is plain Adam.
         patience: Validation checks without improvement before stopping.
         eval_every: Steps between validation checks.
-        standardize: ``True`` (or ``"quantile"``, the default): map every column through the
-            training split's empirical CDF to standard-normal scores
-            (:class:`~mibounds.estimation.splits.QuantileNormalizer`; MI is unchanged by such
-            increasing maps, and heavy-tailed or skewed columns become easy for the critic).
-            ``"zscore"``: subtract the training mean, divide by the training std. ``False``: use
-            the values as given.
-        confidence: Coverage of the interval.
+        standardize: ``True`` (or ``"quantile"``, the default): map every column through its
+            empirical CDF to standard-normal scores (:class:`~mibounds.estimation.scaling.QuantileNormalizer`;
+            MI is unchanged by such increasing maps). ``"zscore"``: subtract the mean, divide by
+            the std. ``False``: use the values as given.
+        confidence: Coverage of the interval (two-sided) and of the lower bound (one-sided).
         device: ``"auto"`` (CUDA when available, else CPU), or a torch device.
-        random_state: Seed for the split, the batch order and the critic's initialization; None
-            draws one (recorded in the result, so any run can be repeated).
+        random_state: Seed for the folds, the batches and the critics' initialization; None draws
+            one (recorded in the result, so any run can be repeated).
         progress: Show a progress bar while training (needs tqdm; silently none without it).
-        critic_kwargs: Extra arguments of the named critic, e.g. ``{"hidden_dim": 128}``.
-        bound_kwargs: Hyper-parameters of the bound, e.g. ``{"clip": 5.0}`` for SMILE or
-            ``{"alpha": 0.5}`` for the interpolated bound.
+        critic_kwargs: Extra arguments of the named critic, e.g. ``{"hidden_dim": 256}``.
+        bound_kwargs: Hyper-parameters of the bound, e.g. ``{"clip": 5.0}`` for SMILE.
 
     Attributes:
         result_: The :class:`EstimateResult`.
         estimate_: The held-out estimate (nats).
         ci_: ``(low, high)`` interval.
         stderr_: Its standard error.
-        objective_: The trained module (critic, bound, baseline), on ``device_``, in eval mode.
-        critic_: The trained critic.
-        x_scaler_, y_scaler_: The standardization applied before the critic.
+        lower_bound_: The one-sided lower confidence limit of the certified lower bound (nats).
+        model_: The trained :class:`~mibounds.estimation.training.FoldCritic` (all folds' critics,
+            bounds and baselines), on ``device_``, in eval mode.
+        plan_: The :class:`~mibounds.estimation.training.FoldPlan` (which rows each critic saw).
+        x_scaler_, y_scaler_: The standardization applied before the critics.
         n_features_x_, n_features_y_: Columns of x and y.
-        device_: Where the critic lives.
+        device_: Where the critics live.
 
     Example:
         >>> import numpy as np
         >>> rng = np.random.default_rng(0)
         >>> x = rng.normal(size=(2000, 1))
         >>> y = x + rng.normal(size=(2000, 1))  # I = 0.5 log 2 = 0.347 nats
-        >>> est = MIEstimator(max_steps=300, random_state=0, progress=False).fit(x, y)
-        >>> 0.1 < est.estimate_ < 0.6
+        >>> est = MIEstimator(max_steps=200, random_state=0, progress=False).fit(x, y)
+        >>> 0.25 < est.estimate_ < 0.45 and est.lower_bound_ < est.estimate_
         True
     """
 
     def __init__(
         self,
         bound: str = DEFAULT_BOUND,
-        critic: str | nn.Module = DEFAULT_CRITIC,
+        critic: str | nn.Module | None = DEFAULT_CRITIC,
+        gaussian: bool = True,
+        num_folds: int = DEFAULT_NUM_FOLDS,
         batch_size: int | None = None,
         max_steps: int = DEFAULT_MAX_STEPS,
         learning_rate: float = DEFAULT_LEARNING_RATE,
         weight_decay: float = DEFAULT_WEIGHT_DECAY,
-        ema_decay: float = DEFAULT_EMA_DECAY,
-        num_critics: int = DEFAULT_NUM_CRITICS,
-        validation_fraction: float = 0.2,
-        test_fraction: float = 0.2,
         patience: int = DEFAULT_PATIENCE,
         eval_every: int = DEFAULT_EVAL_EVERY,
         standardize: bool | str = True,
@@ -184,14 +187,12 @@ class MIEstimator:
     ) -> None:
         self.bound = bound
         self.critic = critic
+        self.gaussian = gaussian
+        self.num_folds = num_folds
         self.batch_size = batch_size
         self.max_steps = max_steps
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
-        self.ema_decay = ema_decay
-        self.num_critics = num_critics
-        self.validation_fraction = validation_fraction
-        self.test_fraction = test_fraction
         self.patience = patience
         self.eval_every = eval_every
         self.standardize = standardize
@@ -231,7 +232,7 @@ class MIEstimator:
     # -- fitting ------------------------------------------------------------------------------
 
     def fit(self, x: Any, y: Any) -> "MIEstimator":
-        """Train a critic on part of ``(x, y)`` and estimate I(X; Y) on held-out rows.
+        """Train the fold critics on ``(x, y)`` and estimate I(X; Y) on held-out rows.
 
         Args:
             x: ``[n, dx]`` samples (NumPy, torch, pandas; 1-d = one feature).
@@ -255,58 +256,51 @@ class MIEstimator:
         xa, x_columns = as_array(x, "x")
         ya, y_columns = as_array(y, "y")
         n = check_pair(xa, ya)
-        sizes = split_sizes(n, self.validation_fraction, self.test_fraction)
-        batch_size = self._batch_size(sizes[2])
-        check_sizes(n, sizes, batch_size)
-        notes = _constant_column_notes(xa, x_columns, "x") + _constant_column_notes(ya, y_columns, "y")
+        num_folds = settings["num_folds"]
+        check_fold_sizes(n, num_folds)
+        batch_size = self._batch_size(n // num_folds)
+        notes = constant_column_notes(xa, x_columns, "x") + constant_column_notes(ya, y_columns, "y")
 
         seed = _resolve_seed(self.random_state)
-        split = split_indices(n, sizes, np.random.default_rng(seed))
+        plan = fold_plan(n, num_folds, np.random.default_rng(seed))
         scaler = _scaler(self.standardize)
         self.x_scaler_, self.y_scaler_ = (
-            (scaler.fit(xa[split.train]), scaler.fit(ya[split.train]))
+            (scaler.fit(xa), scaler.fit(ya))
             if scaler is not None
             else (Standardizer.identity(xa.shape[1]), Standardizer.identity(ya.shape[1]))
         )
         device = _resolve_device(self.device)
         self.device_ = device
-
-        def tensors(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-            return (
-                torch.as_tensor(self.x_scaler_(xa[rows]), dtype=torch.float32, device=device),
-                torch.as_tensor(self.y_scaler_(ya[rows]), dtype=torch.float32, device=device),
-            )
-
+        xt = torch.as_tensor(self.x_scaler_(xa), dtype=torch.float32, device=device)
+        yt = torch.as_tensor(self.y_scaler_(ya), dtype=torch.float32, device=device)
         with torch.random.fork_rng(devices=[]):  # seeded initialization, global RNG untouched
             torch.manual_seed(seed)
-            objective, critic_name = self._build(xa.shape[1], ya.shape[1], settings["num_critics"])
-        objective.to(device)
+            model, critic_name = self._build(xt, yt, plan)
+        model.to(device)
         outcome = train(
-            objective,
-            tensors(split.train),
-            tensors(split.validation),
+            model,
+            xt,
+            yt,
+            plan,
             batch_size=batch_size,
             max_steps=settings["max_steps"],
             learning_rate=settings["learning_rate"],
             weight_decay=settings["weight_decay"],
-            ema_decay=settings["ema_decay"],
             eval_every=settings["eval_every"],
             patience=settings["patience"],
             generator=torch.Generator().manual_seed(seed),
             progress=self.progress,
         )
-        test_values = batch_values(objective, *tensors(split.test), batch_size)
-        # The same critic on as many training rows: the gap measures how much it overfit.
-        train_values = batch_values(objective, *tensors(split.train[: len(split.test)]), batch_size)
-        if not (np.isfinite(test_values).all() and np.isfinite(train_values).all()):
-            # only if even the best weights overflow
-            raise ValueError(
-                f"the trained critic gives NaN/inf values of {self.bound} on the held-out rows; use a "
-                "smaller learning_rate or a stabler bound (smile, infonce)"
-            )
-        interval = heldout_interval(test_values, train_values, settings["confidence"])
-        ceiling = objective.bound.ceiling(batch_size)
-        notes += _diagnose(interval.estimate, ceiling, outcome, len(test_values), batch_size, self.bound)
+        cheap = self.critic is None or (isinstance(self.critic, str) and self.critic in _CHEAP_SCORES)
+        block = EVALUATION_BLOCK if cheap else _PAIRWISE_BLOCK
+        with torch.random.fork_rng(devices=[]):  # exporting a stacked member initializes a fresh module
+            held = evaluate(model, xt, yt, plan, batch_size, block)
+        interval, method = _estimate(held, settings["confidence"], self.bound)
+        certified = crossfit_interval(held.infonce, held.log_ratio_fold, settings["confidence"])
+        ceiling = None if method == "log-ratio" else model.bound.ceiling(batch_size)
+        lower_bound = one_sided_lower(certified)
+        notes += diagnose(interval, method, ceiling, certified, held.infonce_ceiling, outcome, held, batch_size, self.bound)
+        gaussian_mi = None if model.base is None else float(np.mean(model.base.mutual_information))
 
         self.result_ = EstimateResult(
             estimate=interval.estimate,
@@ -314,15 +308,16 @@ class MIEstimator:
             ci_high=interval.high,
             stderr=interval.stderr,
             confidence=interval.confidence,
-            generalization_gap=interval.generalization_gap,
-            bound=objective.bound.name,
+            lower_bound=lower_bound,
+            lower_bound_value=certified.estimate,
+            lower_bound_ceiling=held.infonce_ceiling,
+            method=method,
+            bound=model.bound.name,
             critic=critic_name,
-            num_critics=objective.num_members,
-            n_train=len(split.train),
-            n_validation=len(split.validation),
-            n_test=len(split.test),
+            gaussian_mi=gaussian_mi,
+            num_folds=num_folds,
+            n=n,
             batch_size=batch_size,
-            num_test_batches=interval.num_batches,
             steps=outcome.steps,
             best_step=outcome.best_step,
             stopped=outcome.stopped,
@@ -330,26 +325,27 @@ class MIEstimator:
             device=str(device),
             random_state=seed,
             ceiling=ceiling,
+            generalization_gap=interval.generalization_gap,
             history=outcome.history,
             warnings=notes,
         )
-        self.objective_ = objective
-        self.critic_ = objective.critic
+        self.model_ = model
+        self.plan_ = plan
         self.estimate_ = interval.estimate
         self.ci_ = (interval.low, interval.high)
         self.stderr_ = interval.stderr
+        self.lower_bound_ = lower_bound
         self.n_features_x_, self.n_features_y_ = xa.shape[1], ya.shape[1]
 
     def _checked_settings(self) -> dict[str, Any]:
         """Validate the numeric settings before any work, with messages naming the fix."""
         out: dict[str, Any] = {}
-        for name in ("max_steps", "patience", "eval_every", "num_critics"):
+        for name, minimum in (("max_steps", 1), ("patience", 1), ("eval_every", 1), ("num_folds", 3)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+                raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
             out[name] = int(value)
         out["learning_rate"] = validation.check_positive(self.learning_rate, "learning_rate")
-        out["ema_decay"] = validation.check_probability(self.ema_decay, "ema_decay", allow_one=False)
         out["weight_decay"] = float(self.weight_decay)
         if not (out["weight_decay"] >= 0 and math.isfinite(out["weight_decay"])):
             raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
@@ -362,15 +358,24 @@ class MIEstimator:
             raise ValueError(
                 f"batch_size must be a whole number >= 2 (a bound needs negatives), got {self.batch_size!r}"
             )
+        if not isinstance(self.gaussian, bool):
+            raise TypeError(f"gaussian must be True or False, got {self.gaussian!r}")
+        if self.critic is None and not self.gaussian:
+            raise ValueError("critic=None leaves nothing to estimate with; keep gaussian=True or name a critic")
         return out
 
-    def _batch_size(self, n_test: int) -> int:
-        if self.batch_size is not None:
-            return int(self.batch_size)
-        return min(DEFAULT_BATCH_SIZE, max(MIN_AUTO_BATCH_SIZE, n_test // MIN_TEST_BATCHES))
+    def _batch_size(self, fold_rows: int) -> int:
+        if self.batch_size is None:
+            return min(DEFAULT_BATCH_SIZE, fold_rows)
+        if self.batch_size > fold_rows:
+            raise ValueError(
+                f"batch_size {self.batch_size} is larger than a fold ({fold_rows} rows with "
+                f"num_folds = {self.num_folds}); pass batch_size <= {fold_rows}, fewer folds or more rows"
+            )
+        return int(self.batch_size)
 
-    def _build(self, dim_x: int, dim_y: int, members: int) -> tuple[BoundObjective, str]:
-        """The critic (or M of them), a bound module each and, for TUBA-type bounds, baselines."""
+    def _build(self, x: torch.Tensor, y: torch.Tensor, plan: FoldPlan) -> tuple[FoldCritic, str]:
+        """The fold critics: a Gaussian base and a residual per fold, a bound (and baseline) each."""
         valid = estimator_bounds()
         try:
             info = bounds_module.get(self.bound)
@@ -382,14 +387,25 @@ class MIEstimator:
                 f"{'an upper bound' if info.kind == 'upper' else 'a structured bound'} that needs "
                 f"{', '.join(info.needs)}); choose one of: {', '.join(valid)}"
             )
+        members = plan.num_folds
         bound_list = [bounds_module.make(info.name, **(self.bound_kwargs or {})) for _ in range(members)]
-        critic, critic_name = self._critic(dim_x, dim_y, members)
+        residual, critic_name = self._residual(x.shape[1], y.shape[1], members)
+        base = None
+        if self.gaussian:
+            fits = []
+            for m in range(members):
+                rows = torch.as_tensor(np.concatenate([plan.training(m), plan.validation(m)]), device=x.device)
+                fits.append(critics_module.GaussianCritic.fit(x[rows], y[rows]))
+            base = critics_module.GaussianCritic.stack(fits).float()
+            critic_name = "gaussian" if residual is None else f"gaussian+{critic_name}"
         baselines = None
         if "log_baseline" in info.needs:
-            baselines = [critics_module.MLPBaseline(dim_y) for _ in range(members)]
-        return BoundObjective(critic, bound_list, baselines).float(), critic_name
+            baselines = [critics_module.MLPBaseline(y.shape[1]) for _ in range(members)]
+        return FoldCritic(residual, base, bound_list, baselines).float(), critic_name
 
-    def _critic(self, dim_x: int, dim_y: int, members: int) -> tuple[nn.Module, str]:
+    def _residual(self, dim_x: int, dim_y: int, members: int) -> tuple[nn.Module | None, str]:
+        if self.critic is None:
+            return None, "gaussian"
         if isinstance(self.critic, nn.Module):
             if self.critic_kwargs:
                 raise ValueError("critic_kwargs apply to a critic given by name; configure your module directly")
@@ -398,22 +414,26 @@ class MIEstimator:
                 for module in member.modules():
                     if hasattr(module, "reset_parameters"):
                         module.reset_parameters()
-            critic = copies[0] if members == 1 else MemberList(copies)
-            return critic, type(self.critic).__name__
+            return MemberList(copies), type(self.critic).__name__
         if not isinstance(self.critic, str):
             raise TypeError(
-                f"critic must be a name ({', '.join(critics_module.names())}) or an nn.Module, "
+                f"critic must be a name ({', '.join(critics_module.names())}), an nn.Module or None, "
                 f"got {type(self.critic).__name__}"
             )
         if self.critic not in critics_module.names():
             raise validation.unknown_name_error("critic", self.critic, critics_module.names())
         kwargs = {**DEFAULT_CRITIC_KWARGS.get(self.critic, {}), **(self.critic_kwargs or {})}
-        if members == 1:
-            return critics_module.make(self.critic, dim_x, dim_y, **kwargs), self.critic
         stacked = _STACKED.get(self.critic)
         if stacked is not None:
-            return getattr(critics_module, stacked)(members, dim_x, dim_y, **kwargs), self.critic
-        return MemberList([critics_module.make(self.critic, dim_x, dim_y, **kwargs) for _ in range(members)]), self.critic
+            residual: nn.Module = getattr(critics_module, stacked)(members, dim_x, dim_y, **kwargs)
+            last = residual.h[-1] if self.critic == "separable" else residual.net[-1]
+        else:
+            residual = MemberList([critics_module.make(self.critic, dim_x, dim_y, **kwargs) for _ in range(members)])
+            last = None
+        with torch.no_grad():  # start at zero: the residual adds to the Gaussian critic
+            for tensor in (last.weight, last.bias) if last is not None else (p for p in residual.parameters()):
+                tensor.zero_()
+        return residual, self.critic
 
 
 def estimate(
@@ -421,15 +441,13 @@ def estimate(
     y: Any,
     *,
     bound: str = DEFAULT_BOUND,
-    critic: str | nn.Module = DEFAULT_CRITIC,
+    critic: str | nn.Module | None = DEFAULT_CRITIC,
+    gaussian: bool = True,
+    num_folds: int = DEFAULT_NUM_FOLDS,
     batch_size: int | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
     learning_rate: float = DEFAULT_LEARNING_RATE,
     weight_decay: float = DEFAULT_WEIGHT_DECAY,
-    ema_decay: float = DEFAULT_EMA_DECAY,
-    num_critics: int = DEFAULT_NUM_CRITICS,
-    validation_fraction: float = 0.2,
-    test_fraction: float = 0.2,
     patience: int = DEFAULT_PATIENCE,
     eval_every: int = DEFAULT_EVAL_EVERY,
     standardize: bool | str = True,
@@ -440,25 +458,26 @@ def estimate(
     critic_kwargs: dict[str, Any] | None = None,
     bound_kwargs: dict[str, Any] | None = None,
 ) -> EstimateResult:
-    """Estimate I(X; Y) in nats from paired samples, with a held-out confidence interval.
+    """Estimate I(X; Y) in nats from paired samples, with a held-out interval and a lower bound.
 
-    Trains a critic on a variational lower bound and evaluates the bound on held-out rows; see
-    :class:`MIEstimator` for every argument and the module docstring for the procedure.
+    Cross-fits a Gaussian critic plus a learned residual critic and reports what they say on rows
+    they never saw; see :class:`MIEstimator` for every argument and the module docstring for the
+    procedure.
 
     Args:
         x: ``[n, dx]`` samples (NumPy, torch, pandas; 1-d = one feature).
         y: ``[n, dy]`` samples, row i paired with row i of x.
 
     Returns:
-        The :class:`EstimateResult` (``estimate``, ``ci_low``, ``ci_high``, ``stderr``, ...).
+        The :class:`EstimateResult` (``estimate``, ``ci_low``, ``ci_high``, ``lower_bound``, ...).
 
     Example:
         >>> import numpy as np, mibounds
         >>> rng = np.random.default_rng(0)
         >>> x = rng.normal(size=(2000, 1))
         >>> y = x + rng.normal(size=(2000, 1))  # I = 0.5 log 2 = 0.347 nats
-        >>> result = mibounds.estimate(x, y, max_steps=300, random_state=0, progress=False)
-        >>> result.ci_low < result.ci_high
+        >>> result = mibounds.estimate(x, y, max_steps=200, random_state=0, progress=False)
+        >>> result.ci_low < 0.347 < result.ci_high and result.lower_bound < 0.347
         True
     """
     params = {k: v for k, v in locals().items() if k not in {"x", "y"}}
@@ -466,6 +485,18 @@ def estimate(
     estimator._fit(x, y)
     _issue(estimator.result_.warnings)
     return estimator.result_
+
+
+def _estimate(held: HeldoutValues, confidence: float, bound: str) -> tuple[Interval, str]:
+    """The estimate with its interval, and how it was made (``"log-ratio"`` or ``"bound"``)."""
+    if held.log_ratio is not None:
+        return crossfit_interval(held.log_ratio, held.log_ratio_fold, confidence, held.train_log_ratio), "log-ratio"
+    if len(held.batch_values) < 2:
+        raise ValueError(
+            f"the held-out folds hold fewer than 2 batches for the {bound} bound's value; pass a smaller "
+            "batch_size or more rows"
+        )
+    return heldout_interval(held.batch_values, [held.train_batch_value], confidence), "bound"
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -514,48 +545,3 @@ def _resolve_device(device: str | torch.device) -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for CUDA, which is not available here; use 'auto' or 'cpu'")
     return resolved
-
-
-def _constant_column_notes(values: np.ndarray, columns: list[str], name: str) -> list[str]:
-    constant = validation.constant_columns(values)
-    if not constant:
-        return []
-    shown = ", ".join(repr(columns[j]) for j in constant[:10]) + (", ..." if len(constant) > 10 else "")
-    if len(constant) == values.shape[1]:
-        return [
-            f"every column of {name} is constant ({shown}): it carries no information, so the "
-            "MI is 0; check that you passed the right data"
-        ]
-    return [f"{name} has constant columns {shown}: they carry no information; drop them"]
-
-
-def _diagnose(
-    value: float, ceiling: float | None, outcome: Any, num_test_batches: int, batch_size: int, bound: str
-) -> list[str]:
-    """Sentences saying why the estimate may not be trusted (empty when nothing is wrong)."""
-    notes = []
-    if outcome.stopped == "diverged":
-        notes.append(
-            f"training diverged (NaN/inf loss, weights or optimizer state) by step {outcome.steps}; "
-            f"stopped and restored the weights of step {outcome.best_step}: use a smaller "
-            "learning_rate or a stabler bound (smile, js, infonce)"
-        )
-    if ceiling is not None and value > ceiling - PINNED_MARGIN:
-        ceiling_name = "log K" if math.isclose(ceiling, math.log(batch_size)) else "its ceiling"
-        notes.append(
-            f"the {bound} estimate {value:.3f} is pinned at {ceiling_name} = {ceiling:.3f} "
-            f"(within {PINNED_MARGIN:g} nat at batch size K = {batch_size}), so the MI may be much "
-            "larger: use a larger batch or another bound (e.g. smile)"
-        )
-    if value < 0:
-        notes.append(
-            f"the estimate is negative ({value:.3f} nats) while MI is >= 0: no dependence was "
-            "detected, or the critic is undertrained (try more max_steps or samples)"
-        )
-    if num_test_batches < MIN_TEST_BATCHES:
-        notes.append(
-            f"only {num_test_batches} test batches of {batch_size} rows: too few samples for this "
-            "batch size, so the standard error is itself unreliable; pass more rows, a smaller "
-            "batch_size or a larger test_fraction"
-        )
-    return notes

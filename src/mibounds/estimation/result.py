@@ -11,39 +11,52 @@ __all__ = ["EstimateResult"]
 
 @dataclass
 class EstimateResult:
-    """A held-out mutual-information estimate (nats) with its uncertainty and provenance.
+    """A held-out mutual-information estimate (nats), its uncertainty, a lower bound, provenance.
 
-    The estimate is the bound's value on the test split only, averaged over ``num_test_batches``
-    disjoint batches of ``batch_size`` pairs; it depends on the batch size K (InfoNCE can never
-    exceed log K). ``stderr`` comes from the spread of the batch values; the interval is the
-    batch-means interval with its upper end raised by half of ``generalization_gap`` (see
-    :mod:`mibounds.estimation.uncertainty`).
+    Two numbers, each honest about what it is:
+
+    - ``estimate`` with ``[ci_low, ci_high]``: the best guess. With ``method == "log-ratio"``
+      (bounds ``js``, ``smile``, ``nwj``) it is the mean over all rows of the log density ratio
+      that the critic of the row's fold (never trained on it) assigns; with ``method == "bound"``
+      it is the bound's value averaged over disjoint held-out batches of ``batch_size`` pairs
+      (it then depends on K, and InfoNCE never exceeds log K). The interval counts the folds'
+      critics' own errors and, on its upper end, half of ``generalization_gap`` (see
+      :mod:`mibounds.estimation.uncertainty`).
+    - ``lower_bound``: "at least this much", with one-sided confidence ``confidence``: InfoNCE of
+      the same critics on held-out blocks, which no critic can push above I in expectation, minus
+      its confidence margin. It never exceeds ``lower_bound_ceiling`` (log of the block size), the
+      most these rows can certify.
 
     Attributes:
         estimate: Held-out estimate of I(X; Y) in nats.
-        ci_low: Lower end of the ``confidence`` interval.
-        ci_high: Upper end of the interval (test noise plus half the generalization gap).
-        stderr: Standard error of ``estimate`` (batch means).
-        confidence: Coverage level of the interval.
-        bound: Registry name of the bound.
-        critic: Name of the critic (or its class name).
-        num_critics: Critics trained side by side whose averaged scores give the estimate.
-        n_train: Rows used to train the critic.
-        n_validation: Rows used for early stopping.
-        n_test: Rows in the test split (``num_test_batches * batch_size`` of them are used).
-        batch_size: K, the pairs per batch in training and evaluation.
-        num_test_batches: Disjoint test batches B behind the interval.
+        ci_low: Lower end of the two-sided ``confidence`` interval.
+        ci_high: Upper end (noise plus half the generalization gap).
+        stderr: Standard error of ``estimate``.
+        confidence: Coverage level of the interval and of the lower bound.
+        lower_bound: One-sided lower confidence limit of I (nats), from ``lower_bound_value``.
+        lower_bound_value: The held-out InfoNCE value itself (a lower bound in expectation).
+        lower_bound_ceiling: ``log B``, the most the lower bound can reach (B rows per block).
+        method: ``"log-ratio"`` (plug-in mean log density ratio) or ``"bound"`` (the bound's
+            held-out value at batch size K).
+        bound: Registry name of the bound that trained the critics.
+        critic: What scored the pairs: ``"gaussian+separable"`` (the Gaussian critic plus a
+            learned residual), ``"gaussian"``, ``"separable"``, or a module's class name.
+        gaussian_mi: MI of the fitted Gaussian critics (mean over folds), or None without them.
+        num_folds: F, critics trained (one per fold); every row is evaluated by one of them.
+        n: Rows used.
+        batch_size: K, the pairs per training batch (and per batch of a ``"bound"`` estimate).
         steps: Optimizer steps taken.
-        best_step: Step whose weights were restored (best validation value).
+        best_step: Step whose weights were restored (best validation objective; 0 = initial).
         stopped: Why training ended: ``"early_stopping"``, ``"max_steps"`` or ``"diverged"``.
         seconds: Wall time of the whole call.
-        device: Where the critic was trained.
+        device: Where the critics were trained.
         random_state: Seed that reproduces this run.
-        ceiling: Largest value the bound can report at this K (log K for InfoNCE), or None.
-        generalization_gap: The trained critic's mean bound on ``n_test`` training rows minus
-            its held-out estimate (nats): how much it fits its own training rows better.
+        ceiling: Largest value a ``"bound"`` estimate can take at this K (log K for InfoNCE), or
+            None.
+        generalization_gap: The critics' mean on as many of their own training rows minus the
+            held-out estimate (nats): how much better they score rows they were fitted to.
         history: Learning curves: ``{"step": [...], "train": [...], "validation": [...]}``, the
-            mean training bound since the previous check and the validation bound at each check.
+            mean training bound since the previous check and the validation objective at each check.
         warnings: Reasons to distrust the number, one sentence each (also issued as warnings).
     """
 
@@ -52,14 +65,16 @@ class EstimateResult:
     ci_high: float
     stderr: float
     confidence: float
+    lower_bound: float
+    lower_bound_value: float
+    lower_bound_ceiling: float
+    method: str
     bound: str
     critic: str
-    num_critics: int
-    n_train: int
-    n_validation: int
-    n_test: int
+    gaussian_mi: float | None
+    num_folds: int
+    n: int
     batch_size: int
-    num_test_batches: int
     steps: int
     best_step: int
     stopped: str
@@ -76,17 +91,19 @@ class EstimateResult:
         return _json_safe(asdict(self))
 
     def summary(self) -> str:
-        """Two lines for people: the estimate with its interval, then how it was obtained."""
+        """Three lines for people: the estimate, the lower bound, and how they were obtained."""
         level = f"{100 * self.confidence:g}%"
+        what = "mean log density ratio" if self.method == "log-ratio" else f"{self.bound} value at K = {self.batch_size}"
         ceiling = f", ceiling {self.ceiling:.3f}" if self.ceiling is not None else ""
-        members = f" (mean of {self.num_critics})" if self.num_critics > 1 else ""
+        gaussian = f"; Gaussian part {self.gaussian_mi:.3f}" if self.gaussian_mi is not None else ""
         return (
             f"I(X;Y) = {self.estimate:.3f} nats, {level} CI [{self.ci_low:.3f}, {self.ci_high:.3f}] "
-            f"(stderr {self.stderr:.3f}, generalization gap {self.generalization_gap:.3f})\n"
-            f"bound {self.bound}{ceiling}, critic {self.critic}{members}, K = {self.batch_size}; "
-            f"held-out test: {self.num_test_batches} batches ({self.n_test} rows); trained "
-            f"{self.steps} steps on {self.n_train} rows ({self.stopped}, best step {self.best_step}) "
-            f"in {self.seconds:.1f} s on {self.device}"
+            f"(stderr {self.stderr:.3f}; held-out {what}{ceiling}{gaussian})\n"
+            f"at least {self.lower_bound:.3f} nats with {level} confidence (held-out InfoNCE "
+            f"{self.lower_bound_value:.3f}, at most log B = {self.lower_bound_ceiling:.3f})\n"
+            f"critic {self.critic} trained with {self.bound}, {self.num_folds}-fold cross-fitted on "
+            f"{self.n} rows, K = {self.batch_size}, {self.steps} steps ({self.stopped}, best step "
+            f"{self.best_step}), generalization gap {self.generalization_gap:.3f}, {self.seconds:.1f} s on {self.device}"
         )
 
     def __str__(self) -> str:
@@ -96,8 +113,8 @@ class EstimateResult:
     def __repr__(self) -> str:
         return (
             f"EstimateResult(estimate={self.estimate:.4f}, ci=[{self.ci_low:.4f}, {self.ci_high:.4f}], "
-            f"stderr={self.stderr:.4f}, confidence={self.confidence:g}, bound={self.bound!r}, "
-            f"critic={self.critic!r}, batch_size={self.batch_size}, n_test={self.n_test}, "
+            f"lower_bound={self.lower_bound:.4f}, stderr={self.stderr:.4f}, confidence={self.confidence:g}, "
+            f"method={self.method!r}, bound={self.bound!r}, critic={self.critic!r}, n={self.n}, "
             f"steps={self.steps}, warnings={len(self.warnings)})"
         )
 

@@ -1,17 +1,19 @@
-"""Training a critic on a bound: minibatch Adam, early stopping on validation, best weights kept.
+"""Training the critics of a cross-fitted estimate: folds, Adam, early stopping, best weights kept.
 
-The loop maximizes the bound (minimizes ``-bound``) on random batches of K training pairs, checks
-the bound on the whole validation split every ``eval_every`` steps, keeps the weights of the best
-check, and stops after ``patience`` checks without improvement, at ``max_steps``, or when the loss,
-the validation value, the weights or Adam's moments become NaN/inf (divergence). The weights of
-the best check are restored in every case.
+The rows are cut into F folds and F critics are trained side by side as one stack (one forward,
+one backward, one optimizer step for all): critic m trains on F - 2 folds, is early-stopped on
+fold m + 1 and is evaluated (elsewhere) on fold m, which it never saw (:class:`FoldPlan`). The
+loop maximizes the members' bounds on random batches of K training pairs, checks the training
+objective on the validation folds every ``eval_every`` steps, keeps the weights of the best
+check, and stops after ``patience`` checks without improvement, at ``max_steps``, or when the
+loss, the validation value, the weights or Adam's moments become NaN/inf (divergence). The
+weights of the best check are restored in every case.
 """
 
 from __future__ import annotations
 
-import copy
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +22,17 @@ from torch import Tensor, nn
 
 from mibounds._progress import progress_bar
 
-__all__ = ["AdamW", "BoundObjective", "MemberList", "TrainingOutcome", "batch_values", "nonfinite_rows", "train"]
+__all__ = [
+    "AdamW",
+    "FoldCritic",
+    "FoldPlan",
+    "MemberList",
+    "TrainingOutcome",
+    "fold_plan",
+    "nonfinite_rows",
+    "train",
+    "validation_batches",
+]
 
 
 class AdamW:
@@ -112,34 +124,73 @@ def nonfinite_rows(tensors: Iterable[Tensor], rows: int) -> Tensor:
     return torch.stack(flags).any(0).cpu()  # one device-to-host copy
 
 
-class BoundObjective(nn.Module):
-    """A critic (or an ensemble of M critics), its bound and, for TUBA-type bounds, a baseline.
+@dataclass(frozen=True)
+class FoldPlan:
+    """Rows of a cross-fitted estimate: F folds, one critic per fold.
 
-    ``forward(x, y)`` returns a 0-d tensor whose value is the bound in nats and whose gradient is
-    the training gradient.
+    Member m is evaluated on fold m (rows it never saw), early-stopped on fold ``m + 1``
+    (mod F) and trained on the other ``F - 2`` folds, so every row is evaluated exactly once, by a
+    critic that did not train on it.
 
-    With one critic (``num_members = 1``), ``x [K, dx], y [K, dy]`` and the bound of the critic's
-    ``[K, K]`` scores. With an ensemble (``num_members = M > 1``, the critic maps to
-    ``[M, K, K]``):
+    Attributes:
+        folds: F disjoint arrays of row indices (shuffled), sizes differing by at most one.
+    """
 
-    - training mode takes one batch per member, ``x [M, K, dx], y [M, K, dy]``, and returns the
-      mean of the members' own bounds, so each member is trained as if alone;
-    - evaluation mode takes one batch ``x [K, dx]`` and returns the bound of the averaged scores
-      ``mean_m scores[m]`` (and of the averaged ``log a(y)``): one critic, whose errors are the
-      members' errors averaged.
+    folds: tuple[np.ndarray, ...]
+
+    @property
+    def num_folds(self) -> int:
+        """F."""
+        return len(self.folds)
+
+    def evaluation(self, m: int) -> np.ndarray:
+        """Rows member m is evaluated on (fold m)."""
+        return self.folds[m]
+
+    def validation(self, m: int) -> np.ndarray:
+        """Rows that early-stop member m (fold m + 1)."""
+        return self.folds[(m + 1) % self.num_folds]
+
+    def training(self, m: int) -> np.ndarray:
+        """Rows member m is trained on (every other fold)."""
+        skip = {m, (m + 1) % self.num_folds}
+        return np.concatenate([fold for j, fold in enumerate(self.folds) if j not in skip])
+
+
+def fold_plan(n: int, num_folds: int, rng: np.random.Generator) -> FoldPlan:
+    """Shuffle ``range(n)`` and cut it into ``num_folds`` folds (see :class:`FoldPlan`)."""
+    return FoldPlan(tuple(np.array_split(rng.permutation(n), num_folds)))
+
+
+class FoldCritic(nn.Module):
+    """The F critics of a cross-fitted estimate in one module: a fitted Gaussian critic plus a
+    learned residual critic per member, each with its own bound module.
+
+    ``scores_m(x, y) = base_m(x, y) + residual_m(x, y)``. The base (a stacked
+    :class:`~mibounds.critics.GaussianCritic`, fitted in closed form on member m's rows) already
+    is the optimal critic of Gaussian-copula data at any MI; the residual starts at zero and
+    learns what the Gaussian misses. Either part may be absent.
 
     Args:
-        critic: Maps ``x, y`` to ``scores [K, K]``, or to ``[M, K, K]`` for an ensemble.
-        bounds: One bound module per member (:class:`mibounds.bounds.Bound`; one each because
-            MINE keeps a moving average per critic).
+        residual: Maps ``x [M, K, dx], y [M, K, dy]`` (one batch per member) to ``[M, K, K]``
+            (a stacked critic or a :class:`MemberList`), or None.
+        base: A stacked Gaussian critic with M members, or None.
+        bounds: One bound module per member (MINE keeps a moving average per critic).
         baselines: One module ``y [K, dy] -> log a(y) [K]`` per member, for bounds that need one.
     """
 
     def __init__(
-        self, critic: nn.Module, bounds: list[nn.Module], baselines: list[nn.Module] | None = None
+        self,
+        residual: nn.Module | None,
+        base: nn.Module | None,
+        bounds: list[nn.Module],
+        baselines: list[nn.Module] | None = None,
     ) -> None:
         super().__init__()
-        self.critic = critic
+        if residual is None and base is None:
+            raise ValueError("a FoldCritic needs a residual critic, a Gaussian base, or both")
+        self.residual = residual
+        self.base = base
         self.bounds = nn.ModuleList(bounds)
         self.baselines = None if baselines is None else nn.ModuleList(baselines)
         self.num_members = len(bounds)
@@ -150,27 +201,50 @@ class BoundObjective(nn.Module):
         return self.bounds[0]
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        scores = self.critic(x, y)
-        if self.num_members == 1:
-            return self.bounds[0](scores, *self._log_baseline(0, y))
-        if self.training:
-            values = [self.bounds[m](scores[m], *self._log_baseline(m, y[m])) for m in range(self.num_members)]
-            return torch.stack(values).mean()
-        log_baseline: tuple[Tensor, ...] = ()
-        if self.baselines is not None:
-            log_baseline = (torch.stack([b(y) for b in self.baselines]).mean(0),)
-        return self.bounds[0](scores.mean(0), *log_baseline)
+        """``x [M, K, dx]``, ``y [M, K, dy]`` (member m's batch at index m) -> ``scores [M, K, K]``."""
+        scores = self.residual(x, y) if self.residual is not None else 0.0
+        if self.base is not None:
+            scores = scores + self.base.embed_x(x) @ self.base.embed_y(y).transpose(-1, -2)
+        return scores  # type: ignore[return-value]
 
-    def _log_baseline(self, m: int, y: Tensor) -> tuple[Tensor, ...]:
-        return () if self.baselines is None else (self.baselines[m](y),)
+    def member(self, m: int) -> nn.Module:
+        """Member m as a plain critic ``x [K, dx], y [K, dy] -> [K, K]`` (a copy of a stacked critic's
+        weights, for evaluation)."""
+        residual = None
+        if self.residual is not None:
+            residual = self.residual.members[m] if isinstance(self.residual, MemberList) else self.residual.member(m)
+        return _Member(residual, None if self.base is None else self.base.member(m))
+
+    def member_values(self, x: Tensor, y: Tensor, objective: bool = False) -> Tensor:
+        """Each member's bound on its own batch, ``[M]`` (with ``objective``, the value its gradient
+        maximizes: the f-GAN JS objective for ``js`` and ``smile``, whose gradient is the same
+        and which costs less than the reported value)."""
+        scores = self(x, y)
+        fn = self.bound.info.objective if objective else None
+        values = []
+        for m in range(self.num_members):
+            baseline = () if self.baselines is None else (self.baselines[m](y[m]),)
+            values.append(fn(scores[m]) if fn is not None and not baseline else self.bounds[m](scores[m], *baseline))
+        return torch.stack(values)
+
+
+class _Member(nn.Module):
+    """One member of a :class:`FoldCritic`: the sum of its residual and Gaussian scores."""
+
+    def __init__(self, residual: nn.Module | None, base: nn.Module | None) -> None:
+        super().__init__()
+        self.residual, self.base = residual, base
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        scores = self.residual(x, y) if self.residual is not None else 0.0
+        return scores + self.base(x, y) if self.base is not None else scores  # type: ignore[return-value]
 
 
 class MemberList(nn.Module):
-    """M critics of any kind as one ensemble critic: ``x, y -> scores [M, K, K]``.
+    """M critics of any kind as one stack: ``x [M, K, dx], y [M, K, dy] -> scores [M, K, K]``.
 
-    Takes one batch per member (``x [M, K, dx]``) or one batch for all (``x [K, dx]``). The
-    stacked critics (:class:`mibounds.critics.StackedSeparableCritic`) do the same in one pass;
-    this is the fallback for critics without a stacked form.
+    The stacked critics (:class:`mibounds.critics.StackedSeparableCritic`) do the same in one pass;
+    this is the fallback for critics without a stacked form (e.g. a user's module).
     """
 
     def __init__(self, members: list[nn.Module]) -> None:
@@ -178,9 +252,7 @@ class MemberList(nn.Module):
         self.members = nn.ModuleList(members)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        if x.dim() == 3:
-            return torch.stack([c(x[m], y[m]) for m, c in enumerate(self.members)])
-        return torch.stack([c(x, y) for c in self.members])
+        return torch.stack([critic(x[m], y[m]) for m, critic in enumerate(self.members)])
 
 
 @dataclass
@@ -190,9 +262,10 @@ class TrainingOutcome:
     Attributes:
         steps: Optimizer steps taken.
         best_step: Step of the restored weights (0: the initial weights).
-        best_value: Validation bound at ``best_step`` (``-inf`` if no check was finite).
+        best_value: Validation objective at ``best_step``, mean over members.
         stopped: ``"early_stopping"``, ``"max_steps"`` or ``"diverged"``.
-        history: ``{"step", "train", "validation"}`` lists, one entry per check.
+        history: ``{"step", "train", "validation"}`` lists, one entry per check (step 0 is the
+            initial critic).
     """
 
     steps: int
@@ -201,102 +274,89 @@ class TrainingOutcome:
     stopped: str
     history: dict[str, list[float]] = field(default_factory=dict)
 
-
-def batch_values(objective: nn.Module, x: Tensor, y: Tensor, batch_size: int) -> np.ndarray:
-    """The bound on each of the ``len(x) // batch_size`` consecutive disjoint batches.
-
-    Rows past the last full batch are left out (the bound depends on K, so every batch has K
-    pairs). Runs without gradients, in evaluation mode (MINE's moving average is not updated).
-
-    Returns:
-        ``[B]`` float64 values in nats.
-    """
-    was_training = objective.training
-    objective.eval()
-    num = len(x) // batch_size
-    values = torch.empty(num, device=x.device)
-    with torch.no_grad():
-        for b in range(num):
-            rows = slice(b * batch_size, (b + 1) * batch_size)
-            values[b] = objective(x[rows], y[rows])
-    objective.train(was_training)
-    return values.cpu().double().numpy()
+    @property
+    def still_improving(self) -> bool:
+        """Training stopped at ``max_steps`` with its best check among the last two."""
+        checks = self.history.get("step", [])
+        return self.stopped == "max_steps" and self.best_step in checks[-2:] and self.best_step > 0
 
 
-def _random_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
-    """Endless row-index batches: each epoch a fresh permutation cut into full batches."""
-    while True:
-        order = torch.randperm(n, generator=generator)
-        for start in range(0, n - batch_size + 1, batch_size):
-            yield order[start : start + batch_size]
+def validation_batches(plan: FoldPlan, batch_size: int) -> Tensor:
+    """``[M, B, K]`` row indices: each member's validation fold cut into B disjoint batches of K."""
+    num = min(len(plan.validation(m)) for m in range(plan.num_folds)) // batch_size
+    rows = [plan.validation(m)[: num * batch_size] for m in range(plan.num_folds)]
+    return torch.as_tensor(np.stack(rows)).view(plan.num_folds, num, batch_size)
 
 
 def train(
-    objective: nn.Module,
-    train_xy: tuple[Tensor, Tensor],
-    validation_xy: tuple[Tensor, Tensor],
+    model: FoldCritic,
+    x: Tensor,
+    y: Tensor,
+    plan: FoldPlan,
     *,
     batch_size: int,
     max_steps: int,
     learning_rate: float,
     weight_decay: float = 0.0,
-    ema_decay: float = 0.0,
     eval_every: int,
     patience: int,
     generator: torch.Generator,
     progress: bool = False,
 ) -> TrainingOutcome:
-    """Train ``objective`` (maximize its bound) with Adam and early stopping on validation.
+    """Train every member on its training folds (maximize its bound) with early stopping.
+
+    Each step draws one batch of K rows per member from its own training rows (with
+    replacement) and takes one Adam step on the mean of the members' bounds. Every
+    ``eval_every`` steps the members' training objective (see :meth:`FoldCritic.member_values`)
+    on their validation folds is averaged; the weights of the best check (the initial critic
+    counts as step 0) are kept, and training stops after ``patience`` checks without a better one.
 
     Args:
-        objective: Module mapping a batch ``(x [K, dx], y [K, dy])`` to the 0-d bound; a
-            :class:`BoundObjective` ensemble of M members gets ``[M, K, ...]`` training batches.
-        train_xy: Training ``x [n, dx]``, ``y [n, dy]`` on the objective's device.
-        validation_xy: Validation pairs, already shuffled (cut into fixed consecutive batches).
+        model: The :class:`FoldCritic`.
+        x: All rows of x ``[n, dx]``, on the model's device.
+        y: All rows of y ``[n, dy]``.
+        plan: Which rows each member trains and early-stops on.
         batch_size: K.
         max_steps: Most optimizer steps.
         learning_rate: Adam's step size.
         weight_decay: Decoupled weight decay (AdamW); 0 is plain Adam.
-        ema_decay: Checks, and the restored weights, use an exponential moving average of the
-            weights with this decay (Polyak averaging; ramped up as ``min(decay, (1+t)/(10+t))``
-            over the first steps); 0 uses the raw weights.
         eval_every: Steps between validation checks.
-        patience: Checks without a new best validation value before stopping.
-        generator: CPU generator for the batch order.
+        patience: Checks without a better validation objective before stopping.
+        generator: CPU generator for the batches.
         progress: Show a tqdm bar (silently none without tqdm).
 
     Returns:
-        The :class:`TrainingOutcome`; ``objective`` holds the best weights, in eval mode.
+        The :class:`TrainingOutcome`; ``model`` holds the best weights, in eval mode.
     """
-    train_x, train_y = train_xy
-    val_x, val_y = validation_xy
-    optimizer = AdamW(list(objective.parameters()), lr=learning_rate, weight_decay=weight_decay)
-    # The module that is checked and kept: the raw weights, or their moving average.
-    checked = copy.deepcopy(objective) if ema_decay > 0 else objective
-    params, averaged = list(objective.parameters()), list(checked.parameters())
-    best_state = _copy_state(checked)
-    best_value, best_step, stale = -math.inf, 0, 0
-    history: dict[str, list[float]] = {"step": [], "train": [], "validation": []}
-    running = torch.zeros((), device=train_x.device)
+    members = plan.num_folds
+    training_rows = [torch.as_tensor(plan.training(m)) for m in range(members)]
+    validation = validation_batches(plan, batch_size).to(x.device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = AdamW(params, lr=learning_rate, weight_decay=weight_decay)
+
+    def check() -> float:
+        model.eval()
+        with torch.no_grad():
+            values = torch.stack([model.member_values(x[rows], y[rows], objective=True) for rows in validation.unbind(1)])
+        model.train()
+        return float(values.mean())
+
+    best_value = check()
+    best_state, best_step, stale = _copy_state(model), 0, 0
+    history: dict[str, list[float]] = {"step": [0], "train": [math.nan], "validation": [best_value]}
+    running = torch.zeros((), device=x.device)
     since_check, step, stopped = 0, 0, "max_steps"
-    bar = progress_bar(max_steps, progress, desc="training critic", unit="step", leave=False, dynamic_ncols=True)
-    objective.train()
-    # One independent batch stream per ensemble member (they see different batches each step).
-    members = getattr(objective, "num_members", 1)
-    streams = [_random_batches(len(train_x), batch_size, generator) for _ in range(members)]
+    bar = progress_bar(max_steps, progress, desc="training critics", unit="step", leave=False, dynamic_ncols=True)
+    model.train()
     try:
-        while step < max_steps:
-            rows = (next(streams[0]) if members == 1 else torch.stack([next(s) for s in streams])).to(train_x.device)
-            value = objective(train_x[rows], train_y[rows])
+        while step < max_steps and params:
+            picks = [rows[torch.randint(len(rows), (batch_size,), generator=generator)] for rows in training_rows]
+            idx = torch.stack(picks).to(x.device)
+            value = model.member_values(x[idx], y[idx], objective=True).mean()
             optimizer.zero_grad()
             (-value).backward()
             optimizer.step()
-            if checked is not objective:
-                with torch.no_grad():
-                    weight = 1.0 - min(ema_decay, (1.0 + step) / (10.0 + step))
-                    torch._foreach_lerp_(averaged, params, weight)
-            # Summed on the device; read once per check so a GPU is not synchronized every step.
-            running += value.detach()
+            running += value.detach()  # read once per check: no GPU sync per step
             since_check += 1
             step += 1
             if bar is not None:
@@ -306,10 +366,7 @@ def train(
             train_mean = float(running) / since_check
             running.zero_()
             since_check = 0
-            if checked is not objective:
-                for mine, theirs in zip(checked.buffers(), objective.buffers()):
-                    mine.copy_(theirs)
-            val = float(batch_values(checked, val_x, val_y, batch_size).mean())
+            val = check()
             history["step"].append(step)
             history["train"].append(train_mean)
             history["validation"].append(val)
@@ -318,19 +375,19 @@ def train(
                 break
             if val > best_value:
                 best_value, best_step, stale = val, step, 0
-                best_state = _copy_state(checked)
+                best_state = _copy_state(model)
             else:
                 stale += 1
             if bar is not None:
-                bar.set_postfix(validation=f"{val:.3f}", best=f"{best_value:.3f}", refresh=False)
+                bar.set_postfix(validation=f"{val:.4f}", best=f"{best_value:.4f}", refresh=False)
             if stale >= patience:
                 stopped = "early_stopping"
                 break
     finally:
         if bar is not None:
             bar.close()
-    objective.load_state_dict(best_state)
-    objective.eval()
+    model.load_state_dict(best_state)
+    model.eval()
     return TrainingOutcome(step, best_step, best_value, stopped, history)
 
 

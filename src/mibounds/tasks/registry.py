@@ -90,6 +90,10 @@ _FAMILIES = (
     TaskFamily("asinh", _TRANSFORM_SUMMARY.format(what="base task through asinh"), _transform_family("asinh"), _CZYZ),
     TaskFamily("cube", _TRANSFORM_SUMMARY.format(what="base task through x^3"), _transform_family("cube"), _POOLE),
     TaskFamily(
+        "rotate", _TRANSFORM_SUMMARY.format(what="base task through a fixed orthonormal mixing (DCT-II)"),
+        _transform_family("rotate"), _CZYZ,
+    ),
+    TaskFamily(
         "spiral",
         _TRANSFORM_SUMMARY.format(what="base task through a norm-dependent rotation") + ", speed=1.0",
         _transform_family("spiral"),

@@ -32,6 +32,7 @@ __all__ = [
     "HalfCube",
     "Map",
     "NormalCDF",
+    "Rotation",
     "Spiral",
     "Transformed",
     "make_map",
@@ -190,17 +191,54 @@ class Spiral(Map):
         return x.new_zeros(x.shape[0])
 
 
-_MAPS: dict[str, type[Map]] = {m.name: m for m in (NormalCDF, HalfCube, Asinh, Cube)}
+class Rotation(Map):
+    r"""``x -> C x`` with ``C`` the orthonormal DCT-II matrix: every output coordinate mixes every input.
+
+    :math:`C_{kj} = s_k \cos(\pi (j + 1/2) k / d)` with :math:`s_0 = \sqrt{1/d}`,
+    :math:`s_k = \sqrt{2/d}`; ``C`` is orthogonal, so the map is volume preserving and its inverse is
+    ``C^T``. Fixed (no parameters, no randomness), so a task id names one map.
+
+    Why it exists: per-column increasing maps (the estimator's normal scores) undo any elementwise
+    transform exactly, so ``half-cube(gaussian...)`` tests nothing about a critic. Mixing the
+    coordinates *after* an elementwise map (``rotate(half-cube(...))``) keeps the MI and the shape
+    change while no per-column map can undo it.
+    """
+
+    name = "rotate"
+    volume_preserving = True
+    min_dim = 2
+
+    @staticmethod
+    def matrix(dim: int, dtype: torch.dtype = torch.float64, device: torch.device | None = None) -> Tensor:
+        """The ``[dim, dim]`` orthonormal DCT-II matrix ``C``."""
+        k = torch.arange(dim, dtype=torch.float64)[:, None]
+        j = torch.arange(dim, dtype=torch.float64)[None, :]
+        c = torch.cos(math.pi * (j + 0.5) * k / dim) * math.sqrt(2.0 / dim)
+        c[0] = math.sqrt(1.0 / dim)
+        return c.to(dtype=dtype, device=device)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x @ self.matrix(x.shape[-1], x.dtype, x.device).T
+
+    def inverse(self, y: Tensor) -> Tensor:
+        return y @ self.matrix(y.shape[-1], y.dtype, y.device)
+
+    def log_abs_det_jacobian(self, x: Tensor) -> Tensor:
+        return x.new_zeros(x.shape[0])
+
+
+_MAPS: dict[str, type[Map]] = {m.name: m for m in (NormalCDF, HalfCube, Asinh, Cube, Rotation)}
 _MAP_SUMMARIES = {
     "normal-cdf": "standard normal CDF elementwise (support (0, 1))",
     "half-cube": "x sqrt|x| elementwise (heavier tails)",
     "asinh": "asinh elementwise (lighter tails)",
     "cube": "x^3 elementwise",
     "spiral": "rotation of the first coordinate plane by speed * |x|^2 (volume preserving)",
+    "rotate": "fixed orthonormal (DCT-II) mixing of all coordinates (volume preserving)",
 }
 _NUMBER = r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?"
 # Regex alternation of every map label (spiral with its speed).
-_MAP_LABEL = r"(?:normal-cdf|half-cube|asinh|cube|spiral-v" + _NUMBER + ")"
+_MAP_LABEL = r"(?:normal-cdf|half-cube|asinh|cube|rotate|spiral-v" + _NUMBER + ")"
 
 
 def map_names() -> list[str]:

@@ -1,4 +1,4 @@
-"""Splits and standardization."""
+"""Per-column scaling: z-scores and normal scores."""
 
 from __future__ import annotations
 
@@ -7,33 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mibounds.estimation.splits import QuantileNormalizer, Standardizer, check_sizes, split_indices, split_sizes
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.integers(1, 5000), st.floats(0.01, 0.45), st.floats(0.01, 0.45), st.integers(0, 2**31))
-def test_splits_partition_the_rows(n, validation_fraction, test_fraction, seed):
-    sizes = split_sizes(n, validation_fraction, test_fraction)
-    split = split_indices(n, sizes, np.random.default_rng(seed))
-    rows = np.concatenate([split.train, split.validation, split.test])
-    assert sorted(rows.tolist()) == list(range(n))
-    assert (len(split.train), len(split.validation), len(split.test)) == sizes
-
-
-def test_split_sizes_round_the_fractions():
-    assert split_sizes(20_000, 0.2, 0.2) == (12_000, 4_000, 4_000)
-    with pytest.raises(ValueError, match="validation_fraction \\+ test_fraction = 1 leaves no training rows"):
-        split_sizes(100, 0.5, 0.5)
-    with pytest.raises(ValueError, match=r"test_fraction must lie in \(0, 1\)"):
-        split_sizes(100, 0.2, 0.0)
-
-
-def test_check_sizes_messages():
-    with pytest.raises(ValueError, match=r"batch_size 512 is larger than the training split \(60 of 100 rows\); pass batch_size <= 60"):
-        check_sizes(100, (60, 20, 20), 512 // 1)
-    with pytest.raises(ValueError, match="too few rows for the split and batch size: 100 rows give a test split of 20, fewer than 2 batches of 16"):
-        check_sizes(100, (60, 20, 20), 16)
-    check_sizes(100, (60, 20, 20), 10)  # exactly 2 test batches: fine
+from mibounds.estimation.scaling import QuantileNormalizer, Standardizer
 
 
 def test_standardizer_uses_the_given_statistics_and_keeps_constant_columns_finite():

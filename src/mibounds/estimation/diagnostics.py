@@ -1,0 +1,105 @@
+"""Why an estimate may not be trusted: the checks behind :attr:`EstimateResult.warnings`, and the
+refusals of data too small to estimate from. Each note is one sentence that names the cause and
+what to do about it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mibounds import validation
+from mibounds.estimation.heldout import HeldoutValues
+from mibounds.estimation.training import TrainingOutcome
+from mibounds.estimation.uncertainty import Interval
+
+__all__ = ["MIN_FOLD_ROWS", "MIN_HELDOUT_BATCHES", "PINNED_MARGIN", "check_fold_sizes", "constant_column_notes", "diagnose"]
+
+#: Fewest rows a fold may hold.
+MIN_FOLD_ROWS = 8
+#: Fewer held-out batch values than this give a standard error that is itself too noisy.
+MIN_HELDOUT_BATCHES = 10
+#: An estimate this close (nats) to a ceiling is reported as pinned.
+PINNED_MARGIN = 1.0
+
+
+def constant_column_notes(values: np.ndarray, columns: list[str], name: str) -> list[str]:
+    constant = validation.constant_columns(values)
+    if not constant:
+        return []
+    shown = ", ".join(repr(columns[j]) for j in constant[:10]) + (", ..." if len(constant) > 10 else "")
+    if len(constant) == values.shape[1]:
+        return [
+            f"every column of {name} is constant ({shown}): it carries no information, so the "
+            "MI is 0; check that you passed the right data"
+        ]
+    return [f"{name} has constant columns {shown}: they carry no information; drop them"]
+
+
+def diagnose(
+    interval: Interval,
+    method: str,
+    ceiling: float | None,
+    certified: Interval,
+    certified_ceiling: float,
+    outcome: TrainingOutcome,
+    held: HeldoutValues,
+    batch_size: int,
+    bound: str,
+) -> list[str]:
+    """Sentences saying why the estimate may not be trusted (empty when nothing is wrong)."""
+    notes = []
+    if outcome.stopped == "diverged":
+        notes.append(
+            f"training diverged (NaN/inf loss, weights or optimizer state) by step {outcome.steps}; "
+            f"stopped and restored the weights of step {outcome.best_step}: use a smaller "
+            "learning_rate or a stabler bound (js, infonce)"
+        )
+    if outcome.still_improving:
+        notes.append(
+            f"training stopped at max_steps = {outcome.steps} while the validation objective was still "
+            "improving, so the critics may be undertrained: pass a larger max_steps"
+        )
+    value = interval.estimate
+    if ceiling is not None and value > ceiling - PINNED_MARGIN:
+        ceiling_name = "log K" if math.isclose(ceiling, math.log(batch_size)) else "its ceiling"
+        notes.append(
+            f"the {bound} estimate {value:.3f} is pinned at {ceiling_name} = {ceiling:.3f} "
+            f"(within {PINNED_MARGIN:g} nat at batch size K = {batch_size}), so the MI may be much "
+            "larger: use the default bound (js), whose estimate has no such ceiling"
+        )
+    if value > certified_ceiling - PINNED_MARGIN:
+        notes.append(
+            f"the estimate {value:.3f} nats is near or above the most that held-out blocks of these rows "
+            f"can certify (log {math.exp(certified_ceiling):.0f} = {certified_ceiling:.3f} nats): the lower "
+            f"bound ({certified.estimate:.3f}) is capped there, and the estimate rests on the critics' "
+            "model of the density ratio, which these rows cannot check; more rows raise the cap"
+        )
+    if interval.high < 0:
+        notes.append(
+            f"the estimate is below 0 with its whole interval ({value:.3f} nats, upper end "
+            f"{interval.high:.3f}) while MI is >= 0: the critics score held-out pairs worse than "
+            "independence would (overfitting or too few rows); try a smaller critic or more rows"
+        )
+    half_width = interval.estimate - interval.low
+    if interval.generalization_gap / 2 > 2 * half_width and interval.generalization_gap > 0.05:
+        notes.append(
+            f"the interval is dominated by the critics' generalization gap ({interval.generalization_gap:.3f} "
+            f"nats between training and held-out rows, against a noise half-width of {half_width:.3f}): the "
+            "critics overfit; more rows or a smaller critic narrow it"
+        )
+    if method == "bound" and len(held.batch_values) < MIN_HELDOUT_BATCHES:
+        notes.append(
+            f"only {len(held.batch_values)} held-out batches of {batch_size} rows: too few samples for this "
+            "batch size, so the standard error is itself unreliable; pass more rows or a smaller batch_size"
+        )
+    return notes
+
+
+def check_fold_sizes(n: int, num_folds: int) -> None:
+    if n // num_folds < MIN_FOLD_ROWS:
+        need = MIN_FOLD_ROWS * num_folds
+        raise ValueError(
+            f"too few rows: {n} rows give folds of {n // num_folds} with num_folds = {num_folds}, and an "
+            f"estimate needs at least {MIN_FOLD_ROWS} rows per fold; pass at least {need} rows"
+        )

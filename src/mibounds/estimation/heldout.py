@@ -1,0 +1,143 @@
+r"""What the trained critics say on rows they never saw: the numbers behind an estimate.
+
+Every row is evaluated once, by the member of the :class:`~mibounds.estimation.training.FoldCritic`
+that did not train on it (its fold's member). Per member, on its evaluation fold:
+
+- **log-ratio values** :math:`f_m(x_i, y_i) - c`, where :math:`c` is the bound's optimal offset
+  (the critic that maximizes JS is :math:`\log r`, NWJ's is :math:`1 + \log r`). Their mean
+  over all rows is the plug-in estimate :math:`\hat I = \frac1n \sum_i \log \hat r(x_i, y_i)`
+  of :math:`I = \mathbb E_{p(x,y)} \log r(x, y)`.
+- **InfoNCE terms** over blocks of up to :data:`EVALUATION_BLOCK` rows: for each column j of a
+  block of B pairs, :math:`\log B + f(x_j, y_j) - \log\sum_i e^{f(x_i, y_j)}`. Their mean is
+  InfoNCE with B - 1 negatives per positive, a lower bound on I in expectation for *any* critic
+  (never above :math:`\log B`): the certified part of the estimate.
+- **bound values** on disjoint batches of K pairs: the trained bound's own value at K, reported
+  for bounds whose critic is not a log ratio (DV, InfoNCE, MINE, TUBA, I_α).
+
+The same quantities on as many of the member's *training* rows give the generalization gap (how
+much better the critic scores its own rows).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from mibounds.estimation.training import FoldCritic, FoldPlan
+
+__all__ = ["EVALUATION_BLOCK", "HeldoutValues", "evaluate"]
+
+#: Largest block of rows whose B x B score matrix is formed at once (B - 1 negatives per positive
+#: for the certified lower bound; 1024^2 float64 scores are 8 MB).
+EVALUATION_BLOCK = 1024
+
+
+@dataclass
+class HeldoutValues:
+    """Per-row and per-batch values of the members on their evaluation folds.
+
+    Attributes:
+        log_ratio: ``[n]`` :math:`f_m(x_i, y_i) - c` for every row i (member m = the row's fold),
+            or None when the bound has no optimal offset.
+        log_ratio_fold: ``[n]`` the fold of each entry of ``log_ratio`` / ``infonce``.
+        infonce: ``[n]`` InfoNCE terms (one per row, as a column of its block).
+        infonce_ceiling: ``log B`` of the smallest block: no InfoNCE term average exceeds it.
+        batch_values: ``[B]`` the bound on disjoint batches of K held-out pairs.
+        batch_fold: ``[B]`` the fold of each batch.
+        train_log_ratio: Mean of the log-ratio values on as many training rows per member.
+        train_batch_value: Mean bound on disjoint training batches of K.
+        log_partition: ``[F]`` per member, log of the mean of :math:`e^{f - c}` over the
+            off-diagonal pairs of its blocks: 0 for a normalized log-ratio critic.
+    """
+
+    log_ratio: np.ndarray | None
+    log_ratio_fold: np.ndarray
+    infonce: np.ndarray
+    infonce_ceiling: float
+    batch_values: np.ndarray
+    batch_fold: np.ndarray
+    train_log_ratio: float | None
+    train_batch_value: float
+    log_partition: np.ndarray
+
+
+@torch.no_grad()
+def evaluate(
+    model: FoldCritic, x: Tensor, y: Tensor, plan: FoldPlan, batch_size: int, block: int = EVALUATION_BLOCK
+) -> HeldoutValues:
+    """Evaluate each member on its fold (and, for the gap, on as many of its training rows).
+
+    Args:
+        model: The trained :class:`FoldCritic`, in eval mode.
+        x: All rows ``[n, dx]`` on the model's device.
+        y: All rows ``[n, dy]``.
+        plan: The fold plan the model was trained with.
+        batch_size: K of the bound's batch values.
+        block: Most rows per block of the log-ratio and InfoNCE values (smaller for critics
+            that evaluate a network on every pair).
+
+    Returns:
+        The :class:`HeldoutValues` (float64 NumPy arrays).
+    """
+    offset = model.bound.info.optimal_offset
+    ratio, nce, blocks, batch, batch_fold, partition, train_ratio, train_batch = [], [], [], [], [], [], [], []
+    for m in range(plan.num_folds):
+        critic = model.member(m)
+        rows = torch.as_tensor(plan.evaluation(m), device=x.device)
+        own = torch.as_tensor(plan.training(m)[: len(rows)], device=x.device)
+        diagonal, terms, log_partition, smallest = _blocks(critic, x, y, rows, block)
+        ratio.append(diagonal - (offset or 0.0))
+        nce.append(terms)
+        blocks.append(smallest)
+        partition.append(log_partition - (offset or 0.0))
+        train_ratio.append(_blocks(critic, x, y, own, block)[0] - (offset or 0.0))
+        if offset is None:  # the estimate is the bound's value on batches of K
+            baseline = None if model.baselines is None else model.baselines[m]
+            batch.append(_batch_values(critic, model.bounds[m], baseline, x, y, rows, batch_size))
+            train_batch.append(_batch_values(critic, model.bounds[m], baseline, x, y, own, batch_size))
+            batch_fold.append(np.full(len(batch[-1]), m))
+    folds = np.concatenate([np.full(len(r), m) for m, r in enumerate(ratio)])
+    return HeldoutValues(
+        log_ratio=None if offset is None else np.concatenate(ratio),
+        log_ratio_fold=folds,
+        infonce=np.concatenate(nce),
+        infonce_ceiling=math.log(min(blocks)),
+        batch_values=np.concatenate(batch) if batch else np.empty(0),
+        batch_fold=np.concatenate(batch_fold) if batch_fold else np.empty(0, dtype=int),
+        train_log_ratio=None if offset is None else float(np.concatenate(train_ratio).mean()),
+        train_batch_value=float(np.concatenate(train_batch).mean()) if train_batch else math.nan,
+        log_partition=np.asarray(partition),
+    )
+
+
+def _blocks(critic: nn.Module, x: Tensor, y: Tensor, rows: Tensor, block: int) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """Over blocks of at most ``block`` of ``rows``: the diagonal scores, the InfoNCE terms, the
+    log of the mean exp-score over off-diagonal pairs, and the smallest block size."""
+    diagonals, infonce, partitions, sizes = [], [], [], []
+    for part in torch.tensor_split(rows, math.ceil(len(rows) / block)):
+        scores = critic(x[part], y[part]).double()
+        size = len(part)
+        diagonal = scores.diagonal()
+        diagonals.append(diagonal)
+        infonce.append(math.log(size) + diagonal - torch.logsumexp(scores, dim=0))
+        off = scores.masked_fill(torch.eye(size, dtype=torch.bool, device=scores.device), -math.inf)
+        partitions.append(torch.logsumexp(off.flatten(), 0) - math.log(size * (size - 1)))
+        sizes.append(size)
+    weights = torch.tensor([s * (s - 1) for s in sizes], dtype=torch.float64)
+    log_partition = torch.logsumexp(torch.stack(partitions).cpu() + weights.log(), 0) - weights.sum().log()
+    return torch.cat(diagonals).cpu().numpy(), torch.cat(infonce).cpu().numpy(), float(log_partition), min(sizes)
+
+
+def _batch_values(
+    critic: nn.Module, bound: nn.Module, baseline: nn.Module | None, x: Tensor, y: Tensor, rows: Tensor, batch_size: int
+) -> np.ndarray:
+    """The bound on consecutive disjoint batches of ``batch_size`` of ``rows`` (a partial one is left out)."""
+    values = []
+    for start in range(0, len(rows) - batch_size + 1, batch_size):
+        batch = rows[start : start + batch_size]
+        values.append(bound(critic(x[batch], y[batch]), *(() if baseline is None else (baseline(y[batch]),))))
+    return torch.stack(values).double().cpu().numpy() if values else np.empty(0)

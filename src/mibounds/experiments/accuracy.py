@@ -1,0 +1,328 @@
+"""The accuracy suite: the default :func:`mibounds.estimate` on ground-truth tasks across the range.
+
+One command (``mibounds bench accuracy``) runs every (task, n, seed) cell of :data:`SUITE` with
+every setting at the library default, into a resumable SQLite results file (the benchmark
+runner's), and writes a report: per task the bias, mean absolute error, RMSE, interval coverage,
+how often the lower bound stays below the truth, and the median seconds, beside the rows of the
+peer packages that ``benchmarks/peers/run_peers.py`` writes into the same file from the same
+samples; a figure of estimate against true MI; and the acceptance checks of the suite.
+
+The tasks span what users meet: the 20-d Gaussian from 0 to 10 nats, small and large n and high
+dimension, and non-Gaussian dependence (Student-t tails, a spiral, elementwise maps followed by a
+fixed rotation). No task is an elementwise map of a Gaussian alone: the estimator's per-column
+normal scores undo those exactly, so they would measure nothing about the critic.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CELL",
+    "PEERS",
+    "SEEDS",
+    "SUITE",
+    "AccuracyFiles",
+    "accuracy_cell",
+    "accuracy_cells",
+    "family",
+    "plot_accuracy",
+    "run_accuracy",
+    "write_accuracy_report",
+]
+
+#: The cell function's dotted path (the ``function`` of its rows in the results file).
+CELL = "mibounds.experiments.accuracy:accuracy_cell"
+#: The ``function`` under which benchmarks/peers/run_peers.py records the peer packages' rows.
+PEERS = "peers"
+#: Seeds (independent samples and training runs) per task.
+SEEDS = (0, 1, 2, 3, 4)
+#: (task id, n): the tasks and sample sizes of the suite.
+SUITE: tuple[tuple[str, int], ...] = (
+    *((f"gaussian-d20-mi{level:g}", 10_000) for level in (0, 0.5, 1, 2, 4, 6, 8, 10)),
+    ("gaussian-d5-mi1", 1_000),
+    ("gaussian-d5-mi1", 50_000),
+    ("gaussian-d50-mi5", 10_000),
+    ("student-t-dx2-dy2-dof2-c0.5", 10_000),
+    ("student-t-dense-dx3-dy3-dof3-c0.25", 10_000),
+    ("spiral-v1(gaussian-d5-mi1)", 10_000),
+    ("rotate(half-cube(mvn-sparse-dx3-dy3-k2-c0.8))", 10_000),
+    ("rotate(asinh(student-t-dx2-dy2-dof2-c0.5))", 10_000),
+    ("rotate(normal-cdf(mvn-dense-dx3-dy3-c0.25))", 10_000),
+)
+#: Peers that train a critic (the "best neural peer" of the acceptance); the rest are reported beside.
+NEURAL_PEERS = ("torch-mist:default", "torch-mist:mine", "bmi:infonce")
+
+
+def accuracy_cell(task: str, n: int, seed: int) -> dict[str, Any]:
+    """One default estimate on a ground-truth task: ``estimate(x, y, random_state=seed)``.
+
+    Args:
+        task: A task id (:func:`mibounds.tasks.make`).
+        n: Samples drawn with ``task.sample(n, seed=seed)``.
+        seed: Seed of the samples and of the estimator.
+
+    Returns:
+        The result's fields (without learning curves), plus ``true_mi``, ``task_id``,
+        ``estimator`` (``"mibounds"``) and ``covered`` (whether the interval holds the truth).
+    """
+    from mibounds import tasks
+    from mibounds.estimation import estimate
+
+    ground_truth = tasks.make(task)
+    x, y = ground_truth.sample(n, seed=seed, dtype=_float64())
+    result = estimate(x.numpy(), y.numpy(), random_state=seed, progress=False)
+    row = result.to_dict()
+    row.pop("history", None)
+    truth = float(ground_truth.mutual_information)
+    row.update(true_mi=truth, task_id=ground_truth.name, estimator="mibounds", covered=result.ci_low <= truth <= result.ci_high)
+    return row
+
+
+def _float64() -> Any:
+    import torch
+
+    return torch.float64
+
+
+def _check_cells(cells: Sequence[Mapping[str, Any]]) -> None:
+    from mibounds import tasks
+
+    for name in {cell["task"] for cell in cells}:
+        tasks.make(name)  # raises with the valid names
+
+
+accuracy_cell.check_cells = _check_cells  # type: ignore[attr-defined]
+
+
+def accuracy_cells(suite: Iterable[tuple[str, int]] = SUITE, seeds: Iterable[int] = SEEDS) -> list[dict[str, Any]]:
+    """The parameters of every cell: ``{"task", "n", "seed"}`` for each task, size and seed."""
+    return [{"task": task, "n": int(n), "seed": int(seed)} for task, n in suite for seed in seeds]
+
+
+def run_accuracy(
+    db: str | Path,
+    *,
+    suite: Iterable[tuple[str, int]] = SUITE,
+    seeds: Iterable[int] = SEEDS,
+    workers: int = 0,
+    progress: bool = True,
+) -> Any:
+    """Run the suite's cells not yet in ``db`` (see :func:`mibounds.experiments.run_sweep`).
+
+    Returns:
+        The :class:`~mibounds.experiments.runner.SweepSummary`.
+    """
+    from mibounds.experiments.runner import run_sweep
+
+    return run_sweep(accuracy_cells(suite, seeds), db, CELL, workers=workers, progress=progress,
+                     resume_hint="run the same mibounds bench accuracy command again")
+
+
+def family(task_id: str) -> str:
+    """The task family of an id: the id without its MI level and sizes (``gaussian-d20`` for
+    ``gaussian-d20-mi4``), so the levels of one family pool into one line of the report."""
+    return re.sub(r"-mi[0-9.]+(?=$|[-)])", "", task_id)
+
+
+@dataclass
+class AccuracyFiles:
+    """What :func:`write_accuracy_report` wrote."""
+
+    markdown: Path
+    csv: Path
+    figure: Path | None
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in (self.markdown, self.csv, self.figure) if p is not None)
+
+
+def _rows(db: str | Path) -> list[dict[str, Any]]:
+    from mibounds.experiments.store import ResultStore
+
+    with ResultStore(db, create=False) as store:
+        rows = [r for r in store.rows() if r["function"] in (CELL, PEERS) and r["status"] == "done"]
+    for row in rows:
+        row.setdefault("estimator", "mibounds")
+    return rows
+
+
+def _group(rows: Iterable[dict[str, Any]], *keys: str) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in keys), []).append(row)
+    return groups
+
+
+def _stats(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    errors = [float(r["estimate"]) - float(r["true_mi"]) for r in rows]
+    intervals = [r for r in rows if r.get("ci_low") is not None and r.get("ci_high") is not None]
+    lower = [r for r in rows if r.get("lower_bound") is not None]
+    return {
+        "runs": len(rows),
+        "true_mi": statistics.fmean(float(r["true_mi"]) for r in rows),
+        "estimate": statistics.fmean(float(r["estimate"]) for r in rows),
+        "bias": statistics.fmean(errors),
+        "mae": statistics.fmean(abs(e) for e in errors),
+        "rmse": math.sqrt(statistics.fmean(e * e for e in errors)),
+        "coverage": None if not intervals else sum(_covers(r) for r in intervals) / len(intervals),
+        "lower_ok": None if not lower else sum(float(r["lower_bound"]) <= float(r["true_mi"]) for r in lower) / len(lower),
+        "warned": sum(bool(r.get("warnings")) for r in rows),
+        "seconds": statistics.median(float(r["seconds"]) for r in rows if r.get("seconds") is not None),
+    }
+
+
+def _covers(row: Mapping[str, Any]) -> bool:
+    return float(row["ci_low"]) <= float(row["true_mi"]) <= float(row["ci_high"])
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def write_accuracy_report(db: str | Path, out: str | Path, *, figure: bool = True) -> AccuracyFiles:
+    """Write ``accuracy.md``, ``accuracy.csv`` and (with ``figure``) ``accuracy.png`` from ``db``.
+
+    Raises:
+        ValueError: If the file holds no finished cell of the suite.
+    """
+    rows = _rows(db)
+    mine = [r for r in rows if r["estimator"] == "mibounds"]
+    if not mine:
+        raise ValueError(f"{str(db)!r} holds no finished accuracy cell; run `mibounds bench accuracy --db {db}` first")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = AccuracyFiles(out / "accuracy.md", out / "accuracy.csv", None)
+    table = [
+        {"task": task, "n": n, "estimator": estimator, **_stats(group)}
+        for (task, n, estimator), group in _group(rows, "task", "n", "estimator").items()
+    ]
+    order = {(task, n): i for i, (task, n) in enumerate(SUITE)}
+    table.sort(key=lambda r: (order.get((r["task"], r["n"]), len(order)), r["task"], r["n"], r["estimator"] != "mibounds", r["estimator"]))
+    columns = ("task", "n", "estimator", "runs", "true_mi", "estimate", "bias", "mae", "rmse", "coverage", "lower_ok", "warned", "seconds")
+    with files.csv.open("w", encoding="utf-8") as handle:
+        handle.write(",".join(columns) + "\n")
+        for r in table:
+            handle.write(",".join(_number(r[c], 6) for c in columns) + "\n")
+    files.markdown.write_text(_markdown(rows, table, columns), encoding="utf-8")
+    if figure:
+        files.figure = plot_accuracy(rows, out / "accuracy.png")
+    return files
+
+
+def _markdown(rows: list[dict[str, Any]], table: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    mine = [r for r in rows if r["estimator"] == "mibounds"]
+    lines = ["# Accuracy suite", "", *_acceptance(rows), "", "## Per task", "",
+             "Nats. bias = mean(estimate - truth); mae = mean |error|; coverage = share of 95 % intervals "
+             "holding the truth; lower_ok = share of runs whose lower bound is at most the truth; warned = runs "
+             "that ended with a warning; seconds = median wall time of one call (one thread).", ""]
+    lines.append("| " + " | ".join(columns) + " |")
+    lines.append("|" + "|".join("---" if c in ("task", "estimator") else "---:" for c in columns) + "|")
+    for r in table:
+        lines.append("| " + " | ".join(_number(r[c]).replace("|", "\\|") for c in columns) + " |")
+    warned = [r for r in mine if r.get("warnings")]
+    lines += ["", f"## Runs that ended with a warning ({len(warned)} of {len(mine)})", ""]
+    for r in sorted(warned, key=lambda r: (r["task"], r["n"], r["seed"])):
+        covered = "covers" if _covers(r) else "misses"
+        lines.append(f"- {r['task']} n={r['n']} seed {r['seed']}: {float(r['estimate']):.3f} "
+                     f"[{float(r['ci_low']):.3f}, {float(r['ci_high']):.3f}] ({covered} {float(r['true_mi']):.3f}): "
+                     + " / ".join(r["warnings"]))
+    return "\n".join(lines) + "\n"
+
+
+def _acceptance(rows: list[dict[str, Any]]) -> list[str]:
+    """The suite's headline checks, measured (what the estimator issue asks of the defaults)."""
+    mine = [r for r in rows if r["estimator"] == "mibounds"]
+    lines = ["## Summary", ""]
+    levels = [r for r in mine if r["task"] in {f"gaussian-d20-mi{i}" for i in (2, 4, 6, 8, 10)} and r["n"] == 10_000]
+    if levels:
+        mae = statistics.fmean(abs(float(r["estimate"]) - float(r["true_mi"])) for r in levels)
+        worst = max(abs(s["bias"]) for s in (_stats(g) for g in _group(levels, "task").values()))
+        lines.append(f"- Gaussian d = 20, n = 10,000, I = 2 ... 10: mean |error| {mae:.3f} nats over {len(levels)} runs; "
+                     f"largest |mean error| of a level {worst:.3f}.")
+    zero = [r for r in mine if r["task"] == "gaussian-d20-mi0"]
+    if zero:
+        lines.append(f"- I = 0: largest |estimate| {max(abs(float(r['estimate'])) for r in zero):.3f}; the interval covers 0 in "
+                     f"{sum(_covers(r) for r in zero)} of {len(zero)} runs.")
+    quiet = [r for r in mine if not r.get("warnings")]
+    lines.append(f"- Interval coverage: {sum(_covers(r) for r in quiet)} of {len(quiet)} runs without a warning "
+                 f"({sum(_covers(r) for r in mine)} of {len(mine)} runs in all).")
+    lines.append(f"- Lower bound at most the truth: {sum(float(r['lower_bound']) <= float(r['true_mi']) for r in mine)} "
+                 f"of {len(mine)} runs.")
+    peers = [r for r in rows if r["estimator"] in NEURAL_PEERS]
+    if peers:
+        lines += ["", "Mean |error| per task family, mibounds against the best neural peer measured on the same samples:", "",
+                  "| family | mibounds | best neural peer | peer | CCA |", "|---|---:|---:|---|---:|"]
+        for name, group in _families(rows).items():
+            ours = [r for r in group if r["estimator"] == "mibounds"]
+            best = min(((statistics.fmean(abs(float(r["estimate"]) - float(r["true_mi"])) for r in g), est)
+                        for (est,), g in _group([r for r in group if r["estimator"] in NEURAL_PEERS], "estimator").items()),
+                       default=(None, ""))
+            cca = [r for r in group if r["estimator"] == "bmi:cca"]
+            lines.append(f"| {name} | {_number(statistics.fmean(abs(float(r['estimate']) - float(r['true_mi'])) for r in ours)) if ours else ''} | "
+                         f"{_number(best[0])} | {best[1]} | "
+                         f"{_number(statistics.fmean(abs(float(r['estimate']) - float(r['true_mi'])) for r in cca)) if cca else ''} |")
+    return lines
+
+
+def _families(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(f"{family(row['task'])} (n = {row['n']})", []).append(row)
+    return groups
+
+
+def plot_accuracy(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
+    """Estimate against true MI, one panel per task family: every mibounds run with its interval
+    (and its lower bound as a downward tick), each peer's mean per task; the diagonal is the truth.
+
+    Raises:
+        ImportError: Without matplotlib (``pip install 'mibounds[plot]'``).
+    """
+    from mibounds.experiments.figures import new_figure, save_figure
+
+    families = _families(list(rows))
+    columns = min(4, len(families))
+    height = math.ceil(len(families) / columns)
+    fig = new_figure(3.6 * columns, 3.2 * height + 0.6)
+    estimators = sorted({r["estimator"] for r in rows}, key=lambda e: (e != "mibounds", e))
+    colors = {e: f"C{i}" for i, e in enumerate(estimators)}
+    for index, (name, group) in enumerate(families.items()):
+        ax = fig.add_subplot(height, columns, index + 1)
+        truths = sorted({float(r["true_mi"]) for r in group})
+        span = (min(truths) - 0.2, max(truths) + 0.2) if len(truths) > 1 else (truths[0] - 0.5, truths[0] + 0.5)
+        ax.plot(span, span, color="0.6", linestyle="--", linewidth=1)
+        for (estimator,), runs in _group(group, "estimator").items():
+            if estimator == "mibounds":
+                for offset, r in enumerate(sorted(runs, key=lambda r: r["seed"])):
+                    t = float(r["true_mi"]) + 0.04 * (offset - 2) * (span[1] - span[0]) / 4
+                    est = float(r["estimate"])
+                    ax.errorbar([t], [est], yerr=[[est - float(r["ci_low"])], [float(r["ci_high"]) - est]],
+                                fmt="o", markersize=3, color=colors[estimator], linewidth=1)
+                    ax.plot([t], [float(r["lower_bound"])], marker="v", markersize=3, color=colors[estimator], alpha=0.5)
+            else:
+                means = [(t, statistics.fmean(float(r["estimate"]) for r in g)) for (t,), g in _group(runs, "true_mi").items()]
+                ax.plot(*zip(*sorted(means)), marker="s", markersize=4, linestyle="none", color=colors[estimator], alpha=0.8)
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("true MI (nats)", fontsize=8)
+        ax.set_ylabel("estimate (nats)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    handles = [fig.lines[0]] if fig.lines else []
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=colors[e], marker="o" if e == "mibounds" else "s", linestyle="none", label=e)
+               for e in estimators]
+    handles.append(Line2D([], [], color=colors["mibounds"], marker="v", linestyle="none", alpha=0.5, label="mibounds lower bound"))
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=8, frameon=False)
+    fig.subplots_adjust(bottom=0.6 / (3.2 * height + 0.6) + 0.08, hspace=0.5, wspace=0.35)
+    return save_figure(fig, path)
