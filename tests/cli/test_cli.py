@@ -75,6 +75,7 @@ def test_demo_prints_the_true_mi_beside_the_estimate(capsys):
     assert "task gaussian-d2-mi0.5: 1000 samples" in out
     assert "true MI  0.500 nats (closed form)" in out
     assert "estimate " in out and "true MI" in out.splitlines()[2]
+    assert "nats with 95% confidence (certified lower bound; below the true MI)" in out.splitlines()[3]
 
 
 @pytest.mark.parametrize(

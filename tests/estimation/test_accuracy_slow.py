@@ -12,32 +12,43 @@ from mibounds.estimation import estimate
 pytestmark = pytest.mark.slow
 
 
-def test_default_estimate_on_the_20d_gaussian_at_2_nats():
-    # Acceptance (issue 3): 20,000 samples, within 0.15 nats of the truth, and the interval covers
-    # it. The held-out estimate sits about 0.05 below the truth (the critic's generalization gap);
-    # the interval's upper end allows for that gap (measured: 10/10 seeds cover, see
-    # benchmarks/bench_estimate.py).
-    task = tasks.make("gaussian-d20-mi2")
-    x, y = task.sample(20_000, seed=0)
+@pytest.mark.parametrize("mi", [6.0, 8.0])
+def test_default_estimate_on_the_20d_gaussian_at_high_mi(mi):
+    # The estimator issue: 10,000 samples, within 0.3 nats and the interval covers the truth,
+    # where the lower bound cannot follow (it is capped at log of the block size, 6.9 nats).
+    task = tasks.Gaussian(dim=20, mi=mi)
+    x, y = task.sample(10_000, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = estimate(x, y, random_state=0, progress=False)
+    print(f"\n{task.name}: {result.estimate:.3f} [{result.ci_low:.3f}, {result.ci_high:.3f}], lower bound "
+          f"{result.lower_bound:.3f}, {result.seconds:.1f} s")
+    assert abs(result.estimate - mi) < 0.3
+    assert result.ci_low <= mi <= result.ci_high
+    assert result.lower_bound < mi and result.lower_bound_value <= result.lower_bound_ceiling
+
+
+def test_default_estimate_is_near_zero_without_dependence():
+    task = tasks.Gaussian(dim=20, mi=0.0)
+    x, y = task.sample(10_000, seed=0)
     result = estimate(x, y, random_state=0, progress=False)
-    print(f"\n{task.name}: {result.estimate:.3f} [{result.ci_low:.3f}, {result.ci_high:.3f}], {result.seconds:.1f} s")
-    assert abs(result.estimate - task.mutual_information) < 0.15
-    assert result.ci_low <= task.mutual_information <= result.ci_high
-    assert 0 < result.generalization_gap < 0.3
-    assert result.warnings == []
+    print(f"\n{task.name}: {result.estimate:.3f} [{result.ci_low:.3f}, {result.ci_high:.3f}]")
+    assert abs(result.estimate) <= 0.05
+    assert result.ci_low <= 0.0 <= result.ci_high and result.lower_bound <= 0.0
 
 
 def test_interval_coverage_over_20_seeds_on_a_small_task():
-    # Acceptance: the 95 % interval covers the true MI in at least 16 of 20 independent runs
-    # (fresh samples and seeds). The observed count is printed (run with -s).
+    # The 95 % interval covers the true MI in at least 16 of 20 independent runs (fresh samples
+    # and seeds); the lower bound stays below it in at least 19. Counts printed with -s.
     task = tasks.make("gaussian-d5-mi1")
     truth = task.mutual_information
-    hits = 0
+    hits = below = 0
     for seed in range(20):
         x, y = task.sample(5_000, seed=10_000 + seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = estimate(x, y, random_state=seed, progress=False)
         hits += result.ci_low <= truth <= result.ci_high
-    print(f"\ncoverage on {task.name} with 5,000 samples: {hits}/20")
-    assert hits >= 16
+        below += result.lower_bound <= truth
+    print(f"\ncoverage on {task.name} with 5,000 samples: {hits}/20, lower bound below the truth {below}/20")
+    assert hits >= 16 and below >= 19

@@ -35,7 +35,7 @@ The interval then describes I(X; Y) when the critic family can express the densi
 learns it from the rows at hand. It cannot cover what the critic never learned: a bound pinned at
 its ceiling (InfoNCE at log K; the result warns) or a dependence the critic misses (measured in
 docs/experiments.md: the Student-t and spiral tasks are estimated far too low). Measured
-coverage: ``benchmarks/bench_estimate.py`` and the slow tests of ``tests/estimation``.
+coverage: ``mibounds bench accuracy`` (docs/accuracy.md) and the slow tests of ``tests/estimation``.
 
 References:
     Batch means, e.g. Flegal & Jones (2010), "Batch means and spectral variance estimators in
