@@ -216,8 +216,9 @@ def _add_accuracy(commands: Any) -> None:
     parser.add_argument("--out", default="results/accuracy", metavar="DIR", help="folder for the report (default: %(default)s)")
     parser.add_argument("--tasks", nargs="+", metavar="TASK", help="only these task ids of the suite (default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="seeds (default: 0 1 2 3 4)")
-    parser.add_argument("--workers", type=int, default=0, help="local worker processes, one thread each (default: 0, "
-                        "this process)")
+    parser.add_argument("--workers", type=int, default=0, help="local worker processes (default: 0, this process)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per cell (default: %(default)s, the "
+                        "setting of the suite's times)")
     parser.add_argument("--report-only", action="store_true", help="write the report from the results file without "
                         "running cells")
     parser.add_argument("--no-figure", action="store_true", help="tables only (no matplotlib needed)")
@@ -241,7 +242,7 @@ def _accuracy(args: argparse.Namespace) -> int:
     if not args.report_only:
         try:
             accuracy.run_accuracy(args.db, suite=suite, seeds=args.seeds or accuracy.SEEDS, workers=args.workers,
-                                  progress=not args.no_progress)
+                                  threads=args.threads, progress=not args.no_progress)
         except SweepInterrupted:
             return 130
     try:

@@ -13,7 +13,17 @@ from mibounds.estimation.heldout import HeldoutValues
 from mibounds.estimation.training import TrainingOutcome
 from mibounds.estimation.uncertainty import Interval
 
-__all__ = ["MIN_FOLD_ROWS", "MIN_HELDOUT_BATCHES", "PINNED_MARGIN", "check_fold_sizes", "constant_column_notes", "diagnose"]
+__all__ = [
+    "MIN_FOLD_ROWS",
+    "MIN_HELDOUT_BATCHES",
+    "PINNED_MARGIN",
+    "RAW_SCALE_RANGE",
+    "check_fold_sizes",
+    "check_scaled",
+    "constant_column_notes",
+    "deterministic_notes",
+    "diagnose",
+]
 
 #: Fewest rows a fold may hold.
 MIN_FOLD_ROWS = 8
@@ -103,3 +113,54 @@ def check_fold_sizes(n: int, num_folds: int) -> None:
             f"too few rows: {n} rows give folds of {n // num_folds} with num_folds = {num_folds}, and an "
             f"estimate needs at least {MIN_FOLD_ROWS} rows per fold; pass at least {need} rows"
         )
+
+
+#: With ``standardize=False`` the critics need columns whose spread is within this range of 1.
+RAW_SCALE_RANGE = (1e-6, 1e6)
+
+
+def check_scaled(values: np.ndarray, columns: list[str], name: str, standardize: object) -> None:
+    """Refuse scaled inputs the critics cannot use: non-finite values, or (without
+    standardization) columns whose spread is far from 1, where float32 critics under- or overflow.
+
+    Raises:
+        ValueError: Naming the columns and the fix.
+    """
+    if not np.isfinite(values).all():
+        raise ValueError(
+            f"{name} has values that are not finite after standardize={standardize!r}; pass standardize=True "
+            "(normal scores work at any scale)"
+        )
+    if standardize is False or standardize is None:
+        spread = values.std(axis=0)
+        low, high = RAW_SCALE_RANGE
+        bad = [j for j, s in enumerate(spread) if s > 0 and not low <= s <= high]
+        if bad:
+            shown = ", ".join(f"{columns[j]!r} (std {spread[j]:.3g})" for j in bad[:5])
+            raise ValueError(
+                f"{name} has columns whose spread is far from 1 ({shown}); with standardize=False the critics "
+                f"need a std within [{low:g}, {high:g}]: pass standardize=True (normal scores) or 'zscore'"
+            )
+
+
+def deterministic_notes(x: np.ndarray, y: np.ndarray, x_columns: list[str], y_columns: list[str]) -> list[str]:
+    """A note when a column of y is the same as a column of x, or its negative, on every row.
+
+    Applied to the scaled columns: after normal scores, "the same" means y_j is an increasing
+    (or decreasing) function of x_i, a deterministic invertible relation, under which I(X; Y) is
+    infinite for continuous data. Any estimate is then set by the critic and n, not by the data.
+    """
+    def key(column: np.ndarray) -> bytes:
+        return np.round(column, 9).tobytes()
+
+    seen = {key(x[:, i]): i for i in range(x.shape[1])}
+    seen.update({key(-x[:, i]): i for i in range(x.shape[1])})
+    pairs = [(seen[key(y[:, j])], j) for j in range(y.shape[1]) if key(y[:, j]) in seen]
+    if not pairs or len(np.unique(x[:, pairs[0][0]])) < 3:  # constant or binary columns: not continuous
+        return []
+    i, j = pairs[0]
+    return [
+        f"y column {y_columns[j]!r} is a monotone function of x column {x_columns[i]!r} on every row (a "
+        "deterministic invertible relation): for continuous data the MI is then infinite, and any estimate "
+        "is a property of the critic and the number of rows, not of the data"
+    ]

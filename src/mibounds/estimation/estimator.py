@@ -57,7 +57,13 @@ from mibounds import bounds as bounds_module
 from mibounds import critics as critics_module
 from mibounds import validation
 from mibounds.estimation.data import as_array, check_pair
-from mibounds.estimation.diagnostics import check_fold_sizes, constant_column_notes, diagnose
+from mibounds.estimation.diagnostics import (
+    check_fold_sizes,
+    check_scaled,
+    constant_column_notes,
+    deterministic_notes,
+    diagnose,
+)
 from mibounds.estimation.heldout import EVALUATION_BLOCK, HeldoutValues, evaluate
 from mibounds.estimation.result import EstimateResult
 from mibounds.estimation.scaling import QuantileNormalizer, Standardizer
@@ -269,10 +275,14 @@ class MIEstimator:
             if scaler is not None
             else (Standardizer.identity(xa.shape[1]), Standardizer.identity(ya.shape[1]))
         )
+        xs, ys = self.x_scaler_(xa), self.y_scaler_(ya)
+        check_scaled(xs, x_columns, "x", self.standardize)
+        check_scaled(ys, y_columns, "y", self.standardize)
+        notes += deterministic_notes(xs, ys, x_columns, y_columns)
         device = _resolve_device(self.device)
         self.device_ = device
-        xt = torch.as_tensor(self.x_scaler_(xa), dtype=torch.float32, device=device)
-        yt = torch.as_tensor(self.y_scaler_(ya), dtype=torch.float32, device=device)
+        xt = torch.as_tensor(xs, dtype=torch.float32, device=device)
+        yt = torch.as_tensor(ys, dtype=torch.float32, device=device)
         with torch.random.fork_rng(devices=[]):  # seeded initialization, global RNG untouched
             torch.manual_seed(seed)
             model, critic_name = self._build(xt, yt, plan)

@@ -30,18 +30,23 @@ class Standardizer:
 
     @classmethod
     def fit(cls, values: np.ndarray) -> "Standardizer":
-        """Statistics of ``values`` ``[n, d]``."""
-        std = values.std(axis=0)
-        return cls(values.mean(axis=0), np.where(std > 0, std, 1.0))
+        """Statistics of ``values`` ``[n, d]``, finite for any finite values (columns are divided
+        by their largest magnitude first, so squares of values near 1e300 do not overflow)."""
+        peak = np.abs(values).max(axis=0)
+        peak = np.where(peak > 0, peak, 1.0)
+        scaled = values / peak
+        std = scaled.std(axis=0) * peak
+        return cls(scaled.mean(axis=0) * peak, np.where(std > 0, std, 1.0))
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        """``(values - mean) / std``, computed without overflow for values near the float limit."""
+        return values / self.std - self.mean / self.std
 
     @classmethod
     def identity(cls, dim: int) -> "Standardizer":
         """A standardizer that leaves values unchanged."""
         return cls(np.zeros(dim), np.ones(dim))
 
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        """``(values - mean) / std``."""
-        return (values - self.mean) / self.std
 
 
 @dataclass(frozen=True)

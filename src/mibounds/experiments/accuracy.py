@@ -112,17 +112,24 @@ def run_accuracy(
     suite: Iterable[tuple[str, int]] = SUITE,
     seeds: Iterable[int] = SEEDS,
     workers: int = 0,
+    threads: int = 1,
     progress: bool = True,
 ) -> Any:
     """Run the suite's cells not yet in ``db`` (see :func:`mibounds.experiments.run_sweep`).
 
+    Every cell runs with ``threads`` torch threads (one by default, the setting the suite's
+    times are for), in this process (``workers=0``) or in each worker process.
+
     Returns:
         The :class:`~mibounds.experiments.runner.SweepSummary`.
     """
+    from mibounds.experiments.executors import limit_threads
     from mibounds.experiments.runner import run_sweep
 
-    return run_sweep(accuracy_cells(suite, seeds), db, CELL, workers=workers, progress=progress,
-                     resume_hint="run the same mibounds bench accuracy command again")
+    if workers == 0:
+        limit_threads(threads)  # the serial executor leaves this process's threads as they are
+    return run_sweep(accuracy_cells(suite, seeds), db, CELL, workers=workers, threads_per_worker=threads,
+                     progress=progress, resume_hint="run the same mibounds bench accuracy command again")
 
 
 def family(task_id: str) -> str:
