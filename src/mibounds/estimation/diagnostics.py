@@ -15,6 +15,7 @@ from mibounds.estimation.uncertainty import Interval
 
 __all__ = [
     "MIN_FOLD_ROWS",
+    "GAP_ALLOWANCE_FLOOR",
     "MIN_HELDOUT_BATCHES",
     "PINNED_MARGIN",
     "RAW_SCALE_RANGE",
@@ -31,6 +32,9 @@ MIN_FOLD_ROWS = 8
 MIN_HELDOUT_BATCHES = 10
 #: An estimate this close (nats) to a ceiling is reported as pinned.
 PINNED_MARGIN = 1.0
+#: The interval's allowance for the generalization gap (half the gap, nats) is reported as
+#: dominating when it is above this and above twice the noise half-width.
+GAP_ALLOWANCE_FLOOR = 0.05
 
 
 def constant_column_notes(values: np.ndarray, columns: list[str], name: str) -> list[str]:
@@ -92,7 +96,8 @@ def diagnose(
             "independence would (overfitting or too few rows); try a smaller critic or more rows"
         )
     half_width = interval.estimate - interval.low
-    if interval.generalization_gap / 2 > 2 * half_width and interval.generalization_gap > 0.05:
+    allowance = interval.generalization_gap / 2
+    if allowance > max(2 * half_width, GAP_ALLOWANCE_FLOOR):
         notes.append(
             f"the interval is dominated by the critics' generalization gap ({interval.generalization_gap:.3f} "
             f"nats between training and held-out rows, against a noise half-width of {half_width:.3f}): the "

@@ -200,12 +200,24 @@ class FoldCritic(nn.Module):
         """The first member's bound module (name, ceiling)."""
         return self.bounds[0]
 
-    def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        """``x [M, K, dx]``, ``y [M, K, dy]`` (member m's batch at index m) -> ``scores [M, K, K]``."""
+    def forward(self, x: Tensor, y: Tensor, base: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """``x [M, K, dx]``, ``y [M, K, dy]`` (member m's batch at index m) -> ``scores [M, K, K]``.
+
+        ``base``: the Gaussian critic's embeddings of these rows (:meth:`base_embeddings`), when
+        computed once for all rows beforehand (the base is fixed while the residual trains).
+        """
         scores = self.residual(x, y) if self.residual is not None else 0.0
         if self.base is not None:
-            scores = scores + self.base.embed_x(x) @ self.base.embed_y(y).transpose(-1, -2)
+            base_x, base_y = base if base is not None else (self.base.embed_x(x), self.base.embed_y(y))
+            scores = scores + base_x @ base_y.transpose(-1, -2)
         return scores  # type: ignore[return-value]
+
+    def base_embeddings(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor] | None:
+        """Every member's Gaussian embeddings of all rows, ``[M, n, dy + 2]`` each (None without a base)."""
+        if self.base is None:
+            return None
+        with torch.no_grad():
+            return self.base.embed_x(x), self.base.embed_y(y)
 
     def member(self, m: int) -> nn.Module:
         """Member m as a plain critic ``x [K, dx], y [K, dy] -> [K, K]`` (a copy of a stacked critic's
@@ -215,11 +227,11 @@ class FoldCritic(nn.Module):
             residual = self.residual.members[m] if isinstance(self.residual, MemberList) else self.residual.member(m)
         return _Member(residual, None if self.base is None else self.base.member(m))
 
-    def member_values(self, x: Tensor, y: Tensor, objective: bool = False) -> Tensor:
+    def member_values(self, x: Tensor, y: Tensor, objective: bool = False, base: tuple[Tensor, Tensor] | None = None) -> Tensor:
         """Each member's bound on its own batch, ``[M]`` (with ``objective``, the value its gradient
         maximizes: the f-GAN JS objective for ``js`` and ``smile``, whose gradient is the same
-        and which costs less than the reported value)."""
-        scores = self(x, y)
+        and which costs less than the reported value). ``base`` as for :meth:`forward`."""
+        scores = self(x, y, base)
         fn = self.bound.info.objective if objective else None
         values = []
         for m in range(self.num_members):
@@ -334,10 +346,18 @@ def train(
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = AdamW(params, lr=learning_rate, weight_decay=weight_decay)
 
+    base = model.base_embeddings(x, y)
+    members_axis = torch.arange(members, device=x.device)[:, None]
+
+    def base_rows(rows: Tensor) -> tuple[Tensor, Tensor] | None:  # rows [M, K]: member m's rows at m
+        return None if base is None else (base[0][members_axis, rows], base[1][members_axis, rows])
+
     def check() -> float:
         model.eval()
         with torch.no_grad():
-            values = torch.stack([model.member_values(x[rows], y[rows], objective=True) for rows in validation.unbind(1)])
+            values = torch.stack([
+                model.member_values(x[rows], y[rows], objective=True, base=base_rows(rows)) for rows in validation.unbind(1)
+            ])
         model.train()
         return float(values.mean())
 
@@ -352,7 +372,7 @@ def train(
         while step < max_steps and params:
             picks = [rows[torch.randint(len(rows), (batch_size,), generator=generator)] for rows in training_rows]
             idx = torch.stack(picks).to(x.device)
-            value = model.member_values(x[idx], y[idx], objective=True).mean()
+            value = model.member_values(x[idx], y[idx], objective=True, base=base_rows(idx)).mean()
             optimizer.zero_grad()
             (-value).backward()
             optimizer.step()
