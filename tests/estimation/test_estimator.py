@@ -240,7 +240,11 @@ def test_diagnose_negative_few_batches_cap_and_undertraining():
     capped = diagnose(high, "log-ratio", None, certified, math.log(200), dataclasses.replace(outcome, stopped="early_stopping"),
                       _held(40), 128, "js")
     assert capped == [capped[0]] and "near or above the most that held-out blocks of these rows can certify (log 200 = 5.298" in capped[0]
+    quiet = dataclasses.replace(outcome, stopped="early_stopping", best_step=0)
     fine = Interval(0.5, 0.05, 0.4, 0.6, 0.95, 5)
+    (gaussian_only,) = diagnose(fine, "log-ratio", None, certified, math.log(200), quiet, _held(40), 128, "js", -21.5)
+    assert gaussian_only.startswith("the rows are not jointly Gaussian after normal scores (Mardia kurtosis z = -21.5)")
+    assert diagnose(fine, "log-ratio", None, certified, math.log(200), quiet, _held(40), 128, "js", 1.5) == []
     assert diagnose(fine, "bound", math.log(128), certified, math.log(200), dataclasses.replace(outcome, best_step=0), _held(31), 128, "infonce") == []
 
 
@@ -251,6 +255,17 @@ def test_warnings_are_issued_as_well_as_recorded(pair):
         result = estimate(x, np.random.default_rng(5).normal(size=y.shape), **{**FAST, "bound": "dv", "batch_size": 150})
     issued = [str(w.message) for w in caught if issubclass(w.category, MIBoundsWarning)]
     assert issued == result.warnings and any("only" in w and "held-out batches of 150 rows" in w for w in issued)
+
+
+def test_the_gaussian_critic_alone_on_non_gaussian_rows_is_flagged():
+    from mibounds.estimation.diagnostics import kurtosis_z
+
+    rng = np.random.default_rng(0)
+    assert abs(kurtosis_z(rng.normal(size=(4000, 6)))) < 4
+    x = rng.uniform(size=(4000, 2))
+    y = (x @ np.array([[1.0, 1.0], [1.0, -1.0]])) + 0.3 * rng.uniform(size=(4000, 2))  # sums of uniforms
+    with pytest.warns(MIBoundsWarning, match="not jointly Gaussian after normal scores"):
+        estimate(x, y, critic=None, progress=False, random_state=0)
 
 
 def test_standardize_options(pair):

@@ -63,6 +63,7 @@ from mibounds.estimation.diagnostics import (
     constant_column_notes,
     deterministic_notes,
     diagnose,
+    kurtosis_z,
 )
 from mibounds.estimation.heldout import EVALUATION_BLOCK, HeldoutValues, evaluate
 from mibounds.estimation.result import EstimateResult
@@ -309,7 +310,9 @@ class MIEstimator:
         certified = crossfit_interval(held.infonce, held.log_ratio_fold, settings["confidence"])
         ceiling = None if method == "log-ratio" else model.bound.ceiling(batch_size)
         lower_bound = one_sided_lower(certified)
-        notes += diagnose(interval, method, ceiling, certified, held.infonce_ceiling, outcome, held, batch_size, self.bound)
+        gaussian_only = model.base is not None and outcome.best_step == 0
+        z = kurtosis_z(np.hstack([xs, ys])) if gaussian_only else None
+        notes += diagnose(interval, method, ceiling, certified, held.infonce_ceiling, outcome, held, batch_size, self.bound, z)
         gaussian_mi = None if model.base is None else float(np.mean(model.base.mutual_information))
 
         self.result_ = EstimateResult(
