@@ -13,6 +13,7 @@ MODULES = [
     "mibounds.critics.bilinear",
     "mibounds.critics.concat",
     "mibounds.critics.exact",
+    "mibounds.critics.gaussian",
     "mibounds.critics.baselines",
     "mibounds.critics.stacked",
     "mibounds.critics.registry",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 
-import pytest
 
 from mibounds import tasks
 from mibounds.cli import main

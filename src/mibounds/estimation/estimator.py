@@ -68,10 +68,9 @@ from mibounds.estimation.diagnostics import (
 from mibounds.estimation.heldout import EVALUATION_BLOCK, HeldoutValues, evaluate
 from mibounds.estimation.result import EstimateResult
 from mibounds.estimation.scaling import QuantileNormalizer, Standardizer
-from mibounds.estimation.training import FoldCritic, FoldPlan, MemberList, TrainingOutcome, fold_plan, train
+from mibounds.estimation.training import FoldCritic, FoldPlan, MemberList, fold_plan, train
 from mibounds.estimation.uncertainty import (
     Interval,
-    batch_means_interval,
     crossfit_interval,
     heldout_interval,
     one_sided_lower,
