@@ -223,8 +223,7 @@ def test_divergence_stops_restores_the_best_weights_and_warns(pair):
 
 def _held(batches: int) -> HeldoutValues:
     zeros = np.zeros(4)
-    return HeldoutValues(None, zeros.astype(int), zeros, math.log(200), np.zeros(batches), np.zeros(batches, dtype=int),
-                         None, 0.0, zeros)
+    return HeldoutValues(None, zeros.astype(int), zeros, math.log(200), np.zeros(batches), None, 0.0)
 
 
 def test_diagnose_negative_few_batches_cap_and_undertraining():

@@ -47,11 +47,8 @@ class HeldoutValues:
         infonce: ``[n]`` InfoNCE terms (one per row, as a column of its block).
         infonce_ceiling: ``log B`` of the smallest block: no InfoNCE term average exceeds it.
         batch_values: ``[B]`` the bound on disjoint batches of K held-out pairs.
-        batch_fold: ``[B]`` the fold of each batch.
         train_log_ratio: Mean of the log-ratio values on as many training rows per member.
         train_batch_value: Mean bound on disjoint training batches of K.
-        log_partition: ``[F]`` per member, log of the mean of :math:`e^{f - c}` over the
-            off-diagonal pairs of its blocks: 0 for a normalized log-ratio critic.
     """
 
     log_ratio: np.ndarray | None
@@ -59,10 +56,8 @@ class HeldoutValues:
     infonce: np.ndarray
     infonce_ceiling: float
     batch_values: np.ndarray
-    batch_fold: np.ndarray
     train_log_ratio: float | None
     train_batch_value: float
-    log_partition: np.ndarray
 
 
 @torch.no_grad()
@@ -84,22 +79,20 @@ def evaluate(
         The :class:`HeldoutValues` (float64 NumPy arrays).
     """
     offset = model.bound.info.optimal_offset
-    ratio, nce, blocks, batch, batch_fold, partition, train_ratio, train_batch = [], [], [], [], [], [], [], []
+    ratio, nce, blocks, batch, train_ratio, train_batch = [], [], [], [], [], []
     for m in range(plan.num_folds):
         critic = model.member(m)
         rows = torch.as_tensor(plan.evaluation(m), device=x.device)
         own = torch.as_tensor(plan.training(m)[: len(rows)], device=x.device)
-        diagonal, terms, log_partition, smallest = _blocks(critic, x, y, rows, block)
+        diagonal, terms, smallest = _blocks(critic, x, y, rows, block)
         ratio.append(diagonal - (offset or 0.0))
         nce.append(terms)
         blocks.append(smallest)
-        partition.append(log_partition - (offset or 0.0))
         train_ratio.append(_blocks(critic, x, y, own, block)[0] - (offset or 0.0))
         if offset is None:  # the estimate is the bound's value on batches of K
             baseline = None if model.baselines is None else model.baselines[m]
             batch.append(_batch_values(critic, model.bounds[m], baseline, x, y, rows, batch_size))
             train_batch.append(_batch_values(critic, model.bounds[m], baseline, x, y, own, batch_size))
-            batch_fold.append(np.full(len(batch[-1]), m))
     folds = np.concatenate([np.full(len(r), m) for m, r in enumerate(ratio)])
     return HeldoutValues(
         log_ratio=None if offset is None else np.concatenate(ratio),
@@ -107,29 +100,23 @@ def evaluate(
         infonce=np.concatenate(nce),
         infonce_ceiling=math.log(min(blocks)),
         batch_values=np.concatenate(batch) if batch else np.empty(0),
-        batch_fold=np.concatenate(batch_fold) if batch_fold else np.empty(0, dtype=int),
         train_log_ratio=None if offset is None else float(np.concatenate(train_ratio).mean()),
         train_batch_value=float(np.concatenate(train_batch).mean()) if train_batch else math.nan,
-        log_partition=np.asarray(partition),
     )
 
 
-def _blocks(critic: nn.Module, x: Tensor, y: Tensor, rows: Tensor, block: int) -> tuple[np.ndarray, np.ndarray, float, int]:
-    """Over blocks of at most ``block`` of ``rows``: the diagonal scores, the InfoNCE terms, the
-    log of the mean exp-score over off-diagonal pairs, and the smallest block size."""
-    diagonals, infonce, partitions, sizes = [], [], [], []
+def _blocks(critic: nn.Module, x: Tensor, y: Tensor, rows: Tensor, block: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Over blocks of at most ``block`` of ``rows``: the diagonal scores, the InfoNCE terms and
+    the smallest block size."""
+    diagonals, infonce, sizes = [], [], []
     for part in torch.tensor_split(rows, math.ceil(len(rows) / block)):
         scores = critic(x[part], y[part]).double()
         size = len(part)
         diagonal = scores.diagonal()
         diagonals.append(diagonal)
         infonce.append(math.log(size) + diagonal - torch.logsumexp(scores, dim=0))
-        off = scores.masked_fill(torch.eye(size, dtype=torch.bool, device=scores.device), -math.inf)
-        partitions.append(torch.logsumexp(off.flatten(), 0) - math.log(size * (size - 1)))
         sizes.append(size)
-    weights = torch.tensor([s * (s - 1) for s in sizes], dtype=torch.float64)
-    log_partition = torch.logsumexp(torch.stack(partitions).cpu() + weights.log(), 0) - weights.sum().log()
-    return torch.cat(diagonals).cpu().numpy(), torch.cat(infonce).cpu().numpy(), float(log_partition), min(sizes)
+    return torch.cat(diagonals).cpu().numpy(), torch.cat(infonce).cpu().numpy(), min(sizes)
 
 
 def _batch_values(
