@@ -275,3 +275,11 @@ def test_standardize_options(pair):
         assert math.isfinite(estimate(x, y, standardize=option, **FAST).estimate)
     with pytest.raises(ValueError, match="standardize must be True \\(or 'quantile'\\), 'zscore' or False, got 'minmax'"):
         estimate(x, y, standardize="minmax", **FAST)
+
+
+def test_estimate_and_the_estimator_take_the_same_parameters_with_the_same_defaults():
+    import inspect
+
+    function = {name: p.default for name, p in inspect.signature(estimate).parameters.items() if name not in ("x", "y")}
+    method = {name: p.default for name, p in inspect.signature(MIEstimator.__init__).parameters.items() if name != "self"}
+    assert function == method and list(function) == list(method)
