@@ -19,19 +19,9 @@ Estimators (everything at bmi's defaults except where noted):
 
 from __future__ import annotations
 
-import datetime
-import json
-import math
-import os
 import sys
-import time
-import traceback
 
-_PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1)
-os.dup2(2, 1)
-sys.stdout = sys.stderr
-
-import numpy as np  # noqa: E402
+from _worker_protocol import run_jobs  # first: it moves the libraries' prints to stderr
 
 import bmi  # noqa: E402
 import bmi.estimators  # noqa: E402
@@ -54,15 +44,6 @@ def _cca(seed: int):
 ESTIMATORS = {"bmi:infonce": _infonce, "bmi:ksg": _ksg, "bmi:cca": _cca}
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _emit(record: dict) -> None:
-    _PROTOCOL.write(json.dumps(record) + "\n")
-    _PROTOCOL.flush()
-
-
 def _versions() -> dict:
     from importlib.metadata import version
 
@@ -70,40 +51,9 @@ def _versions() -> dict:
     return {name: version(name) for name in names} | {"python": sys.version.split()[0]}
 
 
-def main() -> None:
-    with open(sys.argv[1], encoding="utf-8") as handle:
-        jobs = json.load(handle)["jobs"]
-    _emit({"event": "ready", "versions": _versions()})
-    for job in jobs:
-        with np.load(job["path"]) as data:
-            x, y = data["x"], data["y"]
-        for name in job["estimators"]:
-            started = _now()
-            t0 = time.perf_counter()
-            estimate, error = None, None
-            try:
-                if name not in ESTIMATORS:
-                    raise ValueError(f"unknown estimator {name!r}; known: {', '.join(ESTIMATORS)}")
-                estimator = ESTIMATORS[name](int(job["seed"]))
-                estimate = float(estimator.estimate(x, y))
-                if not math.isfinite(estimate):
-                    error = f"the estimator returned a non-finite estimate ({estimate})"
-                    estimate = None
-            except Exception:  # a failing cell must not stop the others
-                error = traceback.format_exc()
-            seconds = time.perf_counter() - t0
-            _emit(
-                {
-                    "key": job["key"],
-                    "estimator": name,
-                    "estimate": estimate,
-                    "seconds": seconds,
-                    "error": error,
-                    "started_at": started,
-                    "finished_at": _now(),
-                }
-            )
+def _estimate(name: str, x, y, seed: int) -> float:
+    return ESTIMATORS[name](seed).estimate(x, y)
 
 
 if __name__ == "__main__":
-    main()
+    run_jobs({"versions": _versions()}, ESTIMATORS, _estimate)

@@ -20,20 +20,11 @@ Estimators (everything at torch-mist's defaults except ``batch_size=128`` and ``
 
 from __future__ import annotations
 
-import datetime
-import json
-import math
 import os
 import random
 import sys
-import time
-import traceback
 
-# The protocol stream is the real standard output; everything printed by the libraries (progress
-# bars, "[Info]" lines) goes to standard error instead.
-_PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1)
-os.dup2(2, 1)
-sys.stdout = sys.stderr
+from _worker_protocol import run_jobs  # first: it moves the libraries' prints to stderr
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -41,15 +32,6 @@ import torch_mist  # noqa: E402
 
 BATCH_SIZE = 128
 ESTIMATORS = {"torch-mist:default": None, "torch-mist:mine": "mine"}
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _emit(record: dict) -> None:
-    _PROTOCOL.write(json.dumps(record) + "\n")
-    _PROTOCOL.flush()
 
 
 def _estimate(name: str, x: np.ndarray, y: np.ndarray, seed: int) -> float:
@@ -69,13 +51,10 @@ def _estimate(name: str, x: np.ndarray, y: np.ndarray, seed: int) -> float:
     return float(value)
 
 
-def main() -> None:
+if __name__ == "__main__":
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    with open(sys.argv[1], encoding="utf-8") as handle:
-        jobs = json.load(handle)["jobs"]
-    _emit(
+    run_jobs(
         {
-            "event": "ready",
             "versions": {
                 "torch-mist": torch_mist.__version__,
                 "torch": torch.__version__,
@@ -83,37 +62,7 @@ def main() -> None:
                 "python": sys.version.split()[0],
             },
             "default_estimator": torch_mist.utils.estimation.DEFAULT_ESTIMATOR,
-        }
+        },
+        ESTIMATORS,
+        _estimate,
     )
-    for job in jobs:
-        with np.load(job["path"]) as data:
-            x, y = data["x"], data["y"]
-        for name in job["estimators"]:
-            started = _now()
-            t0 = time.perf_counter()
-            estimate, error = None, None
-            try:
-                if name not in ESTIMATORS:
-                    raise ValueError(f"unknown estimator {name!r}; known: {', '.join(ESTIMATORS)}")
-                estimate = _estimate(name, x, y, int(job["seed"]))
-                if not math.isfinite(estimate):
-                    error = f"the estimator returned a non-finite estimate ({estimate})"
-                    estimate = None
-            except Exception:  # a failing cell must not stop the others
-                error = traceback.format_exc()
-            seconds = time.perf_counter() - t0
-            _emit(
-                {
-                    "key": job["key"],
-                    "estimator": name,
-                    "estimate": estimate,
-                    "seconds": seconds,
-                    "error": error,
-                    "started_at": started,
-                    "finished_at": _now(),
-                }
-            )
-
-
-if __name__ == "__main__":
-    main()
