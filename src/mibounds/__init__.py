@@ -35,6 +35,8 @@ _EXPORTS = {
     "estimate": "mibounds.estimation",
     "MIEstimator": "mibounds.estimation",
     "EstimateResult": "mibounds.estimation",
+    "independence_test": "mibounds.estimation",
+    "IndependenceResult": "mibounds.estimation",
 }
 
 __all__ = ["__version__", *_SUBPACKAGES, *_EXPORTS]

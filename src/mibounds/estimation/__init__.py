@@ -4,6 +4,8 @@
   bound, warnings).
 - :class:`MIEstimator`: the same as a scikit-learn-style estimator (``fit`` returns self).
 - :class:`EstimateResult`: the result dataclass (``to_dict()`` for JSON).
+- :func:`independence_test`: is there any dependence? An exact permutation p-value from a critic
+  trained on part of the rows (:class:`IndependenceResult`).
 - :func:`load_xy`: read x and y from CSV / NPY / NPZ / Parquet files without executing anything.
 
 Example:
@@ -19,11 +21,13 @@ Example:
 
 from mibounds.estimation.data import LoadedData, as_array, load_xy
 from mibounds.estimation.estimator import MIEstimator, estimate, estimator_bounds
+from mibounds.estimation.independence import IndependenceResult, independence_test
 from mibounds.estimation.result import EstimateResult
 from mibounds.estimation.uncertainty import Interval, batch_means_interval, crossfit_interval
 
 __all__ = [
     "EstimateResult",
+    "IndependenceResult",
     "Interval",
     "LoadedData",
     "MIEstimator",
@@ -32,5 +36,6 @@ __all__ = [
     "crossfit_interval",
     "estimate",
     "estimator_bounds",
+    "independence_test",
     "load_xy",
 ]

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from mibounds._progress import progress_bar
+from mibounds.critics import SeparableCritic
 
 __all__ = [
     "AdamW",
@@ -250,6 +251,21 @@ class _Member(nn.Module):
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         scores = self.residual(x, y) if self.residual is not None else 0.0
         return scores + self.base(x, y) if self.base is not None else scores  # type: ignore[return-value]
+
+    def embeddings(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor] | None:
+        """``(a [K, D], b [K, D])`` with ``forward(x, y) == a @ b.T``, when both parts are separable
+        (the Gaussian critic and :class:`~mibounds.critics.SeparableCritic` are); else None.
+
+        With them any pairing ``f(x_i, y_j)`` costs O(D) instead of a network evaluation.
+        """
+        parts = []
+        if self.residual is not None:
+            if not isinstance(self.residual, SeparableCritic):
+                return None
+            parts.append((self.residual.g(x), self.residual.h(y)))
+        if self.base is not None:
+            parts.append((self.base.embed_x(x), self.base.embed_y(y)))
+        return torch.cat([a for a, _ in parts], dim=-1), torch.cat([b for _, b in parts], dim=-1)
 
 
 class MemberList(nn.Module):
