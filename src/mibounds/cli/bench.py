@@ -247,6 +247,10 @@ def _accuracy(args: argparse.Namespace) -> int:
 
             raise unknown_name_error("suite task", unknown[0], sorted(known))
         suite = tuple((task, n) for task, n in suite if task in args.tasks)
+    if not args.no_figure:
+        from mibounds.experiments.figures import require_matplotlib
+
+        require_matplotlib("--no-figure")  # before the cells run, not after them
     if not args.report_only:
         try:
             accuracy.run_accuracy(args.db, suite=suite, seeds=args.seeds or accuracy.SEEDS, workers=args.workers,
