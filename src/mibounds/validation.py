@@ -136,10 +136,19 @@ def check_matrix(values: np.ndarray, name: str) -> np.ndarray:
         ``values`` as ``float64`` with shape ``[n, d]`` (a view where possible).
 
     Raises:
-        TypeError: If the values are not numbers.
-        ValueError: If it has more than 2 dimensions or no rows or no columns.
+        TypeError: If the values are None or not numbers.
+        ValueError: If it is a ragged nested list, has more than 2 dimensions, or has no rows or
+            no columns.
     """
-    values = np.asarray(values)
+    if values is None:
+        raise TypeError(f"{name} is None; pass an array with one row per sample")
+    try:
+        values = np.asarray(values)
+    except ValueError:  # numpy's words for a ragged list ("inhomogeneous shape") name no row
+        problem = _ragged_rows(values)
+        if problem is None:
+            raise
+        raise ValueError(f"{name} is a ragged nested list: {problem}") from None
     if values.dtype.kind not in "biuf":
         try:
             if values.dtype.kind == "c":
@@ -164,6 +173,29 @@ def check_matrix(values: np.ndarray, name: str) -> np.ndarray:
             f"{name} is empty (shape {values.shape}); pass at least one row and one column"
         )
     return values.astype(np.float64, copy=False)
+
+
+def _ragged_rows(values: object) -> str | None:
+    """What makes a nested list ragged (the first offending row), or None if it is not one."""
+    if not isinstance(values, (list, tuple)):
+        return None
+    lengths = []
+    for i, row in enumerate(values):
+        if isinstance(row, (list, tuple)):
+            if any(isinstance(item, (list, tuple)) for item in row):
+                return f"row {i} holds a list where numbers belong; give every row the same number of values"
+            lengths.append((i, len(row)))
+        else:
+            lengths.append((i, None))
+    for (i, length), (j, other) in zip(lengths, lengths[1:]):
+        if length != other:
+            return (f"row {i} has {_values(length)} but row {j} has {_values(other)}; give every row the same "
+                    "number of values")
+    return None
+
+
+def _values(count: int | None) -> str:
+    return "a single value" if count is None else f"{count} value{'' if count == 1 else 's'}"
 
 
 def check_finite_rows(values: np.ndarray, name: str) -> np.ndarray:
