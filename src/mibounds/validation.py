@@ -8,6 +8,7 @@ with ``raise``, never ``assert``. This module imports nothing else from the pack
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Iterable
 
 import torch
@@ -16,6 +17,29 @@ from torch import Tensor
 
 class MIBoundsWarning(UserWarning):
     """Base class of the warnings this package emits about untrustworthy estimates."""
+
+
+class NonFiniteScoresWarning(MIBoundsWarning):
+    """A bound was given NaN or infinite scores, so its value is NaN or infinite.
+
+    A warning rather than an error: a training loop whose critic diverged gets the NaN back and
+    can stop on it (as :func:`mibounds.estimate` does), but it is never silent.
+    """
+
+
+def warn_if_not_finite(values: Tensor, name: str) -> None:
+    """Warn (:class:`NonFiniteScoresWarning`) if ``values`` hold NaN or ±inf, counting them.
+
+    One reduction, read on the host: on a GPU this waits for the values to be computed.
+    """
+    bad = int((~torch.isfinite(values.detach())).sum())
+    if bad:
+        warnings.warn(
+            f"{name} hold {bad} NaN or infinite entries (of {values.numel()}), so the bound is NaN or infinite: "
+            "check the critic's inputs for NaN/inf, and lower the learning rate if training diverged",
+            NonFiniteScoresWarning,
+            stacklevel=3,
+        )
 
 
 def unknown_name_error(kind: str, name: str, valid: Iterable[str]) -> ValueError:
@@ -37,6 +61,8 @@ def unknown_name_error(kind: str, name: str, valid: Iterable[str]) -> ValueError
 
 def check_scores(scores: Tensor, name: str = "scores") -> Tensor:
     """Check that ``scores`` is a square floating-point ``[K, K]`` matrix with ``K >= 2``.
+
+    NaN or infinite entries give a :class:`NonFiniteScoresWarning` (see :func:`warn_if_not_finite`).
 
     Args:
         scores: The matrix to check, ``scores[i, j] = f(x_i, y_j)``.
@@ -63,6 +89,7 @@ def check_scores(scores: Tensor, name: str = "scores") -> Tensor:
             f"{name} is {tuple(scores.shape)}: a bound needs a batch of at least K = 2 pairs "
             "(the off-diagonal entries are the negative samples)"
         )
+    warn_if_not_finite(scores, name)
     return scores
 
 
@@ -83,8 +110,10 @@ def check_log_baseline(log_baseline: Tensor | float, k: int, name: str = "log_ba
     if not isinstance(log_baseline, Tensor):
         log_baseline = torch.as_tensor(float(log_baseline))
     if log_baseline.dim() == 0 or tuple(log_baseline.shape) == (k,):
+        warn_if_not_finite(log_baseline, name)
         return log_baseline
     if tuple(log_baseline.shape) in {(k, 1), (1, k)}:
+        warn_if_not_finite(log_baseline, name)
         return log_baseline.reshape(k)
     raise ValueError(
         f"{name} must be a scalar or a vector [K] = [{k}] indexed by the column (the y sample), "
