@@ -291,3 +291,73 @@ def test_csv_booleans_and_huge_fields_of_other_columns_are_read(tmp_path):
     path.write_text("a,b,note\nTrue,1.5,x\nfalse,2.5," + "y" * 200_000 + "\nTRUE,3,z\n")
     data = load_xy(path, "a", "b")
     assert data.x[:, 0].tolist() == [1.0, 0.0, 1.0] and data.y[:, 0].tolist() == [1.5, 2.5, 3.0]
+
+
+def _run_read_only(folder, argv):
+    """``mibounds ARGV`` in a subprocess that sees ``folder`` as read-only storage.
+
+    As root, permission bits do not stop writes, so the folder is bind-mounted read-only in a
+    mount namespace of its own (``unshare -m``); otherwise its write permissions are removed.
+    """
+    import os
+    import shutil
+    from pathlib import Path
+
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "mibounds.cli", *argv]
+    if os.geteuid() != 0:
+        modes = {p: p.stat().st_mode for p in [folder, *folder.rglob("*")]}
+        for path in modes:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        try:
+            return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        finally:
+            for path, mode in modes.items():
+                path.chmod(mode)
+    if shutil.which("unshare") is None:
+        pytest.skip("running as root without unshare: cannot make a folder read-only")
+    script = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shift && exec "$@"'
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", str(folder), *command],
+                          capture_output=True, text=True, env=env, timeout=120)
+    if "mount:" in done.stderr or "unshare:" in done.stderr:
+        pytest.skip(f"cannot mount a folder read-only here: {done.stderr.strip()}")
+    return done
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["bench", "sweep", "--seeds", "0", "--cell", SYNTHETIC, "--db", "{ro}/new.sqlite"],
+         "cannot create the results file '{ro}/new.sqlite': the folder '{ro}' is not writable"),
+        (["bench", "sweep", "--seeds", "0", "--cell", SYNTHETIC, "--db", "{ro}/deeper/new.sqlite"],
+         "cannot create the results file '{ro}/deeper/new.sqlite'"),
+        (["bench", "sweep", "--seeds", "0", "1", "2", "--cell", SYNTHETIC, "--db", "{ro}/r.sqlite"],
+         "results file '{ro}/r.sqlite' "),
+        (["bench", "report", "--db", "{ro}/r.sqlite", "--out", "{ro}/report", "--no-figure"],
+         "cannot write the report into '{ro}/report'"),
+    ],
+    ids=["new-file", "new-folder", "existing-file", "report-out"],
+)
+def test_read_only_storage_is_one_line_with_status_2_and_writes_nothing(argv, message, tmp_path):
+    storage = tmp_path / "ro"
+    storage.mkdir()
+    _results_file(storage / "r.sqlite")
+    before = _snapshot(tmp_path)
+    done = _run_read_only(storage, [a.replace("{ro}", str(storage)) for a in argv])
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("mibounds: error: ") and message.replace("{ro}", str(storage)) in lines[0], lines[0]
+    assert "not a mibounds results file" not in lines[0]
+    assert _snapshot(tmp_path) == before
+
+
+def test_a_report_reads_a_results_file_on_read_only_storage(tmp_path):
+    storage = tmp_path / "ro"
+    storage.mkdir()
+    _results_file(storage / "r.sqlite")
+    done = _run_read_only(storage, ["bench", "report", "--db", str(storage / "r.sqlite"), "--out", str(tmp_path / "out"),
+                                    "--no-figure"])
+    assert done.returncode == 0, done.stderr
+    assert "| gaussian" in (tmp_path / "out" / "report.md").read_text() or (tmp_path / "out" / "report.md").exists()
