@@ -30,9 +30,13 @@ class NonFiniteScoresWarning(MIBoundsWarning):
 def warn_if_not_finite(values: Tensor, name: str) -> None:
     """Warn (:class:`NonFiniteScoresWarning`) if ``values`` hold NaN or ±inf, counting them.
 
-    One reduction, read on the host: on a GPU this waits for the values to be computed.
+    One reduction, read on the host: on a GPU this waits for the values to be computed. Under
+    ``torch.vmap`` the values cannot be read on the host, and are not checked.
     """
-    bad = int((~torch.isfinite(values.detach())).sum())
+    try:
+        bad = int((~torch.isfinite(values.detach())).sum())
+    except RuntimeError:  # a batched tensor of torch.vmap (e.g. the bias-variance experiment)
+        return
     if bad:
         warnings.warn(
             f"{name} hold {bad} NaN or infinite entries (of {values.numel()}), so the bound is NaN or infinite: "

@@ -96,3 +96,9 @@ def test_float16_agrees_with_float32_below_the_guard() -> None:
     for name in ("nwj", "js", "dv", "infonce", "smile"):
         half, full = float(BOUNDS[name](scores.half())), float(BOUNDS[name](scores))
         assert half == pytest.approx(full, abs=0.02), name
+
+
+def test_bounds_still_run_under_vmap() -> None:
+    scores = torch.randn(3, K, K, generator=torch.Generator().manual_seed(2))
+    batched = torch.vmap(bounds.nwj)(scores)
+    assert torch.allclose(batched, torch.stack([bounds.nwj(s) for s in scores]))
