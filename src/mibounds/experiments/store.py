@@ -232,8 +232,8 @@ class ResultStore:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise ValueError(
-                    f"cannot create the results file {where}: the folder {str(folder)!r} cannot be made "
-                    f"({error.strerror or error}) and is not writable; pass a path in a folder you can write to"
+                    f"cannot create the results file {where}: its folder {str(folder)!r} cannot be made "
+                    f"({error.strerror or error}); pass a path in a folder you can write to"
                 ) from None
             if not _writable(folder):
                 raise ValueError(
