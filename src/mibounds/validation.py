@@ -8,6 +8,7 @@ with ``raise``, never ``assert``. This module imports nothing else from the pack
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Iterable
 
 import torch
@@ -16,6 +17,33 @@ from torch import Tensor
 
 class MIBoundsWarning(UserWarning):
     """Base class of the warnings this package emits about untrustworthy estimates."""
+
+
+class NonFiniteScoresWarning(MIBoundsWarning):
+    """A bound was given NaN or infinite scores, so its value is NaN or infinite.
+
+    A warning rather than an error: a training loop whose critic diverged gets the NaN back and
+    can stop on it (as :func:`mibounds.estimate` does), but it is never silent.
+    """
+
+
+def warn_if_not_finite(values: Tensor, name: str) -> None:
+    """Warn (:class:`NonFiniteScoresWarning`) if ``values`` hold NaN or ±inf, counting them.
+
+    One reduction, read on the host: on a GPU this waits for the values to be computed. Under
+    ``torch.vmap`` the values cannot be read on the host, and are not checked.
+    """
+    try:
+        bad = int((~torch.isfinite(values.detach())).sum())
+    except RuntimeError:  # a batched tensor of torch.vmap (e.g. the bias-variance experiment)
+        return
+    if bad:
+        warnings.warn(
+            f"{name} hold {bad} NaN or infinite entries (of {values.numel()}), so the bound is NaN or infinite: "
+            "check the critic's inputs for NaN/inf, and lower the learning rate if training diverged",
+            NonFiniteScoresWarning,
+            stacklevel=3,
+        )
 
 
 def unknown_name_error(kind: str, name: str, valid: Iterable[str]) -> ValueError:
@@ -37,6 +65,8 @@ def unknown_name_error(kind: str, name: str, valid: Iterable[str]) -> ValueError
 
 def check_scores(scores: Tensor, name: str = "scores") -> Tensor:
     """Check that ``scores`` is a square floating-point ``[K, K]`` matrix with ``K >= 2``.
+
+    NaN or infinite entries give a :class:`NonFiniteScoresWarning` (see :func:`warn_if_not_finite`).
 
     Args:
         scores: The matrix to check, ``scores[i, j] = f(x_i, y_j)``.
@@ -63,6 +93,7 @@ def check_scores(scores: Tensor, name: str = "scores") -> Tensor:
             f"{name} is {tuple(scores.shape)}: a bound needs a batch of at least K = 2 pairs "
             "(the off-diagonal entries are the negative samples)"
         )
+    warn_if_not_finite(scores, name)
     return scores
 
 
@@ -83,8 +114,10 @@ def check_log_baseline(log_baseline: Tensor | float, k: int, name: str = "log_ba
     if not isinstance(log_baseline, Tensor):
         log_baseline = torch.as_tensor(float(log_baseline))
     if log_baseline.dim() == 0 or tuple(log_baseline.shape) == (k,):
+        warn_if_not_finite(log_baseline, name)
         return log_baseline
     if tuple(log_baseline.shape) in {(k, 1), (1, k)}:
+        warn_if_not_finite(log_baseline, name)
         return log_baseline.reshape(k)
     raise ValueError(
         f"{name} must be a scalar or a vector [K] = [{k}] indexed by the column (the y sample), "
@@ -136,10 +169,19 @@ def check_matrix(values: np.ndarray, name: str) -> np.ndarray:
         ``values`` as ``float64`` with shape ``[n, d]`` (a view where possible).
 
     Raises:
-        TypeError: If the values are not numbers.
-        ValueError: If it has more than 2 dimensions or no rows or no columns.
+        TypeError: If the values are None or not numbers.
+        ValueError: If it is a ragged nested list, has more than 2 dimensions, or has no rows or
+            no columns.
     """
-    values = np.asarray(values)
+    if values is None:
+        raise TypeError(f"{name} is None; pass an array with one row per sample")
+    try:
+        values = np.asarray(values)
+    except ValueError:  # numpy's words for a ragged list ("inhomogeneous shape") name no row
+        problem = _ragged_rows(values)
+        if problem is None:
+            raise
+        raise ValueError(f"{name} is a ragged nested list: {problem}") from None
     if values.dtype.kind not in "biuf":
         try:
             if values.dtype.kind == "c":
@@ -164,6 +206,29 @@ def check_matrix(values: np.ndarray, name: str) -> np.ndarray:
             f"{name} is empty (shape {values.shape}); pass at least one row and one column"
         )
     return values.astype(np.float64, copy=False)
+
+
+def _ragged_rows(values: object) -> str | None:
+    """What makes a nested list ragged (the first offending row), or None if it is not one."""
+    if not isinstance(values, (list, tuple)):
+        return None
+    lengths = []
+    for i, row in enumerate(values):
+        if isinstance(row, (list, tuple)):
+            if any(isinstance(item, (list, tuple)) for item in row):
+                return f"row {i} holds a list where numbers belong; give every row the same number of values"
+            lengths.append((i, len(row)))
+        else:
+            lengths.append((i, None))
+    for (i, length), (j, other) in zip(lengths, lengths[1:]):
+        if length != other:
+            return (f"row {i} has {_values(length)} but row {j} has {_values(other)}; give every row the same "
+                    "number of values")
+    return None
+
+
+def _values(count: int | None) -> str:
+    return "a single value" if count is None else f"{count} value{'' if count == 1 else 's'}"
 
 
 def check_finite_rows(values: np.ndarray, name: str) -> np.ndarray:

@@ -185,3 +185,19 @@ def test_parse_columns():
 def test_constant_columns():
     values = np.array([[1.0, 2.0, 3.0], [1.0, 5.0, 3.0]])
     assert validation.constant_columns(values) == [0, 2]
+
+
+@pytest.mark.parametrize(
+    ("values", "error", "message"),
+    [
+        (None, TypeError, "x is None; pass an array with one row per sample"),
+        ([[1.0, 2.0], [3.0]], ValueError, "x is a ragged nested list: row 0 has 2 values but row 1 has 1 value; "
+                                          "give every row the same number of values"),
+        ([[1.0, 2.0], [3.0, 4.0], [5.0, [6.0, 7.0]]], ValueError, "x is a ragged nested list: row 2 holds a list where "
+                                                                   "numbers belong"),
+        (3.5, ValueError, "x is a single number; pass an array with one row per sample"),
+    ],
+)
+def test_in_memory_inputs_get_their_own_message(values, error, message):
+    with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
+        as_array(values, "x")

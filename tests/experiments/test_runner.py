@@ -169,7 +169,7 @@ def test_store_errors(tmp_path: Path) -> None:
         ResultStore(junk)
     other = tmp_path / "other.sqlite"
     sqlite3.connect(other).execute("CREATE TABLE t (a)").connection.close()
-    with pytest.raises(ValueError, match="has no 'cells' table"):
+    with pytest.raises(ValueError, match=r"is an SQLite database of another program \(tables: t\)"):
         ResultStore(other, create=False)
     with ResultStore(tmp_path / "r.sqlite") as store, pytest.raises(ValueError, match="'seconds' has the name of a results column"):
         store.add_parameter_columns(["seconds", "n"])
@@ -461,3 +461,22 @@ def test_bench_requires_a_subcommand(capsys: pytest.CaptureFixture) -> None:
         _parser().parse_args(["bench"])
     assert exit_info.value.code == 2
     assert "sweep" in capsys.readouterr().err
+
+
+def test_cli_sweep_runs_a_function_of_ones_own_only_with_allow_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write_module(tmp_path, "own_cells", """
+        def cell(seed):
+            return {"estimate": float(seed)}
+    """, monkeypatch)
+    db = tmp_path / "r.sqlite"
+    argv = ["bench", "sweep", "--seeds", "0", "1", "--cell", "own_cells:cell", "--db", str(db), "--no-progress"]
+    with pytest.raises(ValueError, match=r"'own_cells:cell' is not a registered cell \(estimate, synthetic, accuracy\).*"
+                                         "pass --allow-import"):
+        _main(*argv)
+    assert not db.exists() and "own_cells" not in sys.modules  # refused before importing anything
+    assert _main(*argv, "--allow-import") == 0
+    assert sorted(row["estimate"] for row in _rows(db).values()) == [0.0, 1.0]
+    # Registered cells run by name or path, without the flag.
+    assert _main("bench", "sweep", "--seeds", "0", "--cell", "synthetic", "--db", str(tmp_path / "s.sqlite"),
+                 "--no-progress") == 0
+    assert {row["function"] for row in _rows(tmp_path / "s.sqlite").values()} == {SYNTHETIC}

@@ -167,3 +167,32 @@ def test_sigint_sweep_with_worker_processes_resumes(tmp_path: Path) -> None:
 
 def test_sigkill_sweep_with_worker_processes_resumes(tmp_path: Path) -> None:
     _kill_and_resume(tmp_path, "SIGKILL", workers=2)
+
+
+def test_two_sweeps_started_at_once_run_each_cell_once(tmp_path: Path) -> None:
+    # Two `mibounds bench sweep` processes on one results file, started together: one runs the
+    # cells, the other refuses at once with one line naming the first (process id and host).
+    import socket
+
+    db, log = tmp_path / "results.sqlite", tmp_path / "executions.log"
+    here, src = Path(__file__).parent, Path(__file__).resolve().parents[2] / "src"
+    env = {**os.environ, PHASE: "1", "PYTHONPATH": os.pathsep.join([str(here), str(src), os.environ.get("PYTHONPATH", "")])}
+    argv = [sys.executable, "-m", "mibounds.cli", "bench", "sweep", "--tasks", "a", "--bounds", "nwj", "--critics",
+            "separable", "--n", "100", "--seeds", *map(str, range(CELLS)), "--set", f"log={log}", "--set",
+            f"sleep={SLEEP * 2}", "--cell", "test_runner_signals:logged_cell", "--allow-import", "--db", str(db),
+            "--no-progress"]
+    sweeps = [subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    stderrs = [sweep.communicate(timeout=120)[1] for sweep in sweeps]
+    codes = sorted(sweep.returncode for sweep in sweeps)
+    assert codes == [0, 2], stderrs
+    winner, loser = sorted(range(2), key=lambda i: sweeps[i].returncode)
+    refusal = stderrs[loser].strip().splitlines()
+    assert len(refusal) == 1 and "Traceback" not in stderrs[loser], stderrs[loser]
+    assert refusal[0].startswith(f"mibounds: error: results file '{db}' is in use by another sweep "
+                                 f"(process {sweeps[winner].pid} on host {socket.gethostname()}, since ")
+    starts = sorted(r["seed"] for r in _log(log) if r["event"] == "start")
+    assert starts == list(range(CELLS))  # every cell ran exactly once
+    connection = sqlite3.connect(db)
+    rows = connection.execute("SELECT status, attempts FROM cells").fetchall()
+    connection.close()
+    assert rows == [("done", 1)] * CELLS

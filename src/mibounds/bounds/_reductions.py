@@ -13,10 +13,18 @@ import torch
 from torch import Tensor
 
 # Above this exponent, exp(t) is replaced by its tangent e^c (1 + t - c): the bound is then below
-# -e^50 (about -5e21) and meaningless, but outputs and gradients stay finite in float32 instead of
-# overflowing to -inf / NaN. exp is convex, so the tangent lies below it: the replaced value is
-# *larger* than the exact one, but only in a regime where both are astronomically negative.
+# -e^c and meaningless, but outputs and gradients stay finite instead of overflowing to -inf / NaN.
+# exp is convex, so the tangent lies below it: the replaced value is *larger* than the exact one,
+# but only in a regime where both are hugely negative. c is at most 50 (about -5e21), and at most
+# half of log(largest number) of the dtype: e^c then leaves room for a slope (1 + t - c) of the
+# same size, so the result stays finite for t up to about e^c (float16: c = 5.5, t up to ~250;
+# float32: c = 44.4; float64: c = 50).
 EXP_LINEARIZATION_THRESHOLD = 50.0
+
+
+def exp_linearization_threshold(dtype: torch.dtype) -> float:
+    """The exponent above which :func:`exp_linearized` follows the tangent, for ``dtype``."""
+    return min(EXP_LINEARIZATION_THRESHOLD, 0.5 * math.log(torch.finfo(dtype).max))
 
 
 @lru_cache(maxsize=64)
@@ -29,8 +37,13 @@ def diagonal_mask(k: int, device: torch.device | str = "cpu") -> Tensor:
     return _eye(k, torch.device(device))
 
 
-def exp_linearized(t: Tensor, threshold: float = EXP_LINEARIZATION_THRESHOLD) -> Tensor:
-    """``exp(t)`` below ``threshold``, continued by its tangent line above it (C^1, finite)."""
+def exp_linearized(t: Tensor, threshold: float | None = None) -> Tensor:
+    """``exp(t)`` below ``threshold``, continued by its tangent line above it (C^1, finite).
+
+    ``threshold`` defaults to :func:`exp_linearization_threshold` of ``t``'s dtype.
+    """
+    if threshold is None:
+        threshold = exp_linearization_threshold(t.dtype)
     capped = t.clamp(max=threshold)
     return torch.exp(capped) * (1.0 + (t - capped))
 

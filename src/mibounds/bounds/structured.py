@@ -17,7 +17,7 @@ from torch import Tensor
 
 from mibounds.bounds._reductions import logmeanexp_columns_offdiagonal, mean_offdiagonal
 from mibounds.bounds.lower import infonce
-from mibounds.validation import check_scores
+from mibounds.validation import check_scores, warn_if_not_finite
 
 __all__ = ["ba", "club", "leave_one_out_upper", "rate", "tnce"]
 
@@ -28,6 +28,7 @@ def _check_vector(values: Tensor, name: str, k: int | None = None) -> Tensor:
     if values.dim() != 1 or (k is not None and values.shape[0] != k):
         want = f"[K] = [{k}]" if k is not None else "[K]"
         raise ValueError(f"{name} must be a vector {want}, one entry per pair, got shape {tuple(values.shape)}")
+    warn_if_not_finite(values, name)
     return values
 
 

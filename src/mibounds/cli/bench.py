@@ -72,8 +72,11 @@ def _add_sweep(commands: Any) -> None:
     )
     grid.add_argument("--spec", metavar="FILE", help="a JSON grid instead of the flags above (keys: tasks, bounds, "
                       "critics, n, seeds, axes, fixed, cell)")
-    grid.add_argument("--cell", metavar="MODULE:FUNCTION", help="the cell function (default: the spec's "
-                      "'cell', else mibounds.experiments.cells:estimate_cell)")
+    grid.add_argument("--cell", metavar="CELL", help="the cell function: estimate (default, unless the spec "
+                      "names one), synthetic or accuracy; or MODULE:FUNCTION of your own with --allow-import")
+    grid.add_argument("--allow-import", action="store_true", help="let --cell or the spec's 'cell' name a function "
+                      "outside the registered cells (its module is imported and the function run: only for "
+                      "code you trust)")
     run = parser.add_argument_group("execution")
     run.add_argument("--db", default="results.sqlite", help="SQLite results file (default: %(default)s)")
     run.add_argument("--workers", type=int, default=0, help="local worker processes; 0 runs the cells in this "
@@ -89,6 +92,7 @@ def _add_sweep(commands: Any) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from mibounds.experiments.cells import choose_cell
     from mibounds.experiments.grid import cells_from_spec, make_cells, read_spec
     from mibounds.experiments.runner import DEFAULT_CELL, SweepInterrupted, run_sweep
 
@@ -98,13 +102,15 @@ def _sweep(args: argparse.Namespace) -> int:
         if given:
             raise ValueError(f"pass either --spec or the grid flags, not both (got --spec and {', '.join(given)})")
         spec = read_spec(args.spec)
+        # A spec file may come from anyone: the function it names runs only if registered
+        # (or with --allow-import), checked before anything is imported or written.
+        cell = choose_cell(args.cell or spec.get("cell") or DEFAULT_CELL, allow_import=args.allow_import)
         cells = cells_from_spec(spec)
-        cell = args.cell or spec.get("cell") or DEFAULT_CELL
     else:
         if not given:
             raise ValueError("no grid: give --tasks, --bounds, --critics, --n and --seeds (or --spec FILE)")
+        cell = choose_cell(args.cell or DEFAULT_CELL, allow_import=args.allow_import)
         cells = make_cells(**flags, **_fixed_values(args.fixed))
-        cell = args.cell or DEFAULT_CELL
     try:
         summary = run_sweep(
             cells,
@@ -158,6 +164,8 @@ def _command_line(args: argparse.Namespace) -> str:
         words += ["--set", item]
     if args.cell:
         words += ["--cell", args.cell]
+    if args.allow_import:
+        words.append("--allow-import")
     words += ["--db", args.db]
     if args.workers:
         words += ["--workers", str(args.workers)]
@@ -239,6 +247,10 @@ def _accuracy(args: argparse.Namespace) -> int:
 
             raise unknown_name_error("suite task", unknown[0], sorted(known))
         suite = tuple((task, n) for task, n in suite if task in args.tasks)
+    if not args.no_figure:
+        from mibounds.experiments.figures import require_matplotlib
+
+        require_matplotlib("--no-figure")  # before the cells run, not after them
     if not args.report_only:
         try:
             accuracy.run_accuracy(args.db, suite=suite, seeds=args.seeds or accuracy.SEEDS, workers=args.workers,

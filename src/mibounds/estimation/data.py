@@ -16,7 +16,8 @@ import difflib
 import math
 import os
 import zipfile
-from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,10 @@ SUPPORTED_SUFFIXES = {
 }
 # Cells read as missing values in text files (then reported as NaN with their rows).
 _MISSING = {"", "na", "n/a", "nan", "null", "none"}
+# Cells read as booleans in text files, as Parquet booleans are: 1 and 0.
+_BOOLEANS = {"true": 1.0, "false": 0.0}
+# Delimiters a file named .csv may really use, with the one fix that reads it.
+_OTHER_DELIMITERS = {";": "save it with commas between fields", "\t": "rename it to .tsv", "|": "save it with commas between fields"}
 _MAX_LISTED = 20
 
 
@@ -265,8 +270,23 @@ ColumnReader = Callable[[list[str]], np.ndarray]
 
 
 def _read_csv(path: Path, delimiter: str) -> tuple[list[str], ColumnReader]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = [row for row in csv.reader(handle, delimiter=delimiter) if any(c.strip() for c in row)]
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle, _field_size_limit(path.stat().st_size + 1):
+            rows = [row for row in csv.reader(handle, delimiter=delimiter) if any(c.strip() for c in row)]
+    except UnicodeDecodeError as error:
+        raise ValueError(_not_utf8(path, error)) from None
+    except csv.Error as error:
+        raise ValueError(f"cannot read {path.name} as {'TSV' if delimiter == chr(9) else 'CSV'}: {error}") from None
+    if rows and len(rows[0]) == 1:
+        # One column cannot hold both x and y: most likely another delimiter (a spreadsheet in a
+        # locale whose decimal mark is the comma writes semicolons).
+        for other, fix in _OTHER_DELIMITERS.items():
+            if other != delimiter and len(rows[0][0].split(other)) > 1:
+                shown = "tabs" if other == "\t" else repr(other)
+                raise ValueError(
+                    f"{path.name} seems to be separated by {shown}, not {'tabs' if delimiter == chr(9) else 'commas'} "
+                    f"(its first line is {_shorten(rows[0][0])}); {fix}"
+                )
     if not rows:
         raise ValueError(f"{path.name} is empty (no rows); pass a file with one row per sample")
     has_header = not all(_is_number(c) for c in rows[0])
@@ -297,24 +317,59 @@ def _read_csv(path: Path, delimiter: str) -> tuple[list[str], ColumnReader]:
     return columns, read
 
 
+@contextmanager
+def _field_size_limit(limit: int) -> Iterator[None]:
+    """Let the csv module read fields as long as the file itself (default 128 KB), then restore it.
+
+    The limit guards against a runaway field (an unclosed quote swallowing the file); a field can
+    never be longer than the file, so this limit only stops what could not be read anyway.
+    """
+    previous = csv.field_size_limit()
+    csv.field_size_limit(max(previous, min(limit, 2**31 - 1)))  # a C long on every platform
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _not_utf8(path: Path, error: UnicodeDecodeError) -> str:
+    with path.open("rb") as handle:
+        line = handle.read(error.start).count(b"\n") + 1  # error.start counts bytes of the whole file
+    byte = error.object[error.start:error.start + 1]
+    where = f"byte 0x{byte.hex()} on line {line}" if byte else f"line {line}"
+    return (f"{path.name} is not UTF-8 text ({where}); save it as UTF-8 (in a spreadsheet: "
+            "Save As, 'CSV UTF-8')")
+
+
+def _shorten(text: str, limit: int = 20) -> str:
+    """``repr(text)``, cut after ``limit`` characters so that a huge field keeps a message short."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit] + '...'!r} ({len(text)} characters)"
+
+
 def _is_number(cell: str) -> bool:
     try:
         float(cell)
     except ValueError:
-        return cell.strip().lower() in _MISSING - {""}
+        return cell.strip().lower() in (_MISSING - {""}) | set(_BOOLEANS)
     return True
 
 
 def _cells_to_float(cells: list[str], column: str, file: str, first_line: int) -> np.ndarray:
     values = np.full(len(cells), math.nan)
     for i, cell in enumerate(cells):
-        if cell.lower() in _MISSING:
+        lowered = cell.lower()
+        if lowered in _MISSING:
             continue  # stays NaN; the finiteness check then names the rows
+        if lowered in _BOOLEANS:
+            values[i] = _BOOLEANS[lowered]
+            continue
         try:
             values[i] = float(cell)
         except ValueError:
             raise TypeError(
-                f"column {column!r} of {file} is not numeric (line {i + first_line}: {cell!r}); "
+                f"column {column!r} of {file} is not numeric (line {i + first_line}: {_shorten(cell)}); "
                 "select numeric columns with --x/--y or encode this one as numbers"
             ) from None
     return values
@@ -385,7 +440,44 @@ def _load_npz(
     return xa, xc, ya, yc
 
 
+def _check_npy_size(handle: Any, data_bytes: int, what: str) -> None:
+    """Refuse an ``.npy`` stream whose header claims more data than there is, before NumPy
+    allocates it (a damaged or hostile header can claim terabytes).
+
+    Args:
+        handle: The stream, at its start.
+        data_bytes: Bytes in the whole stream.
+        what: How to name it in the message.
+    """
+    try:
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(handle, max_header_size=2**20)
+    except (ValueError, OSError, EOFError, SyntaxError):
+        return  # not a valid header: np.load says so in its own words
+    if dtype.hasobject:
+        return  # pickled objects: refused by allow_pickle=False
+    claimed = math.prod(shape) * dtype.itemsize
+    available = data_bytes - handle.tell()
+    if claimed > available:
+        raise ValueError(
+            f"{what} claims an array of shape {tuple(shape)} ({_size(claimed)}) but holds only {available} bytes "
+            "of data; it is truncated or damaged: save the array again with np.save / np.savez"
+        )
+
+
+def _size(count: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if count < 1024 or unit == "TiB":
+            return f"{count} bytes" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
 def _np_load(path: Path) -> Any:
+    if path.suffix.lower() == ".npy":
+        with path.open("rb") as handle:
+            _check_npy_size(handle, path.stat().st_size, path.name)
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as error:
@@ -400,6 +492,9 @@ def _np_load(path: Path) -> Any:
 
 
 def _load_member(archive: Any, name: str, file: str) -> np.ndarray:
+    member = f"{name}.npy" if f"{name}.npy" in archive.zip.namelist() else name
+    with archive.zip.open(member) as handle:
+        _check_npy_size(handle, archive.zip.getinfo(member).file_size, f"array {name!r} of {file}")
     try:
         return archive[name]
     except ValueError:

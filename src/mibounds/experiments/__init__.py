@@ -7,7 +7,8 @@ SQLite file the moment it finishes, and resumes an interrupted sweep without rep
 - :func:`run_sweep`: run it in this process, in local worker processes, or on Ray
   (:mod:`mibounds.experiments.runner`, :mod:`mibounds.experiments.executors`).
 - :class:`ResultStore`: the results file (:mod:`mibounds.experiments.store`).
-- :func:`estimate_cell`, :func:`synthetic_cell`: cell functions (:mod:`mibounds.experiments.cells`).
+- :func:`estimate_cell`, :func:`synthetic_cell`: cell functions, and :data:`REGISTERED_CELLS`, the
+  ones a spec file may name (:mod:`mibounds.experiments.cells`).
 - :func:`write_report`, :func:`summarize`: tables and a figure (:mod:`mibounds.experiments.report`).
 
 Example:
@@ -38,6 +39,8 @@ _EXPORTS = {
     "ResultStore": "mibounds.experiments.store",
     "estimate_cell": "mibounds.experiments.cells",
     "synthetic_cell": "mibounds.experiments.cells",
+    "REGISTERED_CELLS": "mibounds.experiments.cells",
+    "choose_cell": "mibounds.experiments.cells",
     "summarize": "mibounds.experiments.report",
     "write_report": "mibounds.experiments.report",
 }

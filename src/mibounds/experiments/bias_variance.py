@@ -354,6 +354,10 @@ def run_bias_variance(config: BiasVarianceConfig | None = None, *, log: Callable
 
 def main(args: Any) -> int:
     """``mibounds bench bias-variance`` (arguments defined in :mod:`mibounds.cli.bench`)."""
+    from mibounds.experiments.figures import require_matplotlib
+
+    if not args.no_figures:
+        require_matplotlib("--no-figures")  # before the batches, not after them
     if args.from_dir:
         result = load_result(args.from_dir)
     else:

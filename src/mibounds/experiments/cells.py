@@ -12,6 +12,11 @@ values; the runner stores ``estimate``, ``ci_low``, ``ci_high``, ``stderr`` and 
 
 A cell function may carry a ``check_cells(list_of_params)`` attribute that the runner calls
 before running anything, to refuse bad values (unknown names) at once.
+
+:data:`REGISTERED_CELLS` lists the cell functions that a sweep spec file or ``--cell`` may name;
+:func:`choose_cell` refuses any other dotted path unless the user opts in (``--allow-import``),
+because naming a function runs it: ``{"cell": "os:system", "fixed": {"command": ...}}`` in a
+spec file would otherwise run a shell command.
 """
 
 from __future__ import annotations
@@ -25,10 +30,46 @@ from typing import Any
 
 from mibounds.experiments.grid import canonical_json
 
-__all__ = ["estimate_cell", "synthetic_cell"]
+__all__ = ["REGISTERED_CELLS", "choose_cell", "estimate_cell", "synthetic_cell"]
 
 # Two-sided 95% normal quantile, for the synthetic cell's interval.
 _Z95 = 1.959963984540054
+
+#: The cell functions of mibounds: short name -> dotted path. Only these run from a spec file or
+#: ``--cell`` without ``--allow-import``; either the name or the path may be given.
+REGISTERED_CELLS = {
+    "estimate": "mibounds.experiments.cells:estimate_cell",
+    "synthetic": "mibounds.experiments.cells:synthetic_cell",
+    "accuracy": "mibounds.experiments.accuracy:accuracy_cell",
+}
+
+
+def choose_cell(cell: Any, *, allow_import: bool = False) -> str:
+    """The dotted path of the cell function a sweep may run, refusing unknown code by default.
+
+    Args:
+        cell: A name or dotted path of :data:`REGISTERED_CELLS`, or (with ``allow_import``) the
+            dotted path ``"module:function"`` of a function of the user's own.
+        allow_import: Accept a dotted path outside the registered cells: its module is imported
+            and the function is called with every cell's parameters.
+
+    Returns:
+        The dotted path.
+
+    Raises:
+        ValueError: For a value that is not a string, or a path outside the registered cells
+            without ``allow_import``. Nothing is imported either way.
+    """
+    if not isinstance(cell, str):
+        raise ValueError(f"a cell function is named by a string such as 'estimate', got {cell!r}")
+    if cell in REGISTERED_CELLS:
+        return REGISTERED_CELLS[cell]
+    if cell in REGISTERED_CELLS.values() or allow_import:
+        return cell
+    raise ValueError(
+        f"cell function {cell!r} is not a registered cell ({', '.join(REGISTERED_CELLS)}); to run a "
+        "function of your own module, which imports and runs its code, pass --allow-import"
+    )
 
 
 def estimate_cell(

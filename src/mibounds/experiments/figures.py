@@ -179,6 +179,23 @@ class Table:
 # -- figures -----------------------------------------------------------------------------------
 
 
+def require_matplotlib(skip_flag: str | None = None) -> None:
+    """Raise ImportError now if matplotlib is missing: call it before the work whose figures it draws.
+
+    Args:
+        skip_flag: The option that turns figures off, named in the message (e.g. ``"--no-figures"``).
+
+    Raises:
+        ImportError: One line naming the extra to install.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+        from matplotlib.figure import Figure  # noqa: F401
+    except ImportError:
+        hint = f" (or pass {skip_flag})" if skip_flag else ""
+        raise ImportError(f"writing figures needs matplotlib; install it with: pip install 'mibounds[plot]'{hint}") from None
+
+
 def new_figure(width: float, height: float) -> Any:
     """A matplotlib ``Figure`` on an Agg canvas (no pyplot state), or a clear ImportError."""
     try:

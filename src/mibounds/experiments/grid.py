@@ -16,6 +16,7 @@ import itertools
 import json
 import keyword
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ __all__ = [
     "SPEC_KEYS",
     "canonical_json",
     "cell_id",
+    "check_parameter_name",
     "cells_from_spec",
     "make_cells",
     "parameter_names",
@@ -37,6 +39,23 @@ _NAMED_AXES = {"tasks": "task", "bounds": "bound", "critics": "critic", "n": "n"
 
 #: Keys a JSON sweep spec may hold (see :func:`cells_from_spec`).
 SPEC_KEYS = (*_NAMED_AXES, "axes", "fixed", "cell")
+# ASCII identifiers only: a name becomes a keyword argument and a database column, and is pasted
+# into SQL between double quotes, which none of these characters can close.
+_PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_parameter_name(name: Any) -> str:
+    """Return ``name`` if it can name a cell parameter: an ASCII identifier, not a Python keyword.
+
+    Raises:
+        ValueError: Otherwise, naming the parameter and the rule.
+    """
+    if not (isinstance(name, str) and _PARAMETER_NAME.fullmatch(name) and not keyword.iskeyword(name)):
+        raise ValueError(
+            f"cell parameter name {name!r} is not a Python identifier of ASCII letters, digits and "
+            "underscores; use names like 'max_steps' (they become keyword arguments and database columns)"
+        )
+    return name
 
 
 def canonical_json(params: Any) -> str:
@@ -78,15 +97,11 @@ class Cell:
         """Check the parameter names and values and build the cell.
 
         Raises:
-            ValueError: If a name is not a Python identifier (it becomes a keyword argument and a
-                database column) or a value is not JSON.
+            ValueError: If a name is not an ASCII Python identifier (it becomes a keyword argument
+                and a database column; see :func:`check_parameter_name`) or a value is not JSON.
         """
         for name in params:
-            if not (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)):
-                raise ValueError(
-                    f"cell parameter name {name!r} is not a Python identifier; use names like "
-                    "'max_steps' (they become keyword arguments and database columns)"
-                )
+            check_parameter_name(name)
         plain = json.loads(canonical_json(params))
         return cls(id=cell_id(plain), params=plain)
 

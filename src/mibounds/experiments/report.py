@@ -146,7 +146,8 @@ def write_report(db: str | Path, out: str | Path = "report", *, figure: bool = T
         The paths written.
 
     Raises:
-        ValueError: If the file is missing, not a results file, or holds no cells.
+        ValueError: If the file is missing, not a results file, or holds no cells, or ``out``
+            cannot be written.
         ImportError: If ``figure`` is asked for without matplotlib (the tables are written first).
     """
     with ResultStore(db, create=False) as store:
@@ -155,10 +156,16 @@ def write_report(db: str | Path, out: str | Path = "report", *, figure: bool = T
         raise ValueError(f"results file {str(db)!r} holds no cells yet; run a sweep into it first")
     keys, groups = summarize(rows)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     files = ReportFiles(markdown=out / "report.md", csv=out / "report.csv", figure=None)
-    _write_csv(files.csv, keys, groups)
-    files.markdown.write_text(_markdown(db, rows, keys, groups), encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_csv(files.csv, keys, groups)
+        files.markdown.write_text(_markdown(db, rows, keys, groups), encoding="utf-8")
+    except OSError as error:  # a read-only folder or disk: one line, not a traceback
+        raise ValueError(
+            f"cannot write the report into {str(out)!r} ({error.strerror or error}); pass an output folder "
+            "you can write to"
+        ) from None
     if figure:
         files.figure = plot_estimates(groups, out / "estimates.png")
     return files

@@ -140,12 +140,17 @@ def run_sweep(
         A :class:`SweepSummary`.
 
     Raises:
-        ValueError: For a bad cell function, parameters it cannot take, or bad options.
+        ValueError: For a bad cell function, parameters it cannot take, or bad options; for a
+            results file that another sweep is using (naming its process id and host), that
+            another program wrote, or that is damaged or read-only.
         ImportError: For ``executor="ray"`` without ray installed.
         SweepInterrupted: On Ctrl-C, after saving what finished (a ``KeyboardInterrupt``).
     """
     start = time.perf_counter()
     grid = _distinct(cells)
+    # Names reach SQL as column names: checked before anything is imported or written, also
+    # for Cell objects built by hand (which skip Cell.from_params).
+    check_parameter_names(parameter_names(grid))
     function = resolve_cell_function(cell)
     runner = make_executor(
         executor,
@@ -155,10 +160,11 @@ def run_sweep(
         mp_context=mp_context,
         ray_init_kwargs=ray_init_kwargs,
     )
-    check_parameter_names(parameter_names(grid))
     _check_cells(function, cell, grid)
     summary = SweepSummary(db=str(db), function=cell, total=len(grid))
-    with ResultStore(db) as store:
+    # One sweep per file: a second one refuses (naming this one) instead of running every
+    # cell again beside it.
+    with ResultStore(db) as store, store.sweep_lock():
         store.add_parameter_columns(parameter_names(grid))
         statuses = store.statuses(cell)
         summary.done_before = sum(statuses.get(c.id) == "done" for c in grid)

@@ -1060,6 +1060,10 @@ def main(args: Any) -> int:
     """``mibounds bench staircase`` (arguments defined in :mod:`mibounds.cli.bench`)."""
     import os
 
+    from mibounds.experiments.figures import require_matplotlib
+
+    if not args.no_figures:
+        require_matplotlib("--no-figures")  # now, not after hours of training
     if args.from_dirs:
         result = merge_results([StaircaseResult.load(path) for path in args.from_dirs])
     else:
