@@ -69,6 +69,19 @@ def test_estimate_text_output(csv_file, capsys):
     assert "trained with infonce, 5-fold cross-fitted on 600 rows" in out[3]
 
 
+def test_test_independence_text_and_json(csv_file, capsys):
+    assert main(["test-independence", str(csv_file), "--x", "0:2", "--permutations", "49", *FAST]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("600 rows; x = 2 columns, y = 2 columns")
+    assert out[1].startswith("p = ") and "(49 permutations; the smallest possible p is 0.02)" in out[1]
+    assert "critic trained on 300 rows, tested on 300" in out[2]
+    assert out[3].startswith("estimate on the training rows: I(X;Y) = ")
+    assert main(["test-independence", str(csv_file), "--x", "a", "b", "--permutations", "9", "--json", *FAST]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["num_permutations"] == 9 and result["x_columns"] == ["a", "b"] and 0.1 <= result["p_value"] <= 1
+    assert result["estimate"]["n"] == 300
+
+
 def test_demo_prints_the_true_mi_beside_the_estimate(capsys):
     assert main(["demo", "--task", "gaussian-d2-mi0.5", "--samples", "1000", *FAST]) == 0
     out = capsys.readouterr().out
@@ -89,6 +102,9 @@ def test_demo_prints_the_true_mi_beside_the_estimate(capsys):
         (["estimate", "missing.csv"], "no such file: 'missing.csv'"),
         (["estimate", "{csv}", "--frobnicate"], "unrecognized arguments: --frobnicate; see 'mibounds --help'"),
         (["demo", "--task", "gausian"], "unknown task 'gausian'. Did you mean 'gaussian'?"),
+        (["test-independence", "{csv}", "--x", "a", "--permutations", "0"], "num_permutations must be an integer >= 1, got 0"),
+        (["test-independence", "{csv}", "--x", "a", "--test-size", "1"], "test_size must be a share of the rows strictly between 0 and 1"),
+        (["test-independence", "{csv}", "--x", "a", "--bound", "infonse"], "unknown bound 'infonse'. Did you mean 'infonce'?"),
     ],
 )
 def test_user_errors_are_one_line_with_status_2(argv, message, csv_file, capsys):

@@ -146,7 +146,7 @@ def test_structured_bounds_are_refused_with_the_usable_ones(pair):
 
 
 def test_batch_size_larger_than_a_fold(pair):
-    with pytest.raises(ValueError, match=r"batch_size 700 is larger than a fold \(200 rows with num_folds = 5\); pass batch_size <= 200"):
+    with pytest.raises(ValueError, match=r"batch_size 700 is larger than a fold \(200 rows with num_folds = 5\); pass batch_size=200 or less \(or leave it None to choose\)$"):
         estimate(*pair, batch_size=700, **FAST)
 
 
@@ -211,13 +211,17 @@ class _Exploding(nn.Module):
         return scores
 
 
-def test_divergence_stops_restores_the_best_weights_and_warns(pair):
+@pytest.mark.parametrize(("bound", "best", "fix"), [
+    ("infonce", 10, r"use a smaller learning_rate \(e\.g\. a tenth of this one\)$"),
+    ("nwj", 0, r"use a smaller learning_rate, or bound='js' \(the default\), whose objective stays finite where nwj's does not$"),
+])
+def test_divergence_stops_restores_the_best_weights_and_warns_with_one_fix(pair, bound, best, fix):
     x, y = pair
     with pytest.warns(MIBoundsWarning, match=r"training diverged \(NaN/inf loss, weights or optimizer state\) by step 20; "
-                      r"stopped and restored the weights of step 10"):
-        result = estimate(x, y, critic=_Exploding(), bound="infonce", max_steps=100, eval_every=10,
+                      rf"stopped and restored the weights of step {best}: " + fix):
+        result = estimate(x, y, critic=_Exploding(), bound=bound, max_steps=100, eval_every=10,
                           learning_rate=0.05, batch_size=20, progress=False, random_state=0)
-    assert result.stopped == "diverged" and result.best_step == 10
+    assert result.stopped == "diverged" and result.best_step == best
     assert math.isfinite(result.estimate)
 
 

@@ -4,6 +4,7 @@
 
     mibounds demo                          # estimate MI on a ground-truth task, beside the true MI
     mibounds estimate data.csv --x 0:20 --y 20:40 --json
+    mibounds test-independence data.csv --x 0:5 --y 5:10   # exact permutation p-value
     mibounds bounds                        # the registry of bounds as a table
     mibounds tasks                         # the ground-truth tasks
     mibounds bench ...                     # benchmark sweeps (when installed)
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -27,7 +29,7 @@ __all__ = ["USER_ERRORS", "build_parser", "main"]
 
 #: Exceptions that mean "the input or the options are wrong", reported in one line with status 2.
 USER_ERRORS = (ValueError, TypeError, OSError, ImportError)
-_SUBCOMMANDS = ("demo", "estimate", "listing")
+_SUBCOMMANDS = ("demo", "estimate", "independence", "listing")
 
 
 class UsageError(Exception):
@@ -86,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         _print_error(str(error))
         return 2
+    except BrokenPipeError:  # the reader (e.g. `| head`) closed stdout: not the user's mistake
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
     except USER_ERRORS as error:
         if debug:
             raise

@@ -8,7 +8,7 @@ import sys
 import warnings
 from typing import Any
 
-__all__ = ["add_estimation_options", "check_names", "estimation_kwargs", "print_result", "run_estimate"]
+__all__ = ["add_estimation_options", "check_names", "estimation_kwargs", "print_result", "run_estimate", "set_threads"]
 
 
 def add_estimation_options(parser: argparse.ArgumentParser) -> None:
@@ -74,14 +74,19 @@ def run_estimate(x: Any, y: Any, args: argparse.Namespace):  # -> EstimateResult
     from mibounds.estimation import estimate
     from mibounds.validation import MIBoundsWarning
 
-    import torch
-
-    if args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
-    torch.set_num_threads(args.threads)  # the command owns its process
+    set_threads(args.threads)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MIBoundsWarning)  # printed from result.warnings instead
         return estimate(x, y, **estimation_kwargs(args))
+
+
+def set_threads(threads: int) -> None:
+    """``torch.set_num_threads`` for ``--threads`` (the command owns its process)."""
+    import torch
+
+    if threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
 
 
 def print_result(result: Any, args: argparse.Namespace, extra: dict[str, Any] | None = None, lines: list[str] | None = None) -> None:

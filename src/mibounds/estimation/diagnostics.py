@@ -83,8 +83,7 @@ def diagnose(
     if outcome.stopped == "diverged":
         notes.append(
             f"training diverged (NaN/inf loss, weights or optimizer state) by step {outcome.steps}; "
-            f"stopped and restored the weights of step {outcome.best_step}: use a smaller "
-            "learning_rate or a stabler bound (js, infonce)"
+            f"stopped and restored the weights of step {outcome.best_step}: {_divergence_fix(bound)}"
         )
     if outcome.still_improving:
         notes.append(
@@ -212,3 +211,10 @@ def kurtosis_z(values: np.ndarray) -> float:
     distances = np.einsum("ij,ij->i", centred @ np.linalg.inv(covariance), centred)
     expected = p * (p + 2)
     return float((np.mean(distances**2) - expected) / np.sqrt(8 * expected / n))
+
+
+def _divergence_fix(bound: str) -> str:
+    """One fix for a diverged run that does not point back at the settings in use."""
+    if bound in ("js", "infonce"):
+        return "use a smaller learning_rate (e.g. a tenth of this one)"
+    return f"use a smaller learning_rate, or bound='js' (the default), whose objective stays finite where {bound}'s does not"

@@ -382,7 +382,7 @@ class MIEstimator:
         if self.batch_size > fold_rows:
             raise ValueError(
                 f"batch_size {self.batch_size} is larger than a fold ({fold_rows} rows with "
-                f"num_folds = {self.num_folds}); pass batch_size <= {fold_rows}, fewer folds or more rows"
+                f"num_folds = {self.num_folds}); pass batch_size={fold_rows} or less (or leave it None to choose)"
             )
         return int(self.batch_size)
 

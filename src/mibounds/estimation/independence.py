@@ -100,7 +100,11 @@ class IndependenceResult:
 
     def summary(self) -> str:
         """Lines for people: the p-value with its resolution, the statistic, the estimate."""
-        z = (self.statistic - self.null_mean) / self.null_std if self.null_std > 0 else math.nan
+        z = (
+            (self.statistic - self.null_mean) / self.null_std
+            if self.null_std > 0
+            else math.nan
+        )
         return (
             f"p = {self.p_value:.4g} ({self.num_permutations} permutations; the smallest possible p is "
             f"{self.resolution:.2g})\n"
@@ -163,20 +167,28 @@ def independence_test(
     """
     start = time.perf_counter()
     num_permutations = _check_permutations(num_permutations)
-    if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
-        raise ValueError(f"test_size must be a share of the rows strictly between 0 and 1, got {test_size!r}")
-    if "random_state" in estimator_params or "progress" in estimator_params:
-        raise TypeError("pass random_state and progress once, as arguments of independence_test")
+    if (
+        isinstance(test_size, bool)
+        or not isinstance(test_size, (int, float))
+        or not 0 < test_size < 1
+    ):
+        raise ValueError(
+            f"test_size must be a share of the rows strictly between 0 and 1, got {test_size!r}"
+        )
     xa, _ = as_array(x, "x")
     ya, _ = as_array(y, "y")
     n = check_pair(xa, ya)
-    n_test = int(round(n * test_size))
+    n_test = round(n * test_size)
     if n_test < MIN_TEST_ROWS or n - n_test < MIN_TEST_ROWS:
         raise ValueError(
             f"too few rows: {n} rows split into {n - n_test} training and {n_test} test rows with "
             f"test_size = {test_size}; both parts need at least {MIN_TEST_ROWS} rows, so pass more rows"
         )
-    seed = int(np.random.default_rng(random_state).integers(2**31 - 1)) if random_state is None else int(random_state)
+    seed = (
+        int(np.random.default_rng(random_state).integers(2**31 - 1))
+        if random_state is None
+        else int(random_state)
+    )
     order = np.random.default_rng(seed).permutation(n)
     train, test = order[n_test:], order[:n_test]
 
@@ -184,12 +196,20 @@ def independence_test(
     estimator._fit(xa[train], ya[train])
     _issue(estimator.result_.warnings)
     device = estimator.device_
-    xt = torch.as_tensor(estimator.x_scaler_(xa[test]), dtype=torch.float32, device=device)
-    yt = torch.as_tensor(estimator.y_scaler_(ya[test]), dtype=torch.float32, device=device)
+    xt = torch.as_tensor(
+        estimator.x_scaler_(xa[test]), dtype=torch.float32, device=device
+    )
+    yt = torch.as_tensor(
+        estimator.y_scaler_(ya[test]), dtype=torch.float32, device=device
+    )
     generator = torch.Generator().manual_seed(seed)
-    permutations = torch.stack([torch.randperm(n_test, generator=generator) for _ in range(num_permutations)])
+    permutations = torch.stack(
+        [torch.randperm(n_test, generator=generator) for _ in range(num_permutations)]
+    )
     with torch.no_grad():
-        observed, null = _statistics(estimator, xt, yt, permutations.to(device), progress)
+        observed, null = _statistics(
+            estimator, xt, yt, permutations.to(device), progress
+        )
     exceed = int((null >= observed).sum())
     return IndependenceResult(
         p_value=(1 + exceed) / (num_permutations + 1),
@@ -211,32 +231,48 @@ def _check_permutations(value: Any) -> int:
     try:
         number = int(value.__index__())
     except (AttributeError, TypeError):
-        raise TypeError(f"num_permutations must be an integer >= 1, got {value!r}") from None
+        raise TypeError(
+            f"num_permutations must be an integer >= 1, got {value!r}"
+        ) from None
     if number < 1:
         raise ValueError(f"num_permutations must be an integer >= 1, got {number}")
     return number
 
 
 @torch.no_grad()
-def _statistics(estimator: MIEstimator, x: Tensor, y: Tensor, permutations: Tensor, progress: bool) -> tuple[float, np.ndarray]:
+def _statistics(
+    estimator: MIEstimator, x: Tensor, y: Tensor, permutations: Tensor, progress: bool
+) -> tuple[float, np.ndarray]:
     """The observed statistic and the ``[B]`` permuted ones, for the average of the fold critics."""
     model = estimator.model_
-    with torch.random.fork_rng(devices=[]):  # exporting a stacked member initializes a fresh module
+    with torch.random.fork_rng(
+        devices=[]
+    ):  # exporting a stacked member initializes a fresh module
         members = [model.member(m) for m in range(model.num_members)]
     pairs = [member.embeddings(x, y) for member in members]
     if all(p is not None for p in pairs):  # f(x_i, y_j) = a_i . b_j: O(D) per pairing
         a = torch.cat([p[0] for p in pairs], dim=-1).double() / len(members)  # type: ignore[index]
         b = torch.cat([p[1] for p in pairs], dim=-1).double()  # type: ignore[index]
         all_pairs = float(a.mean(0) @ b.mean(0))
-        paired = lambda rows: (a * b[rows]).sum(-1).mean(-1)  # noqa: E731
         per_pass = max(1, _ELEMENTS_PER_PASS // (a.shape[0] * a.shape[1]))
+
+        def paired(rows: Tensor) -> Tensor:  # rows [P, m] -> [P]
+            return (a * b[rows]).sum(-1).mean(-1)
+
     else:  # a network per pair: the diagonals of blocks of the pairing
-        all_pairs = sum(float(_matrix_sum(member, x, y)) for member in members) / (len(members) * len(x) ** 2)
-        paired = lambda rows: torch.stack([_paired_mean(members, x, y[r]) for r in rows])  # noqa: E731
+        all_pairs = sum(float(_matrix_sum(member, x, y)) for member in members) / (
+            len(members) * len(x) ** 2
+        )
         per_pass = 1
+
+        def paired(rows: Tensor) -> Tensor:
+            return torch.stack([_paired_mean(members, x, y[r]) for r in rows])
+
     observed = float(paired(torch.arange(len(x), device=x.device)[None])[0]) - all_pairs
     null = []
-    bar = progress_bar(len(permutations), progress, desc="permutations", unit="perm", leave=False)
+    bar = progress_bar(
+        len(permutations), progress, desc="permutations", unit="perm", leave=False
+    )
     for rows in torch.split(permutations, per_pass):
         null.append(paired(rows).cpu())
         if bar is not None:
@@ -252,7 +288,9 @@ def _matrix_sum(critic: torch.nn.Module, x: Tensor, y: Tensor) -> Tensor:
     total = x.new_zeros((), dtype=torch.float64)
     for rows in blocks:
         for cols in blocks:
-            size = max(len(rows), len(cols))  # pad the shorter block with its first row, then drop it
+            size = max(
+                len(rows), len(cols)
+            )  # pad the shorter block with its first row, then drop it
             scores = critic(x[_padded(rows, size)], y[_padded(cols, size)])
             total = total + scores[: len(rows), : len(cols)].double().sum()
     return total
