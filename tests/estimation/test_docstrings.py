@@ -12,6 +12,8 @@ MODULES = [
     "mibounds.estimation.estimator",
     "mibounds.estimation.uncertainty",
     "mibounds.estimation.diagnostics",
+    "mibounds.estimation.independence",
+    "mibounds.estimation.conditional",
 ]
 
 

@@ -284,6 +284,6 @@ def test_standardize_options(pair):
 def test_estimate_and_the_estimator_take_the_same_parameters_with_the_same_defaults():
     import inspect
 
-    function = {name: p.default for name, p in inspect.signature(estimate).parameters.items() if name not in ("x", "y")}
+    function = {name: p.default for name, p in inspect.signature(estimate).parameters.items() if name not in ("x", "y", "z")}
     method = {name: p.default for name, p in inspect.signature(MIEstimator.__init__).parameters.items() if name != "self"}
     assert function == method and list(function) == list(method)

@@ -4,6 +4,8 @@
   bound, warnings).
 - :class:`MIEstimator`: the same as a scikit-learn-style estimator (``fit`` returns self).
 - :class:`EstimateResult`: the result dataclass (``to_dict()`` for JSON).
+- ``estimate(x, y, z)``: the conditional MI I(X; Y | Z) by the chain rule on shared folds
+  (:func:`conditional_estimate`, :class:`ConditionalEstimateResult`).
 - :func:`independence_test`: is there any dependence? An exact permutation p-value from a critic
   trained on part of the rows (:class:`IndependenceResult`).
 - :func:`load_xy`: read x and y from CSV / NPY / NPZ / Parquet files without executing anything.
@@ -19,6 +21,7 @@ Example:
     ('log-ratio', True)
 """
 
+from mibounds.estimation.conditional import ConditionalEstimateResult, conditional_estimate
 from mibounds.estimation.data import LoadedData, as_array, load_xy
 from mibounds.estimation.estimator import MIEstimator, estimate, estimator_bounds
 from mibounds.estimation.independence import IndependenceResult, independence_test
@@ -26,6 +29,7 @@ from mibounds.estimation.result import EstimateResult
 from mibounds.estimation.uncertainty import Interval, batch_means_interval, crossfit_interval
 
 __all__ = [
+    "ConditionalEstimateResult",
     "EstimateResult",
     "IndependenceResult",
     "Interval",
@@ -33,6 +37,7 @@ __all__ = [
     "MIEstimator",
     "as_array",
     "batch_means_interval",
+    "conditional_estimate",
     "crossfit_interval",
     "estimate",
     "estimator_bounds",

@@ -47,7 +47,7 @@ import inspect
 import math
 import time
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -67,6 +67,9 @@ from mibounds.estimation.diagnostics import (
 )
 from mibounds.estimation.heldout import EVALUATION_BLOCK, HeldoutValues, evaluate
 from mibounds.estimation.result import EstimateResult
+
+if TYPE_CHECKING:
+    from mibounds.estimation.conditional import ConditionalEstimateResult
 from mibounds.estimation.scaling import QuantileNormalizer, Standardizer
 from mibounds.estimation.training import FoldCritic, FoldPlan, MemberList, fold_plan, train
 from mibounds.estimation.uncertainty import (
@@ -157,6 +160,8 @@ class MIEstimator:
         model_: The trained :class:`~mibounds.estimation.training.FoldCritic` (all folds' critics,
             bounds and baselines), on ``device_``, in eval mode.
         plan_: The :class:`~mibounds.estimation.training.FoldPlan` (which rows each critic saw).
+        heldout_: The :class:`~mibounds.estimation.heldout.HeldoutValues` (per-row held-out values,
+            in the order of the plan's evaluation folds).
         x_scaler_, y_scaler_: The standardization applied before the critics.
         n_features_x_, n_features_y_: Columns of x and y.
         device_: Where the critics live.
@@ -343,6 +348,7 @@ class MIEstimator:
         )
         self.model_ = model
         self.plan_ = plan
+        self.heldout_ = held
         self.estimate_ = interval.estimate
         self.ci_ = (interval.low, interval.high)
         self.stderr_ = interval.stderr
@@ -451,6 +457,7 @@ class MIEstimator:
 def estimate(
     x: Any,
     y: Any,
+    z: Any = None,
     *,
     bound: str = DEFAULT_BOUND,
     critic: str | nn.Module | None = DEFAULT_CRITIC,
@@ -469,7 +476,7 @@ def estimate(
     progress: bool = True,
     critic_kwargs: dict[str, Any] | None = None,
     bound_kwargs: dict[str, Any] | None = None,
-) -> EstimateResult:
+) -> EstimateResult | ConditionalEstimateResult:
     """Estimate I(X; Y) in nats from paired samples, with a held-out interval and a lower bound.
 
     Cross-fits a Gaussian critic plus a learned residual critic and reports what they say on rows
@@ -479,9 +486,12 @@ def estimate(
     Args:
         x: ``[n, dx]`` samples (NumPy, torch, pandas; 1-d = one feature).
         y: ``[n, dy]`` samples, row i paired with row i of x.
+        z: Optional ``[n, dz]`` conditioning samples: then the conditional MI I(X; Y | Z) is
+            estimated (:func:`~mibounds.estimation.conditional.conditional_estimate`).
 
     Returns:
-        The :class:`EstimateResult` (``estimate``, ``ci_low``, ``ci_high``, ``lower_bound``, ...).
+        The :class:`EstimateResult` (``estimate``, ``ci_low``, ``ci_high``, ``lower_bound``, ...),
+        or with ``z`` a :class:`~mibounds.estimation.conditional.ConditionalEstimateResult`.
 
     Example:
         >>> import numpy as np, mibounds
@@ -492,7 +502,11 @@ def estimate(
         >>> result.ci_low < 0.347 < result.ci_high and result.lower_bound < 0.347
         True
     """
-    params = {k: v for k, v in locals().items() if k not in {"x", "y"}}
+    params = {k: v for k, v in locals().items() if k not in {"x", "y", "z"}}
+    if z is not None:
+        from mibounds.estimation.conditional import conditional_estimate  # it builds on this module
+
+        return conditional_estimate(x, y, z, **params)  # type: ignore[return-value]
     estimator = MIEstimator(**params)
     estimator._fit(x, y)
     _issue(estimator.result_.warnings)

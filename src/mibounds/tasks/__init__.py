@@ -8,6 +8,8 @@ the encoder ``log_conditional(x, y)``, the marginal ``log_marginal_y(y)`` and ``
 - :class:`MultivariateNormal` (``.dense``, ``.sparse``), :class:`StudentT` and
   :class:`Transformed` (maps :class:`NormalCDF`, :class:`HalfCube`, :class:`Asinh`,
   :class:`Cube`, :class:`Spiral`): the "Beyond Normal" families of Czyz et al. 2023.
+- :class:`ConditionalGaussian`: Gaussian triples (x, y, z) with known I(X; Y | Z) (a confounder, a
+  collider).
 - :func:`mi_schedule`: the MI staircase; :func:`names`, :func:`describe`, :func:`make`: the registry.
 
 Example:
@@ -19,6 +21,7 @@ Example:
 """
 
 from mibounds.tasks.base import Task
+from mibounds.tasks.conditional import ConditionalGaussian
 from mibounds.tasks.gaussian import Gaussian, MultivariateNormal
 from mibounds.tasks.registry import TaskFamily, describe, get, make, names
 from mibounds.tasks.scale import JointScale
@@ -41,6 +44,7 @@ from mibounds.tasks.transforms import (
 
 __all__ = [
     "Asinh",
+    "ConditionalGaussian",
     "Cube",
     "Cubic",
     "ElementwiseMap",
