@@ -69,6 +69,17 @@ def test_estimate_text_output(csv_file, capsys):
     assert "trained with infonce, 5-fold cross-fitted on 600 rows" in out[3]
 
 
+def test_estimate_conditional_on_z_columns(csv_file, capsys):
+    assert main(["estimate", str(csv_file), "--x", "a", "--y", "c", "--z", "b", "d", *FAST]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("600 rows; x = [a], y = [c], z = [b, d]")
+    assert out[1].startswith("I(X;Y|Z) = ") and out[2].startswith("I(X;Y,Z) = ")
+    # y = every column left after x and z
+    assert main(["estimate", str(csv_file), "--x", "a", "--z", "b", "--json", *FAST]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["y_columns"] == ["c", "d"] and result["z_columns"] == ["b"] and result["joint"]["n"] == 600
+
+
 def test_test_independence_text_and_json(csv_file, capsys):
     assert main(["test-independence", str(csv_file), "--x", "0:2", "--permutations", "49", *FAST]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -102,6 +113,8 @@ def test_demo_prints_the_true_mi_beside_the_estimate(capsys):
         (["estimate", "missing.csv"], "no such file: 'missing.csv'"),
         (["estimate", "{csv}", "--frobnicate"], "unrecognized arguments: --frobnicate; see 'mibounds --help'"),
         (["demo", "--task", "gausian"], "unknown task 'gausian'. Did you mean 'gaussian'?"),
+        (["estimate", "{csv}", "--x", "a", "--y", "b", "--z", "b"], "columns b are in z and in x or y; give z columns of its own"),
+        (["estimate", "{csv}", "--x", "a", "--z", "e"], "unknown column 'e' in pairs.csv."),
         (["test-independence", "{csv}", "--x", "a", "--permutations", "0"], "num_permutations must be an integer >= 1, got 0"),
         (["test-independence", "{csv}", "--x", "a", "--test-size", "1"], "test_size must be a share of the rows strictly between 0 and 1"),
         (["test-independence", "{csv}", "--x", "a", "--bound", "infonse"], "unknown bound 'infonse'. Did you mean 'infonce'?"),

@@ -138,6 +138,21 @@ def test_npy_and_npz(tmp_path):
         load_xy(tmp_path / "p.npz", "xx", "y")
 
 
+def test_z_columns_and_arrays_are_read_and_never_taken_as_the_rest(tmp_path):
+    values = np.arange(20.0).reshape(5, 4)
+    np.save(tmp_path / "m.npy", values)
+    data = load_xy(tmp_path / "m.npy", "0", None, "2")  # y = what x and z leave
+    assert (data.x_columns, data.y_columns, data.z_columns) == (["0"], ["1", "3"], ["2"])
+    np.testing.assert_array_equal(data.z, values[:, 2:3])
+    assert load_xy(tmp_path / "m.npy", "0", "1").z is None
+    np.savez(tmp_path / "p.npz", x=values[:, 0], y=values[:, 1], z=values[:, 2:])
+    triple = load_xy(tmp_path / "p.npz", "x", None, "z")
+    assert triple.y_columns == ["y"] and triple.z_columns == ["z[0]", "z[1]"] and triple.z.shape == (5, 2)
+    np.savez(tmp_path / "short.npz", x=values[:, 0], y=values[:, 1], z=values[:4, 2])
+    with pytest.raises(ValueError, match="z has 4 rows but x and y have 5; pass one row of z per row of x and y"):
+        load_xy(tmp_path / "short.npz", "x", "y", "z")
+
+
 def test_structured_npy_fields_are_columns(tmp_path):
     table = np.zeros(3, dtype=[("speed", float), ("angle", float)])
     table["speed"] = [1, 2, 3]

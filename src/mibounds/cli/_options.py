@@ -69,7 +69,7 @@ def estimation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def run_estimate(x: Any, y: Any, args: argparse.Namespace):  # -> EstimateResult
+def run_estimate(x: Any, y: Any, args: argparse.Namespace, z: Any = None):  # -> EstimateResult
     """:func:`mibounds.estimate` with the options; its warnings go into the result, not stderr."""
     from mibounds.estimation import estimate
     from mibounds.validation import MIBoundsWarning
@@ -77,7 +77,7 @@ def run_estimate(x: Any, y: Any, args: argparse.Namespace):  # -> EstimateResult
     set_threads(args.threads)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MIBoundsWarning)  # printed from result.warnings instead
-        return estimate(x, y, **estimation_kwargs(args))
+        return estimate(x, y, z, **estimation_kwargs(args))
 
 
 def set_threads(threads: int) -> None:

@@ -16,9 +16,9 @@ import difflib
 import math
 import os
 import zipfile
-from contextlib import contextmanager
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import numpy as np
 
 from mibounds import validation
 
-__all__ = ["LoadedData", "SUPPORTED_SUFFIXES", "as_array", "check_pair", "load_xy", "parse_columns"]
+__all__ = ["SUPPORTED_SUFFIXES", "LoadedData", "as_array", "check_pair", "load_xy", "parse_columns"]
 
 #: File suffixes :func:`load_xy` reads, and the format each one means.
 SUPPORTED_SUFFIXES = {
@@ -120,6 +120,8 @@ class LoadedData:
         x_columns: Names of x's columns (or arrays).
         y_columns: Names of y's columns.
         path: The file.
+        z: ``[n, dz]`` float64, the conditioning variables, when asked for (else None).
+        z_columns: Names of z's columns (empty without z).
     """
 
     x: np.ndarray
@@ -127,6 +129,8 @@ class LoadedData:
     x_columns: list[str]
     y_columns: list[str]
     path: str
+    z: np.ndarray | None = None
+    z_columns: list[str] = field(default_factory=list)
 
 
 def parse_columns(spec: str | Sequence[str] | None) -> list[str] | None:
@@ -149,8 +153,9 @@ def load_xy(
     path: str | os.PathLike[str],
     x: str | Sequence[str] | None = None,
     y: str | Sequence[str] | None = None,
+    z: str | Sequence[str] | None = None,
 ) -> LoadedData:
-    """Read two variables from a file without executing anything in it.
+    """Read two variables (and optionally a third, z) from a file without executing anything in it.
 
     Column specs (``x``, ``y``) are comma-separated names, 0-based indices or half-open ranges
     ``start:stop`` (``"0:20"`` is the first 20 columns), or lists of those. For ``.npz`` files
@@ -161,9 +166,11 @@ def load_xy(
         path: A ``.csv``, ``.tsv``, ``.txt`` (comma-separated), ``.npy``, ``.npz`` or ``.parquet``.
         x: Columns (or arrays) of x.
         y: Columns (or arrays) of y.
+        z: Columns (or arrays) of z, the conditioning variables of I(X; Y | Z); they are left
+            out when x or y takes "the remaining columns".
 
     Returns:
-        The two arrays, checked for shape, numbers and finiteness.
+        The arrays, checked for shape, numbers and finiteness.
 
     Raises:
         FileNotFoundError: If the file does not exist.
@@ -184,25 +191,42 @@ def load_xy(
         )
     if path.stat().st_size == 0:
         raise ValueError(f"{path.name} is empty; pass a file with one row per sample")
-    x_tokens, y_tokens = parse_columns(x), parse_columns(y)
+    x_tokens, y_tokens, z_tokens = parse_columns(x), parse_columns(y), parse_columns(z)
+    za, zc = None, []
     if fmt == "npz":
-        xa, xc, ya, yc = _load_npz(path, x_tokens, y_tokens)
+        xa, xc, ya, yc, z_side = _load_npz(path, x_tokens, y_tokens, z_tokens)
+        if z_side is not None:
+            za, zc = z_side
     else:
         reader = {"csv": _read_csv, "tsv": _read_csv, "npy": _read_npy, "parquet": _read_parquet}[fmt]
         columns, read = reader(path, "\t" if fmt == "tsv" else ",")
-        x_names, y_names = _choose_columns(columns, x_tokens, y_tokens, path.name)
+        z_names = _resolve(columns, z_tokens, path.name) if z_tokens is not None else []
+        x_names, y_names = _choose_columns(columns, x_tokens, y_tokens, path.name, taken=z_names)
         xa, ya = read(x_names), read(y_names)
         xc, yc = x_names, y_names
+        if z_names:
+            za, zc = read(z_names), z_names
     xa = validation.check_matrix(xa, "x")
     ya = validation.check_matrix(ya, "y")
-    check_pair(xa, ya)
-    return LoadedData(xa, ya, list(xc), list(yc), str(path))
+    n = check_pair(xa, ya)
+    if za is not None:
+        za = validation.check_matrix(za, "z")
+        if len(za) != n:
+            raise ValueError(f"z has {len(za)} rows but x and y have {n}; pass one row of z per row of x and y")
+    return LoadedData(xa, ya, list(xc), list(yc), str(path), za, list(zc))
 
 
 def _choose_columns(
-    columns: list[str], x: list[str] | None, y: list[str] | None, file: str
+    columns: list[str], x: list[str] | None, y: list[str] | None, file: str, taken: Sequence[str] = ()
 ) -> tuple[list[str], list[str]]:
-    """Resolve column tokens to names, filling a missing side with the remaining columns."""
+    """Resolve column tokens to names, filling a missing side with the remaining columns (never
+    the ``taken`` ones, which z holds)."""
+    x_names = _resolve(columns, x, file) if x is not None else None
+    y_names = _resolve(columns, y, file) if y is not None else None
+    shared = [c for c in taken if c in set(x_names or ()) | set(y_names or ())]
+    if shared:
+        raise ValueError(f"columns {', '.join(shared[:_MAX_LISTED])} are in z and in x or y; give z columns of its own")
+    columns = [c for c in columns if c not in set(taken)]
     if x is None and y is None:
         if len(columns) != 2:
             example = f"--x 0:{len(columns) // 2} --y {len(columns) // 2}:{len(columns)}"
@@ -211,8 +235,6 @@ def _choose_columns(
                 f"e.g. {example} or --x {columns[0]} --y {columns[-1]}"
             )
         return [columns[0]], [columns[1]]
-    x_names = _resolve(columns, x, file) if x is not None else None
-    y_names = _resolve(columns, y, file) if y is not None else None
     if x_names is None:
         x_names = [c for c in columns if c not in set(y_names or ())]
     if y_names is None:
@@ -398,8 +420,8 @@ def _read_npy(path: Path, delimiter: str) -> tuple[list[str], ColumnReader]:
 
 
 def _load_npz(
-    path: Path, x: list[str] | None, y: list[str] | None
-) -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:
+    path: Path, x: list[str] | None, y: list[str] | None, z: list[str] | None = None
+) -> tuple[np.ndarray, list[str], np.ndarray, list[str], tuple[np.ndarray, list[str]] | None]:
     archive = _np_load(path)
     if isinstance(archive, np.ndarray):
         raise ValueError(f"{path.name} is a single array, not an archive; rename it to .npy")
@@ -415,11 +437,11 @@ def _load_npz(
                 )
             x, y = ["x"], ["y"]
         if x is None:
-            x = [k for k in keys if k not in set(y or ())]
+            x = [k for k in keys if k not in set(y or ()) | set(z or ())]
         if y is None:
-            y = [k for k in keys if k not in set(x)]
+            y = [k for k in keys if k not in set(x) | set(z or ())]
         sides = []
-        for side, names in (("x", x), ("y", y)):
+        for side, names in (("x", x), ("y", y), *((("z", z),) if z is not None else ())):
             if not names:
                 raise ValueError(f"no arrays left for {side} in {path.name}; name them with --{side}")
             parts, columns = [], []
@@ -436,8 +458,8 @@ def _load_npz(
                     f"{sorted(rows)}; {side} needs one row per sample in each"
                 )
             sides.append((np.concatenate(parts, axis=1), columns))
-    (xa, xc), (ya, yc) = sides
-    return xa, xc, ya, yc
+    (xa, xc), (ya, yc) = sides[:2]
+    return xa, xc, ya, yc, (sides[2] if len(sides) == 3 else None)
 
 
 def _check_npy_size(handle: Any, data_bytes: int, what: str) -> None:
