@@ -64,7 +64,7 @@ def as_array(values: Any, name: str) -> tuple[np.ndarray, list[str]]:
         ValueError: For more than 2 dimensions or an empty input.
     """
     columns: list[str] | None = None
-    if _is_pandas(values):
+    if is_pandas(values):
         values, columns = _from_pandas(values, name)
     elif hasattr(values, "detach") and hasattr(values, "cpu"):  # a torch tensor, without importing torch
         values = values.detach().cpu().numpy()
@@ -86,7 +86,7 @@ def check_pair(x: np.ndarray, y: np.ndarray) -> int:
     return n
 
 
-def _is_pandas(values: Any) -> bool:
+def is_pandas(values: Any) -> bool:
     module = type(values).__module__
     return module.split(".")[0] == "pandas" and type(values).__name__ in {"DataFrame", "Series"}
 

@@ -57,6 +57,7 @@ from mibounds import bounds as bounds_module
 from mibounds import critics as critics_module
 from mibounds import validation
 from mibounds.estimation.data import as_array, check_pair
+from mibounds.estimation.discrete import categorical_sides, fit_categorical
 from mibounds.estimation.diagnostics import (
     check_fold_sizes,
     check_scaled,
@@ -150,6 +151,11 @@ class MIEstimator:
         progress: Show a progress bar while training (needs tqdm; silently none without it).
         critic_kwargs: Extra arguments of the named critic, e.g. ``{"hidden_dim": 256}``.
         bound_kwargs: Hyper-parameters of the bound, e.g. ``{"clip": 5.0}`` for SMILE.
+        discrete: Which variables hold categories: ``"auto"`` (booleans, strings, pandas
+            categoricals and integer columns with at most 20 distinct values), ``"x"``, ``"y"``,
+            ``"both"`` or ``"none"``. With one categorical side the estimate is the Barber–Agakov
+            bound of a cross-fitted classifier, with both the plug-in estimate
+            (:mod:`mibounds.estimation.discrete`); ``result_.method`` says which.
 
     Attributes:
         result_: The :class:`EstimateResult`.
@@ -195,6 +201,7 @@ class MIEstimator:
         progress: bool = True,
         critic_kwargs: dict[str, Any] | None = None,
         bound_kwargs: dict[str, Any] | None = None,
+        discrete: str = "auto",
     ) -> None:
         self.bound = bound
         self.critic = critic
@@ -213,6 +220,7 @@ class MIEstimator:
         self.progress = progress
         self.critic_kwargs = critic_kwargs
         self.bound_kwargs = bound_kwargs
+        self.discrete = discrete
 
     # -- scikit-learn parameter protocol ----------------------------------------------------
 
@@ -264,6 +272,10 @@ class MIEstimator:
         """:meth:`fit` without issuing the warnings (the caller issues them, pointing at its caller)."""
         start = time.perf_counter()
         settings = self._checked_settings()
+        sides = categorical_sides(x, y, self.discrete)
+        if any(sides):
+            self._fit_categorical(x, y, sides, settings, start)
+            return
         xa, x_columns = as_array(x, "x")
         ya, y_columns = as_array(y, "y")
         n = check_pair(xa, ya)
@@ -354,6 +366,29 @@ class MIEstimator:
         self.stderr_ = interval.stderr
         self.lower_bound_ = lower_bound
         self.n_features_x_, self.n_features_y_ = xa.shape[1], ya.shape[1]
+
+    def _fit_categorical(self, x: Any, y: Any, sides: tuple[bool, bool], settings: dict[str, Any], start: float) -> None:
+        """:meth:`_fit` when x or y holds categories (see :mod:`mibounds.estimation.discrete`)."""
+        seed = _resolve_seed(self.random_state)
+        self.device_ = _resolve_device(self.device)
+        kwargs = {**DEFAULT_CRITIC_KWARGS["separable"], **(self.critic_kwargs or {})}
+        kwargs = {k: kwargs[k] for k in ("hidden_dim", "num_layers", "activation") if k in kwargs}
+        result, model, scaler = fit_categorical(
+            x, y, sides, settings={**settings, "critic_kwargs": kwargs}, seed=seed, device=self.device_,
+            scaler=_scaler(self.standardize), batch_size=self._batch_size, progress=self.progress,
+        )
+        if self.bound != DEFAULT_BOUND or not isinstance(self.critic, str) or self.critic != DEFAULT_CRITIC:
+            result.warnings.append(
+                f"{'x' if sides[0] else 'y'} is categorical, so the estimate is "
+                f"{'the plug-in from the contingency table' if all(sides) else 'the Barber-Agakov bound of a classifier'}: "
+                "the bound and critic settings do not apply (pass discrete='none' to treat integer labels as numbers)"
+            )
+        result.seconds = time.perf_counter() - start
+        self.result_, self.model_, self.plan_, self.heldout_ = result, model, None, None
+        self.estimate_, self.ci_, self.stderr_ = result.estimate, (result.ci_low, result.ci_high), result.stderr
+        self.lower_bound_ = result.lower_bound
+        self.x_scaler_ = scaler if sides[1] else None
+        self.y_scaler_ = scaler if sides[0] else None
 
     def _checked_settings(self) -> dict[str, Any]:
         """Validate the numeric settings before any work, with messages naming the fix."""
@@ -476,6 +511,7 @@ def estimate(
     progress: bool = True,
     critic_kwargs: dict[str, Any] | None = None,
     bound_kwargs: dict[str, Any] | None = None,
+    discrete: str = "auto",
 ) -> EstimateResult | ConditionalEstimateResult:
     """Estimate I(X; Y) in nats from paired samples, with a held-out interval and a lower bound.
 

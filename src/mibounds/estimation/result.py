@@ -36,8 +36,9 @@ class EstimateResult:
         lower_bound: One-sided lower confidence limit of I (nats), from ``lower_bound_value``.
         lower_bound_value: The held-out InfoNCE value itself (a lower bound in expectation).
         lower_bound_ceiling: ``log B``, the most the lower bound can reach (B rows per block).
-        method: ``"log-ratio"`` (plug-in mean log density ratio) or ``"bound"`` (the bound's
-            held-out value at batch size K).
+        method: ``"log-ratio"`` (plug-in mean log density ratio), ``"bound"`` (the bound's
+            held-out value at batch size K), ``"barber-agakov"`` (a categorical side: H plus the
+            held-out mean log q of a classifier) or ``"plug-in"`` (both categorical).
         bound: Registry name of the bound that trained the critics.
         critic: What scored the pairs: ``"gaussian+separable"`` (the Gaussian critic plus a
             learned residual), ``"gaussian"``, ``"separable"``, or a module's class name.
@@ -93,7 +94,24 @@ class EstimateResult:
     def summary(self) -> str:
         """Three lines for people: the estimate, the lower bound, and how they were obtained."""
         level = f"{100 * self.confidence:g}%"
-        what = "mean log density ratio" if self.method == "log-ratio" else f"{self.bound} value at K = {self.batch_size}"
+        what = {
+            "log-ratio": "mean log density ratio",
+            "barber-agakov": f"Barber-Agakov bound H + E log q with a {self.critic}",
+            "plug-in": "plug-in from the contingency table, Miller-Madow corrected",
+        }.get(self.method, f"{self.bound} value at K = {self.batch_size}")
+        if self.method in ("barber-agakov", "plug-in"):
+            return (
+                f"I(X;Y) = {self.estimate:.3f} nats, {level} CI [{self.ci_low:.3f}, {self.ci_high:.3f}] "
+                f"(stderr {self.stderr:.3f}; {what}; at most the entropy {self.ceiling:.3f})\n"
+                f"at least {self.lower_bound:.3f} nats with {level} confidence (one-sided limit of the same value)\n"
+                + (
+                    f"{self.num_folds}-fold cross-fitted on {self.n} rows, K = {self.batch_size}, {self.steps} steps "
+                    f"({self.stopped}, best step {self.best_step}), generalization gap {self.generalization_gap:.3f}, "
+                    if self.method == "barber-agakov"
+                    else f"{self.n} rows, "
+                )
+                + f"{self.seconds:.1f} s on {self.device}"
+            )
         ceiling = f", ceiling {self.ceiling:.3f}" if self.ceiling is not None else ""
         gaussian = f"; Gaussian part {self.gaussian_mi:.3f}" if self.gaussian_mi is not None else ""
         return (

@@ -1,0 +1,369 @@
+"""Categorical x or y: the Barber–Agakov bound with a cross-fitted classifier, or the plug-in
+estimate when both are categorical.
+
+Which variables are categories (``discrete="auto"``): booleans, strings and other objects, pandas
+categoricals, and integer columns with at most :data:`MAX_AUTO_CLASSES` distinct values. Floats
+are numbers; cast integers to float to have them treated as numbers.
+
+- **One side categorical** (say Y, with C classes), the other continuous: the Barber–Agakov bound
+
+  .. math::
+      I(X; Y) = H(Y) - H(Y \\mid X) \\ge H(Y) + \\mathbb E_{p(x,y)} \\log q(y \\mid x)
+
+  for any classifier q. Here q is an MLP trained by cross entropy, cross-fitted exactly like the
+  estimator's critics (critic m trains on F - 2 folds, is early-stopped on fold m + 1 and scores
+  fold m), and H(Y) is the plug-in entropy of the labels with the Miller–Madow correction
+  (C - 1) / (2n). The per-row values :math:`\\log q(y_i \\mid x_i) - \\log \\hat p(y_i)` average
+  to the estimate and give its cross-fitted interval. Each row's log q is at most 0, so the
+  estimate never exceeds the estimated H(Y): the ``ceiling``. Its logits start at the log class
+  frequencies, so an untrained classifier scores 0 nats.
+- **Both categorical**: the plug-in MI of the contingency table minus the Miller–Madow bias
+  :math:`(K_{xy} - K_x - K_y + 1) / (2n)` (K: occupied cells and categories), with the
+  delta-method standard error sd(log r̂) / √n.
+
+References:
+    Barber & Agakov (2003), "The IM algorithm: a variational approach to information
+    maximization", NeurIPS. Miller (1955), "Note on the bias of information estimates"; Paninski
+    (2003), "Estimation of entropy and mutual information", Neural Computation 15.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mibounds.critics.stacked import stacked_mlp
+from mibounds.estimation.data import as_array, is_pandas
+from mibounds.validation import check_finite_rows
+from mibounds.estimation.result import EstimateResult
+from mibounds.estimation.training import FoldPlan, TrainingOutcome, fold_plan, train
+from mibounds.estimation.uncertainty import Interval, crossfit_interval, one_sided_lower, student_t_quantile
+
+__all__ = [
+    "MAX_AUTO_CLASSES",
+    "DISCRETE_CHOICES",
+    "FoldClassifier",
+    "LabelledValues",
+    "as_labels",
+    "fit_categorical",
+    "categorical_sides",
+    "classifier_bound",
+    "is_categorical",
+    "plugin_estimate",
+]
+
+#: Integer columns with at most this many distinct values are categories under ``discrete="auto"``.
+MAX_AUTO_CLASSES = 20
+#: Values of ``discrete``: which sides are categories.
+DISCRETE_CHOICES = ("auto", "none", "x", "y", "both")
+
+
+def is_categorical(values: Any) -> bool:
+    """Whether ``values`` look like category labels (see the module docstring for the rule)."""
+    if is_pandas(values):
+        frame = values if hasattr(values, "columns") else values.to_frame()
+        for dtype, column in zip(frame.dtypes, frame.columns, strict=True):
+            kind = getattr(dtype, "kind", "O")
+            if kind in "OSUb" or str(dtype) in ("category", "string", "boolean"):
+                continue
+            if kind in "iu" and frame[column].nunique() <= MAX_AUTO_CLASSES:
+                continue
+            return False
+        return True
+    if hasattr(values, "detach") and hasattr(values, "cpu"):  # a torch tensor
+        values = values.detach().cpu().numpy()
+    array = np.asarray(values, dtype=object) if isinstance(values, (list, tuple)) else np.asarray(values)
+    if array.dtype.kind == "O":  # a list: numbers stay numbers, anything else is a label
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError):
+            return True
+        return False
+    if array.dtype.kind in "bSU":
+        return True
+    if array.dtype.kind in "iu" and array.size:
+        columns = array.reshape(len(array), -1).T
+        return all(len(np.unique(column)) <= MAX_AUTO_CLASSES for column in columns)
+    return False
+
+
+def categorical_sides(x: Any, y: Any, discrete: str) -> tuple[bool, bool]:
+    """``(x is categorical, y is categorical)`` for a ``discrete`` setting."""
+    if discrete not in DISCRETE_CHOICES:
+        raise ValueError(f"discrete must be one of {', '.join(map(repr, DISCRETE_CHOICES))}, got {discrete!r}")
+    if discrete == "auto":
+        return is_categorical(x), is_categorical(y)
+    return discrete in ("x", "both"), discrete in ("y", "both")
+
+
+def as_labels(values: Any, name: str) -> tuple[np.ndarray, list[str]]:
+    """Integer codes ``[n]`` of the rows of a categorical variable (a row of several columns is one
+    label), and the class names in order of first appearance.
+
+    Raises:
+        ValueError: For missing values, non-integer numbers (a continuous variable), or one class.
+    """
+    if hasattr(values, "to_numpy"):  # pandas
+        values = values.to_numpy(dtype=object)
+    elif hasattr(values, "detach") and hasattr(values, "cpu"):
+        values = values.detach().cpu().numpy()
+    array = np.asarray(values, dtype=object)
+    if array.ndim == 0 or array.ndim > 2 or array.size == 0:
+        raise ValueError(f"{name} must hold one label (or one row of labels) per sample, got shape {array.shape}")
+    rows = array.reshape(len(array), -1)
+    for value in rows.ravel():
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            raise ValueError(f"{name} has missing labels (None or NaN); drop those rows or give them a class of their own")
+        if isinstance(value, (float, np.floating)) and not float(value).is_integer():
+            raise ValueError(
+                f"{name} holds non-integer numbers (e.g. {value:g}) but is treated as categories; categories are "
+                f"labels (integers, strings, booleans): pass discrete='auto' or 'none' to treat {name} as numbers"
+            )
+    keys = [tuple(row) for row in rows.tolist()]
+    mapping: dict[tuple, int] = {}
+    codes = np.fromiter((mapping.setdefault(key, len(mapping)) for key in keys), dtype=np.int64, count=len(keys))
+    classes = [key[0] if len(key) == 1 else key for key in mapping]
+    if len(classes) < 2:
+        raise ValueError(
+            f"{name} has a single class ({classes[0]!r}): a constant shares no information with anything; "
+            "pass a variable with at least two classes"
+        )
+    return codes, [str(c) for c in classes]
+
+
+def _log_frequencies(codes: np.ndarray, num_classes: int) -> np.ndarray:
+    return np.log(np.bincount(codes, minlength=num_classes) / len(codes))
+
+
+class FoldClassifier(nn.Module):
+    """F classifiers q_m(y | x) in one stack, shaped for :func:`~mibounds.estimation.training.train`.
+
+    Logits are ``net(x) + log p̂(y)`` with the last layer zeroed, so every member starts at the
+    class frequencies (a Barber–Agakov value of 0) and learns what x adds.
+
+    Args:
+        num_members: F.
+        dim_x: Features.
+        log_prior: ``[C]`` log class frequencies.
+        hidden_dim, num_layers, activation: The MLP (as the estimator's residual critic).
+    """
+
+    def __init__(
+        self, num_members: int, dim_x: int, log_prior: Tensor, hidden_dim: int = 128, num_layers: int = 1, activation: str = "softplus"
+    ) -> None:
+        super().__init__()
+        self.num_members = num_members
+        self.net = stacked_mlp(num_members, dim_x, hidden_dim, len(log_prior), num_layers, activation)
+        with torch.no_grad():
+            self.net[-1].weight.zero_()
+            self.net[-1].bias.zero_()
+        self.register_buffer("log_prior", log_prior.float())
+
+    def log_q(self, x: Tensor) -> Tensor:
+        """``x [K, d]`` or ``[M, K, d]`` -> ``log q_m(c | x) [M, K, C]``."""
+        return F.log_softmax(self.net(x) + self.log_prior, dim=-1)
+
+    def member_values(self, x: Tensor, y: Tensor, objective: bool = True, base: Any = None) -> Tensor:
+        """Each member's mean ``log q_m(y | x)`` on its batch ``[M, K]`` (y holds class codes)."""
+        return self.log_q(x).gather(-1, y.long()).squeeze(-1).mean(-1)
+
+    def base_embeddings(self, x: Tensor, y: Tensor) -> None:
+        """No fixed part to cache (the interface :func:`train` expects)."""
+        return None
+
+
+@dataclass
+class LabelledValues:
+    """Held-out per-row values of a classifier bound and how its training went."""
+
+    values: np.ndarray
+    folds: np.ndarray
+    train_mean: float
+    entropy: float
+    outcome: TrainingOutcome
+    model: FoldClassifier
+
+
+def classifier_bound(
+    features: Tensor, codes: np.ndarray, plan: FoldPlan, settings: dict[str, Any], generator: torch.Generator, progress: bool
+) -> LabelledValues:
+    """Train the fold classifiers and return the Barber–Agakov per-row values (see the module docstring).
+
+    Args:
+        features: Scaled continuous side ``[n, d]`` on the training device.
+        codes: ``[n]`` class codes of the categorical side.
+        plan: The fold plan.
+        settings: The estimator's checked settings (batch_size, max_steps, learning_rate,
+            weight_decay, eval_every, patience, critic_kwargs).
+        generator: CPU generator for the batches.
+        progress: Show a progress bar on a terminal.
+    """
+    num_classes = int(codes.max()) + 1
+    log_prior = _log_frequencies(codes, num_classes)
+    model = FoldClassifier(plan.num_folds, features.shape[1], torch.as_tensor(log_prior), **settings["critic_kwargs"])
+    model.to(features.device)
+    labels = torch.as_tensor(codes, device=features.device)[:, None]
+    outcome = train(
+        model,  # type: ignore[arg-type]
+        features,
+        labels,
+        plan,
+        batch_size=settings["batch_size"],
+        max_steps=settings["max_steps"],
+        learning_rate=settings["learning_rate"],
+        weight_decay=settings["weight_decay"],
+        eval_every=settings["eval_every"],
+        patience=settings["patience"],
+        generator=generator,
+        progress=progress,
+    )
+    values, folds, train_values = [], [], []
+    with torch.no_grad():
+        for m in range(plan.num_folds):
+            for rows, out in ((plan.evaluation(m), values), (plan.training(m)[: len(plan.evaluation(m))], train_values)):
+                index = torch.as_tensor(rows, device=features.device)
+                log_q = model.log_q(features[index])[m].gather(-1, labels[index]).squeeze(-1).double().cpu().numpy()
+                out.append(log_q - log_prior[codes[rows]])
+            folds.append(np.full(len(plan.evaluation(m)), m))
+    # Plug-in H(Y) is the mean of -log p̂(y_i) over all rows; Miller–Madow adds (C - 1) / (2n).
+    correction = (num_classes - 1) / (2 * len(codes))
+    entropy = float(-np.mean(log_prior[codes])) + correction
+    return LabelledValues(
+        values=np.concatenate(values) + correction,
+        folds=np.concatenate(folds),
+        train_mean=float(np.concatenate(train_values).mean()) + correction,
+        entropy=entropy,
+        outcome=outcome,
+        model=model,
+    )
+
+
+def ba_interval(held: LabelledValues, confidence: float) -> Interval:
+    """The cross-fitted interval of the Barber–Agakov values (upper end capped at the entropy)."""
+    interval = crossfit_interval(held.values, held.folds, confidence, held.train_mean)
+    return Interval(
+        interval.estimate, interval.stderr, interval.low, min(interval.high, held.entropy),
+        interval.confidence, interval.num_batches, interval.generalization_gap,
+    )
+
+
+def plugin_estimate(x_codes: np.ndarray, y_codes: np.ndarray, confidence: float) -> tuple[Interval, float]:
+    """Plug-in MI of two categorical variables with the Miller–Madow correction, its interval, and
+    the smaller of the two plug-in entropies (the most I can be).
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.array([0, 0, 1, 1] * 250)
+        >>> interval, ceiling = plugin_estimate(x, x, 0.95)  # y = x: I = H = log 2
+        >>> round(interval.estimate + 1 / 2000, 4), round(ceiling, 4)  # Miller-Madow removes 1/(2n)
+        (0.6931, 0.6931)
+    """
+    n = len(x_codes)
+    kx, ky = int(x_codes.max()) + 1, int(y_codes.max()) + 1
+    joint = np.bincount(x_codes * ky + y_codes, minlength=kx * ky).reshape(kx, ky) / n
+    px, py = joint.sum(1), joint.sum(0)
+    log_ratio = np.log(joint[x_codes, y_codes]) - np.log(px[x_codes]) - np.log(py[y_codes])
+    occupied = int((joint > 0).sum())
+    estimate = float(log_ratio.mean()) - (occupied - kx - ky + 1) / (2 * n)
+    stderr = float(log_ratio.std(ddof=1)) / math.sqrt(n)
+    half = student_t_quantile((1 + confidence) / 2, n - 1) * stderr
+    entropy = min(float(-(px * np.log(px)).sum()), float(-(py * np.log(py)).sum()))
+    return Interval(estimate, stderr, estimate - half, estimate + half, confidence, n), entropy
+
+
+def fit_categorical(
+    x: Any,
+    y: Any,
+    sides: tuple[bool, bool],
+    *,
+    settings: dict[str, Any],
+    seed: int,
+    device: torch.device,
+    scaler: Any,
+    batch_size: Any,
+    progress: bool,
+) -> tuple[EstimateResult, FoldClassifier | None, Any]:
+    """The estimate when x, y or both are categorical (the estimator's ``_fit`` delegates here).
+
+    Args:
+        x, y: The raw inputs.
+        sides: ``(x categorical, y categorical)``, at least one True.
+        settings: The estimator's checked settings plus ``critic_kwargs``.
+        seed: Seed of the folds, the initialization and the batches.
+        device: Where the classifiers train.
+        scaler: The scaler class of the continuous side (``fit`` / ``__call__``), or None.
+        batch_size: ``fold_rows -> K`` (the estimator's rule and its error).
+        progress: Progress bar on a terminal.
+
+    Returns:
+        ``(result, classifiers or None, the continuous side's fitted scaler or None)``.
+    """
+    x_cat, y_cat = sides
+    if x_cat and y_cat:
+        x_codes, _ = as_labels(x, "x")
+        y_codes, _ = as_labels(y, "y")
+        if len(x_codes) != len(y_codes):
+            raise ValueError(f"x has {len(x_codes)} rows and y has {len(y_codes)}; pass one row of y per row of x")
+        interval, ceiling = plugin_estimate(x_codes, y_codes, settings["confidence"])
+        result = _result(interval, ceiling, "plug-in", "contingency table (Miller-Madow)", len(x_codes), settings, seed, device)
+        return result, None, None
+    # The classifier predicts the categorical side from the continuous one (MI is symmetric).
+    labels, features, name, other = (x, y, "x", "y") if x_cat else (y, x, "y", "x")
+    codes, _ = as_labels(labels, name)
+    values, _ = as_array(features, other)
+    if len(values) != len(codes):
+        sizes = {name: len(codes), other: len(values)}
+        raise ValueError(f"x has {sizes['x']} rows and y has {sizes['y']}; pass one row of y per row of x")
+    check_finite_rows(values, other)
+    fitted = scaler.fit(values) if scaler is not None else None
+    scaled = fitted(values) if fitted is not None else values
+    plan = fold_plan(len(codes), settings["num_folds"], np.random.default_rng(seed))
+    settings = {**settings, "batch_size": batch_size(len(codes) // settings["num_folds"])}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        features_t = torch.as_tensor(scaled, dtype=torch.float32, device=device)
+        held = classifier_bound(features_t, codes, plan, settings, torch.Generator().manual_seed(seed), progress)
+    interval = ba_interval(held, settings["confidence"])
+    result = _result(
+        interval, held.entropy, "barber-agakov", f"classifier q({name}|{other})", len(codes), settings, seed, device, held.outcome
+    )
+    return result, held.model, fitted
+
+
+def _result(
+    interval: Interval, ceiling: float, method: str, critic: str, n: int, settings: dict[str, Any], seed: int,
+    device: torch.device, outcome: TrainingOutcome | None = None,
+) -> EstimateResult:
+    return EstimateResult(
+        estimate=interval.estimate,
+        ci_low=interval.low,
+        ci_high=interval.high,
+        stderr=interval.stderr,
+        confidence=interval.confidence,
+        lower_bound=one_sided_lower(interval),
+        lower_bound_value=interval.estimate,
+        lower_bound_ceiling=ceiling,
+        method=method,
+        bound="ba" if method == "barber-agakov" else "plug-in",
+        critic=critic,
+        gaussian_mi=None,
+        num_folds=settings["num_folds"] if outcome is not None else 0,
+        n=n,
+        batch_size=settings.get("batch_size") or 0,
+        steps=outcome.steps if outcome is not None else 0,
+        best_step=outcome.best_step if outcome is not None else 0,
+        stopped=outcome.stopped if outcome is not None else "closed_form",
+        seconds=0.0,
+        device=str(device),
+        random_state=seed,
+        ceiling=ceiling,
+        generalization_gap=interval.generalization_gap,
+        history=outcome.history if outcome is not None else {},
+        warnings=[],
+    )
