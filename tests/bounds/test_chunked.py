@@ -82,12 +82,19 @@ def test_all_pairs_statistics_equal_the_materialized_reductions(seed: int, k: in
     assert not stats.log_partition.requires_grad
 
 
-def test_no_gradient_work_without_grad_and_float32_runs() -> None:
+@pytest.mark.parametrize("name", sorted(PAIRS))
+def test_values_without_gradient_equal_materialized(name: str) -> None:
     g, h = _embeddings(1, 50, 8)
+    chunked, materialized = PAIRS[name]
     with torch.no_grad():
-        value = bounds.infonce_embeddings(g, h, block_size=8)
+        value = chunked(g, h, temperature=0.5, block_size=8)
+        want = materialized(g @ h.T / 0.5)
     assert not value.requires_grad
-    torch.testing.assert_close(value, bounds.infonce((g @ h.T).detach()), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(value, want, rtol=1e-10, atol=1e-10)
+
+
+def test_float32_runs() -> None:
+    g, h = _embeddings(1, 50, 8)
     g32, h32 = g.detach().float(), h.detach().float()
     assert bounds.dv_embeddings(g32, h32, block_size=8).dtype == torch.float32
 
@@ -112,3 +119,11 @@ def test_chunked_on_cuda_equals_materialized(name: str) -> None:
     _assert_equal(name, g, h, 0.2, 64)
     stats = bounds.all_pairs_embeddings(g, h, block_size=64)
     assert stats.log_partition.device.type == "cuda"
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+    import importlib
+
+    for module in ("mibounds.bounds.chunked", "mibounds.bounds._blocked"):
+        assert doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS).failed == 0
