@@ -16,7 +16,7 @@ from mibounds.sequence.forward_backward import expand, forward_scores
 
 
 def _autograd_reference(e: torch.Tensor, expanded, lengths: torch.Tensor) -> torch.Tensor:
-    slabs = e.unbind(0)
+    slabs = e.unbind(1)
     return forward_scores(slabs.__getitem__, len(slabs), expanded, lengths)[0]
 
 
@@ -30,9 +30,9 @@ def test_hand_written_backward_equals_autograd(seed: int, batch: int, frames: in
     graph = brute.random_graph(gen, num_states=states, num_labels=3, num_arcs=3 * states + 2).to(dtype=torch.float64)
     expanded = expand(graph)
     p = expanded.labels.shape[0]
-    e = scale * torch.randn(frames, batch, p, generator=gen, dtype=torch.float64)
+    e = scale * torch.randn(batch, frames, p, generator=gen, dtype=torch.float64)
     if forbid:  # -inf emissions, as path_score uses them (some sequences may have no path at all)
-        e = e.masked_fill(torch.rand(frames, batch, p, generator=gen) < 0.3, -math.inf)
+        e = e.masked_fill(torch.rand(batch, frames, p, generator=gen) < 0.3, -math.inf)
     lengths = torch.randint(1, frames + 1, (batch,), generator=gen) if ragged else torch.full((batch,), frames)
     e.requires_grad_()
     got = log_partition_frames(e, expanded.initial, expanded.transition, expanded.final, lengths)
@@ -50,14 +50,14 @@ def test_hand_written_backward_equals_autograd(seed: int, batch: int, frames: in
 
 def test_a_sequence_with_no_path_gets_minus_inf_and_zero_gradient() -> None:
     expanded = expand(bigram_graph([torch.tensor([0, 1, 2, 1])], num_labels=3).to(dtype=torch.float64))
-    e = torch.randn(4, 2, expanded.labels.shape[0], dtype=torch.float64)
-    e[2, 1] = -math.inf  # frame 2 of sequence 1 allows no label
+    e = torch.randn(2, 4, expanded.labels.shape[0], dtype=torch.float64)
+    e[1, 2] = -math.inf  # frame 2 of sequence 1 allows no label
     e.requires_grad_()
     log_z = log_partition_frames(e, expanded.initial, expanded.transition, expanded.final, torch.tensor([4, 4]))
     assert torch.isfinite(log_z[0]) and torch.isneginf(log_z[1])
     (grad,) = torch.autograd.grad(log_z.masked_fill(torch.isneginf(log_z), 0.0).sum(), e)
-    assert torch.isfinite(grad).all() and bool((grad[:, 1] == 0).all())
-    torch.testing.assert_close(grad[:, 0].sum(-1), torch.ones(4, dtype=torch.float64))  # occupancies
+    assert torch.isfinite(grad).all() and bool((grad[1] == 0).all())
+    torch.testing.assert_close(grad[0].sum(-1), torch.ones(4, dtype=torch.float64))  # occupancies
 
 
 @pytest.mark.cuda

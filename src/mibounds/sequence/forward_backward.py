@@ -185,7 +185,7 @@ def expanded_frames(emissions: Tensor, expanded: ExpandedGraph, lengths: Tensor)
 
 
 def log_partition_expanded(frames: Tensor, expanded: ExpandedGraph, lengths: Tensor) -> Tensor:
-    """Log-partition ``[B]`` of frame-major emissions on expanded states ``[T, B, P]``.
+    """Log-partition ``[B]`` of emissions on expanded states ``[B, T, P]``.
 
     The hand-written backward of :mod:`~mibounds.sequence._recursion`, unless the graph's weights
     need a gradient (then autograd through :func:`forward_scores`).
@@ -193,7 +193,7 @@ def log_partition_expanded(frames: Tensor, expanded: ExpandedGraph, lengths: Ten
     graph_grad = torch.is_grad_enabled() and any(
         t.requires_grad for t in (expanded.initial, expanded.transition, expanded.final))
     if graph_grad:
-        slabs = frames.unbind(0)
+        slabs = frames.unbind(1)
         return forward_scores(slabs.__getitem__, len(slabs), expanded, lengths)[0]
     return log_partition_frames(frames, expanded.initial, expanded.transition, expanded.final, lengths)
 
@@ -226,8 +226,7 @@ def log_partition(emissions: Tensor, graph: LabelGraph, lengths: Tensor | None =
     lengths = check_emissions(emissions, graph, lengths)
     graph = graph.to(emissions.device, emissions.dtype)
     expanded = expand(graph)
-    frames = expanded_frames(emissions, expanded, lengths).transpose(0, 1).contiguous()
-    log_z = log_partition_expanded(frames, expanded, lengths)
+    log_z = log_partition_expanded(expanded_frames(emissions, expanded, lengths), expanded, lengths)
     if bool(torch.isneginf(log_z).any()):
         raise no_path_error(log_z, lengths, "log_partition")
     return log_z
@@ -273,7 +272,7 @@ def path_score(emissions: Tensor, graph: LabelGraph, labels: Tensor, lengths: Te
     allowed = labels.unsqueeze(-1) == expanded.labels  # [B, T, P]
     # Padded frames never reach the result (the recursion freezes), so any label there is fine.
     e = torch.where(allowed | ~frame_mask(lengths, e.shape[1]).unsqueeze(-1), e, -math.inf)
-    return log_partition_expanded(e.transpose(0, 1).contiguous(), expanded, lengths)
+    return log_partition_expanded(e, expanded, lengths)
 
 
 class ForwardBackward(NamedTuple):

@@ -8,7 +8,7 @@ the sequence-level contrastive objective (:func:`~mibounds.sequence.objectives.s
 All K^2 pairs run as one batch through the forward recursion of
 :mod:`~mibounds.sequence.forward_backward` (no Python loop over pairs), one autograd node with a
 hand-written backward. ``E`` is symmetric, so only the K(K + 1)/2 pairs ``k <= j`` are computed;
-their summed emissions on expanded states, ``[T, K(K + 1)/2, P]``, are formed once (memory: about
+their summed emissions on expanded states, ``[K(K + 1)/2, T, P]``, are formed once (memory: about
 twice that tensor, the forward scores being kept for the backward).
 
 Lengths: a pair is scored over the frames the two sequences share, ``min(T_k, T_j)`` (the longer
@@ -70,17 +70,17 @@ def pairwise_log_partition(
     graph = graph.to(emissions.device, emissions.dtype)
     expanded = expand(graph)
     k = emissions.shape[0]
-    # Frame-major [T, K, P]; the pairs' summed emissions [T, pairs, P] are formed in two gathers.
-    # (contiguous first: gathering from the strided view is about twice as slow)
-    rows_e = expanded_frames(emissions, expanded, lengths).transpose(0, 1).contiguous()
-    cols_e = rows_e if symmetric else expanded_frames(other, expanded, lengths).transpose(0, 1).contiguous()
+    # [K, T * P]: the pairs' summed emissions [pairs, T, P] are two gathers of whole rows (memcpy).
+    rows_e = expanded_frames(emissions, expanded, lengths).flatten(1)
+    cols_e = rows_e if symmetric else expanded_frames(other, expanded, lengths).flatten(1)
     if symmetric:
         rows, cols = torch.triu_indices(k, k, device=emissions.device)
     else:
         rows, cols = (idx.flatten() for idx in torch.meshgrid(
             torch.arange(k, device=emissions.device), torch.arange(k, device=emissions.device), indexing="ij"))
     pair_lengths = torch.minimum(lengths[rows], lengths[cols])
-    pair_frames = rows_e.index_select(1, rows) + cols_e.index_select(1, cols)
+    pair_frames = rows_e.index_select(0, rows) + cols_e.index_select(0, cols)
+    pair_frames = pair_frames.unflatten(1, (-1, expanded.labels.shape[0]))
     log_z = log_partition_expanded(pair_frames, expanded, pair_lengths)
     if bool(torch.isneginf(log_z).any()):
         raise no_path_error(log_z, pair_lengths, "pairwise_log_partition (indices are pairs)")
