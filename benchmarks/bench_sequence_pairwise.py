@@ -35,7 +35,12 @@ from collections.abc import Callable
 
 import torch
 
-from mibounds.sequence import bigram_graph, log_partition, pairwise_log_partition, sequence_infonce
+from mibounds.sequence import (
+    bigram_graph,
+    log_partition,
+    pairwise_log_partition,
+    sequence_infonce,
+)
 
 
 def _sync(device: torch.device) -> None:

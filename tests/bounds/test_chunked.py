@@ -48,7 +48,7 @@ def _assert_equal(name: str, g: torch.Tensor, h: torch.Tensor, temperature: floa
     got = _value_and_grads(lambda: chunked(g, h, temperature=tau, block_size=block_size), (g, h, tau))
     want = _value_and_grads(lambda: materialized(g @ h.T / tau), (g, h, tau))
     for part, a, b in zip(("value", "grad g", "grad h", "grad temperature"), got, want):
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10, msg=lambda m: f"{name} {part}: {m}")
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10, msg=lambda m, part=part: f"{name} {part}: {m}")
 
 
 @settings(max_examples=25, deadline=None)

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["BLOCK_ELEMENTS", "PartitionSpec", "STAT_NAMES", "block_rows", "partition_terms"]
+__all__ = ["BLOCK_ELEMENTS", "STAT_NAMES", "PartitionSpec", "block_rows", "partition_terms"]
 
 #: Default block: about this many score entries (4 MiB in float32); fits the caches of a CPU and
 #: keeps each matmul large enough to run at full speed.

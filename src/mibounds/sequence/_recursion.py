@@ -67,25 +67,27 @@ class _LogPartition(torch.autograd.Function):
         log_scale = torch.empty_like(frame_shift)  # l_t
         if ragged:
             active = lengths[:, None] > torch.arange(num_frames, device=e.device)[None, :]
-        mixed = torch.empty((batch, e.shape[2]), dtype=e.dtype, device=e.device)
+        mixed = torch.ones((batch, e.shape[2]), dtype=e.dtype, device=e.device)
+        product = torch.empty_like(mixed)  # contiguous: reductions and products on a strided slab are slower
+        tiny = torch.finfo(e.dtype).tiny
         for t in range(num_frames):
-            current = alphas[:, t]
-            if t == 0:
-                current.copy_(scaled[:, 0])
-                mixed.fill_(1.0)
-            else:
+            if t > 0:
                 torch.mm(alphas[:, t - 1], exp_transition, out=mixed)
-                torch.mul(mixed, scaled[:, t], out=current)
-            peak, arg = current.max(dim=-1, keepdim=True)
-            current.div_(peak.clamp_(min=torch.finfo(e.dtype).tiny))
+            torch.mul(mixed, scaled[:, t], out=product)
+            peak, arg = product.max(dim=-1, keepdim=True)
+            product.div_(peak.clamp_(min=tiny))
             # log(peak) + m_t, taken at the peak's entry as log(mix) + (e_t + c): no exp/log round
             # trip, so a single surviving path accumulates exactly the sum of its scores.
             step = (mixed.gather(-1, arg).log_() + shifted[:, t].gather(-1, arg)).squeeze(-1)
-            scale = step if t == 0 else log_scale[:, t - 1] + step
-            if ragged and t > 0:  # a finished sequence keeps its last alpha
-                current.copy_(torch.where(active[:, t, None], current, alphas[:, t - 1]))
-                scale = torch.where(active[:, t], scale, log_scale[:, t - 1])
-            log_scale[:, t] = scale
+            if t == 0:
+                alphas[:, 0] = product
+                log_scale[:, 0] = step
+            elif ragged:  # a finished sequence keeps its last alpha
+                alphas[:, t] = torch.where(active[:, t, None], product, alphas[:, t - 1])
+                log_scale[:, t] = torch.where(active[:, t], log_scale[:, t - 1] + step, log_scale[:, t - 1])
+            else:
+                alphas[:, t] = product
+                torch.add(log_scale[:, t - 1], step, out=log_scale[:, t])
         log_z = torch.logsumexp(alphas[:, -1].log() + final, dim=-1) + log_scale[:, -1]
         ctx.save_for_backward(scaled, frame_shift, alphas, log_scale, exp_transition, final, lengths, log_z)
         ctx.ragged = ragged

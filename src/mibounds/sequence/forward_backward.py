@@ -48,7 +48,12 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from mibounds.sequence._checks import check_emissions, check_labels, frame_mask, masked_emissions
+from mibounds.sequence._checks import (
+    check_emissions,
+    check_labels,
+    frame_mask,
+    masked_emissions,
+)
 from mibounds.sequence._recursion import log_partition_frames
 from mibounds.sequence.graph import LabelGraph
 

@@ -22,7 +22,12 @@ import torch
 from torch import Tensor
 
 from mibounds.sequence._checks import check_emissions, check_like_emissions
-from mibounds.sequence.forward_backward import expand, expanded_frames, log_partition_expanded, no_path_error
+from mibounds.sequence.forward_backward import (
+    expand,
+    expanded_frames,
+    log_partition_expanded,
+    no_path_error,
+)
 from mibounds.sequence.graph import LabelGraph
 
 __all__ = ["pairwise_log_partition"]
