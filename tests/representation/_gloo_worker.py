@@ -70,6 +70,20 @@ def checks(rows: slice | None, data: dict[str, Tensor], ragged_rows: slice | Non
         out[f"infonce_grad_log_t_{step}"] = loss_fn.log_temperature.grad.clone()
     out["queue_x"] = loss_fn.queue_x.clone()
 
+    # The same in row blocks of 3 (gathered candidates and queue never held as a matrix).
+    loss_fn = InfoNCELoss(temperature=0.3, learnable_temperature=True, queue_size=6, embed_dim=DIM,
+                          block_size=3).double()
+    for step in range(2):
+        x = data["x"][sl].clone().requires_grad_(True)
+        y = (data["y"][sl] * (1 + step)).clone().requires_grad_(True)
+        loss_fn.zero_grad()
+        result = loss_fn(x, y)
+        result.loss.backward()
+        out[f"chunked_loss_{step}"] = result.loss.detach()
+        out[f"chunked_grad_x_{step}"] = x.grad
+        out[f"chunked_grad_y_{step}"] = y.grad
+        out[f"chunked_grad_log_t_{step}"] = loss_fn.log_temperature.grad.clone()
+
     # DV on the whole gathered matrix.
     x = data["x"][sl].clone().requires_grad_(True)
     y = data["y"][sl].clone().requires_grad_(True)

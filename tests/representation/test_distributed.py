@@ -57,6 +57,18 @@ def test_infonce_loss_and_input_gradients_match_one_process(runs, step: int) -> 
     close(torch.stack([r[f"infonce_grad_log_t_{step}"] for r in ranks]).mean(), single[f"infonce_grad_log_t_{step}"])
 
 
+@pytest.mark.parametrize("step", [0, 1])
+def test_chunked_infonce_with_gathered_candidates_and_queue_matches_one_process(runs, step: int) -> None:
+    ranks, single = runs
+    for out in (*ranks, single):  # blocks give the materialized values on every process
+        close(out[f"chunked_loss_{step}"], out[f"infonce_loss_{step}"])
+        close(out[f"chunked_grad_log_t_{step}"], out[f"infonce_grad_log_t_{step}"])
+    for r, out in enumerate(ranks):
+        rows = slice(r * BATCH, (r + 1) * BATCH)
+        close(out[f"chunked_grad_x_{step}"] / WORLD, single[f"infonce_grad_x_{step}"][rows])
+        close(out[f"chunked_grad_y_{step}"] / WORLD, single[f"infonce_grad_y_{step}"][rows])
+
+
 def test_queue_is_the_same_on_every_process(runs) -> None:
     ranks, single = runs
     for out in ranks:

@@ -198,3 +198,52 @@ def test_input_errors() -> None:
         mean_bound(torch.zeros(3, 4, 4), "infonce", clip=5.0)
     with pytest.raises(ValueError, match="at least K = 2"):
         mean_bound(torch.zeros(3, 1, 1), "infonce")
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(
+    b=st.integers(1, 12),
+    queue=st.integers(0, 9),
+    d=st.integers(1, 6),
+    temperature=st.floats(0.05, 5.0),
+    similarity=st.sampled_from(["cosine", "dot"]),
+    symmetric=st.booleans(),
+    block_size=st.integers(1, 25),
+    seed=st.integers(0, 10_000),
+)
+def test_chunked_infonce_loss_equals_materialized(b, queue, d, temperature, similarity, symmetric, block_size, seed) -> None:
+    """Row blocks (with queue negatives on both sides) give the materialized loss and gradients to 1e-10."""
+    x, y = pair(b, d, seed)
+    extra_x, extra_y = pair(queue, d, seed + 1) if queue else (None, None)
+    log_t = torch.tensor(math.log(temperature), dtype=torch.float64)
+
+    def run(block: int | None) -> list[torch.Tensor]:
+        xs, ys, lt = x.clone().requires_grad_(), y.clone().requires_grad_(), log_t.clone().requires_grad_()
+        result = infonce_loss(xs, ys, temperature=lt.exp(), similarity=similarity, symmetric=symmetric,
+                              extra_x=extra_x, extra_y=extra_y, block_size=block)
+        result.loss.backward()
+        assert result.num_candidates == b + queue
+        return [result.loss.detach(), result.mi, xs.grad, ys.grad, lt.grad]
+
+    for got, want in zip(run(block_size), run(None), strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_infonce_module_switches_to_blocks_for_large_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mibounds.representation import losses
+
+    x, y = pair(40, 5, seed=3)
+    materialized = InfoNCELoss(temperature=0.2, queue_size=16, embed_dim=5).double()
+    chunked = InfoNCELoss(temperature=0.2, queue_size=16, embed_dim=5, block_size=7).double()
+    for step in range(2):  # the second step scores against the queue filled by the first
+        want, got = materialized(x * (1 + step), y), chunked(x * (1 + step), y)
+        torch.testing.assert_close(got.loss, want.loss, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(chunked.queue_x, materialized.queue_x)
+    calls: list[int] = []
+    original = losses._chunked_infonce_loss
+    monkeypatch.setattr(losses, "_chunked_infonce_loss", lambda *a, **k: calls.append(1) or original(*a, **k))
+    monkeypatch.setattr(losses, "CHUNKED_MIN_ENTRIES", 40 * 40)
+    InfoNCELoss(temperature=0.2)(x, y)  # K * B = 1600 entries: blocks
+    assert calls
+    with pytest.raises(ValueError, match="block_size"):
+        InfoNCELoss(block_size=0)

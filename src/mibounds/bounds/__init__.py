@@ -2,7 +2,9 @@
 
 Score-based bounds take ``scores[i, j] = f(x_i, y_j)`` (``[K, K]``, positives on the diagonal) and
 return a 0-d tensor whose value is the estimate in nats and whose gradient is the training
-gradient (minimize ``-bound``). Structured bounds take tractable log-densities instead.
+gradient (minimize ``-bound``). Structured bounds take tractable log-densities instead. For separable and bilinear critics
+(``S = g hᵀ / τ``) the ``*_embeddings`` functions take the embeddings and compute the same bounds in
+row blocks, in O(K·d) memory (:mod:`mibounds.bounds.chunked`).
 
 Example:
     >>> import torch
@@ -14,12 +16,22 @@ Example:
     True
 """
 
+from mibounds.bounds.chunked import (
+    AllPairs,
+    all_pairs_embeddings,
+    dv_embeddings,
+    infonce_embeddings,
+    js_embeddings,
+    nwj_embeddings,
+    smile_embeddings,
+)
 from mibounds.bounds.lower import dv, infonce, interpolated, js, js_fgan, mine, nwj, smile, tuba
 from mibounds.bounds.modules import DV, JS, MINE, NWJ, SMILE, TUBA, Bound, InfoNCE, Interpolated, make
 from mibounds.bounds.registry import BoundInfo, get, names
 from mibounds.bounds.structured import ba, club, leave_one_out_upper, rate, tnce
 
 __all__ = [
+    "AllPairs",
     "DV",
     "JS",
     "MINE",
@@ -30,21 +42,27 @@ __all__ = [
     "BoundInfo",
     "InfoNCE",
     "Interpolated",
+    "all_pairs_embeddings",
     "ba",
     "club",
     "dv",
+    "dv_embeddings",
     "get",
     "infonce",
+    "infonce_embeddings",
     "interpolated",
     "js",
+    "js_embeddings",
     "js_fgan",
     "leave_one_out_upper",
     "make",
     "mine",
     "names",
     "nwj",
+    "nwj_embeddings",
     "rate",
     "smile",
+    "smile_embeddings",
     "tnce",
     "tuba",
 ]

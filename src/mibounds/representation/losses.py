@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mibounds import bounds
+from mibounds.bounds._blocked import PartitionSpec, partition_terms
 from mibounds.representation.distributed import all_gather_with_grad
 from mibounds.validation import check_positive, unknown_name_error
 
@@ -56,6 +57,10 @@ __all__ = [
     "mi_loss",
     "similarity_matrix",
 ]
+
+#: With ``block_size=None``, InfoNCE switches to row blocks (never holding the ``[K, B]`` score
+#: matrix) from this many score entries on; below it the matrix is small and autograd is as fast.
+CHUNKED_MIN_ENTRIES = 2**20
 
 Similarity = Literal["cosine", "dot"]
 SIMILARITIES: tuple[str, ...] = ("cosine", "dot")
@@ -151,6 +156,26 @@ def _infonce_log_probs(scores: Tensor, offset: int = 0) -> Tensor:
     return positives - torch.logsumexp(scores, dim=-2)
 
 
+def _chunked_infonce_loss(candidates: Tensor, queries: Tensor, offset: int, temperature: float | Tensor,
+                          similarity: str, block_size: int | None, both_directions: bool = False) -> Tensor:
+    """``-mean_j log softmax_i(S)[offset + j, j]`` for ``S = sim(candidates, queries) / tau``, in row blocks.
+
+    Same value and gradient as the materialized loss, in O((K + B) d) memory (see
+    :mod:`mibounds.bounds.chunked`). ``both_directions`` (square S, offset 0) averages it with the
+    loss of ``S.T``, sharing the blocks.
+    """
+    if _check_similarity(similarity) == "cosine":
+        candidates, queries = F.normalize(candidates, dim=-1), F.normalize(queries, dim=-1)
+    candidates = candidates / temperature
+    b = queries.shape[0]
+    positives = (candidates[offset : offset + b] * queries).sum(dim=-1).mean()
+    if both_directions:
+        partition, _ = partition_terms(candidates, queries, PartitionSpec(row_lse=0.5 / b, col_lse=0.5 / b), block_size)
+    else:  # per query j, a log-sum-exp over the K candidates: the rows of S.T
+        partition, _ = partition_terms(queries, candidates, PartitionSpec(row_lse=1.0 / b), block_size)
+    return partition - positives
+
+
 def infonce_loss(
     x: Tensor,
     y: Tensor,
@@ -162,6 +187,7 @@ def infonce_loss(
     extra_y: Tensor | None = None,
     distributed: bool = True,
     group: Any = None,
+    block_size: int | None = None,
 ) -> MILossResult:
     r"""InfoNCE (contrastive cross-entropy) between paired embeddings.
 
@@ -186,6 +212,10 @@ def infonce_loss(
         extra_y: ``[Q', d]`` extra y negatives for the symmetric direction.
         distributed: Gather x and y from every process when a process group is initialized.
         group: The process group (default: the world).
+        block_size: Compute in blocks of this many rows of the score matrix, never holding the
+            ``[K, B]`` matrix (same value and gradient, O((K + B) d) memory; see
+            :mod:`mibounds.bounds.chunked`). None: blocks of about a million entries once
+            ``K * B >= CHUNKED_MIN_ENTRIES``, the materialized matrix below.
 
     Returns:
         :class:`MILossResult` (readout and ceiling of this process's share of the batch).
@@ -203,20 +233,30 @@ def infonce_loss(
     x_all, offset = all_gather_with_grad(x, group) if distributed else (x, 0)
     y_all, _ = all_gather_with_grad(y, group) if distributed else (y, 0)
 
+    if block_size is not None and (int(block_size) != block_size or block_size < 1):
+        raise ValueError(f"block_size must be a positive integer or None, got {block_size}")
     candidates_x = x_all if extra_x is None else torch.cat([x_all, extra_x.detach()])
-    scores = similarity_matrix(candidates_x, y, similarity) / temperature  # [K, B]
-    k = candidates_x.shape[0]
-    loss = -_infonce_log_probs(scores, offset).mean()
+    candidates_y = y_all if extra_y is None else torch.cat([y_all, extra_y.detach()])
+    k, k_t = candidates_x.shape[0], candidates_y.shape[0]
+    chunked = block_size is not None or k * y.shape[0] >= CHUNKED_MIN_ENTRIES
+    same_matrix = candidates_y is y and candidates_x is x  # one process, no queue
+    if chunked and symmetric and same_matrix:  # both directions from one pass over S
+        loss = _chunked_infonce_loss(x, y, 0, temperature, similarity, block_size, both_directions=True)
+        readout, ceiling = math.log(k) - loss.detach(), math.log(k)
+        return MILossResult(loss=loss, mi=readout, ceiling=ceiling, num_candidates=k)
+    if chunked:
+        loss = _chunked_infonce_loss(candidates_x, y, offset, temperature, similarity, block_size)
+    else:
+        scores = similarity_matrix(candidates_x, y, similarity) / temperature  # [K, B]
+        loss = -_infonce_log_probs(scores, offset).mean()
     readout = math.log(k) - loss.detach()
     ceiling = math.log(k)
     if symmetric:
-        candidates_y = y_all if extra_y is None else torch.cat([y_all, extra_y.detach()])
-        if candidates_y is y and candidates_x is x:  # one process, no queue: the same matrix
-            scores_t = scores.T
+        if chunked:
+            loss_t = _chunked_infonce_loss(candidates_y, x, offset, temperature, similarity, block_size)
         else:
-            scores_t = similarity_matrix(candidates_y, x, similarity) / temperature
-        k_t = candidates_y.shape[0]
-        loss_t = -_infonce_log_probs(scores_t, offset).mean()
+            scores_t = scores.T if same_matrix else similarity_matrix(candidates_y, x, similarity) / temperature
+            loss_t = -_infonce_log_probs(scores_t, offset).mean()
         loss = 0.5 * (loss + loss_t)
         readout = 0.5 * (readout + math.log(k_t) - loss_t.detach())
         ceiling = 0.5 * (ceiling + math.log(k_t))
@@ -384,6 +424,8 @@ class InfoNCELoss(_EmbeddingScores):
         distributed: Gather negatives from every process when a process group is initialized.
         group: The process group (default: the world).
         min_temperature: Lower clamp of the temperature.
+        block_size: Rows of the score matrix per block (see :func:`infonce_loss`); None: blocks
+            when K·B is large, the materialized matrix otherwise.
 
     Example:
         >>> import torch
@@ -410,11 +452,15 @@ class InfoNCELoss(_EmbeddingScores):
         distributed: bool = True,
         group: Any = None,
         min_temperature: float = 1e-2,
+        block_size: int | None = None,
     ) -> None:
         super().__init__(temperature, learnable_temperature, similarity, min_temperature)
         self.symmetric = bool(symmetric)
         self.distributed = bool(distributed)
         self.group = group
+        if block_size is not None and (int(block_size) != block_size or block_size < 1):
+            raise ValueError(f"block_size must be a positive integer or None, got {block_size}")
+        self.block_size = block_size
         if int(queue_size) != queue_size or queue_size < 0:
             raise ValueError(f"queue_size must be an integer >= 0, got {queue_size}")
         self.queue_size = int(queue_size)
@@ -448,6 +494,7 @@ class InfoNCELoss(_EmbeddingScores):
         result = infonce_loss(
             x, y, temperature=self.temperature, similarity=self.similarity, symmetric=self.symmetric,
             extra_x=extra_x, extra_y=extra_y, distributed=self.distributed, group=self.group,
+            block_size=self.block_size,
         )
         if self.queue_size and self.training:
             # Other processes' samples too, so every process keeps the same queue.

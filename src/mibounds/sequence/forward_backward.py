@@ -27,8 +27,10 @@ states" = distinct (destination, label) pairs of the arcs, P of them; P = L for 
 :mod:`~mibounds.sequence.graph`). The recursion per frame is then one dense ``[B, P] @ [P, P]``
 product of shifted exponentials, :math:`\alpha_t = e_t + m + c + \log(e^{\alpha_{t-1} - m} \, e^{W - c})`
 with m the per-sequence max of :math:`\alpha_{t-1}` and c the column max of the transition
-log-weights W, which is the log-semiring product up to float rounding. Gradients come from autograd
-through this recursion. Precision note: a state whose forward score falls more than about 87 nats
+log-weights W, which is the log-semiring product up to float rounding. The log-partition is one
+autograd node with a hand-written backward (the β recursion, :mod:`~mibounds.sequence._recursion`)
+when only the emissions need a gradient; with learned graph weights, autograd runs through the
+recursion. Precision note: a state whose forward score falls more than about 87 nats
 (float32; 708 in float64) below the best state of the same frame underflows to zero in that frame's
 product. This is harmless when every state can reach the others (the builders' graphs), but on
 graphs with dead ends and emission ranges of hundreds of nats per frame use float64.
@@ -46,7 +48,13 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from mibounds.sequence._checks import check_emissions, check_labels, frame_mask, masked_emissions
+from mibounds.sequence._checks import (
+    check_emissions,
+    check_labels,
+    frame_mask,
+    masked_emissions,
+)
+from mibounds.sequence._recursion import log_partition_frames
 from mibounds.sequence.graph import LabelGraph
 
 __all__ = ["ForwardBackward", "forward_backward", "log_partition", "path_score", "sequence_score"]
@@ -181,6 +189,20 @@ def expanded_frames(emissions: Tensor, expanded: ExpandedGraph, lengths: Tensor)
     return masked_emissions(emissions, lengths).index_select(-1, expanded.labels)
 
 
+def log_partition_expanded(frames: Tensor, expanded: ExpandedGraph, lengths: Tensor) -> Tensor:
+    """Log-partition ``[B]`` of emissions on expanded states ``[B, T, P]``.
+
+    The hand-written backward of :mod:`~mibounds.sequence._recursion`, unless the graph's weights
+    need a gradient (then autograd through :func:`forward_scores`).
+    """
+    graph_grad = torch.is_grad_enabled() and any(
+        t.requires_grad for t in (expanded.initial, expanded.transition, expanded.final))
+    if graph_grad:
+        slabs = frames.unbind(1)
+        return forward_scores(slabs.__getitem__, len(slabs), expanded, lengths)[0]
+    return log_partition_frames(frames, expanded.initial, expanded.transition, expanded.final, lengths)
+
+
 def log_partition(emissions: Tensor, graph: LabelGraph, lengths: Tensor | None = None) -> Tensor:
     r"""The log-partition :math:`[\![\phi \circ G]\!] = \log \sum_Y G(Y) \exp \sum_t \phi_t[Y_t]` per sequence.
 
@@ -209,8 +231,7 @@ def log_partition(emissions: Tensor, graph: LabelGraph, lengths: Tensor | None =
     lengths = check_emissions(emissions, graph, lengths)
     graph = graph.to(emissions.device, emissions.dtype)
     expanded = expand(graph)
-    e = expanded_frames(emissions, expanded, lengths).unbind(1)
-    log_z, _ = forward_scores(e.__getitem__, len(e), expanded, lengths)
+    log_z = log_partition_expanded(expanded_frames(emissions, expanded, lengths), expanded, lengths)
     if bool(torch.isneginf(log_z).any()):
         raise no_path_error(log_z, lengths, "log_partition")
     return log_z
@@ -255,9 +276,8 @@ def path_score(emissions: Tensor, graph: LabelGraph, labels: Tensor, lengths: Te
     e = expanded_frames(emissions, expanded, lengths)
     allowed = labels.unsqueeze(-1) == expanded.labels  # [B, T, P]
     # Padded frames never reach the result (the recursion freezes), so any label there is fine.
-    e = torch.where(allowed | ~frame_mask(lengths, e.shape[1]).unsqueeze(-1), e, -math.inf).unbind(1)
-    log_score, _ = forward_scores(e.__getitem__, len(e), expanded, lengths)
-    return log_score
+    e = torch.where(allowed | ~frame_mask(lengths, e.shape[1]).unsqueeze(-1), e, -math.inf)
+    return log_partition_expanded(e, expanded, lengths)
 
 
 class ForwardBackward(NamedTuple):

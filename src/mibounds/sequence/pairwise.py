@@ -6,9 +6,10 @@ with the summed emissions of two sequences: the log of the (unnormalized) expect
 the sequence-level contrastive objective (:func:`~mibounds.sequence.objectives.sequence_infonce`).
 
 All K^2 pairs run as one batch through the forward recursion of
-:mod:`~mibounds.sequence.forward_backward` (no Python loop over pairs); the summed emissions are
-formed frame by frame, so no ``[K, K, T, L]`` tensor is built. ``E`` is symmetric, so only the
-K(K + 1)/2 pairs ``k <= j`` are computed.
+:mod:`~mibounds.sequence.forward_backward` (no Python loop over pairs), one autograd node with a
+hand-written backward. ``E`` is symmetric, so only the K(K + 1)/2 pairs ``k <= j`` are computed;
+their summed emissions on expanded states, ``[K(K + 1)/2, T, P]``, are formed once (memory: about
+twice that tensor, the forward scores being kept for the backward).
 
 Lengths: a pair is scored over the frames the two sequences share, ``min(T_k, T_j)`` (the longer
 one is cropped). Train on equal-length crops (as CPC does) if sequence length should carry no
@@ -21,7 +22,12 @@ import torch
 from torch import Tensor
 
 from mibounds.sequence._checks import check_emissions, check_like_emissions
-from mibounds.sequence.forward_backward import expand, expanded_frames, forward_scores, no_path_error
+from mibounds.sequence.forward_backward import (
+    expand,
+    expanded_frames,
+    log_partition_expanded,
+    no_path_error,
+)
 from mibounds.sequence.graph import LabelGraph
 
 __all__ = ["pairwise_log_partition"]
@@ -69,16 +75,18 @@ def pairwise_log_partition(
     graph = graph.to(emissions.device, emissions.dtype)
     expanded = expand(graph)
     k = emissions.shape[0]
-    # One [K, P] slab per frame, indexed by pair below (unbind: one backward node, not T selects).
-    rows_e = expanded_frames(emissions, expanded, lengths).unbind(1)
-    cols_e = rows_e if symmetric else expanded_frames(other, expanded, lengths).unbind(1)
+    # [K, T * P]: the pairs' summed emissions [pairs, T, P] are two gathers of whole rows (memcpy).
+    rows_e = expanded_frames(emissions, expanded, lengths).flatten(1)
+    cols_e = rows_e if symmetric else expanded_frames(other, expanded, lengths).flatten(1)
     if symmetric:
         rows, cols = torch.triu_indices(k, k, device=emissions.device)
     else:
         rows, cols = (idx.flatten() for idx in torch.meshgrid(
             torch.arange(k, device=emissions.device), torch.arange(k, device=emissions.device), indexing="ij"))
     pair_lengths = torch.minimum(lengths[rows], lengths[cols])
-    log_z, _ = forward_scores(lambda t: rows_e[t][rows] + cols_e[t][cols], len(rows_e), expanded, pair_lengths)
+    pair_frames = rows_e.index_select(0, rows) + cols_e.index_select(0, cols)
+    pair_frames = pair_frames.unflatten(1, (-1, expanded.labels.shape[0]))
+    log_z = log_partition_expanded(pair_frames, expanded, pair_lengths)
     if bool(torch.isneginf(log_z).any()):
         raise no_path_error(log_z, pair_lengths, "pairwise_log_partition (indices are pairs)")
     if not symmetric:
