@@ -37,6 +37,7 @@ _EXPORTS = {
     "EstimateResult": "mibounds.estimation",
     "independence_test": "mibounds.estimation",
     "IndependenceResult": "mibounds.estimation",
+    "rank_features": "mibounds.estimation",
 }
 
 __all__ = ["__version__", *_SUBPACKAGES, *_EXPORTS]

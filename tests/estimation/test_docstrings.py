@@ -14,6 +14,8 @@ MODULES = [
     "mibounds.estimation.diagnostics",
     "mibounds.estimation.independence",
     "mibounds.estimation.conditional",
+    "mibounds.estimation.discrete",
+    "mibounds.estimation.ranking",
 ]
 
 

@@ -8,6 +8,8 @@
   (:func:`conditional_estimate`, :class:`ConditionalEstimateResult`).
 - :func:`independence_test`: is there any dependence? An exact permutation p-value from a critic
   trained on part of the rows (:class:`IndependenceResult`).
+- :func:`rank_features`: which columns tell most about a target, each with its interval
+  (categorical targets get the Barber–Agakov bound of a classifier).
 - :func:`load_xy`: read x and y from CSV / NPY / NPZ / Parquet files without executing anything.
 
 Example:
@@ -25,12 +27,15 @@ from mibounds.estimation.conditional import ConditionalEstimateResult, condition
 from mibounds.estimation.data import LoadedData, as_array, load_xy
 from mibounds.estimation.estimator import MIEstimator, estimate, estimator_bounds
 from mibounds.estimation.independence import IndependenceResult, independence_test
+from mibounds.estimation.ranking import FeatureRanking, FeatureScore, rank_features
 from mibounds.estimation.result import EstimateResult
 from mibounds.estimation.uncertainty import Interval, batch_means_interval, crossfit_interval
 
 __all__ = [
     "ConditionalEstimateResult",
     "EstimateResult",
+    "FeatureRanking",
+    "FeatureScore",
     "IndependenceResult",
     "Interval",
     "LoadedData",
@@ -43,4 +48,5 @@ __all__ = [
     "estimator_bounds",
     "independence_test",
     "load_xy",
+    "rank_features",
 ]

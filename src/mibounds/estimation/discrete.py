@@ -40,20 +40,25 @@ from torch import Tensor, nn
 
 from mibounds.critics.stacked import stacked_mlp
 from mibounds.estimation.data import as_array, is_pandas
-from mibounds.validation import check_finite_rows
 from mibounds.estimation.result import EstimateResult
 from mibounds.estimation.training import FoldPlan, TrainingOutcome, fold_plan, train
-from mibounds.estimation.uncertainty import Interval, crossfit_interval, one_sided_lower, student_t_quantile
+from mibounds.estimation.uncertainty import (
+    Interval,
+    crossfit_interval,
+    one_sided_lower,
+    student_t_quantile,
+)
+from mibounds.validation import check_finite_rows
 
 __all__ = [
-    "MAX_AUTO_CLASSES",
     "DISCRETE_CHOICES",
+    "MAX_AUTO_CLASSES",
     "FoldClassifier",
     "LabelledValues",
     "as_labels",
-    "fit_categorical",
     "categorical_sides",
     "classifier_bound",
+    "fit_categorical",
     "is_categorical",
     "plugin_estimate",
 ]
@@ -78,8 +83,14 @@ def is_categorical(values: Any) -> bool:
         return True
     if hasattr(values, "detach") and hasattr(values, "cpu"):  # a torch tensor
         values = values.detach().cpu().numpy()
-    array = np.asarray(values, dtype=object) if isinstance(values, (list, tuple)) else np.asarray(values)
-    if array.dtype.kind == "O":  # a list: numbers stay numbers, anything else is a label
+    array = (
+        np.asarray(values, dtype=object)
+        if isinstance(values, (list, tuple))
+        else np.asarray(values)
+    )
+    if (
+        array.dtype.kind == "O"
+    ):  # a list: numbers stay numbers, anything else is a label
         try:
             array = array.astype(np.float64)
         except (TypeError, ValueError):
@@ -96,7 +107,9 @@ def is_categorical(values: Any) -> bool:
 def categorical_sides(x: Any, y: Any, discrete: str) -> tuple[bool, bool]:
     """``(x is categorical, y is categorical)`` for a ``discrete`` setting."""
     if discrete not in DISCRETE_CHOICES:
-        raise ValueError(f"discrete must be one of {', '.join(map(repr, DISCRETE_CHOICES))}, got {discrete!r}")
+        raise ValueError(
+            f"discrete must be one of {', '.join(map(repr, DISCRETE_CHOICES))}, got {discrete!r}"
+        )
     if discrete == "auto":
         return is_categorical(x), is_categorical(y)
     return discrete in ("x", "both"), discrete in ("y", "both")
@@ -115,11 +128,15 @@ def as_labels(values: Any, name: str) -> tuple[np.ndarray, list[str]]:
         values = values.detach().cpu().numpy()
     array = np.asarray(values, dtype=object)
     if array.ndim == 0 or array.ndim > 2 or array.size == 0:
-        raise ValueError(f"{name} must hold one label (or one row of labels) per sample, got shape {array.shape}")
+        raise ValueError(
+            f"{name} must hold one label (or one row of labels) per sample, got shape {array.shape}"
+        )
     rows = array.reshape(len(array), -1)
     for value in rows.ravel():
         if value is None or (isinstance(value, float) and math.isnan(value)):
-            raise ValueError(f"{name} has missing labels (None or NaN); drop those rows or give them a class of their own")
+            raise ValueError(
+                f"{name} has missing labels (None or NaN); drop those rows or give them a class of their own"
+            )
         if isinstance(value, (float, np.floating)) and not float(value).is_integer():
             raise ValueError(
                 f"{name} holds non-integer numbers (e.g. {value:g}) but is treated as categories; categories are "
@@ -127,7 +144,11 @@ def as_labels(values: Any, name: str) -> tuple[np.ndarray, list[str]]:
             )
     keys = [tuple(row) for row in rows.tolist()]
     mapping: dict[tuple, int] = {}
-    codes = np.fromiter((mapping.setdefault(key, len(mapping)) for key in keys), dtype=np.int64, count=len(keys))
+    codes = np.fromiter(
+        (mapping.setdefault(key, len(mapping)) for key in keys),
+        dtype=np.int64,
+        count=len(keys),
+    )
     classes = [key[0] if len(key) == 1 else key for key in mapping]
     if len(classes) < 2:
         raise ValueError(
@@ -155,11 +176,19 @@ class FoldClassifier(nn.Module):
     """
 
     def __init__(
-        self, num_members: int, dim_x: int, log_prior: Tensor, hidden_dim: int = 128, num_layers: int = 1, activation: str = "softplus"
+        self,
+        num_members: int,
+        dim_x: int,
+        log_prior: Tensor,
+        hidden_dim: int = 128,
+        num_layers: int = 1,
+        activation: str = "softplus",
     ) -> None:
         super().__init__()
         self.num_members = num_members
-        self.net = stacked_mlp(num_members, dim_x, hidden_dim, len(log_prior), num_layers, activation)
+        self.net = stacked_mlp(
+            num_members, dim_x, hidden_dim, len(log_prior), num_layers, activation
+        )
         with torch.no_grad():
             self.net[-1].weight.zero_()
             self.net[-1].bias.zero_()
@@ -169,13 +198,15 @@ class FoldClassifier(nn.Module):
         """``x [K, d]`` or ``[M, K, d]`` -> ``log q_m(c | x) [M, K, C]``."""
         return F.log_softmax(self.net(x) + self.log_prior, dim=-1)
 
-    def member_values(self, x: Tensor, y: Tensor, objective: bool = True, base: Any = None) -> Tensor:
+    def member_values(
+        self, x: Tensor, y: Tensor, objective: bool = True, base: Any = None
+    ) -> Tensor:
         """Each member's mean ``log q_m(y | x)`` on its batch ``[M, K]`` (y holds class codes)."""
         return self.log_q(x).gather(-1, y.long()).squeeze(-1).mean(-1)
 
     def base_embeddings(self, x: Tensor, y: Tensor) -> None:
         """No fixed part to cache (the interface :func:`train` expects)."""
-        return None
+        return
 
 
 @dataclass
@@ -191,7 +222,12 @@ class LabelledValues:
 
 
 def classifier_bound(
-    features: Tensor, codes: np.ndarray, plan: FoldPlan, settings: dict[str, Any], generator: torch.Generator, progress: bool
+    features: Tensor,
+    codes: np.ndarray,
+    plan: FoldPlan,
+    settings: dict[str, Any],
+    generator: torch.Generator,
+    progress: bool,
 ) -> LabelledValues:
     """Train the fold classifiers and return the Barber–Agakov per-row values (see the module docstring).
 
@@ -206,7 +242,12 @@ def classifier_bound(
     """
     num_classes = int(codes.max()) + 1
     log_prior = _log_frequencies(codes, num_classes)
-    model = FoldClassifier(plan.num_folds, features.shape[1], torch.as_tensor(log_prior), **settings["critic_kwargs"])
+    model = FoldClassifier(
+        plan.num_folds,
+        features.shape[1],
+        torch.as_tensor(log_prior),
+        **settings["critic_kwargs"],
+    )
     model.to(features.device)
     labels = torch.as_tensor(codes, device=features.device)[:, None]
     outcome = train(
@@ -226,9 +267,19 @@ def classifier_bound(
     values, folds, train_values = [], [], []
     with torch.no_grad():
         for m in range(plan.num_folds):
-            for rows, out in ((plan.evaluation(m), values), (plan.training(m)[: len(plan.evaluation(m))], train_values)):
+            for rows, out in (
+                (plan.evaluation(m), values),
+                (plan.training(m)[: len(plan.evaluation(m))], train_values),
+            ):
                 index = torch.as_tensor(rows, device=features.device)
-                log_q = model.log_q(features[index])[m].gather(-1, labels[index]).squeeze(-1).double().cpu().numpy()
+                log_q = (
+                    model.log_q(features[index])[m]
+                    .gather(-1, labels[index])
+                    .squeeze(-1)
+                    .double()
+                    .cpu()
+                    .numpy()
+                )
                 out.append(log_q - log_prior[codes[rows]])
             folds.append(np.full(len(plan.evaluation(m)), m))
     # Plug-in H(Y) is the mean of -log p̂(y_i) over all rows; Miller–Madow adds (C - 1) / (2n).
@@ -248,12 +299,19 @@ def ba_interval(held: LabelledValues, confidence: float) -> Interval:
     """The cross-fitted interval of the Barber–Agakov values (upper end capped at the entropy)."""
     interval = crossfit_interval(held.values, held.folds, confidence, held.train_mean)
     return Interval(
-        interval.estimate, interval.stderr, interval.low, min(interval.high, held.entropy),
-        interval.confidence, interval.num_batches, interval.generalization_gap,
+        interval.estimate,
+        interval.stderr,
+        interval.low,
+        min(interval.high, held.entropy),
+        interval.confidence,
+        interval.num_batches,
+        interval.generalization_gap,
     )
 
 
-def plugin_estimate(x_codes: np.ndarray, y_codes: np.ndarray, confidence: float) -> tuple[Interval, float]:
+def plugin_estimate(
+    x_codes: np.ndarray, y_codes: np.ndarray, confidence: float
+) -> tuple[Interval, float]:
     """Plug-in MI of two categorical variables with the Miller–Madow correction, its interval, and
     the smaller of the two plug-in entropies (the most I can be).
 
@@ -261,20 +319,24 @@ def plugin_estimate(x_codes: np.ndarray, y_codes: np.ndarray, confidence: float)
         >>> import numpy as np
         >>> x = np.array([0, 0, 1, 1] * 250)
         >>> interval, ceiling = plugin_estimate(x, x, 0.95)  # y = x: I = H = log 2
-        >>> round(interval.estimate + 1 / 2000, 4), round(ceiling, 4)  # Miller-Madow removes 1/(2n)
+        >>> round(interval.estimate - 1 / 2000, 4), round(ceiling, 4)  # Miller-Madow: (2 - 2 - 2 + 1) / (2n)
         (0.6931, 0.6931)
     """
     n = len(x_codes)
     kx, ky = int(x_codes.max()) + 1, int(y_codes.max()) + 1
     joint = np.bincount(x_codes * ky + y_codes, minlength=kx * ky).reshape(kx, ky) / n
     px, py = joint.sum(1), joint.sum(0)
-    log_ratio = np.log(joint[x_codes, y_codes]) - np.log(px[x_codes]) - np.log(py[y_codes])
+    log_ratio = (
+        np.log(joint[x_codes, y_codes]) - np.log(px[x_codes]) - np.log(py[y_codes])
+    )
     occupied = int((joint > 0).sum())
     estimate = float(log_ratio.mean()) - (occupied - kx - ky + 1) / (2 * n)
     stderr = float(log_ratio.std(ddof=1)) / math.sqrt(n)
     half = student_t_quantile((1 + confidence) / 2, n - 1) * stderr
     entropy = min(float(-(px * np.log(px)).sum()), float(-(py * np.log(py)).sum()))
-    return Interval(estimate, stderr, estimate - half, estimate + half, confidence, n), entropy
+    return Interval(
+        estimate, stderr, estimate - half, estimate + half, confidence, n
+    ), entropy
 
 
 def fit_categorical(
@@ -309,9 +371,20 @@ def fit_categorical(
         x_codes, _ = as_labels(x, "x")
         y_codes, _ = as_labels(y, "y")
         if len(x_codes) != len(y_codes):
-            raise ValueError(f"x has {len(x_codes)} rows and y has {len(y_codes)}; pass one row of y per row of x")
+            raise ValueError(
+                f"x has {len(x_codes)} rows and y has {len(y_codes)}; pass one row of y per row of x"
+            )
         interval, ceiling = plugin_estimate(x_codes, y_codes, settings["confidence"])
-        result = _result(interval, ceiling, "plug-in", "contingency table (Miller-Madow)", len(x_codes), settings, seed, device)
+        result = _result(
+            interval,
+            ceiling,
+            "plug-in",
+            "contingency table (Miller-Madow)",
+            len(x_codes),
+            settings,
+            seed,
+            device,
+        )
         return result, None, None
     # The classifier predicts the categorical side from the continuous one (MI is symmetric).
     labels, features, name, other = (x, y, "x", "y") if x_cat else (y, x, "y", "x")
@@ -319,26 +392,59 @@ def fit_categorical(
     values, _ = as_array(features, other)
     if len(values) != len(codes):
         sizes = {name: len(codes), other: len(values)}
-        raise ValueError(f"x has {sizes['x']} rows and y has {sizes['y']}; pass one row of y per row of x")
+        raise ValueError(
+            f"x has {sizes['x']} rows and y has {sizes['y']}; pass one row of y per row of x"
+        )
     check_finite_rows(values, other)
     fitted = scaler.fit(values) if scaler is not None else None
     scaled = fitted(values) if fitted is not None else values
     plan = fold_plan(len(codes), settings["num_folds"], np.random.default_rng(seed))
-    settings = {**settings, "batch_size": batch_size(len(codes) // settings["num_folds"])}
+    settings = {
+        **settings,
+        "batch_size": batch_size(len(codes) // settings["num_folds"]),
+    }
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         features_t = torch.as_tensor(scaled, dtype=torch.float32, device=device)
-        held = classifier_bound(features_t, codes, plan, settings, torch.Generator().manual_seed(seed), progress)
+        held = classifier_bound(
+            features_t,
+            codes,
+            plan,
+            settings,
+            torch.Generator().manual_seed(seed),
+            progress,
+        )
     interval = ba_interval(held, settings["confidence"])
     result = _result(
-        interval, held.entropy, "barber-agakov", f"classifier q({name}|{other})", len(codes), settings, seed, device, held.outcome
+        interval,
+        held.entropy,
+        "barber-agakov",
+        f"classifier q({name}|{other})",
+        len(codes),
+        settings,
+        seed,
+        device,
+        held.outcome,
     )
+    if held.outcome.best_step == 0:
+        result.warnings.append(
+            f"the classifier q({name}|{other}) never beat the class frequencies on held-out rows, so the estimate is "
+            "the Barber-Agakov bound of no information (about 0): no dependence was found, and the interval is that "
+            "of the bound, not of I; more rows or max_steps may find a weak dependence"
+        )
     return result, held.model, fitted
 
 
 def _result(
-    interval: Interval, ceiling: float, method: str, critic: str, n: int, settings: dict[str, Any], seed: int,
-    device: torch.device, outcome: TrainingOutcome | None = None,
+    interval: Interval,
+    ceiling: float,
+    method: str,
+    critic: str,
+    n: int,
+    settings: dict[str, Any],
+    seed: int,
+    device: torch.device,
+    outcome: TrainingOutcome | None = None,
 ) -> EstimateResult:
     return EstimateResult(
         estimate=interval.estimate,

@@ -10,6 +10,8 @@ the encoder ``log_conditional(x, y)``, the marginal ``log_marginal_y(y)`` and ``
   :class:`Cube`, :class:`Spiral`): the "Beyond Normal" families of Czyz et al. 2023.
 - :class:`ConditionalGaussian`: Gaussian triples (x, y, z) with known I(X; Y | Z) (a confounder, a
   collider).
+- :class:`ClassConditionalGaussian`: a class label and class-conditional Gaussians (MI by
+  quadrature), for categorical estimates.
 - :func:`mi_schedule`: the MI staircase; :func:`names`, :func:`describe`, :func:`make`: the registry.
 
 Example:
@@ -22,6 +24,7 @@ Example:
 
 from mibounds.tasks.base import Task
 from mibounds.tasks.conditional import ConditionalGaussian
+from mibounds.tasks.mixture import ClassConditionalGaussian
 from mibounds.tasks.gaussian import Gaussian, MultivariateNormal
 from mibounds.tasks.registry import TaskFamily, describe, get, make, names
 from mibounds.tasks.scale import JointScale
@@ -44,6 +47,7 @@ from mibounds.tasks.transforms import (
 
 __all__ = [
     "Asinh",
+    "ClassConditionalGaussian",
     "ConditionalGaussian",
     "Cube",
     "Cubic",
