@@ -80,6 +80,34 @@ def test_estimate_conditional_on_z_columns(csv_file, capsys):
     assert result["y_columns"] == ["c", "d"] and result["z_columns"] == ["b"] and result["joint"]["n"] == 600
 
 
+@pytest.fixture
+def labelled_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    strong, noise = 2 * y + rng.normal(size=600), rng.normal(size=600)
+    path = tmp_path / "labelled.csv"
+    rows = "\n".join(f"{a:.5f},{b:.5f},{c}" for a, b, c in zip(strong, noise, np.array(["red", "green", "blue"])[y]))
+    path.write_text("strong,noise,label\n" + rows + "\n")
+    return path
+
+
+def test_text_labels_get_the_barber_agakov_estimate(labelled_csv, capsys):
+    assert main(["estimate", str(labelled_csv), "--x", "strong", "--y", "label", "--json", *FAST]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["method"] == "barber-agakov" and result["critic"] == "classifier q(y|x)"
+    assert 0 < result["estimate"] <= result["ceiling"]
+
+
+def test_rank_features_sorts_columns_and_groups(labelled_csv, capsys):
+    assert main(["rank-features", str(labelled_csv), "--y", "label", *FAST]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("600 rows; target label; 2 features")
+    assert out[3].startswith("strong") and out[4].startswith("noise")
+    assert main(["rank-features", str(labelled_csv), "--y", "label", "--group", "both=strong,noise", "--json", *FAST]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [s["name"] for s in result["scores"]] == ["both"] and result["scores"][0]["columns"] == ["strong", "noise"]
+
+
 def test_test_independence_text_and_json(csv_file, capsys):
     assert main(["test-independence", str(csv_file), "--x", "0:2", "--permutations", "49", *FAST]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -115,6 +143,9 @@ def test_demo_prints_the_true_mi_beside_the_estimate(capsys):
         (["demo", "--task", "gausian"], "unknown task 'gausian'. Did you mean 'gaussian'?"),
         (["estimate", "{csv}", "--x", "a", "--y", "b", "--z", "b"], "columns b are in z and in x or y; give z columns of its own"),
         (["estimate", "{csv}", "--x", "a", "--z", "e"], "unknown column 'e' in pairs.csv."),
+        (["estimate", "{csv}", "--x", "a", "--y", "b", "--discrete", "y"], "y holds non-integer numbers"),
+        (["rank-features", "{csv}", "--y", "a", "--group", "g"], "--group must look like NAME=COL,COL"),
+        (["rank-features", "{csv}", "--y", "a", "--group", "g=zz"], "--group names column 'zz', which is not a feature column"),
         (["test-independence", "{csv}", "--x", "a", "--permutations", "0"], "num_permutations must be an integer >= 1, got 0"),
         (["test-independence", "{csv}", "--x", "a", "--test-size", "1"], "test_size must be a share of the rows strictly between 0 and 1"),
         (["test-independence", "{csv}", "--x", "a", "--bound", "infonse"], "unknown bound 'infonse'. Did you mean 'infonce'?"),
@@ -272,8 +303,12 @@ BAD_INPUT = [
     # item 8: damaged files, huge fields and headers
     ("damaged-sweep", _damaged, _SWEEP, "is damaged (database disk image is malformed)"),
     ("damaged-report", _damaged, ["bench", "report", "--db", "{tmp}/r.sqlite", "--out", "{tmp}/out"], "is damaged"),
-    ("csv-field", _csv("big.csv", "a,b\n1," + "x" * 200_000 + "\n3,4\n"), ["estimate", "{tmp}/big.csv", *_FAST_ESTIMATE],
+    ("csv-field", _csv("big.csv", "a,b\n1," + "x" * 200_000 + "\n3,4\n"), ["estimate", "{tmp}/big.csv", "--discrete", "none", *_FAST_ESTIMATE],
      "column 'b' of big.csv is not numeric (line 2: 'xxxxxxxxxxxxxxxxxxxx...' (200000 characters))"),
+    ("one-class", _csv("one.csv", "a,b\n" + "".join(f"{i * 0.37:.2f},same\n" for i in range(60))), ["estimate", "{tmp}/one.csv", "--x", "a", "--y", "b", *_FAST_ESTIMATE],
+     "y has a single class ('same')"),
+    ("csv-field-label", _csv("big.csv", "a,b\n1," + "x" * 200_000 + "\n3,4\n"), ["estimate", "{tmp}/big.csv", *_FAST_ESTIMATE],
+     "too few rows: 2 rows give folds of 0 with num_folds = 5"),
     ("npy-header", _huge_npy, ["estimate", "{tmp}/huge.npy", "--x", "0", *_FAST_ESTIMATE],
      "huge.npy claims an array of shape (1099511627776, 2) (16.0 TiB) but holds only 64 bytes of data"),
     ("npz-header", _huge_npz, ["estimate", "{tmp}/huge.npz", *_FAST_ESTIMATE],

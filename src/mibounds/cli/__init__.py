@@ -5,6 +5,7 @@
     mibounds demo                          # estimate MI on a ground-truth task, beside the true MI
     mibounds estimate data.csv --x 0:20 --y 20:40 --json
     mibounds test-independence data.csv --x 0:5 --y 5:10   # exact permutation p-value
+    mibounds rank-features data.csv --y label               # features by MI with a target
     mibounds bounds                        # the registry of bounds as a table
     mibounds tasks                         # the ground-truth tasks
     mibounds bench ...                     # benchmark sweeps (when installed)
@@ -29,7 +30,7 @@ __all__ = ["USER_ERRORS", "build_parser", "main"]
 
 #: Exceptions that mean "the input or the options are wrong", reported in one line with status 2.
 USER_ERRORS = (ValueError, TypeError, OSError, ImportError)
-_SUBCOMMANDS = ("demo", "estimate", "independence", "listing")
+_SUBCOMMANDS = ("demo", "estimate", "independence", "listing", "ranking")
 
 
 class UsageError(Exception):

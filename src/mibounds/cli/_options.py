@@ -24,6 +24,7 @@ def add_estimation_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-steps", type=int, default=e.DEFAULT_MAX_STEPS, metavar="N", help="most training steps (default: %(default)s)")
     group.add_argument("--learning-rate", type=float, default=e.DEFAULT_LEARNING_RATE, metavar="LR", help="Adam step size (default: %(default)s)")
     group.add_argument("--patience", type=int, default=e.DEFAULT_PATIENCE, metavar="N", help="validation checks without improvement before stopping (default: %(default)s)")
+    group.add_argument("--discrete", choices=["auto", "none", "x", "y", "both"], default="auto", help="which variables hold categories (text labels, booleans, integers with at most 20 values under auto); a categorical side gets the Barber-Agakov bound of a classifier, two get the plug-in estimate (default: %(default)s)")
     group.add_argument("--standardize", choices=["quantile", "zscore", "none"], default="quantile", help="per-column scaling: normal scores via the empirical CDF, mean/std, or none (default: %(default)s)")
     group.add_argument("--confidence", type=float, default=0.95, metavar="C", help="coverage of the interval and of the lower bound (default: %(default)s)")
     group.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda (default: %(default)s)")
@@ -66,6 +67,7 @@ def estimation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "device": args.device,
         "random_state": args.seed,
         "progress": not args.quiet and sys.stderr.isatty(),
+        "discrete": args.discrete,
     }
 
 

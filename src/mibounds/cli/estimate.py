@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from mibounds.estimation import load_xy
 
     check_names(args)
-    data = load_xy(args.file, args.x, args.y, args.z)
+    data = load_xy(args.file, args.x, args.y, args.z, labels=args.discrete)
     result = run_estimate(data.x, data.y, args, data.z)
     given = f", z = {_columns(data.z_columns)}" if data.z is not None else ""
     header = [

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from mibounds.validation import MIBoundsWarning
 
     check_names(args)
-    data = load_xy(args.file, args.x, args.y)
+    data = load_xy(args.file, args.x, args.y, labels=args.discrete)
     set_threads(args.threads)
     kwargs = estimation_kwargs(args)
     random_state, progress = kwargs.pop("random_state"), kwargs.pop("progress")

@@ -154,6 +154,7 @@ def load_xy(
     x: str | Sequence[str] | None = None,
     y: str | Sequence[str] | None = None,
     z: str | Sequence[str] | None = None,
+    labels: str = "none",
 ) -> LoadedData:
     """Read two variables (and optionally a third, z) from a file without executing anything in it.
 
@@ -168,6 +169,9 @@ def load_xy(
         y: Columns (or arrays) of y.
         z: Columns (or arrays) of z, the conditioning variables of I(X; Y | Z); they are left
             out when x or y takes "the remaining columns".
+        labels: Which of x and y may hold text labels (categories) in a CSV/TSV file:
+            ``"none"``, ``"auto"`` (a side whose cells are not all numbers), ``"x"``, ``"y"`` or
+            ``"both"`` (the estimator's ``discrete``). Numeric cells are always read as numbers.
 
     Returns:
         The arrays, checked for shape, numbers and finiteness.
@@ -202,10 +206,17 @@ def load_xy(
         columns, read = reader(path, "\t" if fmt == "tsv" else ",")
         z_names = _resolve(columns, z_tokens, path.name) if z_tokens is not None else []
         x_names, y_names = _choose_columns(columns, x_tokens, y_tokens, path.name, taken=z_names)
-        xa, ya = read(x_names), read(y_names)
+        text_ok = {"x": labels in ("auto", "x", "both"), "y": labels in ("auto", "y", "both")}
+        xa, ya = _read_side(read, x_names, text_ok["x"]), _read_side(read, y_names, text_ok["y"])
         xc, yc = x_names, y_names
         if z_names:
             za, zc = read(z_names), z_names
+    if xa.dtype == object or ya.dtype == object:  # category labels: the estimator checks them
+        if za is not None:
+            raise ValueError("conditional MI (--z) needs numeric x and y; encode the categories as numbers")
+        if len(xa) != len(ya):
+            raise ValueError(f"x has {len(xa)} rows and y has {len(ya)}; pass one row of y per row of x")
+        return LoadedData(xa, ya, list(xc), list(yc), str(path))
     xa = validation.check_matrix(xa, "x")
     ya = validation.check_matrix(ya, "y")
     n = check_pair(xa, ya)
@@ -214,6 +225,16 @@ def load_xy(
         if len(za) != n:
             raise ValueError(f"z has {len(za)} rows but x and y have {n}; pass one row of z per row of x and y")
     return LoadedData(xa, ya, list(xc), list(yc), str(path), za, list(zc))
+
+
+def _read_side(read: ColumnReader, names: list[str], text_ok: bool) -> np.ndarray:
+    """Numbers when every cell is one; else, where allowed, the cells as text labels."""
+    try:
+        return read(names)
+    except TypeError:
+        if not text_ok or not hasattr(read, "text"):
+            raise
+        return read.text(names)  # type: ignore[attr-defined]
 
 
 def _choose_columns(
@@ -336,6 +357,11 @@ def _read_csv(path: Path, delimiter: str) -> tuple[list[str], ColumnReader]:
             out[:, k] = _cells_to_float(cells, name, path.name, first_data_line)
         return out
 
+    def text(names: list[str]) -> np.ndarray:  # category labels as written (missing cells: None)
+        picked = [columns.index(name) for name in names]
+        return np.array([[None if row[j].strip().lower() in _MISSING else row[j].strip() for j in picked] for row in body], dtype=object)
+
+    read.text = text  # type: ignore[attr-defined]
     return columns, read
 
 

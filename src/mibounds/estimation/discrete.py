@@ -40,6 +40,7 @@ from torch import Tensor, nn
 
 from mibounds.critics.stacked import stacked_mlp
 from mibounds.estimation.data import as_array, is_pandas
+from mibounds.estimation.diagnostics import check_fold_sizes
 from mibounds.estimation.result import EstimateResult
 from mibounds.estimation.training import FoldPlan, TrainingOutcome, fold_plan, train
 from mibounds.estimation.uncertainty import (
@@ -117,7 +118,7 @@ def categorical_sides(x: Any, y: Any, discrete: str) -> tuple[bool, bool]:
 
 def as_labels(values: Any, name: str) -> tuple[np.ndarray, list[str]]:
     """Integer codes ``[n]`` of the rows of a categorical variable (a row of several columns is one
-    label), and the class names in order of first appearance.
+    label), and the class names in sorted order (code c is the c-th class).
 
     Raises:
         ValueError: For missing values, non-integer numbers (a continuous variable), or one class.
@@ -143,13 +144,18 @@ def as_labels(values: Any, name: str) -> tuple[np.ndarray, list[str]]:
                 f"labels (integers, strings, booleans): pass discrete='auto' or 'none' to treat {name} as numbers"
             )
     keys = [tuple(row) for row in rows.tolist()]
-    mapping: dict[tuple, int] = {}
-    codes = np.fromiter(
-        (mapping.setdefault(key, len(mapping)) for key in keys),
-        dtype=np.int64,
-        count=len(keys),
-    )
-    classes = [key[0] if len(key) == 1 else key for key in mapping]
+    try:  # classes in their natural order (0, 1, 2 or "a", "b"), so codes of a subset line up
+        distinct = sorted(set(keys))
+    except TypeError:  # labels of mixed types
+        distinct = sorted(set(keys), key=repr)
+    mapping = {key: code for code, key in enumerate(distinct)}
+    codes = np.fromiter((mapping[key] for key in keys), dtype=np.int64, count=len(keys))
+    classes = [key[0] if len(key) == 1 else key for key in distinct]
+    if len(classes) > max(MAX_AUTO_CLASSES, len(codes) // 2):
+        raise ValueError(
+            f"{name} has {len(classes)} classes in {len(codes)} rows: too many to be categories (an identifier, or a "
+            f"continuous variable?); pass discrete='none' to treat {name} as numbers, or merge rare classes"
+        )
     if len(classes) < 2:
         raise ValueError(
             f"{name} has a single class ({classes[0]!r}): a constant shares no information with anything; "
@@ -396,6 +402,7 @@ def fit_categorical(
             f"x has {sizes['x']} rows and y has {sizes['y']}; pass one row of y per row of x"
         )
     check_finite_rows(values, other)
+    check_fold_sizes(len(codes), settings["num_folds"])
     fitted = scaler.fit(values) if scaler is not None else None
     scaled = fitted(values) if fitted is not None else values
     plan = fold_plan(len(codes), settings["num_folds"], np.random.default_rng(seed))

@@ -43,6 +43,7 @@ from torch import Tensor
 
 from mibounds._progress import progress_bar
 from mibounds.estimation.data import as_array, check_pair
+from mibounds.estimation.discrete import as_labels, categorical_sides, plugin_estimate
 from mibounds.estimation.estimator import MIEstimator, _issue
 from mibounds.estimation.result import EstimateResult, _json_safe
 
@@ -175,9 +176,14 @@ def independence_test(
         raise ValueError(
             f"test_size must be a share of the rows strictly between 0 and 1, got {test_size!r}"
         )
-    xa, _ = as_array(x, "x")
-    ya, _ = as_array(y, "y")
-    n = check_pair(xa, ya)
+    sides = categorical_sides(x, y, estimator_params.get("discrete", "auto"))
+    xa = as_labels(x, "x")[0] if sides[0] else as_array(x, "x")[0]
+    ya = as_labels(y, "y")[0] if sides[1] else as_array(y, "y")[0]
+    n = len(xa) if any(sides) else check_pair(xa, ya)
+    if len(ya) != n:
+        raise ValueError(f"x has {n} rows and y has {len(ya)}; pass one row of y per row of x")
+    if all(sides):  # nothing to train: the plug-in MI of all rows against re-pairings
+        return _categorical_test(xa, ya, num_permutations, random_state, progress, start, **estimator_params)
     n_test = round(n * test_size)
     if n_test < MIN_TEST_ROWS or n - n_test < MIN_TEST_ROWS:
         raise ValueError(
@@ -192,24 +198,32 @@ def independence_test(
     order = np.random.default_rng(seed).permutation(n)
     train, test = order[n_test:], order[:n_test]
 
+    if any(sides):  # the labels as codes, so the training part's classes are named alike
+        estimator_params = {**estimator_params, "discrete": "x" if sides[0] else "y"}
     estimator = MIEstimator(random_state=seed, progress=progress, **estimator_params)
     estimator._fit(xa[train], ya[train])
     _issue(estimator.result_.warnings)
     device = estimator.device_
-    xt = torch.as_tensor(
-        estimator.x_scaler_(xa[test]), dtype=torch.float32, device=device
-    )
-    yt = torch.as_tensor(
-        estimator.y_scaler_(ya[test]), dtype=torch.float32, device=device
-    )
     generator = torch.Generator().manual_seed(seed)
     permutations = torch.stack(
         [torch.randperm(n_test, generator=generator) for _ in range(num_permutations)]
-    )
-    with torch.no_grad():
-        observed, null = _statistics(
-            estimator, xt, yt, permutations.to(device), progress
-        )
+    ).to(device)
+    if any(sides):
+        codes, features = (xa[test], ya[test]) if sides[0] else (ya[test], xa[test])
+        seen = np.unique((xa if sides[0] else ya)[train])  # the classifier's classes, in code order
+        if not np.isin(codes, seen).all():
+            raise ValueError(
+                "a class has rows in the test part but none in the training part; pass more rows or merge rare classes"
+            )
+        codes = np.searchsorted(seen, codes)
+        scaler = estimator.y_scaler_ if sides[0] else estimator.x_scaler_
+        features_t = torch.as_tensor(scaler(features) if scaler is not None else features, dtype=torch.float32, device=device)
+        observed, null = _classifier_statistics(estimator.model_, features_t, torch.as_tensor(codes, device=device), permutations)
+    else:
+        xt = torch.as_tensor(estimator.x_scaler_(xa[test]), dtype=torch.float32, device=device)
+        yt = torch.as_tensor(estimator.y_scaler_(ya[test]), dtype=torch.float32, device=device)
+        with torch.no_grad():
+            observed, null = _statistics(estimator, xt, yt, permutations, progress)
     exceed = int((null >= observed).sum())
     return IndependenceResult(
         p_value=(1 + exceed) / (num_permutations + 1),
@@ -220,6 +234,48 @@ def independence_test(
         resolution=1 / (num_permutations + 1),
         n_train=len(train),
         n_test=n_test,
+        estimate=estimator.result_,
+        random_state=seed,
+        seconds=time.perf_counter() - start,
+        warnings=list(estimator.result_.warnings),
+    )
+
+
+@torch.no_grad()
+def _classifier_statistics(model: Any, features: Tensor, codes: Tensor, permutations: Tensor) -> tuple[float, np.ndarray]:
+    """Observed and permuted ``mean_i log q(c_i | f_i) - mean_{i,j} log q(c_j | f_i)`` for the
+    average of the fold classifiers (a mixture of their class probabilities)."""
+    if model is None:  # the classifiers never trained (no rows for them): nothing to test with
+        raise ValueError("the training part left no classifier to test with; pass more rows")
+    log_q = torch.logsumexp(model.log_q(features).double(), dim=0) - math.log(model.num_members)  # [m, C]
+    frequencies = torch.bincount(codes, minlength=log_q.shape[1]).double() / len(codes)
+    all_pairs = float((log_q @ frequencies).mean())
+    observed = float(log_q.gather(1, codes[:, None]).mean()) - all_pairs
+    null = log_q.gather(1, codes[permutations].T).mean(0) - all_pairs  # [B]
+    return observed, null.cpu().numpy()
+
+
+def _categorical_test(
+    x_codes: np.ndarray, y_codes: np.ndarray, num_permutations: int, random_state: int | None, progress: bool,
+    start: float, **estimator_params: Any,
+) -> IndependenceResult:
+    """Both categorical: the plug-in MI of all rows against B re-pairings (a permutation G-test)."""
+    seed = int(np.random.default_rng(random_state).integers(2**31 - 1)) if random_state is None else int(random_state)
+    estimator = MIEstimator(random_state=seed, progress=progress, **{**estimator_params, "discrete": "both"})
+    estimator._fit(x_codes, y_codes)
+    rng = np.random.default_rng(seed)
+    observed = plugin_estimate(x_codes, y_codes, 0.95)[0].estimate
+    null = np.array([plugin_estimate(x_codes, rng.permutation(y_codes), 0.95)[0].estimate for _ in range(num_permutations)])
+    exceed = int((null >= observed).sum())
+    return IndependenceResult(
+        p_value=(1 + exceed) / (num_permutations + 1),
+        statistic=observed,
+        null_mean=float(null.mean()),
+        null_std=float(null.std(ddof=1)) if num_permutations > 1 else math.nan,
+        num_permutations=num_permutations,
+        resolution=1 / (num_permutations + 1),
+        n_train=0,
+        n_test=len(x_codes),
         estimate=estimator.result_,
         random_state=seed,
         seconds=time.perf_counter() - start,

@@ -145,7 +145,7 @@ class ClassConditionalGaussian:
                 log_priors + log_density, dim=1
             )
             total += float(self.priors[c] * (grid_weights * integrand).sum())
-        return total
+        return max(total, 0.0)  # rounding can leave -1e-18 for identical classes
 
     @property
     def mutual_information(self) -> float:
