@@ -196,3 +196,35 @@ def test_power_at_a_twentieth_of_a_nat_with_5000_rows():
     ]
     count = _rejections(pairs, num_permutations=199)
     assert count >= 18, count  # power >= 0.9
+
+
+def test_categories_are_tested_with_the_classifier_or_the_contingency_table():
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 3, 1200)
+    x = rng.normal(size=(1200, 2)) + 0.4 * labels[:, None]
+    names = np.array(["a", "b", "c"])[labels]
+    result = independence_test(x, names, num_permutations=99, random_state=0, **FAST)
+    assert result.rejects(0.05) and result.estimate.method == "barber-agakov"
+    flipped = independence_test(names, x, num_permutations=99, random_state=0, **FAST)
+    assert flipped.rejects(0.05)
+    both = independence_test((x[:, 0] > 0.4).astype(int), labels, num_permutations=99, random_state=0, progress=False)
+    assert both.rejects(0.05) and both.estimate.method == "plug-in" and both.n_train == 0
+
+
+def test_size_of_the_contingency_table_test_is_within_the_binomial_band():
+    low, high = binomial_band(200, 0.05)
+    rng = np.random.default_rng(5)
+    count = 0
+    for seed in range(200):
+        a, b = rng.integers(0, 3, 300), rng.integers(0, 4, 300)
+        count += independence_test(a, b, num_permutations=49, random_state=seed, progress=False).rejects(0.05)
+    assert low <= count <= high, (count, (low, high))
+
+
+@pytest.mark.slow
+def test_size_of_the_classifier_test_is_within_the_binomial_band():
+    low, high = binomial_band(200, 0.05)
+    rng = np.random.default_rng(6)
+    pairs = [(rng.normal(size=(300, 2)), rng.integers(0, 3, 300)) for _ in range(200)]
+    count = _rejections(pairs, num_permutations=99, max_steps=200)
+    assert low <= count <= high, (count, (low, high))
