@@ -21,6 +21,7 @@ import pytest
 import torch
 
 from mibounds.experiments import staircase as st
+from mibounds.experiments.staircase.training import _Batches
 from mibounds.experiments.figures import Table, ema
 
 K = 16
@@ -149,14 +150,14 @@ def test_an_interrupted_job_resumes_from_its_checkpoint(tmp_path, monkeypatch) -
     cfg = st.StaircaseConfig(**{**TINY, "steps_per_level": 5, "bounds": ("infonce", "mine", "interpolated:0.5")})
     specs, path = cfg.specs, tmp_path / "job.pt"
     uninterrupted = st.train_stack(cfg, "separable", ("gaussian",), specs)
-    batch = st._Batches.batch
+    batch = _Batches.batch
 
-    def interrupt_at_step_7(self: st._Batches, step: int, mi: float):  # type: ignore[no-untyped-def]
+    def interrupt_at_step_7(self: _Batches, step: int, mi: float):  # type: ignore[no-untyped-def]
         if step == 7:
             raise KeyboardInterrupt
         return batch(self, step, mi)
 
-    monkeypatch.setattr(st._Batches, "batch", interrupt_at_step_7)
+    monkeypatch.setattr(_Batches, "batch", interrupt_at_step_7)
     with pytest.raises(KeyboardInterrupt):
         st.train_stack(cfg, "separable", ("gaussian",), specs, checkpoint=path, checkpoint_every=3)
     assert torch.load(path, weights_only=True)["step"] == 6

@@ -48,9 +48,16 @@ import torch
 from torch import Tensor
 
 from mibounds import tasks
-from mibounds.experiments.figures import Curve, Table, alpha_sweep_figure, bias_variance_figure, save_figure, short
-from mibounds.experiments.staircase import DEFAULT_BOUNDS as STAIRCASE_BOUNDS
-from mibounds.experiments.staircase import BoundSpec
+from mibounds.experiments.figures import (
+    Curve,
+    Table,
+    alpha_sweep_figure,
+    bias_variance_figure,
+    save_figure,
+    short,
+)
+from mibounds.experiments.staircase.config import DEFAULT_BOUNDS as STAIRCASE_BOUNDS
+from mibounds.experiments.staircase.config import BoundSpec
 
 __all__ = [
     "DEFAULT_BOUNDS",
@@ -58,7 +65,6 @@ __all__ = [
     "BiasVarianceResult",
     "estimates",
     "load_result",
-    "main",
     "optimal_critic",
     "run_bias_variance",
 ]
@@ -350,25 +356,3 @@ def run_bias_variance(config: BiasVarianceConfig | None = None, *, log: Callable
     if log is not None:
         log(f"bias-variance: alpha sweep done; {seconds:.1f} s wall-clock in all")
     return BiasVarianceResult(config, table, seconds)
-
-
-def main(args: Any) -> int:
-    """``mibounds bench bias-variance`` (arguments defined in :mod:`mibounds.cli.bench`)."""
-    from mibounds.experiments.figures import require_matplotlib
-
-    if not args.no_figures:
-        require_matplotlib("--no-figures")  # before the batches, not after them
-    if args.from_dir:
-        result = load_result(args.from_dir)
-    else:
-        config = BiasVarianceConfig(
-            task=args.task, dim=args.dim, bounds=tuple(args.bounds or DEFAULT_BOUNDS), mi_grid=tuple(args.mi),
-            batch_size=args.batch_size, k_grid=tuple(args.batch_sizes), fixed_mi=args.fixed_mi,
-            alphas=tuple(args.alphas), alpha_mi=tuple(args.alpha_mi), repeats=args.repeats, seed=args.seed,
-        )
-        result = run_bias_variance(config, log=print)
-    written = result.save(args.out, figures=not args.no_figures)
-    print(result.markdown())
-    for path in written.values():
-        print(f"wrote {path}")
-    return 0

@@ -284,6 +284,32 @@ class ProcessExecutor:
                 _abandon(pool)
 
 
+    def map_jobs(self, function: Callable[..., Any], jobs: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, Any]]:
+        """Run ``function(*job)`` for every job in the workers; yield ``(index, result)`` as each finishes.
+
+        Unlike :meth:`run`, a job's exception (or a worker's death) is raised here: use it for
+        work that is one whole (e.g. the jobs of a staircase), not for independent cells. If the
+        generator is closed early or an exception (Ctrl-C) reaches it, the jobs still queued are
+        cancelled and the workers stopped.
+
+        Args:
+            function: A module-level function (worker processes import it by reference).
+            jobs: The positional arguments of each call.
+        """
+        pool = self._pool()
+        finished = False
+        try:
+            futures = {pool.submit(function, *job): index for index, job in enumerate(jobs)}
+            for future in concurrent.futures.as_completed(futures):
+                yield futures[future], future.result()
+            finished = True
+        finally:
+            if finished:
+                pool.shutdown(wait=True)
+            else:
+                _abandon(pool)
+
+
 def _abandon(pool: concurrent.futures.ProcessPoolExecutor) -> None:
     # Cancel what has not started, then stop the workers running abandoned cells. Python 3.14
     # has pool.terminate_workers(); before it, the pool's process table (taken before shutdown,
@@ -401,7 +427,9 @@ def make_executor(
         ImportError: For ``"ray"`` without ray installed.
     """
     if executor not in EXECUTORS:
-        from mibounds.validation import unknown_name_error  # imports torch: only on this error
+        from mibounds.validation import (
+            unknown_name_error,  # imports torch: only on this error
+        )
 
         raise unknown_name_error("executor", executor, EXECUTORS)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
