@@ -217,10 +217,9 @@ def write_accuracy_report(db: str | Path, out: str | Path, *, figure: bool = Tru
     order = {(task, n): i for i, (task, n) in enumerate(SUITE)}
     table.sort(key=lambda r: (order.get((r["task"], r["n"]), len(order)), r["task"], r["n"], r["estimator"] != "mibounds", r["estimator"]))
     columns = ("task", "n", "estimator", "runs", "true_mi", "estimate", "bias", "mae", "rmse", "coverage", "lower_ok", "warned", "seconds")
-    with files.csv.open("w", encoding="utf-8") as handle:
-        handle.write(",".join(columns) + "\n")
-        for r in table:
-            handle.write(",".join(_number(r[c], 6) for c in columns) + "\n")
+    from mibounds.experiments.figures import Table
+
+    Table(columns, [tuple(r[c] for c in columns) for r in table]).to_csv(files.csv, cell=lambda v: _number(v, 6))
     files.markdown.write_text(_markdown(rows, table, columns), encoding="utf-8")
     if figure:
         files.figure = plot_accuracy(rows, out / "accuracy.png")
@@ -233,10 +232,11 @@ def _markdown(rows: list[dict[str, Any]], table: list[dict[str, Any]], columns: 
              "Nats. bias = mean(estimate - truth); mae = mean |error|; coverage = share of 95 % intervals "
              "holding the truth; lower_ok = share of runs whose lower bound is at most the truth; warned = runs "
              "that ended with a warning; seconds = median wall time of one call (one thread).", ""]
-    lines.append("| " + " | ".join(columns) + " |")
-    lines.append("|" + "|".join("---" if c in ("task", "estimator") else "---:" for c in columns) + "|")
-    for r in table:
-        lines.append("| " + " | ".join(_number(r[c]).replace("|", "\\|") for c in columns) + " |")
+    from mibounds.experiments.figures import Table
+
+    grid = Table(tuple(columns), [tuple(r[c] for c in columns) for r in table])
+    lines += grid.to_markdown(right=set(columns) - {"task", "estimator"},
+                              cell=lambda v: _number(v).replace("|", "\\|")).rstrip("\n").split("\n")
     warned = [r for r in mine if r.get("warnings")]
     lines += ["", f"## Runs that ended with a warning ({len(warned)} of {len(mine)})", ""]
     for r in sorted(warned, key=lambda r: (r["task"], r["n"], r["seed"])):

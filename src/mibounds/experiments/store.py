@@ -28,7 +28,6 @@ import contextlib
 import datetime as _datetime
 import json
 import os
-import re
 import socket
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
