@@ -36,18 +36,10 @@ def add_estimation_options(parser: argparse.ArgumentParser) -> None:
 
 def check_names(args: argparse.Namespace) -> None:
     """Refuse unknown bound or critic names before reading data or training."""
-    from mibounds import critics, validation
-    from mibounds.estimation import estimator_bounds
+    from mibounds.estimation.names import check_bound, check_critic
 
-    if args.bound not in estimator_bounds():
-        from mibounds import bounds
-
-        try:  # a known but unusable bound gets the estimator's longer explanation
-            bounds.get(args.bound)
-        except ValueError:
-            raise validation.unknown_name_error("bound", args.bound, estimator_bounds()) from None
-    if args.critic != "none" and args.critic not in critics.names():
-        raise validation.unknown_name_error("critic", args.critic, [*critics.names(), "none"])
+    check_bound(args.bound)
+    check_critic(args.critic, also=["none"])
 
 
 def estimation_kwargs(args: argparse.Namespace) -> dict[str, Any]:

@@ -168,16 +168,18 @@ def _group(rows: Iterable[dict[str, Any]], *keys: str) -> dict[tuple[Any, ...], 
 
 
 def _stats(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    errors = [float(r["estimate"]) - float(r["true_mi"]) for r in rows]
+    from mibounds.experiments.statistics import summarize_errors
+
+    errors = summarize_errors([float(r["estimate"]) for r in rows], [float(r["true_mi"]) for r in rows])
     intervals = [r for r in rows if r.get("ci_low") is not None and r.get("ci_high") is not None]
     lower = [r for r in rows if r.get("lower_bound") is not None]
     return {
         "runs": len(rows),
-        "true_mi": statistics.fmean(float(r["true_mi"]) for r in rows),
-        "estimate": statistics.fmean(float(r["estimate"]) for r in rows),
-        "bias": statistics.fmean(errors),
-        "mae": statistics.fmean(abs(e) for e in errors),
-        "rmse": math.sqrt(statistics.fmean(e * e for e in errors)),
+        "true_mi": errors.truth,
+        "estimate": errors.mean,
+        "bias": errors.bias,
+        "mae": errors.mae,
+        "rmse": errors.rmse,
         "coverage": None if not intervals else sum(_covers(r) for r in intervals) / len(intervals),
         "lower_ok": None if not lower else sum(float(r["lower_bound"]) <= float(r["true_mi"]) for r in lower) / len(lower),
         "warned": sum(bool(r.get("warnings")) for r in rows),

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -58,6 +57,7 @@ from mibounds.experiments.figures import (
 )
 from mibounds.experiments.staircase.config import DEFAULT_BOUNDS as STAIRCASE_BOUNDS
 from mibounds.experiments.staircase.config import BoundSpec
+from mibounds.experiments.statistics import summarize_errors
 
 __all__ = [
     "DEFAULT_BOUNDS",
@@ -213,14 +213,11 @@ _COLUMNS = ("sweep", "bound", "critic", "true_mi", "k", "alpha", "repeats", "mea
 def _rows(sweep: str, specs: Sequence[BoundSpec], values: np.ndarray, mi: float, k: int) -> list[tuple[Any, ...]]:
     rows = []
     for spec, v in zip(specs, values, strict=True):
-        finite = v[np.isfinite(v)]
-        mean = float(finite.mean()) if finite.size else float("nan")
-        variance = float(finite.var(ddof=1)) if finite.size > 1 else float("nan")
+        summary = summarize_errors(v, mi)
         alpha = spec.kwargs.get("alpha", float("nan")) if spec.name == "interpolated" else float("nan")
         rows.append((
-            sweep, spec.label, optimal_critic(spec.label), mi, k, alpha, int(finite.size), mean, mean - mi,
-            variance, float(np.mean((finite - mi) ** 2)) if finite.size else float("nan"),
-            math.sqrt(variance / finite.size) if finite.size > 1 else float("nan"),
+            sweep, spec.label, optimal_critic(spec.label), mi, k, alpha, summary.count, summary.mean, summary.bias,
+            summary.variance, summary.mse, summary.stderr,
         ))
     return rows
 

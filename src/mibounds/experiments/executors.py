@@ -33,6 +33,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from mibounds.experiments.grid import Cell
+from mibounds.validation.values import check_int, unknown_name_error
 
 __all__ = [
     "EXECUTORS",
@@ -427,17 +428,10 @@ def make_executor(
         ImportError: For ``"ray"`` without ray installed.
     """
     if executor not in EXECUTORS:
-        from mibounds.validation import (
-            unknown_name_error,  # imports torch: only on this error
-        )
-
         raise unknown_name_error("executor", executor, EXECUTORS)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise ValueError(
-            f"workers must be an integer >= 0 (0 runs the cells in this process), got {workers!r}"
-        )
-    if threads_per_worker is not None and (not isinstance(threads_per_worker, int) or threads_per_worker < 1):
-        raise ValueError(f"threads_per_worker must be an integer >= 1 or None, got {threads_per_worker!r}")
+    workers = check_int(workers, "workers", minimum=0, why="0 runs the cells in this process")
+    if threads_per_worker is not None:
+        threads_per_worker = check_int(threads_per_worker, "threads_per_worker", minimum=1, hint="or None")
     if executor == "ray":
         import_ray()  # fail now, before a results file is created, if the extra is missing
         return RayExecutor(address, workers, threads_per_worker, ray_init_kwargs)

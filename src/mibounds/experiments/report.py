@@ -23,8 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mibounds.experiments.figures import Table, new_figure, require_matplotlib, save_figure
+from mibounds.experiments.figures import (
+    Table,
+    new_figure,
+    require_matplotlib,
+    save_figure,
+)
 from mibounds.experiments.grid import canonical_json
+from mibounds.experiments.statistics import summarize_errors
 from mibounds.experiments.store import ResultStore
 
 __all__ = ["STAT_COLUMNS", "ReportFiles", "plot_estimates", "summarize", "write_report"]
@@ -101,7 +107,9 @@ def _statistics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         if all(_finite(r.get(k)) for k in ("ci_low", "ci_high", "true_mi"))
     ]
     seconds = [float(row["seconds"]) for row in rows if row["status"] == "done" and _finite(row.get("seconds"))]
-    mean = _mean(estimates)
+    spread = summarize_errors(estimates)
+    paired_errors = summarize_errors([e for e, _ in paired], [t for _, t in paired])
+    mean = _number(spread.mean)
     true_mi = _mean(truths)
     return {
         "seeds": len(done),
@@ -109,11 +117,16 @@ def _statistics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "estimate": mean,
         "true_mi": true_mi,
         "bias": None if mean is None or true_mi is None else mean - true_mi,
-        "std": _sample_std(estimates),
-        "rmse": None if not paired else math.sqrt(_mean([(e - t) ** 2 for e, t in paired])),
+        "std": _number(spread.std),
+        "rmse": _number(paired_errors.rmse),
         "coverage": _mean([float(c) for c in covered]),
         "seconds": _mean(seconds),
     }
+
+
+def _number(value: float) -> float | None:
+    """None for an undefined statistic (NaN), as the report's tables show it (an empty cell)."""
+    return None if math.isnan(value) else value
 
 
 def _finite(value: Any) -> bool:
@@ -122,13 +135,6 @@ def _finite(value: Any) -> bool:
 
 def _mean(values: Sequence[float]) -> float | None:
     return math.fsum(values) / len(values) if values else None
-
-
-def _sample_std(values: Sequence[float]) -> float | None:
-    if len(values) < 2:
-        return None
-    mean = math.fsum(values) / len(values)
-    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
 # -- files ------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from mibounds import bounds, tasks
-from mibounds.validation import unknown_name_error
+from mibounds.validation import check_int, unknown_name_error
 
 __all__ = ["CONDITIONAL", "DEFAULT_BOUNDS", "STACKED_CRITICS", "BoundSpec", "StaircaseConfig"]
 
@@ -211,11 +211,10 @@ class StaircaseConfig:
                 raise unknown_name_error("staircase critic", name, STACKED_CRITICS)
         _parse_specs(self.bounds)
         for name in ("dim", "steps_per_level", "window", "hidden_dim", "embed_dim", "baseline_hidden_dim"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 2:
-            raise ValueError(f"batch_size must be an integer >= 2 (the bounds need negatives), got {self.batch_size!r}")
+            object.__setattr__(self, name, check_int(getattr(self, name), name, minimum=1))
+        object.__setattr__(
+            self, "batch_size", check_int(self.batch_size, "batch_size", minimum=2, why="the bounds need negatives")
+        )
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if self.dtype not in ("float32", "float64"):

@@ -20,6 +20,7 @@ from mibounds.experiments.figures import (
     staircase_figure,
 )
 from mibounds.experiments.staircase.config import CONDITIONAL, StaircaseConfig
+from mibounds.experiments.statistics import summarize_errors
 
 __all__ = ["JobTiming", "StaircaseResult", "merge_results", "stage_statistics"]
 
@@ -48,19 +49,12 @@ class JobTiming:
 def stage_statistics(values: np.ndarray, truth: float) -> dict[str, float]:
     """Bias, variance and MSE (nats, nats²) of estimates ``values`` of the true MI ``truth``.
 
-    Non-finite estimates are left out of the moments and counted in ``"nonfinite"``.
+    Non-finite estimates are left out of the moments and counted in ``"nonfinite"``; the numbers
+    are those of :func:`mibounds.experiments.statistics.summarize_errors`.
     """
-    finite = values[np.isfinite(values)].astype(np.float64)
-    n = finite.size
-    nan = float("nan")
-    mean = float(finite.mean()) if n else nan
-    return {
-        "mean": mean,
-        "bias": mean - truth,
-        "variance": float(finite.var(ddof=1)) if n > 1 else nan,
-        "mse": float(np.mean((finite - truth) ** 2)) if n else nan,
-        "nonfinite": int(values.size - n),
-    }
+    summary = summarize_errors(values, truth)
+    return {"mean": summary.mean, "bias": summary.bias, "variance": summary.variance, "mse": summary.mse,
+            "nonfinite": summary.nonfinite}
 
 
 @dataclass

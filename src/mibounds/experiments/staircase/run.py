@@ -25,6 +25,7 @@ from mibounds.experiments.staircase.training import (
     evaluate_structured,
     train_stack,
 )
+from mibounds.validation import check_int
 
 __all__ = ["run_staircase"]
 
@@ -83,8 +84,7 @@ def run_staircase(
         A :class:`StaircaseResult` with every per-step estimate and the wall-clock per job.
     """
     config = config or StaircaseConfig()
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    workers = check_int(workers, "workers", minimum=1)
     specs = config.specs
     # The short jobs first: the structured bounds, then the separable critic, then the concat one.
     groups: dict[str, list[BoundSpec]] = {}
