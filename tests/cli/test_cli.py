@@ -13,7 +13,7 @@ import pytest
 from mibounds.cli import main
 
 # A few steps of training: these tests check the plumbing, not the estimate.
-FAST = ["--max-steps", "20", "--seed", "0", "--quiet"]
+FAST = ["--max-steps", "20", "--seed", "0", "--no-progress"]
 
 
 @pytest.fixture
@@ -237,7 +237,7 @@ def _no_matplotlib(monkeypatch) -> None:
 
 
 _SWEEP = ["bench", "sweep", "--seeds", "0", "1", "--cell", SYNTHETIC, "--db", "{tmp}/r.sqlite", "--no-progress"]
-_FAST_ESTIMATE = ["--max-steps", "5", "--quiet"]
+_FAST_ESTIMATE = ["--max-steps", "5", "--no-progress"]
 
 BAD_INPUT = [
     # item 4: a second sweep on a file in use

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import os
 import signal
@@ -367,3 +368,17 @@ def test_critics_that_stop_learning_are_reported_and_kept(tmp_path) -> None:
     resumed = st.train_stack(cfg, "separable", ("cubic",), specs, checkpoint=path)  # loads the finished job
     again = st.train_stack(cfg, "separable", ("cubic",), specs)
     np.testing.assert_array_equal(resumed.frozen, again.frozen)
+
+
+def test_runs_saved_before_the_num_members_rename_still_load(saved: dict, tmp_path) -> None:
+    with np.load(saved["npz"], allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    for timing in meta["timings"]:
+        timing["members"] = timing.pop("num_members")
+    arrays["meta"] = np.array(json.dumps(meta), dtype=np.str_)
+    old = tmp_path / "staircase_estimates.npz"
+    np.savez_compressed(old, **arrays)
+    loaded = st.StaircaseResult.load(old)
+    assert [t.num_members for t in loaded.timings] == [t.num_members for t in st.StaircaseResult.load(saved["npz"]).timings]
+    assert any(t.num_members > 0 for t in loaded.timings)

@@ -31,7 +31,7 @@ def add_estimation_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for torch (default: %(default)s: the networks are small, so more threads gain little and compete with other work)")
     out = parser.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    out.add_argument("--quiet", action="store_true", help="no progress bar")
+    out.add_argument("--no-progress", action="store_true", help="no progress bar (there is none either when stderr is not a terminal)")
 
 
 def check_names(args: argparse.Namespace) -> None:
@@ -57,7 +57,7 @@ def estimation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "confidence": args.confidence,
         "device": args.device,
         "random_state": args.seed,
-        "progress": not args.quiet and sys.stderr.isatty(),
+        "progress": not args.no_progress and sys.stderr.isatty(),
     }
 
 

@@ -14,6 +14,9 @@ off-diagonal entries stand for ``p(x) p(y)`` (see :mod:`mibounds.bounds`). Score
 - Stacks of M independent critics in one pass (``[M, K, K]``): :class:`StackedSeparableCritic`,
   :class:`StackedConcatCritic`, built on :class:`StackedLinear`.
 
+The building blocks ``pairwise_first_layer`` and ``stacked_linear`` are importable from their
+modules (:mod:`~mibounds.critics.concat`, :mod:`~mibounds.critics.stacked`) but not public API.
+
 Defaults follow Poole et al. (2019), "On Variational Bounds of Mutual Information": MLPs with 2
 hidden layers of 256 ReLU units, 32-d embeddings for separable critics, baseline MLP 2 x 512.
 """
@@ -53,7 +56,5 @@ __all__ = [
     "make",
     "mlp",
     "names",
-    "pairwise_first_layer",
-    "stacked_linear",
     "stacked_mlp",
 ]

@@ -167,8 +167,8 @@ def _evaluate(spec: BoundSpec, log_ratio: Tensor, log_conditional: Tensor | None
     return vmap(lambda c: info.fn(c, **kwargs))(log_conditional)
 
 
-def estimates(config: BiasVarianceConfig, specs: Sequence[BoundSpec], mi: float, k: int, seed: int) -> np.ndarray:
-    """Every bound's estimate on ``config.repeats`` fresh batches of ``k`` pairs at ``mi`` nats.
+def estimates(config: BiasVarianceConfig, specs: Sequence[BoundSpec], mi: float, batch_size: int, seed: int) -> np.ndarray:
+    """Every bound's estimate on ``config.repeats`` fresh batches of ``batch_size`` pairs at ``mi`` nats.
 
     Each bound gets its optimal critic (module docstring); every bound sees the same batches.
 
@@ -176,7 +176,7 @@ def estimates(config: BiasVarianceConfig, specs: Sequence[BoundSpec], mi: float,
         config: Task, dimension, repeats, dtype.
         specs: The bounds.
         mi: True MI (nats).
-        k: Batch size.
+        batch_size: K, pairs per batch.
         seed: Seed of the batches.
 
     Returns:
@@ -189,15 +189,15 @@ def estimates(config: BiasVarianceConfig, specs: Sequence[BoundSpec], mi: float,
     structured = any(not s.trained for s in specs)
     with_marginal = any(s.name == "rate" for s in specs)
     generator = torch.Generator().manual_seed(seed)
-    chunk = max(1, config.chunk_elements // (k * k))
+    chunk = max(1, config.chunk_elements // (batch_size * batch_size))
     out = np.empty((len(specs), config.repeats))
     with torch.no_grad(), warnings.catch_warnings():
         # vmap falls back to a loop for one in-place op of the leave-one-out mixture: slower, exact.
         warnings.filterwarnings("ignore", message="There is a performance drop")
         for start in range(0, config.repeats, chunk):
             r = min(chunk, config.repeats - start)
-            x, y = task.sample(r * k, generator=generator, dtype=dtype)
-            x, y = x.view(r, k, -1), y.view(r, k, -1)
+            x, y = task.sample(r * batch_size, generator=generator, dtype=dtype)
+            x, y = x.view(r, batch_size, -1), y.view(r, batch_size, -1)
             log_ratio = vmap(task.log_ratio)(x, y)
             log_conditional = vmap(task.log_conditional)(x, y) if structured else None
             log_marginal = vmap(task.log_marginal_y)(y) if with_marginal else None

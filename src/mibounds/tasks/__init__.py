@@ -46,7 +46,6 @@ __all__ = [
     "ElementwiseMap",
     "Gaussian",
     "HalfCube",
-    "JointScale",
     "Map",
     "MultivariateNormal",
     "NormalCDF",

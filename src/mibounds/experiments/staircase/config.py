@@ -119,18 +119,18 @@ class BoundSpec:
         """True for bounds computed from a learned critic's scores."""
         return self.info.score_based
 
-    def ceilings(self, k: int) -> dict[str, float]:
-        """The published ceilings at batch size ``k`` (drawn dashed): label -> nats.
+    def ceilings(self, batch_size: int) -> dict[str, float]:
+        """The published ceilings at batch size K = ``batch_size`` (drawn dashed): label -> nats.
 
         ``log K`` for InfoNCE and TNCE; ``1 + log(K / alpha)`` for the interpolated bound
         (Poole et al. 2019, §2.4; the registry's tighter ``1 + log((K-1)/alpha)`` lies under it).
         """
         if self.name in ("infonce", "tnce"):
-            return {"log K": math.log(k)}
+            return {"log K": math.log(batch_size)}
         if self.name == "interpolated":
             alpha = self.kwargs.get("alpha", self.info.params.get("alpha"))
             if alpha:
-                return {"1 + log(K/α)": 1.0 + math.log(k / alpha)}
+                return {"1 + log(K/α)": 1.0 + math.log(batch_size / alpha)}
         return {}
 
 

@@ -32,7 +32,7 @@ class JobTiming:
     Attributes:
         critic: ``"separable"``, ``"concat"`` or ``"conditional"`` (structured bounds, no training).
         tasks: The tasks the job ran (stacked in one critic when several).
-        members: Critics trained together in the stack (0 for the structured bounds).
+        num_members: Critics trained together in the stack (0 for the structured bounds).
         steps: Steps per task.
         seconds: Wall-clock of the job's loop.
         cpu_seconds: CPU time of the job's process over the loop (all its threads).
@@ -40,7 +40,7 @@ class JobTiming:
 
     critic: str
     tasks: tuple[str, ...]
-    members: int
+    num_members: int
     steps: int
     seconds: float
     cpu_seconds: float
@@ -131,7 +131,7 @@ class StaircaseResult:
         table = Table(("critic", "tasks", "critics_in_stack", "steps", "seconds", "ms_per_step", "cpu_seconds"),
                       title=f"Staircase wall-clock: {self.wall_seconds:.1f} s in all")
         for job in self.timings:
-            table.rows.append((job.critic, "+".join(job.tasks), job.members, job.steps, job.seconds,
+            table.rows.append((job.critic, "+".join(job.tasks), job.num_members, job.steps, job.seconds,
                                1e3 * job.seconds / job.steps, job.cpu_seconds))
         return table
 
@@ -272,11 +272,19 @@ class StaircaseResult:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             keys = [tuple(str(k).split("|")) for k in data["keys"]]
-            timings = [JobTiming(**{**t, "tasks": tuple(t["tasks"])}) for t in meta["timings"]]
+            timings = [JobTiming(**_timing_fields(t)) for t in meta["timings"]]
             frozen = {tuple(k.split("|")): int(step) for k, step in meta.get("frozen", [])}
             return cls(StaircaseConfig.from_dict(meta["config"]), data["true_mi"], keys,  # type: ignore[arg-type]
                        data["values"], timings, meta["wall_seconds"], frozen)  # type: ignore[arg-type]
 
+
+
+def _timing_fields(saved: dict[str, Any]) -> dict[str, Any]:
+    """A saved :class:`JobTiming` as its fields (runs saved before the rename have ``members``)."""
+    fields = {**saved, "tasks": tuple(saved["tasks"])}
+    if "members" in fields:
+        fields["num_members"] = fields.pop("members")
+    return fields
 
 
 def merge_results(results: Sequence[StaircaseResult]) -> StaircaseResult:

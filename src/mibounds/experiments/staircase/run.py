@@ -137,7 +137,7 @@ def run_staircase(
                     blocks.append(run.values[t, b])
                     if run.frozen is not None and run.frozen[t, b] >= 0:
                         frozen[(task, critic, spec.label)] = int(run.frozen[t, b])
-            timings.append(JobTiming(critic, job[1], run.members, config.steps, run.seconds, run.cpu_seconds))
+            timings.append(JobTiming(critic, job[1], run.num_members, config.steps, run.seconds, run.cpu_seconds))
     order = sorted(range(len(keys)), key=lambda i: (config.tasks.index(keys[i][0]), keys[i][1] == CONDITIONAL, i))
     values = np.stack([blocks[i] for i in order]).astype(np.float32) if blocks else np.empty((0, config.steps), np.float32)
     if log is not None:

@@ -132,7 +132,7 @@ class StackRun:
         values: ``[tasks, bounds, steps]`` per-step estimates (nats).
         seconds: Wall-clock of the loop.
         cpu_seconds: CPU time of the process over the loop.
-        members: Critics trained together (0 for the structured bounds).
+        num_members: Critics trained together (0 for the structured bounds).
         frozen: ``[tasks, bounds]`` the first checked step at which a critic's weights or Adam
             state held NaN/inf (from then on it no longer learns), or -1.
     """
@@ -140,7 +140,7 @@ class StackRun:
     values: np.ndarray
     seconds: float
     cpu_seconds: float
-    members: int
+    num_members: int
     frozen: np.ndarray | None = None
 
 
