@@ -130,6 +130,7 @@ def test_console_script_entry_point():
     assert script.value == "mibounds.cli:main"
 
 
+@pytest.mark.processes
 def test_subprocess_demo_and_error():
     # Two real processes (each pays the torch import): a quick demo, and an error without traceback.
     command = [sys.executable, "-m", "mibounds.cli"]
@@ -341,6 +342,7 @@ def _run_read_only(folder, argv):
     return done
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -369,6 +371,7 @@ def test_read_only_storage_is_one_line_with_status_2_and_writes_nothing(argv, me
     assert _snapshot(tmp_path) == before
 
 
+@pytest.mark.processes
 def test_a_report_reads_a_results_file_on_read_only_storage(tmp_path):
     storage = tmp_path / "ro"
     storage.mkdir()

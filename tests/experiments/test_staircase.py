@@ -255,6 +255,7 @@ def test_cli_runs_a_reduced_staircase_and_prints_the_wall_clock(tmp_path, capsys
     assert (tmp_path / "re" / "staircase.md").read_text() == (out / "staircase.md").read_text()
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_worker_processes_give_the_same_estimates(result: st.StaircaseResult) -> None:
     parallel = st.run_staircase(result.config, workers=2, progress=False)
@@ -301,6 +302,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux) to find the worker processes")
 def test_worker_processes_exit_when_the_staircase_is_killed(tmp_path) -> None:
     # A long run with 2 workers, killed with SIGKILL (nothing can be cleaned up): its workers

@@ -51,17 +51,11 @@ def test_errors() -> None:
         CPC(nn.Linear(2, 4), 4, horizon=0)
 
 
-def rotating_sequences(b: int, t: int, g: torch.Generator) -> torch.Tensor:
-    """Points rotating on a circle with a random phase and speed per sequence, plus noise."""
-    phase = 2 * math.pi * torch.rand(b, 1, generator=g)
-    speed = 0.3 + 0.4 * torch.rand(b, 1, generator=g)
-    angle = phase + speed * torch.arange(t)
-    points = torch.stack([angle.cos(), angle.sin()], dim=-1)
-    return points + 0.05 * torch.randn(points.shape, generator=g)
-
-
 @pytest.mark.slow
-def test_cpc_learns_predictable_sequences(single_thread) -> None:
+def test_cpc_learns_predictable_sequences(single_thread, load_example) -> None:
+    # The data of examples/representation_cpc.py: points rotating on a circle with a random phase
+    # and speed per sequence, plus noise.
+    rotating_sequences = load_example("representation_cpc").sequences
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     cpc = CPC(nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 16)), code_dim=16, context_dim=32, horizon=2)

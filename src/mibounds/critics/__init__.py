@@ -19,6 +19,13 @@ modules (:mod:`~mibounds.critics.concat`, :mod:`~mibounds.critics.stacked`) but 
 
 Defaults follow Poole et al. (2019), "On Variational Bounds of Mutual Information": MLPs with 2
 hidden layers of 256 ReLU units, 32-d embeddings for separable critics, baseline MLP 2 x 512.
+
+Example:
+    >>> import torch
+    >>> from mibounds import critics
+    >>> critic = critics.make("separable", 3, 2, embed_dim=8, hidden_dim=16)
+    >>> tuple(critic(torch.randn(5, 3), torch.randn(5, 2)).shape)
+    (5, 5)
 """
 
 from __future__ import annotations

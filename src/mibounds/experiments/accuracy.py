@@ -11,6 +11,11 @@ The tasks span what users meet: the 20-d Gaussian from 0 to 10 nats, small and l
 dimension, and non-Gaussian dependence (Student-t tails, a spiral, elementwise maps followed by a
 fixed rotation). No task is an elementwise map of a Gaussian alone: the estimator's per-column
 normal scores undo those exactly, so they would measure nothing about the critic.
+
+Example:
+    >>> from mibounds.experiments.accuracy import SUITE, family
+    >>> family("gaussian-d20-mi6"), all(n > 0 for _, n in SUITE)
+    ('gaussian-d20', True)
 """
 
 from __future__ import annotations

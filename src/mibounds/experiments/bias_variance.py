@@ -26,6 +26,15 @@ rate                              ``log p(y|x)`` and the true marginal ``log p(y
 So with the optimal critic nwj, js and tuba coincide exactly, as do dv and mine, and tnce equals
 infonce (InfoNCE ignores functions of y alone).
 
+Example:
+    >>> from mibounds.experiments.bias_variance import BiasVarianceConfig, optimal_critic, run_bias_variance
+    >>> optimal_critic("nwj"), optimal_critic("js")
+    ('1 + log r', 'log r')
+    >>> config = BiasVarianceConfig(dim=2, bounds=("infonce",), mi_grid=(1.0,), k_grid=(), alphas=(), repeats=20)
+    >>> result = run_bias_variance(config)
+    >>> [r["bound"] for r in result.table.where(sweep="mi").records()]
+    ['infonce']
+
 Reference:
     Poole, Ozair, van den Oord, Alemi, Tucker (2019). On Variational Bounds of Mutual Information.
     ICML. arXiv:1905.06922, section 4 and figure 3.

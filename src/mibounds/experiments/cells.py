@@ -17,6 +17,13 @@ before running anything, to refuse bad values (unknown names) at once.
 :func:`choose_cell` refuses any other dotted path unless the user opts in (``--allow-import``),
 because naming a function runs it: ``{"cell": "os:system", "fixed": {"command": ...}}`` in a
 spec file would otherwise run a shell command.
+
+Example:
+    >>> from mibounds.experiments.cells import REGISTERED_CELLS, choose_cell, synthetic_cell
+    >>> choose_cell("synthetic") == REGISTERED_CELLS["synthetic"]
+    True
+    >>> sorted(synthetic_cell(mi=2.0, seed=0))
+    ['ci_high', 'ci_low', 'estimate', 'stderr', 'true_mi']
 """
 
 from __future__ import annotations

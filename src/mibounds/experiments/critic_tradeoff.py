@@ -10,6 +10,13 @@ log density ratio. This experiment puts the price and the gain side by side:
 
 The errors come from a staircase run with both critics: a saved one (the output of
 ``mibounds bench staircase``) or a shorter run made here.
+
+Example:
+    >>> from mibounds.experiments.critic_tradeoff import critic_parameters
+    >>> from mibounds.experiments.staircase import StaircaseConfig
+    >>> config = StaircaseConfig(dim=2, hidden_dim=4, embed_dim=2, num_layers=1)
+    >>> critic_parameters(config, "separable"), critic_parameters(config, "concat")
+    (44, 25)
 """
 
 from __future__ import annotations

@@ -13,6 +13,14 @@ initialization (and the raw pixels, for reference). Labels are used only by the 
 
 Needs scikit-learn (the ``examples`` extra).
 
+Example:
+    >>> import numpy as np
+    >>> from mibounds.experiments.digits import linear_probe_accuracy
+    >>> labels = np.array([0, 1] * 20)
+    >>> features = np.eye(2)[labels]
+    >>> linear_probe_accuracy(features[:20], labels[:20], features[20:], labels[20:])
+    1.0
+
 Reference:
     Chen, Kornblith, Norouzi, Hinton (2020). A Simple Framework for Contrastive Learning of Visual
     Representations (SimCLR). ICML. arXiv:2002.05709.

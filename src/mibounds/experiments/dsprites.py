@@ -23,6 +23,16 @@ mean against each other factor; the factor scores are the held-out :math:`R^2` o
 regression of each factor on the latents (orientation through its cosine and sine, shape through
 its one-hot code), next to those of the same encoder at initialization.
 
+Example:
+    >>> import torch
+    >>> from mibounds.experiments.dsprites import factor_scores
+    >>> from mibounds.representation.dsprites import factor_values, sample_factors
+    >>> indices = sample_factors(400, torch.Generator().manual_seed(0))
+    >>> latents = factor_values(indices, dtype=torch.float64)[:, 3:]  # the true positions
+    >>> scores = factor_scores(latents, indices)
+    >>> round(scores["pos_x"], 6), round(scores["pos_y"], 6)
+    (1.0, 1.0)
+
 Reference:
     Poole, Ozair, van den Oord, Alemi, Tucker (2019). On Variational Bounds of Mutual Information.
     ICML, §5. arXiv:1905.06922. Matthey, Higgins, Hassabis, Lerchner (2017). dSprites:

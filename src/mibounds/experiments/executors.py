@@ -12,6 +12,14 @@ torch (and OpenMP/BLAS) to ``threads_per_worker`` threads each, 1 by default: N 
 all cores each would oversubscribe the machine.
 
 This module imports nothing heavy (no torch) so that worker processes start fast.
+
+Example:
+    >>> from mibounds.experiments.executors import make_executor
+    >>> from mibounds.experiments.grid import make_cells
+    >>> cells = make_cells(tasks=["t"], bounds=["nwj"], critics=["separable"], n=[100], seeds=[0, 1])
+    >>> executor = make_executor(workers=0)  # 0: in this process
+    >>> [outcome["status"] for _, outcome in executor.run("mibounds.experiments.cells:synthetic_cell", cells)]
+    ['done', 'done']
 """
 
 from __future__ import annotations

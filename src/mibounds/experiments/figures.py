@@ -3,6 +3,16 @@
 Plotting uses matplotlib's object-oriented API on an Agg canvas (no ``pyplot``, no global backend
 change), imported lazily so that the experiments run without the ``plot`` extra; only writing a
 figure needs it. Tables are small column-named row lists written as Markdown or CSV without pandas.
+
+Example:
+    >>> from mibounds.experiments.figures import Table
+    >>> table = Table(("bound", "bias"), [("nwj", 0.1234), ("infonce", -1.5)])
+    >>> print(table.to_markdown(digits=2, right={"bias"}))
+    | bound | bias |
+    |---|---:|
+    | nwj | 0.12 |
+    | infonce | -1.50 |
+    <BLANKLINE>
 """
 
 from __future__ import annotations

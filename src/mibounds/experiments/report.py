@@ -12,6 +12,15 @@ Rows are grouped by every parameter except ``seed`` (the replicates), and per gr
 
 :func:`write_report` writes ``report.md`` (a Markdown table), ``report.csv`` and
 ``estimates.png`` (mean estimate against true MI, one panel per bound, error bars one std).
+
+Example:
+    >>> from mibounds.experiments.report import summarize
+    >>> rows = [{"params": {"task": "t", "bound": "nwj", "seed": s}, "status": "done", "estimate": e,
+    ...          "ci_low": e - 1, "ci_high": e + 1, "true_mi": 1.0, "seconds": 2.0}
+    ...         for s, e in enumerate([1.0, 1.2, 1.4])]
+    >>> keys, (group,) = summarize(rows)
+    >>> keys, group["seeds"], round(group["bias"], 6), round(group["std"], 6)
+    (['task', 'bound'], 3, 0.2, 0.2)
 """
 
 from __future__ import annotations

@@ -2,6 +2,14 @@
 
 This module holds no training code, so that other experiments (bias–variance, the critic
 trade-off) can share the bound labels and the configuration without importing the training loop.
+
+Example:
+    >>> from mibounds.experiments.staircase.config import BoundSpec, StaircaseConfig
+    >>> spec = BoundSpec.parse("smile:5")
+    >>> spec.label, spec.name, spec.kwargs
+    ('smile:5', 'smile', {'clip': 5.0})
+    >>> StaircaseConfig(levels=(2.0, 4.0), steps_per_level=10).steps
+    20
 """
 
 from __future__ import annotations

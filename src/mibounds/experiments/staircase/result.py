@@ -1,4 +1,11 @@
-"""The staircase's result: per-step estimates, their per-stage statistics, tables, figures, files."""
+"""The staircase's result: per-step estimates, their per-stage statistics, tables, figures, files.
+
+Example:
+    >>> import numpy as np
+    >>> from mibounds.experiments.staircase.result import stage_statistics
+    >>> stage_statistics(np.array([1.0, 2.0, 3.0, np.inf]), truth=2.0)["variance"]
+    1.0
+"""
 
 from __future__ import annotations
 

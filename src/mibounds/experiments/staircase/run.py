@@ -1,4 +1,13 @@
-"""``run_staircase``: split the staircase into jobs, run them (here or in worker processes), collect."""
+"""``run_staircase``: split the staircase into jobs, run them (here or in worker processes), collect.
+
+Example:
+    >>> from mibounds.experiments.staircase import StaircaseConfig, run_staircase
+    >>> config = StaircaseConfig(tasks=("gaussian",), critics=("separable",), bounds=("nwj", "tnce"), dim=2,
+    ...                          levels=(1.0,), steps_per_level=4, hidden_dim=4, embed_dim=2, window=4)
+    >>> result = run_staircase(config, progress=False)
+    >>> result.keys
+    [('gaussian', 'separable', 'nwj'), ('gaussian', 'conditional', 'tnce')]
+"""
 
 from __future__ import annotations
 

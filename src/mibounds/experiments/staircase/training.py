@@ -5,6 +5,14 @@ All the critics of a job, every (task, bound) pair, are one stacked critic
 M members, one forward giving ``[M, K, K]``); member m's bound is taken on its slice, the losses
 are summed, and one backward and one Adam step train everything. The members share no parameter
 and Adam is elementwise, so this is exactly M separate trainings. The baselines are stacked too.
+
+Example:
+    >>> from mibounds.experiments.staircase import BoundSpec, StaircaseConfig, train_stack
+    >>> config = StaircaseConfig(tasks=("gaussian",), critics=("separable",), dim=2, levels=(1.0,),
+    ...                          steps_per_level=3, hidden_dim=4, embed_dim=2, baseline_hidden_dim=4, window=3)
+    >>> run = train_stack(config, "separable", ["gaussian"], [BoundSpec.parse("nwj"), BoundSpec.parse("tuba")])
+    >>> run.values.shape, run.num_members  # [tasks, bounds, steps]
+    ((1, 2, 3), 2)
 """
 
 from __future__ import annotations
