@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import warnings
 
@@ -288,14 +287,3 @@ def test_estimate_and_the_estimator_take_the_same_parameters_with_the_same_defau
     function = {name: p.default for name, p in inspect.signature(estimate).parameters.items() if name not in ("x", "y")}
     method = {name: p.default for name, p in inspect.signature(MIEstimator.__init__).parameters.items() if name != "self"}
     assert function == method and list(function) == list(method)
-
-
-def test_estimate_and_the_estimator_take_the_same_parameters_with_the_same_defaults() -> None:
-    function = inspect.signature(estimate).parameters
-    estimator = inspect.signature(MIEstimator).parameters
-    assert list(function)[:2] == ["x", "y"]
-    shared = list(function)[2:]
-    assert shared == list(estimator), "estimate(x, y, ...) and MIEstimator(...) list different parameters"
-    for name in shared:
-        assert function[name].default == estimator[name].default, name
-        assert function[name].annotation == estimator[name].annotation, name

@@ -22,8 +22,8 @@ import pytest
 import torch
 
 from mibounds.experiments import staircase as st
-from mibounds.experiments.staircase.training import _Batches
 from mibounds.experiments.figures import Table, ema
+from mibounds.experiments.staircase.training import _Batches
 
 K = 16
 TINY = dict(levels=(2.0, 4.0), steps_per_level=12, batch_size=K, hidden_dim=8, embed_dim=4,

@@ -32,18 +32,16 @@ from __future__ import annotations
 
 from mibounds.critics.baselines import ConstantBaseline, GaussianBaseline, MLPBaseline
 from mibounds.critics.bilinear import BilinearCritic
-from mibounds.critics.concat import ConcatCritic, pairwise_first_layer
+from mibounds.critics.concat import ConcatCritic
+from mibounds.critics.concat import pairwise_first_layer as pairwise_first_layer  # importable, not public
 from mibounds.critics.exact import ConditionalCritic, ExactCritic
 from mibounds.critics.gaussian import GaussianCritic
 from mibounds.critics.mlp import ACTIVATIONS, mlp
 from mibounds.critics.registry import make, names
 from mibounds.critics.separable import SeparableCritic
+from mibounds.critics.stacked import StackedConcatCritic, StackedLinear, StackedSeparableCritic, stacked_mlp
 from mibounds.critics.stacked import (
-    StackedConcatCritic,
-    StackedLinear,
-    StackedSeparableCritic,
-    stacked_linear,
-    stacked_mlp,
+    stacked_linear as stacked_linear,  # importable, not public
 )
 
 __all__ = [

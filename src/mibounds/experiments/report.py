@@ -32,12 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mibounds.experiments.figures import (
-    Table,
-    new_figure,
-    require_matplotlib,
-    save_figure,
-)
+from mibounds.experiments.figures import Table, new_figure, require_matplotlib, save_figure
 from mibounds.experiments.grid import canonical_json
 from mibounds.experiments.statistics import summarize_errors
 from mibounds.experiments.store import ResultStore

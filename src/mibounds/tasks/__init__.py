@@ -21,7 +21,7 @@ Example:
 from mibounds.tasks.base import Task
 from mibounds.tasks.gaussian import Gaussian, MultivariateNormal
 from mibounds.tasks.registry import TaskFamily, describe, get, make, names
-from mibounds.tasks.scale import JointScale
+from mibounds.tasks.scale import JointScale as JointScale  # importable, not public
 from mibounds.tasks.schedule import mi_schedule
 from mibounds.tasks.student_t import StudentT, student_t_mi_correction
 from mibounds.tasks.transforms import (

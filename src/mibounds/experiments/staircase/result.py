@@ -19,13 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from mibounds.experiments.figures import (
-    StaircasePanel,
-    Table,
-    save_figure,
-    short,
-    staircase_figure,
-)
+from mibounds.experiments.figures import StaircasePanel, Table, save_figure, short, staircase_figure
 from mibounds.experiments.staircase.config import CONDITIONAL, StaircaseConfig
 from mibounds.experiments.statistics import summarize_errors
 

@@ -20,20 +20,9 @@ import numpy as np
 import torch
 
 from mibounds.experiments.executors import ProcessExecutor
-from mibounds.experiments.staircase.config import (
-    CONDITIONAL,
-    BoundSpec,
-    StaircaseConfig,
-)
-from mibounds.experiments.staircase.result import (
-    JobTiming,
-    StaircaseResult,
-)
-from mibounds.experiments.staircase.training import (
-    StackRun,
-    evaluate_structured,
-    train_stack,
-)
+from mibounds.experiments.staircase.config import CONDITIONAL, BoundSpec, StaircaseConfig
+from mibounds.experiments.staircase.result import JobTiming, StaircaseResult
+from mibounds.experiments.staircase.training import StackRun, evaluate_structured, train_stack
 from mibounds.validation import check_int
 
 __all__ = ["run_staircase"]

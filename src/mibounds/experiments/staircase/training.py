@@ -32,11 +32,7 @@ from torch import Tensor, nn
 from mibounds import bounds, critics, tasks
 from mibounds._progress import progress_bar
 from mibounds.estimation.training import nonfinite_rows
-from mibounds.experiments.staircase.config import (
-    STACKED_CRITICS,
-    BoundSpec,
-    StaircaseConfig,
-)
+from mibounds.experiments.staircase.config import STACKED_CRITICS, BoundSpec, StaircaseConfig
 from mibounds.validation import unknown_name_error
 
 __all__ = [
