@@ -32,7 +32,7 @@ def main() -> None:
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     encoder = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 16))
-    cpc = CPC(encoder, code_dim=16, context_dim=32, num_steps=3)
+    cpc = CPC(encoder, code_dim=16, context_dim=32, horizon=3)
     optimizer = torch.optim.Adam(cpc.parameters(), lr=3e-3)
     for step in range(args.steps):
         result = cpc(sequences(64, 16, g))

@@ -10,7 +10,7 @@ import argparse
 
 import torch
 
-from mibounds.representation.digits import run_digits_experiment
+from mibounds.experiments.digits import run_digits_experiment
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import argparse
 
 import torch
 
-from mibounds.representation.dsprites import run_dsprites_experiment
+from mibounds.experiments.dsprites import run_dsprites_experiment
 
 
 def main() -> None:

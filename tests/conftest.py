@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -22,3 +26,22 @@ def _one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def load_example_module(name: str) -> ModuleType:
+    """Import ``examples/<name>.py`` as a module (without running its ``main``)."""
+    spec = importlib.util.spec_from_file_location(f"mibounds_example_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None, name
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def load_example() -> Callable[[str], ModuleType]:
+    """``load_example("representation_cpc")``: the example script as a module, e.g. to reuse its data."""
+    return load_example_module

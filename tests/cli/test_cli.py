@@ -13,7 +13,7 @@ import pytest
 from mibounds.cli import main
 
 # A few steps of training: these tests check the plumbing, not the estimate.
-FAST = ["--max-steps", "20", "--seed", "0", "--quiet"]
+FAST = ["--max-steps", "20", "--seed", "0", "--no-progress"]
 
 
 @pytest.fixture
@@ -174,6 +174,7 @@ def test_console_script_entry_point():
     assert script.value == "mibounds.cli:main"
 
 
+@pytest.mark.processes
 def test_subprocess_demo_and_error():
     # Two real processes (each pays the torch import): a quick demo, and an error without traceback.
     command = [sys.executable, "-m", "mibounds.cli"]
@@ -281,7 +282,7 @@ def _no_matplotlib(monkeypatch) -> None:
 
 
 _SWEEP = ["bench", "sweep", "--seeds", "0", "1", "--cell", SYNTHETIC, "--db", "{tmp}/r.sqlite", "--no-progress"]
-_FAST_ESTIMATE = ["--max-steps", "5", "--quiet"]
+_FAST_ESTIMATE = ["--max-steps", "5", "--no-progress"]
 
 BAD_INPUT = [
     # item 4: a second sweep on a file in use
@@ -389,6 +390,7 @@ def _run_read_only(folder, argv):
     return done
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -417,6 +419,7 @@ def test_read_only_storage_is_one_line_with_status_2_and_writes_nothing(argv, me
     assert _snapshot(tmp_path) == before
 
 
+@pytest.mark.processes
 def test_a_report_reads_a_results_file_on_read_only_storage(tmp_path):
     storage = tmp_path / "ro"
     storage.mkdir()

@@ -282,6 +282,7 @@ def test_bad_sweeps_fail_before_anything_runs(tmp_path: Path) -> None:
         make_executor("local", workers=2, mp_context="fork")
 
 
+@pytest.mark.processes
 def test_worker_processes_give_the_rows_of_the_serial_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _write_module(tmp_path, "env_cells", """
         import os
@@ -305,6 +306,7 @@ def test_worker_processes_give_the_rows_of_the_serial_run(tmp_path: Path, monkey
     assert {row["omp"] for row in done} == {"1"}  # torch/OpenMP limited to one thread per worker
 
 
+@pytest.mark.processes
 def test_a_crashing_worker_fails_its_cells_and_the_sweep_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _write_module(tmp_path, "crash_cells", """
         import os
@@ -321,6 +323,7 @@ def test_a_crashing_worker_fails_its_cells_and_the_sweep_goes_on(tmp_path: Path,
     assert rows[2]["status"] == rows[3]["status"] == "done"
 
 
+@pytest.mark.processes
 def test_abandoning_a_sweep_stops_the_workers_running_its_cells() -> None:
     # The first cell returns at once, the others would sleep a minute: closing the stream of
     # outcomes (what Ctrl-C does) must stop the workers now, not after the running cells.

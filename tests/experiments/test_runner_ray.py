@@ -12,6 +12,8 @@ import pytest
 
 from mibounds.experiments import ResultStore, make_cells, run_sweep
 
+pytestmark = pytest.mark.processes  # Ray starts its own processes
+
 ray = pytest.importorskip("ray", reason="the Ray executor needs the 'ray' extra: pip install 'mibounds[ray]'")
 
 SYNTHETIC = "mibounds.experiments.cells:synthetic_cell"

@@ -17,6 +17,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.processes  # every test here runs a sweep in a child process
+
 CELLS = 6
 SLEEP = 0.25  # seconds per cell: long enough to kill a sweep mid-way, short enough for the budget
 PHASE = "MIBOUNDS_TEST_SWEEP_PHASE"

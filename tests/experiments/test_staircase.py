@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import os
 import signal
@@ -22,6 +23,7 @@ import torch
 
 from mibounds.experiments import staircase as st
 from mibounds.experiments.figures import Table, ema
+from mibounds.experiments.staircase.training import _Batches
 
 K = 16
 TINY = dict(levels=(2.0, 4.0), steps_per_level=12, batch_size=K, hidden_dim=8, embed_dim=4,
@@ -149,14 +151,14 @@ def test_an_interrupted_job_resumes_from_its_checkpoint(tmp_path, monkeypatch) -
     cfg = st.StaircaseConfig(**{**TINY, "steps_per_level": 5, "bounds": ("infonce", "mine", "interpolated:0.5")})
     specs, path = cfg.specs, tmp_path / "job.pt"
     uninterrupted = st.train_stack(cfg, "separable", ("gaussian",), specs)
-    batch = st._Batches.batch
+    batch = _Batches.batch
 
-    def interrupt_at_step_7(self: st._Batches, step: int, mi: float):  # type: ignore[no-untyped-def]
+    def interrupt_at_step_7(self: _Batches, step: int, mi: float):  # type: ignore[no-untyped-def]
         if step == 7:
             raise KeyboardInterrupt
         return batch(self, step, mi)
 
-    monkeypatch.setattr(st._Batches, "batch", interrupt_at_step_7)
+    monkeypatch.setattr(_Batches, "batch", interrupt_at_step_7)
     with pytest.raises(KeyboardInterrupt):
         st.train_stack(cfg, "separable", ("gaussian",), specs, checkpoint=path, checkpoint_every=3)
     assert torch.load(path, weights_only=True)["step"] == 6
@@ -253,6 +255,7 @@ def test_cli_runs_a_reduced_staircase_and_prints_the_wall_clock(tmp_path, capsys
     assert (tmp_path / "re" / "staircase.md").read_text() == (out / "staircase.md").read_text()
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_worker_processes_give_the_same_estimates(result: st.StaircaseResult) -> None:
     parallel = st.run_staircase(result.config, workers=2, progress=False)
@@ -299,6 +302,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux) to find the worker processes")
 def test_worker_processes_exit_when_the_staircase_is_killed(tmp_path) -> None:
     # A long run with 2 workers, killed with SIGKILL (nothing can be cleaned up): its workers
@@ -366,3 +370,17 @@ def test_critics_that_stop_learning_are_reported_and_kept(tmp_path) -> None:
     resumed = st.train_stack(cfg, "separable", ("cubic",), specs, checkpoint=path)  # loads the finished job
     again = st.train_stack(cfg, "separable", ("cubic",), specs)
     np.testing.assert_array_equal(resumed.frozen, again.frozen)
+
+
+def test_runs_saved_before_the_num_members_rename_still_load(saved: dict, tmp_path) -> None:
+    with np.load(saved["npz"], allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    for timing in meta["timings"]:
+        timing["members"] = timing.pop("num_members")
+    arrays["meta"] = np.array(json.dumps(meta), dtype=np.str_)
+    old = tmp_path / "staircase_estimates.npz"
+    np.savez_compressed(old, **arrays)
+    loaded = st.StaircaseResult.load(old)
+    assert [t.num_members for t in loaded.timings] == [t.num_members for t in st.StaircaseResult.load(saved["npz"]).timings]
+    assert any(t.num_members > 0 for t in loaded.timings)

@@ -75,6 +75,7 @@ def test_a_sweep_refuses_a_file_that_another_sweep_holds(tmp_path: Path) -> None
         run_sweep(make_cells(seeds=[0, 1]), db, SYNTHETIC, **QUIET)
 
 
+@pytest.mark.processes
 def test_the_lock_of_a_dead_sweep_is_taken_over_and_released_at_the_end(tmp_path: Path) -> None:
     db = tmp_path / "r.sqlite"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
@@ -255,6 +256,7 @@ except ValueError as error:
 """
 
 
+@pytest.mark.processes
 def test_read_only_storage_is_a_one_line_error_and_a_report_still_reads(tmp_path: Path) -> None:
     storage = tmp_path / "storage"
     storage.mkdir()

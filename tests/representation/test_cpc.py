@@ -12,9 +12,9 @@ from mibounds import bounds
 from mibounds.representation import CPC
 
 
-def model(num_steps: int = 3, bound: str = "infonce") -> CPC:
+def model(horizon: int = 3, bound: str = "infonce") -> CPC:
     torch.manual_seed(0)
-    return CPC(nn.Linear(2, 4), code_dim=4, context_dim=6, num_steps=num_steps, bound=bound).double()
+    return CPC(nn.Linear(2, 4), code_dim=4, context_dim=6, horizon=horizon, bound=bound).double()
 
 
 def test_scores_and_per_step_bound() -> None:
@@ -42,29 +42,23 @@ def test_gradients_reach_encoder_gru_and_predictors() -> None:
 
 
 def test_errors() -> None:
-    cpc = model(num_steps=3)
+    cpc = model(horizon=3)
     with pytest.raises(ValueError, match="T > 3"):
         cpc(torch.randn(4, 3, 2, dtype=torch.float64))
     with pytest.raises(ValueError, match="at least 2 sequences"):
         cpc(torch.randn(1, 6, 2, dtype=torch.float64))
-    with pytest.raises(ValueError, match="num_steps"):
-        CPC(nn.Linear(2, 4), 4, num_steps=0)
-
-
-def rotating_sequences(b: int, t: int, g: torch.Generator) -> torch.Tensor:
-    """Points rotating on a circle with a random phase and speed per sequence, plus noise."""
-    phase = 2 * math.pi * torch.rand(b, 1, generator=g)
-    speed = 0.3 + 0.4 * torch.rand(b, 1, generator=g)
-    angle = phase + speed * torch.arange(t)
-    points = torch.stack([angle.cos(), angle.sin()], dim=-1)
-    return points + 0.05 * torch.randn(points.shape, generator=g)
+    with pytest.raises(ValueError, match="horizon"):
+        CPC(nn.Linear(2, 4), 4, horizon=0)
 
 
 @pytest.mark.slow
-def test_cpc_learns_predictable_sequences(single_thread) -> None:
+def test_cpc_learns_predictable_sequences(single_thread, load_example) -> None:
+    # The data of examples/representation_cpc.py: points rotating on a circle with a random phase
+    # and speed per sequence, plus noise.
+    rotating_sequences = load_example("representation_cpc").sequences
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
-    cpc = CPC(nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 16)), code_dim=16, context_dim=32, num_steps=2)
+    cpc = CPC(nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 16)), code_dim=16, context_dim=32, horizon=2)
     optimizer = torch.optim.Adam(cpc.parameters(), lr=3e-3)
     first = None
     for _ in range(300):

@@ -1,4 +1,4 @@
-"""Procedural dSprites: factor layout, rendering against a direct reference, neighbours, scores."""
+"""Procedural dSprites: factor layout, rendering against a direct reference, neighbours."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ import torch
 from mibounds.representation.dsprites import (
     FACTOR_SIZES,
     DSprites,
-    factor_scores,
     factor_values,
     neighbours,
     render,
-    run_dsprites_experiment,
     sample_factors,
 )
 
@@ -99,31 +97,3 @@ def test_neighbours_move_one_continuous_factor_by_one_step() -> None:
     assert bool((delta[~is_orientation].abs() == 1).all())
     assert bool(torch.isin(delta[is_orientation] % 40, torch.tensor([1, 39])).all())  # wraps around
     assert bool(((moved >= 0) & (moved < torch.tensor(FACTOR_SIZES))).all())
-
-
-def test_factor_scores() -> None:
-    g = torch.Generator().manual_seed(2)
-    indices = sample_factors(3000, g)
-    values = factor_values(indices, dtype=torch.float64)
-    # Latents that mix the positions and hold the scale: the regression recovers them exactly.
-    latents = torch.stack([values[:, 3] + values[:, 4], values[:, 3] - values[:, 4], values[:, 1]], dim=1)
-    scores = factor_scores(latents, indices)
-    for name in ("pos_x", "pos_y", "scale"):
-        assert scores[name] == pytest.approx(1.0, abs=1e-9)
-    # Independent noise: nothing to regress on. Held-out R^2 of pure noise with 10 features on
-    # 1500 rows is about -10/1500; anything above 0.02 would mean leakage.
-    noise = torch.randn(3000, 3, generator=g, dtype=torch.float64)
-    assert all(v < 0.02 for v in factor_scores(noise, indices).values())
-    with pytest.raises(ValueError, match="too few"):
-        factor_scores(noise[:10], indices[:10])
-
-
-@pytest.mark.slow
-def test_dsprites_experiment_writes_figure_and_scores(tmp_path, single_thread) -> None:
-    result = run_dsprites_experiment(num_steps=1000, figure_path=tmp_path / "dsprites.png", seed=0)
-    assert result.figure_path is not None and result.figure_path.stat().st_size > 10_000
-    assert set(result.factor_scores) == {"shape", "scale", "orientation", "pos_x", "pos_y"}
-    # The trained latents track the positions far better than the encoder at initialization.
-    for name in ("pos_x", "pos_y"):
-        assert result.factor_scores[name] > 0.8, result.factor_scores
-        assert result.factor_scores[name] > result.initial_factor_scores[name] + 0.3

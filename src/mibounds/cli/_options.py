@@ -32,23 +32,15 @@ def add_estimation_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for torch (default: %(default)s: the networks are small, so more threads gain little and compete with other work)")
     out = parser.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    out.add_argument("--quiet", action="store_true", help="no progress bar")
+    out.add_argument("--no-progress", action="store_true", help="no progress bar (there is none either when stderr is not a terminal)")
 
 
 def check_names(args: argparse.Namespace) -> None:
     """Refuse unknown bound or critic names before reading data or training."""
-    from mibounds import critics, validation
-    from mibounds.estimation import estimator_bounds
+    from mibounds.estimation.names import check_bound, check_critic
 
-    if args.bound not in estimator_bounds():
-        from mibounds import bounds
-
-        try:  # a known but unusable bound gets the estimator's longer explanation
-            bounds.get(args.bound)
-        except ValueError:
-            raise validation.unknown_name_error("bound", args.bound, estimator_bounds()) from None
-    if args.critic != "none" and args.critic not in critics.names():
-        raise validation.unknown_name_error("critic", args.critic, [*critics.names(), "none"])
+    check_bound(args.bound)
+    check_critic(args.critic, also=["none"])
 
 
 def estimation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -66,7 +58,7 @@ def estimation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "confidence": args.confidence,
         "device": args.device,
         "random_state": args.seed,
-        "progress": not args.quiet and sys.stderr.isatty(),
+        "progress": not args.no_progress and sys.stderr.isatty(),
         "discrete": args.discrete,
     }
 

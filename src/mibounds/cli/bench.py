@@ -10,7 +10,8 @@
 The ``mibounds`` main parser calls :func:`register` with its subparsers. Each subcommand is one
 function ``_add_<name>(commands)`` that adds its parser and sets ``func`` (called with the parsed
 arguments, returning the exit status); to add a subcommand, write that function and list it in
-:data:`SUBCOMMANDS`. Mistakes of the user raise ``ValueError`` with a one-line message (the main
+:data:`SUBCOMMANDS`. The published experiments (staircase, bias-variance, critics) are in
+:mod:`mibounds.cli.bench_experiments`. Mistakes of the user raise ``ValueError`` with a one-line message (the main
 parser prints it and exits with status 2).
 """
 
@@ -22,6 +23,8 @@ import shlex
 import sys
 from collections.abc import Callable
 from typing import Any
+
+from mibounds.cli.bench_experiments import SUBCOMMANDS as EXPERIMENT_SUBCOMMANDS
 
 __all__ = ["SUBCOMMANDS", "register"]
 
@@ -265,101 +268,10 @@ def _accuracy(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- published experiments (staircase, bias-variance, critic trade-off) --------------------------
-
-
-def _add_staircase(commands: Any) -> None:
-    parser = commands.add_parser(
-        "staircase",
-        help="Poole et al. 2019's MI staircase: every bound trained through 2 -> 10 nats (figure 2)",
-        description="Train one critic per bound (stacked into one network per job) on the 20-d Gaussian "
-        "and its cubic version while the true MI steps 2, 4, 6, 8, 10 nats; write per-step estimates, "
-        "per-stage bias/variance/MSE tables and one figure per task; print the wall-clock. "
-        "--from DIR ... re-makes tables and figures from saved runs (merging runs of different critics).",
-    )
-    parser.add_argument("--tasks", nargs="+", default=["gaussian", "cubic"], help="task families (default: %(default)s)")
-    parser.add_argument("--critics", nargs="+", default=["separable", "concat"], help="separable and/or concat")
-    parser.add_argument("--bounds", nargs="+", metavar="BOUND", help="bound labels, e.g. nwj smile:5 "
-                        "interpolated:0.5 (default: all 16 of the paper's figure)")
-    parser.add_argument("--levels", nargs="+", type=float, default=[2, 4, 6, 8, 10], help="MI levels (nats)")
-    parser.add_argument("--steps-per-level", type=int, default=4000, help="training steps per level (default: 4000)")
-    parser.add_argument("--batch-size", type=int, default=64, help="K (default: 64)")
-    parser.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (default: 5e-4)")
-    parser.add_argument("--hidden-dim", type=int, default=256, help="critic hidden units (default: 256)")
-    parser.add_argument("--embed-dim", type=int, default=32, help="separable embedding size (default: 32)")
-    parser.add_argument("--baseline-hidden-dim", type=int, default=512, help="baseline hidden units (default: 512)")
-    parser.add_argument("--window", type=int, default=500, help="last steps of a stage in the tables (default: 500)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", help="torch device (default: cpu)")
-    parser.add_argument("--workers", type=int, help="worker processes, one job per (critic, task) "
-                        "(default: the CPU count on a CPU, 1 on a GPU)")
-    parser.add_argument("--threads", type=int, help="torch threads per job (default: 1 with workers)")
-    parser.add_argument("--out", default="staircase", metavar="DIR", help="output folder (default: %(default)s)")
-    parser.add_argument("--from", nargs="+", dest="from_dirs", metavar="DIR", help="saved runs to report on "
-                        "instead of training")
-    parser.add_argument("--no-figures", action="store_true", help="tables only (no matplotlib needed)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.set_defaults(func=lambda args: _experiment("staircase", args))
-
-
-def _add_bias_variance(commands: Any) -> None:
-    parser = commands.add_parser(
-        "bias-variance",
-        help="bias, variance and MSE of every bound with its optimal critic (Poole et al. 2019, figure 3)",
-        description="No training: each bound gets the critic that makes it tight; many independent batches "
-        "per point; sweeps over the true MI, the batch size K and alpha of I_alpha.",
-    )
-    parser.add_argument("--task", default="gaussian", help="task family (default: %(default)s)")
-    parser.add_argument("--dim", type=int, default=20)
-    parser.add_argument("--bounds", nargs="+", metavar="BOUND", help="bound labels (default: all)")
-    parser.add_argument("--mi", nargs="+", type=float, default=[float(i) for i in range(11)], help="MI grid (nats)")
-    parser.add_argument("--batch-size", type=int, default=64, help="K of the MI and alpha sweeps (default: 64)")
-    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[4, 8, 16, 32, 64, 128, 256, 512],
-                        help="K grid of the K sweep")
-    parser.add_argument("--fixed-mi", type=float, default=6.0, help="MI of the K sweep (default: 6)")
-    parser.add_argument("--alphas", nargs="*", type=float,
-                        default=[0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0], help="alpha grid")
-    parser.add_argument("--alpha-mi", nargs="+", type=float, default=[2.0, 6.0, 10.0], help="MI levels of the alpha sweep")
-    parser.add_argument("--repeats", type=int, default=1000, help="batches per point (default: 1000)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="bias_variance", metavar="DIR", help="output folder (default: %(default)s)")
-    parser.add_argument("--from", dest="from_dir", metavar="DIR", help="a saved run to re-make tables and figures from")
-    parser.add_argument("--no-figures", action="store_true", help="tables only (no matplotlib needed)")
-    parser.set_defaults(func=lambda args: _experiment("bias_variance", args))
-
-
-def _add_critics(commands: Any) -> None:
-    parser = commands.add_parser(
-        "critics",
-        help="separable vs concat critic: time per training step and error, side by side",
-        description="Time one training step of each critic (alone, and stacked with every bound), and "
-        "compare their per-stage errors on the staircase: from saved runs (--from) or a shorter run.",
-    )
-    parser.add_argument("--from", nargs="+", dest="from_dirs", metavar="DIR", help="saved staircase runs with "
-                        "both critics (e.g. the output of mibounds bench staircase)")
-    parser.add_argument("--tasks", nargs="+", default=["gaussian"], help="tasks of the shorter run")
-    parser.add_argument("--steps-per-level", type=int, default=1000, help="steps per level of the shorter run "
-                        "(default: 1000)")
-    parser.add_argument("--timing-steps", type=int, default=20, help="steps timed per critic (default: 20)")
-    parser.add_argument("--workers", type=int, help="worker processes of the shorter run (default: CPU count)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="critics", metavar="DIR", help="output folder (default: %(default)s)")
-    parser.set_defaults(func=lambda args: _experiment("critic_tradeoff", args))
-
-
-def _experiment(module: str, args: argparse.Namespace) -> int:
-    # Imported here: the experiments need torch, the rest of the CLI does not.
-    import importlib
-
-    return importlib.import_module(f"mibounds.experiments.{module}").main(args)
-
-
 #: The subcommands of ``mibounds bench``, one function each (see the module docstring).
 SUBCOMMANDS: list[Callable[[Any], None]] = [
     _add_sweep,
     _add_report,
     _add_accuracy,
-    _add_staircase,
-    _add_bias_variance,
-    _add_critics,
+    *EXPERIMENT_SUBCOMMANDS,
 ]

@@ -14,26 +14,34 @@ off-diagonal entries stand for ``p(x) p(y)`` (see :mod:`mibounds.bounds`). Score
 - Stacks of M independent critics in one pass (``[M, K, K]``): :class:`StackedSeparableCritic`,
   :class:`StackedConcatCritic`, built on :class:`StackedLinear`.
 
+The building blocks ``pairwise_first_layer`` and ``stacked_linear`` are importable from their
+modules (:mod:`~mibounds.critics.concat`, :mod:`~mibounds.critics.stacked`) but not public API.
+
 Defaults follow Poole et al. (2019), "On Variational Bounds of Mutual Information": MLPs with 2
 hidden layers of 256 ReLU units, 32-d embeddings for separable critics, baseline MLP 2 x 512.
+
+Example:
+    >>> import torch
+    >>> from mibounds import critics
+    >>> critic = critics.make("separable", 3, 2, embed_dim=8, hidden_dim=16)
+    >>> tuple(critic(torch.randn(5, 3), torch.randn(5, 2)).shape)
+    (5, 5)
 """
 
 from __future__ import annotations
 
 from mibounds.critics.baselines import ConstantBaseline, GaussianBaseline, MLPBaseline
 from mibounds.critics.bilinear import BilinearCritic
-from mibounds.critics.concat import ConcatCritic, pairwise_first_layer
+from mibounds.critics.concat import ConcatCritic
+from mibounds.critics.concat import pairwise_first_layer as pairwise_first_layer  # importable, not public
 from mibounds.critics.exact import ConditionalCritic, ExactCritic
 from mibounds.critics.gaussian import GaussianCritic
 from mibounds.critics.mlp import ACTIVATIONS, mlp
 from mibounds.critics.registry import make, names
 from mibounds.critics.separable import SeparableCritic
+from mibounds.critics.stacked import StackedConcatCritic, StackedLinear, StackedSeparableCritic, stacked_mlp
 from mibounds.critics.stacked import (
-    StackedConcatCritic,
-    StackedLinear,
-    StackedSeparableCritic,
-    stacked_linear,
-    stacked_mlp,
+    stacked_linear as stacked_linear,  # importable, not public
 )
 
 __all__ = [
@@ -53,7 +61,5 @@ __all__ = [
     "make",
     "mlp",
     "names",
-    "pairwise_first_layer",
-    "stacked_linear",
     "stacked_mlp",
 ]

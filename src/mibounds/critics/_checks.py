@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from mibounds.validation import check_int
+
 
 def _check_tensor(t: Tensor, name: str) -> None:
     if not isinstance(t, Tensor):
@@ -106,7 +108,5 @@ def check_y(y: Tensor, dim_y: int | None) -> int:
 
 
 def check_size(value: int, name: str, minimum: int = 1) -> int:
-    """Check a layer size or count: an ``int`` at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
+    """Check a layer size or count: an integer at least ``minimum`` (see :func:`mibounds.validation.check_int`)."""
+    return check_int(value, name, minimum=minimum)

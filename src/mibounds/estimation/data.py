@@ -7,6 +7,15 @@ are loaded with ``allow_pickle=False`` and CSV is parsed as text.
 
 Every problem raises with a one-line message that names what is wrong and how to fix it (the
 CLI prints it and exits with status 2).
+
+Example:
+    >>> import numpy as np
+    >>> from mibounds.estimation.data import as_array, parse_columns
+    >>> values, names = as_array([[1, 2], [3, 4]], "x")
+    >>> values.shape, values.dtype, names
+    ((2, 2), dtype('float64'), ['x[0]', 'x[1]'])
+    >>> parse_columns("a,b")
+    ['a', 'b']
 """
 
 from __future__ import annotations

@@ -67,6 +67,7 @@ from mibounds.estimation.diagnostics import (
     kurtosis_z,
 )
 from mibounds.estimation.heldout import EVALUATION_BLOCK, HeldoutValues, evaluate
+from mibounds.estimation.names import check_bound, check_critic, estimator_bounds
 from mibounds.estimation.result import EstimateResult
 
 if TYPE_CHECKING:
@@ -110,11 +111,6 @@ DEFAULT_LEARNING_RATE = 1e-3
 DEFAULT_WEIGHT_DECAY = 0.0
 DEFAULT_PATIENCE = 5
 DEFAULT_EVAL_EVERY = 100
-
-
-def estimator_bounds() -> list[str]:
-    """Bounds :func:`estimate` can train a critic with: the registry's score-based lower bounds."""
-    return bounds_module.names(kind="lower", score_based=True)
 
 
 class MIEstimator:
@@ -394,10 +390,7 @@ class MIEstimator:
         """Validate the numeric settings before any work, with messages naming the fix."""
         out: dict[str, Any] = {}
         for name, minimum in (("max_steps", 1), ("patience", 1), ("eval_every", 1), ("num_folds", 3)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-                raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-            out[name] = int(value)
+            out[name] = validation.check_int(getattr(self, name), name, minimum=minimum, kind="a whole number")
         out["learning_rate"] = validation.check_positive(self.learning_rate, "learning_rate")
         out["weight_decay"] = float(self.weight_decay)
         if not (out["weight_decay"] >= 0 and math.isfinite(out["weight_decay"])):
@@ -405,12 +398,9 @@ class MIEstimator:
         out["confidence"] = validation.check_probability(
             self.confidence, "confidence", allow_zero=False, allow_one=False
         )
-        if self.batch_size is not None and (
-            isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 2
-        ):
-            raise ValueError(
-                f"batch_size must be a whole number >= 2 (a bound needs negatives), got {self.batch_size!r}"
-            )
+        if self.batch_size is not None:
+            validation.check_int(self.batch_size, "batch_size", minimum=2, kind="a whole number",
+                                 why="a bound needs negatives")
         if not isinstance(self.gaussian, bool):
             raise TypeError(f"gaussian must be True or False, got {self.gaussian!r}")
         if self.critic is None and not self.gaussian:
@@ -429,17 +419,7 @@ class MIEstimator:
 
     def _build(self, x: torch.Tensor, y: torch.Tensor, plan: FoldPlan) -> tuple[FoldCritic, str]:
         """The fold critics: a Gaussian base and a residual per fold, a bound (and baseline) each."""
-        valid = estimator_bounds()
-        try:
-            info = bounds_module.get(self.bound)
-        except ValueError:
-            raise validation.unknown_name_error("bound", self.bound, valid) from None
-        if info.name not in valid:
-            raise ValueError(
-                f"bound {info.name!r} cannot train a critic from samples (it is "
-                f"{'an upper bound' if info.kind == 'upper' else 'a structured bound'} that needs "
-                f"{', '.join(info.needs)}); choose one of: {', '.join(valid)}"
-            )
+        info = check_bound(self.bound)
         members = plan.num_folds
         bound_list = [bounds_module.make(info.name, **(self.bound_kwargs or {})) for _ in range(members)]
         residual, critic_name = self._residual(x.shape[1], y.shape[1], members)
@@ -473,8 +453,7 @@ class MIEstimator:
                 f"critic must be a name ({', '.join(critics_module.names())}), an nn.Module or None, "
                 f"got {type(self.critic).__name__}"
             )
-        if self.critic not in critics_module.names():
-            raise validation.unknown_name_error("critic", self.critic, critics_module.names())
+        check_critic(self.critic)
         kwargs = {**DEFAULT_CRITIC_KWARGS.get(self.critic, {}), **(self.critic_kwargs or {})}
         stacked = _STACKED.get(self.critic)
         if stacked is not None:

@@ -16,6 +16,21 @@ that did not train on it (its fold's member). Per member, on its evaluation fold
 
 The same quantities on as many of the member's *training* rows give the generalization gap (how
 much better the critic scores its own rows).
+
+Example:
+    >>> import math
+    >>> import numpy as np
+    >>> import torch
+    >>> from mibounds import bounds, critics
+    >>> from mibounds.estimation.heldout import evaluate
+    >>> from mibounds.estimation.training import FoldCritic, fold_plan
+    >>> plan = fold_plan(60, 3, np.random.default_rng(0))
+    >>> members = critics.StackedSeparableCritic(3, 2, 2, 4, 8, 1)
+    >>> model = FoldCritic(members, None, [bounds.make("js") for _ in range(3)], None).eval()
+    >>> x = torch.randn(60, 2)
+    >>> held = evaluate(model, x, x + torch.randn(60, 2), plan, batch_size=10)
+    >>> held.log_ratio.shape, held.infonce_ceiling == math.log(20)  # blocks of one fold's 20 rows
+    ((60,), True)
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ from mibounds.estimation.data import as_array, check_pair
 from mibounds.estimation.discrete import as_labels, categorical_sides, plugin_estimate
 from mibounds.estimation.estimator import MIEstimator, _issue
 from mibounds.estimation.result import EstimateResult, _json_safe
+from mibounds.validation import check_int
 
 __all__ = ["IndependenceResult", "independence_test"]
 
@@ -284,15 +285,7 @@ def _categorical_test(
 
 
 def _check_permutations(value: Any) -> int:
-    try:
-        number = int(value.__index__())
-    except (AttributeError, TypeError):
-        raise TypeError(
-            f"num_permutations must be an integer >= 1, got {value!r}"
-        ) from None
-    if number < 1:
-        raise ValueError(f"num_permutations must be an integer >= 1, got {number}")
-    return number
+    return check_int(value, "num_permutations", minimum=1)
 
 
 @torch.no_grad()

@@ -1,4 +1,14 @@
-"""The result of one estimate: the held-out number, its uncertainty, and how it was obtained."""
+"""The result of one estimate: the held-out number, its uncertainty, and how it was obtained.
+
+Example:
+    >>> import numpy as np
+    >>> from mibounds import estimate
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(600, 1))
+    >>> result = estimate(x, x + rng.normal(size=(600, 1)), max_steps=50, random_state=0, progress=False)
+    >>> result.ci_low <= result.estimate <= result.ci_high, result.to_dict()["estimate"] == result.estimate
+    (True, True)
+"""
 
 from __future__ import annotations
 

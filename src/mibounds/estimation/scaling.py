@@ -2,6 +2,14 @@
 
 Both act on each column on its own, through increasing maps, so they leave the MI unchanged and
 use nothing of how x is paired with y.
+
+Example:
+    >>> import numpy as np
+    >>> from mibounds.estimation.scaling import Standardizer
+    >>> values = np.array([[1.0, 10.0], [3.0, 10.0]])
+    >>> Standardizer.fit(values)(values)  # the constant column is only centred
+    array([[-1.,  0.],
+           [ 1.,  0.]])
 """
 
 from __future__ import annotations

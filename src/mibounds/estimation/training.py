@@ -8,6 +8,13 @@ objective on the validation folds every ``eval_every`` steps, keeps the weights 
 check, and stops after ``patience`` checks without improvement, at ``max_steps``, or when the
 loss, the validation value, the weights or Adam's moments become NaN/inf (divergence). The
 weights of the best check are restored in every case.
+
+Example:
+    >>> import numpy as np
+    >>> from mibounds.estimation.training import fold_plan
+    >>> plan = fold_plan(10, 5, np.random.default_rng(0))
+    >>> [len(plan.evaluation(m)) for m in range(5)], len(plan.training(0))
+    ([2, 2, 2, 2, 2], 6)
 """
 
 from __future__ import annotations

@@ -11,6 +11,11 @@ The tasks span what users meet: the 20-d Gaussian from 0 to 10 nats, small and l
 dimension, and non-Gaussian dependence (Student-t tails, a spiral, elementwise maps followed by a
 fixed rotation). No task is an elementwise map of a Gaussian alone: the estimator's per-column
 normal scores undo those exactly, so they would measure nothing about the critic.
+
+Example:
+    >>> from mibounds.experiments.accuracy import SUITE, family
+    >>> family("gaussian-d20-mi6"), all(n > 0 for _, n in SUITE)
+    ('gaussian-d20', True)
 """
 
 from __future__ import annotations
@@ -168,16 +173,18 @@ def _group(rows: Iterable[dict[str, Any]], *keys: str) -> dict[tuple[Any, ...], 
 
 
 def _stats(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    errors = [float(r["estimate"]) - float(r["true_mi"]) for r in rows]
+    from mibounds.experiments.statistics import summarize_errors
+
+    errors = summarize_errors([float(r["estimate"]) for r in rows], [float(r["true_mi"]) for r in rows])
     intervals = [r for r in rows if r.get("ci_low") is not None and r.get("ci_high") is not None]
     lower = [r for r in rows if r.get("lower_bound") is not None]
     return {
         "runs": len(rows),
-        "true_mi": statistics.fmean(float(r["true_mi"]) for r in rows),
-        "estimate": statistics.fmean(float(r["estimate"]) for r in rows),
-        "bias": statistics.fmean(errors),
-        "mae": statistics.fmean(abs(e) for e in errors),
-        "rmse": math.sqrt(statistics.fmean(e * e for e in errors)),
+        "true_mi": errors.truth,
+        "estimate": errors.mean,
+        "bias": errors.bias,
+        "mae": errors.mae,
+        "rmse": errors.rmse,
         "coverage": None if not intervals else sum(_covers(r) for r in intervals) / len(intervals),
         "lower_ok": None if not lower else sum(float(r["lower_bound"]) <= float(r["true_mi"]) for r in lower) / len(lower),
         "warned": sum(bool(r.get("warnings")) for r in rows),
@@ -217,10 +224,9 @@ def write_accuracy_report(db: str | Path, out: str | Path, *, figure: bool = Tru
     order = {(task, n): i for i, (task, n) in enumerate(SUITE)}
     table.sort(key=lambda r: (order.get((r["task"], r["n"]), len(order)), r["task"], r["n"], r["estimator"] != "mibounds", r["estimator"]))
     columns = ("task", "n", "estimator", "runs", "true_mi", "estimate", "bias", "mae", "rmse", "coverage", "lower_ok", "warned", "seconds")
-    with files.csv.open("w", encoding="utf-8") as handle:
-        handle.write(",".join(columns) + "\n")
-        for r in table:
-            handle.write(",".join(_number(r[c], 6) for c in columns) + "\n")
+    from mibounds.experiments.figures import Table
+
+    Table(columns, [tuple(r[c] for c in columns) for r in table]).to_csv(files.csv, cell=lambda v: _number(v, 6))
     files.markdown.write_text(_markdown(rows, table, columns), encoding="utf-8")
     if figure:
         files.figure = plot_accuracy(rows, out / "accuracy.png")
@@ -233,10 +239,11 @@ def _markdown(rows: list[dict[str, Any]], table: list[dict[str, Any]], columns: 
              "Nats. bias = mean(estimate - truth); mae = mean |error|; coverage = share of 95 % intervals "
              "holding the truth; lower_ok = share of runs whose lower bound is at most the truth; warned = runs "
              "that ended with a warning; seconds = median wall time of one call (one thread).", ""]
-    lines.append("| " + " | ".join(columns) + " |")
-    lines.append("|" + "|".join("---" if c in ("task", "estimator") else "---:" for c in columns) + "|")
-    for r in table:
-        lines.append("| " + " | ".join(_number(r[c]).replace("|", "\\|") for c in columns) + " |")
+    from mibounds.experiments.figures import Table
+
+    grid = Table(tuple(columns), [tuple(r[c] for c in columns) for r in table])
+    lines += grid.to_markdown(right=set(columns) - {"task", "estimator"},
+                              cell=lambda v: _number(v).replace("|", "\\|")).rstrip("\n").split("\n")
     warned = [r for r in mine if r.get("warnings")]
     lines += ["", f"## Runs that ended with a warning ({len(warned)} of {len(mine)})", ""]
     for r in sorted(warned, key=lambda r: (r["task"], r["n"], r["seed"])):

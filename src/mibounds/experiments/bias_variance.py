@@ -26,6 +26,15 @@ rate                              ``log p(y|x)`` and the true marginal ``log p(y
 So with the optimal critic nwj, js and tuba coincide exactly, as do dv and mine, and tnce equals
 infonce (InfoNCE ignores functions of y alone).
 
+Example:
+    >>> from mibounds.experiments.bias_variance import BiasVarianceConfig, optimal_critic, run_bias_variance
+    >>> optimal_critic("nwj"), optimal_critic("js")
+    ('1 + log r', 'log r')
+    >>> config = BiasVarianceConfig(dim=2, bounds=("infonce",), mi_grid=(1.0,), k_grid=(), alphas=(), repeats=20)
+    >>> result = run_bias_variance(config)
+    >>> [r["bound"] for r in result.table.where(sweep="mi").records()]
+    ['infonce']
+
 Reference:
     Poole, Ozair, van den Oord, Alemi, Tucker (2019). On Variational Bounds of Mutual Information.
     ICML. arXiv:1905.06922, section 4 and figure 3.
@@ -35,7 +44,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -49,8 +57,9 @@ from torch import Tensor
 
 from mibounds import tasks
 from mibounds.experiments.figures import Curve, Table, alpha_sweep_figure, bias_variance_figure, save_figure, short
-from mibounds.experiments.staircase import DEFAULT_BOUNDS as STAIRCASE_BOUNDS
-from mibounds.experiments.staircase import BoundSpec
+from mibounds.experiments.staircase.config import DEFAULT_BOUNDS as STAIRCASE_BOUNDS
+from mibounds.experiments.staircase.config import BoundSpec
+from mibounds.experiments.statistics import summarize_errors
 
 __all__ = [
     "DEFAULT_BOUNDS",
@@ -58,7 +67,6 @@ __all__ = [
     "BiasVarianceResult",
     "estimates",
     "load_result",
-    "main",
     "optimal_critic",
     "run_bias_variance",
 ]
@@ -161,8 +169,8 @@ def _evaluate(spec: BoundSpec, log_ratio: Tensor, log_conditional: Tensor | None
     return vmap(lambda c: info.fn(c, **kwargs))(log_conditional)
 
 
-def estimates(config: BiasVarianceConfig, specs: Sequence[BoundSpec], mi: float, k: int, seed: int) -> np.ndarray:
-    """Every bound's estimate on ``config.repeats`` fresh batches of ``k`` pairs at ``mi`` nats.
+def estimates(config: BiasVarianceConfig, specs: Sequence[BoundSpec], mi: float, batch_size: int, seed: int) -> np.ndarray:
+    """Every bound's estimate on ``config.repeats`` fresh batches of ``batch_size`` pairs at ``mi`` nats.
 
     Each bound gets its optimal critic (module docstring); every bound sees the same batches.
 
@@ -170,7 +178,7 @@ def estimates(config: BiasVarianceConfig, specs: Sequence[BoundSpec], mi: float,
         config: Task, dimension, repeats, dtype.
         specs: The bounds.
         mi: True MI (nats).
-        k: Batch size.
+        batch_size: K, pairs per batch.
         seed: Seed of the batches.
 
     Returns:
@@ -183,15 +191,15 @@ def estimates(config: BiasVarianceConfig, specs: Sequence[BoundSpec], mi: float,
     structured = any(not s.trained for s in specs)
     with_marginal = any(s.name == "rate" for s in specs)
     generator = torch.Generator().manual_seed(seed)
-    chunk = max(1, config.chunk_elements // (k * k))
+    chunk = max(1, config.chunk_elements // (batch_size * batch_size))
     out = np.empty((len(specs), config.repeats))
     with torch.no_grad(), warnings.catch_warnings():
         # vmap falls back to a loop for one in-place op of the leave-one-out mixture: slower, exact.
         warnings.filterwarnings("ignore", message="There is a performance drop")
         for start in range(0, config.repeats, chunk):
             r = min(chunk, config.repeats - start)
-            x, y = task.sample(r * k, generator=generator, dtype=dtype)
-            x, y = x.view(r, k, -1), y.view(r, k, -1)
+            x, y = task.sample(r * batch_size, generator=generator, dtype=dtype)
+            x, y = x.view(r, batch_size, -1), y.view(r, batch_size, -1)
             log_ratio = vmap(task.log_ratio)(x, y)
             log_conditional = vmap(task.log_conditional)(x, y) if structured else None
             log_marginal = vmap(task.log_marginal_y)(y) if with_marginal else None
@@ -207,14 +215,11 @@ _COLUMNS = ("sweep", "bound", "critic", "true_mi", "k", "alpha", "repeats", "mea
 def _rows(sweep: str, specs: Sequence[BoundSpec], values: np.ndarray, mi: float, k: int) -> list[tuple[Any, ...]]:
     rows = []
     for spec, v in zip(specs, values, strict=True):
-        finite = v[np.isfinite(v)]
-        mean = float(finite.mean()) if finite.size else float("nan")
-        variance = float(finite.var(ddof=1)) if finite.size > 1 else float("nan")
+        summary = summarize_errors(v, mi)
         alpha = spec.kwargs.get("alpha", float("nan")) if spec.name == "interpolated" else float("nan")
         rows.append((
-            sweep, spec.label, optimal_critic(spec.label), mi, k, alpha, int(finite.size), mean, mean - mi,
-            variance, float(np.mean((finite - mi) ** 2)) if finite.size else float("nan"),
-            math.sqrt(variance / finite.size) if finite.size > 1 else float("nan"),
+            sweep, spec.label, optimal_critic(spec.label), mi, k, alpha, summary.count, summary.mean, summary.bias,
+            summary.variance, summary.mse, summary.stderr,
         ))
     return rows
 
@@ -350,25 +355,3 @@ def run_bias_variance(config: BiasVarianceConfig | None = None, *, log: Callable
     if log is not None:
         log(f"bias-variance: alpha sweep done; {seconds:.1f} s wall-clock in all")
     return BiasVarianceResult(config, table, seconds)
-
-
-def main(args: Any) -> int:
-    """``mibounds bench bias-variance`` (arguments defined in :mod:`mibounds.cli.bench`)."""
-    from mibounds.experiments.figures import require_matplotlib
-
-    if not args.no_figures:
-        require_matplotlib("--no-figures")  # before the batches, not after them
-    if args.from_dir:
-        result = load_result(args.from_dir)
-    else:
-        config = BiasVarianceConfig(
-            task=args.task, dim=args.dim, bounds=tuple(args.bounds or DEFAULT_BOUNDS), mi_grid=tuple(args.mi),
-            batch_size=args.batch_size, k_grid=tuple(args.batch_sizes), fixed_mi=args.fixed_mi,
-            alphas=tuple(args.alphas), alpha_mi=tuple(args.alpha_mi), repeats=args.repeats, seed=args.seed,
-        )
-        result = run_bias_variance(config, log=print)
-    written = result.save(args.out, figures=not args.no_figures)
-    print(result.markdown())
-    for path in written.values():
-        print(f"wrote {path}")
-    return 0

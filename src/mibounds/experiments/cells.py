@@ -17,6 +17,13 @@ before running anything, to refuse bad values (unknown names) at once.
 :func:`choose_cell` refuses any other dotted path unless the user opts in (``--allow-import``),
 because naming a function runs it: ``{"cell": "os:system", "fixed": {"command": ...}}`` in a
 spec file would otherwise run a shell command.
+
+Example:
+    >>> from mibounds.experiments.cells import REGISTERED_CELLS, choose_cell, synthetic_cell
+    >>> choose_cell("synthetic") == REGISTERED_CELLS["synthetic"]
+    True
+    >>> sorted(synthetic_cell(mi=2.0, seed=0))
+    ['ci_high', 'ci_low', 'estimate', 'stderr', 'true_mi']
 """
 
 from __future__ import annotations
@@ -126,8 +133,8 @@ def _make_task(task: str | Mapping[str, Any]) -> Any:
 
 def _check_estimate_cells(cells: Sequence[Mapping[str, Any]]) -> None:
     """Refuse unknown task, bound and critic names and bad sizes before a sweep starts."""
-    from mibounds import critics, validation
-    from mibounds.estimation import estimator_bounds
+    from mibounds.estimation.names import check_bound, check_critic
+    from mibounds.validation import check_int
 
     checked: set[str] = set()
     for params in cells:
@@ -136,13 +143,9 @@ def _check_estimate_cells(cells: Sequence[Mapping[str, Any]]) -> None:
         if key not in checked:
             _make_task(task)
             checked.add(key)
-        if params.get("bound") not in estimator_bounds():
-            raise validation.unknown_name_error("bound", params.get("bound"), estimator_bounds())
-        if params.get("critic") not in critics.names():
-            raise validation.unknown_name_error("critic", params.get("critic"), critics.names())
-        n = params.get("n")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-            raise ValueError(f"n must be an integer number of samples >= 2, got {n!r}")
+        check_bound(params.get("bound"))
+        check_critic(params.get("critic"))
+        check_int(params.get("n"), "n", minimum=2, kind="an integer number of samples")
 
 
 estimate_cell.check_cells = _check_estimate_cells  # type: ignore[attr-defined]

@@ -10,6 +10,13 @@ log density ratio. This experiment puts the price and the gain side by side:
 
 The errors come from a staircase run with both critics: a saved one (the output of
 ``mibounds bench staircase``) or a shorter run made here.
+
+Example:
+    >>> from mibounds.experiments.critic_tradeoff import critic_parameters
+    >>> from mibounds.experiments.staircase import StaircaseConfig
+    >>> config = StaircaseConfig(dim=2, hidden_dim=4, embed_dim=2, num_layers=1)
+    >>> critic_parameters(config, "separable"), critic_parameters(config, "concat")
+    (44, 25)
 """
 
 from __future__ import annotations
@@ -25,24 +32,26 @@ import torch
 
 from mibounds import critics, tasks
 from mibounds.experiments.figures import Table, short
-from mibounds.experiments.staircase import (
-    StaircaseConfig,
-    StaircaseResult,
-    train_stack,
-    merge_results,
-    run_staircase,
-)
+from mibounds.experiments.staircase.config import StaircaseConfig
+from mibounds.experiments.staircase.result import StaircaseResult
+from mibounds.experiments.staircase.run import run_staircase
+from mibounds.experiments.staircase.training import train_stack
 
 __all__ = [
+    "DEFAULT_CONFIG",
+    "TIMING_STEPS",
     "CriticTradeoffResult",
     "critic_parameters",
     "critic_tradeoff",
-    "main",
     "run_critic_tradeoff",
     "time_training_step",
 ]
 
 _LEARNED = ("separable", "concat")
+#: The shorter staircase that :func:`run_critic_tradeoff` runs by default.
+DEFAULT_CONFIG = StaircaseConfig(tasks=("gaussian",), steps_per_level=1000)
+#: Steps per timing of a training step.
+TIMING_STEPS = 20
 
 
 def critic_parameters(config: StaircaseConfig, critic: str) -> int:
@@ -56,7 +65,7 @@ def critic_parameters(config: StaircaseConfig, critic: str) -> int:
 
 
 def time_training_step(
-    config: StaircaseConfig, critic: str, bounds: Sequence[str], *, steps: int = 20, repeats: int = 3,
+    config: StaircaseConfig, critic: str, bounds: Sequence[str], *, steps: int = TIMING_STEPS, repeats: int = 3,
     threads: int | None = 1,
 ) -> float:
     """Seconds per staircase training step of one stack (one critic per bound in ``bounds``).
@@ -108,7 +117,7 @@ class CriticTradeoffResult:
         return written
 
 
-def critic_tradeoff(staircase: StaircaseResult, *, timing_steps: int = 20) -> CriticTradeoffResult:
+def critic_tradeoff(staircase: StaircaseResult, *, timing_steps: int = TIMING_STEPS) -> CriticTradeoffResult:
     """Compare the critics of a staircase run that has both, and time a training step of each.
 
     Args:
@@ -160,7 +169,7 @@ def run_critic_tradeoff(
     config: StaircaseConfig | None = None,
     *,
     workers: int = 1,
-    timing_steps: int = 20,
+    timing_steps: int = TIMING_STEPS,
     log: Callable[[str], None] | None = None,
 ) -> CriticTradeoffResult:
     """Run a (by default shorter) staircase with both critics and compare them.
@@ -171,26 +180,7 @@ def run_critic_tradeoff(
         timing_steps: Steps per timing.
         log: Called with progress lines.
     """
-    config = config or StaircaseConfig(tasks=("gaussian",), steps_per_level=1000)
+    config = config or DEFAULT_CONFIG
     config = dataclasses.replace(config, critics=_LEARNED)
     return critic_tradeoff(run_staircase(config, workers=workers, progress=log is not None, log=log),
                            timing_steps=timing_steps)
-
-
-def main(args: Any) -> int:
-    """``mibounds bench critics`` (arguments defined in :mod:`mibounds.cli.bench`)."""
-    import os
-
-    if args.from_dirs:
-        result = critic_tradeoff(merge_results([StaircaseResult.load(p) for p in args.from_dirs]),
-                                 timing_steps=args.timing_steps)
-    else:
-        config = StaircaseConfig(tasks=tuple(args.tasks), steps_per_level=args.steps_per_level, seed=args.seed,
-                                 window=min(500, args.steps_per_level))
-        workers = args.workers or min(os.cpu_count() or 1, 2 * len(config.tasks) + 1)
-        result = run_critic_tradeoff(config, workers=workers, timing_steps=args.timing_steps, log=print)
-    written = result.save(args.out)
-    print(result.markdown())
-    for path in written.values():
-        print(f"wrote {path}")
-    return 0

@@ -12,6 +12,14 @@ torch (and OpenMP/BLAS) to ``threads_per_worker`` threads each, 1 by default: N 
 all cores each would oversubscribe the machine.
 
 This module imports nothing heavy (no torch) so that worker processes start fast.
+
+Example:
+    >>> from mibounds.experiments.executors import make_executor
+    >>> from mibounds.experiments.grid import make_cells
+    >>> cells = make_cells(tasks=["t"], bounds=["nwj"], critics=["separable"], n=[100], seeds=[0, 1])
+    >>> executor = make_executor(workers=0)  # 0: in this process
+    >>> [outcome["status"] for _, outcome in executor.run("mibounds.experiments.cells:synthetic_cell", cells)]
+    ['done', 'done']
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from mibounds.experiments.grid import Cell
+from mibounds.validation.values import check_int, unknown_name_error
 
 __all__ = [
     "EXECUTORS",
@@ -284,6 +293,32 @@ class ProcessExecutor:
                 _abandon(pool)
 
 
+    def map_jobs(self, function: Callable[..., Any], jobs: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, Any]]:
+        """Run ``function(*job)`` for every job in the workers; yield ``(index, result)`` as each finishes.
+
+        Unlike :meth:`run`, a job's exception (or a worker's death) is raised here: use it for
+        work that is one whole (e.g. the jobs of a staircase), not for independent cells. If the
+        generator is closed early or an exception (Ctrl-C) reaches it, the jobs still queued are
+        cancelled and the workers stopped.
+
+        Args:
+            function: A module-level function (worker processes import it by reference).
+            jobs: The positional arguments of each call.
+        """
+        pool = self._pool()
+        finished = False
+        try:
+            futures = {pool.submit(function, *job): index for index, job in enumerate(jobs)}
+            for future in concurrent.futures.as_completed(futures):
+                yield futures[future], future.result()
+            finished = True
+        finally:
+            if finished:
+                pool.shutdown(wait=True)
+            else:
+                _abandon(pool)
+
+
 def _abandon(pool: concurrent.futures.ProcessPoolExecutor) -> None:
     # Cancel what has not started, then stop the workers running abandoned cells. Python 3.14
     # has pool.terminate_workers(); before it, the pool's process table (taken before shutdown,
@@ -401,15 +436,10 @@ def make_executor(
         ImportError: For ``"ray"`` without ray installed.
     """
     if executor not in EXECUTORS:
-        from mibounds.validation import unknown_name_error  # imports torch: only on this error
-
         raise unknown_name_error("executor", executor, EXECUTORS)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise ValueError(
-            f"workers must be an integer >= 0 (0 runs the cells in this process), got {workers!r}"
-        )
-    if threads_per_worker is not None and (not isinstance(threads_per_worker, int) or threads_per_worker < 1):
-        raise ValueError(f"threads_per_worker must be an integer >= 1 or None, got {threads_per_worker!r}")
+    workers = check_int(workers, "workers", minimum=0, why="0 runs the cells in this process")
+    if threads_per_worker is not None:
+        threads_per_worker = check_int(threads_per_worker, "threads_per_worker", minimum=1, hint="or None")
     if executor == "ray":
         import_ray()  # fail now, before a results file is created, if the extra is missing
         return RayExecutor(address, workers, threads_per_worker, ray_init_kwargs)

@@ -3,13 +3,23 @@
 Plotting uses matplotlib's object-oriented API on an Agg canvas (no ``pyplot``, no global backend
 change), imported lazily so that the experiments run without the ``plot`` extra; only writing a
 figure needs it. Tables are small column-named row lists written as Markdown or CSV without pandas.
+
+Example:
+    >>> from mibounds.experiments.figures import Table
+    >>> table = Table(("bound", "bias"), [("nwj", 0.1234), ("infonce", -1.5)])
+    >>> print(table.to_markdown(digits=2, right={"bias"}))
+    | bound | bias |
+    |---|---:|
+    | nwj | 0.12 |
+    | infonce | -1.50 |
+    <BLANKLINE>
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,13 +150,23 @@ class Table:
         rows = [r for r in self.rows if all(r[i] == equal[n] for n, i in index.items())]
         return Table(self.columns, rows, self.title)
 
-    def to_markdown(self, digits: int = 3) -> str:
-        """A GitHub-flavoured Markdown table (floats with ``digits`` decimals)."""
+    def to_markdown(
+        self, digits: int = 3, *, right: Collection[str] = (), cell: Callable[[Any], str] | None = None
+    ) -> str:
+        """A GitHub-flavoured Markdown table.
+
+        Args:
+            digits: Decimals of floats (with the default ``cell``).
+            right: Columns aligned right (``---:``), e.g. the numeric ones.
+            cell: Formats one value as cell text (it must escape ``|``); default: floats with
+                ``digits`` decimals (scientific when very large or small), text with ``|`` escaped.
+        """
+        text = cell or (lambda value: _format(value, digits))
         lines = [f"**{self.title}**", ""] if self.title else []
         lines.append("| " + " | ".join(self.columns) + " |")
-        lines.append("|" + "|".join("---" for _ in self.columns) + "|")
+        lines.append("|" + "|".join("---:" if name in right else "---" for name in self.columns) + "|")
         for row in self.rows:
-            lines.append("| " + " | ".join(_format(v, digits) for v in row) + " |")
+            lines.append("| " + " | ".join(text(v) for v in row) + " |")
         return "\n".join(lines) + "\n"
 
     @classmethod
@@ -166,13 +186,19 @@ class Table:
             columns = next(reader)
             return cls(tuple(columns), [tuple(parse(v) for v in row) for row in reader], title)
 
-    def to_csv(self, path: str | Path) -> Path:
-        """Write the table as CSV (full float precision) and return the path."""
+    def to_csv(self, path: str | Path, *, cell: Callable[[Any], Any] | None = None) -> Path:
+        """Write the table as CSV (UTF-8) and return the path.
+
+        Args:
+            path: The file to write.
+            cell: Converts one value for the writer; default: as is (floats at full precision).
+        """
         path = Path(path)
-        with path.open("w", newline="") as f:
+        rows = self.rows if cell is None else [tuple(cell(v) for v in row) for row in self.rows]
+        with path.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(self.columns)
-            writer.writerows(self.rows)
+            writer.writerows(rows)
         return path
 
 
@@ -196,8 +222,17 @@ def require_matplotlib(skip_flag: str | None = None) -> None:
         raise ImportError(f"writing figures needs matplotlib; install it with: pip install 'mibounds[plot]'{hint}") from None
 
 
-def new_figure(width: float, height: float) -> Any:
-    """A matplotlib ``Figure`` on an Agg canvas (no pyplot state), or a clear ImportError."""
+def new_figure(width: float, height: float, *, layout: str | None = None) -> Any:
+    """A matplotlib ``Figure`` on an Agg canvas (no pyplot state), or a clear ImportError.
+
+    Every figure of the package is made here: the user's matplotlib backend and pyplot state are
+    never touched.
+
+    Args:
+        width: Width in inches.
+        height: Height in inches.
+        layout: matplotlib's layout engine (e.g. ``"constrained"``), or None.
+    """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -205,16 +240,17 @@ def new_figure(width: float, height: float) -> Any:
         raise ImportError(
             "writing figures needs matplotlib; install it with: pip install 'mibounds[plot]'"
         ) from error
-    fig = Figure(figsize=(width, height))
+    fig = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
 
 def save_figure(fig: Any, path: str | Path, dpi: int = 100) -> Path:
-    """Write ``fig`` as a PNG (``dpi`` 100 keeps committed figures small) and return the path."""
+    """Write ``fig`` (PNG unless the suffix names another format; ``dpi`` 100 keeps committed figures
+    small), making the folder if needed, and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, format="png")
+    fig.savefig(path, dpi=dpi, format=path.suffix[1:].lower() or "png")
     return path
 
 

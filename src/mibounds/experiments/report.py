@@ -12,11 +12,19 @@ Rows are grouped by every parameter except ``seed`` (the replicates), and per gr
 
 :func:`write_report` writes ``report.md`` (a Markdown table), ``report.csv`` and
 ``estimates.png`` (mean estimate against true MI, one panel per bound, error bars one std).
+
+Example:
+    >>> from mibounds.experiments.report import summarize
+    >>> rows = [{"params": {"task": "t", "bound": "nwj", "seed": s}, "status": "done", "estimate": e,
+    ...          "ci_low": e - 1, "ci_high": e + 1, "true_mi": 1.0, "seconds": 2.0}
+    ...         for s, e in enumerate([1.0, 1.2, 1.4])]
+    >>> keys, (group,) = summarize(rows)
+    >>> keys, group["seeds"], round(group["bias"], 6), round(group["std"], 6)
+    (['task', 'bound'], 3, 0.2, 0.2)
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -24,7 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mibounds.experiments.figures import Table, new_figure, require_matplotlib, save_figure
 from mibounds.experiments.grid import canonical_json
+from mibounds.experiments.statistics import summarize_errors
 from mibounds.experiments.store import ResultStore
 
 __all__ = ["STAT_COLUMNS", "ReportFiles", "plot_estimates", "summarize", "write_report"]
@@ -101,7 +111,9 @@ def _statistics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         if all(_finite(r.get(k)) for k in ("ci_low", "ci_high", "true_mi"))
     ]
     seconds = [float(row["seconds"]) for row in rows if row["status"] == "done" and _finite(row.get("seconds"))]
-    mean = _mean(estimates)
+    spread = summarize_errors(estimates)
+    paired_errors = summarize_errors([e for e, _ in paired], [t for _, t in paired])
+    mean = _number(spread.mean)
     true_mi = _mean(truths)
     return {
         "seeds": len(done),
@@ -109,11 +121,16 @@ def _statistics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "estimate": mean,
         "true_mi": true_mi,
         "bias": None if mean is None or true_mi is None else mean - true_mi,
-        "std": _sample_std(estimates),
-        "rmse": None if not paired else math.sqrt(_mean([(e - t) ** 2 for e, t in paired])),
+        "std": _number(spread.std),
+        "rmse": _number(paired_errors.rmse),
         "coverage": _mean([float(c) for c in covered]),
         "seconds": _mean(seconds),
     }
+
+
+def _number(value: float) -> float | None:
+    """None for an undefined statistic (NaN), as the report's tables show it (an empty cell)."""
+    return None if math.isnan(value) else value
 
 
 def _finite(value: Any) -> bool:
@@ -122,13 +139,6 @@ def _finite(value: Any) -> bool:
 
 def _mean(values: Sequence[float]) -> float | None:
     return math.fsum(values) / len(values) if values else None
-
-
-def _sample_std(values: Sequence[float]) -> float | None:
-    if len(values) < 2:
-        return None
-    mean = math.fsum(values) / len(values)
-    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
 # -- files ------------------------------------------------------------------------------------
@@ -159,7 +169,7 @@ def write_report(db: str | Path, out: str | Path = "report", *, figure: bool = T
     files = ReportFiles(markdown=out / "report.md", csv=out / "report.csv", figure=None)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        _write_csv(files.csv, keys, groups)
+        _table(keys, groups).to_csv(files.csv, cell=_csv_value)
         files.markdown.write_text(_markdown(db, rows, keys, groups), encoding="utf-8")
     except OSError as error:  # a read-only folder or disk: one line, not a traceback
         raise ValueError(
@@ -171,12 +181,9 @@ def write_report(db: str | Path, out: str | Path = "report", *, figure: bool = T
     return files
 
 
-def _write_csv(path: Path, keys: list[str], groups: list[dict[str, Any]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([*keys, *STAT_COLUMNS])
-        for group in groups:
-            writer.writerow([_csv_value(group[name]) for name in (*keys, *STAT_COLUMNS)])
+def _table(keys: list[str], groups: list[dict[str, Any]]) -> Table:
+    header = (*keys, *STAT_COLUMNS)
+    return Table(header, [tuple(group[name] for name in header) for group in groups])
 
 
 def _csv_value(value: Any) -> Any:
@@ -204,12 +211,7 @@ def _markdown(db: str | Path, rows: Sequence[Mapping[str, Any]], keys: list[str]
     ]
     if constant:
         lines += ["Same in every cell: " + ", ".join(f"`{k}={_text(v)}`" for k, v in constant.items()) + ".", ""]
-    header = [*keys, *STAT_COLUMNS]
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "|".join("---" if name in keys else "---:" for name in header) + "|")
-    for group in groups:
-        lines.append("| " + " | ".join(_text(group[name]) for name in header) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _table(keys, groups).to_markdown(right=set(STAT_COLUMNS) - set(keys), cell=_text)
 
 
 def _text(value: Any) -> str:
@@ -241,10 +243,7 @@ def plot_estimates(groups: Sequence[Mapping[str, Any]], path: str | Path) -> Pat
         ImportError: Without matplotlib.
         ValueError: If no group has both an estimate and a true MI.
     """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError("the report's figure needs matplotlib: pip install 'mibounds[plot]'") from None
+    require_matplotlib()
     drawable = [g for g in groups if g.get("estimate") is not None and g.get("true_mi") is not None]
     if not drawable:
         raise ValueError("no group has both an estimate and a true MI to draw; pass figure=False for the tables only")
@@ -252,7 +251,7 @@ def plot_estimates(groups: Sequence[Mapping[str, Any]], path: str | Path) -> Pat
     bounds = list(dict.fromkeys(str(g.get("bound", "")) for g in drawable))
     columns = min(4, len(bounds))
     rows = math.ceil(len(bounds) / columns)
-    figure = Figure(figsize=(4.2 * columns, 3.4 * rows + 0.3 * (1 + len(set(labels)) // columns)), layout="constrained")
+    figure = new_figure(4.2 * columns, 3.4 * rows + 0.3 * (1 + len(set(labels)) // columns), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False)
     colours = {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(labels))}
     legend: dict[str, Any] = {}
@@ -287,10 +286,7 @@ def plot_estimates(groups: Sequence[Mapping[str, Any]], path: str | Path) -> Pat
     handles = [truth, *(h for label, h in legend.items() if label)]
     names = ["true MI", *(label for label in legend if label)]
     figure.legend(handles, names, loc="outside lower center", ncols=min(columns, 3), fontsize="small", frameon=False)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    return path
+    return save_figure(figure, path, dpi=120)
 
 
 def _series_labels(groups: Sequence[Mapping[str, Any]]) -> list[str]:

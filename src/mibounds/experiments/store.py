@@ -20,6 +20,17 @@ host in the table ``sweep_lock``, and a second sweep refuses to start while that
 
 A results file carries the SQLite ``application_id`` of mibounds. A file is checked before
 anything is written to it, so an SQLite database of another program is refused untouched.
+
+Example:
+    >>> from mibounds.experiments.grid import Cell
+    >>> from mibounds.experiments.store import ResultStore
+    >>> cell = Cell.from_params({"task": "t", "seed": 0})
+    >>> outcome = {"status": "done", "result": {"estimate": 1.5}, "error": None, "seconds": 0.1,
+    ...            "host": "h", "started_at": None, "finished_at": None}
+    >>> with ResultStore("results.sqlite") as store:
+    ...     store.record("my.module:cell", cell, outcome)
+    ...     store.statuses("my.module:cell") == {cell.id: "done"}
+    True
 """
 
 from __future__ import annotations
@@ -28,7 +39,6 @@ import contextlib
 import datetime as _datetime
 import json
 import os
-import re
 import socket
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping

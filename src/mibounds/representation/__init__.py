@@ -8,19 +8,27 @@ InfoMax, CPC, multi-view training, and both sides of I(X; Z) for a stochastic en
 - :mod:`~mibounds.representation.dim`, :mod:`~mibounds.representation.cpc`,
   :mod:`~mibounds.representation.multiview`: Deep InfoMax, CPC and CMC as modules.
 - :mod:`~mibounds.representation.vib`: rate (upper) and Barber-Agakov (lower) bounds.
-- :mod:`~mibounds.representation.dsprites`, :mod:`~mibounds.representation.digits`: the
-  procedural dSprites experiment (Poole et al. 2019, §5) and a two-view digits example.
+- :mod:`~mibounds.representation.dsprites`, :mod:`~mibounds.representation.digits`: data (the
+  procedural dSprites renderer, scikit-learn's digits and their two-view augmentation), imported
+  from their modules. The experiments on them are in :mod:`mibounds.experiments.dsprites` and
+  :mod:`mibounds.experiments.digits`.
 
 All MI values are in nats; the score convention is ``scores[i, j] = f(x_i, y_j)`` with the
 partition over x for each y (see DESIGN.md).
+
+Example:
+    >>> import torch
+    >>> from mibounds.representation import InfoNCELoss
+    >>> z = torch.nn.functional.normalize(torch.randn(8, 4), dim=1)
+    >>> result = InfoNCELoss()(z, z)
+    >>> bool(result.mi <= result.ceiling), round(result.ceiling, 4)  # log K for K = 8 pairs
+    (True, 2.0794)
 """
 
 from mibounds.representation.adversarial import reverse_gradient
 from mibounds.representation.cpc import CPC, CPCResult
-from mibounds.representation.digits import DigitsResult, run_digits_experiment
 from mibounds.representation.dim import ConvEncoder, DeepInfoMax, DeepInfoMaxResult, PriorMatching
 from mibounds.representation.distributed import Gathered, all_gather_with_grad, is_distributed, rank, world_size
-from mibounds.representation.dsprites import DSprites, DSpritesResult, factor_scores, render, run_dsprites_experiment
 from mibounds.representation.losses import (
     DVLoss,
     InfoNCELoss,
@@ -49,13 +57,10 @@ __all__ = [
     "CPCResult",
     "ConditionalGaussian",
     "ConvEncoder",
-    "DSprites",
-    "DSpritesResult",
     "DVLoss",
     "DeepInfoMax",
     "DeepInfoMaxResult",
     "DiagonalGaussian",
-    "DigitsResult",
     "Gathered",
     "GaussianMarginal",
     "InfoNCELoss",
@@ -69,7 +74,6 @@ __all__ = [
     "PriorMatching",
     "all_gather_with_grad",
     "ba_lower_bound",
-    "factor_scores",
     "infonce_loss",
     "is_distributed",
     "mean_bound",
@@ -77,10 +81,7 @@ __all__ = [
     "mi_loss",
     "rank",
     "rate_upper_bound",
-    "render",
     "reverse_gradient",
-    "run_digits_experiment",
-    "run_dsprites_experiment",
     "similarity_matrix",
     "world_size",
 ]

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from mibounds.representation.losses import _score_only_bound, mean_bound
+from mibounds.validation import check_int
 
 __all__ = ["CPC", "CPCResult"]
 
@@ -37,7 +38,7 @@ class CPCResult:
 
     Attributes:
         loss: 0-d tensor to minimize: minus the bound averaged over horizons.
-        mi_per_step: ``[num_steps]``, detached: the bound for horizon k = 1..K (nats).
+        mi_per_step: ``[horizon]``, detached: the bound for horizon k = 1..K (nats).
         codes: ``[B, T, code_dim]``, the per-step codes z_t.
         context: ``[B, T, context_dim]``, the contexts c_t (the usual downstream representation).
     """
@@ -56,31 +57,30 @@ class CPC(nn.Module):
             the ``B*T`` steps of a batch at once.
         code_dim: Size of the codes z_t.
         context_dim: Size of the GRU state c_t.
-        num_steps: K, the number of future steps predicted (one bilinear critic each).
+        horizon: K, the number of future steps predicted (one bilinear critic each).
         bound: ``"infonce"`` (CPC's choice), ``"js"``, ``"dv"``, ``"nwj"`` or ``"smile"``.
         num_layers: GRU layers.
         **bound_params: The bound's hyper-parameters.
 
     Example:
         >>> import torch
-        >>> cpc = CPC(torch.nn.Linear(3, 8), code_dim=8, context_dim=16, num_steps=2)
+        >>> cpc = CPC(torch.nn.Linear(3, 8), code_dim=8, context_dim=16, horizon=2)
         >>> result = cpc(torch.randn(4, 10, 3))
         >>> tuple(result.mi_per_step.shape), tuple(result.context.shape)
         ((2,), (4, 10, 16))
     """
 
-    def __init__(self, encoder: nn.Module, code_dim: int, context_dim: int = 64, num_steps: int = 4,
+    def __init__(self, encoder: nn.Module, code_dim: int, context_dim: int = 64, horizon: int = 4,
                  bound: str = "infonce", num_layers: int = 1, **bound_params: Any) -> None:
         super().__init__()
         info = _score_only_bound(bound)
         if "state" in info.needs:
             raise ValueError(f"bound {info.name!r} keeps state across batches; CPC needs a stateless bound")
-        if num_steps < 1:
-            raise ValueError(f"num_steps must be >= 1 (how many future steps to predict), got {num_steps}")
+        horizon = check_int(horizon, "horizon", minimum=1, why="how many future steps to predict")
         self.encoder = encoder
         self.autoregressive = nn.GRU(code_dim, context_dim, num_layers=num_layers, batch_first=True)
-        self.predictors = nn.ModuleList(nn.Linear(context_dim, code_dim, bias=False) for _ in range(num_steps))
-        self.num_steps, self.code_dim = num_steps, code_dim
+        self.predictors = nn.ModuleList(nn.Linear(context_dim, code_dim, bias=False) for _ in range(horizon))
+        self.horizon, self.code_dim = horizon, code_dim
         self.bound, self.bound_params = info.name, dict(bound_params)
 
     def encode(self, sequences: Tensor) -> tuple[Tensor, Tensor]:
@@ -93,12 +93,12 @@ class CPC(nn.Module):
         return codes, context
 
     def forward(self, sequences: Tensor) -> CPCResult:
-        """The CPC loss for ``sequences [B, T, *step_shape]`` (needs ``T > num_steps``)."""
+        """The CPC loss for ``sequences [B, T, *step_shape]`` (needs ``T > horizon``)."""
         if sequences.dim() < 3:
             raise ValueError(f"sequences must be [B, T, *step_shape], got shape {tuple(sequences.shape)}")
         b, t = sequences.shape[:2]
-        if t <= self.num_steps:
-            raise ValueError(f"sequences have T = {t} steps; predicting {self.num_steps} steps ahead needs T > {self.num_steps}")
+        if t <= self.horizon:
+            raise ValueError(f"sequences have T = {t} steps; predicting {self.horizon} steps ahead needs T > {self.horizon}")
         if b < 2:
             raise ValueError("CPC needs at least 2 sequences per batch: the other sequences are the negatives")
         codes, context = self.encode(sequences)

@@ -4,16 +4,25 @@ A task samples paired batches and, where the densities are known in closed form,
 optimal critic ``log p(x, y) / (p(x) p(y))`` on every pair of a batch. All quantities are in nats.
 Sampling happens in float64 (on the CPU, or on the generator's device) and is cast afterwards,
 so a seed gives the same numbers whatever ``dtype`` and ``device`` are asked for.
+
+Example:
+    >>> import torch
+    >>> from mibounds import tasks
+    >>> task = tasks.make("gaussian", dim=2, mi=1.0)
+    >>> x, y = task.sample(4, seed=0)
+    >>> round(task.mutual_information, 6), tuple(task.log_ratio(x, y).shape)
+    (1.0, (4, 4))
 """
 
 from __future__ import annotations
 
 import math
-import operator
 from abc import ABC, abstractmethod
 
 import torch
 from torch import Tensor
+
+from mibounds.validation import check_int
 
 __all__ = ["Task"]
 
@@ -166,17 +175,6 @@ def check_batch(t: Tensor, dim: int, name: str) -> None:
             f"{name} has shape {tuple(t.shape)} but this task takes {name} as [K, {dim}] "
             "(one row per sample, K >= 1); add a feature axis to 1-d data with .unsqueeze(-1)"
         )
-
-
-def check_int(value: int, name: str, *, minimum: int, hint: str = "") -> int:
-    """Check that ``value`` is an integer (any ``__index__`` type, not a bool) at least ``minimum``."""
-    try:
-        number = None if isinstance(value, bool) else operator.index(value)
-    except TypeError:
-        number = None
-    if number is None or number < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}" + (f"; {hint}" if hint else ""))
-    return number
 
 
 def check_nonnegative(value: float, name: str) -> float:

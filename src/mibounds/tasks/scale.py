@@ -10,6 +10,12 @@ Cholesky factors, the squared Mahalanobis norms are
 
 ``q_c`` is evaluated on all K x K pairs with a difference-based distance (no ``|a|^2 + |b|^2 -
 2 a.b`` expansion), so it stays accurate in float32 when the conditional covariance is small.
+
+Example:
+    >>> from mibounds.tasks.scale import dense_scale
+    >>> scale = dense_scale(1, 1, correlation=0.5)
+    >>> round(scale.gaussian_mi, 4)  # -0.5 log(1 - 0.5^2)
+    0.1438
 """
 
 from __future__ import annotations

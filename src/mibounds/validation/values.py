@@ -1,18 +1,42 @@
-"""Input checks shared by every layer, with one message style.
+"""Input checks that need no torch: names, integers, scalars, sample arrays, the warning classes.
 
 Every message names what is wrong, with the offending values, and how to fix it, e.g.
 "x has 1000 rows but y has 999; pass arrays with one row per sample". User input is checked
-with ``raise``, never ``assert``. This module imports nothing else from the package.
+with ``raise``, never ``assert``. This module imports nothing from the package and not torch, so
+the command line and worker processes can use it cheaply.
+
+Example:
+    >>> import numpy as np
+    >>> from mibounds.validation.values import check_int
+    >>> check_int(np.int64(20), "steps", minimum=1)
+    20
+    >>> check_int(0, "steps", minimum=1)
+    Traceback (most recent call last):
+        ...
+    ValueError: steps must be an integer >= 1, got 0
 """
 
 from __future__ import annotations
 
 import difflib
-import warnings
+import operator
 from collections.abc import Iterable
 
-import torch
-from torch import Tensor
+import numpy as np
+
+__all__ = [
+    "MIBoundsWarning",
+    "NonFiniteScoresWarning",
+    "NotAnIntegerError",
+    "check_finite_rows",
+    "check_int",
+    "check_matrix",
+    "check_positive",
+    "check_probability",
+    "check_same_rows",
+    "constant_columns",
+    "unknown_name_error",
+]
 
 
 class MIBoundsWarning(UserWarning):
@@ -27,23 +51,47 @@ class NonFiniteScoresWarning(MIBoundsWarning):
     """
 
 
-def warn_if_not_finite(values: Tensor, name: str) -> None:
-    """Warn (:class:`NonFiniteScoresWarning`) if ``values`` hold NaN or ±inf, counting them.
+class NotAnIntegerError(TypeError, ValueError):
+    """A value that should be an integer is not one (a float, a bool, a string...).
 
-    One reduction, read on the host: on a GPU this waits for the values to be computed. Under
-    ``torch.vmap`` the values cannot be read on the host, and are not checked.
+    Both a ``TypeError`` and a ``ValueError``, so that code catching either (as the command line
+    and older callers do) catches it.
+    """
+
+
+def check_int(value: object, name: str, *, minimum: int, kind: str = "an integer", why: str = "", hint: str = "") -> int:
+    """Check that ``value`` is an integer at least ``minimum`` and return it as an ``int``.
+
+    Integers are what :func:`operator.index` accepts (``int``, ``np.int64``, a 0-d integer
+    tensor...), except ``bool``.
+
+    Args:
+        value: The value to check.
+        name: How to call it in the message.
+        minimum: The smallest value allowed.
+        kind: The noun of the message (e.g. ``"a whole number"``).
+        why: Said in parentheses after the minimum (e.g. ``"the bounds need negatives"``).
+        hint: Said after the value, e.g. how to fix it.
+
+    Returns:
+        ``value`` as an ``int``.
+
+    Raises:
+        NotAnIntegerError: If it is not an integer (a ``TypeError`` and a ``ValueError``).
+        ValueError: If it is below ``minimum``.
     """
     try:
-        bad = int((~torch.isfinite(values.detach())).sum())
-    except RuntimeError:  # a batched tensor of torch.vmap (e.g. the bias-variance experiment)
-        return
-    if bad:
-        warnings.warn(
-            f"{name} hold {bad} NaN or infinite entries (of {values.numel()}), so the bound is NaN or infinite: "
-            "check the critic's inputs for NaN/inf, and lower the learning rate if training diverged",
-            NonFiniteScoresWarning,
-            stacklevel=3,
+        number = None if isinstance(value, bool) else operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        number = None
+    if number is None or number < minimum:
+        error = NotAnIntegerError if number is None else ValueError
+        shown = repr(value) if number is None else str(number)
+        raise error(
+            f"{name} must be {kind} >= {minimum}" + (f" ({why})" if why else "") + f", got {shown}"
+            + (f"; {hint}" if hint else "")
         )
+    return number
 
 
 def unknown_name_error(kind: str, name: str, valid: Iterable[str]) -> ValueError:
@@ -61,68 +109,6 @@ def unknown_name_error(kind: str, name: str, valid: Iterable[str]) -> ValueError
     close = difflib.get_close_matches(str(name), valid, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     return ValueError(f"unknown {kind} {name!r}.{hint} Valid {kind}s: {', '.join(valid)}.")
-
-
-def check_scores(scores: Tensor, name: str = "scores") -> Tensor:
-    """Check that ``scores`` is a square floating-point ``[K, K]`` matrix with ``K >= 2``.
-
-    NaN or infinite entries give a :class:`NonFiniteScoresWarning` (see :func:`warn_if_not_finite`).
-
-    Args:
-        scores: The matrix to check, ``scores[i, j] = f(x_i, y_j)``.
-        name: How to call it in the message.
-
-    Returns:
-        ``scores`` unchanged.
-
-    Raises:
-        TypeError: If it is not a floating-point tensor.
-        ValueError: If it is not square ``[K, K]`` with ``K >= 2``.
-    """
-    if not isinstance(scores, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(scores).__name__}")
-    if not torch.is_floating_point(scores):
-        raise TypeError(f"{name} must be floating point, got dtype {scores.dtype}; call .float()")
-    if scores.dim() != 2 or scores.shape[0] != scores.shape[1]:
-        raise ValueError(
-            f"{name} must be a square [K, K] matrix with scores[i, j] = f(x_i, y_j), "
-            f"got shape {tuple(scores.shape)}"
-        )
-    if scores.shape[0] < 2:
-        raise ValueError(
-            f"{name} is {tuple(scores.shape)}: a bound needs a batch of at least K = 2 pairs "
-            "(the off-diagonal entries are the negative samples)"
-        )
-    warn_if_not_finite(scores, name)
-    return scores
-
-
-def check_log_baseline(log_baseline: Tensor | float, k: int, name: str = "log_baseline") -> Tensor:
-    """Check a baseline ``log a(y)``: a scalar or a vector ``[K]`` indexed by the column j.
-
-    Args:
-        log_baseline: Scalar or ``[K]`` tensor (or a Python float).
-        k: The batch size K.
-        name: How to call it in the message.
-
-    Returns:
-        The baseline as a tensor of shape ``[]`` or ``[K]``.
-
-    Raises:
-        ValueError: If its shape is neither ``[]`` nor ``[K]``.
-    """
-    if not isinstance(log_baseline, Tensor):
-        log_baseline = torch.as_tensor(float(log_baseline))
-    if log_baseline.dim() == 0 or tuple(log_baseline.shape) == (k,):
-        warn_if_not_finite(log_baseline, name)
-        return log_baseline
-    if tuple(log_baseline.shape) in {(k, 1), (1, k)}:
-        warn_if_not_finite(log_baseline, name)
-        return log_baseline.reshape(k)
-    raise ValueError(
-        f"{name} must be a scalar or a vector [K] = [{k}] indexed by the column (the y sample), "
-        f"got shape {tuple(log_baseline.shape)}"
-    )
 
 
 def check_probability(value: float, name: str, *, allow_zero: bool = True, allow_one: bool = True) -> float:
@@ -146,8 +132,6 @@ def check_positive(value: float, name: str) -> float:
 
 
 # --- Array checks for data given to the estimators (numpy arrays, one row per sample). ---
-
-import numpy as np  # noqa: E402  (numpy is a core dependency; these helpers came later)
 
 
 def _row_list(rows: np.ndarray, limit: int = 5) -> str:

@@ -1,0 +1,100 @@
+"""Input checks of tensors: score matrices, baselines, and the non-finite warning.
+
+Example:
+    >>> import torch
+    >>> from mibounds.validation.tensors import check_scores
+    >>> check_scores(torch.zeros(3, 3)).shape
+    torch.Size([3, 3])
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import Tensor
+
+from mibounds.validation.values import NonFiniteScoresWarning
+
+__all__ = ["check_log_baseline", "check_scores", "warn_if_not_finite"]
+
+
+def warn_if_not_finite(values: Tensor, name: str) -> None:
+    """Warn (:class:`NonFiniteScoresWarning`) if ``values`` hold NaN or ±inf, counting them.
+
+    One reduction, read on the host: on a GPU this waits for the values to be computed. Under
+    ``torch.vmap`` the values cannot be read on the host, and are not checked.
+    """
+    try:
+        bad = int((~torch.isfinite(values.detach())).sum())
+    except RuntimeError:  # a batched tensor of torch.vmap (e.g. the bias-variance experiment)
+        return
+    if bad:
+        warnings.warn(
+            f"{name} hold {bad} NaN or infinite entries (of {values.numel()}), so the bound is NaN or infinite: "
+            "check the critic's inputs for NaN/inf, and lower the learning rate if training diverged",
+            NonFiniteScoresWarning,
+            stacklevel=3,
+        )
+
+
+def check_scores(scores: Tensor, name: str = "scores") -> Tensor:
+    """Check that ``scores`` is a square floating-point ``[K, K]`` matrix with ``K >= 2``.
+
+    NaN or infinite entries give a :class:`NonFiniteScoresWarning` (see :func:`warn_if_not_finite`).
+
+    Args:
+        scores: The matrix to check, ``scores[i, j] = f(x_i, y_j)``.
+        name: How to call it in the message.
+
+    Returns:
+        ``scores`` unchanged.
+
+    Raises:
+        TypeError: If it is not a floating-point tensor.
+        ValueError: If it is not square ``[K, K]`` with ``K >= 2``.
+    """
+    if not isinstance(scores, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(scores).__name__}")
+    if not torch.is_floating_point(scores):
+        raise TypeError(f"{name} must be floating point, got dtype {scores.dtype}; call .float()")
+    if scores.dim() != 2 or scores.shape[0] != scores.shape[1]:
+        raise ValueError(
+            f"{name} must be a square [K, K] matrix with scores[i, j] = f(x_i, y_j), "
+            f"got shape {tuple(scores.shape)}"
+        )
+    if scores.shape[0] < 2:
+        raise ValueError(
+            f"{name} is {tuple(scores.shape)}: a bound needs a batch of at least K = 2 pairs "
+            "(the off-diagonal entries are the negative samples)"
+        )
+    warn_if_not_finite(scores, name)
+    return scores
+
+
+def check_log_baseline(log_baseline: Tensor | float, k: int, name: str = "log_baseline") -> Tensor:
+    """Check a baseline ``log a(y)``: a scalar or a vector ``[K]`` indexed by the column j.
+
+    Args:
+        log_baseline: Scalar or ``[K]`` tensor (or a Python float).
+        k: The batch size K.
+        name: How to call it in the message.
+
+    Returns:
+        The baseline as a tensor of shape ``[]`` or ``[K]``.
+
+    Raises:
+        ValueError: If its shape is neither ``[]`` nor ``[K]``.
+    """
+    if not isinstance(log_baseline, Tensor):
+        log_baseline = torch.as_tensor(float(log_baseline))
+    if log_baseline.dim() == 0 or tuple(log_baseline.shape) == (k,):
+        warn_if_not_finite(log_baseline, name)
+        return log_baseline
+    if tuple(log_baseline.shape) in {(k, 1), (1, k)}:
+        warn_if_not_finite(log_baseline, name)
+        return log_baseline.reshape(k)
+    raise ValueError(
+        f"{name} must be a scalar or a vector [K] = [{k}] indexed by the column (the y sample), "
+        f"got shape {tuple(log_baseline.shape)}"
+    )

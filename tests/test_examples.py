@@ -1,0 +1,124 @@
+"""Every script in examples/ runs (slow tier), with few steps, and shows what its docstring promises.
+
+Each script runs in its own process, as a user runs it, with a small ``--steps``; the checks are
+the claims of its docstring that hold at any step count (a readout under its ceiling, BA under
+the rate, a figure written), not the trained quality, which the training tests cover.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+_NUMBER = r"-?\d+(?:\.\d+)?"
+
+
+def _floats(pattern: str, text: str) -> list[float]:
+    """Every match of a one-group pattern, or the groups of the first match of a several-group one."""
+    if re.compile(pattern).groups > 1:
+        match = re.search(pattern, text)
+        assert match is not None, (pattern, text)
+        return [float(v) for v in match.groups()]
+    return [float(v) for v in re.findall(pattern, text)]
+
+
+def _cpc(out: str, _: Path) -> None:
+    # "InfoNCE readouts are capped at log(batch)": every k-step readout under log 64.
+    values = _floats(rf"k=\d: ({_NUMBER})", out)
+    assert len(values) >= 3 and all(v <= math.log(64) for v in values), out
+
+
+def _digits(out: str, _: Path) -> None:
+    # "a linear probe against a random encoder": both accuracies, and the readout under log K.
+    readout, ceiling = _floats(rf"readout \(last 10% of steps\): ({_NUMBER}) nats \(ceiling log K = ({_NUMBER})\)", out)
+    assert readout <= ceiling, out
+    for name in ("learned encoder", "random encoder", "raw pixels"):
+        (accuracy,) = _floats(rf"linear probe, {name}: +({_NUMBER})", out)
+        assert 0.0 <= accuracy <= 1.0, out
+
+
+def _dim(out: str, _: Path) -> None:
+    # "global and local MI between feature map and code": both, finite, at every logged step.
+    pairs = re.findall(rf"global +({_NUMBER}) +local +({_NUMBER}) nats", out)
+    assert pairs and all(math.isfinite(float(v)) for pair in pairs for v in pair), out
+
+
+def _distributed(out: str, _: Path) -> None:
+    # "2 gloo processes ... each y is contrasted with all K = 2 x local_batch candidates".
+    rows = re.findall(rf"readout ({_NUMBER}) nats of log K = ({_NUMBER}) \(K = (\d+) candidates from 2 processes\)", out)
+    assert rows, out
+    for readout, log_k, k in rows:
+        assert float(readout) <= float(log_k) == pytest.approx(math.log(int(k)), abs=5e-3)
+
+
+def _dsprites(out: str, tmp: Path) -> None:
+    # "writes a figure of how each latent tracks the true factors and prints per-factor R^2".
+    figure = tmp / "dsprites.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for factor in ("shape", "scale", "orientation", "pos_x", "pos_y"):
+        assert re.search(rf"^  {factor} +{_NUMBER} \| +{_NUMBER}$", out, re.MULTILINE), (factor, out)
+
+
+def _multiview(out: str, _: Path) -> None:
+    # "InfoNCE between every pair of views ('full' graph). Prints each pair's MI readout."
+    (ceiling,) = set(_floats(rf"ceiling log 256 = ({_NUMBER})", out))
+    for pair in ("0-1", "0-2", "1-2"):
+        values = _floats(rf"{pair}: ({_NUMBER})", out)
+        assert values and all(v <= ceiling for v in values), (pair, out)
+
+
+def _vib(out: str, _: Path) -> None:
+    # "BA <= I(X; Z) <= rate brackets how much the code keeps about x".
+    rows = re.findall(rf"({_NUMBER}) ± {_NUMBER} +<= +I\(X; Z\) +<= +({_NUMBER}) ± {_NUMBER} nats", out)
+    assert rows and all(float(low) <= float(high) for low, high in rows), out
+
+
+def _sequence(out: str, _: Path) -> None:
+    # Sequence InfoNCE readout under log K; probe accuracies of the trained and random encoders.
+    readout, ceiling = _floats(rf"readout, two views \(last 20 steps\): ({_NUMBER}) nats \(ceiling log K = ({_NUMBER})\)", out)
+    assert readout <= ceiling, out
+    for name in ("trained encoder", "random encoder"):
+        (accuracy,) = _floats(rf"{name}.*? ({_NUMBER}) \+- {_NUMBER}", out)
+        assert 0.0 <= accuracy <= 1.0, out
+
+
+#: Script -> (arguments for a short run, the check of its output).
+RUNS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
+    "representation_cpc": (["--steps", "3"], _cpc),
+    "representation_digits": (["--steps", "3", "--threads", "1"], _digits),
+    "representation_dim": (["--steps", "3"], _dim),
+    "representation_distributed": (["--steps", "3"], _distributed),
+    "representation_dsprites": (["--steps", "3", "--threads", "1", "--out", "{tmp}/dsprites.png"], _dsprites),
+    "representation_multiview": (["--steps", "3"], _multiview),
+    "representation_vib": (["--steps", "3"], _vib),
+    "sequence_contrastive": (["--steps", "3", "--no-single-view"], _sequence),
+}
+
+
+def test_every_example_has_a_run() -> None:
+    assert sorted(RUNS) == sorted(p.stem for p in EXAMPLES.glob("*.py"))
+
+
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_example_runs_and_keeps_its_promise(name: str, tmp_path: Path) -> None:
+    if name in ("representation_digits", "representation_multiview"):
+        pytest.importorskip("sklearn", reason="the digits need scikit-learn (the 'examples' extra)")
+    if name == "representation_dsprites":
+        pytest.importorskip("matplotlib", reason="the figure needs matplotlib (the 'plot' extra)")
+    arguments, check = RUNS[name]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, str(EXAMPLES / f"{name}.py"), *(a.format(tmp=tmp_path) for a in arguments)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    check(done.stdout, tmp_path)
