@@ -54,11 +54,16 @@ def test_estimate_is_the_held_out_mean_log_ratio_with_the_cross_fitted_interval(
         with torch.no_grad():
             diagonal = member(xt[rows[:50]], yt[rows[:50]]).diagonal().double().numpy()
         np.testing.assert_allclose(held.log_ratio[held.log_ratio_fold == m][:50], diagonal, rtol=1e-5, atol=1e-6)
+    # The Gaussian critic's fitting penalty dx dy / (2 n_fit) is added to the held-out values
+    # (and taken from the training-row values it would inflate).
+    n_fit = min(len(est.plan_.training(m)) + len(est.plan_.validation(m)) for m in range(5))
+    c = x.shape[1] * y.shape[1] / (2 * n_fit)
+    assert result.bias_correction == pytest.approx(c)
     plain = crossfit_interval(held.log_ratio, held.log_ratio_fold)
-    assert result.estimate == pytest.approx(held.log_ratio.mean(), abs=1e-9)
-    assert result.generalization_gap == pytest.approx(held.train_log_ratio - held.log_ratio.mean(), abs=1e-9)
-    assert result.ci_low == pytest.approx(plain.low, abs=1e-9)
-    assert result.ci_high == pytest.approx(plain.high + max(result.generalization_gap, 0) / 2, abs=1e-9)
+    assert result.estimate == pytest.approx(held.log_ratio.mean() + c, abs=1e-9)
+    assert result.generalization_gap == pytest.approx(held.train_log_ratio - held.log_ratio.mean() - 2 * c, abs=1e-9)
+    assert result.ci_low == pytest.approx(plain.low + c, abs=1e-9)
+    assert result.ci_high == pytest.approx(plain.high + c + max(result.generalization_gap, 0) / 2, abs=1e-9)
     certified = crossfit_interval(held.infonce, held.log_ratio_fold)
     assert result.lower_bound == pytest.approx(one_sided_lower(certified), abs=1e-9)
 
@@ -287,3 +292,22 @@ def test_estimate_and_the_estimator_take_the_same_parameters_with_the_same_defau
     function = {name: p.default for name, p in inspect.signature(estimate).parameters.items() if name not in ("x", "y", "z")}
     method = {name: p.default for name, p in inspect.signature(MIEstimator.__init__).parameters.items() if name != "self"}
     assert function == method and list(function) == list(method)
+
+
+def test_more_columns_than_rows_per_fold_is_refused_not_a_huge_number():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(100, 50)), rng.normal(size=(100, 50))  # 80 fit rows for 100 columns
+    with pytest.raises(ValueError, match=r"the Gaussian critic fits the covariance of 50 \+ 50 columns from 80 rows per fold, "
+                                         r"which is singular: pass more than 127 rows"):
+        estimate(x, y, **FAST)
+    result = estimate(x, y, gaussian=False, **FAST)  # the learned critic alone still runs
+    assert result.bias_correction == 0.0
+
+
+def test_a_large_gaussian_fit_correction_is_named():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(600, 20))
+    y = x + rng.normal(size=(600, 20))
+    with pytest.warns(MIBoundsWarning, match=r"the Gaussian critic fits 20 x 20 cross-covariances from 480 rows per fold"):
+        result = estimate(x, y, **FAST)
+    assert result.bias_correction == pytest.approx(400 / 960)

@@ -24,6 +24,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from mibounds.cli.bench_consistency import add_consistency
 from mibounds.cli.bench_experiments import SUBCOMMANDS as EXPERIMENT_SUBCOMMANDS
 
 __all__ = ["SUBCOMMANDS", "register"]
@@ -76,7 +77,7 @@ def _add_sweep(commands: Any) -> None:
     grid.add_argument("--spec", metavar="FILE", help="a JSON grid instead of the flags above (keys: tasks, bounds, "
                       "critics, n, seeds, axes, fixed, cell)")
     grid.add_argument("--cell", metavar="CELL", help="the cell function: estimate (default, unless the spec "
-                      "names one), synthetic or accuracy; or MODULE:FUNCTION of your own with --allow-import")
+                      "names one), synthetic, accuracy or consistency; or MODULE:FUNCTION of your own with --allow-import")
     grid.add_argument("--allow-import", action="store_true", help="let --cell or the spec's 'cell' name a function "
                       "outside the registered cells (its module is imported and the function run: only for "
                       "code you trust)")
@@ -273,5 +274,6 @@ SUBCOMMANDS: list[Callable[[Any], None]] = [
     _add_sweep,
     _add_report,
     _add_accuracy,
+    add_consistency,
     *EXPERIMENT_SUBCOMMANDS,
 ]

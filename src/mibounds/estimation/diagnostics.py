@@ -218,3 +218,18 @@ def _divergence_fix(bound: str) -> str:
     if bound in ("js", "infonce"):
         return "use a smaller learning_rate (e.g. a tenth of this one)"
     return f"use a smaller learning_rate, or bound='js' (the default), whose objective stays finite where {bound}'s does not"
+
+
+#: Above this many nats the Gaussian critic's first-order fitting correction is itself uncertain.
+LARGE_FIT_PENALTY = 0.25
+
+
+def fit_penalty_notes(correction: float, dim_x: int, dim_y: int, rows: int) -> list[str]:
+    """A warning when the Gaussian critic's fitting correction is large (many columns for the rows)."""
+    if correction <= LARGE_FIT_PENALTY:
+        return []
+    return [
+        f"the Gaussian critic fits {dim_x} x {dim_y} cross-covariances from {rows} rows per fold, so its held-out "
+        f"values are about {correction:.2f} nats low; the estimate adds that first-order correction back, which "
+        "is itself approximate at this size: more rows or fewer columns (e.g. a PCA of each side) make it reliable"
+    ]

@@ -43,6 +43,7 @@ References:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import math
 import time
@@ -64,9 +65,10 @@ from mibounds.estimation.diagnostics import (
     constant_column_notes,
     deterministic_notes,
     diagnose,
+    fit_penalty_notes,
     kurtosis_z,
 )
-from mibounds.estimation.heldout import EVALUATION_BLOCK, HeldoutValues, evaluate
+from mibounds.estimation.heldout import EVALUATION_BLOCK, HeldoutValues, evaluate, gaussian_fit_penalty
 from mibounds.estimation.names import check_bound, check_critic, estimator_bounds
 from mibounds.estimation.result import EstimateResult
 
@@ -318,6 +320,12 @@ class MIEstimator:
         block = EVALUATION_BLOCK if cheap else _PAIRWISE_BLOCK
         with torch.random.fork_rng(devices=[]):  # exporting a stacked member initializes a fresh module
             held = evaluate(model, xt, yt, plan, batch_size, block)
+        correction = 0.0
+        if model.base is not None and held.log_ratio is not None:  # the fitted Gaussian's held-out bias
+            correction = gaussian_fit_penalty(xt.shape[1], yt.shape[1], _fit_rows(plan))
+            held = dataclasses.replace(
+                held, log_ratio=held.log_ratio + correction, train_log_ratio=held.train_log_ratio - correction  # type: ignore[operator]
+            )
         interval, method = _estimate(held, settings["confidence"], self.bound)
         certified = crossfit_interval(held.infonce, held.log_ratio_fold, settings["confidence"])
         ceiling = None if method == "log-ratio" else model.bound.ceiling(batch_size)
@@ -325,6 +333,7 @@ class MIEstimator:
         gaussian_only = model.base is not None and outcome.best_step == 0
         z = kurtosis_z(np.hstack([xs, ys])) if gaussian_only else None
         notes += diagnose(interval, method, ceiling, certified, held.infonce_ceiling, outcome, held, batch_size, self.bound, z)
+        notes += fit_penalty_notes(correction, xt.shape[1], yt.shape[1], _fit_rows(plan))
         gaussian_mi = None if model.base is None else float(np.mean(model.base.mutual_information))
 
         self.result_ = EstimateResult(
@@ -351,6 +360,7 @@ class MIEstimator:
             random_state=seed,
             ceiling=ceiling,
             generalization_gap=interval.generalization_gap,
+            bias_correction=correction,
             history=outcome.history,
             warnings=notes,
         )
@@ -424,6 +434,12 @@ class MIEstimator:
         bound_list = [bounds_module.make(info.name, **(self.bound_kwargs or {})) for _ in range(members)]
         residual, critic_name = self._residual(x.shape[1], y.shape[1], members)
         base = None
+        if self.gaussian and _fit_rows(plan) <= x.shape[1] + y.shape[1] + 1:
+            raise ValueError(
+                f"the Gaussian critic fits the covariance of {x.shape[1]} + {y.shape[1]} columns from {_fit_rows(plan)} rows "
+                f"per fold, which is singular: pass more than {(x.shape[1] + y.shape[1] + 1) * plan.num_folds // (plan.num_folds - 1) + 1} "
+                "rows, fewer columns (e.g. a PCA of each side), or gaussian=False"
+            )
         if self.gaussian:
             fits = []
             for m in range(members):
@@ -541,6 +557,11 @@ def _estimate(held: HeldoutValues, confidence: float, bound: str) -> tuple[Inter
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _fit_rows(plan: FoldPlan) -> int:
+    """Rows each Gaussian critic is fitted on (its training and validation folds; the smallest)."""
+    return min(len(plan.training(m)) + len(plan.validation(m)) for m in range(plan.num_folds))
 
 
 def _issue(notes: list[str]) -> None:

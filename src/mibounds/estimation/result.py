@@ -66,6 +66,9 @@ class EstimateResult:
             None.
         generalization_gap: The critics' mean on as many of their own training rows minus the
             held-out estimate (nats): how much better they score rows they were fitted to.
+        bias_correction: Nats added to the held-out log ratios for the Gaussian critic's fitting
+            penalty ``dx * dy / (2 n_fit)`` (:func:`~mibounds.estimation.heldout.gaussian_fit_penalty`);
+            0 without a Gaussian critic.
         history: Learning curves: ``{"step": [...], "train": [...], "validation": [...]}``, the
             mean training bound since the previous check and the validation objective at each check.
         warnings: Reasons to distrust the number, one sentence each (also issued as warnings).
@@ -94,6 +97,7 @@ class EstimateResult:
     random_state: int
     ceiling: float | None = None
     generalization_gap: float = 0.0
+    bias_correction: float = 0.0
     history: dict[str, list[float]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -131,7 +135,9 @@ class EstimateResult:
             f"{self.lower_bound_value:.3f}, at most log B = {self.lower_bound_ceiling:.3f})\n"
             f"critic {self.critic} trained with {self.bound}, {self.num_folds}-fold cross-fitted on "
             f"{self.n} rows, K = {self.batch_size}, {self.steps} steps ({self.stopped}, best step "
-            f"{self.best_step}), generalization gap {self.generalization_gap:.3f}, {self.seconds:.1f} s on {self.device}"
+            f"{self.best_step}), generalization gap {self.generalization_gap:.3f}"
+            + (f", Gaussian fit correction +{self.bias_correction:.3f}" if self.bias_correction else "")
+            + f", {self.seconds:.1f} s on {self.device}"
         )
 
     def __str__(self) -> str:

@@ -48,6 +48,7 @@ REGISTERED_CELLS = {
     "estimate": "mibounds.experiments.cells:estimate_cell",
     "synthetic": "mibounds.experiments.cells:synthetic_cell",
     "accuracy": "mibounds.experiments.accuracy:accuracy_cell",
+    "consistency": "mibounds.experiments.consistency:consistency_cell",
 }
 
 
