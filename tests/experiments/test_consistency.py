@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -45,12 +47,16 @@ def test_verdicts_pass_a_consistent_estimator_and_fail_each_violation():
 
 
 def test_command_runs_every_view_and_writes_the_table(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(consistency, "SAMPLES", 300)
+    monkeypatch.setattr(consistency, "SAMPLES", 400)  # the pair has 128 + 128 columns
     db, out = tmp_path / "c.sqlite", tmp_path / "report"
     argv = ["bench", "consistency", "--bounds", "js", "--db", str(db), "--out", str(out), "--no-figure", "--no-progress"]
     assert main(argv) == 0
     text = (out / "consistency.md").read_text()
     assert "| estimator | seed | t=2 | t=4 | t=6 | t=8 |" in text and "| js | 0 |" in text
     assert len(ROWS) == 4
+    capsys.readouterr()
+    assert main([*argv, "--report-only", "--json"]) == 0
+    verdict = json.loads(capsys.readouterr().out)["verdicts"][0]
+    assert verdict["estimator"] == "js" and set(verdict) >= {"rows_pass", "processing_pass", "additivity_pass"}
     assert main(["bench", "consistency", "--bounds", "jss", "--db", str(db)]) == 2
     assert "unknown bound 'jss'" in capsys.readouterr().err

@@ -26,6 +26,7 @@ def add_consistency(commands: Any) -> None:
     parser.add_argument("--report-only", action="store_true", help="write the report without running cells")
     parser.add_argument("--no-figure", action="store_true", help="the table only (no matplotlib needed)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="also print the verdicts as JSON on stdout")
     parser.set_defaults(func=_consistency)
 
 
@@ -52,5 +53,12 @@ def _consistency(args: argparse.Namespace) -> int:
         except SweepInterrupted:
             return 130
     files = consistency.write_consistency_report(args.db, args.out, figure=not args.no_figure)
+    if args.json:
+        import dataclasses
+        import json
+
+        results = consistency.verdicts(consistency.finished_rows(args.db))
+        print(json.dumps({"files": [str(files.markdown)], "verdicts": [dataclasses.asdict(v) for v in results]}, indent=2))
+        return 0
     print(files)
     return 0

@@ -49,7 +49,9 @@ __all__ = [
     "ConsistencyFiles",
     "consistency_cell",
     "consistency_cells",
+    "finished_rows",
     "run_consistency",
+    "verdicts",
     "write_consistency_report",
 ]
 
@@ -171,6 +173,14 @@ def verdicts(rows: Sequence[dict[str, Any]]) -> list[Verdicts]:
     return out
 
 
+def finished_rows(db: str | Path) -> list[dict[str, Any]]:
+    """The finished consistency cells of a results file."""
+    from mibounds.experiments.store import ResultStore
+
+    with ResultStore(db, create=False) as store:
+        return [r for r in store.rows() if r["function"] == CELL and r["status"] == "done"]
+
+
 @dataclass
 class ConsistencyFiles:
     """What :func:`write_consistency_report` wrote."""
@@ -189,10 +199,8 @@ def write_consistency_report(db: str | Path, out: str | Path, *, figure: bool = 
         ValueError: If the file holds no estimator with all its views finished.
     """
     from mibounds.experiments.figures import Table
-    from mibounds.experiments.store import ResultStore
 
-    with ResultStore(db, create=False) as store:
-        rows = [r for r in store.rows() if r["function"] == CELL and r["status"] == "done"]
+    rows = finished_rows(db)
     results = verdicts(rows)
     if not results:
         raise ValueError(f"{str(db)!r} holds no estimator with every view finished; run `mibounds bench consistency --db {db}`")
