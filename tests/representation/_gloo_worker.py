@@ -64,7 +64,7 @@ def checks(rows: slice | None, data: dict[str, Tensor], ragged_rows: slice | Non
         result.loss.backward()
         out[f"infonce_loss_{step}"] = result.loss.detach()
         out[f"infonce_mi_{step}"] = result.mi
-        out[f"infonce_k_{step}"] = result.num_candidates
+        out[f"infonce_k_{step}"] = result.batch_size
         out[f"infonce_grad_x_{step}"] = x.grad
         out[f"infonce_grad_y_{step}"] = y.grad
         out[f"infonce_grad_log_t_{step}"] = loss_fn.log_temperature.grad.clone()

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from mibounds.bounds import lower, structured
 from mibounds.validation import unknown_name_error
 
-__all__ = ["BoundInfo", "get", "names"]
+__all__ = ["BoundInfo", "get", "names", "parse"]
 
 #: What a bound needs besides hyper-parameters.
 #: "scores": a [K, K] critic score matrix; "log_baseline": log a(y), scalar or [K];
@@ -24,16 +24,16 @@ Need = Literal[
 ]
 
 
-def _no_ceiling(k: int, **params: Any) -> float | None:
+def _no_ceiling(batch_size: int, **params: Any) -> float | None:
     return None
 
 
-def _log_k(k: int, **params: Any) -> float:
-    return math.log(k)
+def _log_k(batch_size: int, **params: Any) -> float:
+    return math.log(batch_size)
 
 
-def _interpolated_ceiling(k: int, alpha: float = 0.5, **params: Any) -> float | None:
-    return None if alpha == 0 else 1.0 + math.log((k - 1) / alpha)
+def _interpolated_ceiling(batch_size: int, alpha: float = 0.5, **params: Any) -> float | None:
+    return None if alpha == 0 else 1.0 + math.log((batch_size - 1) / alpha)
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class BoundInfo:
         kind: ``"lower"`` or ``"upper"`` (a bound on I(X; Y) in expectation).
         needs: What it takes besides hyper-parameters (see :data:`Need`).
         params: Hyper-parameters and their defaults, e.g. ``{"alpha": 0.5}``.
-        ceiling: ``ceiling(k, **params)``: the largest value the estimate can take on a batch of K
+        ceiling: ``ceiling(batch_size, **params)``: the largest value the estimate can take on a batch of K
             pairs (``log K`` for InfoNCE), or None when unbounded.
         reference: Paper the bound comes from.
         year: Its year.
@@ -82,9 +82,9 @@ class BoundInfo:
         """True when the bound is computed from a critic's score matrix (it can train a critic)."""
         return "scores" in self.needs
 
-    def ceiling_for(self, k: int, **params: Any) -> float | None:
-        """The ceiling at batch size ``k`` with this entry's default params updated by ``params``."""
-        return self.ceiling(k, **{**self.params, **params})
+    def ceiling_for(self, batch_size: int, **params: Any) -> float | None:
+        """The ceiling at batch size K = ``batch_size`` with this entry's default params updated by ``params``."""
+        return self.ceiling(batch_size, **{**self.params, **params})
 
 
 _POOLE = "Poole et al. 2019, On Variational Bounds of Mutual Information (arXiv:1905.06922)"
@@ -166,6 +166,9 @@ _ENTRIES = (
 
 _REGISTRY: Mapping[str, BoundInfo] = MappingProxyType({entry.name: entry for entry in _ENTRIES})
 
+#: The hyper-parameter a ``"name:value"`` label sets, per bound.
+MAIN_PARAM: Mapping[str, str] = MappingProxyType({"smile": "clip", "interpolated": "alpha", "mine": "rate"})
+
 
 def _normalize(name: str) -> str:
     return str(name).strip().lower().replace("-", "_")
@@ -200,3 +203,62 @@ def get(name: str) -> BoundInfo:
         return _REGISTRY[_normalize(name)]
     except KeyError:
         raise unknown_name_error("bound", name, _REGISTRY) from None
+
+
+def parse(label: str, **params: Any) -> tuple[BoundInfo, dict[str, Any]]:
+    """A bound named with its parameters: ``"name"``, ``"name:value"`` or ``"name:key=value"``.
+
+    ``value`` sets the bound's main hyper-parameter (:data:`MAIN_PARAM`): ``clip`` for smile
+    (``inf`` or ``none`` for no clipping), ``alpha`` for interpolated, ``rate`` for mine. This is
+    the one syntax every entry point accepts (``bounds.make``, the losses, ``estimate``, the
+    command line, the experiments).
+
+    Args:
+        label: The bound's name, optionally with one parameter.
+        **params: Further hyper-parameters, merged with the label's.
+
+    Returns:
+        The registry entry and the hyper-parameters (the label's and ``params``).
+
+    Raises:
+        ValueError: For an unknown bound, a bound that takes no such parameter, a value that is
+            not a number, or a parameter given both in the label and in ``params``.
+
+    Example:
+        >>> from mibounds import bounds
+        >>> info, params = bounds.parse("smile:5")
+        >>> info.name, params
+        ('smile', {'clip': 5.0})
+        >>> bounds.parse("interpolated:alpha=0.9")[1], bounds.parse("smile:inf")[1]
+        ({'alpha': 0.9}, {'clip': None})
+        >>> bounds.parse("infonce", symmetric=True)[1]
+        {'symmetric': True}
+    """
+    text = str(label)
+    name, _, value = text.strip().partition(":")
+    info = get(name)
+    parsed: dict[str, Any] = {}
+    if value:
+        key, eq, raw = value.partition("=")
+        if not eq:
+            key, raw = MAIN_PARAM.get(info.name, ""), value
+        if key not in info.params:
+            allowed = ", ".join(info.params) or "none"
+            raise ValueError(
+                f"bound label {text!r}: bound {info.name!r} has no parameter {key or '(main)'!r}; "
+                f"its parameters: {allowed}; write e.g. 'smile:5' or 'interpolated:alpha=0.5'"
+            )
+        if raw.strip().lower() in ("inf", "none"):
+            parsed[key] = None
+        else:
+            try:
+                parsed[key] = float(raw)
+            except ValueError:
+                raise ValueError(f"bound label {text!r}: {raw!r} is not a number (or 'inf')") from None
+    twice = sorted(set(parsed) & set(params))
+    if twice:
+        raise ValueError(
+            f"bound label {text!r} sets {', '.join(map(repr, twice))}, which is also given as a keyword; "
+            "give each parameter once"
+        )
+    return info, {**parsed, **params}

@@ -146,7 +146,8 @@ class MIEstimator:
             one (recorded in the result, so any run can be repeated).
         progress: Show a progress bar while training (needs tqdm; silently none without it).
         critic_kwargs: Extra arguments of the named critic, e.g. ``{"hidden_dim": 256}``.
-        bound_kwargs: Hyper-parameters of the bound, e.g. ``{"clip": 5.0}`` for SMILE.
+        bound_kwargs: Hyper-parameters of the bound, e.g. ``{"clip": 5.0}`` for SMILE (or name
+            the bound with its parameter, ``bound="smile:5"``; a key given both ways is refused).
         discrete: Which variables hold categories: ``"auto"`` (booleans, strings, pandas
             categoricals and integer columns with at most 20 distinct values), ``"x"``, ``"y"``,
             ``"both"`` or ``"none"``. With one categorical side the estimate is the Barber–Agakov
@@ -318,13 +319,14 @@ class MIEstimator:
         block = EVALUATION_BLOCK if cheap else _PAIRWISE_BLOCK
         with torch.random.fork_rng(devices=[]):  # exporting a stacked member initializes a fresh module
             held = evaluate(model, xt, yt, plan, batch_size, block)
-        interval, method = _estimate(held, settings["confidence"], self.bound)
+        bound_name = check_bound(self.bound).name
+        interval, method = _estimate(held, settings["confidence"], bound_name)
         certified = crossfit_interval(held.infonce, held.log_ratio_fold, settings["confidence"])
         ceiling = None if method == "log-ratio" else model.bound.ceiling(batch_size)
         lower_bound = one_sided_lower(certified)
         gaussian_only = model.base is not None and outcome.best_step == 0
         z = kurtosis_z(np.hstack([xs, ys])) if gaussian_only else None
-        notes += diagnose(interval, method, ceiling, certified, held.infonce_ceiling, outcome, held, batch_size, self.bound, z)
+        notes += diagnose(interval, method, ceiling, certified, held.infonce_ceiling, outcome, held, batch_size, bound_name, z)
         gaussian_mi = None if model.base is None else float(np.mean(model.base.mutual_information))
 
         self.result_ = EstimateResult(
@@ -419,9 +421,10 @@ class MIEstimator:
 
     def _build(self, x: torch.Tensor, y: torch.Tensor, plan: FoldPlan) -> tuple[FoldCritic, str]:
         """The fold critics: a Gaussian base and a residual per fold, a bound (and baseline) each."""
-        info = check_bound(self.bound)
+        check_bound(self.bound)
+        info, bound_params = bounds_module.parse(self.bound, **(self.bound_kwargs or {}))
         members = plan.num_folds
-        bound_list = [bounds_module.make(info.name, **(self.bound_kwargs or {})) for _ in range(members)]
+        bound_list = [bounds_module.make(info.name, **bound_params) for _ in range(members)]
         residual, critic_name = self._residual(x.shape[1], y.shape[1], members)
         base = None
         if self.gaussian:

@@ -197,7 +197,7 @@ class DeepInfoMax(nn.Module):
         **bound_params: Any,
     ) -> None:
         super().__init__()
-        info = _score_only_bound(bound)
+        info, bound_params = _score_only_bound(bound, bound_params)
         if "state" in info.needs:
             raise ValueError(f"bound {info.name!r} keeps state across batches; Deep InfoMax needs a stateless bound")
         for name, weight in (("global_weight", global_weight), ("local_weight", local_weight),

@@ -43,7 +43,7 @@ from torch import Tensor, nn
 from mibounds import bounds
 from mibounds.bounds._blocked import PartitionSpec, partition_terms
 from mibounds.representation.distributed import all_gather_with_grad
-from mibounds.validation import check_positive, unknown_name_error
+from mibounds.validation import check_int, check_positive, unknown_name_error
 
 __all__ = [
     "DVLoss",
@@ -75,14 +75,14 @@ class MILossResult:
         mi: 0-d tensor, detached: the MI lower bound in nats this batch certifies (for InfoNCE
             ``log K - loss``; for JS the NWJ value on ``scores + 1``; see :mod:`mibounds.bounds`).
         ceiling: The largest value ``mi`` can take (``log K`` for InfoNCE), or None if unbounded.
-        num_candidates: K, the number of x candidates each y is scored against (positive,
+        batch_size: K, the number of x candidates each y is scored against (positive,
             in-batch negatives from every process, queue negatives).
     """
 
     loss: Tensor
     mi: Tensor
     ceiling: float | None
-    num_candidates: int
+    batch_size: int
 
 
 def _check_similarity(similarity: str) -> str:
@@ -243,7 +243,7 @@ def infonce_loss(
     if chunked and symmetric and same_matrix:  # both directions from one pass over S
         loss = _chunked_infonce_loss(x, y, 0, temperature, similarity, block_size, both_directions=True)
         readout, ceiling = math.log(k) - loss.detach(), math.log(k)
-        return MILossResult(loss=loss, mi=readout, ceiling=ceiling, num_candidates=k)
+        return MILossResult(loss=loss, mi=readout, ceiling=ceiling, batch_size=k)
     if chunked:
         loss = _chunked_infonce_loss(candidates_x, y, offset, temperature, similarity, block_size)
     else:
@@ -260,7 +260,7 @@ def infonce_loss(
         loss = 0.5 * (loss + loss_t)
         readout = 0.5 * (readout + math.log(k_t) - loss_t.detach())
         ceiling = 0.5 * (ceiling + math.log(k_t))
-    return MILossResult(loss=loss, mi=readout, ceiling=ceiling, num_candidates=k)
+    return MILossResult(loss=loss, mi=readout, ceiling=ceiling, batch_size=k)
 
 
 def mi_loss(
@@ -304,13 +304,14 @@ def mi_loss(
     Example:
         >>> import torch
         >>> z = torch.randn(16, 8)
-        >>> mi_loss(z, z, "dv").num_candidates
+        >>> mi_loss(z, z, "dv").batch_size
         16
     """
     _check_embeddings(x, y)
     temperature = _check_temperature(temperature)
     if isinstance(bound, str):
-        bound = bounds.make(_score_only_bound(bound).name, **bound_params)
+        info, bound_params = _score_only_bound(bound, bound_params)
+        bound = bounds.make(info.name, **bound_params)
     elif bound_params:
         raise ValueError("pass the hyper-parameters to the Bound module, not to mi_loss")
     if distributed:
@@ -320,11 +321,12 @@ def mi_loss(
     if symmetric:
         value = 0.5 * (value + bound(scores.T))
     k = scores.shape[0]
-    return MILossResult(loss=-value, mi=value.detach(), ceiling=bound.ceiling(k), num_candidates=k)
+    return MILossResult(loss=-value, mi=value.detach(), ceiling=bound.ceiling(k), batch_size=k)
 
 
-def _score_only_bound(bound: str) -> bounds.BoundInfo:
-    info = bounds.get(bound)
+def _score_only_bound(bound: str, params: dict[str, Any]) -> tuple[bounds.BoundInfo, dict[str, Any]]:
+    """The registry entry and parameters of a bound label that needs only scores (and state)."""
+    info, params = bounds.parse(bound, **params)
     if not info.score_based or set(info.needs) - {"scores", "state"}:
         usable = [n for n in bounds.names(kind="lower", score_based=True)
                   if set(bounds.get(n).needs) <= {"scores", "state"}]
@@ -332,7 +334,7 @@ def _score_only_bound(bound: str) -> bounds.BoundInfo:
             f"bound {info.name!r} needs {', '.join(info.needs)}; an embedding loss can use the "
             f"bounds that need only scores: {', '.join(usable)}"
         )
-    return info
+    return info, params
 
 
 def mean_bound(scores: Tensor, bound: str = "infonce", **params: Any) -> Tensor:
@@ -351,7 +353,7 @@ def mean_bound(scores: Tensor, bound: str = "infonce", **params: Any) -> Tensor:
     Returns:
         0-d tensor: the mean of the bound's values (and of its training gradients).
     """
-    info = _score_only_bound(bound)
+    info, params = _score_only_bound(bound, params)
     if "state" in info.needs:
         raise ValueError(f"bound {info.name!r} keeps state across batches; use a stateless bound here")
     if scores.dim() < 2 or scores.shape[-1] != scores.shape[-2]:
@@ -461,9 +463,7 @@ class InfoNCELoss(_EmbeddingScores):
         if block_size is not None and (int(block_size) != block_size or block_size < 1):
             raise ValueError(f"block_size must be a positive integer or None, got {block_size}")
         self.block_size = block_size
-        if int(queue_size) != queue_size or queue_size < 0:
-            raise ValueError(f"queue_size must be an integer >= 0, got {queue_size}")
-        self.queue_size = int(queue_size)
+        self.queue_size = check_int(queue_size, "queue_size", minimum=0)
         if self.queue_size:
             if embed_dim is None or int(embed_dim) < 1:
                 raise ValueError(
@@ -541,7 +541,7 @@ class MILoss(_EmbeddingScores):
         **bound_params: Any,
     ) -> None:
         super().__init__(temperature, learnable_temperature, similarity, min_temperature)
-        info = _score_only_bound(bound)
+        info, bound_params = _score_only_bound(bound, bound_params)
         if symmetric and "state" in info.needs:
             raise ValueError(f"bound {info.name!r} keeps a moving average; use symmetric=False with it")
         self.bound = bounds.make(info.name, **bound_params)
