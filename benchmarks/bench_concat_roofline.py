@@ -34,6 +34,8 @@ import torch
 from mibounds.critics import StackedConcatCritic
 from mibounds.experiments import staircase
 
+_DEFAULTS = staircase.StaircaseConfig()
+
 
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
@@ -76,7 +78,7 @@ def _roofline_step(
 
 
 def _critic_step(stack: StackedConcatCritic, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
-    optimizer = torch.optim.Adam(stack.parameters(), lr=5e-4)
+    optimizer = torch.optim.Adam(stack.parameters(), lr=_DEFAULTS.learning_rate)
 
     def step() -> None:
         scores = stack(x, y)
@@ -100,10 +102,10 @@ def _best(step: Callable[[], None], steps: int, device: torch.device) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, default=12, help="critics in the stack (the staircase trains 12 per task)")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--dim", type=int, default=20)
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=_DEFAULTS.batch_size)
+    parser.add_argument("--dim", type=int, default=_DEFAULTS.dim)
+    parser.add_argument("--hidden", type=int, default=_DEFAULTS.hidden_dim)
+    parser.add_argument("--layers", type=int, default=_DEFAULTS.num_layers)
     parser.add_argument("--steps", type=int, default=3, help="steps per timing round")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, like the staircase's workers)")

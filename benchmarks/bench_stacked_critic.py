@@ -30,6 +30,10 @@ import torch
 from torch import Tensor, nn
 
 from mibounds.critics import ConcatCritic, SeparableCritic, StackedConcatCritic, StackedSeparableCritic
+from mibounds.experiments.staircase import StaircaseConfig
+
+_DEFAULTS = StaircaseConfig()
+LR = _DEFAULTS.learning_rate
 
 Step = Callable[[Tensor, Tensor], None]
 
@@ -46,7 +50,7 @@ def _sync(device: torch.device) -> None:
 
 
 def _loop_step(critics: list[nn.Module]) -> Step:
-    optimizers = [torch.optim.Adam(c.parameters(), lr=5e-4) for c in critics]
+    optimizers = [torch.optim.Adam(c.parameters(), lr=LR) for c in critics]
 
     def step(x: Tensor, y: Tensor) -> None:
         for critic, opt in zip(critics, optimizers, strict=True):
@@ -58,7 +62,7 @@ def _loop_step(critics: list[nn.Module]) -> Step:
 
 
 def _loop_one_optimizer_step(critics: list[nn.Module]) -> Step:
-    opt = torch.optim.Adam([p for c in critics for p in c.parameters()], lr=5e-4)
+    opt = torch.optim.Adam([p for c in critics for p in c.parameters()], lr=LR)
 
     def step(x: Tensor, y: Tensor) -> None:
         opt.zero_grad(set_to_none=True)
@@ -69,7 +73,7 @@ def _loop_one_optimizer_step(critics: list[nn.Module]) -> Step:
 
 
 def _stacked_step(stack: nn.Module) -> Step:
-    opt = torch.optim.Adam(stack.parameters(), lr=5e-4)
+    opt = torch.optim.Adam(stack.parameters(), lr=LR)
 
     def step(x: Tensor, y: Tensor) -> None:
         opt.zero_grad(set_to_none=True)
@@ -100,8 +104,8 @@ def _time(variants: dict[str, Step], batches: list[tuple[Tensor, Tensor]], steps
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, default=15)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--dim", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=_DEFAULTS.batch_size)
+    parser.add_argument("--dim", type=int, default=_DEFAULTS.dim)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--steps", type=int, default=20, help="steps per timing round (separable)")
     parser.add_argument("--concat-steps", type=int, default=3, help="steps per timing round (concat)")

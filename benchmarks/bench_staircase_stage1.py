@@ -32,11 +32,16 @@ from torch import nn
 
 from mibounds.experiments import staircase
 
-DIM, BATCH, MI, LR, WINDOW = 20, 64, 2.0, 5e-4, 500
+_DEFAULTS = staircase.StaircaseConfig()
+DIM, BATCH, LR, WINDOW = _DEFAULTS.dim, _DEFAULTS.batch_size, _DEFAULTS.learning_rate, _DEFAULTS.window
+HIDDEN, EMBED = _DEFAULTS.hidden_dim, _DEFAULTS.embed_dim
+MI = 2.0
 
 
 def _mlp(out_dim: int, in_dim: int = DIM) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(in_dim, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, out_dim))
+    return nn.Sequential(
+        nn.Linear(in_dim, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, out_dim)
+    )
 
 
 def plain_loop(critic: str, seed: int, steps: int) -> float:
@@ -44,7 +49,7 @@ def plain_loop(critic: str, seed: int, steps: int) -> float:
     torch.manual_seed(seed)
     rho = math.sqrt(1 - math.exp(-2 * MI / DIM))
     if critic == "separable":
-        g, h = _mlp(32), _mlp(32)
+        g, h = _mlp(EMBED), _mlp(EMBED)
         params = [*g.parameters(), *h.parameters()]
 
         def scores(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -101,7 +106,7 @@ def _summary(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--steps", type=int, default=4000, help="steps of stage 1 (the paper: 4000)")
+    parser.add_argument("--steps", type=int, default=_DEFAULTS.steps_per_level, help="steps of stage 1 (the paper: 4000)")
     parser.add_argument("--critics", nargs="+", default=["separable"], choices=["separable", "concat"])
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()

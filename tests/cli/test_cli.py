@@ -329,7 +329,7 @@ BAD_INPUT = [
                                         "--repeats", "2", "--bounds", "nwj", "--out", "{tmp}/out"],
      "pip install 'mibounds[plot]' (or pass --no-figures)"),
     ("accuracy", "no-matplotlib", ["bench", "accuracy", "--seeds", "0", "--db", "{tmp}/a.sqlite", "--out", "{tmp}/out",
-                                   "--no-progress"], "pip install 'mibounds[plot]' (or pass --no-figure)"),
+                                   "--no-progress"], "pip install 'mibounds[plot]' (or pass --no-figures)"),
 ]
 
 
@@ -400,7 +400,7 @@ def _run_read_only(folder, argv):
          "cannot create the results file '{ro}/deeper/new.sqlite'"),
         (["bench", "sweep", "--seeds", "0", "1", "2", "--cell", SYNTHETIC, "--db", "{ro}/r.sqlite"],
          "results file '{ro}/r.sqlite' "),
-        (["bench", "report", "--db", "{ro}/r.sqlite", "--out", "{ro}/report", "--no-figure"],
+        (["bench", "report", "--db", "{ro}/r.sqlite", "--out", "{ro}/report", "--no-figures"],
          "cannot write the report into '{ro}/report'"),
     ],
     ids=["new-file", "new-folder", "existing-file", "report-out"],
@@ -425,6 +425,6 @@ def test_a_report_reads_a_results_file_on_read_only_storage(tmp_path):
     storage.mkdir()
     _results_file(storage / "r.sqlite")
     done = _run_read_only(storage, ["bench", "report", "--db", str(storage / "r.sqlite"), "--out", str(tmp_path / "out"),
-                                    "--no-figure"])
+                                    "--no-figures"])
     assert done.returncode == 0, done.stderr
     assert "| gaussian" in (tmp_path / "out" / "report.md").read_text() or (tmp_path / "out" / "report.md").exists()

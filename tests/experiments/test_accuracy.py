@@ -56,7 +56,7 @@ def test_one_cell_then_peers_then_the_report(tmp_path):
     assert files.csv.read_text().splitlines()[0].startswith("task,n,estimator,runs")
     assert files.figure is not None and files.figure.stat().st_size > 1000
     # The command runs nothing new on a finished suite and writes the same report.
-    assert main(["bench", "accuracy", "--db", str(db), "--out", str(tmp_path / "again"), "--report-only", "--no-figure"]) == 0
+    assert main(["bench", "accuracy", "--db", str(db), "--out", str(tmp_path / "again"), "--report-only", "--no-figures"]) == 0
 
 
 def test_unknown_suite_task_is_refused(tmp_path, capsys):

@@ -453,7 +453,7 @@ def test_cli_resume_hint_is_the_same_command() -> None:
 def test_cli_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     db = tmp_path / "r.sqlite"
     run_sweep(make_cells(tasks=["a"], seeds=[0, 1]), db, SYNTHETIC, **QUIET)
-    assert _main("bench", "report", "--db", str(db), "--out", str(tmp_path / "out"), "--no-figure") == 0
+    assert _main("bench", "report", "--db", str(db), "--out", str(tmp_path / "out"), "--no-figures") == 0
     assert capsys.readouterr().out.split() == [str(tmp_path / "out" / "report.md"), str(tmp_path / "out" / "report.csv")]
     with pytest.raises(ValueError, match="no results file at"):
         _main("bench", "report", "--db", str(tmp_path / "missing.sqlite"))

@@ -36,7 +36,7 @@ from torch import Tensor
 from mibounds.bounds._blocked import PartitionSpec, block_rows, partition_terms
 from mibounds.bounds._reductions import exp_linearized
 from mibounds.bounds.lower import value_with_gradient_of
-from mibounds.validation import check_positive
+from mibounds.validation import check_int, check_positive
 
 __all__ = [
     "AllPairs",
@@ -61,8 +61,8 @@ def _check(g: Tensor, h: Tensor, temperature: float | Tensor, block_size: int | 
                          "[K, d], row i of g paired with row i of h")
     if g.shape[0] < min_rows:
         raise ValueError(f"this bound needs at least {min_rows} pairs, got {g.shape[0]}")
-    if block_size is not None and (int(block_size) != block_size or block_size < 1):
-        raise ValueError(f"block_size must be a positive integer or None, got {block_size}")
+    if block_size is not None:
+        check_int(block_size, "block_size", minimum=1, hint="or None for about a million entries per block")
     if isinstance(temperature, Tensor):
         if temperature.numel() != 1 or not bool((temperature.detach() > 0).all()):
             raise ValueError(f"temperature must be a positive scalar, got {temperature}")

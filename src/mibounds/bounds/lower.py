@@ -151,7 +151,7 @@ def infonce(scores: Tensor, symmetric: bool = False) -> Tensor:
 
     Example:
         >>> import torch
-        >>> float(infonce(torch.zeros(8, 8)))
+        >>> float(infonce(torch.zeros(8, 8, dtype=torch.float64)))
         0.0
 
     Reference:

@@ -1,5 +1,15 @@
 """The registry of bounds: one entry per bound, with the metadata that drives the CLI listing,
-the docs table, the estimators and the parametrized test battery."""
+the docs table, the estimators and the parametrized test battery, and the one parser of a bound
+named with its parameters (``"smile:5"``).
+
+Example:
+    >>> from mibounds.bounds import registry
+    >>> info = registry.get("infonce")
+    >>> info.kind, info.needs, round(info.ceiling_for(64), 4)
+    ('lower', ('scores',), 4.1589)
+    >>> registry.parse("interpolated:0.9")[1]
+    {'alpha': 0.9}
+"""
 
 from __future__ import annotations
 

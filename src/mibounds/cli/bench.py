@@ -196,7 +196,7 @@ def _add_report(commands: Any) -> None:
     )
     parser.add_argument("--db", default="results.sqlite", help="SQLite results file (default: %(default)s)")
     parser.add_argument("--out", default="report", metavar="DIR", help="folder to write into (default: %(default)s)")
-    parser.add_argument("--no-figure", action="store_true", help="tables only (no matplotlib needed)")
+    parser.add_argument("--no-figures", action="store_true", help="tables only (no matplotlib needed)")
     parser.set_defaults(func=_report)
 
 
@@ -204,9 +204,9 @@ def _report(args: argparse.Namespace) -> int:
     from mibounds.experiments.report import write_report
 
     try:
-        files = write_report(args.db, args.out, figure=not args.no_figure)
+        files = write_report(args.db, args.out, figure=not args.no_figures)
     except ImportError as error:  # matplotlib missing: the tables are written already
-        raise ValueError(f"{error} (or pass --no-figure for the tables only)") from None
+        raise ValueError(f"{error} (or pass --no-figures for the tables only)") from None
     print(files)
     return 0
 
@@ -232,7 +232,7 @@ def _add_accuracy(commands: Any) -> None:
                         "setting of the suite's times)")
     parser.add_argument("--report-only", action="store_true", help="write the report from the results file without "
                         "running cells")
-    parser.add_argument("--no-figure", action="store_true", help="tables only (no matplotlib needed)")
+    parser.add_argument("--no-figures", action="store_true", help="tables only (no matplotlib needed)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=_accuracy)
 
@@ -250,10 +250,10 @@ def _accuracy(args: argparse.Namespace) -> int:
 
             raise unknown_name_error("suite task", unknown[0], sorted(known))
         suite = tuple((task, n) for task, n in suite if task in args.tasks)
-    if not args.no_figure:
+    if not args.no_figures:
         from mibounds.experiments.figures import require_matplotlib
 
-        require_matplotlib("--no-figure")  # before the cells run, not after them
+        require_matplotlib("--no-figures")  # before the cells run, not after them
     if not args.report_only:
         try:
             accuracy.run_accuracy(args.db, suite=suite, seeds=args.seeds or accuracy.SEEDS, workers=args.workers,
@@ -261,9 +261,9 @@ def _accuracy(args: argparse.Namespace) -> int:
         except SweepInterrupted:
             return 130
     try:
-        files = accuracy.write_accuracy_report(args.db, args.out, figure=not args.no_figure)
+        files = accuracy.write_accuracy_report(args.db, args.out, figure=not args.no_figures)
     except ImportError as error:
-        raise ValueError(f"{error} (or pass --no-figure for the tables only)") from None
+        raise ValueError(f"{error} (or pass --no-figures for the tables only)") from None
     print(files)
     return 0
 
