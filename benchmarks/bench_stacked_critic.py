@@ -83,8 +83,9 @@ def _stacked_step(stack: nn.Module) -> Step:
     return step
 
 
-def _time(variants: dict[str, Step], batches: list[tuple[Tensor, Tensor]], steps: int, repeats: int,
-          device: torch.device) -> dict[str, float]:
+def _time(
+    variants: dict[str, Step], batches: list[tuple[Tensor, Tensor]], steps: int, repeats: int, device: torch.device
+) -> dict[str, float]:
     """Seconds per step of each variant: fastest of ``repeats`` interleaved rounds of ``steps`` steps."""
     for step in variants.values():  # warm-up
         for x, y in batches[:2]:
@@ -117,11 +118,14 @@ def main() -> None:
     device = torch.device(args.device)
     m, k, d = args.members, args.batch, args.dim
     gen = torch.Generator().manual_seed(0)
-    batches = [(torch.randn(k, d, generator=gen).to(device), torch.randn(k, d, generator=gen).to(device))
-               for _ in range(8)]
-    print(f"M = {m} critics, K = {k}, d = {d}, device = {device}, torch {torch.__version__}, "
-          f"threads = {torch.get_num_threads()}; ms per training step (forward + backward + Adam), "
-          f"fastest of {args.repeats} interleaved rounds")
+    batches = [
+        (torch.randn(k, d, generator=gen).to(device), torch.randn(k, d, generator=gen).to(device)) for _ in range(8)
+    ]
+    print(
+        f"M = {m} critics, K = {k}, d = {d}, device = {device}, torch {torch.__version__}, "
+        f"threads = {torch.get_num_threads()}; ms per training step (forward + backward + Adam), "
+        f"fastest of {args.repeats} interleaved rounds"
+    )
 
     torch.manual_seed(0)
     separable = [SeparableCritic(d, d).to(device) for _ in range(m)]
@@ -130,8 +134,12 @@ def main() -> None:
     all_at_once.members_per_pass = m
     configs = [
         ("separable", separable, {"stacked": StackedSeparableCritic.from_members(separable)}, args.steps),
-        ("concat", concat, {"stacked": StackedConcatCritic.from_members(concat), "stacked-all": all_at_once},
-         args.concat_steps),
+        (
+            "concat",
+            concat,
+            {"stacked": StackedConcatCritic.from_members(concat), "stacked-all": all_at_once},
+            args.concat_steps,
+        ),
     ]
     for name, critics, stacks, steps in configs:
         variants = {"loop": _loop_step(critics), "loop-1opt": _loop_one_optimizer_step(critics)}

@@ -46,26 +46,34 @@ def _examples(module: str) -> list[doctest.DocTest]:
 def test_the_gate_sees_the_whole_package() -> None:
     tree = Path(mibounds.__file__).parent
     files = {p for p in tree.rglob("*.py") if "cli" not in p.relative_to(tree).parts[:1]}
-    public_files = {p for p in files if not any(part.startswith("_") and part != "__init__.py"
-                                                for part in p.relative_to(tree).parts)}
+    public_files = {
+        p
+        for p in files
+        if not any(part.startswith("_") and part != "__init__.py" for part in p.relative_to(tree).parts)
+    }
     assert len(PUBLIC_MODULES) == len(public_files) > 50
     assert MISSING_EXAMPLES <= set(PUBLIC_MODULES) and set(FAILING_EXAMPLES) <= set(PUBLIC_MODULES)
 
 
 @pytest.mark.parametrize("module", PUBLIC_MODULES)
 def test_every_public_module_has_a_runnable_example(module: str) -> None:
-    runnable = sum(1 for test in _examples(module) for example in test.examples
-                   if not example.options.get(doctest.SKIP))
+    runnable = sum(
+        1 for test in _examples(module) for example in test.examples if not example.options.get(doctest.SKIP)
+    )
     if module in MISSING_EXAMPLES and runnable == 0:
         pytest.xfail(f"{module} is listed in MISSING_EXAMPLES")
     assert runnable > 0, f"{module} has no runnable example (a '>>>' line in a docstring that is not skipped)"
 
 
-@pytest.mark.parametrize("module", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=FAILING_EXAMPLES[name]))
-    if name in FAILING_EXAMPLES else name
-    for name in PUBLIC_MODULES
-])
+@pytest.mark.parametrize(
+    "module",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=FAILING_EXAMPLES[name]))
+        if name in FAILING_EXAMPLES
+        else name
+        for name in PUBLIC_MODULES
+    ],
+)
 def test_doctests_pass(module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

@@ -56,8 +56,10 @@ def test_one_check_of_bound_and_critic_names() -> None:
 
 @pytest.mark.processes
 def test_the_torch_free_checks_do_not_import_torch() -> None:
-    code = ("import sys; from mibounds.validation import check_int, unknown_name_error, MIBoundsWarning; "
-            "assert 'torch' not in sys.modules, 'torch was imported'")
+    code = (
+        "import sys; from mibounds.validation import check_int, unknown_name_error, MIBoundsWarning; "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

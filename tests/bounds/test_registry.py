@@ -14,8 +14,19 @@ SCORE_BOUNDS = bounds.names(score_based=True)
 
 def test_names_cover_the_literature_table() -> None:
     expected = {
-        "tuba", "nwj", "dv", "mine", "infonce", "js", "smile", "interpolated",
-        "ba", "tnce", "rate", "leave_one_out_upper", "club",
+        "tuba",
+        "nwj",
+        "dv",
+        "mine",
+        "infonce",
+        "js",
+        "smile",
+        "interpolated",
+        "ba",
+        "tnce",
+        "rate",
+        "leave_one_out_upper",
+        "club",
     }
     assert set(bounds.names()) == expected
     assert set(bounds.names(kind="upper")) == {"rate", "leave_one_out_upper", "club"}
@@ -65,7 +76,9 @@ MODULE_CASES = [
 ] + [(bounds.make(name), None) for name in SCORE_BOUNDS if name != "mine"]
 
 
-@pytest.mark.parametrize(("module", "function"), MODULE_CASES, ids=lambda c: repr(c) if isinstance(c, torch.nn.Module) else "")
+@pytest.mark.parametrize(
+    ("module", "function"), MODULE_CASES, ids=lambda c: repr(c) if isinstance(c, torch.nn.Module) else ""
+)
 def test_modules_return_exactly_what_functions_return(module: bounds.Bound, function) -> None:
     generator = torch.Generator().manual_seed(0)
     s = torch.randn(6, 6, generator=generator, dtype=torch.float64, requires_grad=True)

@@ -211,7 +211,9 @@ def test_input_errors() -> None:
     block_size=st.integers(1, 25),
     seed=st.integers(0, 10_000),
 )
-def test_chunked_infonce_loss_equals_materialized(b, queue, d, temperature, similarity, symmetric, block_size, seed) -> None:
+def test_chunked_infonce_loss_equals_materialized(
+    b, queue, d, temperature, similarity, symmetric, block_size, seed
+) -> None:
     """Row blocks (with queue negatives on both sides) give the materialized loss and gradients to 1e-10."""
     x, y = pair(b, d, seed)
     extra_x, extra_y = pair(queue, d, seed + 1) if queue else (None, None)
@@ -219,8 +221,16 @@ def test_chunked_infonce_loss_equals_materialized(b, queue, d, temperature, simi
 
     def run(block: int | None) -> list[torch.Tensor]:
         xs, ys, lt = x.clone().requires_grad_(), y.clone().requires_grad_(), log_t.clone().requires_grad_()
-        result = infonce_loss(xs, ys, temperature=lt.exp(), similarity=similarity, symmetric=symmetric,
-                              extra_x=extra_x, extra_y=extra_y, block_size=block)
+        result = infonce_loss(
+            xs,
+            ys,
+            temperature=lt.exp(),
+            similarity=similarity,
+            symmetric=symmetric,
+            extra_x=extra_x,
+            extra_y=extra_y,
+            block_size=block,
+        )
         result.loss.backward()
         assert result.batch_size == b + queue
         return [result.loss.detach(), result.mi, xs.grad, ys.grad, lt.grad]

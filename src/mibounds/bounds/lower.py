@@ -314,9 +314,7 @@ def interpolated(scores: Tensor, log_baseline: Tensor | float, alpha: float) -> 
         return tuba(scores, log_baseline)
     log_mixture = leave_one_out_logmeanexp(scores)  # [k (left out), j]
     if alpha < 1.0:
-        log_mixture = torch.logaddexp(
-            log_mixture + math.log(alpha), log_baseline[None, :] + math.log1p(-alpha)
-        )
+        log_mixture = torch.logaddexp(log_mixture + math.log(alpha), log_baseline[None, :] + math.log1p(-alpha))
     joint = mean_offdiagonal(scores.diagonal()[None, :] - log_mixture)
     partition = exp_linearized(logmeanexp_offdiagonal(scores - log_mixture.diagonal()[None, :]))
     return 1.0 + joint - partition

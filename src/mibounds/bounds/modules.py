@@ -44,8 +44,7 @@ class Bound(nn.Module):
         if unknown:
             allowed = ", ".join(info.params) or "none"
             raise ValueError(
-                f"bound {info.name!r} has no parameter {', '.join(map(repr, unknown))}; "
-                f"its parameters: {allowed}"
+                f"bound {info.name!r} has no parameter {', '.join(map(repr, unknown))}; its parameters: {allowed}"
             )
         self.info = info
         self.params = {**info.params, **params}

@@ -29,9 +29,7 @@ __all__ = ["BoundInfo", "get", "names", "parse"]
 #: "state": a moving average kept across batches (use the module); "log_conditional": [K, K]
 #: log p(y_j | x_i); "log_marginal": [K] log q(y_i); "log_decoder": [K] log q(x_i | y_i);
 #: "entropy_x": h(X) in nats.
-Need = Literal[
-    "scores", "log_baseline", "state", "log_conditional", "log_marginal", "log_decoder", "entropy_x"
-]
+Need = Literal["scores", "log_baseline", "state", "log_conditional", "log_marginal", "log_decoder", "entropy_x"]
 
 
 def _no_ceiling(batch_size: int, **params: Any) -> float | None:
@@ -101,75 +99,138 @@ _POOLE = "Poole et al. 2019, On Variational Bounds of Mutual Information (arXiv:
 
 _ENTRIES = (
     BoundInfo(
-        "tuba", lower.tuba, "lower", ("scores", "log_baseline"), _POOLE, 2019,
+        "tuba",
+        lower.tuba,
+        "lower",
+        ("scores", "log_baseline"),
+        _POOLE,
+        2019,
         "tractable unnormalized Barber-Agakov: NWJ with a baseline log a(y)",
     ),
     BoundInfo(
-        "nwj", lower.nwj, "lower", ("scores",),
-        "Nguyen, Wainwright, Jordan 2010, Estimating divergence functionals (f-MINE)", 2010,
+        "nwj",
+        lower.nwj,
+        "lower",
+        ("scores",),
+        "Nguyen, Wainwright, Jordan 2010, Estimating divergence functionals (f-MINE)",
+        2010,
         "f-divergence (KL) bound; unbiased but variance grows like e^I",
         optimal_offset=1.0,
     ),
     BoundInfo(
-        "dv", lower.dv, "lower", ("scores",),
-        "Donsker, Varadhan 1983; Belghazi et al. 2018, MINE (arXiv:1801.04062)", 1983,
+        "dv",
+        lower.dv,
+        "lower",
+        ("scores",),
+        "Donsker, Varadhan 1983; Belghazi et al. 2018, MINE (arXiv:1801.04062)",
+        1983,
         "Donsker-Varadhan: joint mean minus log of the mean exp over negatives",
     ),
     BoundInfo(
-        "mine", lower.mine, "lower", ("scores", "state"),
-        "Belghazi et al. 2018, Mutual Information Neural Estimation (arXiv:1801.04062)", 2018,
+        "mine",
+        lower.mine,
+        "lower",
+        ("scores", "state"),
+        "Belghazi et al. 2018, Mutual Information Neural Estimation (arXiv:1801.04062)",
+        2018,
         "DV with the partition gradient divided by a moving average (module holds it)",
-        params={"rate": 0.01}, trains="DV with a moving-average partition gradient", reports="DV",
+        params={"rate": 0.01},
+        trains="DV with a moving-average partition gradient",
+        reports="DV",
     ),
     BoundInfo(
-        "infonce", lower.infonce, "lower", ("scores",),
-        "van den Oord, Li, Vinyals 2018, Contrastive Predictive Coding (arXiv:1807.03748)", 2018,
+        "infonce",
+        lower.infonce,
+        "lower",
+        ("scores",),
+        "van den Oord, Li, Vinyals 2018, Contrastive Predictive Coding (arXiv:1807.03748)",
+        2018,
         "K-way classification of the positive x for each y; never above log K",
-        params={"symmetric": False}, ceiling=_log_k,
+        params={"symmetric": False},
+        ceiling=_log_k,
     ),
     BoundInfo(
-        "js", lower.js, "lower", ("scores",),
-        "Hjelm et al. 2019, Deep InfoMax (arXiv:1808.06670); " + _POOLE, 2019,
+        "js",
+        lower.js,
+        "lower",
+        ("scores",),
+        "Hjelm et al. 2019, Deep InfoMax (arXiv:1808.06670); " + _POOLE,
+        2019,
         "critic trained with the f-GAN Jensen-Shannon objective, reported with NWJ on f + 1",
-        trains="f-GAN Jensen-Shannon objective", reports="NWJ on scores + 1",
-        objective=lower.js_fgan, optimal_offset=0.0,
+        trains="f-GAN Jensen-Shannon objective",
+        reports="NWJ on scores + 1",
+        objective=lower.js_fgan,
+        optimal_offset=0.0,
     ),
     BoundInfo(
-        "smile", lower.smile, "lower", ("scores",),
-        "Song, Ermon 2020, Understanding the Limitations of Variational MI Estimators "
-        "(arXiv:1910.06222)", 2020,
+        "smile",
+        lower.smile,
+        "lower",
+        ("scores",),
+        "Song, Ermon 2020, Understanding the Limitations of Variational MI Estimators (arXiv:1910.06222)",
+        2020,
         "DV with the partition term over scores clipped to [-clip, clip], JS-trained",
-        params={"clip": 5.0}, trains="f-GAN Jensen-Shannon objective", reports="clipped DV",
-        objective=lower.js_fgan, optimal_offset=0.0,
+        params={"clip": 5.0},
+        trains="f-GAN Jensen-Shannon objective",
+        reports="clipped DV",
+        objective=lower.js_fgan,
+        optimal_offset=0.0,
     ),
     BoundInfo(
-        "interpolated", lower.interpolated, "lower", ("scores", "log_baseline"), _POOLE, 2019,
+        "interpolated",
+        lower.interpolated,
+        "lower",
+        ("scores", "log_baseline"),
+        _POOLE,
+        2019,
         "I_alpha: TUBA with a baseline mixing the leave-one-out batch average (alpha) and a(y)",
-        params={"alpha": 0.5}, ceiling=_interpolated_ceiling,
+        params={"alpha": 0.5},
+        ceiling=_interpolated_ceiling,
     ),
     BoundInfo(
-        "ba", structured.ba, "lower", ("log_decoder", "entropy_x"),
-        "Barber, Agakov 2003, The IM algorithm", 2003,
+        "ba",
+        structured.ba,
+        "lower",
+        ("log_decoder", "entropy_x"),
+        "Barber, Agakov 2003, The IM algorithm",
+        2003,
         "E log q(x|y) + h(X): needs a tractable decoder and the entropy of X",
     ),
     BoundInfo(
-        "tnce", structured.tnce, "lower", ("log_conditional",), _POOLE, 2019,
+        "tnce",
+        structured.tnce,
+        "lower",
+        ("log_conditional",),
+        _POOLE,
+        2019,
         "InfoNCE with the critic log p(y|x) of a tractable encoder",
         ceiling=_log_k,
     ),
     BoundInfo(
-        "rate", structured.rate, "upper", ("log_conditional", "log_marginal"),
-        "Alemi et al. 2017, Deep Variational Information Bottleneck (arXiv:1612.00410)", 2017,
+        "rate",
+        structured.rate,
+        "upper",
+        ("log_conditional", "log_marginal"),
+        "Alemi et al. 2017, Deep Variational Information Bottleneck (arXiv:1612.00410)",
+        2017,
         "E_x KL(p(y|x) || q(y)) for a tractable encoder and any marginal q",
     ),
     BoundInfo(
-        "leave_one_out_upper", structured.leave_one_out_upper, "upper", ("log_conditional",),
-        _POOLE, 2019,
+        "leave_one_out_upper",
+        structured.leave_one_out_upper,
+        "upper",
+        ("log_conditional",),
+        _POOLE,
+        2019,
         "rate with q(y) replaced by the leave-one-out minibatch mixture of p(y|x_i)",
     ),
     BoundInfo(
-        "club", structured.club, "upper", ("log_conditional",),
-        "Cheng et al. 2020, CLUB: A Contrastive Log-ratio Upper Bound (arXiv:2006.12013)", 2020,
+        "club",
+        structured.club,
+        "upper",
+        ("log_conditional",),
+        "Cheng et al. 2020, CLUB: A Contrastive Log-ratio Upper Bound (arXiv:2006.12013)",
+        2020,
         "E_joint log p(y|x) - E_marginals log p(y|x)",
     ),
 )
@@ -198,8 +259,7 @@ def names(*, kind: Literal["lower", "upper"] | None = None, score_based: bool | 
     return [
         entry.name
         for entry in _ENTRIES
-        if (kind is None or entry.kind == kind)
-        and (score_based is None or entry.score_based == score_based)
+        if (kind is None or entry.kind == kind) and (score_based is None or entry.score_based == score_based)
     ]
 
 

@@ -95,4 +95,3 @@ class ConcatCritic(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dim_x={self.dim_x}, dim_y={self.dim_y}"
-

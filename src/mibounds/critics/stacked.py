@@ -321,7 +321,8 @@ class StackedConcatCritic(_StackedCritic):
         # per pass (each slice's backward would fill a full-size gradient).
         layers = [
             list(zip(layer.weight.split(step), layer.bias.split(step), strict=True))
-            if isinstance(layer, StackedLinear) else layer
+            if isinstance(layer, StackedLinear)
+            else layer
             for layer in self.net
         ]
         n_passes = len(layers[0])

@@ -104,9 +104,7 @@ class ConditionalEstimateResult:
         )
 
 
-def conditional_estimate(
-    x: Any, y: Any, z: Any, **params: Any
-) -> ConditionalEstimateResult:
+def conditional_estimate(x: Any, y: Any, z: Any, **params: Any) -> ConditionalEstimateResult:
     """Estimate I(X; Y | Z) in nats: two cross-fitted estimates on shared folds, differenced per row.
 
     Args:
@@ -136,9 +134,7 @@ def conditional_estimate(
     za, _ = as_array(z, "z")
     n = check_pair(xa, ya)
     if len(za) != n:
-        raise ValueError(
-            f"z has {len(za)} rows but x and y have {n}; pass one row of z per row of x and y"
-        )
+        raise ValueError(f"z has {len(za)} rows but x and y have {n}; pass one row of z per row of x and y")
     seed = _resolve_seed(params.pop("random_state", None))
     joint = MIEstimator(random_state=seed, **params)
     joint._fit(xa, np.hstack([ya, za]))
@@ -156,12 +152,8 @@ def conditional_estimate(
     difference = held_joint.log_ratio - held_marginal.log_ratio  # type: ignore[operator]
     train_mean = held_joint.train_log_ratio - held_marginal.train_log_ratio  # type: ignore[operator]
     confidence = joint.result_.confidence
-    interval = crossfit_interval(
-        difference, held_joint.log_ratio_fold, confidence, train_mean
-    )
-    notes = [f"I(X;Y,Z): {w}" for w in joint.result_.warnings] + [
-        f"I(X;Z): {w}" for w in marginal.result_.warnings
-    ]
+    interval = crossfit_interval(difference, held_joint.log_ratio_fold, confidence, train_mean)
+    notes = [f"I(X;Y,Z): {w}" for w in joint.result_.warnings] + [f"I(X;Z): {w}" for w in marginal.result_.warnings]
     result = ConditionalEstimateResult(
         estimate=interval.estimate,
         ci_low=interval.low,

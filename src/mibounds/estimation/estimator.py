@@ -57,7 +57,6 @@ from mibounds import bounds as bounds_module
 from mibounds import critics as critics_module
 from mibounds import validation
 from mibounds.estimation.data import as_array, check_pair
-from mibounds.estimation.discrete import categorical_sides, fit_categorical
 from mibounds.estimation.diagnostics import (
     check_fold_sizes,
     check_scaled,
@@ -66,6 +65,7 @@ from mibounds.estimation.diagnostics import (
     diagnose,
     kurtosis_z,
 )
+from mibounds.estimation.discrete import categorical_sides, fit_categorical
 from mibounds.estimation.heldout import EVALUATION_BLOCK, HeldoutValues, evaluate
 from mibounds.estimation.names import check_bound, check_critic, estimator_bounds
 from mibounds.estimation.result import EstimateResult
@@ -229,7 +229,7 @@ class MIEstimator:
         """The constructor arguments as a dict (``deep`` is accepted for scikit-learn)."""
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params: Any) -> "MIEstimator":
+    def set_params(self, **params: Any) -> MIEstimator:
         """Set constructor arguments by name; returns self."""
         valid = self._param_names()
         for name, value in params.items():
@@ -240,14 +240,12 @@ class MIEstimator:
 
     def __repr__(self) -> str:
         defaults = inspect.signature(type(self).__init__).parameters
-        changed = [
-            f"{k}={v!r}" for k, v in self.get_params().items() if not _same(v, defaults[k].default)
-        ]
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if not _same(v, defaults[k].default)]
         return f"{type(self).__name__}({', '.join(changed)})"
 
     # -- fitting ------------------------------------------------------------------------------
 
-    def fit(self, x: Any, y: Any) -> "MIEstimator":
+    def fit(self, x: Any, y: Any) -> MIEstimator:
         """Train the fold critics on ``(x, y)`` and estimate I(X; Y) on held-out rows.
 
         Args:
@@ -326,7 +324,9 @@ class MIEstimator:
         lower_bound = one_sided_lower(certified)
         gaussian_only = model.base is not None and outcome.best_step == 0
         z = kurtosis_z(np.hstack([xs, ys])) if gaussian_only else None
-        notes += diagnose(interval, method, ceiling, certified, held.infonce_ceiling, outcome, held, batch_size, bound_name, z)
+        notes += diagnose(
+            interval, method, ceiling, certified, held.infonce_ceiling, outcome, held, batch_size, bound_name, z
+        )
         gaussian_mi = None if model.base is None else float(np.mean(model.base.mutual_information))
 
         self.result_ = EstimateResult(
@@ -365,15 +365,24 @@ class MIEstimator:
         self.lower_bound_ = lower_bound
         self.n_features_x_, self.n_features_y_ = xa.shape[1], ya.shape[1]
 
-    def _fit_categorical(self, x: Any, y: Any, sides: tuple[bool, bool], settings: dict[str, Any], start: float) -> None:
+    def _fit_categorical(
+        self, x: Any, y: Any, sides: tuple[bool, bool], settings: dict[str, Any], start: float
+    ) -> None:
         """:meth:`_fit` when x or y holds categories (see :mod:`mibounds.estimation.discrete`)."""
         seed = _resolve_seed(self.random_state)
         self.device_ = _resolve_device(self.device)
         kwargs = {**DEFAULT_CRITIC_KWARGS["separable"], **(self.critic_kwargs or {})}
         kwargs = {k: kwargs[k] for k in ("hidden_dim", "num_layers", "activation") if k in kwargs}
         result, model, scaler = fit_categorical(
-            x, y, sides, settings={**settings, "critic_kwargs": kwargs}, seed=seed, device=self.device_,
-            scaler=_scaler(self.standardize), batch_size=self._batch_size, progress=self.progress,
+            x,
+            y,
+            sides,
+            settings={**settings, "critic_kwargs": kwargs},
+            seed=seed,
+            device=self.device_,
+            scaler=_scaler(self.standardize),
+            batch_size=self._batch_size,
+            progress=self.progress,
         )
         if self.bound != DEFAULT_BOUND or not isinstance(self.critic, str) or self.critic != DEFAULT_CRITIC:
             result.warnings.append(
@@ -401,8 +410,9 @@ class MIEstimator:
             self.confidence, "confidence", allow_zero=False, allow_one=False
         )
         if self.batch_size is not None:
-            validation.check_int(self.batch_size, "batch_size", minimum=2, kind="a whole number",
-                                 why="a bound needs negatives")
+            validation.check_int(
+                self.batch_size, "batch_size", minimum=2, kind="a whole number", why="a bound needs negatives"
+            )
         if not isinstance(self.gaussian, bool):
             raise TypeError(f"gaussian must be True or False, got {self.gaussian!r}")
         if self.critic is None and not self.gaussian:

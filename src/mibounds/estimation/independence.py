@@ -102,11 +102,7 @@ class IndependenceResult:
 
     def summary(self) -> str:
         """Lines for people: the p-value with its resolution, the statistic, the estimate."""
-        z = (
-            (self.statistic - self.null_mean) / self.null_std
-            if self.null_std > 0
-            else math.nan
-        )
+        z = (self.statistic - self.null_mean) / self.null_std if self.null_std > 0 else math.nan
         return (
             f"p = {self.p_value:.4g} ({self.num_permutations} permutations; the smallest possible p is "
             f"{self.resolution:.2g})\n"
@@ -169,14 +165,8 @@ def independence_test(
     """
     start = time.perf_counter()
     num_permutations = _check_permutations(num_permutations)
-    if (
-        isinstance(test_size, bool)
-        or not isinstance(test_size, (int, float))
-        or not 0 < test_size < 1
-    ):
-        raise ValueError(
-            f"test_size must be a share of the rows strictly between 0 and 1, got {test_size!r}"
-        )
+    if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
+        raise ValueError(f"test_size must be a share of the rows strictly between 0 and 1, got {test_size!r}")
     sides = categorical_sides(x, y, estimator_params.get("discrete", "auto"))
     xa = as_labels(x, "x")[0] if sides[0] else as_array(x, "x")[0]
     ya = as_labels(y, "y")[0] if sides[1] else as_array(y, "y")[0]
@@ -191,11 +181,7 @@ def independence_test(
             f"too few rows: {n} rows split into {n - n_test} training and {n_test} test rows with "
             f"test_size = {test_size}; both parts need at least {MIN_TEST_ROWS} rows, so pass more rows"
         )
-    seed = (
-        int(np.random.default_rng(random_state).integers(2**31 - 1))
-        if random_state is None
-        else int(random_state)
-    )
+    seed = int(np.random.default_rng(random_state).integers(2**31 - 1)) if random_state is None else int(random_state)
     order = np.random.default_rng(seed).permutation(n)
     train, test = order[n_test:], order[:n_test]
 
@@ -206,9 +192,9 @@ def independence_test(
     _issue(estimator.result_.warnings)
     device = estimator.device_
     generator = torch.Generator().manual_seed(seed)
-    permutations = torch.stack(
-        [torch.randperm(n_test, generator=generator) for _ in range(num_permutations)]
-    ).to(device)
+    permutations = torch.stack([torch.randperm(n_test, generator=generator) for _ in range(num_permutations)]).to(
+        device
+    )
     if any(sides):
         codes, features = (xa[test], ya[test]) if sides[0] else (ya[test], xa[test])
         seen = np.unique((xa if sides[0] else ya)[train])  # the classifier's classes, in code order
@@ -218,8 +204,12 @@ def independence_test(
             )
         codes = np.searchsorted(seen, codes)
         scaler = estimator.y_scaler_ if sides[0] else estimator.x_scaler_
-        features_t = torch.as_tensor(scaler(features) if scaler is not None else features, dtype=torch.float32, device=device)
-        observed, null = _classifier_statistics(estimator.model_, features_t, torch.as_tensor(codes, device=device), permutations)
+        features_t = torch.as_tensor(
+            scaler(features) if scaler is not None else features, dtype=torch.float32, device=device
+        )
+        observed, null = _classifier_statistics(
+            estimator.model_, features_t, torch.as_tensor(codes, device=device), permutations
+        )
     else:
         xt = torch.as_tensor(estimator.x_scaler_(xa[test]), dtype=torch.float32, device=device)
         yt = torch.as_tensor(estimator.y_scaler_(ya[test]), dtype=torch.float32, device=device)
@@ -243,7 +233,9 @@ def independence_test(
 
 
 @torch.no_grad()
-def _classifier_statistics(model: Any, features: Tensor, codes: Tensor, permutations: Tensor) -> tuple[float, np.ndarray]:
+def _classifier_statistics(
+    model: Any, features: Tensor, codes: Tensor, permutations: Tensor
+) -> tuple[float, np.ndarray]:
     """Observed and permuted ``mean_i log q(c_i | f_i) - mean_{i,j} log q(c_j | f_i)`` for the
     average of the fold classifiers (a mixture of their class probabilities)."""
     if model is None:  # the classifiers never trained (no rows for them): nothing to test with
@@ -257,8 +249,13 @@ def _classifier_statistics(model: Any, features: Tensor, codes: Tensor, permutat
 
 
 def _categorical_test(
-    x_codes: np.ndarray, y_codes: np.ndarray, num_permutations: int, random_state: int | None, progress: bool,
-    start: float, **estimator_params: Any,
+    x_codes: np.ndarray,
+    y_codes: np.ndarray,
+    num_permutations: int,
+    random_state: int | None,
+    progress: bool,
+    start: float,
+    **estimator_params: Any,
 ) -> IndependenceResult:
     """Both categorical: the plug-in MI of all rows against B re-pairings (a permutation G-test)."""
     seed = int(np.random.default_rng(random_state).integers(2**31 - 1)) if random_state is None else int(random_state)
@@ -266,7 +263,9 @@ def _categorical_test(
     estimator._fit(x_codes, y_codes)
     rng = np.random.default_rng(seed)
     observed = plugin_estimate(x_codes, y_codes, 0.95)[0].estimate
-    null = np.array([plugin_estimate(x_codes, rng.permutation(y_codes), 0.95)[0].estimate for _ in range(num_permutations)])
+    null = np.array(
+        [plugin_estimate(x_codes, rng.permutation(y_codes), 0.95)[0].estimate for _ in range(num_permutations)]
+    )
     exceed = int((null >= observed).sum())
     return IndependenceResult(
         p_value=(1 + exceed) / (num_permutations + 1),
@@ -294,9 +293,7 @@ def _statistics(
 ) -> tuple[float, np.ndarray]:
     """The observed statistic and the ``[B]`` permuted ones, for the average of the fold critics."""
     model = estimator.model_
-    with torch.random.fork_rng(
-        devices=[]
-    ):  # exporting a stacked member initializes a fresh module
+    with torch.random.fork_rng(devices=[]):  # exporting a stacked member initializes a fresh module
         members = [model.member(m) for m in range(model.num_members)]
     pairs = [member.embeddings(x, y) for member in members]
     if all(p is not None for p in pairs):  # f(x_i, y_j) = a_i . b_j: O(D) per pairing
@@ -309,9 +306,7 @@ def _statistics(
             return (a * b[rows]).sum(-1).mean(-1)
 
     else:  # a network per pair: the diagonals of blocks of the pairing
-        all_pairs = sum(float(_matrix_sum(member, x, y)) for member in members) / (
-            len(members) * len(x) ** 2
-        )
+        all_pairs = sum(float(_matrix_sum(member, x, y)) for member in members) / (len(members) * len(x) ** 2)
         per_pass = 1
 
         def paired(rows: Tensor) -> Tensor:
@@ -319,9 +314,7 @@ def _statistics(
 
     observed = float(paired(torch.arange(len(x), device=x.device)[None])[0]) - all_pairs
     null = []
-    bar = progress_bar(
-        len(permutations), progress, desc="permutations", unit="perm", leave=False
-    )
+    bar = progress_bar(len(permutations), progress, desc="permutations", unit="perm", leave=False)
     for rows in torch.split(permutations, per_pass):
         null.append(paired(rows).cpu())
         if bar is not None:
@@ -337,9 +330,7 @@ def _matrix_sum(critic: torch.nn.Module, x: Tensor, y: Tensor) -> Tensor:
     total = x.new_zeros((), dtype=torch.float64)
     for rows in blocks:
         for cols in blocks:
-            size = max(
-                len(rows), len(cols)
-            )  # pad the shorter block with its first row, then drop it
+            size = max(len(rows), len(cols))  # pad the shorter block with its first row, then drop it
             scores = critic(x[_padded(rows, size)], y[_padded(cols, size)])
             total = total + scores[: len(rows), : len(cols)].double().sum()
     return total

@@ -235,7 +235,9 @@ class FoldCritic(nn.Module):
             residual = self.residual.members[m] if isinstance(self.residual, MemberList) else self.residual.member(m)
         return _Member(residual, None if self.base is None else self.base.member(m))
 
-    def member_values(self, x: Tensor, y: Tensor, objective: bool = False, base: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    def member_values(
+        self, x: Tensor, y: Tensor, objective: bool = False, base: tuple[Tensor, Tensor] | None = None
+    ) -> Tensor:
         """Each member's bound on its own batch, ``[M]`` (with ``objective``, the value its gradient
         maximizes: the f-GAN JS objective for ``js`` and ``smile``, whose gradient is the same
         and which costs less than the reported value). ``base`` as for :meth:`forward`."""
@@ -378,9 +380,12 @@ def train(
     def check() -> float:
         model.eval()
         with torch.no_grad():
-            values = torch.stack([
-                model.member_values(x[rows], y[rows], objective=True, base=base_rows(rows)) for rows in validation.unbind(1)
-            ])
+            values = torch.stack(
+                [
+                    model.member_values(x[rows], y[rows], objective=True, base=base_rows(rows))
+                    for rows in validation.unbind(1)
+                ]
+            )
         model.train()
         return float(values.mean())
 

@@ -219,7 +219,9 @@ def require_matplotlib(skip_flag: str | None = None) -> None:
         from matplotlib.figure import Figure  # noqa: F401
     except ImportError:
         hint = f" (or pass {skip_flag})" if skip_flag else ""
-        raise ImportError(f"writing figures needs matplotlib; install it with: pip install 'mibounds[plot]'{hint}") from None
+        raise ImportError(
+            f"writing figures needs matplotlib; install it with: pip install 'mibounds[plot]'{hint}"
+        ) from None
 
 
 def new_figure(width: float, height: float, *, layout: str | None = None) -> Any:
@@ -237,9 +239,7 @@ def new_figure(width: float, height: float, *, layout: str | None = None) -> Any
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "writing figures needs matplotlib; install it with: pip install 'mibounds[plot]'"
-        ) from error
+        raise ImportError("writing figures needs matplotlib; install it with: pip install 'mibounds[plot]'") from error
     fig = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(fig)
     return fig
@@ -304,7 +304,7 @@ def staircase_figure(
     # Every curve's EMA in one pass (the recursion runs over time, vectorized over curves).
     raw = [values for panel in panels for values in panel.curves.values()]
     smooth = iter(ema(np.stack(raw), span)) if raw else iter(())
-    for ax, panel in zip(axes.flat, panels):
+    for ax, panel in zip(axes.flat, panels, strict=False):
         for critic, values in panel.curves.items():
             index = critics_seen.setdefault(critic, len(critics_seen))
             color = _color(critic, index)
@@ -313,8 +313,14 @@ def staircase_figure(
             ax.plot(steps, smoothed, color=color, linewidth=1.4, label=critic)
             off = np.mean((smoothed < ylim[0]) | (smoothed > ylim[1]))
             if off > 0.5:  # say so, rather than leave an empty-looking panel
-                ax.text(0.03, 0.9 - 0.1 * index, f"{critic}: EMA off scale {100 * off:.0f}% of steps",
-                        transform=ax.transAxes, fontsize=7, color=color)
+                ax.text(
+                    0.03,
+                    0.9 - 0.1 * index,
+                    f"{critic}: EMA off scale {100 * off:.0f}% of steps",
+                    transform=ax.transAxes,
+                    fontsize=7,
+                    color=color,
+                )
         ax.plot(steps, true_mi, color="black", linewidth=1.0, label="true MI")
         for label, value in panel.ceilings.items():
             ax.axhline(value, color="0.4", linestyle="--", linewidth=1.0)
@@ -323,7 +329,7 @@ def staircase_figure(
         ax.set_title(panel.title, fontsize=10)
         ax.set_ylim(*ylim)
         ax.grid(alpha=0.3)
-    for ax in axes.flat[len(panels):]:
+    for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     for ax in axes[-1]:
         ax.set_xlabel("training step")
@@ -383,8 +389,16 @@ def _line_panels(axes: Sequence[Any], curves: Mapping[str, Curve], *, xlabel: st
         palette = _FALLBACK_COLORS
     for ax, (key, label) in zip(axes, _STATS, strict=True):
         for n, (name, curve) in enumerate(curves.items()):
-            ax.plot(curve.x, curve.stats[key], marker="o", markersize=2.5, linewidth=1.2,
-                    color=palette[n % len(palette)], linestyle="--" if curve.dashed else "-", label=name)
+            ax.plot(
+                curve.x,
+                curve.stats[key],
+                marker="o",
+                markersize=2.5,
+                linewidth=1.2,
+                color=palette[n % len(palette)],
+                linestyle="--" if curve.dashed else "-",
+                label=name,
+            )
         if key == "bias":
             ax.axhline(0.0, color="black", linewidth=0.8)
         else:

@@ -71,8 +71,16 @@ class CPC(nn.Module):
         ((2,), (4, 10, 16))
     """
 
-    def __init__(self, encoder: nn.Module, code_dim: int, context_dim: int = 64, horizon: int = 4,
-                 bound: str = "infonce", num_layers: int = 1, **bound_params: Any) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        code_dim: int,
+        context_dim: int = 64,
+        horizon: int = 4,
+        bound: str = "infonce",
+        num_layers: int = 1,
+        **bound_params: Any,
+    ) -> None:
         super().__init__()
         info, bound_params = _score_only_bound(bound, bound_params)
         if "state" in info.needs:
@@ -99,7 +107,9 @@ class CPC(nn.Module):
             raise ValueError(f"sequences must be [B, T, *step_shape], got shape {tuple(sequences.shape)}")
         b, t = sequences.shape[:2]
         if t <= self.horizon:
-            raise ValueError(f"sequences have T = {t} steps; predicting {self.horizon} steps ahead needs T > {self.horizon}")
+            raise ValueError(
+                f"sequences have T = {t} steps; predicting {self.horizon} steps ahead needs T > {self.horizon}"
+            )
         if b < 2:
             raise ValueError("CPC needs at least 2 sequences per batch: the other sequences are the negatives")
         codes, context = self.encode(sequences)

@@ -82,7 +82,7 @@ class _AllGatherSum(torch.autograd.Function):
         ctx.group = group
         ctx.start = sum(sizes[:me])
         ctx.stop = ctx.start + sizes[me]
-        return torch.cat([part[:size] for part, size in zip(parts, sizes)], dim=0)
+        return torch.cat([part[:size] for part, size in zip(parts, sizes, strict=True)], dim=0)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]

@@ -36,8 +36,15 @@ def _shift_of(values: Tensor) -> Tensor:
 
 class _LogPartition(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, e: Tensor, initial: Tensor, transition: Tensor, final: Tensor,  # type: ignore[override]
-                lengths: Tensor, ragged: bool) -> Tensor:
+    def forward(
+        ctx: Any,
+        e: Tensor,
+        initial: Tensor,
+        transition: Tensor,
+        final: Tensor,  # type: ignore[override]
+        lengths: Tensor,
+        ragged: bool,
+    ) -> Tensor:
         num_frames = e.shape[0]
         column_shift = torch.nan_to_num(transition.amax(dim=0), neginf=0.0)
         exp_transition = torch.exp(transition - column_shift)

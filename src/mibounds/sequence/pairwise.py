@@ -81,8 +81,12 @@ def pairwise_log_partition(
     if symmetric:
         rows, cols = torch.triu_indices(k, k, device=emissions.device)
     else:
-        rows, cols = (idx.flatten() for idx in torch.meshgrid(
-            torch.arange(k, device=emissions.device), torch.arange(k, device=emissions.device), indexing="ij"))
+        rows, cols = (
+            idx.flatten()
+            for idx in torch.meshgrid(
+                torch.arange(k, device=emissions.device), torch.arange(k, device=emissions.device), indexing="ij"
+            )
+        )
     pair_lengths = torch.minimum(lengths[rows], lengths[cols])
     pair_frames = rows_e.index_select(0, rows) + cols_e.index_select(0, cols)
     pair_frames = pair_frames.unflatten(1, (-1, expanded.labels.shape[0]))
