@@ -35,8 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from mibounds.estimation._settings import issue_warnings, resolve_seed
 from mibounds.estimation.data import as_array, check_pair
-from mibounds.estimation.estimator import MIEstimator, _issue, _resolve_seed
+from mibounds.estimation.estimator import MIEstimator
 from mibounds.estimation.result import EstimateResult, _json_safe
 from mibounds.estimation.uncertainty import crossfit_interval
 
@@ -135,7 +136,7 @@ def conditional_estimate(x: Any, y: Any, z: Any, **params: Any) -> ConditionalEs
     n = check_pair(xa, ya)
     if len(za) != n:
         raise ValueError(f"z has {len(za)} rows but x and y have {n}; pass one row of z per row of x and y")
-    seed = _resolve_seed(params.pop("random_state", None))
+    seed = resolve_seed(params.pop("random_state", None))
     joint = MIEstimator(random_state=seed, **params)
     joint._fit(xa, np.hstack([ya, za]))
     held_joint = joint.heldout_
@@ -168,5 +169,5 @@ def conditional_estimate(x: Any, y: Any, z: Any, **params: Any) -> ConditionalEs
         seconds=time.perf_counter() - start,
         warnings=notes,
     )
-    _issue(notes)
+    issue_warnings(notes)
     return result

@@ -46,7 +46,6 @@ import copy
 import inspect
 import math
 import time
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,6 +55,7 @@ from torch import nn
 from mibounds import bounds as bounds_module
 from mibounds import critics as critics_module
 from mibounds import validation
+from mibounds.estimation._settings import issue_warnings, resolve_device, resolve_seed
 from mibounds.estimation.data import as_array, check_pair
 from mibounds.estimation.diagnostics import (
     check_fold_sizes,
@@ -260,7 +260,7 @@ class MIEstimator:
             ValueError / TypeError: For bad inputs or settings (each message names the fix).
         """
         self._fit(x, y)
-        _issue(self.result_.warnings)
+        issue_warnings(self.result_.warnings)
         return self
 
     def _fit(self, x: Any, y: Any) -> None:
@@ -279,7 +279,7 @@ class MIEstimator:
         batch_size = self._batch_size(n // num_folds)
         notes = constant_column_notes(xa, x_columns, "x") + constant_column_notes(ya, y_columns, "y")
 
-        seed = _resolve_seed(self.random_state)
+        seed = resolve_seed(self.random_state)
         plan = fold_plan(n, num_folds, np.random.default_rng(seed))
         scaler = _scaler(self.standardize)
         self.x_scaler_, self.y_scaler_ = (
@@ -291,7 +291,7 @@ class MIEstimator:
         check_scaled(xs, x_columns, "x", self.standardize)
         check_scaled(ys, y_columns, "y", self.standardize)
         notes += deterministic_notes(xs, ys, x_columns, y_columns)
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         self.device_ = device
         xt = torch.as_tensor(xs, dtype=torch.float32, device=device)
         yt = torch.as_tensor(ys, dtype=torch.float32, device=device)
@@ -369,8 +369,8 @@ class MIEstimator:
         self, x: Any, y: Any, sides: tuple[bool, bool], settings: dict[str, Any], start: float
     ) -> None:
         """:meth:`_fit` when x or y holds categories (see :mod:`mibounds.estimation.discrete`)."""
-        seed = _resolve_seed(self.random_state)
-        self.device_ = _resolve_device(self.device)
+        seed = resolve_seed(self.random_state)
+        self.device_ = resolve_device(self.device)
         kwargs = {**DEFAULT_CRITIC_KWARGS["separable"], **(self.critic_kwargs or {})}
         kwargs = {k: kwargs[k] for k in ("hidden_dim", "num_layers", "activation") if k in kwargs}
         result, model, scaler = fit_categorical(
@@ -537,7 +537,7 @@ def estimate(
         return conditional_estimate(x, y, z, **params)  # type: ignore[return-value]
     estimator = MIEstimator(**params)
     estimator._fit(x, y)
-    _issue(estimator.result_.warnings)
+    issue_warnings(estimator.result_.warnings)
     return estimator.result_
 
 
@@ -556,12 +556,6 @@ def _estimate(held: HeldoutValues, confidence: float, bound: str) -> tuple[Inter
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _issue(notes: list[str]) -> None:
-    # stacklevel 3: the line that called fit() or estimate().
-    for note in notes:
-        warnings.warn(note, validation.MIBoundsWarning, stacklevel=3)
-
-
 def _same(a: Any, b: Any) -> bool:
     try:
         return bool(a == b)
@@ -577,25 +571,3 @@ def _scaler(standardize: bool | str) -> type[Standardizer] | type[QuantileNormal
     if standardize is False or standardize is None:
         return None
     raise ValueError(f"standardize must be True (or 'quantile'), 'zscore' or False, got {standardize!r}")
-
-
-def _resolve_seed(random_state: Any) -> int:
-    if random_state is None:
-        return int(np.random.SeedSequence().generate_state(1)[0])
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(2**32))
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool) and random_state >= 0:
-        return int(random_state)
-    raise ValueError(f"random_state must be None or a whole number >= 0, got {random_state!r}")
-
-
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for CUDA, which is not available here; use 'auto' or 'cpu'")
-    return resolved

@@ -42,9 +42,10 @@ import torch
 from torch import Tensor
 
 from mibounds._progress import progress_bar
+from mibounds.estimation._settings import issue_warnings
 from mibounds.estimation.data import as_array, check_pair
 from mibounds.estimation.discrete import as_labels, categorical_sides, plugin_estimate
-from mibounds.estimation.estimator import MIEstimator, _issue
+from mibounds.estimation.estimator import MIEstimator
 from mibounds.estimation.result import EstimateResult, _json_safe
 from mibounds.validation import check_int
 
@@ -189,7 +190,7 @@ def independence_test(
         estimator_params = {**estimator_params, "discrete": "x" if sides[0] else "y"}
     estimator = MIEstimator(random_state=seed, progress=progress, **estimator_params)
     estimator._fit(xa[train], ya[train])
-    _issue(estimator.result_.warnings)
+    issue_warnings(estimator.result_.warnings)
     device = estimator.device_
     generator = torch.Generator().manual_seed(seed)
     permutations = torch.stack([torch.randperm(n_test, generator=generator) for _ in range(num_permutations)]).to(
