@@ -197,7 +197,7 @@ class _PartitionTerms(torch.autograd.Function):
         a: Tensor,
         b: Tensor,
         spec: PartitionSpec,
-        block_size: int | None,  # type: ignore[override]
+        block_size: int | None,
         with_grad: bool,
     ) -> tuple[Tensor, Tensor]:
         objective, stats, grad_a, grad_b = _forward(a, b, spec, block_size, with_grad)
@@ -208,7 +208,7 @@ class _PartitionTerms(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad_objective: Tensor, grad_stats: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_objective: Tensor, grad_stats: Tensor) -> tuple[Tensor | None, ...]:
         grad_a, grad_b = ctx.saved_tensors
         return grad_a * grad_objective, grad_b * grad_objective, None, None, None
 

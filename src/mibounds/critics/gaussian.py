@@ -57,6 +57,13 @@ class GaussianCritic(nn.Module):
         torch.Size([4, 4])
     """
 
+    mean_x: Tensor
+    mean_y: Tensor
+    p_xy: Tensor
+    q_x: Tensor
+    q_y: Tensor
+    mi: Tensor
+
     def __init__(self, mean_x: Tensor, mean_y: Tensor, p_xy: Tensor, q_x: Tensor, q_y: Tensor, mi: Tensor) -> None:
         super().__init__()
         self.register_buffer("mean_x", mean_x)

@@ -209,7 +209,7 @@ def load_xy(
     if path.stat().st_size == 0:
         raise ValueError(f"{path.name} is empty; pass a file with one row per sample")
     x_tokens, y_tokens, z_tokens = parse_columns(x), parse_columns(y), parse_columns(z)
-    za, zc = None, []
+    za, zc = None, list[str]()
     if fmt == "npz":
         xa, xc, ya, yc, z_side = _load_npz(path, x_tokens, y_tokens, z_tokens)
         if z_side is not None:
@@ -247,7 +247,7 @@ def _read_side(read: ColumnReader, names: list[str], text_ok: bool) -> np.ndarra
     except TypeError:
         if not text_ok or not hasattr(read, "text"):
             raise
-        return read.text(names)  # type: ignore[attr-defined]
+        return read.text(names)
 
 
 def _choose_columns(
@@ -528,7 +528,7 @@ def _check_npy_size(handle: Any, data_bytes: int, what: str) -> None:
         )
 
 
-def _size(count: int) -> str:
+def _size(count: float) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
         if count < 1024 or unit == "TiB":
             return f"{count} bytes" if unit == "bytes" else f"{count:.1f} {unit}"

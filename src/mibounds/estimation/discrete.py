@@ -183,9 +183,10 @@ class FoldClassifier(nn.Module):
         super().__init__()
         self.num_members = num_members
         self.net = stacked_mlp(num_members, dim_x, hidden_dim, len(log_prior), num_layers, activation)
+        last: Any = self.net[-1]  # a StackedLinear
         with torch.no_grad():
-            self.net[-1].weight.zero_()
-            self.net[-1].bias.zero_()
+            last.weight.zero_()
+            last.bias.zero_()
         self.register_buffer("log_prior", log_prior.float())
 
     def log_q(self, x: Tensor) -> Tensor:
@@ -256,7 +257,9 @@ def classifier_bound(
         generator=generator,
         progress=progress,
     )
-    values, folds, train_values = [], [], []
+    values: list[np.ndarray] = []
+    folds: list[np.ndarray] = []
+    train_values: list[np.ndarray] = []
     with torch.no_grad():
         for m in range(plan.num_folds):
             for rows, out in (

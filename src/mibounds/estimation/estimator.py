@@ -179,6 +179,14 @@ class MIEstimator:
         True
     """
 
+    # Fitted attributes whose type depends on the data: numbers get a FoldCritic, its plan and its
+    # held-out values; categories a FoldClassifier and no plan (see _fit_categorical).
+    model_: Any
+    plan_: FoldPlan | None
+    heldout_: HeldoutValues | None
+    x_scaler_: Any
+    y_scaler_: Any
+
     def __init__(
         self,
         bound: str = DEFAULT_BOUND,
@@ -458,8 +466,9 @@ class MIEstimator:
             copies = [copy.deepcopy(self.critic) for _ in range(members)]
             for member in copies[1:]:  # fresh initial weights, so the members differ
                 for module in member.modules():
-                    if hasattr(module, "reset_parameters"):
-                        module.reset_parameters()
+                    reset = getattr(module, "reset_parameters", None)
+                    if callable(reset):
+                        reset()
             return MemberList(copies), type(self.critic).__name__
         if not isinstance(self.critic, str):
             raise TypeError(
@@ -470,7 +479,7 @@ class MIEstimator:
         kwargs = {**DEFAULT_CRITIC_KWARGS.get(self.critic, {}), **(self.critic_kwargs or {})}
         stacked = _STACKED.get(self.critic)
         if stacked is not None:
-            residual: nn.Module = getattr(critics_module, stacked)(members, dim_x, dim_y, **kwargs)
+            residual: Any = getattr(critics_module, stacked)(members, dim_x, dim_y, **kwargs)
             last = residual.h[-1] if self.critic == "separable" else residual.net[-1]
         else:
             residual = MemberList([critics_module.make(self.critic, dim_x, dim_y, **kwargs) for _ in range(members)])
@@ -534,7 +543,7 @@ def estimate(
     if z is not None:
         from mibounds.estimation.conditional import conditional_estimate  # it builds on this module
 
-        return conditional_estimate(x, y, z, **params)  # type: ignore[return-value]
+        return conditional_estimate(x, y, z, **params)
     estimator = MIEstimator(**params)
     estimator._fit(x, y)
     issue_warnings(estimator.result_.warnings)

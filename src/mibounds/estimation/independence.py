@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -296,10 +297,11 @@ def _statistics(
     model = estimator.model_
     with torch.random.fork_rng(devices=[]):  # exporting a stacked member initializes a fresh module
         members = [model.member(m) for m in range(model.num_members)]
-    pairs = [member.embeddings(x, y) for member in members]
-    if all(p is not None for p in pairs):  # f(x_i, y_j) = a_i . b_j: O(D) per pairing
-        a = torch.cat([p[0] for p in pairs], dim=-1).double() / len(members)  # type: ignore[index]
-        b = torch.cat([p[1] for p in pairs], dim=-1).double()  # type: ignore[index]
+    embedded = [member.embeddings(x, y) for member in members]
+    pairs = [p for p in embedded if p is not None]
+    if len(pairs) == len(embedded):  # f(x_i, y_j) = a_i . b_j: O(D) per pairing
+        a = torch.cat([p[0] for p in pairs], dim=-1).double() / len(members)
+        b = torch.cat([p[1] for p in pairs], dim=-1).double()
         all_pairs = float(a.mean(0) @ b.mean(0))
         per_pass = max(1, _ELEMENTS_PER_PASS // (a.shape[0] * a.shape[1]))
 
@@ -341,7 +343,7 @@ def _padded(rows: Tensor, size: int) -> Tensor:
     return torch.cat([rows, rows[:1].expand(size - len(rows))])
 
 
-def _paired_mean(members: list[torch.nn.Module], x: Tensor, y: Tensor) -> Tensor:
+def _paired_mean(members: Sequence[torch.nn.Module], x: Tensor, y: Tensor) -> Tensor:
     """``mean_i f(x_i, y_i)`` for the average critic, from the diagonals of row blocks."""
     total = x.new_zeros((), dtype=torch.float64)
     for rows in torch.split(torch.arange(len(x), device=x.device), _PAIR_BLOCK):

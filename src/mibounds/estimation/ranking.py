@@ -16,13 +16,14 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from mibounds._progress import progress_bar
 from mibounds.estimation.data import is_pandas
 from mibounds.estimation.estimator import estimate
+from mibounds.estimation.result import EstimateResult
 from mibounds.validation import MIBoundsWarning
 
 __all__ = ["FeatureRanking", "FeatureScore", "rank_features"]
@@ -133,7 +134,7 @@ def rank_features(
         part = frame[columns] if frame is not None else array[:, [names.index(c) for c in columns]]  # type: ignore[index]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MIBoundsWarning)  # kept per feature instead
-            result = estimate(part, y, **params)
+            result = cast(EstimateResult, estimate(part, y, **params))  # no z: not a conditional result
         scores.append(
             FeatureScore(
                 name,

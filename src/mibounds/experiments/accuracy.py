@@ -174,8 +174,8 @@ def _rows(db: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _group(rows: Iterable[dict[str, Any]], *keys: str) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
-    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+def _group(rows: Iterable[Mapping[str, Any]], *keys: str) -> dict[tuple[Any, ...], list[Mapping[str, Any]]]:
+    groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(row[k] for k in keys), []).append(row)
     return groups
@@ -363,8 +363,8 @@ def _mae(rows: Iterable[Mapping[str, Any]]) -> float:
     return statistics.fmean(abs(float(r["estimate"]) - float(r["true_mi"])) for r in rows)
 
 
-def _families(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    groups: dict[str, list[dict[str, Any]]] = {}
+def _families(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    groups: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(f"{family(row['task'])} (n = {row['n']})", []).append(row)
     return groups

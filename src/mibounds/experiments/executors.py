@@ -84,7 +84,7 @@ def resolve_cell_function(path: str) -> Callable[..., Mapping[str, Any]]:
             f"cannot import the module {module_name!r} of cell function {path!r}: {error}; it must be "
             "importable by worker processes (installed, or on PYTHONPATH)"
         ) from None
-    function = module
+    function: Any = module
     for part in attribute.split("."):
         function = getattr(function, part, None)
     if not callable(function):

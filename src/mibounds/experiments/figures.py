@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -224,7 +224,9 @@ def require_matplotlib(skip_flag: str | None = None) -> None:
         ) from None
 
 
-def new_figure(width: float, height: float, *, layout: str | None = None) -> Any:
+def new_figure(
+    width: float, height: float, *, layout: Literal["constrained", "compressed", "tight"] | None = None
+) -> Any:
     """A matplotlib ``Figure`` on an Agg canvas (no pyplot state), or a clear ImportError.
 
     Every figure of the package is made here: the user's matplotlib backend and pyplot state are
@@ -384,7 +386,7 @@ def _line_panels(axes: Sequence[Any], curves: Mapping[str, Curve], *, xlabel: st
     try:
         from matplotlib import colormaps
 
-        palette = colormaps["tab20"].colors
+        palette = colormaps["tab20"].colors  # type: ignore[attr-defined]  # tab20 is a ListedColormap
     except (ImportError, KeyError):  # pragma: no cover - old matplotlib
         palette = _FALLBACK_COLORS
     for ax, (key, label) in zip(axes, _STATS, strict=True):

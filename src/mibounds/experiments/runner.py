@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,7 +198,7 @@ def run_sweep(
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
-            if pending:
+            if pending and isinstance(outcomes, Generator):  # every executor's run() is a generator
                 outcomes.close()  # abandons the running cells if the loop did not finish
             if bar is not None:
                 bar.close()

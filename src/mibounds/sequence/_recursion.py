@@ -41,7 +41,7 @@ class _LogPartition(torch.autograd.Function):
         e: Tensor,
         initial: Tensor,
         transition: Tensor,
-        final: Tensor,  # type: ignore[override]
+        final: Tensor,
         lengths: Tensor,
         ragged: bool,
     ) -> Tensor:
@@ -72,7 +72,7 @@ class _LogPartition(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad_log_z: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_log_z: Tensor) -> tuple[Tensor | None, ...]:
         e, alphas, transition, final, lengths, log_z = ctx.saved_tensors
         num_frames, batch, _ = e.shape
         row_shift = torch.nan_to_num(transition.amax(dim=1), neginf=0.0)

@@ -193,6 +193,6 @@ def write_openfst(
     if isinstance(target, (str, os.PathLike)):
         with open(target, "w", encoding="utf-8") as handle:
             handle.write(text)
-    elif isinstance(target, io.TextIOBase) or hasattr(target, "write"):
+    elif target is not None and (isinstance(target, io.TextIOBase) or hasattr(target, "write")):
         target.write(text)
     return text

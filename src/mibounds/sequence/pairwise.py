@@ -77,7 +77,7 @@ def pairwise_log_partition(
     k = emissions.shape[0]
     # [K, T * P]: the pairs' summed emissions [pairs, T, P] are two gathers of whole rows (memcpy).
     rows_e = expanded_frames(emissions, expanded, lengths).flatten(1)
-    cols_e = rows_e if symmetric else expanded_frames(other, expanded, lengths).flatten(1)
+    cols_e = rows_e if other is None else expanded_frames(other, expanded, lengths).flatten(1)
     if symmetric:
         rows, cols = torch.triu_indices(k, k, device=emissions.device)
     else:

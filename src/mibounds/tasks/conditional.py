@@ -148,7 +148,7 @@ class ConditionalGaussian:
         generator = None if seed is None else torch.Generator().manual_seed(int(seed))
         noise = torch.randn(n, len(self.covariance), generator=generator, dtype=torch.float64)
         joint = (noise @ self._cholesky.T).to(dtype)
-        return joint.split([self.dim_x, self.dim_y, self.dim_z], dim=1)  # type: ignore[return-value]
+        return joint.split([self.dim_x, self.dim_y, self.dim_z], dim=1)
 
     def __repr__(self) -> str:
         return (

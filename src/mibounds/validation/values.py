@@ -199,7 +199,7 @@ def _ragged_rows(values: object) -> str | None:
     """What makes a nested list ragged (the first offending row), or None if it is not one."""
     if not isinstance(values, (list, tuple)):
         return None
-    lengths = []
+    lengths: list[tuple[int, int | None]] = []
     for i, row in enumerate(values):
         if isinstance(row, (list, tuple)):
             if any(isinstance(item, (list, tuple)) for item in row):

@@ -235,4 +235,5 @@ class StaircaseConfig:
         unknown = sorted(set(values) - names)
         if unknown:
             raise ValueError(f"unknown staircase settings {unknown}; valid: {sorted(names)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return cls(**kwargs)

@@ -358,7 +358,7 @@ class StaircaseResult:
                 timings,
                 meta["wall_seconds"],
                 frozen,
-            )  # type: ignore[arg-type]
+            )
 
 
 def _timing_fields(saved: dict[str, Any]) -> dict[str, Any]:

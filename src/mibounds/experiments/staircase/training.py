@@ -21,6 +21,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -305,7 +306,7 @@ def train_stack(
             log_baselines = baseline(_by_member(y, len(with_baseline))).squeeze(-1)  # [Mb, K]
         values = torch.stack(
             [
-                module(scores[m], log_baselines[row]) if row >= 0 else module(scores[m])
+                module(scores[m], log_baselines[row]) if row >= 0 and log_baselines is not None else module(scores[m])
                 for m, (module, row) in enumerate(zip(modules, baseline_row, strict=True))
             ]
         )
@@ -379,7 +380,7 @@ def _restore(
     return step, float(saved["seconds"]), float(saved["cpu_seconds"])
 
 
-def _structured_inputs(task: tasks.Task, x: Tensor, y: Tensor, needs: set[str]) -> dict[str, Tensor]:
+def _structured_inputs(task: tasks.Task, x: Tensor, y: Tensor, needs: AbstractSet[str]) -> dict[str, Tensor]:
     inputs = {"log_conditional": task.log_conditional(x, y)}
     if "log_marginal" in needs:
         inputs["log_marginal"] = task.log_marginal_y(y)
