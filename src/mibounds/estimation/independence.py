@@ -217,21 +217,7 @@ def independence_test(
         yt = torch.as_tensor(estimator.y_scaler_(ya[test]), dtype=torch.float32, device=device)
         with torch.no_grad():
             observed, null = _statistics(estimator, xt, yt, permutations, progress)
-    exceed = int((null >= observed).sum())
-    return IndependenceResult(
-        p_value=(1 + exceed) / (num_permutations + 1),
-        statistic=observed,
-        null_mean=float(null.mean()),
-        null_std=float(null.std(ddof=1)) if num_permutations > 1 else math.nan,
-        num_permutations=num_permutations,
-        resolution=1 / (num_permutations + 1),
-        n_train=len(train),
-        n_test=n_test,
-        estimate=estimator.result_,
-        random_state=seed,
-        seconds=time.perf_counter() - start,
-        warnings=list(estimator.result_.warnings),
-    )
+    return _result(observed, null, len(train), n_test, estimator, seed, start)
 
 
 @torch.no_grad()
@@ -268,6 +254,14 @@ def _categorical_test(
     null = np.array(
         [plugin_estimate(x_codes, rng.permutation(y_codes), 0.95)[0].estimate for _ in range(num_permutations)]
     )
+    return _result(observed, null, 0, len(x_codes), estimator, seed, start)
+
+
+def _result(
+    observed: float, null: np.ndarray, n_train: int, n_test: int, estimator: MIEstimator, seed: int, start: float
+) -> IndependenceResult:
+    """The exact permutation p-value ``(1 + #{null >= observed}) / (B + 1)`` and its summary."""
+    num_permutations = len(null)
     exceed = int((null >= observed).sum())
     return IndependenceResult(
         p_value=(1 + exceed) / (num_permutations + 1),
@@ -276,8 +270,8 @@ def _categorical_test(
         null_std=float(null.std(ddof=1)) if num_permutations > 1 else math.nan,
         num_permutations=num_permutations,
         resolution=1 / (num_permutations + 1),
-        n_train=0,
-        n_test=len(x_codes),
+        n_train=n_train,
+        n_test=n_test,
         estimate=estimator.result_,
         random_state=seed,
         seconds=time.perf_counter() - start,
