@@ -34,6 +34,8 @@ import torch
 from mibounds.critics import StackedConcatCritic
 from mibounds.experiments import staircase
 
+_DEFAULTS = staircase.StaircaseConfig()
+
 
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
@@ -76,7 +78,7 @@ def _roofline_step(
 
 
 def _critic_step(stack: StackedConcatCritic, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
-    optimizer = torch.optim.Adam(stack.parameters(), lr=5e-4)
+    optimizer = torch.optim.Adam(stack.parameters(), lr=_DEFAULTS.learning_rate)
 
     def step() -> None:
         scores = stack(x, y)
@@ -99,23 +101,36 @@ def _best(step: Callable[[], None], steps: int, device: torch.device) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--members", type=int, default=12, help="critics in the stack (the staircase trains 12 per task)")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--dim", type=int, default=20)
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument(
+        "--members", type=int, default=12, help="critics in the stack (the staircase trains 12 per task)"
+    )
+    parser.add_argument("--batch", type=int, default=_DEFAULTS.batch_size)
+    parser.add_argument("--dim", type=int, default=_DEFAULTS.dim)
+    parser.add_argument("--hidden", type=int, default=_DEFAULTS.hidden_dim)
+    parser.add_argument("--layers", type=int, default=_DEFAULTS.num_layers)
     parser.add_argument("--steps", type=int, default=3, help="steps per timing round")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, like the staircase's workers)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (default 1, like the staircase's workers)"
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     m, k, d, h = args.members, args.batch, args.dim, args.hidden
 
-    config = staircase.StaircaseConfig(tasks=("gaussian",), critics=("concat",), levels=(2.0,), batch_size=k,
-                                       dim=d, hidden_dim=h, num_layers=args.layers, steps_per_level=args.steps,
-                                       window=args.steps, device=args.device)
+    config = staircase.StaircaseConfig(
+        tasks=("gaussian",),
+        critics=("concat",),
+        levels=(2.0,),
+        batch_size=k,
+        dim=d,
+        hidden_dim=h,
+        num_layers=args.layers,
+        steps_per_level=args.steps,
+        window=args.steps,
+        device=args.device,
+    )
     trained = [s for s in config.specs if s.trained][:m]
     config = dataclasses.replace(config, bounds=tuple(s.label for s in trained))
     stack = staircase.stacked_critic(config, "concat", m, d, d).to(device)
@@ -138,14 +153,18 @@ def main() -> None:
         staircase_step()  # args.steps training steps (+ setup: networks, optimizer)
         best["staircase"] = min(best["staircase"], (time.perf_counter() - start) / args.steps)
 
-    print(f"concat critic: M = {m} members ({per_pass} per pass), K = {k}, d = {d}, H = {h}, {args.layers} hidden "
-          f"layers, device {device}, {torch.get_num_threads()} thread(s), torch {torch.__version__}")
+    print(
+        f"concat critic: M = {m} members ({per_pass} per pass), K = {k}, d = {d}, H = {h}, {args.layers} hidden "
+        f"layers, device {device}, {torch.get_num_threads()} thread(s), torch {torch.__version__}"
+    )
     print(f"matmul FLOPs per training step: {flops / 1e9:.2f} GFLOP (forward + backward)")
     roof = best["roofline"]
     print(f"  roofline (same matmuls as dense bmm): {roof * 1e3:8.1f} ms/step  ({flops / roof / 1e9:5.1f} GFLOP/s)")
     for name in ("critic", "staircase"):
-        print(f"  {name:<9} training step:           {best[name] * 1e3:8.1f} ms/step  "
-              f"ratio to roofline {best[name] / roof:4.2f}  (target <= 1.5)")
+        print(
+            f"  {name:<9} training step:           {best[name] * 1e3:8.1f} ms/step  "
+            f"ratio to roofline {best[name] / roof:4.2f}  (target <= 1.5)"
+        )
 
 
 if __name__ == "__main__":

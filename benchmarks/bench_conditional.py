@@ -49,19 +49,28 @@ def main() -> None:
             error = result.estimate - level
             errors.append(abs(error))
             covers = result.ci_low <= level <= result.ci_high
-            print(f"| {level:g} | {seed} | {result.estimate:.3f} | [{result.ci_low:.3f}, {result.ci_high:.3f}] | "
-                  f"{error:+.3f} | {covers} | {result.seconds:.1f} |", flush=True)
+            print(
+                f"| {level:g} | {seed} | {result.estimate:.3f} | [{result.ci_low:.3f}, {result.ci_high:.3f}] | "
+                f"{error:+.3f} | {covers} | {result.seconds:.1f} |",
+                flush=True,
+            )
     print(f"\nmean |error| over levels and seeds: {np.mean(errors):.3f} nats\n")
     print("| case | seed | I(X;Y\\|Z) estimate | I(X;Y) estimate | sign right |")
     print("|---|---:|---:|---:|---|")
-    cases = {"collider": (ConditionalGaussian.collider(dim=5), 1), "common cause": (ConditionalGaussian.confounded(dim=5, cmi=0.0), -1)}
+    cases = {
+        "collider": (ConditionalGaussian.collider(dim=5), 1),
+        "common cause": (ConditionalGaussian.confounded(dim=5, cmi=0.0), -1),
+    }
     for name, (task, sign) in cases.items():
         for seed in range(5):
             x, y, z = _sample(task, seed, args.samples)
             conditional = mibounds.estimate(x, y, z, random_state=seed, progress=False).estimate
             marginal = mibounds.estimate(x, y, random_state=seed, progress=False).estimate
-            print(f"| {name} (truth {task.conditional_mutual_information:.3f} vs {task.mutual_information:.3f}) | {seed} | "
-                  f"{conditional:.3f} | {marginal:.3f} | {np.sign(conditional - marginal) == sign} |", flush=True)
+            print(
+                f"| {name} (truth {task.conditional_mutual_information:.3f} vs {task.mutual_information:.3f}) | {seed} | "
+                f"{conditional:.3f} | {marginal:.3f} | {np.sign(conditional - marginal) == sign} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

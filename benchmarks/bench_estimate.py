@@ -55,8 +55,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     task = tasks.make(args.task)
     truth = float(task.mutual_information)
-    print(f"task {task.name}, true MI {truth:.3f} nats, {args.samples} samples, torch threads "
-          f"{torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"task {task.name}, true MI {truth:.3f} nats, {args.samples} samples, torch threads "
+        f"{torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}"
+    )
     x, y = task.sample(2000, seed=12345)
     with warnings.catch_warnings():  # warm-up: one-off kernel and allocator set-up
         warnings.simplefilter("ignore")
@@ -75,12 +77,16 @@ def main() -> None:
         reference = matmul_seconds(flops)
         times.append(seconds)
         ratios.append(seconds / reference)
-        print(f"seed {seed}: estimate {result.estimate:.3f} [{result.ci_low:.3f}, {result.ci_high:.3f}] "
-              f"(error {result.estimate - truth:+.3f}), lower bound {result.lower_bound:.3f}; {result.steps} steps; "
-              f"{seconds:.2f} s; {flops / 1e9:.1f} GFLOP of matmuls, {reference:.2f} s as plain matmuls "
-              f"(ratio {seconds / reference:.1f})")
-    print(f"median wall time {statistics.median(times):.2f} s (target <= 10 s), median ratio to the same-FLOP matmul "
-          f"{statistics.median(ratios):.1f}; load average now {os.getloadavg()[0]:.1f}")
+        print(
+            f"seed {seed}: estimate {result.estimate:.3f} [{result.ci_low:.3f}, {result.ci_high:.3f}] "
+            f"(error {result.estimate - truth:+.3f}), lower bound {result.lower_bound:.3f}; {result.steps} steps; "
+            f"{seconds:.2f} s; {flops / 1e9:.1f} GFLOP of matmuls, {reference:.2f} s as plain matmuls "
+            f"(ratio {seconds / reference:.1f})"
+        )
+    print(
+        f"median wall time {statistics.median(times):.2f} s (target <= 10 s), median ratio to the same-FLOP matmul "
+        f"{statistics.median(ratios):.1f}; load average now {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

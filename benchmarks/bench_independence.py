@@ -80,8 +80,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    print(f"load average {os.getloadavg()[0]:.2f}; {args.reps} repetitions, B = {args.permutations} "
-          f"(resolution {1 / (args.permutations + 1):.3f}), level 0.05")
+    print(
+        f"load average {os.getloadavg()[0]:.2f}; {args.reps} repetitions, B = {args.permutations} "
+        f"(resolution {1 / (args.permutations + 1):.3f}), level 0.05"
+    )
     low, high = binomial_band(args.reps)
     print(f"under independence the number of rejections should lie in [{low}, {high}] (binomial 99 %)\n")
     print("| scenario | test | rejections | rate | median p | median seconds |")
@@ -101,8 +103,11 @@ def main() -> None:
             rows["HSIC"][1].append(time.perf_counter() - start)
         for test, (p_values, seconds) in rows.items():
             count = sum(p <= 0.05 for p in p_values)
-            print(f"| {name} | {test} | {count}/{args.reps} | {count / args.reps:.2f} | "
-                  f"{np.median(p_values):.3f} | {np.median(seconds):.1f} |", flush=True)
+            print(
+                f"| {name} | {test} | {count}/{args.reps} | {count / args.reps:.2f} | "
+                f"{np.median(p_values):.3f} | {np.median(seconds):.1f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

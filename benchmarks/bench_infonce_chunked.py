@@ -84,8 +84,9 @@ def _floor_seconds(k: int, dim: int, device: torch.device, min_seconds: float) -
     return seconds, how
 
 
-def _measure(k: int, dim: int, threads: int, repeats: int, materialized: bool, device_name: str,
-             floor_min_seconds: float) -> dict[str, object]:
+def _measure(
+    k: int, dim: int, threads: int, repeats: int, materialized: bool, device_name: str, floor_min_seconds: float
+) -> dict[str, object]:
     torch.set_num_threads(threads)
     device = torch.device(device_name)
     gen = torch.Generator().manual_seed(0)
@@ -130,19 +131,41 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:  # one measurement in a fresh process, so ru_maxrss is this configuration's peak
         k, threads = (int(v) for v in args.child.split(","))
-        print(json.dumps(_measure(k, args.dim, threads, args.repeats, k <= args.max_materialized,
-                                  args.device, args.floor_seconds)))
+        print(
+            json.dumps(
+                _measure(
+                    k, args.dim, threads, args.repeats, k <= args.max_materialized, args.device, args.floor_seconds
+                )
+            )
+        )
         return
-    print(f"InfoNCE forward+backward, d = {args.dim}, device {args.device}, {os.cpu_count()} cores; "
-          f"load average {os.getloadavg()[0]:.1f}")
-    header = (f"{'K':>6} {'thr':>3} {'chunked':>9} {'materialized':>12} {'floor':>8} {'chunk/mat':>9} "
-              f"{'chunk/floor':>11} {'mat/floor':>9} {'peak RSS chunked':>16} {'peak RSS mat.':>13}  floor")
+    print(
+        f"InfoNCE forward+backward, d = {args.dim}, device {args.device}, {os.cpu_count()} cores; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    header = (
+        f"{'K':>6} {'thr':>3} {'chunked':>9} {'materialized':>12} {'floor':>8} {'chunk/mat':>9} "
+        f"{'chunk/floor':>11} {'mat/floor':>9} {'peak RSS chunked':>16} {'peak RSS mat.':>13}  floor"
+    )
     print(header)
     for k in args.sizes:
         for threads in args.threads:
-            cmd = [sys.executable, __file__, "--child", f"{k},{threads}", "--dim", str(args.dim),
-                   "--repeats", str(args.repeats), "--max-materialized", str(args.max_materialized),
-                   "--floor-seconds", str(args.floor_seconds), "--device", args.device]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                f"{k},{threads}",
+                "--dim",
+                str(args.dim),
+                "--repeats",
+                str(args.repeats),
+                "--max-materialized",
+                str(args.max_materialized),
+                "--floor-seconds",
+                str(args.floor_seconds),
+                "--device",
+                args.device,
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 print(f"{k:>6} {threads:>3} failed: {proc.stderr.strip().splitlines()[-1:]}")
@@ -150,11 +173,13 @@ def main() -> None:
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             mat = r.get("materialized_s")
             mat_s = f"{mat:11.3f}s" if mat else f"{'(not run)':>12}"
-            print(f"{k:>6} {threads:>3} {r['chunked_s']:8.3f}s {mat_s} {r['floor_s']:7.3f}s "
-                  f"{(r['chunked_s'] / mat if mat else float('nan')):9.2f} {r['chunked_s'] / r['floor_s']:11.2f} "
-                  f"{(mat / r['floor_s'] if mat else float('nan')):9.2f} {r['chunked_peak_rss'] / GIB:15.2f}G "
-                  f"{(r['materialized_peak_rss'] / GIB if mat else float('nan')):12.2f}G  {r['floor_how']}"
-                  f" (load {r['load']:.1f}, RSS before the first call {r['rss_before'] / GIB:.2f}G)")
+            print(
+                f"{k:>6} {threads:>3} {r['chunked_s']:8.3f}s {mat_s} {r['floor_s']:7.3f}s "
+                f"{(r['chunked_s'] / mat if mat else float('nan')):9.2f} {r['chunked_s'] / r['floor_s']:11.2f} "
+                f"{(mat / r['floor_s'] if mat else float('nan')):9.2f} {r['chunked_peak_rss'] / GIB:15.2f}G "
+                f"{(r['materialized_peak_rss'] / GIB if mat else float('nan')):12.2f}G  {r['floor_how']}"
+                f" (load {r['load']:.1f}, RSS before the first call {r['rss_before'] / GIB:.2f}G)"
+            )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,10 @@ def main() -> None:
     from sklearn.feature_selection import mutual_info_classif
 
     truth = np.array([ClassConditionalGaussian.spaced(3, s, 1).mutual_information for s in SEPARATIONS])
-    print(f"load average {os.getloadavg()[0]:.2f}; n = {args.samples}, {len(SEPARATIONS)} features; true MI "
-          + ", ".join(f"{t:.3f}" for t in truth))
+    print(
+        f"load average {os.getloadavg()[0]:.2f}; n = {args.samples}, {len(SEPARATIONS)} features; true MI "
+        + ", ".join(f"{t:.3f}" for t in truth)
+    )
     print("\n| seed | method | mean abs error | order exact | Spearman | seconds |")
     print("|---:|---|---:|---|---:|---:|")
     for seed in args.seeds:
@@ -54,13 +56,21 @@ def main() -> None:
             warnings.simplefilter("ignore")
             ranking = mibounds.rank_features(x, y, random_state=seed, progress=False)
         seconds = time.perf_counter() - start
-        ours = np.array([next(s.estimate for s in ranking.scores if s.name == f"x[{j}]") for j in range(len(SEPARATIONS))])
+        ours = np.array(
+            [next(s.estimate for s in ranking.scores if s.name == f"x[{j}]") for j in range(len(SEPARATIONS))]
+        )
         start = time.perf_counter()
         theirs = mutual_info_classif(x, y, random_state=seed)
         their_seconds = time.perf_counter() - start
-        for name, values, secs in (("mibounds.rank_features", ours, seconds), ("sklearn mutual_info_classif", theirs, their_seconds)):
+        for name, values, secs in (
+            ("mibounds.rank_features", ours, seconds),
+            ("sklearn mutual_info_classif", theirs, their_seconds),
+        ):
             exact = bool((np.argsort(values) == np.argsort(truth)).all())
-            print(f"| {seed} | {name} | {np.abs(values - truth).mean():.4f} | {exact} | {spearman(values, truth):.3f} | {secs:.1f} |", flush=True)
+            print(
+                f"| {seed} | {name} | {np.abs(values - truth).mean():.4f} | {exact} | {spearman(values, truth):.3f} | {secs:.1f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -74,7 +74,9 @@ def main() -> None:
     device = torch.device(args.device)
     gen = torch.Generator().manual_seed(0)
     labels = args.states - 1
-    graph = bigram_graph([torch.randint(0, labels, (500,), generator=gen) for _ in range(10)], num_labels=labels).to(device)
+    graph = bigram_graph([torch.randint(0, labels, (500,), generator=gen) for _ in range(10)], num_labels=labels).to(
+        device
+    )
     k, frames = args.batch, args.frames
     phi = torch.randn(k, frames, labels, generator=gen).log_softmax(-1).to(device).requires_grad_()
     pairs = k * (k + 1) // 2
@@ -99,21 +101,28 @@ def main() -> None:
     n_expanded = labels  # expanded states of a bigram graph: one per label
     left = torch.randn(pairs * frames, n_expanded, generator=gen).to(device)
     right = torch.randn(n_expanded, n_expanded, generator=gen).to(device)
-    print(f"graph: {graph.num_states} states, {graph.num_arcs} arcs, {labels} labels; K = {k} ({pairs} pairs "
-          f"k <= j), T = {frames}; device = {device}")
+    print(
+        f"graph: {graph.num_states} states, {graph.num_arcs} arcs, {labels} labels; K = {k} ({pairs} pairs "
+        f"k <= j), T = {frames}; device = {device}"
+    )
     for threads in args.threads:
         torch.set_num_threads(threads)
         load_before = os.getloadavg()[0]
         t_fwd = _median_seconds(forward, args.repeats, device)
         t_fwd_bwd = _median_seconds(forward_backward, args.repeats, device)
         t_batch = _median_seconds(batch_of_k, args.repeats, device)
-        t_loop = (_median_seconds(pair_loop, max(1, args.repeats // 2), device) / args.loop_pairs * pairs
-                  if args.loop_pairs else float("nan"))
+        t_loop = (
+            _median_seconds(pair_loop, max(1, args.repeats // 2), device) / args.loop_pairs * pairs
+            if args.loop_pairs
+            else float("nan")
+        )
         t_mm = _median_seconds(lambda: left @ right, args.repeats, device)
 
         print(f"\ntorch threads = {torch.get_num_threads()}")
         # Other processes on the machine slow multi-threaded small ops a lot: say how busy it was.
-        print(f"load average (1 min) before / after: {load_before:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(
+            f"load average (1 min) before / after: {load_before:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
         rows = [
             ("pairwise forward", t_fwd, "E(k, j) for all pairs, no grad"),
             ("pairwise forward+backward", t_fwd_bwd, "-sequence_infonce(...).backward()"),
@@ -127,8 +136,10 @@ def main() -> None:
         print(f"pairwise forward / batch of K: {t_fwd / t_batch:.1f}x for {pairs / k:.1f}x the sequences")
         print(f"pair loop / pairwise forward: {t_loop / t_fwd:.1f}x (speed-up of batching the pairs)")
         print(f"pairwise forward / matmul floor: {t_fwd / t_mm:.2f}x")
-        print(f"pairwise forward+backward / (2 x matmul floor): {t_fwd_bwd / (2 * t_mm):.2f}x "
-              "(forward and beta recursion: the same products)")
+        print(
+            f"pairwise forward+backward / (2 x matmul floor): {t_fwd_bwd / (2 * t_mm):.2f}x "
+            "(forward and beta recursion: the same products)"
+        )
         print(f"backward / forward: {(t_fwd_bwd - t_fwd) / t_fwd:.1f}x")
 
 

@@ -30,6 +30,10 @@ import torch
 from torch import Tensor, nn
 
 from mibounds.critics import ConcatCritic, SeparableCritic, StackedConcatCritic, StackedSeparableCritic
+from mibounds.experiments.staircase import StaircaseConfig
+
+_DEFAULTS = StaircaseConfig()
+LR = _DEFAULTS.learning_rate
 
 Step = Callable[[Tensor, Tensor], None]
 
@@ -46,7 +50,7 @@ def _sync(device: torch.device) -> None:
 
 
 def _loop_step(critics: list[nn.Module]) -> Step:
-    optimizers = [torch.optim.Adam(c.parameters(), lr=5e-4) for c in critics]
+    optimizers = [torch.optim.Adam(c.parameters(), lr=LR) for c in critics]
 
     def step(x: Tensor, y: Tensor) -> None:
         for critic, opt in zip(critics, optimizers, strict=True):
@@ -58,7 +62,7 @@ def _loop_step(critics: list[nn.Module]) -> Step:
 
 
 def _loop_one_optimizer_step(critics: list[nn.Module]) -> Step:
-    opt = torch.optim.Adam([p for c in critics for p in c.parameters()], lr=5e-4)
+    opt = torch.optim.Adam([p for c in critics for p in c.parameters()], lr=LR)
 
     def step(x: Tensor, y: Tensor) -> None:
         opt.zero_grad(set_to_none=True)
@@ -69,7 +73,7 @@ def _loop_one_optimizer_step(critics: list[nn.Module]) -> Step:
 
 
 def _stacked_step(stack: nn.Module) -> Step:
-    opt = torch.optim.Adam(stack.parameters(), lr=5e-4)
+    opt = torch.optim.Adam(stack.parameters(), lr=LR)
 
     def step(x: Tensor, y: Tensor) -> None:
         opt.zero_grad(set_to_none=True)
@@ -79,8 +83,9 @@ def _stacked_step(stack: nn.Module) -> Step:
     return step
 
 
-def _time(variants: dict[str, Step], batches: list[tuple[Tensor, Tensor]], steps: int, repeats: int,
-          device: torch.device) -> dict[str, float]:
+def _time(
+    variants: dict[str, Step], batches: list[tuple[Tensor, Tensor]], steps: int, repeats: int, device: torch.device
+) -> dict[str, float]:
     """Seconds per step of each variant: fastest of ``repeats`` interleaved rounds of ``steps`` steps."""
     for step in variants.values():  # warm-up
         for x, y in batches[:2]:
@@ -100,8 +105,8 @@ def _time(variants: dict[str, Step], batches: list[tuple[Tensor, Tensor]], steps
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, default=15)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--dim", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=_DEFAULTS.batch_size)
+    parser.add_argument("--dim", type=int, default=_DEFAULTS.dim)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--steps", type=int, default=20, help="steps per timing round (separable)")
     parser.add_argument("--concat-steps", type=int, default=3, help="steps per timing round (concat)")
@@ -113,11 +118,14 @@ def main() -> None:
     device = torch.device(args.device)
     m, k, d = args.members, args.batch, args.dim
     gen = torch.Generator().manual_seed(0)
-    batches = [(torch.randn(k, d, generator=gen).to(device), torch.randn(k, d, generator=gen).to(device))
-               for _ in range(8)]
-    print(f"M = {m} critics, K = {k}, d = {d}, device = {device}, torch {torch.__version__}, "
-          f"threads = {torch.get_num_threads()}; ms per training step (forward + backward + Adam), "
-          f"fastest of {args.repeats} interleaved rounds")
+    batches = [
+        (torch.randn(k, d, generator=gen).to(device), torch.randn(k, d, generator=gen).to(device)) for _ in range(8)
+    ]
+    print(
+        f"M = {m} critics, K = {k}, d = {d}, device = {device}, torch {torch.__version__}, "
+        f"threads = {torch.get_num_threads()}; ms per training step (forward + backward + Adam), "
+        f"fastest of {args.repeats} interleaved rounds"
+    )
 
     torch.manual_seed(0)
     separable = [SeparableCritic(d, d).to(device) for _ in range(m)]
@@ -126,8 +134,12 @@ def main() -> None:
     all_at_once.members_per_pass = m
     configs = [
         ("separable", separable, {"stacked": StackedSeparableCritic.from_members(separable)}, args.steps),
-        ("concat", concat, {"stacked": StackedConcatCritic.from_members(concat), "stacked-all": all_at_once},
-         args.concat_steps),
+        (
+            "concat",
+            concat,
+            {"stacked": StackedConcatCritic.from_members(concat), "stacked-all": all_at_once},
+            args.concat_steps,
+        ),
     ]
     for name, critics, stacks, steps in configs:
         variants = {"loop": _loop_step(critics), "loop-1opt": _loop_one_optimizer_step(critics)}

@@ -64,7 +64,9 @@ def _loop_step(config: staircase.StaircaseConfig, specs: list[staircase.BoundSpe
     return step
 
 
-def _stacked_no_bounds_step(config: staircase.StaircaseConfig, members: int, with_baseline: int) -> Callable[[int], None]:
+def _stacked_no_bounds_step(
+    config: staircase.StaircaseConfig, members: int, with_baseline: int
+) -> Callable[[int], None]:
     task = tasks.make(config.tasks[0], dim=config.dim, mi=config.levels[0])
     stack = staircase.stacked_critic(config, "separable", members, task.dim_x, task.dim_y)
     baseline = critics.stacked_mlp(with_baseline, task.dim_y, config.baseline_hidden_dim, 1, config.baseline_num_layers)
@@ -87,12 +89,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=30, help="steps per timing round")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, like the staircase's workers)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (default 1, like the staircase's workers)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     full = staircase.StaircaseConfig(critics=("separable",))
-    config = dataclasses.replace(full, tasks=full.tasks[:1], levels=full.levels[:1], steps_per_level=args.steps,
-                                 window=args.steps)
+    config = dataclasses.replace(
+        full, tasks=full.tasks[:1], levels=full.levels[:1], steps_per_level=args.steps, window=args.steps
+    )
     specs = [s for s in config.specs if s.trained]
     with_baseline = sum("log_baseline" in s.info.needs for s in specs)
 
@@ -112,24 +117,33 @@ def main() -> None:
     timed(loop), timed(bare), stacked_run()  # warm-up
     best = {name: (math.inf, math.inf) for name in ("loop", "stacked", "stacked, no bounds")}
     for _ in range(args.repeats):
-        for name, measure in (("loop", lambda: timed(loop)), ("stacked", stacked_run),
-                              ("stacked, no bounds", lambda: timed(bare))):
+        for name, measure in (
+            ("loop", lambda: timed(loop)),
+            ("stacked", stacked_run),
+            ("stacked, no bounds", lambda: timed(bare)),
+        ):
             wall, cpu = measure()
             best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
 
-    print(f"staircase, separable critic: {len(specs)} critics per task ({with_baseline} with a baseline), "
-          f"K = {config.batch_size}, {torch.get_num_threads()} thread(s), torch {torch.__version__}")
+    print(
+        f"staircase, separable critic: {len(specs)} critics per task ({with_baseline} with a baseline), "
+        f"K = {config.batch_size}, {torch.get_num_threads()} thread(s), torch {torch.__version__}"
+    )
     print("ms per training step of one task (fastest round): wall-clock / CPU")
     for name, (wall, cpu) in best.items():
         print(f"  {name:<20} {wall * 1e3:8.1f} / {cpu * 1e3:8.1f}")
     stacked_wall, stacked_cpu = best["stacked"]
-    print(f"  stacked is x{best['loop'][0] / stacked_wall:.2f} faster than the loop; the 12 bounds' own work is "
-          f"{100 * (1 - best['stacked, no bounds'][1] / stacked_cpu):.0f}% of the stacked step (CPU)")
+    print(
+        f"  stacked is x{best['loop'][0] / stacked_wall:.2f} faster than the loop; the 12 bounds' own work is "
+        f"{100 * (1 - best['stacked, no bounds'][1] / stacked_cpu):.0f}% of the stacked step (CPU)"
+    )
     steps = full.steps
     # Two tasks in two worker processes on two cores: the slower task sets the wall-clock.
     for name, per_step in (("wall-clock", stacked_wall), ("CPU time", stacked_cpu)):
-        print(f"projected full separable staircase from the {name}: {steps} steps x {per_step * 1e3:.1f} ms "
-              f"= {steps * per_step / 60:.1f} min on 2 cores (2 tasks in parallel; budget 20 min)")
+        print(
+            f"projected full separable staircase from the {name}: {steps} steps x {per_step * 1e3:.1f} ms "
+            f"= {steps * per_step / 60:.1f} min on 2 cores (2 tasks in parallel; budget 20 min)"
+        )
 
 
 if __name__ == "__main__":

@@ -32,11 +32,16 @@ from torch import nn
 
 from mibounds.experiments import staircase
 
-DIM, BATCH, MI, LR, WINDOW = 20, 64, 2.0, 5e-4, 500
+_DEFAULTS = staircase.StaircaseConfig()
+DIM, BATCH, LR, WINDOW = _DEFAULTS.dim, _DEFAULTS.batch_size, _DEFAULTS.learning_rate, _DEFAULTS.window
+HIDDEN, EMBED = _DEFAULTS.hidden_dim, _DEFAULTS.embed_dim
+MI = 2.0
 
 
 def _mlp(out_dim: int, in_dim: int = DIM) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(in_dim, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, out_dim))
+    return nn.Sequential(
+        nn.Linear(in_dim, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, out_dim)
+    )
 
 
 def plain_loop(critic: str, seed: int, steps: int) -> float:
@@ -44,7 +49,7 @@ def plain_loop(critic: str, seed: int, steps: int) -> float:
     torch.manual_seed(seed)
     rho = math.sqrt(1 - math.exp(-2 * MI / DIM))
     if critic == "separable":
-        g, h = _mlp(32), _mlp(32)
+        g, h = _mlp(EMBED), _mlp(EMBED)
         params = [*g.parameters(), *h.parameters()]
 
         def scores(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -56,6 +61,7 @@ def plain_loop(critic: str, seed: int, steps: int) -> float:
         def scores(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             pairs = torch.cat([x[:, None].expand(-1, BATCH, -1), y[None].expand(BATCH, -1, -1)], -1)
             return f(pairs).squeeze(-1)  # [i, j] = f(x_i, y_j)
+
     optimizer = torch.optim.Adam(params, lr=LR)
     values = []
     for _ in range(steps):
@@ -72,8 +78,9 @@ def plain_loop(critic: str, seed: int, steps: int) -> float:
 
 def package_run(critic: str, seed: int, steps: int) -> float:
     """The same stage through the staircase; the mean InfoNCE of the last 500 steps."""
-    config = staircase.StaircaseConfig(tasks=("gaussian",), critics=(critic,), bounds=("infonce",),
-                                       levels=(MI,), steps_per_level=steps, seed=seed)
+    config = staircase.StaircaseConfig(
+        tasks=("gaussian",), critics=(critic,), bounds=("infonce",), levels=(MI,), steps_per_level=steps, seed=seed
+    )
     result = staircase.run_staircase(config, workers=1, threads=torch.get_num_threads(), progress=False)
     return float(result.series("gaussian", critic, "infonce")[-WINDOW:].mean())
 
@@ -101,14 +108,15 @@ def _summary(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--steps", type=int, default=4000, help="steps of stage 1 (the paper: 4000)")
+    parser.add_argument(
+        "--steps", type=int, default=_DEFAULTS.steps_per_level, help="steps of stage 1 (the paper: 4000)"
+    )
     parser.add_argument("--critics", nargs="+", default=["separable"], choices=["separable", "concat"])
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     mean, se = optimal_critic()
-    print(f"truth {MI:.3f} nats; optimal critic InfoNCE at K = {BATCH}: {mean:.3f} +- {se:.3f} "
-          f"(bias {mean - MI:+.3f})")
+    print(f"truth {MI:.3f} nats; optimal critic InfoNCE at K = {BATCH}: {mean:.3f} +- {se:.3f} (bias {mean - MI:+.3f})")
     for critic in args.critics:
         for name, train in (("mibounds", package_run), ("plain loop", plain_loop)):
             start = time.perf_counter()

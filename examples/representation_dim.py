@@ -22,8 +22,15 @@ def main() -> None:
     torch.manual_seed(0)
     data = torch.Generator().manual_seed(0)
     encoder = ConvEncoder(in_channels=1, image_size=32, code_dim=32, channels=(32, 64))
-    dim = DeepInfoMax(encoder.feature_channels, encoder.feature_size, code_dim=32, bound=args.bound,
-                      prior_weight=0.1, embed_dim=64, hidden_dim=128)
+    dim = DeepInfoMax(
+        encoder.feature_channels,
+        encoder.feature_size,
+        code_dim=32,
+        bound=args.bound,
+        prior_weight=0.1,
+        embed_dim=64,
+        hidden_dim=128,
+    )
     optimizer = torch.optim.Adam([*encoder.parameters(), *dim.parameters()], lr=1e-3)
     for step in range(args.steps):
         images = F.avg_pool2d(render(sample_factors(64, data)), 2)  # 64x64 sprites seen at 32x32
@@ -32,8 +39,10 @@ def main() -> None:
         result.loss.backward()
         optimizer.step()
         if step % 50 == 0 or step == args.steps - 1:
-            print(f"step {step:4d}  global {float(result.global_mi):6.3f}  local {float(result.local_mi):6.3f} nats"
-                  f"  prior-discriminator loss {float(result.prior_loss):.3f}")
+            print(
+                f"step {step:4d}  global {float(result.global_mi):6.3f}  local {float(result.local_mi):6.3f} nats"
+                f"  prior-discriminator loss {float(result.prior_loss):.3f}"
+            )
 
 
 if __name__ == "__main__":

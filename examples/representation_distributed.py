@@ -38,8 +38,10 @@ def worker(rank: int, port: int, steps: int) -> None:
         result.loss.backward()
         optimizer.step()
         if rank == 0 and (step % 50 == 0 or step == steps - 1):
-            print(f"step {step:4d}  rank 0: loss {result.loss.item():.3f}, readout {float(result.mi):.2f} nats "
-                  f"of log K = {result.ceiling:.2f} (K = {result.num_candidates} candidates from {WORLD} processes)")
+            print(
+                f"step {step:4d}  rank 0: loss {result.loss.item():.3f}, readout {float(result.mi):.2f} nats "
+                f"of log K = {result.ceiling:.2f} (K = {result.batch_size} candidates from {WORLD} processes)"
+            )
     # DDP sits in reference cycles: free it while the process group exists, or gloo may abort the
     # process at exit ("terminate called without an active exception").
     del encoder, optimizer

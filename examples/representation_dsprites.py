@@ -26,11 +26,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    result = run_dsprites_experiment(num_steps=args.steps, latent_dim=args.latents, seed=args.seed,
-                                     figure_path=args.out, progress=True)
+    result = run_dsprites_experiment(
+        num_steps=args.steps, latent_dim=args.latents, seed=args.seed, figure_path=args.out, progress=True
+    )
     last = result.history[-1]
-    print(f"final step: I_JS readout {last['mi']:.2f} nats, dependency {last['dependency']:.3f} nats, "
-          f"smoothness {last['smoothness']:.3f}")
+    print(
+        f"final step: I_JS readout {last['mi']:.2f} nats, dependency {last['dependency']:.3f} nats, "
+        f"smoothness {last['smoothness']:.3f}"
+    )
     print("held-out R^2 of each factor from the latents (trained | at initialization):")
     for name, score in result.factor_scores.items():
         print(f"  {name:<12} {score:6.3f} | {result.initial_factor_scores[name]:6.3f}")

@@ -25,8 +25,11 @@ def main() -> None:
     images, _ = load_digit_images()
     views = [images[:, :4, :].flatten(1), images[:, 4:, :].flatten(1), images[:, :, :4].flatten(1)]
     torch.manual_seed(0)
-    model = MultiViewContrastive([mlp(32, 128, 16, num_layers=2) for _ in views],
-                                 loss=InfoNCELoss(temperature=0.1, learnable_temperature=True), mode=args.mode)
+    model = MultiViewContrastive(
+        [mlp(32, 128, 16, num_layers=2) for _ in views],
+        loss=InfoNCELoss(temperature=0.1, learnable_temperature=True),
+        mode=args.mode,
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     g = torch.Generator().manual_seed(0)
     for step in range(args.steps):

@@ -45,7 +45,9 @@ def main() -> None:
         optimizer.step()
         if step % 250 == 0 or step == args.steps - 1:
             b = mi_bracket(torch.randn(8192, dim_x, generator=g), encoder, decoder, marginal, entropy_x, g)
-            print(f"step {step:4d}  {b.lower:6.3f} ± {b.lower_se:.3f}  <=  I(X; Z)  <=  {b.upper:6.3f} ± {b.upper_se:.3f} nats")
+            print(
+                f"step {step:4d}  {b.lower:6.3f} ± {b.lower_se:.3f}  <=  I(X; Z)  <=  {b.upper:6.3f} ± {b.upper_se:.3f} nats"
+            )
 
 
 if __name__ == "__main__":

@@ -99,7 +99,10 @@ def probe(features_train: Tensor, labels_train: Tensor, features_test: Tensor, l
         features_train, features_test: ``[N, T, F]`` frame features.
         labels_train, labels_test: ``[N, T]`` frame labels.
     """
-    flat_train, flat_test = features_train.reshape(-1, features_train.shape[-1]), features_test.reshape(-1, features_test.shape[-1])
+    flat_train, flat_test = (
+        features_train.reshape(-1, features_train.shape[-1]),
+        features_test.reshape(-1, features_test.shape[-1]),
+    )
     mean, std = flat_train.mean(0), flat_train.std(0) + 1e-6
     x_train, x_test = ((flat_train - mean) / std).double(), ((flat_test - mean) / std).double()
     linear = nn.Linear(x_train.shape[1], NUM_LABELS).double()
@@ -118,8 +121,16 @@ def probe(features_train: Tensor, labels_train: Tensor, features_test: Tensor, l
     return Probe(float(per_sequence.mean()), float(per_sequence.std() / math.sqrt(len(per_sequence))))
 
 
-def train(encoder: nn.Module, graph: LabelGraph, steps: int, batch: int, frames: int, generator: torch.Generator,
-          two_views: bool = True, lr: float = 3e-3) -> float:
+def train(
+    encoder: nn.Module,
+    graph: LabelGraph,
+    steps: int,
+    batch: int,
+    frames: int,
+    generator: torch.Generator,
+    two_views: bool = True,
+    lr: float = 3e-3,
+) -> float:
     """Maximize sequence InfoNCE on fresh unlabeled batches; return the mean readout of the last 20 steps."""
     optimizer = torch.optim.Adam(encoder.parameters(), lr=lr)
     readouts = []
@@ -163,11 +174,22 @@ def _run(steps: int, seed: int, batch: int, frames: int, single_view: bool) -> R
     labels = sample_labels(200, frames, generator)
     x = emit_frames(labels, generator)
     with torch.no_grad():
-        probes = [probe(e(x[:100]), labels[:100], e(x[100:]), labels[100:]) if e is not None else None
-                  for e in (trained, random, one_view, nn.Identity())]
+        probes = [
+            probe(e(x[:100]), labels[:100], e(x[100:]), labels[100:]) if e is not None else None
+            for e in (trained, random, one_view, nn.Identity())
+        ]
     chance = float(torch.bincount(labels[100:].reshape(-1), minlength=NUM_LABELS).max()) / labels[100:].numel()
-    return Result(probes[0], probes[1], probes[2], probes[3], chance, readout, one_view_readout, math.log(batch),
-                  time.perf_counter() - start)
+    return Result(
+        probes[0],
+        probes[1],
+        probes[2],
+        probes[3],
+        chance,
+        readout,
+        one_view_readout,
+        math.log(batch),
+        time.perf_counter() - start,
+    )
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 Public modules are every module of ``mibounds`` except private ones (a ``_`` name) and the command
 line (``mibounds.cli``, tested by running it in ``tests/cli``). A public module without an
 example fails :func:`test_every_public_module_has_a_runnable_example`, unless it is listed in
-:data:`MISSING_EXAMPLES` (modules that another branch is changing; see PHASE2.md).
+:data:`MISSING_EXAMPLES` (empty).
 """
 
 from __future__ import annotations
@@ -17,19 +17,12 @@ import pytest
 
 import mibounds
 
-#: Public modules that may lack an example for now (to be given one after the merge, PHASE2.md).
-MISSING_EXAMPLES = frozenset({
-    "mibounds.bounds.registry",
-    "mibounds.bounds.structured",
-    "mibounds.sequence",
-})
+#: Public modules that may lack an example (none: every public module has one).
+MISSING_EXAMPLES: frozenset[str] = frozenset()
 
 
-#: Modules whose examples fail today, in code another branch is changing: the reason, fixed after
-#: the merge (PHASE2.md). Strict: the gate fails once they pass, so the entry is removed then.
-FAILING_EXAMPLES = {
-    "mibounds.bounds.lower": "float(infonce(torch.zeros(8, 8))) prints 2.384185791015625e-07 in float32, not 0.0",
-}
+#: Modules whose examples fail, with the reason (none). Strict: the gate fails once they pass.
+FAILING_EXAMPLES: dict[str, str] = {}
 
 
 def _modules() -> list[str]:
@@ -53,26 +46,34 @@ def _examples(module: str) -> list[doctest.DocTest]:
 def test_the_gate_sees_the_whole_package() -> None:
     tree = Path(mibounds.__file__).parent
     files = {p for p in tree.rglob("*.py") if "cli" not in p.relative_to(tree).parts[:1]}
-    public_files = {p for p in files if not any(part.startswith("_") and part != "__init__.py"
-                                                for part in p.relative_to(tree).parts)}
+    public_files = {
+        p
+        for p in files
+        if not any(part.startswith("_") and part != "__init__.py" for part in p.relative_to(tree).parts)
+    }
     assert len(PUBLIC_MODULES) == len(public_files) > 50
     assert MISSING_EXAMPLES <= set(PUBLIC_MODULES) and set(FAILING_EXAMPLES) <= set(PUBLIC_MODULES)
 
 
 @pytest.mark.parametrize("module", PUBLIC_MODULES)
 def test_every_public_module_has_a_runnable_example(module: str) -> None:
-    runnable = sum(1 for test in _examples(module) for example in test.examples
-                   if not example.options.get(doctest.SKIP))
+    runnable = sum(
+        1 for test in _examples(module) for example in test.examples if not example.options.get(doctest.SKIP)
+    )
     if module in MISSING_EXAMPLES and runnable == 0:
-        pytest.xfail(f"{module} gets its example after the merge (PHASE2.md)")
+        pytest.xfail(f"{module} is listed in MISSING_EXAMPLES")
     assert runnable > 0, f"{module} has no runnable example (a '>>>' line in a docstring that is not skipped)"
 
 
-@pytest.mark.parametrize("module", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=FAILING_EXAMPLES[name]))
-    if name in FAILING_EXAMPLES else name
-    for name in PUBLIC_MODULES
-])
+@pytest.mark.parametrize(
+    "module",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=FAILING_EXAMPLES[name]))
+        if name in FAILING_EXAMPLES
+        else name
+        for name in PUBLIC_MODULES
+    ],
+)
 def test_doctests_pass(module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
@@ -80,3 +81,9 @@ def test_doctests_pass(module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples of {module} failed (output above)"
+
+
+def test_the_representation_subpackage_has_examples_throughout() -> None:
+    # (the former tests/representation/test_docstrings.py asked for at least 10 there)
+    modules = [name for name in PUBLIC_MODULES if name.startswith("mibounds.representation.")]
+    assert sum(len(test.examples) for name in modules for test in _examples(name)) >= 10

@@ -54,7 +54,9 @@ def _dim(out: str, _: Path) -> None:
 
 def _distributed(out: str, _: Path) -> None:
     # "2 gloo processes ... each y is contrasted with all K = 2 x local_batch candidates".
-    rows = re.findall(rf"readout ({_NUMBER}) nats of log K = ({_NUMBER}) \(K = (\d+) candidates from 2 processes\)", out)
+    rows = re.findall(
+        rf"readout ({_NUMBER}) nats of log K = ({_NUMBER}) \(K = (\d+) candidates from 2 processes\)", out
+    )
     assert rows, out
     for readout, log_k, k in rows:
         assert float(readout) <= float(log_k) == pytest.approx(math.log(int(k)), abs=5e-3)
@@ -84,7 +86,9 @@ def _vib(out: str, _: Path) -> None:
 
 def _sequence(out: str, _: Path) -> None:
     # Sequence InfoNCE readout under log K; probe accuracies of the trained and random encoders.
-    readout, ceiling = _floats(rf"readout, two views \(last 20 steps\): ({_NUMBER}) nats \(ceiling log K = ({_NUMBER})\)", out)
+    readout, ceiling = _floats(
+        rf"readout, two views \(last 20 steps\): ({_NUMBER}) nats \(ceiling log K = ({_NUMBER})\)", out
+    )
     assert readout <= ceiling, out
     for name in ("trained encoder", "random encoder"):
         (accuracy,) = _floats(rf"{name}.*? ({_NUMBER}) \+- {_NUMBER}", out)

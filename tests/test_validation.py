@@ -56,6 +56,25 @@ def test_one_check_of_bound_and_critic_names() -> None:
 
 @pytest.mark.processes
 def test_the_torch_free_checks_do_not_import_torch() -> None:
-    code = ("import sys; from mibounds.validation import check_int, unknown_name_error, MIBoundsWarning; "
-            "assert 'torch' not in sys.modules, 'torch was imported'")
+    code = (
+        "import sys; from mibounds.validation import check_int, unknown_name_error, MIBoundsWarning; "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_check_bound_accepts_a_label_and_refuses_a_bad_parameter() -> None:
+    assert check_bound("smile:5").name == "smile"
+    with pytest.raises(ValueError, match="has no parameter"):
+        check_bound("nwj:3")
+
+
+def test_the_estimator_takes_a_bound_label_and_refuses_a_parameter_given_twice() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 2))
+    y = x + rng.normal(size=(300, 2))
+    fitted = MIEstimator(bound="smile:1", critic="separable", max_steps=5, random_state=0).fit(x, y)
+    assert fitted.result_.bound == "smile"
+    assert fitted.model_.bounds[0].params == {"clip": 1.0}
+    with pytest.raises(ValueError, match="also given as a keyword"):
+        MIEstimator(bound="smile:1", bound_kwargs={"clip": 5.0}, max_steps=5).fit(x, y)

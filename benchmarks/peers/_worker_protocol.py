@@ -34,7 +34,9 @@ def emit(record: Mapping[str, Any]) -> None:
     _PROTOCOL.flush()
 
 
-def run_jobs(ready: Mapping[str, Any], known: Mapping[str, Any], estimate: Callable[[str, Any, Any, int], float]) -> None:
+def run_jobs(
+    ready: Mapping[str, Any], known: Mapping[str, Any], estimate: Callable[[str, Any, Any, int], float]
+) -> None:
     """Read ``sys.argv[1]`` (``{"jobs": [{"key", "path", "seed", "estimators"}]}``), emit ``ready``,
     then one record per (file, estimator): ``key, estimator, estimate, seconds, error,
     started_at, finished_at``. A failing or non-finite estimate is recorded, never raised."""
@@ -59,5 +61,14 @@ def run_jobs(ready: Mapping[str, Any], known: Mapping[str, Any], estimate: Calla
                     value = None
             except Exception:  # a failing cell must not stop the others
                 error = traceback.format_exc()
-            emit({"key": job["key"], "estimator": name, "estimate": value, "seconds": time.perf_counter() - t0,
-                  "error": error, "started_at": started, "finished_at": now()})
+            emit(
+                {
+                    "key": job["key"],
+                    "estimator": name,
+                    "estimate": value,
+                    "seconds": time.perf_counter() - t0,
+                    "error": error,
+                    "started_at": started,
+                    "finished_at": now(),
+                }
+            )

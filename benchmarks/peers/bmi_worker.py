@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import sys
 
-from _worker_protocol import run_jobs  # first: it moves the libraries' prints to stderr
-
 import bmi  # noqa: E402
 import bmi.estimators  # noqa: E402
+from _worker_protocol import run_jobs  # first: it moves the libraries' prints to stderr
 
 BATCH_SIZE = 128
 

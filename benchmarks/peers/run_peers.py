@@ -510,7 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     done = {key for key in wanted if statuses.get(make_cell(*key).id) == "done"}
     _log(f"{len(wanted)} peer cells, {len(done)} already done in {args.db}, {len(wanted) - len(done)} to run")
 
-    log_dir = (args.log_dir or args.venvs.expanduser() / "logs")
+    log_dir = args.log_dir or args.venvs.expanduser() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     recorder = Recorder(args.db, {})
     with tempfile.TemporaryDirectory(prefix="mibounds-peers-") as tmp:

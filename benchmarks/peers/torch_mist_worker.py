@@ -24,11 +24,10 @@ import os
 import random
 import sys
 
-from _worker_protocol import run_jobs  # first: it moves the libraries' prints to stderr
-
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch_mist  # noqa: E402
+from _worker_protocol import run_jobs  # first: it moves the libraries' prints to stderr
 
 BATCH_SIZE = 128
 ESTIMATORS = {"torch-mist:default": None, "torch-mist:mine": "mine"}

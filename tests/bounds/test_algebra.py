@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import bounds_reference as ref
@@ -24,11 +25,15 @@ def random_scores(k: int, seed: int = 0, scale: float = 2.0) -> torch.Tensor:
 
 def score_matrices(min_k: int = 2, max_k: int = 8, bound: float = 1e4):
     """Hypothesis strategy: float64 [K, K] matrices with entries in [-bound, bound]."""
-    return st.integers(min_k, max_k).flatmap(
-        lambda k: arrays(
-            "float64", (k, k), elements=st.floats(-bound, bound, allow_nan=False, allow_infinity=False)
+    return (
+        st.integers(min_k, max_k)
+        .flatmap(
+            lambda k: arrays(
+                "float64", (k, k), elements=st.floats(-bound, bound, allow_nan=False, allow_infinity=False)
+            )
         )
-    ).map(torch.from_numpy)
+        .map(torch.from_numpy)
+    )
 
 
 # --- against the loop-based reference -------------------------------------------------------------
@@ -138,7 +143,7 @@ def test_interpolated_tends_to_the_limits() -> None:
     gaps_to_tuba = [abs(float(bounds.interpolated(s, la, a) - bounds.tuba(s, la))) for a in steps]
     gaps_to_nce = [abs(float(bounds.interpolated(s, la, 1 - a) - bounds.interpolated(s, la, 1.0))) for a in steps]
     for gaps in (gaps_to_tuba, gaps_to_nce):
-        assert all(later < earlier / 50 for earlier, later in zip(gaps, gaps[1:])), gaps
+        assert all(later < earlier / 50 for earlier, later in itertools.pairwise(gaps)), gaps
     # And the leave-one-out InfoNCE differs from full-batch InfoNCE by O(1/K) only.
     assert abs(float(bounds.interpolated(s, la, 1.0) - bounds.infonce(s))) < 0.5
 
@@ -164,7 +169,9 @@ def test_dv_and_infonce_ignore_a_constant_shift() -> None:
     assert math.isclose(float(bounds.dv(s + 3.0)), float(bounds.dv(s)), rel_tol=1e-12)
     assert math.isclose(float(bounds.infonce(s + 3.0)), float(bounds.infonce(s)), rel_tol=1e-12)
     # InfoNCE also ignores any function of y alone (a per-column shift): this is why tnce works.
-    assert math.isclose(float(bounds.infonce(s + torch.arange(6.0, dtype=s.dtype))), float(bounds.infonce(s)), rel_tol=1e-12)
+    assert math.isclose(
+        float(bounds.infonce(s + torch.arange(6.0, dtype=s.dtype))), float(bounds.infonce(s)), rel_tol=1e-12
+    )
 
 
 # --- value versus training gradient -----------------------------------------------------------------
@@ -185,7 +192,9 @@ def test_js_has_the_js_gradient_and_the_nwj_value() -> None:
 
 def test_smile_has_the_js_gradient() -> None:
     s = random_scores(7, seed=8)
-    torch.testing.assert_close(_grad(lambda t: bounds.smile(t, 5.0), s), _grad(bounds.js_fgan, s), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(
+        _grad(lambda t: bounds.smile(t, 5.0), s), _grad(bounds.js_fgan, s), rtol=1e-12, atol=1e-14
+    )
 
 
 def test_mine_gradient_uses_the_moving_average() -> None:

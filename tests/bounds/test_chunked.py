@@ -17,20 +17,28 @@ Pair = tuple[Callable[..., torch.Tensor], Callable[[torch.Tensor], torch.Tensor]
 # (chunked function on embeddings, the same bound on the materialized score matrix)
 PAIRS: dict[str, Pair] = {
     "infonce": (bounds.infonce_embeddings, bounds.infonce),
-    "infonce_symmetric": (lambda g, h, **kw: bounds.infonce_embeddings(g, h, symmetric=True, **kw),
-                          lambda s: bounds.infonce(s, symmetric=True)),
+    "infonce_symmetric": (
+        lambda g, h, **kw: bounds.infonce_embeddings(g, h, symmetric=True, **kw),
+        lambda s: bounds.infonce(s, symmetric=True),
+    ),
     "dv": (bounds.dv_embeddings, bounds.dv),
     "nwj": (bounds.nwj_embeddings, bounds.nwj),
     "js": (bounds.js_embeddings, bounds.js),
     "smile": (bounds.smile_embeddings, bounds.smile),
-    "smile_clip1": (lambda g, h, **kw: bounds.smile_embeddings(g, h, clip=1.0, **kw),
-                    lambda s: bounds.smile(s, clip=1.0)),
-    "smile_unclipped": (lambda g, h, **kw: bounds.smile_embeddings(g, h, clip=None, **kw),
-                        lambda s: bounds.smile(s, clip=None)),
+    "smile_clip1": (
+        lambda g, h, **kw: bounds.smile_embeddings(g, h, clip=1.0, **kw),
+        lambda s: bounds.smile(s, clip=1.0),
+    ),
+    "smile_unclipped": (
+        lambda g, h, **kw: bounds.smile_embeddings(g, h, clip=None, **kw),
+        lambda s: bounds.smile(s, clip=None),
+    ),
 }
 
 
-def _embeddings(seed: int, k: int, d: int, scale: float = 1.0, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def _embeddings(
+    seed: int, k: int, d: int, scale: float = 1.0, device: str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
     g = scale * torch.randn(k, d, generator=gen, dtype=torch.float64)
     h = 0.5 * g + scale * torch.randn(k, d, generator=gen, dtype=torch.float64)  # correlated pairs
@@ -47,16 +55,22 @@ def _assert_equal(name: str, g: torch.Tensor, h: torch.Tensor, temperature: floa
     tau = torch.tensor(temperature, dtype=torch.float64, device=g.device, requires_grad=True)
     got = _value_and_grads(lambda: chunked(g, h, temperature=tau, block_size=block_size), (g, h, tau))
     want = _value_and_grads(lambda: materialized(g @ h.T / tau), (g, h, tau))
-    for part, a, b in zip(("value", "grad g", "grad h", "grad temperature"), got, want):
+    for part, a, b in zip(("value", "grad g", "grad h", "grad temperature"), got, want, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10, msg=lambda m, part=part: f"{name} {part}: {m}")
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), k=st.integers(2, 40), d=st.integers(1, 9),
-       temperature=st.floats(0.05, 5.0), block_size=st.one_of(st.none(), st.integers(1, 50)),
-       name=st.sampled_from(sorted(PAIRS)))
-def test_chunked_equals_materialized_value_and_gradient(seed: int, k: int, d: int, temperature: float,
-                                                        block_size: int | None, name: str) -> None:
+@given(
+    seed=st.integers(0, 10_000),
+    k=st.integers(2, 40),
+    d=st.integers(1, 9),
+    temperature=st.floats(0.05, 5.0),
+    block_size=st.one_of(st.none(), st.integers(1, 50)),
+    name=st.sampled_from(sorted(PAIRS)),
+)
+def test_chunked_equals_materialized_value_and_gradient(
+    seed: int, k: int, d: int, temperature: float, block_size: int | None, name: str
+) -> None:
     g, h = _embeddings(seed, k, d)
     _assert_equal(name, g, h, temperature, block_size)
 
@@ -75,9 +89,14 @@ def test_all_pairs_statistics_equal_the_materialized_reductions(seed: int, k: in
     stats = bounds.all_pairs_embeddings(g, h, temperature=0.5, block_size=block_size)
     scores = (g @ h.T / 0.5).detach()
     off = scores.masked_fill(torch.eye(k, dtype=torch.bool), -math.inf)
-    torch.testing.assert_close(stats.column_log_partition, torch.logsumexp(off, 0) - math.log(k - 1), rtol=1e-10, atol=1e-10)
-    for value, want in ((stats.dv, bounds.dv(scores)), (stats.nwj, bounds.nwj(scores)),
-                        (stats.infonce, bounds.infonce(scores))):
+    torch.testing.assert_close(
+        stats.column_log_partition, torch.logsumexp(off, 0) - math.log(k - 1), rtol=1e-10, atol=1e-10
+    )
+    for value, want in (
+        (stats.dv, bounds.dv(scores)),
+        (stats.nwj, bounds.nwj(scores)),
+        (stats.infonce, bounds.infonce(scores)),
+    ):
         torch.testing.assert_close(value, want, rtol=1e-10, atol=1e-10)
     assert not stats.log_partition.requires_grad
 

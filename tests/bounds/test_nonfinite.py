@@ -38,8 +38,10 @@ BOUNDS = {
     "leave_one_out_upper": bounds.leave_one_out_upper,
     "club": bounds.club,
 }
-MODULES = {name: (lambda n: lambda s: bounds.make(n)(s, *(0.0,) * bounds.make(n).needs_baseline))(name)
-           for name in ("tuba", "nwj", "dv", "mine", "infonce", "js", "smile", "interpolated")}
+MODULES = {
+    name: (lambda n: lambda s: bounds.make(n)(s, *(0.0,) * bounds.make(n).needs_baseline))(name)
+    for name in ("tuba", "nwj", "dv", "mine", "infonce", "js", "smile", "interpolated")
+}
 
 
 def _scores(bad: float) -> torch.Tensor:
@@ -54,7 +56,9 @@ def _scores(bad: float) -> torch.Tensor:
 def test_non_finite_scores_are_never_a_silent_nan(name: str, bad: float) -> None:
     call = BOUNDS[name] if name in BOUNDS else MODULES[name.removeprefix("module-")]
     scores = _scores(bad)
-    with pytest.warns(NonFiniteScoresWarning, match=r"(2|1) NaN or infinite entries \(of (36|6)\).*check the critic's inputs"):
+    with pytest.warns(
+        NonFiniteScoresWarning, match=r"(2|1) NaN or infinite entries \(of (36|6)\).*check the critic's inputs"
+    ):
         value = call(scores)
     assert value.shape == ()
 

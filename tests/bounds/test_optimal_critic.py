@@ -24,7 +24,7 @@ Z = 5.0
 MI_LEVELS = (2.0, 4.0, 6.0)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _estimates(mi: float) -> dict[str, torch.Tensor]:
     """Each bound's estimate on REPEATS batches of the optimal critic, as [REPEATS] tensors."""
     task = tasks.Gaussian(dim=20, mi=mi)

@@ -14,8 +14,19 @@ SCORE_BOUNDS = bounds.names(score_based=True)
 
 def test_names_cover_the_literature_table() -> None:
     expected = {
-        "tuba", "nwj", "dv", "mine", "infonce", "js", "smile", "interpolated",
-        "ba", "tnce", "rate", "leave_one_out_upper", "club",
+        "tuba",
+        "nwj",
+        "dv",
+        "mine",
+        "infonce",
+        "js",
+        "smile",
+        "interpolated",
+        "ba",
+        "tnce",
+        "rate",
+        "leave_one_out_upper",
+        "club",
     }
     assert set(bounds.names()) == expected
     assert set(bounds.names(kind="upper")) == {"rate", "leave_one_out_upper", "club"}
@@ -65,7 +76,9 @@ MODULE_CASES = [
 ] + [(bounds.make(name), None) for name in SCORE_BOUNDS if name != "mine"]
 
 
-@pytest.mark.parametrize(("module", "function"), MODULE_CASES, ids=lambda c: repr(c) if isinstance(c, torch.nn.Module) else "")
+@pytest.mark.parametrize(
+    ("module", "function"), MODULE_CASES, ids=lambda c: repr(c) if isinstance(c, torch.nn.Module) else ""
+)
 def test_modules_return_exactly_what_functions_return(module: bounds.Bound, function) -> None:
     generator = torch.Generator().manual_seed(0)
     s = torch.randn(6, 6, generator=generator, dtype=torch.float64, requires_grad=True)
@@ -103,3 +116,20 @@ def test_mine_module_keeps_a_moving_average() -> None:
     assert torch.equal(module.log_moving_average, before)
     # The state is saved with the module.
     assert "log_moving_average" in module.state_dict()
+
+
+def test_one_label_syntax_names_a_bound_with_its_parameter() -> None:
+    assert bounds.parse("smile:5")[1] == {"clip": 5.0}
+    assert bounds.parse("SMILE:inf")[1] == {"clip": None}
+    assert bounds.parse("interpolated:alpha=0.9") == (bounds.get("interpolated"), {"alpha": 0.9})
+    assert bounds.parse("mine:0.1")[1] == {"rate": 0.1}
+    assert bounds.parse("nwj") == (bounds.get("nwj"), {})
+    assert bounds.make("smile:1").params == {"clip": 1.0}
+    assert bounds.make("mine:0.2").params == {"rate": 0.2}
+    assert bounds.Bound("interpolated:0.9").params == {"alpha": 0.9}
+    with pytest.raises(ValueError, match="also given as a keyword"):
+        bounds.make("smile:1", clip=2.0)
+    with pytest.raises(ValueError, match="has no parameter"):
+        bounds.parse("nwj:3")
+    with pytest.raises(ValueError, match="is not a number"):
+        bounds.parse("smile:five")

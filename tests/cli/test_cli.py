@@ -57,7 +57,12 @@ def test_estimate_csv_as_json(csv_file, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["x_columns"] == ["a", "b"] and result["y_columns"] == ["c", "d"]
     assert result["ci_low"] <= result["estimate"] <= result["ci_high"]
-    assert result["bound"] == "js" and result["method"] == "log-ratio" and result["steps"] == 20 and result["random_state"] == 0
+    assert (
+        result["bound"] == "js"
+        and result["method"] == "log-ratio"
+        and result["steps"] == 20
+        and result["random_state"] == 0
+    )
 
 
 def test_estimate_text_output(csv_file, capsys):
@@ -86,7 +91,9 @@ def labelled_csv(tmp_path):
     y = rng.integers(0, 3, 600)
     strong, noise = 2 * y + rng.normal(size=600), rng.normal(size=600)
     path = tmp_path / "labelled.csv"
-    rows = "\n".join(f"{a:.5f},{b:.5f},{c}" for a, b, c in zip(strong, noise, np.array(["red", "green", "blue"])[y]))
+    rows = "\n".join(
+        f"{a:.5f},{b:.5f},{c}" for a, b, c in zip(strong, noise, np.array(["red", "green", "blue"])[y], strict=True)
+    )
     path.write_text("strong,noise,label\n" + rows + "\n")
     return path
 
@@ -103,7 +110,9 @@ def test_rank_features_sorts_columns_and_groups(labelled_csv, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("600 rows; target label; 2 features")
     assert out[3].startswith("strong") and out[4].startswith("noise")
-    assert main(["rank-features", str(labelled_csv), "--y", "label", "--group", "both=strong,noise", "--json", *FAST]) == 0
+    assert (
+        main(["rank-features", str(labelled_csv), "--y", "label", "--group", "both=strong,noise", "--json", *FAST]) == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert [s["name"] for s in result["scores"]] == ["both"] and result["scores"][0]["columns"] == ["strong", "noise"]
 
@@ -141,14 +150,29 @@ def test_demo_prints_the_true_mi_beside_the_estimate(capsys):
         (["estimate", "missing.csv"], "no such file: 'missing.csv'"),
         (["estimate", "{csv}", "--frobnicate"], "unrecognized arguments: --frobnicate; see 'mibounds --help'"),
         (["demo", "--task", "gausian"], "unknown task 'gausian'. Did you mean 'gaussian'?"),
-        (["estimate", "{csv}", "--x", "a", "--y", "b", "--z", "b"], "columns b are in z and in x or y; give z columns of its own"),
+        (
+            ["estimate", "{csv}", "--x", "a", "--y", "b", "--z", "b"],
+            "columns b are in z and in x or y; give z columns of its own",
+        ),
         (["estimate", "{csv}", "--x", "a", "--z", "e"], "unknown column 'e' in pairs.csv."),
         (["estimate", "{csv}", "--x", "a", "--y", "b", "--discrete", "y"], "y holds non-integer numbers"),
         (["rank-features", "{csv}", "--y", "a", "--group", "g"], "--group must look like NAME=COL,COL"),
-        (["rank-features", "{csv}", "--y", "a", "--group", "g=zz"], "--group names column 'zz', which is not a feature column"),
-        (["test-independence", "{csv}", "--x", "a", "--permutations", "0"], "num_permutations must be an integer >= 1, got 0"),
-        (["test-independence", "{csv}", "--x", "a", "--test-size", "1"], "test_size must be a share of the rows strictly between 0 and 1"),
-        (["test-independence", "{csv}", "--x", "a", "--bound", "infonse"], "unknown bound 'infonse'. Did you mean 'infonce'?"),
+        (
+            ["rank-features", "{csv}", "--y", "a", "--group", "g=zz"],
+            "--group names column 'zz', which is not a feature column",
+        ),
+        (
+            ["test-independence", "{csv}", "--x", "a", "--permutations", "0"],
+            "num_permutations must be an integer >= 1, got 0",
+        ),
+        (
+            ["test-independence", "{csv}", "--x", "a", "--test-size", "1"],
+            "test_size must be a share of the rows strictly between 0 and 1",
+        ),
+        (
+            ["test-independence", "{csv}", "--x", "a", "--bound", "infonse"],
+            "unknown bound 'infonse'. Did you mean 'infonce'?",
+        ),
     ],
 )
 def test_user_errors_are_one_line_with_status_2(argv, message, csv_file, capsys):
@@ -180,7 +204,9 @@ def test_subprocess_demo_and_error():
     command = [sys.executable, "-m", "mibounds.cli"]
     demo = subprocess.run(
         [*command, "demo", "--task", "gaussian-d2-mi0.5", "--samples", "800", *FAST],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert demo.returncode == 0, demo.stderr
     assert "true MI  0.500 nats" in demo.stdout
@@ -211,8 +237,9 @@ def _held(tmp_path) -> None:  # a results file that a running sweep (the parent 
 
     _results_file(tmp_path / "r.sqlite")
     connection = sqlite3.connect(tmp_path / "r.sqlite")
-    connection.execute("INSERT INTO sweep_lock VALUES (1, ?, ?, '2024-01-01T00:00:00+00:00')",
-                       (os.getppid(), socket.gethostname()))
+    connection.execute(
+        "INSERT INTO sweep_lock VALUES (1, ?, ?, '2024-01-01T00:00:00+00:00')", (os.getppid(), socket.gethostname())
+    )
     connection.commit()
     connection.close()
 
@@ -237,14 +264,15 @@ def _damaged(tmp_path) -> None:  # garbage after the first page
 
 
 def _spec(tmp_path) -> None:  # the exploit of issue 10: a spec file that names os.system
-    (tmp_path / "sweep.json").write_text(json.dumps(
-        {"cell": "os:system", "fixed": {"command": f"id > {tmp_path / 'pwned'}"}}
-    ))
+    (tmp_path / "sweep.json").write_text(
+        json.dumps({"cell": "os:system", "fixed": {"command": f"id > {tmp_path / 'pwned'}"}})
+    )
 
 
 def _csv(name: str, text: str, encoding: str = "utf-8"):
     def write(tmp_path) -> None:
         (tmp_path / name).write_bytes(text.encode(encoding))
+
     return write
 
 
@@ -288,15 +316,37 @@ BAD_INPUT = [
     # item 4: a second sweep on a file in use
     ("held", _held, _SWEEP, "is in use by another sweep (process "),
     # item 5: another program's database, with and without a 'cells' table
-    ("foreign-cells", lambda t: _foreign(t, "cells"), _SWEEP, "is an SQLite database of another program (tables: cells"),
-    ("foreign-other", lambda t: _foreign(t, "invoices"), _SWEEP, "is an SQLite database of another program (tables: invoices"),
-    ("foreign-report", lambda t: _foreign(t, "cells"), ["bench", "report", "--db", "{tmp}/r.sqlite", "--out", "{tmp}/out"],
-     "is an SQLite database of another program"),
+    (
+        "foreign-cells",
+        lambda t: _foreign(t, "cells"),
+        _SWEEP,
+        "is an SQLite database of another program (tables: cells",
+    ),
+    (
+        "foreign-other",
+        lambda t: _foreign(t, "invoices"),
+        _SWEEP,
+        "is an SQLite database of another program (tables: invoices",
+    ),
+    (
+        "foreign-report",
+        lambda t: _foreign(t, "cells"),
+        ["bench", "report", "--db", "{tmp}/r.sqlite", "--out", "{tmp}/out"],
+        "is an SQLite database of another program",
+    ),
     # item 6: a spec file (or --cell) naming a function outside the registered cells
-    ("spec-exploit", _spec, ["bench", "sweep", "--spec", "{tmp}/sweep.json", "--db", "{tmp}/r.sqlite"],
-     "cell function 'os:system' is not a registered cell"),
-    ("cell-flag", None, ["bench", "sweep", "--seeds", "0", "--cell", "os:system", "--db", "{tmp}/r.sqlite"],
-     "pass --allow-import"),
+    (
+        "spec-exploit",
+        _spec,
+        ["bench", "sweep", "--spec", "{tmp}/sweep.json", "--db", "{tmp}/r.sqlite"],
+        "cell function 'os:system' is not a registered cell",
+    ),
+    (
+        "cell-flag",
+        None,
+        ["bench", "sweep", "--seeds", "0", "--cell", "os:system", "--db", "{tmp}/r.sqlite"],
+        "pass --allow-import",
+    ),
     # item 7: parameter names
     ("set-Seed", None, [*_SWEEP, "--set", "Seed=1"], "cell parameters 'seed' and 'Seed' differ only in case"),
     ("set-SECONDS", None, [*_SWEEP, "--set", "SECONDS=1"], "'SECONDS' has the name of a results column"),
@@ -304,32 +354,101 @@ BAD_INPUT = [
     # item 8: damaged files, huge fields and headers
     ("damaged-sweep", _damaged, _SWEEP, "is damaged (database disk image is malformed)"),
     ("damaged-report", _damaged, ["bench", "report", "--db", "{tmp}/r.sqlite", "--out", "{tmp}/out"], "is damaged"),
-    ("csv-field", _csv("big.csv", "a,b\n1," + "x" * 200_000 + "\n3,4\n"), ["estimate", "{tmp}/big.csv", "--discrete", "none", *_FAST_ESTIMATE],
-     "column 'b' of big.csv is not numeric (line 2: 'xxxxxxxxxxxxxxxxxxxx...' (200000 characters))"),
-    ("one-class", _csv("one.csv", "a,b\n" + "".join(f"{i * 0.37:.2f},same\n" for i in range(60))), ["estimate", "{tmp}/one.csv", "--x", "a", "--y", "b", *_FAST_ESTIMATE],
-     "y has a single class ('same')"),
-    ("csv-field-label", _csv("big.csv", "a,b\n1," + "x" * 200_000 + "\n3,4\n"), ["estimate", "{tmp}/big.csv", *_FAST_ESTIMATE],
-     "too few rows: 2 rows give folds of 0 with num_folds = 5"),
-    ("npy-header", _huge_npy, ["estimate", "{tmp}/huge.npy", "--x", "0", *_FAST_ESTIMATE],
-     "huge.npy claims an array of shape (1099511627776, 2) (16.0 TiB) but holds only 64 bytes of data"),
-    ("npz-header", _huge_npz, ["estimate", "{tmp}/huge.npz", *_FAST_ESTIMATE],
-     "array 'x' of huge.npz claims an array of shape (1099511627776, 2) (16.0 TiB) but holds only 64 bytes"),
+    (
+        "csv-field",
+        _csv("big.csv", "a,b\n1," + "x" * 200_000 + "\n3,4\n"),
+        ["estimate", "{tmp}/big.csv", "--discrete", "none", *_FAST_ESTIMATE],
+        "column 'b' of big.csv is not numeric (line 2: 'xxxxxxxxxxxxxxxxxxxx...' (200000 characters))",
+    ),
+    (
+        "one-class",
+        _csv("one.csv", "a,b\n" + "".join(f"{i * 0.37:.2f},same\n" for i in range(60))),
+        ["estimate", "{tmp}/one.csv", "--x", "a", "--y", "b", *_FAST_ESTIMATE],
+        "y has a single class ('same')",
+    ),
+    (
+        "csv-field-label",
+        _csv("big.csv", "a,b\n1," + "x" * 200_000 + "\n3,4\n"),
+        ["estimate", "{tmp}/big.csv", *_FAST_ESTIMATE],
+        "too few rows: 2 rows give folds of 0 with num_folds = 5",
+    ),
+    (
+        "npy-header",
+        _huge_npy,
+        ["estimate", "{tmp}/huge.npy", "--x", "0", *_FAST_ESTIMATE],
+        "huge.npy claims an array of shape (1099511627776, 2) (16.0 TiB) but holds only 64 bytes of data",
+    ),
+    (
+        "npz-header",
+        _huge_npz,
+        ["estimate", "{tmp}/huge.npz", *_FAST_ESTIMATE],
+        "array 'x' of huge.npz claims an array of shape (1099511627776, 2) (16.0 TiB) but holds only 64 bytes",
+    ),
     # item 9: messages that name the problem and one fix that works
     ("one-row", _rows_csv(1), ["estimate", "{tmp}/few.csv", *_FAST_ESTIMATE], "pass at least 40 rows"),
     ("twenty-rows", _rows_csv(20), ["estimate", "{tmp}/few.csv", *_FAST_ESTIMATE], "pass at least 40 rows"),
-    ("latin-1", _csv("latin.csv", "a,b\n1,2\n\xe9,5\n", "latin-1"), ["estimate", "{tmp}/latin.csv", *_FAST_ESTIMATE],
-     "latin.csv is not UTF-8 text (byte 0xe9 on line 3); save it as UTF-8"),
-    ("semicolons", _csv("semi.csv", "a;b\n1;2\n3;4\n"), ["estimate", "{tmp}/semi.csv", *_FAST_ESTIMATE],
-     "semi.csv seems to be separated by ';', not commas (its first line is 'a;b'); save it with commas between fields"),
+    (
+        "latin-1",
+        _csv("latin.csv", "a,b\n1,2\n\xe9,5\n", "latin-1"),
+        ["estimate", "{tmp}/latin.csv", *_FAST_ESTIMATE],
+        "latin.csv is not UTF-8 text (byte 0xe9 on line 3); save it as UTF-8",
+    ),
+    (
+        "semicolons",
+        _csv("semi.csv", "a;b\n1;2\n3;4\n"),
+        ["estimate", "{tmp}/semi.csv", *_FAST_ESTIMATE],
+        "semi.csv seems to be separated by ';', not commas (its first line is 'a;b'); save it with commas between fields",
+    ),
     # item 11: figures need matplotlib: refused before any training
-    ("staircase", "no-matplotlib", ["bench", "staircase", "--steps-per-level", "2", "--levels", "2", "--bounds", "nwj",
-                                    "--critics", "separable", "--tasks", "gaussian", "--workers", "1", "--out", "{tmp}/out"],
-     "pip install 'mibounds[plot]' (or pass --no-figures)"),
-    ("bias-variance", "no-matplotlib", ["bench", "bias-variance", "--mi", "1", "--batch-sizes", "4", "--alphas",
-                                        "--repeats", "2", "--bounds", "nwj", "--out", "{tmp}/out"],
-     "pip install 'mibounds[plot]' (or pass --no-figures)"),
-    ("accuracy", "no-matplotlib", ["bench", "accuracy", "--seeds", "0", "--db", "{tmp}/a.sqlite", "--out", "{tmp}/out",
-                                   "--no-progress"], "pip install 'mibounds[plot]' (or pass --no-figure)"),
+    (
+        "staircase",
+        "no-matplotlib",
+        [
+            "bench",
+            "staircase",
+            "--steps-per-level",
+            "2",
+            "--levels",
+            "2",
+            "--bounds",
+            "nwj",
+            "--critics",
+            "separable",
+            "--tasks",
+            "gaussian",
+            "--workers",
+            "1",
+            "--out",
+            "{tmp}/out",
+        ],
+        "pip install 'mibounds[plot]' (or pass --no-figures)",
+    ),
+    (
+        "bias-variance",
+        "no-matplotlib",
+        [
+            "bench",
+            "bias-variance",
+            "--mi",
+            "1",
+            "--batch-sizes",
+            "4",
+            "--alphas",
+            "--repeats",
+            "2",
+            "--bounds",
+            "nwj",
+            "--out",
+            "{tmp}/out",
+        ],
+        "pip install 'mibounds[plot]' (or pass --no-figures)",
+    ),
+    (
+        "accuracy",
+        "no-matplotlib",
+        ["bench", "accuracy", "--seeds", "0", "--db", "{tmp}/a.sqlite", "--out", "{tmp}/out", "--no-progress"],
+        "pip install 'mibounds[plot]' (or pass --no-figures)",
+    ),
 ]
 
 
@@ -383,8 +502,13 @@ def _run_read_only(folder, argv):
     if shutil.which("unshare") is None:
         pytest.skip("running as root without unshare: cannot make a folder read-only")
     script = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shift && exec "$@"'
-    done = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", str(folder), *command],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, "sh", str(folder), *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     if "mount:" in done.stderr or "unshare:" in done.stderr:
         pytest.skip(f"cannot mount a folder read-only here: {done.stderr.strip()}")
     return done
@@ -394,14 +518,22 @@ def _run_read_only(folder, argv):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["bench", "sweep", "--seeds", "0", "--cell", SYNTHETIC, "--db", "{ro}/new.sqlite"],
-         "cannot create the results file '{ro}/new.sqlite': the folder '{ro}' is not writable"),
-        (["bench", "sweep", "--seeds", "0", "--cell", SYNTHETIC, "--db", "{ro}/deeper/new.sqlite"],
-         "cannot create the results file '{ro}/deeper/new.sqlite'"),
-        (["bench", "sweep", "--seeds", "0", "1", "2", "--cell", SYNTHETIC, "--db", "{ro}/r.sqlite"],
-         "results file '{ro}/r.sqlite' "),
-        (["bench", "report", "--db", "{ro}/r.sqlite", "--out", "{ro}/report", "--no-figure"],
-         "cannot write the report into '{ro}/report'"),
+        (
+            ["bench", "sweep", "--seeds", "0", "--cell", SYNTHETIC, "--db", "{ro}/new.sqlite"],
+            "cannot create the results file '{ro}/new.sqlite': the folder '{ro}' is not writable",
+        ),
+        (
+            ["bench", "sweep", "--seeds", "0", "--cell", SYNTHETIC, "--db", "{ro}/deeper/new.sqlite"],
+            "cannot create the results file '{ro}/deeper/new.sqlite'",
+        ),
+        (
+            ["bench", "sweep", "--seeds", "0", "1", "2", "--cell", SYNTHETIC, "--db", "{ro}/r.sqlite"],
+            "results file '{ro}/r.sqlite' ",
+        ),
+        (
+            ["bench", "report", "--db", "{ro}/r.sqlite", "--out", "{ro}/report", "--no-figures"],
+            "cannot write the report into '{ro}/report'",
+        ),
     ],
     ids=["new-file", "new-folder", "existing-file", "report-out"],
 )
@@ -424,7 +556,8 @@ def test_a_report_reads_a_results_file_on_read_only_storage(tmp_path):
     storage = tmp_path / "ro"
     storage.mkdir()
     _results_file(storage / "r.sqlite")
-    done = _run_read_only(storage, ["bench", "report", "--db", str(storage / "r.sqlite"), "--out", str(tmp_path / "out"),
-                                    "--no-figure"])
+    done = _run_read_only(
+        storage, ["bench", "report", "--db", str(storage / "r.sqlite"), "--out", str(tmp_path / "out"), "--no-figures"]
+    )
     assert done.returncode == 0, done.stderr
     assert "| gaussian" in (tmp_path / "out" / "report.md").read_text() or (tmp_path / "out" / "report.md").exists()

@@ -31,9 +31,9 @@ def test_exact_critic_diagonal_averages_to_the_mutual_information(gaussian_task)
     # (8 independent batches of K = 500 pairs, 4000 independent diagonal entries).
     critic = ExactCritic(gaussian_task)
     gen = torch.Generator().manual_seed(1)
-    diag = torch.cat([
-        torch.diagonal(critic(*gaussian_task.sample(500, generator=gen, dtype=torch.float64))) for _ in range(8)
-    ])
+    diag = torch.cat(
+        [torch.diagonal(critic(*gaussian_task.sample(500, generator=gen, dtype=torch.float64))) for _ in range(8)]
+    )
     se = diag.std().item() / math.sqrt(diag.numel())
     assert abs(diag.mean().item() - gaussian_task.mutual_information) < 5 * se
 

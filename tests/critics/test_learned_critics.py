@@ -44,7 +44,9 @@ def test_follows_float64_input(name: str) -> None:
 @pytest.mark.parametrize("name", names())
 def test_dtype_mismatch_says_how_to_fix(name: str) -> None:
     x, y = _batch(4, 3, 5, dtype=torch.float64)
-    with pytest.raises(TypeError, match=r"x is torch.float64 but .* parameters are torch.float32; call critic.double\(\)"):
+    with pytest.raises(
+        TypeError, match=r"x is torch.float64 but .* parameters are torch.float32; call critic.double\(\)"
+    ):
         _critic(name)(x, y)
 
 

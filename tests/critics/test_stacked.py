@@ -34,8 +34,10 @@ def _inputs(shared: bool | str, dtype: torch.dtype = torch.float64, seed: int = 
     gen = torch.Generator().manual_seed(seed)
     lead_x = () if shared else (M,)
     lead_y = () if shared is True else (M,)
-    return (torch.randn(*lead_x, K, DX, generator=gen, dtype=dtype),
-            torch.randn(*lead_y, K, DY, generator=gen, dtype=dtype))
+    return (
+        torch.randn(*lead_x, K, DX, generator=gen, dtype=dtype),
+        torch.randn(*lead_y, K, DY, generator=gen, dtype=dtype),
+    )
 
 
 KINDS = ["separable", "concat", "concat-3"]

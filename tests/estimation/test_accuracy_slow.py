@@ -21,8 +21,10 @@ def test_default_estimate_on_the_20d_gaussian_at_high_mi(mi):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = estimate(x, y, random_state=0, progress=False)
-    print(f"\n{task.name}: {result.estimate:.3f} [{result.ci_low:.3f}, {result.ci_high:.3f}], lower bound "
-          f"{result.lower_bound:.3f}, {result.seconds:.1f} s")
+    print(
+        f"\n{task.name}: {result.estimate:.3f} [{result.ci_low:.3f}, {result.ci_high:.3f}], lower bound "
+        f"{result.lower_bound:.3f}, {result.seconds:.1f} s"
+    )
     assert abs(result.estimate - mi) < 0.3
     assert result.ci_low <= mi <= result.ci_high
     assert result.lower_bound < mi and result.lower_bound_value <= result.lower_bound_ceiling

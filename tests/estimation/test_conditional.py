@@ -32,12 +32,10 @@ def test_the_estimate_is_the_mean_per_row_difference_of_the_two_terms():
     marginal = MIEstimator(random_state=0, **FAST).fit(x, z)
     difference = joint.heldout_.log_ratio - marginal.heldout_.log_ratio
     assert result.estimate == pytest.approx(difference.mean(), abs=1e-12)
-    assert result.joint.estimate == pytest.approx(
-        joint.estimate_
-    ) and result.marginal.estimate == pytest.approx(marginal.estimate_)
-    assert result.estimate == pytest.approx(
-        result.joint.estimate - result.marginal.estimate, abs=1e-9
+    assert result.joint.estimate == pytest.approx(joint.estimate_) and result.marginal.estimate == pytest.approx(
+        marginal.estimate_
     )
+    assert result.estimate == pytest.approx(result.joint.estimate - result.marginal.estimate, abs=1e-9)
 
 
 @pytest.mark.parametrize("cmi", [0.0, 1.0])
@@ -46,9 +44,7 @@ def test_gaussian_critic_covers_the_closed_form(cmi):
     task = ConditionalGaussian.confounded(dim=2, cmi=cmi)
     x, y, z = _sample(task, 4000, 1)
     result = mibounds.estimate(x, y, z, critic=None, random_state=0, progress=False)
-    assert result.ci_low <= task.conditional_mutual_information <= result.ci_high, (
-        result
-    )
+    assert result.ci_low <= task.conditional_mutual_information <= result.ci_high, result
 
 
 def test_output_for_people_and_json():
@@ -83,10 +79,7 @@ def test_default_estimator_across_levels_at_five_dimensions_per_variable():
         for level in (0.0, 0.5, 1.0, 2.0, 3.0):
             task = ConditionalGaussian.confounded(dim=5, cmi=level)
             x, y, z = _sample(task, 10_000, 0)
-            errors.append(
-                mibounds.estimate(x, y, z, random_state=0, progress=False).estimate
-                - level
-            )
+            errors.append(mibounds.estimate(x, y, z, random_state=0, progress=False).estimate - level)
     assert np.mean(np.abs(errors)) <= 0.1, errors
 
 
@@ -101,19 +94,13 @@ def test_default_estimator_across_levels_at_five_dimensions_per_variable():
         ),  # I(X; Y | Z) = 0 < I(X; Y)
     ],
 )
-def test_collider_and_common_cause_give_the_sign_of_the_difference_in_every_seed(
-    task, sign
-):
+def test_collider_and_common_cause_give_the_sign_of_the_difference_in_every_seed(task, sign):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for seed in range(5):
             x, y, z = _sample(task, 10_000, seed)
-            conditional = mibounds.estimate(
-                x, y, z, random_state=seed, progress=False
-            ).estimate
-            marginal = mibounds.estimate(
-                x, y, random_state=seed, progress=False
-            ).estimate
+            conditional = mibounds.estimate(x, y, z, random_state=seed, progress=False).estimate
+            marginal = mibounds.estimate(x, y, random_state=seed, progress=False).estimate
             assert np.sign(conditional - marginal) == sign, (
                 seed,
                 conditional,

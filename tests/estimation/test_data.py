@@ -48,7 +48,9 @@ def test_more_than_two_dimensions():
 
 def test_non_numeric_dataframe_columns_are_named():
     frame = pd.DataFrame({"a": [1.0, 2.0], "species": ["cat", "dog"]})
-    with pytest.raises(TypeError, match=r"x has non-numeric columns 'species' \((object|str)\); encode them as numbers"):
+    with pytest.raises(
+        TypeError, match=r"x has non-numeric columns 'species' \((object|str)\); encode them as numbers"
+    ):
         as_array(frame, "x")
     with pytest.raises(TypeError, match=r"y holds non-numeric values \(dtype <U3\)"):
         as_array(np.array(["cat", "dog"]), "y")
@@ -106,7 +108,9 @@ def test_non_numeric_column_in_a_file(tmp_path):
 
 def test_unknown_column_suggests_the_closest(tmp_path):
     path = _csv(tmp_path, "speed,angle,force\n1,2,3\n")
-    with pytest.raises(ValueError, match=r"unknown column 'sped' in data.csv. Did you mean 'speed'\? Columns: speed, angle, force"):
+    with pytest.raises(
+        ValueError, match=r"unknown column 'sped' in data.csv. Did you mean 'speed'\? Columns: speed, angle, force"
+    ):
         load_xy(path, "sped", "angle")
     with pytest.raises(ValueError, match="column index 7 is out of range: data.csv has 3 columns"):
         load_xy(path, "7", "angle")
@@ -206,10 +210,17 @@ def test_constant_columns():
     ("values", "error", "message"),
     [
         (None, TypeError, "x is None; pass an array with one row per sample"),
-        ([[1.0, 2.0], [3.0]], ValueError, "x is a ragged nested list: row 0 has 2 values but row 1 has 1 value; "
-                                          "give every row the same number of values"),
-        ([[1.0, 2.0], [3.0, 4.0], [5.0, [6.0, 7.0]]], ValueError, "x is a ragged nested list: row 2 holds a list where "
-                                                                   "numbers belong"),
+        (
+            [[1.0, 2.0], [3.0]],
+            ValueError,
+            "x is a ragged nested list: row 0 has 2 values but row 1 has 1 value; "
+            "give every row the same number of values",
+        ),
+        (
+            [[1.0, 2.0], [3.0, 4.0], [5.0, [6.0, 7.0]]],
+            ValueError,
+            "x is a ragged nested list: row 2 holds a list where numbers belong",
+        ),
         (3.5, ValueError, "x is a single number; pass an array with one row per sample"),
     ],
 )

@@ -105,16 +105,10 @@ def test_string_labels_against_features_and_the_other_way_round():
     names = np.array(["low", "mid", "high"])[y.numpy()]
     forward = mibounds.estimate(x.numpy(), names, random_state=0, **FAST)
     backward = mibounds.estimate(names, x.numpy(), random_state=0, **FAST)
-    assert (
-        forward.method == backward.method == "barber-agakov" and forward.bound == "ba"
-    )
-    assert (
-        forward.critic == "classifier q(y|x)" and backward.critic == "classifier q(x|y)"
-    )
+    assert forward.method == backward.method == "barber-agakov" and forward.bound == "ba"
+    assert forward.critic == "classifier q(y|x)" and backward.critic == "classifier q(x|y)"
     assert forward.estimate == pytest.approx(backward.estimate)
-    assert (
-        forward.estimate <= forward.ceiling and forward.lower_bound <= forward.estimate
-    )
+    assert forward.estimate <= forward.ceiling and forward.lower_bound <= forward.estimate
     assert forward.ceiling == pytest.approx(task.label_entropy, abs=0.01)
     assert "Barber-Agakov bound" in str(forward)
 
@@ -124,11 +118,7 @@ def test_both_categorical_and_the_estimator_object():
     x = rng.integers(0, 3, 5000)
     y = (x + (rng.random(5000) < 0.2)) % 3
     result = mibounds.estimate(x, y, random_state=0, progress=False)
-    assert (
-        result.method == "plug-in"
-        and result.stopped == "closed_form"
-        and result.lower_bound < result.estimate
-    )
+    assert result.method == "plug-in" and result.stopped == "closed_form" and result.lower_bound < result.estimate
     fitted = MIEstimator(random_state=0, progress=False).fit(x, y)
     assert fitted.estimate_ == pytest.approx(result.estimate)
 
@@ -157,9 +147,7 @@ def test_barber_agakov_interval_covers_the_quadrature_value_in_nine_of_ten_seeds
         warnings.simplefilter("ignore")
         for seed in range(10):
             x, y = task.sample(5000, seed=seed, dtype=torch.float64)
-            result = mibounds.estimate(
-                x.numpy(), y.numpy(), random_state=seed, progress=False
-            )
+            result = mibounds.estimate(x.numpy(), y.numpy(), random_state=seed, progress=False)
             assert result.estimate <= result.ceiling
             covered += result.ci_low <= task.mutual_information <= result.ci_high
     assert covered >= 9, covered

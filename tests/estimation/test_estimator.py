@@ -139,9 +139,14 @@ def test_bounds_with_a_baseline_or_state_train(pair):
 
 
 def test_unknown_bound_and_critic_list_the_valid_names(pair):
-    with pytest.raises(ValueError, match=r"unknown bound 'infonse'. Did you mean 'infonce'\? Valid bounds: dv, infonce"):
+    with pytest.raises(
+        ValueError, match=r"unknown bound 'infonse'. Did you mean 'infonce'\? Valid bounds: dv, infonce"
+    ):
         estimate(*pair, bound="infonse", **FAST)
-    with pytest.raises(ValueError, match=r"unknown critic 'seperable'. Did you mean 'separable'\? Valid critics: bilinear, concat, separable"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown critic 'seperable'. Did you mean 'separable'\? Valid critics: bilinear, concat, separable",
+    ):
         estimate(*pair, critic="seperable", max_steps=2, progress=False)
 
 
@@ -151,13 +156,18 @@ def test_structured_bounds_are_refused_with_the_usable_ones(pair):
 
 
 def test_batch_size_larger_than_a_fold(pair):
-    with pytest.raises(ValueError, match=r"batch_size 700 is larger than a fold \(200 rows with num_folds = 5\); pass batch_size=200 or less \(or leave it None to choose\)$"):
+    with pytest.raises(
+        ValueError,
+        match=r"batch_size 700 is larger than a fold \(200 rows with num_folds = 5\); pass batch_size=200 or less \(or leave it None to choose\)$",
+    ):
         estimate(*pair, batch_size=700, **FAST)
 
 
 def test_too_few_rows_for_the_folds(pair):
     x, y = pair
-    with pytest.raises(ValueError, match="too few rows: 30 rows give folds of 6 with num_folds = 5, .* pass at least 40 rows"):
+    with pytest.raises(
+        ValueError, match="too few rows: 30 rows give folds of 6 with num_folds = 5, .* pass at least 40 rows"
+    ):
         estimate(x[:30], y[:30], **FAST)
     with pytest.raises(ValueError, match="num_folds must be a whole number >= 3, got 2"):
         estimate(x, y, num_folds=2, **FAST)
@@ -194,8 +204,17 @@ def test_infonce_near_log_k_is_reported_as_pinned():
     x = rng.normal(size=(2000, 10))
     y = x + 0.01 * rng.normal(size=x.shape)
     with pytest.warns(MIBoundsWarning, match=r"pinned at log K = 2.079 .* use the default bound \(js\)"):
-        result = estimate(x, y, bound="infonce", critic="bilinear", batch_size=8, max_steps=200,
-                          learning_rate=0.05, progress=False, random_state=0)
+        result = estimate(
+            x,
+            y,
+            bound="infonce",
+            critic="bilinear",
+            batch_size=8,
+            max_steps=200,
+            learning_rate=0.05,
+            progress=False,
+            random_state=0,
+        )
     assert result.ceiling == pytest.approx(math.log(8)) and result.estimate <= result.ceiling + 1e-6  # float32 scores
 
 
@@ -216,16 +235,36 @@ class _Exploding(nn.Module):
         return scores
 
 
-@pytest.mark.parametrize(("bound", "best", "fix"), [
-    ("infonce", 10, r"use a smaller learning_rate \(e\.g\. a tenth of this one\)$"),
-    ("nwj", 0, r"use a smaller learning_rate, or bound='js' \(the default\), whose objective stays finite where nwj's does not$"),
-])
+@pytest.mark.parametrize(
+    ("bound", "best", "fix"),
+    [
+        ("infonce", 10, r"use a smaller learning_rate \(e\.g\. a tenth of this one\)$"),
+        (
+            "nwj",
+            0,
+            r"use a smaller learning_rate, or bound='js' \(the default\), whose objective stays finite where nwj's does not$",
+        ),
+    ],
+)
 def test_divergence_stops_restores_the_best_weights_and_warns_with_one_fix(pair, bound, best, fix):
     x, y = pair
-    with pytest.warns(MIBoundsWarning, match=r"training diverged \(NaN/inf loss, weights or optimizer state\) by step 20; "
-                      rf"stopped and restored the weights of step {best}: " + fix):
-        result = estimate(x, y, critic=_Exploding(), bound=bound, max_steps=100, eval_every=10,
-                          learning_rate=0.05, batch_size=20, progress=False, random_state=0)
+    with pytest.warns(
+        MIBoundsWarning,
+        match=r"training diverged \(NaN/inf loss, weights or optimizer state\) by step 20; "
+        rf"stopped and restored the weights of step {best}: " + fix,
+    ):
+        result = estimate(
+            x,
+            y,
+            critic=_Exploding(),
+            bound=bound,
+            max_steps=100,
+            eval_every=10,
+            learning_rate=0.05,
+            batch_size=20,
+            progress=False,
+            random_state=0,
+        )
     assert result.stopped == "diverged" and result.best_step == best
     assert math.isfinite(result.estimate)
 
@@ -236,8 +275,9 @@ def _held(batches: int) -> HeldoutValues:
 
 
 def test_diagnose_negative_few_batches_cap_and_undertraining():
-    outcome = TrainingOutcome(steps=100, best_step=100, best_value=0.0, stopped="max_steps",
-                              history={"step": [0, 50, 100]})
+    outcome = TrainingOutcome(
+        steps=100, best_step=100, best_value=0.0, stopped="max_steps", history={"step": [0, 50, 100]}
+    )
     negative = Interval(-0.2, 0.05, -0.3, -0.1, 0.95, 5)
     certified = Interval(0.0, 0.01, -0.02, 0.02, 0.95, 5)
     notes = diagnose(negative, "bound", None, certified, math.log(200), outcome, _held(4), 16, "nwj")
@@ -245,22 +285,49 @@ def test_diagnose_negative_few_batches_cap_and_undertraining():
     assert notes[1].startswith("the estimate is below 0 with its whole interval (-0.200 nats, upper end -0.100)")
     assert notes[2].startswith("only 4 held-out batches of 16 rows: too few samples for this batch size")
     high = Interval(6.0, 0.05, 5.9, 6.1, 0.95, 5)
-    capped = diagnose(high, "log-ratio", None, certified, math.log(200), dataclasses.replace(outcome, stopped="early_stopping"),
-                      _held(40), 128, "js")
-    assert capped == [capped[0]] and "near or above the most that held-out blocks of these rows can certify (log 200 = 5.298" in capped[0]
+    capped = diagnose(
+        high,
+        "log-ratio",
+        None,
+        certified,
+        math.log(200),
+        dataclasses.replace(outcome, stopped="early_stopping"),
+        _held(40),
+        128,
+        "js",
+    )
+    assert (
+        capped == [capped[0]]
+        and "near or above the most that held-out blocks of these rows can certify (log 200 = 5.298" in capped[0]
+    )
     quiet = dataclasses.replace(outcome, stopped="early_stopping", best_step=0)
     fine = Interval(0.5, 0.05, 0.4, 0.6, 0.95, 5)
     (gaussian_only,) = diagnose(fine, "log-ratio", None, certified, math.log(200), quiet, _held(40), 128, "js", -21.5)
     assert gaussian_only.startswith("the rows are not jointly Gaussian after normal scores (Mardia kurtosis z = -21.5)")
     assert diagnose(fine, "log-ratio", None, certified, math.log(200), quiet, _held(40), 128, "js", 1.5) == []
-    assert diagnose(fine, "bound", math.log(128), certified, math.log(200), dataclasses.replace(outcome, best_step=0), _held(31), 128, "infonce") == []
+    assert (
+        diagnose(
+            fine,
+            "bound",
+            math.log(128),
+            certified,
+            math.log(200),
+            dataclasses.replace(outcome, best_step=0),
+            _held(31),
+            128,
+            "infonce",
+        )
+        == []
+    )
 
 
 def test_warnings_are_issued_as_well_as_recorded(pair):
     x, y = pair
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = estimate(x, np.random.default_rng(5).normal(size=y.shape), **{**FAST, "bound": "dv", "batch_size": 150})
+        result = estimate(
+            x, np.random.default_rng(5).normal(size=y.shape), **{**FAST, "bound": "dv", "batch_size": 150}
+        )
     issued = [str(w.message) for w in caught if issubclass(w.category, MIBoundsWarning)]
     assert issued == result.warnings and any("only" in w and "held-out batches of 150 rows" in w for w in issued)
 
@@ -282,23 +349,32 @@ def test_standardize_options(pair):
     assert estimate(x**3, y, **FAST).estimate == pytest.approx(estimate(x, y, **FAST).estimate, abs=1e-3)
     for option in ("zscore", False):
         assert math.isfinite(estimate(x, y, standardize=option, **FAST).estimate)
-    with pytest.raises(ValueError, match="standardize must be True \\(or 'quantile'\\), 'zscore' or False, got 'minmax'"):
+    with pytest.raises(
+        ValueError, match="standardize must be True \\(or 'quantile'\\), 'zscore' or False, got 'minmax'"
+    ):
         estimate(x, y, standardize="minmax", **FAST)
 
 
 def test_estimate_and_the_estimator_take_the_same_parameters_with_the_same_defaults():
     import inspect
 
-    function = {name: p.default for name, p in inspect.signature(estimate).parameters.items() if name not in ("x", "y", "z")}
-    method = {name: p.default for name, p in inspect.signature(MIEstimator.__init__).parameters.items() if name != "self"}
+    function = {
+        name: p.default for name, p in inspect.signature(estimate).parameters.items() if name not in ("x", "y", "z")
+    }
+    method = {
+        name: p.default for name, p in inspect.signature(MIEstimator.__init__).parameters.items() if name != "self"
+    }
     assert function == method and list(function) == list(method)
 
 
 def test_more_columns_than_rows_per_fold_is_refused_not_a_huge_number():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(100, 50)), rng.normal(size=(100, 50))  # 80 fit rows for 100 columns
-    with pytest.raises(ValueError, match=r"the Gaussian critic fits the covariance of 50 \+ 50 columns from 80 rows per fold, "
-                                         r"which is singular: pass more than 127 rows"):
+    with pytest.raises(
+        ValueError,
+        match=r"the Gaussian critic fits the covariance of 50 \+ 50 columns from 80 rows per fold, "
+        r"which is singular: pass more than 127 rows",
+    ):
         estimate(x, y, **FAST)
     result = estimate(x, y, gaussian=False, **FAST)  # the learned critic alone still runs
     assert result.bias_correction == 0.0
@@ -308,6 +384,8 @@ def test_a_large_gaussian_fit_correction_is_named():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(600, 20))
     y = x + rng.normal(size=(600, 20))
-    with pytest.warns(MIBoundsWarning, match=r"the Gaussian critic fits 20 x 20 cross-covariances from 480 rows per fold"):
+    with pytest.warns(
+        MIBoundsWarning, match=r"the Gaussian critic fits 20 x 20 cross-covariances from 480 rows per fold"
+    ):
         result = estimate(x, y, **FAST)
     assert result.bias_correction == pytest.approx(400 / 960)

@@ -24,9 +24,7 @@ FAST = {"max_steps": 50, "progress": False}
 
 def binomial_band(trials: int, p: float, coverage: float = 0.99) -> tuple[int, int]:
     """The central ``coverage`` range of Binomial(trials, p): P(X < low) and P(X > high) <= (1 - coverage) / 2."""
-    pmf = [
-        math.comb(trials, k) * p**k * (1 - p) ** (trials - k) for k in range(trials + 1)
-    ]
+    pmf = [math.comb(trials, k) * p**k * (1 - p) ** (trials - k) for k in range(trials + 1)]
     tail = (1 - coverage) / 2
     low = next(k for k in range(trials + 1) if sum(pmf[: k + 1]) > tail)
     high = next(k for k in range(trials, -1, -1) if sum(pmf[k:]) > tail)
@@ -38,9 +36,7 @@ def _rejections(pairs, level: float = 0.05, **params) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for seed, (x, y) in enumerate(pairs):
-            count += independence_test(
-                x, y, random_state=seed, progress=False, **params
-            ).rejects(level)
+            count += independence_test(x, y, random_state=seed, progress=False, **params).rejects(level)
     return count
 
 
@@ -104,16 +100,9 @@ def test_critics_without_a_separable_form_give_the_same_statistics(monkeypatch):
     estimator = MIEstimator(random_state=0, **FAST).fit(x[:150], y[:150])
     xt = torch.as_tensor(estimator.x_scaler_(x[150:]), dtype=torch.float32)
     yt = torch.as_tensor(estimator.y_scaler_(y[150:]), dtype=torch.float32)
-    permutations = torch.stack(
-        [
-            torch.randperm(150, generator=torch.Generator().manual_seed(s))
-            for s in range(4)
-        ]
-    )
+    permutations = torch.stack([torch.randperm(150, generator=torch.Generator().manual_seed(s)) for s in range(4)])
     fast = independence_module._statistics(estimator, xt, yt, permutations, False)
-    monkeypatch.setattr(
-        training._Member, "embeddings", lambda self, x, y: None
-    )  # force the per-pair path
+    monkeypatch.setattr(training._Member, "embeddings", lambda self, x, y: None)  # force the per-pair path
     slow = independence_module._statistics(estimator, xt, yt, permutations, False)
     assert fast[0] == pytest.approx(slow[0], abs=1e-6)
     np.testing.assert_allclose(fast[1], slow[1], atol=1e-6)
@@ -123,9 +112,7 @@ def test_dependence_is_detected_and_reported():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(1000, 2))
     y = 0.3 * x + rng.normal(size=(1000, 2))
-    result = mibounds.independence_test(
-        x, y, num_permutations=99, random_state=0, **FAST
-    )
+    result = mibounds.independence_test(x, y, num_permutations=99, random_state=0, **FAST)
     assert result.rejects(0.05) and result.p_value == pytest.approx(0.01)
     assert result.statistic > result.null_mean + 4 * result.null_std
     text = str(result)
@@ -181,19 +168,14 @@ def test_too_few_rows_say_how_many_are_needed():
 @pytest.mark.slow
 def test_size_under_independence_with_the_default_learned_critic():
     low, high = binomial_band(200, 0.05)
-    count = _rejections(
-        _independent_pairs(200, 300), num_permutations=99, max_steps=200
-    )
+    count = _rejections(_independent_pairs(200, 300), num_permutations=99, max_steps=200)
     assert low <= count <= high, (count, (low, high))
 
 
 @pytest.mark.slow
 def test_power_at_a_twentieth_of_a_nat_with_5000_rows():
     task = tasks.Gaussian(dim=5, mi=0.05)
-    pairs = [
-        tuple(t.numpy() for t in task.sample(5000, seed=seed, dtype=torch.float64))
-        for seed in range(20)
-    ]
+    pairs = [tuple(t.numpy() for t in task.sample(5000, seed=seed, dtype=torch.float64)) for seed in range(20)]
     count = _rejections(pairs, num_permutations=199)
     assert count >= 18, count  # power >= 0.9
 

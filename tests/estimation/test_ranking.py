@@ -18,9 +18,7 @@ def _features(n: int = 3000, seed: int = 0):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 3, n)
     x = np.column_stack([s * y + rng.normal(size=n) for s in separations])
-    truth = [
-        ClassConditionalGaussian.spaced(3, s, 1).mutual_information for s in separations
-    ]
+    truth = [ClassConditionalGaussian.spaced(3, s, 1).mutual_information for s in separations]
     return x, y, truth
 
 
@@ -38,9 +36,7 @@ def test_groups_and_dataframe_names():
     pd = pytest.importorskip("pandas")
     x, y, _ = _features(2000)
     frame = pd.DataFrame(x, columns=["noise", "weak", "mid", "strong"])
-    ranking = mibounds.rank_features(
-        frame, y, groups={"signal": ["mid", "strong"], "noise": "noise"}, **FAST
-    )
+    ranking = mibounds.rank_features(frame, y, groups={"signal": ["mid", "strong"], "noise": "noise"}, **FAST)
     assert ranking.names == ["signal", "noise"] and ranking.scores[0].columns == [
         "mid",
         "strong",
@@ -58,9 +54,7 @@ def test_a_continuous_target_uses_the_default_estimator():
 
 def test_bad_groups_are_named():
     x, y, _ = _features(300)
-    with pytest.raises(
-        ValueError, match=r"group 'g' names 7, which is not a column index in \[0, 4\)"
-    ):
+    with pytest.raises(ValueError, match=r"group 'g' names 7, which is not a column index in \[0, 4\)"):
         mibounds.rank_features(x, y, groups={"g": [7]}, **FAST)
     with pytest.raises(ValueError, match="no features to rank"):
         mibounds.rank_features(x, y, groups={}, **FAST)

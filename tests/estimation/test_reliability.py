@@ -16,8 +16,13 @@ from mibounds.estimation import estimate
 
 _TASK = tasks.Gaussian(dim=2, mi=1.0)
 _X, _Y = (t.numpy().astype(np.float64) for t in _TASK.sample(1000, seed=0))
-_QUICK = {"max_steps": 60, "eval_every": 20, "random_state": 0, "progress": False,
-          "critic_kwargs": {"hidden_dim": 16, "embed_dim": 8}}
+_QUICK = {
+    "max_steps": 60,
+    "eval_every": 20,
+    "random_state": 0,
+    "progress": False,
+    "critic_kwargs": {"hidden_dim": 16, "embed_dim": 8},
+}
 
 
 @settings(max_examples=14, deadline=None)
@@ -48,7 +53,9 @@ def test_learning_rates_that_wreck_the_critic_leave_the_early_stopped_estimate_s
 
 def test_x_equal_to_y_is_reported_as_a_deterministic_relation():
     for columns in (slice(0, 2), slice(0, 1)):
-        with pytest.warns(UserWarning, match="monotone function of x column 'x\\[0\\]' on every row .* the MI is then infinite"):
+        with pytest.warns(
+            UserWarning, match="monotone function of x column 'x\\[0\\]' on every row .* the MI is then infinite"
+        ):
             estimate(_X[:, columns], _X[:, columns].copy(), **_QUICK)
     with pytest.warns(UserWarning, match="monotone function"):
         estimate(_X, np.column_stack([_Y[:, 0], -(_X[:, 1] ** 3)]), **_QUICK)  # decreasing map of one column

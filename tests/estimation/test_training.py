@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
-
-import numpy as np
 
 from mibounds import bounds
 from mibounds.estimation.training import AdamW, FoldCritic, MemberList, fold_plan, train, validation_batches
@@ -35,8 +34,14 @@ def _data(n: int = 60):
 
 def _train(model, **kwargs):
     x, y = _data()
-    settings = dict(batch_size=8, max_steps=1000, learning_rate=0.1, eval_every=10, patience=3,
-                    generator=torch.Generator().manual_seed(0))
+    settings = dict(
+        batch_size=8,
+        max_steps=1000,
+        learning_rate=0.1,
+        eval_every=10,
+        patience=3,
+        generator=torch.Generator().manual_seed(0),
+    )
     return train(model, x, y, fold_plan(60, model.num_members, np.random.default_rng(0)), **{**settings, **kwargs})
 
 
@@ -49,7 +54,9 @@ def test_every_row_is_evaluated_once_by_a_critic_that_never_saw_it():
         assert len(plan.training(m)) + len(plan.validation(m)) + len(plan.evaluation(m)) == 103
     assert {len(f) for f in plan.folds} == {20, 21}
     batches = validation_batches(plan, 8)
-    assert batches.shape == (5, 2, 8) and all(set(batches[m].flatten().tolist()) <= set(plan.validation(m)) for m in range(5))
+    assert batches.shape == (5, 2, 8) and all(
+        set(batches[m].flatten().tolist()) <= set(plan.validation(m)) for m in range(5)
+    )
 
 
 def test_adamw_matches_torch():
@@ -64,7 +71,7 @@ def test_adamw_matches_torch():
             opt.zero_grad()
             (model(x) ** 2).sum().backward()
             opt.step()
-    for a, b in zip(ours.parameters(), ref.parameters()):
+    for a, b in zip(ours.parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
 
 

@@ -12,8 +12,16 @@ from hypothesis import strategies as st
 from mibounds.estimation.uncertainty import batch_means_interval, heldout_interval, student_t_quantile
 
 # Two-sided 95 % and 99 % quantiles from printed t tables (4 decimals).
-T_TABLE = {(0.975, 1): 12.7062, (0.975, 2): 4.3027, (0.975, 5): 2.5706, (0.975, 10): 2.2281,
-           (0.975, 30): 2.0423, (0.995, 10): 3.1693, (0.995, 30): 2.7500, (0.95, 20): 1.7247}
+T_TABLE = {
+    (0.975, 1): 12.7062,
+    (0.975, 2): 4.3027,
+    (0.975, 5): 2.5706,
+    (0.975, 10): 2.2281,
+    (0.975, 30): 2.0423,
+    (0.995, 10): 3.1693,
+    (0.995, 30): 2.7500,
+    (0.95, 20): 1.7247,
+}
 
 
 @pytest.mark.parametrize(("p", "dof"), sorted(T_TABLE))
@@ -90,6 +98,7 @@ def test_half_the_gap_recentres_a_symmetric_overfit_on_the_truth():
         covered += interval.low <= truth <= interval.high
     # The upper end carries the train noise too, so coverage is at least the level (5 SE slack).
     assert covered / trials >= 0.95 - 5 * math.sqrt(0.95 * 0.05 / trials)
-    plain = sum(batch_means_interval(truth - shortfall + 0.2 * rng.standard_normal(30)).high >= truth
-                for _ in range(trials))
+    plain = sum(
+        batch_means_interval(truth - shortfall + 0.2 * rng.standard_normal(30)).high >= truth for _ in range(trials)
+    )
     assert plain / trials < 0.5  # without the correction the truth is missed most of the time

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 
-
 from mibounds import tasks
 from mibounds.cli import main
 from mibounds.experiments import accuracy
@@ -45,9 +44,16 @@ def test_one_cell_then_peers_then_the_report(tmp_path):
         assert row["estimator"] == "mibounds" and row["true_mi"] == 0.5 and "lower_bound" in row
         assert row["covered"] == (row["ci_low"] <= 0.5 <= row["ci_high"])
         for name, value in (("torch-mist:mine", 0.7), ("bmi:cca", 0.49)):
-            store.record(accuracy.PEERS, Cell.from_params({"task": "gaussian-d2-mi0.5", "n": 200, "seed": 0, "estimator": name}),
-                         {"status": "done", "result": {"estimate": value, "true_mi": 0.5}, "seconds": 1.0,
-                          "host": socket.gethostname()})
+            store.record(
+                accuracy.PEERS,
+                Cell.from_params({"task": "gaussian-d2-mi0.5", "n": 200, "seed": 0, "estimator": name}),
+                {
+                    "status": "done",
+                    "result": {"estimate": value, "true_mi": 0.5},
+                    "seconds": 1.0,
+                    "host": socket.gethostname(),
+                },
+            )
     files = accuracy.write_accuracy_report(db, tmp_path / "report")
     text = files.markdown.read_text()
     assert "| gaussian-d2-mi0.5 | 200 | mibounds | 1 | 0.500 |" in text
@@ -56,7 +62,10 @@ def test_one_cell_then_peers_then_the_report(tmp_path):
     assert files.csv.read_text().splitlines()[0].startswith("task,n,estimator,runs")
     assert files.figure is not None and files.figure.stat().st_size > 1000
     # The command runs nothing new on a finished suite and writes the same report.
-    assert main(["bench", "accuracy", "--db", str(db), "--out", str(tmp_path / "again"), "--report-only", "--no-figure"]) == 0
+    assert (
+        main(["bench", "accuracy", "--db", str(db), "--out", str(tmp_path / "again"), "--report-only", "--no-figures"])
+        == 0
+    )
 
 
 def test_unknown_suite_task_is_refused(tmp_path, capsys):

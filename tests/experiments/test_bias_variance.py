@@ -15,8 +15,16 @@ from mibounds.experiments import bias_variance as bv
 from mibounds.experiments.staircase import BoundSpec
 
 K = 16
-SMALL = dict(dim=4, repeats=300, mi_grid=(0.0, 1.5, 4.0), batch_size=K, k_grid=(4, 32), fixed_mi=2.0,
-             alphas=(0.01, 0.5, 1.0), alpha_mi=(1.0, 4.0))
+SMALL = dict(
+    dim=4,
+    repeats=300,
+    mi_grid=(0.0, 1.5, 4.0),
+    batch_size=K,
+    k_grid=(4, 32),
+    fixed_mi=2.0,
+    alphas=(0.01, 0.5, 1.0),
+    alpha_mi=(1.0, 4.0),
+)
 
 
 @pytest.fixture(scope="module")
@@ -129,11 +137,34 @@ def test_cli_writes_the_tables(tmp_path, capsys) -> None:
 
     parser = argparse.ArgumentParser()
     bench.register(parser.add_subparsers())
-    args = parser.parse_args([
-        "bench", "bias-variance", "--dim", "3", "--bounds", "nwj", "infonce", "--mi", "1", "--batch-size", "8",
-        "--batch-sizes", "4", "--fixed-mi", "1", "--alphas", "0.5", "--alpha-mi", "1", "--repeats", "20",
-        "--out", str(tmp_path), "--no-figures",
-    ])
+    args = parser.parse_args(
+        [
+            "bench",
+            "bias-variance",
+            "--dim",
+            "3",
+            "--bounds",
+            "nwj",
+            "infonce",
+            "--mi",
+            "1",
+            "--batch-size",
+            "8",
+            "--batch-sizes",
+            "4",
+            "--fixed-mi",
+            "1",
+            "--alphas",
+            "0.5",
+            "--alpha-mi",
+            "1",
+            "--repeats",
+            "20",
+            "--out",
+            str(tmp_path),
+            "--no-figures",
+        ]
+    )
     assert args.func(args) == 0
     assert "| nwj | 1 + log r |" in (tmp_path / "bias_variance.md").read_text()
     assert "wall-clock" in capsys.readouterr().out

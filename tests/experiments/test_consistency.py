@@ -37,7 +37,9 @@ def test_verdicts_pass_a_consistent_estimator_and_fail_each_violation():
     good = {"rows-2": 0.5, "rows-4": 1.0, "rows-6": 1.4, "rows-8": 1.8, "blurred": 1.6, "pair": 2.0}
     (v,) = verdicts(_rows(good))
     assert (v.rows_pass, v.processing_pass, v.additivity_pass) == (True, True, True)
-    assert v.rows == [0.5, 1.0, 1.4, 1.8] and v.processing_ratio == pytest.approx(1.6 / 1.8) and v.additivity_ratio == 2.0
+    assert (
+        v.rows == [0.5, 1.0, 1.4, 1.8] and v.processing_ratio == pytest.approx(1.6 / 1.8) and v.additivity_ratio == 2.0
+    )
     (bad,) = verdicts(_rows({**good, "rows-6": 0.7, "blurred": 2.2, "pair": 1.2}))
     assert (bad.rows_pass, bad.processing_pass, bad.additivity_pass) == (False, False, False)
     # within the noise margin the small reversals pass
@@ -49,7 +51,18 @@ def test_verdicts_pass_a_consistent_estimator_and_fail_each_violation():
 def test_command_runs_every_view_and_writes_the_table(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(consistency, "SAMPLES", 400)  # the pair has 128 + 128 columns
     db, out = tmp_path / "c.sqlite", tmp_path / "report"
-    argv = ["bench", "consistency", "--bounds", "js", "--db", str(db), "--out", str(out), "--no-figure", "--no-progress"]
+    argv = [
+        "bench",
+        "consistency",
+        "--bounds",
+        "js",
+        "--db",
+        str(db),
+        "--out",
+        str(out),
+        "--no-figures",
+        "--no-progress",
+    ]
     assert main(argv) == 0
     text = (out / "consistency.md").read_text()
     assert "| estimator | seed | t=2 | t=4 | t=6 | t=8 |" in text and "| js | 0 |" in text

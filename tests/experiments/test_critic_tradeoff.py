@@ -11,9 +11,18 @@ import pytest
 from mibounds.experiments import critic_tradeoff as ct
 from mibounds.experiments import staircase as st
 
-TINY = st.StaircaseConfig(tasks=("gaussian",), bounds=("nwj", "infonce", "interpolated:0.5", "tnce"),
-                          levels=(1.0, 2.0), steps_per_level=8, batch_size=8, dim=3, hidden_dim=6, embed_dim=3,
-                          baseline_hidden_dim=6, window=4)
+TINY = st.StaircaseConfig(
+    tasks=("gaussian",),
+    bounds=("nwj", "infonce", "interpolated:0.5", "tnce"),
+    levels=(1.0, 2.0),
+    steps_per_level=8,
+    batch_size=8,
+    dim=3,
+    hidden_dim=6,
+    embed_dim=3,
+    baseline_hidden_dim=6,
+    window=4,
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +56,7 @@ def test_error_table_matches_the_stage_statistics(run: st.StaircaseResult, trade
         for critic in ("separable", "concat"):
             series = run.series("gaussian", critic, bound).astype(np.float64)
             per_stage = [series[(s + 1) * 8 - 4 : (s + 1) * 8] - level for s, level in enumerate((1.0, 2.0))]
-            assert row[f"{critic} MSE"] == pytest.approx(np.mean([np.mean(d ** 2) for d in per_stage]))
+            assert row[f"{critic} MSE"] == pytest.approx(np.mean([np.mean(d**2) for d in per_stage]))
             assert row[f"{critic} bias at I = 1, 2"] == " / ".join(f"{d.mean():.2f}" for d in per_stage)
     markdown = tradeoff.markdown()
     assert "| separable |" in markdown and "| gaussian | nwj |" in markdown
@@ -60,8 +69,11 @@ def test_saved_tables(tradeoff: ct.CriticTradeoffResult, tmp_path) -> None:
 
 
 def test_a_run_without_both_critics_is_refused(run: st.StaircaseResult) -> None:
-    separable_only = dataclasses.replace(run, keys=[k for k in run.keys if k[1] != "concat"],
-                                         values=run.values[[i for i, k in enumerate(run.keys) if k[1] != "concat"]])
+    separable_only = dataclasses.replace(
+        run,
+        keys=[k for k in run.keys if k[1] != "concat"],
+        values=run.values[[i for i, k in enumerate(run.keys) if k[1] != "concat"]],
+    )
     with pytest.raises(ValueError, match="no concat critic"):
         ct.critic_tradeoff(separable_only, timing_steps=1)
 
@@ -74,7 +86,8 @@ def test_cli_compares_a_saved_run(run: st.StaircaseResult, tmp_path) -> None:
     run.save(tmp_path / "run", figures=False)
     parser = argparse.ArgumentParser()
     bench.register(parser.add_subparsers())
-    args = parser.parse_args(["bench", "critics", "--from", str(tmp_path / "run"), "--timing-steps", "1",
-                              "--out", str(tmp_path / "critics")])
+    args = parser.parse_args(
+        ["bench", "critics", "--from", str(tmp_path / "run"), "--timing-steps", "1", "--out", str(tmp_path / "critics")]
+    )
     assert args.func(args) == 0
     assert "| gaussian | nwj |" in (tmp_path / "critics" / "critics.md").read_text()

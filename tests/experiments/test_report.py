@@ -16,12 +16,28 @@ SYNTHETIC = "mibounds.experiments.cells:synthetic_cell"
 QUIET = {"progress": False, "verbose": False}
 
 
-def _row(seed: int, estimate: float | None, status: str = "done", bound: str = "nwj", true_mi: float = 1.0,
-         ci: tuple[float, float] | None = None, seconds: float = 2.0, **params) -> dict:
+def _row(
+    seed: int,
+    estimate: float | None,
+    status: str = "done",
+    bound: str = "nwj",
+    true_mi: float = 1.0,
+    ci: tuple[float, float] | None = None,
+    seconds: float = 2.0,
+    **params,
+) -> dict:
     params = {"task": "gaussian-d2-mi1", "bound": bound, "critic": "separable", "n": 64, "seed": seed, **params}
     low, high = ci if ci is not None else (None, None)
-    return {**params, "params": params, "status": status, "estimate": estimate, "true_mi": true_mi,
-            "ci_low": low, "ci_high": high, "seconds": seconds}
+    return {
+        **params,
+        "params": params,
+        "status": status,
+        "estimate": estimate,
+        "true_mi": true_mi,
+        "ci_low": low,
+        "ci_high": high,
+        "seconds": seconds,
+    }
 
 
 def test_summary_statistics_by_hand() -> None:
@@ -58,8 +74,9 @@ def test_coverage_and_bias_of_the_synthetic_cell(tmp_path: Path) -> None:
     # (noise / sqrt(n)) / sqrt(400); both are checked within 5 standard errors. With bias 0.3 the
     # mean moves by 0.3 and the RMSE is sqrt(bias^2 + std^2).
     seeds, n = 400, 100
-    cells = make_cells(tasks=["a"], bounds=["nwj"], critics=["separable"], n=[n], seeds=range(seeds),
-                       axes={"bias": [0.0, 0.3]}, mi=2.0)
+    cells = make_cells(
+        tasks=["a"], bounds=["nwj"], critics=["separable"], n=[n], seeds=range(seeds), axes={"bias": [0.0, 0.3]}, mi=2.0
+    )
     db = tmp_path / "r.sqlite"
     run_sweep(cells, db, SYNTHETIC, **QUIET)
     files = write_report(db, tmp_path / "report", figure=False)
@@ -81,8 +98,14 @@ def test_write_report_tables_and_figure(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib", reason="the figure needs the 'plot' extra")
     from matplotlib.image import imread
 
-    cells = make_cells(tasks=["gaussian-d20-mi2", "gaussian-d20-mi6"], bounds=["nwj", "infonce"], critics=["separable"],
-                       n=[100, 1000], seeds=range(3), axes={"fail": [False, True]})
+    cells = make_cells(
+        tasks=["gaussian-d20-mi2", "gaussian-d20-mi6"],
+        bounds=["nwj", "infonce"],
+        critics=["separable"],
+        n=[100, 1000],
+        seeds=range(3),
+        axes={"fail": [False, True]},
+    )
     db = tmp_path / "r.sqlite"
     run_sweep(cells, db, SYNTHETIC, **QUIET)
     files = write_report(db, tmp_path / "out")
@@ -101,7 +124,7 @@ def test_write_report_tables_and_figure(tmp_path: Path) -> None:
     lines = files.markdown.read_text().splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("| task |"))
     assert lines[header] == "| " + " | ".join(keys + list(STAT_COLUMNS)) + " |"
-    assert len([line for line in lines[header + 2:] if line.startswith("| gaussian-")]) == 16
+    assert len([line for line in lines[header + 2 :] if line.startswith("| gaussian-")]) == 16
     assert "48 cells (24 done, 24 failed)" in files.markdown.read_text()
 
     assert files.figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

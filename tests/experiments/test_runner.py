@@ -43,7 +43,9 @@ def _write_module(folder: Path, name: str, source: str, monkeypatch: pytest.Monk
 
 
 def test_make_cells_is_the_product_of_the_axes_with_fixed_values() -> None:
-    cells = make_cells(tasks=["a", "b"], bounds=["nwj", "infonce"], critics="separable", n=[64], seeds=range(3), steps=5)
+    cells = make_cells(
+        tasks=["a", "b"], bounds=["nwj", "infonce"], critics="separable", n=[64], seeds=range(3), steps=5
+    )
     assert len(cells) == 2 * 2 * 1 * 1 * 3
     assert cells[0].params == {"task": "a", "bound": "nwj", "critic": "separable", "n": 64, "seed": 0, "steps": 5}
     # Seeds vary fastest, tasks slowest.
@@ -75,8 +77,12 @@ def test_cell_id_is_sha256_of_canonical_json() -> None:
     assert Cell.from_params({"n": 64}) != Cell.from_params({"n": 64.0})
 
 
-_names = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True).filter(lambda s: s not in {"if", "in", "is", "or", "as"})
-_values = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8), st.booleans())
+_names = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True).filter(
+    lambda s: s not in {"if", "in", "is", "or", "as"}
+)
+_values = st.one_of(
+    st.integers(-(10**6), 10**6), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8), st.booleans()
+)
 
 
 @settings(max_examples=40, deadline=None)
@@ -126,8 +132,15 @@ def test_spec_files(tmp_path: Path) -> None:
 
 
 def _outcome(**result: float) -> dict:
-    return {"status": "done", "result": result, "error": None, "seconds": 0.5, "host": "h",
-            "started_at": "2024-01-01T00:00:00+00:00", "finished_at": "2024-01-01T00:00:01+00:00"}
+    return {
+        "status": "done",
+        "result": result,
+        "error": None,
+        "seconds": 0.5,
+        "host": "h",
+        "started_at": "2024-01-01T00:00:00+00:00",
+        "finished_at": "2024-01-01T00:00:01+00:00",
+    }
 
 
 def test_store_writes_a_row_per_cell_with_parameter_columns(tmp_path: Path) -> None:
@@ -138,7 +151,7 @@ def test_store_writes_a_row_per_cell_with_parameter_columns(tmp_path: Path) -> N
     connection = sqlite3.connect(db)
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     task, n, alpha, kw, flag, estimate, true_mi, status, attempts = connection.execute(
-        'SELECT task, n, alpha, kw, flag, estimate, true_mi, status, attempts FROM cells'
+        "SELECT task, n, alpha, kw, flag, estimate, true_mi, status, attempts FROM cells"
     ).fetchone()
     connection.close()
     assert (task, n, alpha, kw, flag) == ("a", 64, 0.5, '{"x":[1,2]}', 1)
@@ -171,7 +184,10 @@ def test_store_errors(tmp_path: Path) -> None:
     sqlite3.connect(other).execute("CREATE TABLE t (a)").connection.close()
     with pytest.raises(ValueError, match=r"is an SQLite database of another program \(tables: t\)"):
         ResultStore(other, create=False)
-    with ResultStore(tmp_path / "r.sqlite") as store, pytest.raises(ValueError, match="'seconds' has the name of a results column"):
+    with (
+        ResultStore(tmp_path / "r.sqlite") as store,
+        pytest.raises(ValueError, match="'seconds' has the name of a results column"),
+    ):
         store.add_parameter_columns(["seconds", "n"])
 
 
@@ -188,7 +204,10 @@ def test_run_cell_reports_results_and_failures() -> None:
 
 
 def test_run_cell_makes_results_plain_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _write_module(tmp_path, "odd_cells", """
+    _write_module(
+        tmp_path,
+        "odd_cells",
+        """
         import numpy as np, torch
         def numbers():
             return {"estimate": np.float32(0.5), "curve": torch.arange(3), "bad": float("inf")}
@@ -196,7 +215,9 @@ def test_run_cell_makes_results_plain_json(tmp_path: Path, monkeypatch: pytest.M
             return [1.0]
         def not_json():
             return {"estimate": object()}
-    """, monkeypatch)
+    """,
+        monkeypatch,
+    )
     assert run_cell("odd_cells:numbers", {})["result"] == {"estimate": 0.5, "curve": [0, 1, 2], "bad": None}
     assert "returned list; return a dict" in run_cell("odd_cells:not_a_dict", {})["error"]
     assert "the cell's result 'estimate' holds a object" in run_cell("odd_cells:not_json", {})["error"]
@@ -217,7 +238,9 @@ def test_resolve_cell_function_errors(path: str, message: str) -> None:
 
 def test_sweep_records_every_cell_and_a_failure_does_not_stop_it(tmp_path: Path) -> None:
     db = tmp_path / "r.sqlite"
-    cells = make_cells(tasks=["a"], bounds=["nwj", "dv"], critics=["separable"], n=[100], seeds=[0, 1], axes={"fail": [True, False]})
+    cells = make_cells(
+        tasks=["a"], bounds=["nwj", "dv"], critics=["separable"], n=[100], seeds=[0, 1], axes={"fail": [True, False]}
+    )
     summary = run_sweep(cells, db, SYNTHETIC, **QUIET)
     assert (summary.total, summary.done, summary.failed, summary.done_before) == (8, 4, 4, 0)
     rows = _rows(db)
@@ -225,7 +248,9 @@ def test_sweep_records_every_cell_and_a_failure_does_not_stop_it(tmp_path: Path)
     for cell in cells:
         row = rows[cell.id]
         if cell.params["fail"]:
-            assert row["status"] == "failed" and "synthetic cell told to fail" in row["error"] and row["estimate"] is None
+            assert (
+                row["status"] == "failed" and "synthetic cell told to fail" in row["error"] and row["estimate"] is None
+            )
         else:
             expected = synthetic_cell(**cell.params)
             assert row["status"] == "done" and row["error"] is None
@@ -240,7 +265,10 @@ def test_a_second_run_skips_done_cells_and_retries_failed_ones_only_when_asked(
 ) -> None:
     # The cell fails while a marker file exists, so a retry can succeed; each call is logged.
     marker, log = tmp_path / "broken", tmp_path / "calls.log"
-    _write_module(tmp_path, "flaky_cells", f"""
+    _write_module(
+        tmp_path,
+        "flaky_cells",
+        f"""
         import os
         def cell(seed):
             with open({str(log)!r}, "a") as f:
@@ -248,7 +276,9 @@ def test_a_second_run_skips_done_cells_and_retries_failed_ones_only_when_asked(
             if seed == 1 and os.path.exists({str(marker)!r}):
                 raise ValueError("flaky")
             return {{"estimate": float(seed)}}
-    """, monkeypatch)
+    """,
+        monkeypatch,
+    )
     db, cells = tmp_path / "r.sqlite", make_cells(seeds=range(3))
     marker.touch()
     first = run_sweep(cells, db, "flaky_cells:cell", **QUIET)
@@ -261,13 +291,18 @@ def test_a_second_run_skips_done_cells_and_retries_failed_ones_only_when_asked(
     assert (third.done_before, third.done, third.failed) == (2, 1, 0)
     assert log.read_text().split() == ["0", "1", "2", "1"]
     assert {row["params"]["seed"]: (row["status"], row["attempts"]) for row in _rows(db).values()} == {
-        0: ("done", 1), 1: ("done", 2), 2: ("done", 1)
+        0: ("done", 1),
+        1: ("done", 2),
+        2: ("done", 1),
     }
 
 
 def test_bad_sweeps_fail_before_anything_runs(tmp_path: Path) -> None:
     db = tmp_path / "r.sqlite"
-    with pytest.raises(ValueError, match=r"cannot take the parameters \['seed', 'typo_param'\].*unexpected keyword argument 'typo_param'"):
+    with pytest.raises(
+        ValueError,
+        match=r"cannot take the parameters \['seed', 'typo_param'\].*unexpected keyword argument 'typo_param'",
+    ):
         run_sweep(make_cells(seeds=[0], typo_param=1), db, SYNTHETIC, **QUIET)
     with pytest.raises(ValueError, match="'seconds' has the name of a results column"):
         run_sweep(make_cells(seeds=[0], seconds=1), db, SYNTHETIC, **QUIET)
@@ -284,13 +319,18 @@ def test_bad_sweeps_fail_before_anything_runs(tmp_path: Path) -> None:
 
 @pytest.mark.processes
 def test_worker_processes_give_the_rows_of_the_serial_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _write_module(tmp_path, "env_cells", """
+    _write_module(
+        tmp_path,
+        "env_cells",
+        """
         import os
         from mibounds.experiments.cells import synthetic_cell
         def cell(seed, fail=False):
             row = synthetic_cell(seed=seed, fail=fail)
             return {**row, "pid": os.getpid(), "omp": os.environ.get("OMP_NUM_THREADS")}
-    """, monkeypatch)
+    """,
+        monkeypatch,
+    )
     cells = make_cells(seeds=range(6), axes={"fail": [False, True]})
     serial, parallel = tmp_path / "serial.sqlite", tmp_path / "parallel.sqlite"
     run_sweep(cells, serial, "env_cells:cell", **QUIET)
@@ -299,7 +339,11 @@ def test_worker_processes_give_the_rows_of_the_serial_run(tmp_path: Path, monkey
     a, b = _rows(serial), _rows(parallel)
     assert set(a) == set(b)
     for key in a:
-        assert (a[key]["status"], a[key]["estimate"], a[key]["ci_low"]) == (b[key]["status"], b[key]["estimate"], b[key]["ci_low"])
+        assert (a[key]["status"], a[key]["estimate"], a[key]["ci_low"]) == (
+            b[key]["status"],
+            b[key]["estimate"],
+            b[key]["ci_low"],
+        )
         assert (a[key]["error"] is None) == (b[key]["error"] is None)
     done = [row for row in b.values() if row["status"] == "done"]
     assert os.getpid() not in {row["pid"] for row in done}  # ran in worker processes
@@ -307,14 +351,21 @@ def test_worker_processes_give_the_rows_of_the_serial_run(tmp_path: Path, monkey
 
 
 @pytest.mark.processes
-def test_a_crashing_worker_fails_its_cells_and_the_sweep_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _write_module(tmp_path, "crash_cells", """
+def test_a_crashing_worker_fails_its_cells_and_the_sweep_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_module(
+        tmp_path,
+        "crash_cells",
+        """
         import os
         def cell(seed):
             if seed == 0:
                 os._exit(3)  # a segfault or the out-of-memory killer, as seen from the parent
             return {"estimate": float(seed)}
-    """, monkeypatch)
+    """,
+        monkeypatch,
+    )
     # One worker, two cells in flight: the crash takes seed 0 and possibly seed 1 with it.
     summary = run_sweep(make_cells(seeds=range(4)), tmp_path / "r.sqlite", "crash_cells:cell", workers=1, **QUIET)
     rows = {row["params"]["seed"]: row for row in _rows(tmp_path / "r.sqlite").values()}
@@ -358,7 +409,9 @@ def test_estimate_cell_reports_the_estimate_beside_the_true_mi(tmp_path: Path) -
     from mibounds.experiments.cells import estimate_cell
 
     fixed = {"max_steps": 20, "batch_size": 16, "critic_kwargs": {"hidden_dim": 16, "embed_dim": 8}}
-    cells = make_cells(tasks=["gaussian-d2-mi0.5"], bounds=["infonce"], critics=["separable"], n=[1000], seeds=[3], **fixed)
+    cells = make_cells(
+        tasks=["gaussian-d2-mi0.5"], bounds=["infonce"], critics=["separable"], n=[1000], seeds=[3], **fixed
+    )
     db = tmp_path / "r.sqlite"
     summary = run_sweep(cells, db, **QUIET)
     assert summary.done == 1, _rows(db)
@@ -402,8 +455,31 @@ def _main(*argv: str) -> int:
 
 def test_cli_sweep_from_flags_and_resume(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     db = str(tmp_path / "r.sqlite")
-    argv = ["bench", "sweep", "--tasks", "a", "b", "--bounds", "nwj", "--critics", "separable", "--n", "100",
-            "--seeds", "0", "1", "--set", "mi=2", "--set", "bias=0.5", "--cell", SYNTHETIC, "--db", db, "--no-progress"]
+    argv = [
+        "bench",
+        "sweep",
+        "--tasks",
+        "a",
+        "b",
+        "--bounds",
+        "nwj",
+        "--critics",
+        "separable",
+        "--n",
+        "100",
+        "--seeds",
+        "0",
+        "1",
+        "--set",
+        "mi=2",
+        "--set",
+        "bias=0.5",
+        "--cell",
+        SYNTHETIC,
+        "--db",
+        db,
+        "--no-progress",
+    ]
     assert _main(*argv) == 0
     rows = _rows(Path(db))
     assert len(rows) == 4 and {r["true_mi"] for r in rows.values()} == {2}
@@ -430,8 +506,9 @@ def test_cli_sweep_from_a_spec_file_exits_1_when_cells_failed(tmp_path: Path, ca
         (["--seeds", "0", "--executor", "ray", "--cell", SYNTHETIC], None),
     ],
 )
-def test_cli_sweep_user_errors_are_value_errors(tmp_path: Path, argv: list[str], message: str | None,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_sweep_user_errors_are_value_errors(
+    tmp_path: Path, argv: list[str], message: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if message is None:  # the Ray executor without ray installed: one line naming the extra
         monkeypatch.setitem(sys.modules, "ray", None)
         message = r"pip install 'mibounds\[ray\]'"
@@ -441,9 +518,31 @@ def test_cli_sweep_user_errors_are_value_errors(tmp_path: Path, argv: list[str],
 
 
 def test_cli_resume_hint_is_the_same_command() -> None:
-    argv = ["bench", "sweep", "--tasks", "gaussian-d20-mi2", "--bounds", "nwj", "infonce", "--critics", "separable",
-            "--n", "4096", "--seeds", "0", "1", "--set", "max_steps=500", "--set", "device=cpu",
-            "--workers", "2", "--db", "my results.sqlite", "--retry-failed"]
+    argv = [
+        "bench",
+        "sweep",
+        "--tasks",
+        "gaussian-d20-mi2",
+        "--bounds",
+        "nwj",
+        "infonce",
+        "--critics",
+        "separable",
+        "--n",
+        "4096",
+        "--seeds",
+        "0",
+        "1",
+        "--set",
+        "max_steps=500",
+        "--set",
+        "device=cpu",
+        "--workers",
+        "2",
+        "--db",
+        "my results.sqlite",
+        "--retry-failed",
+    ]
     args = _parser().parse_args(argv)
     words = __import__("shlex").split(bench._command_line(args))
     assert words[:3] == ["mibounds", "bench", "sweep"]
@@ -453,8 +552,11 @@ def test_cli_resume_hint_is_the_same_command() -> None:
 def test_cli_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     db = tmp_path / "r.sqlite"
     run_sweep(make_cells(tasks=["a"], seeds=[0, 1]), db, SYNTHETIC, **QUIET)
-    assert _main("bench", "report", "--db", str(db), "--out", str(tmp_path / "out"), "--no-figure") == 0
-    assert capsys.readouterr().out.split() == [str(tmp_path / "out" / "report.md"), str(tmp_path / "out" / "report.csv")]
+    assert _main("bench", "report", "--db", str(db), "--out", str(tmp_path / "out"), "--no-figures") == 0
+    assert capsys.readouterr().out.split() == [
+        str(tmp_path / "out" / "report.md"),
+        str(tmp_path / "out" / "report.csv"),
+    ]
     with pytest.raises(ValueError, match="no results file at"):
         _main("bench", "report", "--db", str(tmp_path / "missing.sqlite"))
 
@@ -466,20 +568,34 @@ def test_bench_requires_a_subcommand(capsys: pytest.CaptureFixture) -> None:
     assert "sweep" in capsys.readouterr().err
 
 
-def test_cli_sweep_runs_a_function_of_ones_own_only_with_allow_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _write_module(tmp_path, "own_cells", """
+def test_cli_sweep_runs_a_function_of_ones_own_only_with_allow_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_module(
+        tmp_path,
+        "own_cells",
+        """
         def cell(seed):
             return {"estimate": float(seed)}
-    """, monkeypatch)
+    """,
+        monkeypatch,
+    )
     db = tmp_path / "r.sqlite"
     argv = ["bench", "sweep", "--seeds", "0", "1", "--cell", "own_cells:cell", "--db", str(db), "--no-progress"]
-    with pytest.raises(ValueError, match=r"'own_cells:cell' is not a registered cell \(estimate, synthetic, accuracy\).*"
-                                         "pass --allow-import"):
+    with pytest.raises(
+        ValueError,
+        match=r"'own_cells:cell' is not a registered cell \(estimate, synthetic, accuracy\).*"
+        "pass --allow-import",
+    ):
         _main(*argv)
     assert not db.exists() and "own_cells" not in sys.modules  # refused before importing anything
     assert _main(*argv, "--allow-import") == 0
     assert sorted(row["estimate"] for row in _rows(db).values()) == [0.0, 1.0]
     # Registered cells run by name or path, without the flag.
-    assert _main("bench", "sweep", "--seeds", "0", "--cell", "synthetic", "--db", str(tmp_path / "s.sqlite"),
-                 "--no-progress") == 0
+    assert (
+        _main(
+            "bench", "sweep", "--seeds", "0", "--cell", "synthetic", "--db", str(tmp_path / "s.sqlite"), "--no-progress"
+        )
+        == 0
+    )
     assert {row["function"] for row in _rows(tmp_path / "s.sqlite").values()} == {SYNTHETIC}

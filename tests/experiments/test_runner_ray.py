@@ -27,13 +27,26 @@ def _rows(db: Path) -> dict[str, dict]:
 
 
 def test_ray_executor_gives_the_rows_of_the_local_one(tmp_path: Path) -> None:
-    cells = make_cells(tasks=["a", "b"], bounds=["nwj"], critics=["separable"], n=[100, 1000], seeds=range(3),
-                       axes={"fail": [False, True]})
+    cells = make_cells(
+        tasks=["a", "b"],
+        bounds=["nwj"],
+        critics=["separable"],
+        n=[100, 1000],
+        seeds=range(3),
+        axes={"fail": [False, True]},
+    )
     local, remote = tmp_path / "local.sqlite", tmp_path / "ray.sqlite"
     run_sweep(cells, local, SYNTHETIC, progress=False, verbose=False)
     # As `--executor ray` without --address: the runner starts a local instance and stops it.
-    summary = run_sweep(cells, remote, SYNTHETIC, executor="ray", ray_init_kwargs={"num_cpus": 2, "log_to_driver": False},
-                        progress=False, verbose=False)
+    summary = run_sweep(
+        cells,
+        remote,
+        SYNTHETIC,
+        executor="ray",
+        ray_init_kwargs={"num_cpus": 2, "log_to_driver": False},
+        progress=False,
+        verbose=False,
+    )
     assert not ray.is_initialized()
     assert (summary.done, summary.failed) == (12, 12)
     assert _rows(remote) == _rows(local)

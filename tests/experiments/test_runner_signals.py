@@ -100,8 +100,11 @@ def _kill_and_resume(tmp_path: Path, kill: str, workers: int) -> None:
         pytest.skip("needs POSIX signals")
     db, log = tmp_path / "results.sqlite", tmp_path / "executions.log"
     script = tmp_path / "sweep.py"
-    script.write_text(_SCRIPT.format(here=str(Path(__file__).parent), cells=CELLS, log=str(log), sleep=SLEEP,
-                                     db=str(db), workers=workers))
+    script.write_text(
+        _SCRIPT.format(
+            here=str(Path(__file__).parent), cells=CELLS, log=str(log), sleep=SLEEP, db=str(db), workers=workers
+        )
+    )
 
     def run(phase: str, **kwargs) -> subprocess.Popen:
         env = {**os.environ, PHASE: phase}
@@ -180,11 +183,38 @@ def test_two_sweeps_started_at_once_run_each_cell_once(tmp_path: Path) -> None:
 
     db, log = tmp_path / "results.sqlite", tmp_path / "executions.log"
     here, src = Path(__file__).parent, Path(__file__).resolve().parents[2] / "src"
-    env = {**os.environ, PHASE: "1", "PYTHONPATH": os.pathsep.join([str(here), str(src), os.environ.get("PYTHONPATH", "")])}
-    argv = [sys.executable, "-m", "mibounds.cli", "bench", "sweep", "--tasks", "a", "--bounds", "nwj", "--critics",
-            "separable", "--n", "100", "--seeds", *map(str, range(CELLS)), "--set", f"log={log}", "--set",
-            f"sleep={SLEEP * 2}", "--cell", "test_runner_signals:logged_cell", "--allow-import", "--db", str(db),
-            "--no-progress"]
+    env = {
+        **os.environ,
+        PHASE: "1",
+        "PYTHONPATH": os.pathsep.join([str(here), str(src), os.environ.get("PYTHONPATH", "")]),
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "mibounds.cli",
+        "bench",
+        "sweep",
+        "--tasks",
+        "a",
+        "--bounds",
+        "nwj",
+        "--critics",
+        "separable",
+        "--n",
+        "100",
+        "--seeds",
+        *map(str, range(CELLS)),
+        "--set",
+        f"log={log}",
+        "--set",
+        f"sleep={SLEEP * 2}",
+        "--cell",
+        "test_runner_signals:logged_cell",
+        "--allow-import",
+        "--db",
+        str(db),
+        "--no-progress",
+    ]
     sweeps = [subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     stderrs = [sweep.communicate(timeout=120)[1] for sweep in sweeps]
     codes = sorted(sweep.returncode for sweep in sweeps)
@@ -192,8 +222,10 @@ def test_two_sweeps_started_at_once_run_each_cell_once(tmp_path: Path) -> None:
     winner, loser = sorted(range(2), key=lambda i: sweeps[i].returncode)
     refusal = stderrs[loser].strip().splitlines()
     assert len(refusal) == 1 and "Traceback" not in stderrs[loser], stderrs[loser]
-    assert refusal[0].startswith(f"mibounds: error: results file '{db}' is in use by another sweep "
-                                 f"(process {sweeps[winner].pid} on host {socket.gethostname()}, since ")
+    assert refusal[0].startswith(
+        f"mibounds: error: results file '{db}' is in use by another sweep "
+        f"(process {sweeps[winner].pid} on host {socket.gethostname()}, since "
+    )
     starts = sorted(r["seed"] for r in _log(log) if r["event"] == "start")
     assert starts == list(range(CELLS))  # every cell ran exactly once
     connection = sqlite3.connect(db)

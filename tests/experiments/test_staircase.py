@@ -26,8 +26,16 @@ from mibounds.experiments.figures import Table, ema
 from mibounds.experiments.staircase.training import _Batches
 
 K = 16
-TINY = dict(levels=(2.0, 4.0), steps_per_level=12, batch_size=K, hidden_dim=8, embed_dim=4,
-            baseline_hidden_dim=8, window=6, dim=4)
+TINY = dict(
+    levels=(2.0, 4.0),
+    steps_per_level=12,
+    batch_size=K,
+    hidden_dim=8,
+    embed_dim=4,
+    baseline_hidden_dim=8,
+    window=6,
+    dim=4,
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +53,13 @@ def test_every_bound_critic_task_and_stage_is_in_the_tables(result: st.Staircase
     trained = [s.label for s in result.config.specs if s.trained]
     structured = [s.label for s in result.config.specs if not s.trained]
     assert len(trained) == 12 and structured == ["tnce", "rate", "leave_one_out_upper", "club"]
-    expected = {(t, c, b, stage) for t in ("gaussian", "cubic") for stage in (1, 2)
-                for c, labels in (("separable", trained), ("concat", trained), ("conditional", structured))
-                for b in labels}
+    expected = {
+        (t, c, b, stage)
+        for t in ("gaussian", "cubic")
+        for stage in (1, 2)
+        for c, labels in (("separable", trained), ("concat", trained), ("conditional", structured))
+        for b in labels
+    }
     got = {(r["task"], r["critic"], r["bound"], r["stage"]) for r in table.records()}
     assert got == expected and len(table.rows) == len(expected)
     markdown = result.markdown()
@@ -118,8 +130,12 @@ def test_figures_are_real_pngs_with_the_ceilings_drawn(result: st.StaircaseResul
         assert pixels.ndim == 3 and pixels.shape[0] > 500 and pixels[..., :3].std() > 0.05
     fig = result.figure("gaussian")
     axes = {ax.get_title(): ax for ax in fig.axes}
-    expected = {"infonce": math.log(K), "tnce": math.log(K), "interpolated:0.5": 1 + math.log(K / 0.5),
-                "interpolated:0.01": 1 + math.log(K / 0.01)}
+    expected = {
+        "infonce": math.log(K),
+        "tnce": math.log(K),
+        "interpolated:0.5": 1 + math.log(K / 0.5),
+        "interpolated:0.01": 1 + math.log(K / 0.01),
+    }
     for title, value in expected.items():
         dashed = [line.get_ydata() for line in axes[title].get_lines() if line.get_linestyle() == "--"]
         assert any(np.allclose(y, value) for y in dashed), title
@@ -174,8 +190,10 @@ def test_an_interrupted_job_resumes_from_its_checkpoint(tmp_path, monkeypatch) -
 
 def test_merging_runs_of_each_critic_equals_the_joint_run(result: st.StaircaseResult) -> None:
     cfg = result.config
-    parts = [st.run_staircase(dataclasses.replace(cfg, critics=(c,)), threads=1, progress=False)
-             for c in ("separable", "concat")]
+    parts = [
+        st.run_staircase(dataclasses.replace(cfg, critics=(c,)), threads=1, progress=False)
+        for c in ("separable", "concat")
+    ]
     merged = st.merge_results(parts)
     assert merged.keys == result.keys and merged.config == cfg
     np.testing.assert_allclose(merged.values, result.values, rtol=1e-5, atol=1e-5)
@@ -242,11 +260,39 @@ def test_cli_runs_a_reduced_staircase_and_prints_the_wall_clock(tmp_path, capsys
     parser = argparse.ArgumentParser()
     bench.register(parser.add_subparsers())
     out = tmp_path / "run"
-    args = parser.parse_args([
-        "bench", "staircase", "--tasks", "gaussian", "--critics", "separable", "--bounds", "infonce", "tnce",
-        "--levels", "1", "--steps-per-level", "3", "--batch-size", "8", "--hidden-dim", "4", "--embed-dim", "2",
-        "--window", "3", "--workers", "1", "--threads", "1", "--out", str(out), "--no-figures", "--no-progress",
-    ])
+    args = parser.parse_args(
+        [
+            "bench",
+            "staircase",
+            "--tasks",
+            "gaussian",
+            "--critics",
+            "separable",
+            "--bounds",
+            "infonce",
+            "tnce",
+            "--levels",
+            "1",
+            "--steps-per-level",
+            "3",
+            "--batch-size",
+            "8",
+            "--hidden-dim",
+            "4",
+            "--embed-dim",
+            "2",
+            "--window",
+            "3",
+            "--workers",
+            "1",
+            "--threads",
+            "1",
+            "--out",
+            str(out),
+            "--no-figures",
+            "--no-progress",
+        ]
+    )
     assert args.func(args) == 0
     printed = capsys.readouterr().out
     assert "staircase wall-clock:" in printed and (out / "staircase.md").exists()
@@ -270,15 +316,22 @@ def test_short_training_run_learns_the_lowest_stage() -> None:
     # K = 64 is about -0.2 nats, so "within 0.3 of the truth" would test the bound, not training).
     from mibounds import bounds, tasks
 
-    cfg = st.StaircaseConfig(tasks=("gaussian",), critics=("separable",), bounds=("infonce",), levels=(2.0,),
-                             steps_per_level=1500, window=500)
+    cfg = st.StaircaseConfig(
+        tasks=("gaussian",),
+        critics=("separable",),
+        bounds=("infonce",),
+        levels=(2.0,),
+        steps_per_level=1500,
+        window=500,
+    )
     torch.set_num_threads(1)
     res = st.run_staircase(cfg, progress=False)
     row = res.stage_table().where(bound="infonce").records()[0]
     task = tasks.make("gaussian", dim=cfg.dim, mi=2.0)
     generator = torch.Generator().manual_seed(1)
-    optimal = np.mean([bounds.infonce(task.log_ratio(*task.sample(cfg.batch_size, generator=generator))).item()
-                       for _ in range(400)])  # standard error about 0.01
+    optimal = np.mean(
+        [bounds.infonce(task.log_ratio(*task.sample(cfg.batch_size, generator=generator))).item() for _ in range(400)]
+    )  # standard error about 0.01
     assert 1.7 < optimal < 1.9
     assert optimal - 0.25 < row["mean"] <= optimal + 0.05
 
@@ -307,10 +360,36 @@ def _alive(pid: int) -> bool:
 def test_worker_processes_exit_when_the_staircase_is_killed(tmp_path) -> None:
     # A long run with 2 workers, killed with SIGKILL (nothing can be cleaned up): its workers
     # must not train on as orphans.
-    command = [sys.executable, "-m", "mibounds.cli", "bench", "staircase", "--tasks", "gaussian", "cubic",
-               "--critics", "separable", "--bounds", "infonce", "--levels", "1", "--steps-per-level", "10000000",
-               "--batch-size", "8", "--hidden-dim", "4", "--embed-dim", "2", "--workers", "2",
-               "--out", str(tmp_path / "run"), "--no-figures", "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "mibounds.cli",
+        "bench",
+        "staircase",
+        "--tasks",
+        "gaussian",
+        "cubic",
+        "--critics",
+        "separable",
+        "--bounds",
+        "infonce",
+        "--levels",
+        "1",
+        "--steps-per-level",
+        "10000000",
+        "--batch-size",
+        "8",
+        "--hidden-dim",
+        "4",
+        "--embed-dim",
+        "2",
+        "--workers",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+        "--no-figures",
+        "--no-progress",
+    ]
     parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     workers: set[int] = set()
     try:
@@ -318,8 +397,11 @@ def test_worker_processes_exit_when_the_staircase_is_killed(tmp_path) -> None:
         while len(workers) < 2 and time.monotonic() < deadline and parent.poll() is None:
             time.sleep(0.2)
             # the pool's workers, not its resource tracker (which exits with the parent anyway)
-            workers = {pid for pid in _children(parent.pid)
-                       if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")}
+            workers = {
+                pid
+                for pid in _children(parent.pid)
+                if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            }
         assert len(workers) == 2, "the staircase did not start its 2 worker processes"
         time.sleep(1.0)  # let the workers get into training
         os.kill(parent.pid, signal.SIGKILL)
@@ -354,13 +436,25 @@ def test_nonfinite_members_finds_the_member_whose_adam_state_overflowed() -> Non
 def test_critics_that_stop_learning_are_reported_and_kept(tmp_path) -> None:
     # A learning rate of 0.5 on the heavy-tailed cubic task: the e^f gradients of NWJ and TUBA
     # overflow Adam's float32 second moment within 100 steps; InfoNCE's (a softmax) cannot.
-    cfg = st.StaircaseConfig(tasks=("cubic",), critics=("separable",), bounds=("nwj", "infonce", "tuba"),
-                             levels=(6.0,), steps_per_level=300, hidden_dim=16, embed_dim=8, baseline_hidden_dim=8,
-                             window=50, dim=4, learning_rate=0.5)
+    cfg = st.StaircaseConfig(
+        tasks=("cubic",),
+        critics=("separable",),
+        bounds=("nwj", "infonce", "tuba"),
+        levels=(6.0,),
+        steps_per_level=300,
+        hidden_dim=16,
+        embed_dim=8,
+        baseline_hidden_dim=8,
+        window=50,
+        dim=4,
+        learning_rate=0.5,
+    )
     result = st.run_staircase(cfg, threads=1, progress=False)
     assert set(result.frozen) == {("cubic", "separable", "nwj"), ("cubic", "separable", "tuba")}
     assert all(step % st.HEALTH_CHECK_EVERY == 0 for step in result.frozen.values())
-    assert "Critics that stopped learning" in result.markdown() and "cubic, separable, nwj: from step" in result.markdown()
+    assert (
+        "Critics that stopped learning" in result.markdown() and "cubic, separable, nwj: from step" in result.markdown()
+    )
     result.save(tmp_path / "run", figures=False)
     assert st.StaircaseResult.load(tmp_path / "run").frozen == result.frozen
     # A run resumed from its checkpoint reports the same steps.
@@ -382,5 +476,7 @@ def test_runs_saved_before_the_num_members_rename_still_load(saved: dict, tmp_pa
     old = tmp_path / "staircase_estimates.npz"
     np.savez_compressed(old, **arrays)
     loaded = st.StaircaseResult.load(old)
-    assert [t.num_members for t in loaded.timings] == [t.num_members for t in st.StaircaseResult.load(saved["npz"]).timings]
+    assert [t.num_members for t in loaded.timings] == [
+        t.num_members for t in st.StaircaseResult.load(saved["npz"]).timings
+    ]
     assert any(t.num_members > 0 for t in loaded.timings)

@@ -28,9 +28,15 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def _outcome(status: str = "done", **result: float) -> dict:
-    return {"status": status, "result": result if status == "done" else None,
-            "error": None if status == "done" else "Traceback: boom", "seconds": 0.5, "host": "h",
-            "started_at": "2024-01-01T00:00:00+00:00", "finished_at": "2024-01-01T00:00:01+00:00"}
+    return {
+        "status": status,
+        "result": result if status == "done" else None,
+        "error": None if status == "done" else "Traceback: boom",
+        "seconds": 0.5,
+        "host": "h",
+        "started_at": "2024-01-01T00:00:00+00:00",
+        "finished_at": "2024-01-01T00:00:01+00:00",
+    }
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -56,8 +62,9 @@ def test_attempts_count_retries_of_failures_only(tmp_path: Path) -> None:
 def _hold(db: Path, pid: int, host: str) -> None:
     """Record ``pid`` on ``host`` as the sweep holding ``db``, as a running sweep does."""
     with ResultStore(db) as store:
-        store._connection.execute("INSERT OR REPLACE INTO sweep_lock VALUES (1, ?, ?, '2024-01-01T00:00:00+00:00')",
-                                  (pid, host))
+        store._connection.execute(
+            "INSERT OR REPLACE INTO sweep_lock VALUES (1, ?, ?, '2024-01-01T00:00:00+00:00')", (pid, host)
+        )
         store._connection.commit()
 
 
@@ -65,8 +72,11 @@ def test_a_sweep_refuses_a_file_that_another_sweep_holds(tmp_path: Path) -> None
     db = tmp_path / "r.sqlite"
     _hold(db, os.getppid(), socket.gethostname())  # a live process on this host
     before = _files(tmp_path)
-    with pytest.raises(ValueError, match=rf"in use by another sweep \(process {os.getppid()} on host "
-                                         rf"{socket.gethostname()}, since 2024-01-01"):
+    with pytest.raises(
+        ValueError,
+        match=rf"in use by another sweep \(process {os.getppid()} on host "
+        rf"{socket.gethostname()}, since 2024-01-01",
+    ):
         run_sweep(make_cells(seeds=[0, 1]), db, SYNTHETIC, **QUIET)
     assert _files(tmp_path) == before
     # A holder on another host cannot be checked: refused as well, naming it.
@@ -142,8 +152,20 @@ def test_an_empty_file_or_database_becomes_a_results_file(tmp_path: Path) -> Non
 
 # -- item 7: parameter names -------------------------------------------------------------------------
 
-_BAD_NAMES = ['x" CHECK(0) COLLATE "binary', "Seed", "SECONDS", "Status", "rowid", "_ROWID_", "a b", "", "1x",
-              "x;", "class", "naïve"]
+_BAD_NAMES = [
+    'x" CHECK(0) COLLATE "binary',
+    "Seed",
+    "SECONDS",
+    "Status",
+    "rowid",
+    "_ROWID_",
+    "a b",
+    "",
+    "1x",
+    "x;",
+    "class",
+    "naïve",
+]
 
 
 @pytest.mark.parametrize("name", _BAD_NAMES)
@@ -238,8 +260,13 @@ def run_read_only(folder: Path, code: str) -> subprocess.CompletedProcess:
     if unshare is None:
         pytest.skip("running as root without unshare: cannot make a folder read-only")
     script = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shift && exec "$@"'
-    done = subprocess.run([unshare, "-m", "sh", "-c", script, "sh", str(folder), *command],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [unshare, "-m", "sh", "-c", script, "sh", str(folder), *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     if "mount:" in done.stderr or "unshare:" in done.stderr:
         pytest.skip(f"cannot mount a folder read-only here: {done.stderr.strip()}")
     return done
@@ -267,8 +294,10 @@ def test_read_only_storage_is_a_one_line_error_and_a_report_still_reads(tmp_path
     new = f"run_sweep(make_cells(seeds=[0]), {str(storage / 'new.sqlite')!r}, {SYNTHETIC!r}, progress=False)"
     deeper = f"run_sweep(make_cells(seeds=[0]), {str(storage / 'sub' / 'new.sqlite')!r}, {SYNTHETIC!r}, progress=False)"
     report = f"print(write_report({str(db)!r}, {str(tmp_path / 'out')!r}, figure=False))"
-    results = {name: run_read_only(storage, _TRY.format(call=call))
-               for name, call in [("sweep", sweep), ("new", new), ("deeper", deeper), ("report", report)]}
+    results = {
+        name: run_read_only(storage, _TRY.format(call=call))
+        for name, call in [("sweep", sweep), ("new", new), ("deeper", deeper), ("report", report)]
+    }
     for name in ("sweep", "new", "deeper"):
         done = results[name]
         assert done.returncode == 2 and "Traceback" not in done.stderr, (name, done.stderr)
@@ -276,8 +305,10 @@ def test_read_only_storage_is_a_one_line_error_and_a_report_still_reads(tmp_path
     assert "read-only" in results["sweep"].stdout and "not a mibounds" not in results["sweep"].stdout
     assert "copy it to a folder you can write to" in results["sweep"].stdout
     assert "is not writable; pass a path in a folder you can write to" in results["new"].stdout
-    assert "cannot be made (Read-only file system); pass a path in a folder you can write to" in results["deeper"].stdout \
-        or os.geteuid() != 0  # without root, the error is a permission error instead
+    assert (
+        "cannot be made (Read-only file system); pass a path in a folder you can write to" in results["deeper"].stdout
+        or os.geteuid() != 0
+    )  # without root, the error is a permission error instead
     for name in ("new", "deeper"):
         assert "cannot create the results file" in results[name].stdout
     assert results["report"].returncode == 0, results["report"].stderr + results["report"].stdout

@@ -64,15 +64,16 @@ def checks(rows: slice | None, data: dict[str, Tensor], ragged_rows: slice | Non
         result.loss.backward()
         out[f"infonce_loss_{step}"] = result.loss.detach()
         out[f"infonce_mi_{step}"] = result.mi
-        out[f"infonce_k_{step}"] = result.num_candidates
+        out[f"infonce_k_{step}"] = result.batch_size
         out[f"infonce_grad_x_{step}"] = x.grad
         out[f"infonce_grad_y_{step}"] = y.grad
         out[f"infonce_grad_log_t_{step}"] = loss_fn.log_temperature.grad.clone()
     out["queue_x"] = loss_fn.queue_x.clone()
 
     # The same in row blocks of 3 (gathered candidates and queue never held as a matrix).
-    loss_fn = InfoNCELoss(temperature=0.3, learnable_temperature=True, queue_size=6, embed_dim=DIM,
-                          block_size=3).double()
+    loss_fn = InfoNCELoss(
+        temperature=0.3, learnable_temperature=True, queue_size=6, embed_dim=DIM, block_size=3
+    ).double()
     for step in range(2):
         x = data["x"][sl].clone().requires_grad_(True)
         y = (data["y"][sl] * (1 + step)).clone().requires_grad_(True)
@@ -104,7 +105,11 @@ def checks(rows: slice | None, data: dict[str, Tensor], ragged_rows: slice | Non
     gathered = all_gather_with_grad(part)
     weights = torch.arange(1.0, gathered.tensor.shape[0] + 1, dtype=torch.float64)[:, None]
     (weights * gathered.tensor.pow(2)).sum().backward()
-    out["ragged_gathered"], out["ragged_offset"], out["ragged_grad"] = gathered.tensor.detach(), gathered.offset, part.grad
+    out["ragged_gathered"], out["ragged_offset"], out["ragged_grad"] = (
+        gathered.tensor.detach(),
+        gathered.offset,
+        part.grad,
+    )
 
     # Plain dot-product InfoNCE, one direction: the reference for the naive gather below.
     x = data["x"][sl].clone().requires_grad_(True)

@@ -13,8 +13,9 @@ from mibounds.representation import ConvEncoder, DeepInfoMax, PriorMatching, mea
 def setup(bound: str = "js", **kwargs):
     torch.manual_seed(0)
     encoder = ConvEncoder(1, 16, code_dim=6, channels=(4, 8))
-    dim = DeepInfoMax(encoder.feature_channels, encoder.feature_size, 6, bound=bound, embed_dim=5,
-                      hidden_dim=12, **kwargs)
+    dim = DeepInfoMax(
+        encoder.feature_channels, encoder.feature_size, 6, bound=bound, embed_dim=5, hidden_dim=12, **kwargs
+    )
     images = torch.rand(5, 1, 16, 16)
     return encoder, dim, images
 
@@ -33,9 +34,9 @@ def test_local_scores_layout() -> None:
     feature_map, code = encoder(images)
     scores = dim.local_scores(feature_map, code)
     assert scores.shape == (16, 5, 5)  # 4x4 locations, B x B each
-    l, i, j = 7, 3, 1
-    local = dim.local_features(feature_map)[i, :, l // 4, l % 4]
-    torch.testing.assert_close(scores[l, i, j], local @ dim.local_code(code)[j])
+    loc, i, j = 7, 3, 1
+    local = dim.local_features(feature_map)[i, :, loc // 4, loc % 4]
+    torch.testing.assert_close(scores[loc, i, j], local @ dim.local_code(code)[j])
     g = dim.global_scores(feature_map, code)
     torch.testing.assert_close(g[2, 4], dim.global_features(feature_map[2].flatten()) @ dim.global_code(code[4]))
 

@@ -42,6 +42,7 @@ def test_fallback_without_process_group() -> None:
         all_gather_with_grad(torch.tensor(1.0))
 
 
+@pytest.mark.processes  # the runs fixture starts 2 gloo worker processes
 @pytest.mark.parametrize("step", [0, 1])
 def test_infonce_loss_and_input_gradients_match_one_process(runs, step: int) -> None:
     ranks, single = runs
@@ -57,6 +58,7 @@ def test_infonce_loss_and_input_gradients_match_one_process(runs, step: int) -> 
     close(torch.stack([r[f"infonce_grad_log_t_{step}"] for r in ranks]).mean(), single[f"infonce_grad_log_t_{step}"])
 
 
+@pytest.mark.processes  # the runs fixture starts 2 gloo worker processes
 @pytest.mark.parametrize("step", [0, 1])
 def test_chunked_infonce_with_gathered_candidates_and_queue_matches_one_process(runs, step: int) -> None:
     ranks, single = runs
@@ -69,12 +71,14 @@ def test_chunked_infonce_with_gathered_candidates_and_queue_matches_one_process(
         close(out[f"chunked_grad_y_{step}"] / WORLD, single[f"infonce_grad_y_{step}"][rows])
 
 
+@pytest.mark.processes  # the runs fixture starts 2 gloo worker processes
 def test_queue_is_the_same_on_every_process(runs) -> None:
     ranks, single = runs
     for out in ranks:
         close(out["queue_x"], single["queue_x"])
 
 
+@pytest.mark.processes  # the runs fixture starts 2 gloo worker processes
 def test_dv_on_the_gathered_matrix_matches_one_process(runs) -> None:
     ranks, single = runs
     for r, out in enumerate(ranks):
@@ -84,6 +88,7 @@ def test_dv_on_the_gathered_matrix_matches_one_process(runs) -> None:
         close(out["dv_grad_y"] / WORLD, single["dv_grad_y"][rows])
 
 
+@pytest.mark.processes  # the runs fixture starts 2 gloo worker processes
 def test_ddp_parameter_gradients_equal_one_process(runs) -> None:
     ranks, single = runs
     for out in ranks:
@@ -91,6 +96,7 @@ def test_ddp_parameter_gradients_equal_one_process(runs) -> None:
             close(got, want)
 
 
+@pytest.mark.processes  # the runs fixture starts 2 gloo worker processes
 def test_gather_of_unequal_batches(runs) -> None:
     ranks, single = runs
     for r, out in enumerate(ranks):
@@ -101,6 +107,7 @@ def test_gather_of_unequal_batches(runs) -> None:
         close(out["ragged_grad"], WORLD * single["ragged_grad"][rows])
 
 
+@pytest.mark.processes  # the runs fixture starts 2 gloo worker processes
 def test_naive_gather_gradient_is_wrong(runs) -> None:
     """Without the all-reduce in backward the gradient misses other processes' terms."""
     ranks, single = runs

@@ -57,7 +57,7 @@ def test_infonce_loss_equals_bounds_infonce(b, d, temperature, similarity, symme
     want = reference(x, y)
     torch.testing.assert_close(result.mi, want.detach())
     torch.testing.assert_close(result.loss.detach(), math.log(b) - want.detach())
-    assert result.ceiling == pytest.approx(math.log(b)) and result.num_candidates == b
+    assert result.ceiling == pytest.approx(math.log(b)) and result.batch_size == b
     assert float(result.mi) <= result.ceiling + 1e-12
     # The training gradient is minus the bound's gradient.
     got_x, got_y = grads(lambda x, y: loss_fn(x, y).loss, x, y)
@@ -122,25 +122,25 @@ def test_infonce_with_extra_negatives_is_a_cross_entropy() -> None:
     logits = similarity_matrix(y, torch.cat([x, extra])) / 0.3  # row j: y_j against all x candidates
     want = F.cross_entropy(logits, torch.arange(5))
     torch.testing.assert_close(result.loss, want)
-    assert result.num_candidates == 9 and result.ceiling == pytest.approx(math.log(9))
+    assert result.batch_size == 9 and result.ceiling == pytest.approx(math.log(9))
     torch.testing.assert_close(result.mi, math.log(9) - want)
 
 
 def test_queue_fills_wraps_and_is_frozen_in_eval() -> None:
     x, y = pair(4, 3, seed=4)
     loss_fn = InfoNCELoss(temperature=0.2, queue_size=6, embed_dim=3).double()
-    assert loss_fn(x, y).num_candidates == 4  # empty queue
+    assert loss_fn(x, y).batch_size == 4  # empty queue
     second = loss_fn(2 * x, y)  # the first batch is now in the queue
     want = infonce_loss(2 * x, y, temperature=0.2, extra_x=x, extra_y=y)
     torch.testing.assert_close(second.loss, want.loss)
-    assert second.num_candidates == 8
+    assert second.batch_size == 8
     loss_fn(3 * x, y)  # 12 rows through a queue of 6: it keeps the newest 6
     assert int(loss_fn.queue_count) == 6
     kept = {tuple(r.tolist()) for r in loss_fn.queue_x}
     assert kept == {tuple(r.tolist()) for r in torch.cat([2 * x[2:], 3 * x])}
     loss_fn.eval()
     before = loss_fn.queue_x.clone()
-    assert loss_fn(x, y).num_candidates == 10
+    assert loss_fn(x, y).batch_size == 10
     torch.testing.assert_close(loss_fn.queue_x, before)
     assert "queue_x" in loss_fn.state_dict()
 
@@ -211,7 +211,9 @@ def test_input_errors() -> None:
     block_size=st.integers(1, 25),
     seed=st.integers(0, 10_000),
 )
-def test_chunked_infonce_loss_equals_materialized(b, queue, d, temperature, similarity, symmetric, block_size, seed) -> None:
+def test_chunked_infonce_loss_equals_materialized(
+    b, queue, d, temperature, similarity, symmetric, block_size, seed
+) -> None:
     """Row blocks (with queue negatives on both sides) give the materialized loss and gradients to 1e-10."""
     x, y = pair(b, d, seed)
     extra_x, extra_y = pair(queue, d, seed + 1) if queue else (None, None)
@@ -219,10 +221,18 @@ def test_chunked_infonce_loss_equals_materialized(b, queue, d, temperature, simi
 
     def run(block: int | None) -> list[torch.Tensor]:
         xs, ys, lt = x.clone().requires_grad_(), y.clone().requires_grad_(), log_t.clone().requires_grad_()
-        result = infonce_loss(xs, ys, temperature=lt.exp(), similarity=similarity, symmetric=symmetric,
-                              extra_x=extra_x, extra_y=extra_y, block_size=block)
+        result = infonce_loss(
+            xs,
+            ys,
+            temperature=lt.exp(),
+            similarity=similarity,
+            symmetric=symmetric,
+            extra_x=extra_x,
+            extra_y=extra_y,
+            block_size=block,
+        )
         result.loss.backward()
-        assert result.num_candidates == b + queue
+        assert result.batch_size == b + queue
         return [result.loss.detach(), result.mi, xs.grad, ys.grad, lt.grad]
 
     for got, want in zip(run(block_size), run(None), strict=True):
@@ -247,3 +257,14 @@ def test_infonce_module_switches_to_blocks_for_large_batches(monkeypatch: pytest
     assert calls
     with pytest.raises(ValueError, match="block_size"):
         InfoNCELoss(block_size=0)
+
+
+def test_a_bound_label_sets_the_loss_bound_parameter() -> None:
+    torch.manual_seed(0)
+    x, y = torch.randn(12, 5), torch.randn(12, 5)
+    assert MILoss("smile:1").bound.params == {"clip": 1.0}
+    assert torch.equal(mi_loss(x, y, "smile:1").mi, mi_loss(x, y, "smile", clip=1.0).mi)
+    scores = torch.randn(3, 6, 6)
+    assert torch.equal(mean_bound(scores, "smile:1"), mean_bound(scores, "smile", clip=1.0))
+    with pytest.raises(ValueError, match="also given as a keyword"):
+        MILoss("smile:1", clip=5.0)

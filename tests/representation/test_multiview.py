@@ -27,7 +27,7 @@ def test_loss_is_the_sum_of_pairwise_losses() -> None:
     model = MultiViewContrastive([nn.Linear(d, 8) for d in (3, 4, 5)], loss=MILoss("dv", temperature=0.5))
     vs = views()
     result = model(vs)
-    z = [enc(v) for enc, v in zip(model.encoders, vs)]
+    z = [enc(v) for enc, v in zip(model.encoders, vs, strict=True)]
     reference = MILoss("dv", temperature=0.5)
     want = sum(reference(z[a], z[b]).loss for a, b in [(0, 1), (0, 2), (1, 2)])
     torch.testing.assert_close(result.loss, want)

@@ -60,7 +60,9 @@ def test_diagonal_gaussian_matches_torch_distributions() -> None:
     torch.testing.assert_close(matrix[1, 2], ref.log_prob(value[2])[1].sum())
     torch.testing.assert_close(matrix.diagonal(), dist.log_prob(value))
     other = DiagonalGaussian(mean.flip(0), log_std.flip(0))
-    torch.testing.assert_close(dist.kl_to(other), kl_divergence(ref, Normal(mean.flip(0), log_std.flip(0).exp())).sum(-1))
+    torch.testing.assert_close(
+        dist.kl_to(other), kl_divergence(ref, Normal(mean.flip(0), log_std.flip(0).exp())).sum(-1)
+    )
 
 
 def test_tight_bracket_equals_the_true_mi() -> None:
@@ -68,10 +70,14 @@ def test_tight_bracket_equals_the_true_mi() -> None:
     a = torch.tensor([2.0, 1.0, 0.3], dtype=torch.float64)
     true_mi = float(0.5 * torch.log1p(a**2 / SIGMA**2).sum())
     x, g, h_x = data(3, seed=1)
-    encoder = linear_gaussian(torch.diag(a), torch.zeros(3, dtype=torch.float64), torch.full((3,), math.log(SIGMA), dtype=torch.float64))
+    encoder = linear_gaussian(
+        torch.diag(a), torch.zeros(3, dtype=torch.float64), torch.full((3,), math.log(SIGMA), dtype=torch.float64)
+    )
     variance = a**2 + SIGMA**2
     # Posterior of x given z: mean a z / (a^2 + sigma^2), variance sigma^2 / (a^2 + sigma^2).
-    decoder = linear_gaussian(torch.diag(a / variance), torch.zeros(3, dtype=torch.float64), 0.5 * torch.log(SIGMA**2 / variance))
+    decoder = linear_gaussian(
+        torch.diag(a / variance), torch.zeros(3, dtype=torch.float64), 0.5 * torch.log(SIGMA**2 / variance)
+    )
     bracket = mi_bracket(x, encoder, decoder, marginal_with(variance), h_x, generator=g)
     assert abs(bracket.lower - true_mi) < 5 * bracket.lower_se
     assert abs(bracket.upper - true_mi) < 5 * bracket.upper_se
@@ -92,7 +98,9 @@ def test_bracket_with_mismatched_marginal_and_decoder() -> None:
     cov_z = a @ a.T + SIGMA**2 * torch.eye(2, dtype=torch.float64)
     true_mi = float(0.5 * torch.logdet(torch.eye(2, dtype=torch.float64) + a @ a.T / SIGMA**2))
     x, g, h_x = data(4, seed=3)
-    encoder = linear_gaussian(a, torch.zeros(2, dtype=torch.float64), torch.full((2,), math.log(SIGMA), dtype=torch.float64))
+    encoder = linear_gaussian(
+        a, torch.zeros(2, dtype=torch.float64), torch.full((2,), math.log(SIGMA), dtype=torch.float64)
+    )
     marginal = marginal_with(cov_z.diagonal())
     # Exact posterior mean of x given z, but only the diagonal of its covariance.
     post_mean = a.T @ torch.linalg.inv(cov_z)

@@ -7,8 +7,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import pytest
-
 import sequence_brute_force as brute
+
 from mibounds.sequence import LabelGraph
 
 

@@ -81,7 +81,9 @@ def sequence_log_weight(graph: LabelGraph, labels: list[int]) -> Tensor:
     return torch.logsumexp(path_log_scores(zero, graph, paths[spell]), dim=0)
 
 
-def random_graph(generator: torch.Generator, num_states: int = 3, num_labels: int = 3, num_arcs: int = 10) -> LabelGraph:
+def random_graph(
+    generator: torch.Generator, num_states: int = 3, num_labels: int = 3, num_arcs: int = 10
+) -> LabelGraph:
     """A random acceptor with parallel arcs, two weighted start states and one non-final state.
 
     Every state gets one self-loop, so paths of every length exist.
@@ -105,7 +107,9 @@ def tiny_graphs() -> dict[str, LabelGraph]:
     return {
         "random": random_graph(torch.Generator().manual_seed(3)),
         "bigram": bigram_graph([[0, 0, 1, 2], [2, 2, 1], [1, 0]], num_labels=3, smoothing=0.5, dtype=torch.float64),
-        "bigram-end": bigram_graph([[0, 1, 1], [2, 0]], num_labels=3, smoothing=1.0, end_weights=True, dtype=torch.float64),
+        "bigram-end": bigram_graph(
+            [[0, 1, 1], [2, 0]], num_labels=3, smoothing=1.0, end_weights=True, dtype=torch.float64
+        ),
         "sparse-bigram": bigram_graph([[0, 1, 2, 0, 1, 2]], num_labels=3, smoothing=0.0, dtype=torch.float64),
         "fully-connected": fully_connected_graph(3, dtype=torch.float64),
     }

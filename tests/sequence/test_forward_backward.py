@@ -76,7 +76,9 @@ def test_path_score_is_sequence_score_plus_log_graph_weight(graph: LabelGraph) -
         y = torch.tensor([labels])
         want = float(phi[torch.arange(4), y[0]].sum() + brute.sequence_log_weight(graph, list(labels)))
         got = float(path_score(phi[None], graph, y)[0])
-        assert float(sequence_score(phi[None], y)[0]) == pytest.approx(float(phi[torch.arange(4), y[0]].sum()), abs=1e-12)
+        assert float(sequence_score(phi[None], y)[0]) == pytest.approx(
+            float(phi[torch.arange(4), y[0]].sum()), abs=1e-12
+        )
         if math.isinf(want):
             assert got == -math.inf
         else:
@@ -170,7 +172,11 @@ def test_no_path_of_the_length_is_an_error() -> None:
         (lambda g: log_partition(torch.zeros(2, 4, 3), g, torch.tensor([4.0, 2.0])), TypeError, "integers"),
         (lambda g: log_partition(torch.zeros(2, 4, 3), g, torch.tensor([4])), ValueError, "one entry per sequence"),
         (lambda g: path_score(torch.zeros(1, 2, 3), g, torch.tensor([[0, 3]])), ValueError, r"outside \[0, 3\)"),
-        (lambda g: path_score(torch.zeros(1, 2, 3), g, torch.tensor([[0, 1, 2]])), ValueError, r"labels must be \[B, T\]"),
+        (
+            lambda g: path_score(torch.zeros(1, 2, 3), g, torch.tensor([[0, 1, 2]])),
+            ValueError,
+            r"labels must be \[B, T\]",
+        ),
     ],
 )
 def test_messages_name_the_problem(call, error: type, match: str) -> None:

@@ -15,8 +15,12 @@ from mibounds.sequence import LabelGraph, bigram_graph, fully_connected_graph, l
 
 
 def _arc_weights(graph: LabelGraph) -> dict[tuple[int, int, int], float]:
-    return {(s, d, lab): w for s, d, lab, w in zip(graph.src.tolist(), graph.dst.tolist(), graph.label.tolist(),
-                                                     graph.weight.tolist(), strict=True)}
+    return {
+        (s, d, lab): w
+        for s, d, lab, w in zip(
+            graph.src.tolist(), graph.dst.tolist(), graph.label.tolist(), graph.weight.tolist(), strict=True
+        )
+    }
 
 
 def test_bigram_weights_are_smoothed_relative_counts() -> None:
@@ -48,12 +52,15 @@ def test_bigram_with_end_weights_counts_the_end_once_per_sequence() -> None:
 def test_normalized_builders_are_distributions_over_each_length(frames: int) -> None:
     # sum_Y G(Y) = 1 for every length T: the log-partition of zero scores is 0.
     zero = torch.zeros(1, frames, 4, dtype=torch.float64)
-    for graph in (fully_connected_graph(4, dtype=torch.float64),
-                  bigram_graph([[0, 3, 3, 1], [2, 2]], num_labels=4, smoothing=0.3, dtype=torch.float64),
-                  bigram_graph([[0, 1, 2, 3, 0]], smoothing=0.0, dtype=torch.float64)):
+    for graph in (
+        fully_connected_graph(4, dtype=torch.float64),
+        bigram_graph([[0, 3, 3, 1], [2, 2]], num_labels=4, smoothing=0.3, dtype=torch.float64),
+        bigram_graph([[0, 1, 2, 3, 0]], smoothing=0.0, dtype=torch.float64),
+    ):
         assert float(log_partition(zero, graph)[0]) == pytest.approx(0.0, abs=1e-12)
-    assert float(log_partition(zero, fully_connected_graph(4, normalized=False, dtype=torch.float64))[0]) == \
-        pytest.approx(frames * math.log(4))
+    assert float(
+        log_partition(zero, fully_connected_graph(4, normalized=False, dtype=torch.float64))[0]
+    ) == pytest.approx(frames * math.log(4))
 
 
 def test_bigram_with_end_weights_sums_to_one_over_all_lengths() -> None:
@@ -77,8 +84,12 @@ def test_with_single_start_keeps_every_sequence_weight(seed: int, frames: int) -
     single = graph.with_single_start()
     assert len(single.start_states()) == 1 and single.num_states == graph.num_states + 1
     for labels in itertools.product(range(3), repeat=frames):
-        torch.testing.assert_close(brute.sequence_log_weight(single, list(labels)),
-                                   brute.sequence_log_weight(graph, list(labels)), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(
+            brute.sequence_log_weight(single, list(labels)),
+            brute.sequence_log_weight(graph, list(labels)),
+            rtol=1e-12,
+            atol=1e-12,
+        )
     assert single.with_single_start() is single
 
 
@@ -96,8 +107,14 @@ def test_to_moves_and_casts_and_is_a_no_op_otherwise() -> None:
         (lambda: LabelGraph.from_arcs([(0, 1, 0, 0.0)], start=0, final=[]), "no final state"),
         (lambda: LabelGraph.from_arcs([(0, 1, 0, 0.0)], start={0: -math.inf}, final=[1]), "no start state"),
         (lambda: LabelGraph.from_arcs([(0, 1, 0, math.nan)], start=0, final=[1]), "NaN or \\+inf"),
-        (lambda: LabelGraph.from_arcs([(0, 1, 0, 0.0)], start=0, final=[5], num_states=2), r"state 5 is outside \[0, 2\)"),
-        (lambda: LabelGraph.from_arcs([(0, 1, 2, 0.0)], start=0, final=[1], num_labels=2), r"label holds values outside \[0, 2\)"),
+        (
+            lambda: LabelGraph.from_arcs([(0, 1, 0, 0.0)], start=0, final=[5], num_states=2),
+            r"state 5 is outside \[0, 2\)",
+        ),
+        (
+            lambda: LabelGraph.from_arcs([(0, 1, 2, 0.0)], start=0, final=[1], num_labels=2),
+            r"label holds values outside \[0, 2\)",
+        ),
         (lambda: bigram_graph([[0, 1], [2, -1]]), "negative label"),
         (lambda: bigram_graph([[0, 1], []]), "non-empty 1-d sequence"),
         (lambda: bigram_graph([[0.5, 1.0]]), "integer labels"),

@@ -30,7 +30,9 @@ def _emissions(batch: int = K, seed: int = 7) -> torch.Tensor:
 
 
 def _brute_scores(phi: torch.Tensor, graph: LabelGraph) -> torch.Tensor:
-    return torch.stack([torch.stack([brute.log_partition(phi[k] + phi[j], graph) for j in range(len(phi))]) for k in range(len(phi))])
+    return torch.stack(
+        [torch.stack([brute.log_partition(phi[k] + phi[j], graph) for j in range(len(phi))]) for k in range(len(phi))]
+    )
 
 
 def test_joint_objective_and_gradient_equal_enumeration(graph: LabelGraph) -> None:
@@ -59,17 +61,25 @@ def test_fixed_posterior_value_and_the_seeds_gradient(graph: LabelGraph) -> None
     (grad,) = torch.autograd.grad(got, phi)
     # The seed's closed form: (1/K) [gamma_j - sum_k softmax_j(E(k, .)) gamma_{X_k, X_j}].
     weights = torch.softmax(scores, dim=1)
-    want = torch.stack([
-        gamma[j] - sum(weights[k, j] * brute.label_occupancy(detached[k] + detached[j], graph) for k in range(K))
-        for j in range(K)
-    ]) / K
+    want = (
+        torch.stack(
+            [
+                gamma[j]
+                - sum(weights[k, j] * brute.label_occupancy(detached[k] + detached[j], graph) for k in range(K))
+                for j in range(K)
+            ]
+        )
+        / K
+    )
     torch.testing.assert_close(grad, want, rtol=1e-10, atol=1e-12)
 
 
 def test_two_views_equal_enumeration_and_the_fixed_gradient_reaches_only_the_candidates() -> None:
     graph = brute.tiny_graphs()["random"]
     phi, psi = _emissions(seed=12), _emissions(seed=13)
-    scores = torch.stack([torch.stack([brute.log_partition(phi[k] + psi[j], graph) for j in range(K)]) for k in range(K)])
+    scores = torch.stack(
+        [torch.stack([brute.log_partition(phi[k] + psi[j], graph) for j in range(K)]) for k in range(K)]
+    )
     got = sequence_infonce(phi, graph, other=psi)
     want = math.log(K) + (scores.diagonal() - torch.logsumexp(scores, dim=1)).mean()
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
@@ -85,10 +95,16 @@ def test_two_views_equal_enumeration_and_the_fixed_gradient_reaches_only_the_can
     value = math.log(K) + ((gamma * psi).sum((1, 2)) + log_z - torch.logsumexp(scores, 1)).mean()
     torch.testing.assert_close(fixed, value, rtol=1e-12, atol=1e-12)
     weights = torch.softmax(scores.detach(), dim=1)
-    want_psi = torch.stack([
-        gamma[j] - sum(weights[k, j] * brute.label_occupancy(phi[k].detach() + psi[j].detach(), graph) for k in range(K))
-        for j in range(K)
-    ]) / K
+    want_psi = (
+        torch.stack(
+            [
+                gamma[j]
+                - sum(weights[k, j] * brute.label_occupancy(phi[k].detach() + psi[j].detach(), graph) for k in range(K))
+                for j in range(K)
+            ]
+        )
+        / K
+    )
     torch.testing.assert_close(d_psi, want_psi, rtol=1e-10, atol=1e-12)
 
 
@@ -113,11 +129,19 @@ def test_identical_sequences_give_zero_and_lengths_are_respected() -> None:
     lengths = torch.tensor([4, 2, 3, 4])
     padded = phi.clone()
     padded[torch.arange(T)[None, :] >= lengths[:, None]] = math.nan
-    scores = torch.stack([
-        torch.stack([brute.log_partition(phi[a, : min(lengths[a], lengths[b])] + phi[b, : min(lengths[a], lengths[b])], graph)
-                     for b in range(K)])
-        for a in range(K)
-    ])
+    scores = torch.stack(
+        [
+            torch.stack(
+                [
+                    brute.log_partition(
+                        phi[a, : min(lengths[a], lengths[b])] + phi[b, : min(lengths[a], lengths[b])], graph
+                    )
+                    for b in range(K)
+                ]
+            )
+            for a in range(K)
+        ]
+    )
     want = math.log(K) + (scores.diagonal() - torch.logsumexp(scores, 1)).mean()
     torch.testing.assert_close(sequence_infonce(padded, graph, lengths), want, rtol=1e-12, atol=1e-12)
     assert bool(torch.isfinite(sequence_infonce(padded, graph, lengths, posterior="fixed")))
@@ -148,7 +172,9 @@ def test_mmi_refuses_transcripts_the_graph_cannot_spell() -> None:
 
     cycle = bigram_graph([[0, 1, 2, 0]], smoothing=0.0)  # only 0 -> 1 -> 2 -> 0 ...
     phi = torch.zeros(2, 3, 3)
-    assert float(mmi(phi, cycle, torch.tensor([[0, 1, 2], [0, 1, 2]]), include_prior=True)) == pytest.approx(0.0, abs=1e-6)
+    assert float(mmi(phi, cycle, torch.tensor([[0, 1, 2], [0, 1, 2]]), include_prior=True)) == pytest.approx(
+        0.0, abs=1e-6
+    )
     with pytest.raises(ValueError, match=r"does not accept the transcripts of sequence\(s\) \[1\]"):
         mmi(phi, cycle, torch.tensor([[0, 1, 2], [0, 2, 1]]), include_prior=True)
 

@@ -29,8 +29,9 @@ def test_round_trip_through_text_and_file_is_exact(dtype: torch.dtype, tmp_path:
     _assert_same_graph(read_openfst(path, num_labels=4, dtype=dtype), graph)
     stream = io.StringIO()
     write_openfst(graph, stream, acceptor=True, label_offset=5)
-    _assert_same_graph(read_openfst(io.StringIO(stream.getvalue()), num_labels=4, acceptor=True, label_offset=5,
-                                   dtype=dtype), graph)
+    _assert_same_graph(
+        read_openfst(io.StringIO(stream.getvalue()), num_labels=4, acceptor=True, label_offset=5, dtype=dtype), graph
+    )
 
 
 def test_several_start_states_round_trip_to_an_equivalent_graph() -> None:

@@ -16,16 +16,24 @@ def _emissions(batch: int = 4, frames: int = 5, seed: int = 2) -> torch.Tensor:
     return torch.randn(batch, frames, 3, generator=g, dtype=torch.float64).requires_grad_()
 
 
-def _brute_pairwise(phi: torch.Tensor, graph: LabelGraph, lengths: list[int], other: torch.Tensor | None = None) -> torch.Tensor:
+def _brute_pairwise(
+    phi: torch.Tensor, graph: LabelGraph, lengths: list[int], other: torch.Tensor | None = None
+) -> torch.Tensor:
     other = phi if other is None else other
     k = phi.shape[0]
-    return torch.stack([
-        torch.stack([
-            brute.log_partition(phi[a, : min(lengths[a], lengths[b])] + other[b, : min(lengths[a], lengths[b])], graph)
-            for b in range(k)
-        ])
-        for a in range(k)
-    ])
+    return torch.stack(
+        [
+            torch.stack(
+                [
+                    brute.log_partition(
+                        phi[a, : min(lengths[a], lengths[b])] + other[b, : min(lengths[a], lengths[b])], graph
+                    )
+                    for b in range(k)
+                ]
+            )
+            for a in range(k)
+        ]
+    )
 
 
 def test_pairwise_and_its_gradient_equal_enumeration(graph: LabelGraph) -> None:
@@ -46,7 +54,9 @@ def test_other_side_equals_enumeration_and_only_it_gets_gradient(graph: LabelGra
     got = pairwise_log_partition(phi.detach(), graph, other=psi)
     torch.testing.assert_close(got, _brute_pairwise(phi, graph, [5] * 4, other=psi), rtol=1e-12, atol=1e-12)
     # Same values as the symmetric matrix when both sides are the same scores.
-    torch.testing.assert_close(pairwise_log_partition(phi.detach(), graph, other=phi), pairwise_log_partition(phi, graph))
+    torch.testing.assert_close(
+        pairwise_log_partition(phi.detach(), graph, other=phi), pairwise_log_partition(phi, graph)
+    )
     weights = torch.randn(4, 4, dtype=torch.float64)
     (grad,) = torch.autograd.grad((weights * got).sum(), psi)
     # d E(k, j) / d psi_j is the occupancy of the summed scores (the seed's gamma_{X_k, X_j}).
@@ -86,5 +96,8 @@ def test_symmetric_and_batched_like_single_pairs(seed: int, k: int, frames: int)
 def test_other_with_another_shape_is_refused() -> None:
     phi = torch.zeros(3, 4, 3)
     with pytest.raises(ValueError, match=r"other must have the shape of emissions, \(3, 4, 3\)"):
-        pairwise_log_partition(phi, brute.random_graph(torch.Generator().manual_seed(0)).to(dtype=torch.float32),
-                               other=torch.zeros(3, 5, 3))
+        pairwise_log_partition(
+            phi,
+            brute.random_graph(torch.Generator().manual_seed(0)).to(dtype=torch.float32),
+            other=torch.zeros(3, 5, 3),
+        )

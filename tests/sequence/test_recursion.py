@@ -21,11 +21,18 @@ def _autograd_reference(e: torch.Tensor, expanded, lengths: torch.Tensor) -> tor
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 10_000), batch=st.integers(1, 6), frames=st.integers(1, 7),
-       states=st.integers(2, 4), ragged=st.booleans(), scale=st.sampled_from([0.5, 3.0, 30.0]),
-       forbid=st.booleans())
-def test_hand_written_backward_equals_autograd(seed: int, batch: int, frames: int, states: int, ragged: bool,
-                                               scale: float, forbid: bool) -> None:
+@given(
+    seed=st.integers(0, 10_000),
+    batch=st.integers(1, 6),
+    frames=st.integers(1, 7),
+    states=st.integers(2, 4),
+    ragged=st.booleans(),
+    scale=st.sampled_from([0.5, 3.0, 30.0]),
+    forbid=st.booleans(),
+)
+def test_hand_written_backward_equals_autograd(
+    seed: int, batch: int, frames: int, states: int, ragged: bool, scale: float, forbid: bool
+) -> None:
     gen = torch.Generator().manual_seed(seed)
     graph = brute.random_graph(gen, num_states=states, num_labels=3, num_arcs=3 * states + 2).to(dtype=torch.float64)
     expanded = expand(graph)

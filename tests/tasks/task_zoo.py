@@ -48,7 +48,9 @@ def zoo() -> list[tasks.Task]:
         tasks.Transformed(tasks.Gaussian(3, 1.0), tasks.Spiral(0.5), tasks.Spiral(-1.0)),
         tasks.Transformed(tasks.MultivariateNormal.sparse(4, 3, 2, 0.8), "half-cube", "asinh"),
         tasks.Transformed(tasks.Transformed(tasks.Gaussian(3, 1.0), "spiral", None), None, "cube"),
-        tasks.Transformed(tasks.Transformed(tasks.MultivariateNormal.sparse(3, 3, 2, 0.8), "half-cube", "asinh"), "rotate", "rotate"),
+        tasks.Transformed(
+            tasks.Transformed(tasks.MultivariateNormal.sparse(3, 3, 2, 0.8), "half-cube", "asinh"), "rotate", "rotate"
+        ),
     ]
 
 

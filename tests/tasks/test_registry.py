@@ -9,8 +9,18 @@ from task_zoo import zoo
 from mibounds import tasks
 
 FAMILIES = [
-    "gaussian", "cubic", "mvn-dense", "mvn-sparse", "student-t", "student-t-dense",
-    "normal-cdf", "half-cube", "asinh", "cube", "rotate", "spiral",
+    "gaussian",
+    "cubic",
+    "mvn-dense",
+    "mvn-sparse",
+    "student-t",
+    "student-t-dense",
+    "normal-cdf",
+    "half-cube",
+    "asinh",
+    "cube",
+    "rotate",
+    "spiral",
 ]
 
 

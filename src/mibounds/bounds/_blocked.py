@@ -108,8 +108,9 @@ def _statistics_pass(a: Tensor, b: Tensor, spec: PartitionSpec, rows: int) -> tu
     return col, off, clipped
 
 
-def _forward(a: Tensor, b: Tensor, spec: PartitionSpec, block_size: int | None,
-             with_grad: bool) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+def _forward(
+    a: Tensor, b: Tensor, spec: PartitionSpec, block_size: int | None, with_grad: bool
+) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
     n, m = a.shape[0], b.shape[0]
     rows = block_rows(n, m, block_size)
     square_terms = spec.off_lse != 0.0 or spec.off_softplus != 0.0 or spec.want_off_lse or spec.clip is not None
@@ -167,17 +168,23 @@ def _forward(a: Tensor, b: Tensor, spec: PartitionSpec, block_size: int | None,
             grad_a[start : start + rows].zero_()
     objective = torch.zeros((), dtype=a.dtype, device=a.device)
     col_lse_sum = col_lse.sum()
-    for weight, value in ((spec.row_lse, row_lse_sum), (spec.col_lse, col_lse_sum),
-                          (spec.off_lse, off_lse), (spec.off_softplus, softplus_sum)):
+    for weight, value in (
+        (spec.row_lse, row_lse_sum),
+        (spec.col_lse, col_lse_sum),
+        (spec.off_lse, off_lse),
+        (spec.off_softplus, softplus_sum),
+    ):
         if weight != 0.0:
             objective = objective + weight * value
-    stats = torch.stack([
-        row_lse_sum if spec.row_lse != 0.0 else nan,
-        col_lse_sum if spec.col_lse != 0.0 else nan,
-        off_lse if (spec.off_lse != 0.0 or spec.want_off_lse) else nan,
-        softplus_sum if spec.off_softplus != 0.0 else nan,
-        clipped if spec.clip is not None else nan,
-    ])
+    stats = torch.stack(
+        [
+            row_lse_sum if spec.row_lse != 0.0 else nan,
+            col_lse_sum if spec.col_lse != 0.0 else nan,
+            off_lse if (spec.off_lse != 0.0 or spec.want_off_lse) else nan,
+            softplus_sum if spec.off_softplus != 0.0 else nan,
+            clipped if spec.clip is not None else nan,
+        ]
+    )
     return objective, stats, grad_a, grad_b
 
 
@@ -185,8 +192,14 @@ class _PartitionTerms(torch.autograd.Function):
     """Objective and statistics of :class:`PartitionSpec`; the gradient is computed in the forward."""
 
     @staticmethod
-    def forward(ctx: Any, a: Tensor, b: Tensor, spec: PartitionSpec, block_size: int | None,  # type: ignore[override]
-                with_grad: bool) -> tuple[Tensor, Tensor]:
+    def forward(
+        ctx: Any,
+        a: Tensor,
+        b: Tensor,
+        spec: PartitionSpec,
+        block_size: int | None,
+        with_grad: bool,
+    ) -> tuple[Tensor, Tensor]:
         objective, stats, grad_a, grad_b = _forward(a, b, spec, block_size, with_grad)
         ctx.mark_non_differentiable(stats)
         if with_grad:
@@ -195,13 +208,14 @@ class _PartitionTerms(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad_objective: Tensor, grad_stats: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_objective: Tensor, grad_stats: Tensor) -> tuple[Tensor | None, ...]:
         grad_a, grad_b = ctx.saved_tensors
         return grad_a * grad_objective, grad_b * grad_objective, None, None, None
 
 
-def partition_terms(a: Tensor, b: Tensor, spec: PartitionSpec,
-                    block_size: int | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+def partition_terms(
+    a: Tensor, b: Tensor, spec: PartitionSpec, block_size: int | None = None
+) -> tuple[Tensor, dict[str, Tensor]]:
     """The objective of ``spec`` on ``S = a bᵀ`` (differentiable) and the requested statistics.
 
     Args:
@@ -216,4 +230,4 @@ def partition_terms(a: Tensor, b: Tensor, spec: PartitionSpec,
     """
     with_grad = torch.is_grad_enabled() and (a.requires_grad or b.requires_grad)
     objective, stats = _PartitionTerms.apply(a, b, spec, block_size, with_grad)
-    return objective, dict(zip(STAT_NAMES, stats.unbind()))
+    return objective, dict(zip(STAT_NAMES, stats.unbind(), strict=True))

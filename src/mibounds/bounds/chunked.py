@@ -36,7 +36,8 @@ from torch import Tensor
 from mibounds.bounds._blocked import PartitionSpec, block_rows, partition_terms
 from mibounds.bounds._reductions import exp_linearized
 from mibounds.bounds.lower import value_with_gradient_of
-from mibounds.validation import check_positive
+from mibounds.validation import check_int, check_positive
+from mibounds.validation.tensors import check_temperature
 
 __all__ = [
     "AllPairs",
@@ -49,32 +50,33 @@ __all__ = [
 ]
 
 
-def _check(g: Tensor, h: Tensor, temperature: float | Tensor, block_size: int | None,
-           min_rows: int = 1) -> tuple[Tensor, Tensor]:
+def _check(
+    g: Tensor, h: Tensor, temperature: float | Tensor, block_size: int | None, min_rows: int = 1
+) -> tuple[Tensor, Tensor]:
     """Validate; return ``a = g / tau`` (so ``S = a hᵀ``) and the positives ``S_jj`` ``[K]``."""
     for name, t in (("g", g), ("h", h)):
         if not isinstance(t, Tensor) or not torch.is_floating_point(t) or t.dim() != 2:
-            raise ValueError(f"{name} must be a floating-point [K, d] tensor of embeddings, got "
-                             f"{type(t).__name__} {tuple(t.shape) if isinstance(t, Tensor) else ''}")
+            raise ValueError(
+                f"{name} must be a floating-point [K, d] tensor of embeddings, got "
+                f"{type(t).__name__} {tuple(t.shape) if isinstance(t, Tensor) else ''}"
+            )
     if g.shape != h.shape:
-        raise ValueError(f"g has shape {tuple(g.shape)} but h has {tuple(h.shape)}; pass paired embeddings "
-                         "[K, d], row i of g paired with row i of h")
+        raise ValueError(
+            f"g has shape {tuple(g.shape)} but h has {tuple(h.shape)}; pass paired embeddings "
+            "[K, d], row i of g paired with row i of h"
+        )
     if g.shape[0] < min_rows:
         raise ValueError(f"this bound needs at least {min_rows} pairs, got {g.shape[0]}")
-    if block_size is not None and (int(block_size) != block_size or block_size < 1):
-        raise ValueError(f"block_size must be a positive integer or None, got {block_size}")
-    if isinstance(temperature, Tensor):
-        if temperature.numel() != 1 or not bool((temperature.detach() > 0).all()):
-            raise ValueError(f"temperature must be a positive scalar, got {temperature}")
-        temperature = temperature.reshape(()).to(g)
-    else:
-        temperature = check_positive(temperature, "temperature")
-    a = g / temperature
+    if block_size is not None:
+        check_int(block_size, "block_size", minimum=1, hint="or None for about a million entries per block")
+    temperature = check_temperature(temperature)
+    a = g / (temperature.to(g) if isinstance(temperature, Tensor) else temperature)
     return a, (a * h).sum(dim=1)
 
 
-def infonce_embeddings(g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.0, symmetric: bool = False,
-                       block_size: int | None = None) -> Tensor:
+def infonce_embeddings(
+    g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.0, symmetric: bool = False, block_size: int | None = None
+) -> Tensor:
     r""":func:`~mibounds.bounds.infonce` on :math:`S = g h^\top/\tau`, computed in row blocks.
 
     .. math::
@@ -107,8 +109,7 @@ def infonce_embeddings(g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.
     return math.log(k) + positives.mean() - objective
 
 
-def dv_embeddings(g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.0,
-                  block_size: int | None = None) -> Tensor:
+def dv_embeddings(g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.0, block_size: int | None = None) -> Tensor:
     r""":func:`~mibounds.bounds.dv` on :math:`S = g h^\top/\tau`, computed in row blocks.
 
     .. math::
@@ -134,8 +135,7 @@ def dv_embeddings(g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.0,
     return positives.mean() - (log_sum - math.log(k * (k - 1)))
 
 
-def nwj_embeddings(g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.0,
-                   block_size: int | None = None) -> Tensor:
+def nwj_embeddings(g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.0, block_size: int | None = None) -> Tensor:
     r""":func:`~mibounds.bounds.nwj` on :math:`S = g h^\top/\tau`, computed in row blocks.
 
     .. math::
@@ -167,8 +167,7 @@ def _js_objective(positives: Tensor, softplus_sum: Tensor, k: int) -> Tensor:
     return -F.softplus(-positives).mean() - softplus_sum / (k * (k - 1))
 
 
-def js_embeddings(g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.0,
-                  block_size: int | None = None) -> Tensor:
+def js_embeddings(g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.0, block_size: int | None = None) -> Tensor:
     r""":func:`~mibounds.bounds.js` on :math:`S = g h^\top/\tau`: the JS gradient, the NWJ value on ``S + 1``.
 
     .. math::
@@ -197,8 +196,9 @@ def js_embeddings(g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.0,
     return value_with_gradient_of(value, _js_objective(positives, softplus_sum, k))
 
 
-def smile_embeddings(g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.0, clip: float | None = 5.0,
-                     block_size: int | None = None) -> Tensor:
+def smile_embeddings(
+    g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.0, clip: float | None = 5.0, block_size: int | None = None
+) -> Tensor:
     r""":func:`~mibounds.bounds.smile` on :math:`S = g h^\top/\tau`: clipped DV value, JS gradient.
 
     .. math::
@@ -263,8 +263,9 @@ class AllPairs(NamedTuple):
 
 
 @torch.no_grad()
-def all_pairs_embeddings(g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.0,
-                         block_size: int | None = None) -> AllPairs:
+def all_pairs_embeddings(
+    g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.0, block_size: int | None = None
+) -> AllPairs:
     r"""Evaluate a separable critic on all pairs of a (held-out) split, in O(K·d) memory, no gradient.
 
     For :math:`S = g h^\top/\tau`, the per-column off-diagonal log-mean-exps

@@ -151,7 +151,7 @@ def infonce(scores: Tensor, symmetric: bool = False) -> Tensor:
 
     Example:
         >>> import torch
-        >>> float(infonce(torch.zeros(8, 8)))
+        >>> float(infonce(torch.zeros(8, 8, dtype=torch.float64)))
         0.0
 
     Reference:
@@ -309,14 +309,12 @@ def interpolated(scores: Tensor, log_baseline: Tensor | float, alpha: float) -> 
     check_scores(scores)
     alpha = check_probability(alpha, "alpha")
     k = scores.shape[0]
-    log_baseline = check_log_baseline(log_baseline, k).to(scores).expand(k)
+    log_a = check_log_baseline(log_baseline, k).to(scores).expand(k)
     if alpha == 0.0:
-        return tuba(scores, log_baseline)
+        return tuba(scores, log_a)
     log_mixture = leave_one_out_logmeanexp(scores)  # [k (left out), j]
     if alpha < 1.0:
-        log_mixture = torch.logaddexp(
-            log_mixture + math.log(alpha), log_baseline[None, :] + math.log1p(-alpha)
-        )
+        log_mixture = torch.logaddexp(log_mixture + math.log(alpha), log_a[None, :] + math.log1p(-alpha))
     joint = mean_offdiagonal(scores.diagonal()[None, :] - log_mixture)
     partition = exp_linearized(logmeanexp_offdiagonal(scores - log_mixture.diagonal()[None, :]))
     return 1.0 + joint - partition

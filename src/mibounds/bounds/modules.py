@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from mibounds.bounds import lower
 from mibounds.bounds._reductions import logmeanexp_offdiagonal
-from mibounds.bounds.registry import get
+from mibounds.bounds.registry import parse
 from mibounds.validation import check_probability, check_scores
 
 __all__ = ["DV", "JS", "MINE", "NWJ", "SMILE", "TUBA", "Bound", "InfoNCE", "Interpolated", "make"]
@@ -21,7 +21,8 @@ class Bound(nn.Module):
     """A score-based bound of the registry as a module: ``forward(scores, log_baseline=None)``.
 
     Args:
-        name: A registry name with ``"scores"`` among its needs (see :func:`mibounds.bounds.names`).
+        name: A registry name with ``"scores"`` among its needs (see :func:`mibounds.bounds.names`),
+            optionally with a parameter (``"smile:5"``, see :func:`mibounds.bounds.parse`).
         **params: Hyper-parameters overriding the registry defaults (e.g. ``alpha=0.9``).
 
     Example:
@@ -33,7 +34,7 @@ class Bound(nn.Module):
 
     def __init__(self, name: str, **params: Any) -> None:
         super().__init__()
-        info = get(name)
+        info, params = parse(name, **params)
         if not info.score_based:
             raise ValueError(
                 f"bound {info.name!r} needs {', '.join(info.needs)}, not a critic's scores; "
@@ -43,8 +44,7 @@ class Bound(nn.Module):
         if unknown:
             allowed = ", ".join(info.params) or "none"
             raise ValueError(
-                f"bound {info.name!r} has no parameter {', '.join(map(repr, unknown))}; "
-                f"its parameters: {allowed}"
+                f"bound {info.name!r} has no parameter {', '.join(map(repr, unknown))}; its parameters: {allowed}"
             )
         self.info = info
         self.params = {**info.params, **params}
@@ -59,9 +59,9 @@ class Bound(nn.Module):
         """True when ``forward`` requires ``log_baseline``."""
         return "log_baseline" in self.info.needs
 
-    def ceiling(self, k: int) -> float | None:
-        """Largest value the estimate can take on a batch of ``k`` pairs (None if unbounded)."""
-        return self.info.ceiling_for(k, **self.params)
+    def ceiling(self, batch_size: int) -> float | None:
+        """Largest value the estimate can take on a batch of K = ``batch_size`` pairs (None if unbounded)."""
+        return self.info.ceiling_for(batch_size, **self.params)
 
     def forward(self, scores: Tensor, log_baseline: Tensor | float | None = None) -> Tensor:
         """The bound on ``scores`` ``[K, K]`` (value in nats, training gradient)."""
@@ -174,6 +174,10 @@ _MODULES: dict[str, type[Bound]] = {"mine": MINE}
 
 
 def make(name: str, **params: Any) -> Bound:
-    """The module of a score-based bound: :class:`MINE` for ``"mine"``, :class:`Bound` otherwise."""
-    cls = _MODULES.get(get(name).name)
-    return cls(**params) if cls is not None else Bound(name, **params)
+    """The module of a score-based bound: :class:`MINE` for ``"mine"``, :class:`Bound` otherwise.
+
+    ``name`` may carry a parameter (``"smile:5"``, see :func:`mibounds.bounds.parse`).
+    """
+    info, params = parse(name, **params)
+    cls = _MODULES.get(info.name)
+    return cls(**params) if cls is not None else Bound(info.name, **params)

@@ -1,5 +1,15 @@
 """The registry of bounds: one entry per bound, with the metadata that drives the CLI listing,
-the docs table, the estimators and the parametrized test battery."""
+the docs table, the estimators and the parametrized test battery, and the one parser of a bound
+named with its parameters (``"smile:5"``).
+
+Example:
+    >>> from mibounds.bounds import registry
+    >>> info = registry.get("infonce")
+    >>> info.kind, info.needs, round(info.ceiling_for(64), 4)
+    ('lower', ('scores',), 4.1589)
+    >>> registry.parse("interpolated:0.9")[1]
+    {'alpha': 0.9}
+"""
 
 from __future__ import annotations
 
@@ -12,28 +22,26 @@ from typing import Any, Literal
 from mibounds.bounds import lower, structured
 from mibounds.validation import unknown_name_error
 
-__all__ = ["BoundInfo", "get", "names"]
+__all__ = ["BoundInfo", "get", "names", "parse"]
 
 #: What a bound needs besides hyper-parameters.
 #: "scores": a [K, K] critic score matrix; "log_baseline": log a(y), scalar or [K];
 #: "state": a moving average kept across batches (use the module); "log_conditional": [K, K]
 #: log p(y_j | x_i); "log_marginal": [K] log q(y_i); "log_decoder": [K] log q(x_i | y_i);
 #: "entropy_x": h(X) in nats.
-Need = Literal[
-    "scores", "log_baseline", "state", "log_conditional", "log_marginal", "log_decoder", "entropy_x"
-]
+Need = Literal["scores", "log_baseline", "state", "log_conditional", "log_marginal", "log_decoder", "entropy_x"]
 
 
-def _no_ceiling(k: int, **params: Any) -> float | None:
+def _no_ceiling(batch_size: int, **params: Any) -> float | None:
     return None
 
 
-def _log_k(k: int, **params: Any) -> float:
-    return math.log(k)
+def _log_k(batch_size: int, **params: Any) -> float:
+    return math.log(batch_size)
 
 
-def _interpolated_ceiling(k: int, alpha: float = 0.5, **params: Any) -> float | None:
-    return None if alpha == 0 else 1.0 + math.log((k - 1) / alpha)
+def _interpolated_ceiling(batch_size: int, alpha: float = 0.5, **params: Any) -> float | None:
+    return None if alpha == 0 else 1.0 + math.log((batch_size - 1) / alpha)
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,7 @@ class BoundInfo:
         kind: ``"lower"`` or ``"upper"`` (a bound on I(X; Y) in expectation).
         needs: What it takes besides hyper-parameters (see :data:`Need`).
         params: Hyper-parameters and their defaults, e.g. ``{"alpha": 0.5}``.
-        ceiling: ``ceiling(k, **params)``: the largest value the estimate can take on a batch of K
+        ceiling: ``ceiling(batch_size, **params)``: the largest value the estimate can take on a batch of K
             pairs (``log K`` for InfoNCE), or None when unbounded.
         reference: Paper the bound comes from.
         year: Its year.
@@ -82,89 +90,155 @@ class BoundInfo:
         """True when the bound is computed from a critic's score matrix (it can train a critic)."""
         return "scores" in self.needs
 
-    def ceiling_for(self, k: int, **params: Any) -> float | None:
-        """The ceiling at batch size ``k`` with this entry's default params updated by ``params``."""
-        return self.ceiling(k, **{**self.params, **params})
+    def ceiling_for(self, batch_size: int, **params: Any) -> float | None:
+        """The ceiling at batch size K = ``batch_size`` with this entry's default params updated by ``params``."""
+        return self.ceiling(batch_size, **{**self.params, **params})
 
 
 _POOLE = "Poole et al. 2019, On Variational Bounds of Mutual Information (arXiv:1905.06922)"
 
 _ENTRIES = (
     BoundInfo(
-        "tuba", lower.tuba, "lower", ("scores", "log_baseline"), _POOLE, 2019,
+        "tuba",
+        lower.tuba,
+        "lower",
+        ("scores", "log_baseline"),
+        _POOLE,
+        2019,
         "tractable unnormalized Barber-Agakov: NWJ with a baseline log a(y)",
     ),
     BoundInfo(
-        "nwj", lower.nwj, "lower", ("scores",),
-        "Nguyen, Wainwright, Jordan 2010, Estimating divergence functionals (f-MINE)", 2010,
+        "nwj",
+        lower.nwj,
+        "lower",
+        ("scores",),
+        "Nguyen, Wainwright, Jordan 2010, Estimating divergence functionals (f-MINE)",
+        2010,
         "f-divergence (KL) bound; unbiased but variance grows like e^I",
         optimal_offset=1.0,
     ),
     BoundInfo(
-        "dv", lower.dv, "lower", ("scores",),
-        "Donsker, Varadhan 1983; Belghazi et al. 2018, MINE (arXiv:1801.04062)", 1983,
+        "dv",
+        lower.dv,
+        "lower",
+        ("scores",),
+        "Donsker, Varadhan 1983; Belghazi et al. 2018, MINE (arXiv:1801.04062)",
+        1983,
         "Donsker-Varadhan: joint mean minus log of the mean exp over negatives",
     ),
     BoundInfo(
-        "mine", lower.mine, "lower", ("scores", "state"),
-        "Belghazi et al. 2018, Mutual Information Neural Estimation (arXiv:1801.04062)", 2018,
+        "mine",
+        lower.mine,
+        "lower",
+        ("scores", "state"),
+        "Belghazi et al. 2018, Mutual Information Neural Estimation (arXiv:1801.04062)",
+        2018,
         "DV with the partition gradient divided by a moving average (module holds it)",
-        params={"rate": 0.01}, trains="DV with a moving-average partition gradient", reports="DV",
+        params={"rate": 0.01},
+        trains="DV with a moving-average partition gradient",
+        reports="DV",
     ),
     BoundInfo(
-        "infonce", lower.infonce, "lower", ("scores",),
-        "van den Oord, Li, Vinyals 2018, Contrastive Predictive Coding (arXiv:1807.03748)", 2018,
+        "infonce",
+        lower.infonce,
+        "lower",
+        ("scores",),
+        "van den Oord, Li, Vinyals 2018, Contrastive Predictive Coding (arXiv:1807.03748)",
+        2018,
         "K-way classification of the positive x for each y; never above log K",
-        params={"symmetric": False}, ceiling=_log_k,
+        params={"symmetric": False},
+        ceiling=_log_k,
     ),
     BoundInfo(
-        "js", lower.js, "lower", ("scores",),
-        "Hjelm et al. 2019, Deep InfoMax (arXiv:1808.06670); " + _POOLE, 2019,
+        "js",
+        lower.js,
+        "lower",
+        ("scores",),
+        "Hjelm et al. 2019, Deep InfoMax (arXiv:1808.06670); " + _POOLE,
+        2019,
         "critic trained with the f-GAN Jensen-Shannon objective, reported with NWJ on f + 1",
-        trains="f-GAN Jensen-Shannon objective", reports="NWJ on scores + 1",
-        objective=lower.js_fgan, optimal_offset=0.0,
+        trains="f-GAN Jensen-Shannon objective",
+        reports="NWJ on scores + 1",
+        objective=lower.js_fgan,
+        optimal_offset=0.0,
     ),
     BoundInfo(
-        "smile", lower.smile, "lower", ("scores",),
-        "Song, Ermon 2020, Understanding the Limitations of Variational MI Estimators "
-        "(arXiv:1910.06222)", 2020,
+        "smile",
+        lower.smile,
+        "lower",
+        ("scores",),
+        "Song, Ermon 2020, Understanding the Limitations of Variational MI Estimators (arXiv:1910.06222)",
+        2020,
         "DV with the partition term over scores clipped to [-clip, clip], JS-trained",
-        params={"clip": 5.0}, trains="f-GAN Jensen-Shannon objective", reports="clipped DV",
-        objective=lower.js_fgan, optimal_offset=0.0,
+        params={"clip": 5.0},
+        trains="f-GAN Jensen-Shannon objective",
+        reports="clipped DV",
+        objective=lower.js_fgan,
+        optimal_offset=0.0,
     ),
     BoundInfo(
-        "interpolated", lower.interpolated, "lower", ("scores", "log_baseline"), _POOLE, 2019,
+        "interpolated",
+        lower.interpolated,
+        "lower",
+        ("scores", "log_baseline"),
+        _POOLE,
+        2019,
         "I_alpha: TUBA with a baseline mixing the leave-one-out batch average (alpha) and a(y)",
-        params={"alpha": 0.5}, ceiling=_interpolated_ceiling,
+        params={"alpha": 0.5},
+        ceiling=_interpolated_ceiling,
     ),
     BoundInfo(
-        "ba", structured.ba, "lower", ("log_decoder", "entropy_x"),
-        "Barber, Agakov 2003, The IM algorithm", 2003,
+        "ba",
+        structured.ba,
+        "lower",
+        ("log_decoder", "entropy_x"),
+        "Barber, Agakov 2003, The IM algorithm",
+        2003,
         "E log q(x|y) + h(X): needs a tractable decoder and the entropy of X",
     ),
     BoundInfo(
-        "tnce", structured.tnce, "lower", ("log_conditional",), _POOLE, 2019,
+        "tnce",
+        structured.tnce,
+        "lower",
+        ("log_conditional",),
+        _POOLE,
+        2019,
         "InfoNCE with the critic log p(y|x) of a tractable encoder",
         ceiling=_log_k,
     ),
     BoundInfo(
-        "rate", structured.rate, "upper", ("log_conditional", "log_marginal"),
-        "Alemi et al. 2017, Deep Variational Information Bottleneck (arXiv:1612.00410)", 2017,
+        "rate",
+        structured.rate,
+        "upper",
+        ("log_conditional", "log_marginal"),
+        "Alemi et al. 2017, Deep Variational Information Bottleneck (arXiv:1612.00410)",
+        2017,
         "E_x KL(p(y|x) || q(y)) for a tractable encoder and any marginal q",
     ),
     BoundInfo(
-        "leave_one_out_upper", structured.leave_one_out_upper, "upper", ("log_conditional",),
-        _POOLE, 2019,
+        "leave_one_out_upper",
+        structured.leave_one_out_upper,
+        "upper",
+        ("log_conditional",),
+        _POOLE,
+        2019,
         "rate with q(y) replaced by the leave-one-out minibatch mixture of p(y|x_i)",
     ),
     BoundInfo(
-        "club", structured.club, "upper", ("log_conditional",),
-        "Cheng et al. 2020, CLUB: A Contrastive Log-ratio Upper Bound (arXiv:2006.12013)", 2020,
+        "club",
+        structured.club,
+        "upper",
+        ("log_conditional",),
+        "Cheng et al. 2020, CLUB: A Contrastive Log-ratio Upper Bound (arXiv:2006.12013)",
+        2020,
         "E_joint log p(y|x) - E_marginals log p(y|x)",
     ),
 )
 
 _REGISTRY: Mapping[str, BoundInfo] = MappingProxyType({entry.name: entry for entry in _ENTRIES})
+
+#: The hyper-parameter a ``"name:value"`` label sets, per bound.
+MAIN_PARAM: Mapping[str, str] = MappingProxyType({"smile": "clip", "interpolated": "alpha", "mine": "rate"})
 
 
 def _normalize(name: str) -> str:
@@ -185,8 +259,7 @@ def names(*, kind: Literal["lower", "upper"] | None = None, score_based: bool | 
     return [
         entry.name
         for entry in _ENTRIES
-        if (kind is None or entry.kind == kind)
-        and (score_based is None or entry.score_based == score_based)
+        if (kind is None or entry.kind == kind) and (score_based is None or entry.score_based == score_based)
     ]
 
 
@@ -200,3 +273,62 @@ def get(name: str) -> BoundInfo:
         return _REGISTRY[_normalize(name)]
     except KeyError:
         raise unknown_name_error("bound", name, _REGISTRY) from None
+
+
+def parse(label: str, **params: Any) -> tuple[BoundInfo, dict[str, Any]]:
+    """A bound named with its parameters: ``"name"``, ``"name:value"`` or ``"name:key=value"``.
+
+    ``value`` sets the bound's main hyper-parameter (:data:`MAIN_PARAM`): ``clip`` for smile
+    (``inf`` or ``none`` for no clipping), ``alpha`` for interpolated, ``rate`` for mine. This is
+    the one syntax every entry point accepts (``bounds.make``, the losses, ``estimate``, the
+    command line, the experiments).
+
+    Args:
+        label: The bound's name, optionally with one parameter.
+        **params: Further hyper-parameters, merged with the label's.
+
+    Returns:
+        The registry entry and the hyper-parameters (the label's and ``params``).
+
+    Raises:
+        ValueError: For an unknown bound, a bound that takes no such parameter, a value that is
+            not a number, or a parameter given both in the label and in ``params``.
+
+    Example:
+        >>> from mibounds import bounds
+        >>> info, params = bounds.parse("smile:5")
+        >>> info.name, params
+        ('smile', {'clip': 5.0})
+        >>> bounds.parse("interpolated:alpha=0.9")[1], bounds.parse("smile:inf")[1]
+        ({'alpha': 0.9}, {'clip': None})
+        >>> bounds.parse("infonce", symmetric=True)[1]
+        {'symmetric': True}
+    """
+    text = str(label)
+    name, _, value = text.strip().partition(":")
+    info = get(name)
+    parsed: dict[str, Any] = {}
+    if value:
+        key, eq, raw = value.partition("=")
+        if not eq:
+            key, raw = MAIN_PARAM.get(info.name, ""), value
+        if key not in info.params:
+            allowed = ", ".join(info.params) or "none"
+            raise ValueError(
+                f"bound label {text!r}: bound {info.name!r} has no parameter {key or '(main)'!r}; "
+                f"its parameters: {allowed}; write e.g. 'smile:5' or 'interpolated:alpha=0.5'"
+            )
+        if raw.strip().lower() in ("inf", "none"):
+            parsed[key] = None
+        else:
+            try:
+                parsed[key] = float(raw)
+            except ValueError:
+                raise ValueError(f"bound label {text!r}: {raw!r} is not a number (or 'inf')") from None
+    twice = sorted(set(parsed) & set(params))
+    if twice:
+        raise ValueError(
+            f"bound label {text!r} sets {', '.join(map(repr, twice))}, which is also given as a keyword; "
+            "give each parameter once"
+        )
+    return info, {**parsed, **params}

@@ -5,6 +5,17 @@ convention: positives on the diagonal, rows indexed by x, columns by y. The uppe
 when the conditional is the true one (the rate bound for any marginal q(y)); with a variational
 conditional they are estimates, not guarantees.
 
+Example:
+    With an uninformative conditional (the same density for every x) every bound is 0 nats:
+
+    >>> import torch
+    >>> from mibounds.bounds.structured import club, rate, tnce
+    >>> log_conditional = torch.zeros(8, 8, dtype=torch.float64)
+    >>> float(tnce(log_conditional)), float(club(log_conditional))
+    (0.0, 0.0)
+    >>> float(rate(log_conditional, torch.zeros(8, dtype=torch.float64)))
+    0.0
+
 References:
     Poole, Ozair, van den Oord, Alemi, Tucker (2019). On Variational Bounds of Mutual Information.
     ICML. arXiv:1905.06922.

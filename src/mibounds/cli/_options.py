@@ -16,23 +16,89 @@ def add_estimation_options(parser: argparse.ArgumentParser) -> None:
     from mibounds.estimation import estimator as e
 
     group = parser.add_argument_group("estimator")
-    group.add_argument("--bound", default=e.DEFAULT_BOUND, help="bound that trains the critics (see 'mibounds bounds'; default: %(default)s); with js, smile or nwj the estimate is the held-out mean log density ratio, with the others the bound's held-out value at batch size K")
-    group.add_argument("--critic", default=e.DEFAULT_CRITIC, help="learned critic added to the Gaussian one: separable, bilinear, concat, or none (default: %(default)s)")
+    group.add_argument(
+        "--bound",
+        default=e.DEFAULT_BOUND,
+        help="bound that trains the critics (see 'mibounds bounds'; default: %(default)s); with js, smile or nwj the estimate is the held-out mean log density ratio, with the others the bound's held-out value at batch size K",
+    )
+    group.add_argument(
+        "--critic",
+        default=e.DEFAULT_CRITIC,
+        help="learned critic added to the Gaussian one: separable, bilinear, concat, or none (default: %(default)s)",
+    )
     group.add_argument("--no-gaussian", action="store_true", help="no Gaussian critic under the learned one")
-    group.add_argument("--num-folds", type=int, default=e.DEFAULT_NUM_FOLDS, metavar="F", help="folds, one critic each; every row is evaluated by the critic that did not train on it (default: %(default)s)")
-    group.add_argument("--batch-size", type=int, default=None, metavar="K", help=f"pairs per training batch (default: {e.DEFAULT_BATCH_SIZE}, lower for small data)")
-    group.add_argument("--max-steps", type=int, default=e.DEFAULT_MAX_STEPS, metavar="N", help="most training steps (default: %(default)s)")
-    group.add_argument("--learning-rate", type=float, default=e.DEFAULT_LEARNING_RATE, metavar="LR", help="Adam step size (default: %(default)s)")
-    group.add_argument("--patience", type=int, default=e.DEFAULT_PATIENCE, metavar="N", help="validation checks without improvement before stopping (default: %(default)s)")
-    group.add_argument("--discrete", choices=["auto", "none", "x", "y", "both"], default="auto", help="which variables hold categories (text labels, booleans, integers with at most 20 values under auto); a categorical side gets the Barber-Agakov bound of a classifier, two get the plug-in estimate (default: %(default)s)")
-    group.add_argument("--standardize", choices=["quantile", "zscore", "none"], default="quantile", help="per-column scaling: normal scores via the empirical CDF, mean/std, or none (default: %(default)s)")
-    group.add_argument("--confidence", type=float, default=0.95, metavar="C", help="coverage of the interval and of the lower bound (default: %(default)s)")
-    group.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda (default: %(default)s)")
+    group.add_argument(
+        "--num-folds",
+        type=int,
+        default=e.DEFAULT_NUM_FOLDS,
+        metavar="F",
+        help="folds, one critic each; every row is evaluated by the critic that did not train on it (default: %(default)s)",
+    )
+    group.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        metavar="K",
+        help=f"pairs per training batch (default: {e.DEFAULT_BATCH_SIZE}, lower for small data)",
+    )
+    group.add_argument(
+        "--max-steps",
+        type=int,
+        default=e.DEFAULT_MAX_STEPS,
+        metavar="N",
+        help="most training steps (default: %(default)s)",
+    )
+    group.add_argument(
+        "--learning-rate",
+        type=float,
+        default=e.DEFAULT_LEARNING_RATE,
+        metavar="LR",
+        help="Adam step size (default: %(default)s)",
+    )
+    group.add_argument(
+        "--patience",
+        type=int,
+        default=e.DEFAULT_PATIENCE,
+        metavar="N",
+        help="validation checks without improvement before stopping (default: %(default)s)",
+    )
+    group.add_argument(
+        "--discrete",
+        choices=["auto", "none", "x", "y", "both"],
+        default="auto",
+        help="which variables hold categories (text labels, booleans, integers with at most 20 values under auto); a categorical side gets the Barber-Agakov bound of a classifier, two get the plug-in estimate (default: %(default)s)",
+    )
+    group.add_argument(
+        "--standardize",
+        choices=["quantile", "zscore", "none"],
+        default="quantile",
+        help="per-column scaling: normal scores via the empirical CDF, mean/std, or none (default: %(default)s)",
+    )
+    group.add_argument(
+        "--confidence",
+        type=float,
+        default=0.95,
+        metavar="C",
+        help="coverage of the interval and of the lower bound (default: %(default)s)",
+    )
+    group.add_argument(
+        "--device", default="auto", help="auto (CUDA when available), cpu or cuda (default: %(default)s)"
+    )
     group.add_argument("--seed", type=int, default=None, help="random seed; the same seed repeats a run")
-    group.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for torch (default: %(default)s: the networks are small, so more threads gain little and compete with other work)")
+    group.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="CPU threads for torch (default: %(default)s: the networks are small, so more threads gain little and compete with other work)",
+    )
     out = parser.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    out.add_argument("--no-progress", action="store_true", help="no progress bar (there is none either when stderr is not a terminal)")
+    out.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (there is none either when stderr is not a terminal)",
+    )
 
 
 def check_names(args: argparse.Namespace) -> None:
@@ -83,7 +149,9 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def print_result(result: Any, args: argparse.Namespace, extra: dict[str, Any] | None = None, lines: list[str] | None = None) -> None:
+def print_result(
+    result: Any, args: argparse.Namespace, extra: dict[str, Any] | None = None, lines: list[str] | None = None
+) -> None:
     """Print the result: JSON (``--json``, with ``extra`` fields) or lines for people."""
     if args.json:
         print(json.dumps({**(extra or {}), **result.to_dict()}, indent=2))

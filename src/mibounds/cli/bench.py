@@ -71,24 +71,49 @@ def _add_sweep(commands: Any) -> None:
     grid.add_argument("--n", nargs="+", type=int, metavar="N", help="sample sizes")
     grid.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="seeds (replicates), e.g. 0 1 2 3 4")
     grid.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", dest="fixed",
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="fixed",
         help="a parameter for every cell, e.g. max_steps=500 (VALUE read as JSON, else as text); repeatable",
     )
-    grid.add_argument("--spec", metavar="FILE", help="a JSON grid instead of the flags above (keys: tasks, bounds, "
-                      "critics, n, seeds, axes, fixed, cell)")
-    grid.add_argument("--cell", metavar="CELL", help="the cell function: estimate (default, unless the spec "
-                      "names one), synthetic, accuracy or consistency; or MODULE:FUNCTION of your own with --allow-import")
-    grid.add_argument("--allow-import", action="store_true", help="let --cell or the spec's 'cell' name a function "
-                      "outside the registered cells (its module is imported and the function run: only for "
-                      "code you trust)")
+    grid.add_argument(
+        "--spec",
+        metavar="FILE",
+        help="a JSON grid instead of the flags above (keys: tasks, bounds, critics, n, seeds, axes, fixed, cell)",
+    )
+    grid.add_argument(
+        "--cell",
+        metavar="CELL",
+        help="the cell function: estimate (default, unless the spec "
+        "names one), synthetic, accuracy or consistency; or MODULE:FUNCTION of your own with --allow-import",
+    )
+    grid.add_argument(
+        "--allow-import",
+        action="store_true",
+        help="let --cell or the spec's 'cell' name a function "
+        "outside the registered cells (its module is imported and the function run: only for "
+        "code you trust)",
+    )
     run = parser.add_argument_group("execution")
     run.add_argument("--db", default="results.sqlite", help="SQLite results file (default: %(default)s)")
-    run.add_argument("--workers", type=int, default=0, help="local worker processes; 0 runs the cells in this "
-                     "process (default); with Ray, the most cells in flight")
-    run.add_argument("--executor", choices=("local", "ray"), default="local", help="where cells run (ray needs "
-                     "pip install 'mibounds[ray]')")
-    run.add_argument("--address", help="Ray cluster address: 'auto' joins this machine's cluster (default: start "
-                     "a local Ray instance)")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="local worker processes; 0 runs the cells in this process (default); with Ray, the most cells in flight",
+    )
+    run.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="where cells run (ray needs pip install 'mibounds[ray]')",
+    )
+    run.add_argument(
+        "--address",
+        help="Ray cluster address: 'auto' joins this machine's cluster (default: start a local Ray instance)",
+    )
     run.add_argument("--threads-per-worker", type=int, default=1, help="torch threads per worker (default: 1)")
     run.add_argument("--retry-failed", action="store_true", help="rerun the cells recorded as failed")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -197,7 +222,7 @@ def _add_report(commands: Any) -> None:
     )
     parser.add_argument("--db", default="results.sqlite", help="SQLite results file (default: %(default)s)")
     parser.add_argument("--out", default="report", metavar="DIR", help="folder to write into (default: %(default)s)")
-    parser.add_argument("--no-figure", action="store_true", help="tables only (no matplotlib needed)")
+    parser.add_argument("--no-figures", action="store_true", help="tables only (no matplotlib needed)")
     parser.set_defaults(func=_report)
 
 
@@ -205,9 +230,9 @@ def _report(args: argparse.Namespace) -> int:
     from mibounds.experiments.report import write_report
 
     try:
-        files = write_report(args.db, args.out, figure=not args.no_figure)
+        files = write_report(args.db, args.out, figure=not args.no_figures)
     except ImportError as error:  # matplotlib missing: the tables are written already
-        raise ValueError(f"{error} (or pass --no-figure for the tables only)") from None
+        raise ValueError(f"{error} (or pass --no-figures for the tables only)") from None
     print(files)
     return 0
 
@@ -224,16 +249,25 @@ def _add_accuracy(commands: Any) -> None:
         "accuracy.md, accuracy.csv and accuracy.png: bias, mean |error|, RMSE, coverage, lower bound and "
         "seconds per task, beside the rows that benchmarks/peers/run_peers.py wrote into the same file.",
     )
-    parser.add_argument("--db", default="results/accuracy/accuracy.sqlite", help="SQLite results file (default: %(default)s)")
-    parser.add_argument("--out", default="results/accuracy", metavar="DIR", help="folder for the report (default: %(default)s)")
+    parser.add_argument(
+        "--db", default="results/accuracy/accuracy.sqlite", help="SQLite results file (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--out", default="results/accuracy", metavar="DIR", help="folder for the report (default: %(default)s)"
+    )
     parser.add_argument("--tasks", nargs="+", metavar="TASK", help="only these task ids of the suite (default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="seeds (default: 0 1 2 3 4)")
     parser.add_argument("--workers", type=int, default=0, help="local worker processes (default: 0, this process)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per cell (default: %(default)s, the "
-                        "setting of the suite's times)")
-    parser.add_argument("--report-only", action="store_true", help="write the report from the results file without "
-                        "running cells")
-    parser.add_argument("--no-figure", action="store_true", help="tables only (no matplotlib needed)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads per cell (default: %(default)s, the setting of the suite's times)",
+    )
+    parser.add_argument(
+        "--report-only", action="store_true", help="write the report from the results file without running cells"
+    )
+    parser.add_argument("--no-figures", action="store_true", help="tables only (no matplotlib needed)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=_accuracy)
 
@@ -251,20 +285,26 @@ def _accuracy(args: argparse.Namespace) -> int:
 
             raise unknown_name_error("suite task", unknown[0], sorted(known))
         suite = tuple((task, n) for task, n in suite if task in args.tasks)
-    if not args.no_figure:
+    if not args.no_figures:
         from mibounds.experiments.figures import require_matplotlib
 
-        require_matplotlib("--no-figure")  # before the cells run, not after them
+        require_matplotlib("--no-figures")  # before the cells run, not after them
     if not args.report_only:
         try:
-            accuracy.run_accuracy(args.db, suite=suite, seeds=args.seeds or accuracy.SEEDS, workers=args.workers,
-                                  threads=args.threads, progress=not args.no_progress)
+            accuracy.run_accuracy(
+                args.db,
+                suite=suite,
+                seeds=args.seeds or accuracy.SEEDS,
+                workers=args.workers,
+                threads=args.threads,
+                progress=not args.no_progress,
+            )
         except SweepInterrupted:
             return 130
     try:
-        files = accuracy.write_accuracy_report(args.db, args.out, figure=not args.no_figure)
+        files = accuracy.write_accuracy_report(args.db, args.out, figure=not args.no_figures)
     except ImportError as error:
-        raise ValueError(f"{error} (or pass --no-figure for the tables only)") from None
+        raise ValueError(f"{error} (or pass --no-figures for the tables only)") from None
     print(files)
     return 0
 

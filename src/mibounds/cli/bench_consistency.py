@@ -17,14 +17,20 @@ def add_consistency(commands: Any) -> None:
         "trains (js is the default), into a resumable results file, then write consistency.md (which estimator "
         "passes which test) and consistency.png. See mibounds.experiments.consistency.",
     )
-    parser.add_argument("--db", default="results/consistency/consistency.sqlite", help="SQLite results file (default: %(default)s)")
-    parser.add_argument("--out", default="results/consistency", metavar="DIR", help="folder for the report (default: %(default)s)")
-    parser.add_argument("--bounds", nargs="+", metavar="BOUND", help="bounds to test (default: every bound the estimator trains)")
+    parser.add_argument(
+        "--db", default="results/consistency/consistency.sqlite", help="SQLite results file (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--out", default="results/consistency", metavar="DIR", help="folder for the report (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--bounds", nargs="+", metavar="BOUND", help="bounds to test (default: every bound the estimator trains)"
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], metavar="SEED", help="seeds (default: 0)")
     parser.add_argument("--workers", type=int, default=0, help="local worker processes (default: 0, this process)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per cell (default: %(default)s)")
     parser.add_argument("--report-only", action="store_true", help="write the report without running cells")
-    parser.add_argument("--no-figure", action="store_true", help="the table only (no matplotlib needed)")
+    parser.add_argument("--no-figures", action="store_true", help="the table only (no matplotlib needed)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="also print the verdicts as JSON on stdout")
     parser.set_defaults(func=_consistency)
@@ -42,23 +48,31 @@ def _consistency(args: argparse.Namespace) -> int:
                 from mibounds.validation import unknown_name_error
 
                 raise unknown_name_error("bound", bound, valid)
-    if not args.no_figure:
+    if not args.no_figures:
         from mibounds.experiments.figures import require_matplotlib
 
-        require_matplotlib("--no-figure")  # before the cells run, not after them
+        require_matplotlib("--no-figures")  # before the cells run, not after them
     if not args.report_only:
         try:
-            consistency.run_consistency(args.db, bounds=args.bounds, seeds=args.seeds, workers=args.workers,
-                                        threads=args.threads, progress=not args.no_progress)
+            consistency.run_consistency(
+                args.db,
+                bounds=args.bounds,
+                seeds=args.seeds,
+                workers=args.workers,
+                threads=args.threads,
+                progress=not args.no_progress,
+            )
         except SweepInterrupted:
             return 130
-    files = consistency.write_consistency_report(args.db, args.out, figure=not args.no_figure)
+    files = consistency.write_consistency_report(args.db, args.out, figure=not args.no_figures)
     if args.json:
         import dataclasses
         import json
 
         results = consistency.verdicts(consistency.finished_rows(args.db))
-        print(json.dumps({"files": [str(files.markdown)], "verdicts": [dataclasses.asdict(v) for v in results]}, indent=2))
+        print(
+            json.dumps({"files": [str(files.markdown)], "verdicts": [dataclasses.asdict(v) for v in results]}, indent=2)
+        )
         return 0
     print(files)
     return 0

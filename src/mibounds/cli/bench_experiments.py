@@ -50,28 +50,52 @@ def _add_staircase(commands: Any) -> None:
     )
     parser.add_argument("--tasks", nargs="+", default=list(d.tasks), help="task families (default: %(default)s)")
     parser.add_argument("--critics", nargs="+", default=list(d.critics), help="separable and/or concat")
-    parser.add_argument("--bounds", nargs="+", metavar="BOUND", help="bound labels, e.g. nwj smile:5 "
-                        f"interpolated:0.5 (default: all {len(DEFAULT_BOUNDS)} of the paper's figure)")
+    parser.add_argument(
+        "--bounds",
+        nargs="+",
+        metavar="BOUND",
+        help="bound labels, e.g. nwj smile:5 "
+        f"interpolated:0.5 (default: all {len(DEFAULT_BOUNDS)} of the paper's figure)",
+    )
     parser.add_argument("--levels", nargs="+", type=float, default=list(d.levels), help="MI levels (nats)")
-    parser.add_argument("--steps-per-level", type=int, default=d.steps_per_level,
-                        help="training steps per level (default: %(default)s)")
+    parser.add_argument(
+        "--steps-per-level", type=int, default=d.steps_per_level, help="training steps per level (default: %(default)s)"
+    )
     parser.add_argument("--batch-size", type=int, default=d.batch_size, help="K (default: %(default)s)")
-    parser.add_argument("--learning-rate", type=float, default=d.learning_rate, metavar="LR",
-                        help="Adam learning rate (default: %(default)s)")
-    parser.add_argument("--hidden-dim", type=int, default=d.hidden_dim, help="critic hidden units (default: %(default)s)")
-    parser.add_argument("--embed-dim", type=int, default=d.embed_dim, help="separable embedding size (default: %(default)s)")
-    parser.add_argument("--baseline-hidden-dim", type=int, default=d.baseline_hidden_dim,
-                        help="baseline hidden units (default: %(default)s)")
-    parser.add_argument("--window", type=int, default=d.window,
-                        help="last steps of a stage in the tables (default: %(default)s)")
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=d.learning_rate,
+        metavar="LR",
+        help="Adam learning rate (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--hidden-dim", type=int, default=d.hidden_dim, help="critic hidden units (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--embed-dim", type=int, default=d.embed_dim, help="separable embedding size (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--baseline-hidden-dim",
+        type=int,
+        default=d.baseline_hidden_dim,
+        help="baseline hidden units (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--window", type=int, default=d.window, help="last steps of a stage in the tables (default: %(default)s)"
+    )
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--device", help="torch device (default: cpu)")
-    parser.add_argument("--workers", type=int, help="worker processes, one job per (critic, task) "
-                        "(default: the CPU count on a CPU, 1 on a GPU)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes, one job per (critic, task) (default: the CPU count on a CPU, 1 on a GPU)",
+    )
     parser.add_argument("--threads", type=int, help="torch threads per job (default: 1 with workers)")
     parser.add_argument("--out", default="staircase", metavar="DIR", help="output folder (default: %(default)s)")
-    parser.add_argument("--from", nargs="+", dest="from_dirs", metavar="DIR", help="saved runs to report on "
-                        "instead of training")
+    parser.add_argument(
+        "--from", nargs="+", dest="from_dirs", metavar="DIR", help="saved runs to report on instead of training"
+    )
     parser.add_argument("--no-figures", action="store_true", help="tables only (no matplotlib needed)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=_staircase)
@@ -96,18 +120,33 @@ def _staircase(args: argparse.Namespace) -> int:
         result = merge_results([StaircaseResult.load(path) for path in args.from_dirs])
     else:
         config = StaircaseConfig(
-            tasks=tuple(args.tasks), critics=tuple(args.critics), bounds=tuple(args.bounds or DEFAULT_BOUNDS),
-            levels=tuple(args.levels), steps_per_level=args.steps_per_level, batch_size=args.batch_size,
-            learning_rate=args.learning_rate, hidden_dim=args.hidden_dim, embed_dim=args.embed_dim,
-            baseline_hidden_dim=args.baseline_hidden_dim, window=args.window, seed=args.seed, device=args.device,
+            tasks=tuple(args.tasks),
+            critics=tuple(args.critics),
+            bounds=tuple(args.bounds or DEFAULT_BOUNDS),
+            levels=tuple(args.levels),
+            steps_per_level=args.steps_per_level,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            hidden_dim=args.hidden_dim,
+            embed_dim=args.embed_dim,
+            baseline_hidden_dim=args.baseline_hidden_dim,
+            window=args.window,
+            seed=args.seed,
+            device=args.device,
         )
         workers = args.workers
         if workers is None:
             on_cpu = torch.device(config.device or "cpu").type == "cpu"
             jobs = len(config.critics) * len(config.tasks) + 1
             workers = min(os.cpu_count() or 1, jobs) if on_cpu else 1
-        result = run_staircase(config, workers=workers, threads=args.threads, progress=not args.no_progress,
-                               log=print, checkpoint_dir=Path(args.out) / "checkpoints")
+        result = run_staircase(
+            config,
+            workers=workers,
+            threads=args.threads,
+            progress=not args.no_progress,
+            log=print,
+            checkpoint_dir=Path(args.out) / "checkpoints",
+        )
     written = result.save(args.out, figures=not args.no_figures)
     print(result.timing_table().to_markdown(digits=1))
     _print_written(written)
@@ -131,17 +170,30 @@ def _add_bias_variance(commands: Any) -> None:
     parser.add_argument("--task", default=d.task, help="task family (default: %(default)s)")
     parser.add_argument("--dim", type=int, default=d.dim)
     parser.add_argument("--bounds", nargs="+", metavar="BOUND", help="bound labels (default: all)")
-    parser.add_argument("--mi", nargs="+", type=float, default=list(d.mi_grid),
-                        help=f"MI grid (nats) (default: {_fmt(d.mi_grid)})")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size,
-                        help="K of the MI and alpha sweeps (default: %(default)s)")
-    parser.add_argument("--batch-sizes", nargs="+", type=int, default=list(d.k_grid),
-                        help=f"K grid of the K sweep (default: {_fmt(d.k_grid)})")
+    parser.add_argument(
+        "--mi", nargs="+", type=float, default=list(d.mi_grid), help=f"MI grid (nats) (default: {_fmt(d.mi_grid)})"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=d.batch_size, help="K of the MI and alpha sweeps (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--batch-sizes",
+        nargs="+",
+        type=int,
+        default=list(d.k_grid),
+        help=f"K grid of the K sweep (default: {_fmt(d.k_grid)})",
+    )
     parser.add_argument("--fixed-mi", type=float, default=d.fixed_mi, help="MI of the K sweep (default: %(default)s)")
-    parser.add_argument("--alphas", nargs="*", type=float, default=list(d.alphas),
-                        help=f"alpha grid (default: {_fmt(d.alphas)})")
-    parser.add_argument("--alpha-mi", nargs="+", type=float, default=list(d.alpha_mi),
-                        help=f"MI levels of the alpha sweep (default: {_fmt(d.alpha_mi)})")
+    parser.add_argument(
+        "--alphas", nargs="*", type=float, default=list(d.alphas), help=f"alpha grid (default: {_fmt(d.alphas)})"
+    )
+    parser.add_argument(
+        "--alpha-mi",
+        nargs="+",
+        type=float,
+        default=list(d.alpha_mi),
+        help=f"MI levels of the alpha sweep (default: {_fmt(d.alpha_mi)})",
+    )
     parser.add_argument("--repeats", type=int, default=d.repeats, help="batches per point (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--out", default="bias_variance", metavar="DIR", help="output folder (default: %(default)s)")
@@ -166,9 +218,17 @@ def _bias_variance(args: argparse.Namespace) -> int:
         result = load_result(args.from_dir)
     else:
         config = BiasVarianceConfig(
-            task=args.task, dim=args.dim, bounds=tuple(args.bounds or DEFAULT_BOUNDS), mi_grid=tuple(args.mi),
-            batch_size=args.batch_size, k_grid=tuple(args.batch_sizes), fixed_mi=args.fixed_mi,
-            alphas=tuple(args.alphas), alpha_mi=tuple(args.alpha_mi), repeats=args.repeats, seed=args.seed,
+            task=args.task,
+            dim=args.dim,
+            bounds=tuple(args.bounds or DEFAULT_BOUNDS),
+            mi_grid=tuple(args.mi),
+            batch_size=args.batch_size,
+            k_grid=tuple(args.batch_sizes),
+            fixed_mi=args.fixed_mi,
+            alphas=tuple(args.alphas),
+            alpha_mi=tuple(args.alpha_mi),
+            repeats=args.repeats,
+            seed=args.seed,
         )
         result = run_bias_variance(config, log=print)
     written = result.save(args.out, figures=not args.no_figures)
@@ -189,13 +249,23 @@ def _add_critics(commands: Any) -> None:
         description="Time one training step of each critic (alone, and stacked with every bound), and "
         "compare their per-stage errors on the staircase: from saved runs (--from) or a shorter run.",
     )
-    parser.add_argument("--from", nargs="+", dest="from_dirs", metavar="DIR", help="saved staircase runs with "
-                        "both critics (e.g. the output of mibounds bench staircase)")
+    parser.add_argument(
+        "--from",
+        nargs="+",
+        dest="from_dirs",
+        metavar="DIR",
+        help="saved staircase runs with both critics (e.g. the output of mibounds bench staircase)",
+    )
     parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_CONFIG.tasks), help="tasks of the shorter run")
-    parser.add_argument("--steps-per-level", type=int, default=DEFAULT_CONFIG.steps_per_level,
-                        help="steps per level of the shorter run (default: %(default)s)")
-    parser.add_argument("--timing-steps", type=int, default=TIMING_STEPS,
-                        help="steps timed per critic (default: %(default)s)")
+    parser.add_argument(
+        "--steps-per-level",
+        type=int,
+        default=DEFAULT_CONFIG.steps_per_level,
+        help="steps per level of the shorter run (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timing-steps", type=int, default=TIMING_STEPS, help="steps timed per critic (default: %(default)s)"
+    )
     parser.add_argument("--workers", type=int, help="worker processes of the shorter run (default: CPU count)")
     parser.add_argument("--seed", type=int, default=DEFAULT_CONFIG.seed)
     parser.add_argument("--out", default="critics", metavar="DIR", help="output folder (default: %(default)s)")
@@ -212,11 +282,17 @@ def _critics(args: argparse.Namespace) -> int:
     from mibounds.experiments.staircase import StaircaseResult, merge_results
 
     if args.from_dirs:
-        result = critic_tradeoff(merge_results([StaircaseResult.load(p) for p in args.from_dirs]),
-                                 timing_steps=args.timing_steps)
+        result = critic_tradeoff(
+            merge_results([StaircaseResult.load(p) for p in args.from_dirs]), timing_steps=args.timing_steps
+        )
     else:
-        config = dataclasses.replace(DEFAULT_CONFIG, tasks=tuple(args.tasks), steps_per_level=args.steps_per_level,
-                                     seed=args.seed, window=min(DEFAULT_CONFIG.window, args.steps_per_level))
+        config = dataclasses.replace(
+            DEFAULT_CONFIG,
+            tasks=tuple(args.tasks),
+            steps_per_level=args.steps_per_level,
+            seed=args.seed,
+            window=min(DEFAULT_CONFIG.window, args.steps_per_level),
+        )
         workers = args.workers or min(os.cpu_count() or 1, 2 * len(config.tasks) + 1)
         result = run_critic_tradeoff(config, workers=workers, timing_steps=args.timing_steps, log=print)
     written = result.save(args.out)

@@ -24,8 +24,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         description="Draw samples from a task whose MI is known in closed form, estimate it as "
         "'mibounds estimate' would from a file, and print the true MI beside the estimate.",
     )
-    parser.add_argument("--task", default=DEFAULT_TASK, help="task id or family (see 'mibounds tasks'; default: %(default)s)")
-    parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, metavar="N", help="samples to draw (default: %(default)s)")
+    parser.add_argument(
+        "--task", default=DEFAULT_TASK, help="task id or family (see 'mibounds tasks'; default: %(default)s)"
+    )
+    parser.add_argument(
+        "--samples", type=int, default=DEFAULT_SAMPLES, metavar="N", help="samples to draw (default: %(default)s)"
+    )
     add_estimation_options(parser)
     parser.set_defaults(func=run, seed=0)
     return parser

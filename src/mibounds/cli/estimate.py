@@ -42,7 +42,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("file", metavar="FILE", help=".csv, .tsv, .npy, .npz or .parquet")
     parser.add_argument("--x", nargs="+", metavar="COLS", help="columns (or .npz arrays) of x")
     parser.add_argument("--y", nargs="+", metavar="COLS", help="columns (or .npz arrays) of y")
-    parser.add_argument("--z", nargs="+", metavar="COLS", help="conditioning columns (or .npz arrays): estimate I(X;Y|Z) instead")
+    parser.add_argument(
+        "--z", nargs="+", metavar="COLS", help="conditioning columns (or .npz arrays): estimate I(X;Y|Z) instead"
+    )
     add_estimation_options(parser)
     parser.set_defaults(func=run)
     return parser
@@ -56,9 +58,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_xy(args.file, args.x, args.y, args.z, labels=args.discrete)
     result = run_estimate(data.x, data.y, args, data.z)
     given = f", z = {_columns(data.z_columns)}" if data.z is not None else ""
-    header = [
-        f"{data.path}: {len(data.x)} rows; x = {_columns(data.x_columns)}, y = {_columns(data.y_columns)}{given}"
-    ]
+    header = [f"{data.path}: {len(data.x)} rows; x = {_columns(data.x_columns)}, y = {_columns(data.y_columns)}{given}"]
     extra = {"file": data.path, "x_columns": data.x_columns, "y_columns": data.y_columns}
     if data.z is not None:
         extra["z_columns"] = data.z_columns

@@ -40,15 +40,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "file", metavar="FILE", help=".csv, .tsv, .npy, .npz or .parquet"
-    )
-    parser.add_argument(
-        "--x", nargs="+", metavar="COLS", help="columns (or .npz arrays) of x"
-    )
-    parser.add_argument(
-        "--y", nargs="+", metavar="COLS", help="columns (or .npz arrays) of y"
-    )
+    parser.add_argument("file", metavar="FILE", help=".csv, .tsv, .npy, .npz or .parquet")
+    parser.add_argument("--x", nargs="+", metavar="COLS", help="columns (or .npz arrays) of x")
+    parser.add_argument("--y", nargs="+", metavar="COLS", help="columns (or .npz arrays) of y")
     test = parser.add_argument_group("test")
     test.add_argument(
         "--permutations",
@@ -80,9 +74,7 @@ def run(args: argparse.Namespace) -> int:
     kwargs = estimation_kwargs(args)
     random_state, progress = kwargs.pop("random_state"), kwargs.pop("progress")
     with warnings.catch_warnings():
-        warnings.simplefilter(
-            "ignore", MIBoundsWarning
-        )  # printed from result.warnings instead
+        warnings.simplefilter("ignore", MIBoundsWarning)  # printed from result.warnings instead
         result = independence_test(
             data.x,
             data.y,
@@ -100,8 +92,6 @@ def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps({**extra, **result.to_dict()}, indent=2))
         return 0
-    print(
-        f"{data.path}: {len(data.x)} rows; x = {len(data.x_columns)} columns, y = {len(data.y_columns)} columns"
-    )
+    print(f"{data.path}: {len(data.x)} rows; x = {len(data.x_columns)} columns, y = {len(data.y_columns)} columns")
     print(result)
     return 0

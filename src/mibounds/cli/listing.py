@@ -79,7 +79,14 @@ def _bounds(args: argparse.Namespace) -> int:
         bounds_table(),
         args,
         ["name", "kind", "needs", "ceiling", "estimate", "reference"],
-        lambda r: [r["name"], r["kind"], ", ".join(r["needs"]), r["ceiling"], "yes" if r["estimate"] else "-", r["reference"]],
+        lambda r: [
+            r["name"],
+            r["kind"],
+            ", ".join(r["needs"]),
+            r["ceiling"],
+            "yes" if r["estimate"] else "-",
+            r["reference"],
+        ],
         "'estimate' = usable by 'mibounds estimate --bound NAME' (trains a critic from samples).",
     )
 
@@ -94,9 +101,7 @@ def _tasks(args: argparse.Namespace) -> int:
     )
 
 
-def _emit(
-    rows: list[dict[str, Any]], args: argparse.Namespace, header: list[str], cells: Any, note: str
-) -> int:
+def _emit(rows: list[dict[str, Any]], args: argparse.Namespace, header: list[str], cells: Any, note: str) -> int:
     """Print ``rows`` as JSON (``--json``) or as a table of ``cells(row)`` with a closing note."""
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -109,4 +114,4 @@ def _emit(
 def _print_table(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(row[j])) for row in [header, *rows]) for j in range(len(header))]
     for row in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

@@ -40,7 +40,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("file", metavar="FILE", help=".csv, .tsv, .npy, .npz or .parquet")
     parser.add_argument("--y", nargs="+", metavar="COLS", required=True, help="the target column(s)")
     parser.add_argument("--x", nargs="+", metavar="COLS", help="feature columns (default: every other column)")
-    parser.add_argument("--group", action="append", default=[], metavar="NAME=COLS", help="score these feature columns jointly as one feature (repeatable)")
+    parser.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="NAME=COLS",
+        help="score these feature columns jointly as one feature (repeatable)",
+    )
     add_estimation_options(parser)
     parser.set_defaults(func=run)
     return parser
@@ -57,7 +63,14 @@ def run(args: argparse.Namespace) -> int:
     kwargs = estimation_kwargs(args)
     progress = kwargs.pop("progress")
     target = data.y[:, 0] if data.y.ndim == 2 and data.y.shape[1] == 1 else data.y
-    by_name = None if groups is None else {name: [data.x_columns.index(c) if c in data.x_columns else _unknown(c, data.x_columns) for c in cols] for name, cols in groups.items()}
+    by_name = (
+        None
+        if groups is None
+        else {
+            name: [data.x_columns.index(c) if c in data.x_columns else _unknown(c, data.x_columns) for c in cols]
+            for name, cols in groups.items()
+        }
+    )
     ranking = rank_features(data.x, target, groups=by_name, progress=progress, **kwargs)
     names = {f"x[{j}]": name for j, name in enumerate(data.x_columns)}
     for score in ranking.scores:
@@ -84,4 +97,6 @@ def _groups(specs: list[str]) -> dict[str, list[str]] | None:
 
 
 def _unknown(column: str, columns: list[str]) -> int:
-    raise ValueError(f"--group names column {column!r}, which is not a feature column (features: {', '.join(columns[:8])})")
+    raise ValueError(
+        f"--group names column {column!r}, which is not a feature column (features: {', '.join(columns[:8])})"
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from torch import Tensor, nn
 
 from mibounds.critics._checks import check_dtype, check_pair
@@ -88,11 +90,10 @@ class ConcatCritic(nn.Module):
         """
         k = check_pair(x, y, self.dim_x, self.dim_y)
         check_dtype(self, ("x", x), ("y", y))
-        first: nn.Linear = self.net[0]
+        first = cast(nn.Linear, self.net[0])
         hidden = pairwise_first_layer(x, y, first.weight, first.bias)
         # The remaining layers see K^2 rows at once: one large matmul per layer.
         return self.net[1:](hidden.reshape(k * k, -1)).view(k, k)
 
     def extra_repr(self) -> str:
         return f"dim_x={self.dim_x}, dim_y={self.dim_y}"
-

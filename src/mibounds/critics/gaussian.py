@@ -57,6 +57,13 @@ class GaussianCritic(nn.Module):
         torch.Size([4, 4])
     """
 
+    mean_x: Tensor
+    mean_y: Tensor
+    p_xy: Tensor
+    q_x: Tensor
+    q_y: Tensor
+    mi: Tensor
+
     def __init__(self, mean_x: Tensor, mean_y: Tensor, p_xy: Tensor, q_x: Tensor, q_y: Tensor, mi: Tensor) -> None:
         super().__init__()
         self.register_buffer("mean_x", mean_x)
@@ -101,7 +108,9 @@ class GaussianCritic(nn.Module):
         mean = z.mean(0)
         z = z - mean
         cov = z.T @ z / len(z)
-        cov = cov + ridge * cov.diagonal().mean().clamp_min(1e-300) * torch.eye(len(cov), dtype=cov.dtype, device=cov.device)
+        cov = cov + ridge * cov.diagonal().mean().clamp_min(1e-300) * torch.eye(
+            len(cov), dtype=cov.dtype, device=cov.device
+        )
         precision = torch.linalg.inv(cov)
         cov_xx, cov_yy = cov[:dx, :dx], cov[dx:, dx:]
         q_x = precision[:dx, :dx] - torch.linalg.inv(cov_xx)

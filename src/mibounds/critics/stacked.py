@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -136,7 +136,7 @@ def _load_member(stack: nn.Sequential, m: int, net: nn.Sequential) -> None:
     """Copy an unstacked :func:`mlp` into member ``m`` of the matching :func:`stacked_mlp`."""
     for stacked, layer in zip(stack, net, strict=True):
         if isinstance(stacked, StackedLinear):
-            stacked.load_member(m, layer)
+            stacked.load_member(m, cast(nn.Linear, layer))
 
 
 _S = TypeVar("_S", bound="_StackedCritic")
@@ -319,9 +319,10 @@ class StackedConcatCritic(_StackedCritic):
         step = self.members_per_pass or self._auto_members_per_pass(x, k)
         # Split each parameter once (its backward is one concatenation) rather than slicing it
         # per pass (each slice's backward would fill a full-size gradient).
-        layers = [
+        layers: list[Any] = [
             list(zip(layer.weight.split(step), layer.bias.split(step), strict=True))
-            if isinstance(layer, StackedLinear) else layer
+            if isinstance(layer, StackedLinear)
+            else layer
             for layer in self.net
         ]
         n_passes = len(layers[0])
@@ -343,7 +344,7 @@ class StackedConcatCritic(_StackedCritic):
     def _scores(x: Tensor, y: Tensor, layers: list[tuple[Tensor, Tensor] | nn.Module], k: int) -> Tensor:
         """Scores ``[m, K, K]`` of a group of m members: ``layers`` holds their ``(weight, bias)``
         for each linear layer (``[m, in, out]``, ``[m, out]``) and the activation modules."""
-        weight, bias = layers[0]
+        weight, bias = cast(tuple[Tensor, Tensor], layers[0])
         hidden = pairwise_first_layer(x, y, weight.transpose(1, 2), bias)  # [m, K, K, H]
         hidden = hidden.reshape(hidden.shape[0], k * k, -1)
         for layer in layers[1:]:

@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+from mibounds.estimation._settings import issue_warnings, resolve_seed
 from mibounds.estimation.data import as_array, check_pair
-from mibounds.estimation.estimator import MIEstimator, _issue, _resolve_seed
+from mibounds.estimation.estimator import MIEstimator
+from mibounds.estimation.heldout import HeldoutValues
 from mibounds.estimation.result import EstimateResult, _json_safe
 from mibounds.estimation.uncertainty import crossfit_interval
 
@@ -104,9 +106,7 @@ class ConditionalEstimateResult:
         )
 
 
-def conditional_estimate(
-    x: Any, y: Any, z: Any, **params: Any
-) -> ConditionalEstimateResult:
+def conditional_estimate(x: Any, y: Any, z: Any, **params: Any) -> ConditionalEstimateResult:
     """Estimate I(X; Y | Z) in nats: two cross-fitted estimates on shared folds, differenced per row.
 
     Args:
@@ -136,13 +136,11 @@ def conditional_estimate(
     za, _ = as_array(z, "z")
     n = check_pair(xa, ya)
     if len(za) != n:
-        raise ValueError(
-            f"z has {len(za)} rows but x and y have {n}; pass one row of z per row of x and y"
-        )
-    seed = _resolve_seed(params.pop("random_state", None))
+        raise ValueError(f"z has {len(za)} rows but x and y have {n}; pass one row of z per row of x and y")
+    seed = resolve_seed(params.pop("random_state", None))
     joint = MIEstimator(random_state=seed, **params)
     joint._fit(xa, np.hstack([ya, za]))
-    held_joint = joint.heldout_
+    held_joint = cast(HeldoutValues, joint.heldout_)  # numbers (not categories): _fit sets it
     if held_joint.log_ratio is None:
         raise ValueError(
             f"conditional MI needs a bound whose optimal critic is the log density ratio (js, smile or nwj); "
@@ -150,18 +148,14 @@ def conditional_estimate(
         )
     marginal = MIEstimator(random_state=seed, **params)
     marginal._fit(xa, za)
-    held_marginal = marginal.heldout_
+    held_marginal = cast(HeldoutValues, marginal.heldout_)
     # Same seed and row count give the same fold plan, so the per-row values line up.
     assert np.array_equal(held_joint.log_ratio_fold, held_marginal.log_ratio_fold)
-    difference = held_joint.log_ratio - held_marginal.log_ratio  # type: ignore[operator]
+    difference = held_joint.log_ratio - held_marginal.log_ratio
     train_mean = held_joint.train_log_ratio - held_marginal.train_log_ratio  # type: ignore[operator]
     confidence = joint.result_.confidence
-    interval = crossfit_interval(
-        difference, held_joint.log_ratio_fold, confidence, train_mean
-    )
-    notes = [f"I(X;Y,Z): {w}" for w in joint.result_.warnings] + [
-        f"I(X;Z): {w}" for w in marginal.result_.warnings
-    ]
+    interval = crossfit_interval(difference, held_joint.log_ratio_fold, confidence, train_mean)
+    notes = [f"I(X;Y,Z): {w}" for w in joint.result_.warnings] + [f"I(X;Z): {w}" for w in marginal.result_.warnings]
     result = ConditionalEstimateResult(
         estimate=interval.estimate,
         ci_low=interval.low,
@@ -176,5 +170,5 @@ def conditional_estimate(
         seconds=time.perf_counter() - start,
         warnings=notes,
     )
-    _issue(notes)
+    issue_warnings(notes)
     return result

@@ -52,7 +52,11 @@ _MISSING = {"", "na", "n/a", "nan", "null", "none"}
 # Cells read as booleans in text files, as Parquet booleans are: 1 and 0.
 _BOOLEANS = {"true": 1.0, "false": 0.0}
 # Delimiters a file named .csv may really use, with the one fix that reads it.
-_OTHER_DELIMITERS = {";": "save it with commas between fields", "\t": "rename it to .tsv", "|": "save it with commas between fields"}
+_OTHER_DELIMITERS = {
+    ";": "save it with commas between fields",
+    "\t": "rename it to .tsv",
+    "|": "save it with commas between fields",
+}
 _MAX_LISTED = 20
 
 
@@ -105,7 +109,7 @@ def _from_pandas(values: Any, name: str) -> tuple[np.ndarray, list[str]]:
     columns = [str(c) for c in frame.columns]
     bad = [
         f"{c!r} ({dtype})"
-        for c, dtype in zip(columns, frame.dtypes)
+        for c, dtype in zip(columns, frame.dtypes, strict=True)
         if getattr(dtype, "kind", "O") not in "biuf"
     ]
     if bad:
@@ -205,7 +209,7 @@ def load_xy(
     if path.stat().st_size == 0:
         raise ValueError(f"{path.name} is empty; pass a file with one row per sample")
     x_tokens, y_tokens, z_tokens = parse_columns(x), parse_columns(y), parse_columns(z)
-    za, zc = None, []
+    za, zc = None, list[str]()
     if fmt == "npz":
         xa, xc, ya, yc, z_side = _load_npz(path, x_tokens, y_tokens, z_tokens)
         if z_side is not None:
@@ -243,7 +247,7 @@ def _read_side(read: ColumnReader, names: list[str], text_ok: bool) -> np.ndarra
     except TypeError:
         if not text_ok or not hasattr(read, "text"):
             raise
-        return read.text(names)  # type: ignore[attr-defined]
+        return read.text(names)
 
 
 def _choose_columns(
@@ -300,8 +304,7 @@ def _resolve(columns: list[str], tokens: list[str], file: str) -> list[str]:
             index = int(token)
             if not -len(columns) <= index < len(columns):
                 raise ValueError(
-                    f"column index {index} is out of range: {file} has {len(columns)} columns "
-                    f"(0 to {len(columns) - 1})"
+                    f"column index {index} is out of range: {file} has {len(columns)} columns (0 to {len(columns) - 1})"
                 )
             chosen.append(columns[index])
         else:
@@ -368,7 +371,10 @@ def _read_csv(path: Path, delimiter: str) -> tuple[list[str], ColumnReader]:
 
     def text(names: list[str]) -> np.ndarray:  # category labels as written (missing cells: None)
         picked = [columns.index(name) for name in names]
-        return np.array([[None if row[j].strip().lower() in _MISSING else row[j].strip() for j in picked] for row in body], dtype=object)
+        return np.array(
+            [[None if row[j].strip().lower() in _MISSING else row[j].strip() for j in picked] for row in body],
+            dtype=object,
+        )
 
     read.text = text  # type: ignore[attr-defined]
     return columns, read
@@ -392,10 +398,9 @@ def _field_size_limit(limit: int) -> Iterator[None]:
 def _not_utf8(path: Path, error: UnicodeDecodeError) -> str:
     with path.open("rb") as handle:
         line = handle.read(error.start).count(b"\n") + 1  # error.start counts bytes of the whole file
-    byte = error.object[error.start:error.start + 1]
+    byte = error.object[error.start : error.start + 1]
     where = f"byte 0x{byte.hex()} on line {line}" if byte else f"line {line}"
-    return (f"{path.name} is not UTF-8 text ({where}); save it as UTF-8 (in a spreadsheet: "
-            "Save As, 'CSV UTF-8')")
+    return f"{path.name} is not UTF-8 text ({where}); save it as UTF-8 (in a spreadsheet: Save As, 'CSV UTF-8')"
 
 
 def _shorten(text: str, limit: int = 20) -> str:
@@ -523,7 +528,7 @@ def _check_npy_size(handle: Any, data_bytes: int, what: str) -> None:
         )
 
 
-def _size(count: int) -> str:
+def _size(count: float) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
         if count < 1024 or unit == "TiB":
             return f"{count} bytes" if unit == "bytes" else f"{count:.1f} {unit}"

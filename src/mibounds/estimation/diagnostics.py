@@ -171,6 +171,7 @@ def deterministic_notes(x: np.ndarray, y: np.ndarray, x_columns: list[str], y_co
     (or decreasing) function of x_i, a deterministic invertible relation, under which I(X; Y) is
     infinite for continuous data. Any estimate is then set by the critic and n, not by the data.
     """
+
     def key(column: np.ndarray) -> bytes:
         return np.round(column, 9).tobytes()
 

@@ -84,14 +84,8 @@ def is_categorical(values: Any) -> bool:
         return True
     if hasattr(values, "detach") and hasattr(values, "cpu"):  # a torch tensor
         values = values.detach().cpu().numpy()
-    array = (
-        np.asarray(values, dtype=object)
-        if isinstance(values, (list, tuple))
-        else np.asarray(values)
-    )
-    if (
-        array.dtype.kind == "O"
-    ):  # a list: numbers stay numbers, anything else is a label
+    array = np.asarray(values, dtype=object) if isinstance(values, (list, tuple)) else np.asarray(values)
+    if array.dtype.kind == "O":  # a list: numbers stay numbers, anything else is a label
         try:
             array = array.astype(np.float64)
         except (TypeError, ValueError):
@@ -108,9 +102,7 @@ def is_categorical(values: Any) -> bool:
 def categorical_sides(x: Any, y: Any, discrete: str) -> tuple[bool, bool]:
     """``(x is categorical, y is categorical)`` for a ``discrete`` setting."""
     if discrete not in DISCRETE_CHOICES:
-        raise ValueError(
-            f"discrete must be one of {', '.join(map(repr, DISCRETE_CHOICES))}, got {discrete!r}"
-        )
+        raise ValueError(f"discrete must be one of {', '.join(map(repr, DISCRETE_CHOICES))}, got {discrete!r}")
     if discrete == "auto":
         return is_categorical(x), is_categorical(y)
     return discrete in ("x", "both"), discrete in ("y", "both")
@@ -129,9 +121,7 @@ def as_labels(values: Any, name: str) -> tuple[np.ndarray, list[str]]:
         values = values.detach().cpu().numpy()
     array = np.asarray(values, dtype=object)
     if array.ndim == 0 or array.ndim > 2 or array.size == 0:
-        raise ValueError(
-            f"{name} must hold one label (or one row of labels) per sample, got shape {array.shape}"
-        )
+        raise ValueError(f"{name} must hold one label (or one row of labels) per sample, got shape {array.shape}")
     rows = array.reshape(len(array), -1)
     for value in rows.ravel():
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -192,21 +182,18 @@ class FoldClassifier(nn.Module):
     ) -> None:
         super().__init__()
         self.num_members = num_members
-        self.net = stacked_mlp(
-            num_members, dim_x, hidden_dim, len(log_prior), num_layers, activation
-        )
+        self.net = stacked_mlp(num_members, dim_x, hidden_dim, len(log_prior), num_layers, activation)
+        last: Any = self.net[-1]  # a StackedLinear
         with torch.no_grad():
-            self.net[-1].weight.zero_()
-            self.net[-1].bias.zero_()
+            last.weight.zero_()
+            last.bias.zero_()
         self.register_buffer("log_prior", log_prior.float())
 
     def log_q(self, x: Tensor) -> Tensor:
         """``x [K, d]`` or ``[M, K, d]`` -> ``log q_m(c | x) [M, K, C]``."""
         return F.log_softmax(self.net(x) + self.log_prior, dim=-1)
 
-    def member_values(
-        self, x: Tensor, y: Tensor, objective: bool = True, base: Any = None
-    ) -> Tensor:
+    def member_values(self, x: Tensor, y: Tensor, objective: bool = True, base: Any = None) -> Tensor:
         """Each member's mean ``log q_m(y | x)`` on its batch ``[M, K]`` (y holds class codes)."""
         return self.log_q(x).gather(-1, y.long()).squeeze(-1).mean(-1)
 
@@ -270,7 +257,9 @@ def classifier_bound(
         generator=generator,
         progress=progress,
     )
-    values, folds, train_values = [], [], []
+    values: list[np.ndarray] = []
+    folds: list[np.ndarray] = []
+    train_values: list[np.ndarray] = []
     with torch.no_grad():
         for m in range(plan.num_folds):
             for rows, out in (
@@ -278,14 +267,7 @@ def classifier_bound(
                 (plan.training(m)[: len(plan.evaluation(m))], train_values),
             ):
                 index = torch.as_tensor(rows, device=features.device)
-                log_q = (
-                    model.log_q(features[index])[m]
-                    .gather(-1, labels[index])
-                    .squeeze(-1)
-                    .double()
-                    .cpu()
-                    .numpy()
-                )
+                log_q = model.log_q(features[index])[m].gather(-1, labels[index]).squeeze(-1).double().cpu().numpy()
                 out.append(log_q - log_prior[codes[rows]])
             folds.append(np.full(len(plan.evaluation(m)), m))
     # Plug-in H(Y) is the mean of -log p̂(y_i) over all rows; Miller–Madow adds (C - 1) / (2n).
@@ -315,9 +297,7 @@ def ba_interval(held: LabelledValues, confidence: float) -> Interval:
     )
 
 
-def plugin_estimate(
-    x_codes: np.ndarray, y_codes: np.ndarray, confidence: float
-) -> tuple[Interval, float]:
+def plugin_estimate(x_codes: np.ndarray, y_codes: np.ndarray, confidence: float) -> tuple[Interval, float]:
     """Plug-in MI of two categorical variables with the Miller–Madow correction, its interval, and
     the smaller of the two plug-in entropies (the most I can be).
 
@@ -332,17 +312,13 @@ def plugin_estimate(
     kx, ky = int(x_codes.max()) + 1, int(y_codes.max()) + 1
     joint = np.bincount(x_codes * ky + y_codes, minlength=kx * ky).reshape(kx, ky) / n
     px, py = joint.sum(1), joint.sum(0)
-    log_ratio = (
-        np.log(joint[x_codes, y_codes]) - np.log(px[x_codes]) - np.log(py[y_codes])
-    )
+    log_ratio = np.log(joint[x_codes, y_codes]) - np.log(px[x_codes]) - np.log(py[y_codes])
     occupied = int((joint > 0).sum())
     estimate = float(log_ratio.mean()) - (occupied - kx - ky + 1) / (2 * n)
     stderr = float(log_ratio.std(ddof=1)) / math.sqrt(n)
     half = student_t_quantile((1 + confidence) / 2, n - 1) * stderr
     entropy = min(float(-(px * np.log(px)).sum()), float(-(py * np.log(py)).sum()))
-    return Interval(
-        estimate, stderr, estimate - half, estimate + half, confidence, n
-    ), entropy
+    return Interval(estimate, stderr, estimate - half, estimate + half, confidence, n), entropy
 
 
 def fit_categorical(
@@ -377,9 +353,7 @@ def fit_categorical(
         x_codes, _ = as_labels(x, "x")
         y_codes, _ = as_labels(y, "y")
         if len(x_codes) != len(y_codes):
-            raise ValueError(
-                f"x has {len(x_codes)} rows and y has {len(y_codes)}; pass one row of y per row of x"
-            )
+            raise ValueError(f"x has {len(x_codes)} rows and y has {len(y_codes)}; pass one row of y per row of x")
         interval, ceiling = plugin_estimate(x_codes, y_codes, settings["confidence"])
         result = _result(
             interval,
@@ -398,9 +372,7 @@ def fit_categorical(
     values, _ = as_array(features, other)
     if len(values) != len(codes):
         sizes = {name: len(codes), other: len(values)}
-        raise ValueError(
-            f"x has {sizes['x']} rows and y has {sizes['y']}; pass one row of y per row of x"
-        )
+        raise ValueError(f"x has {sizes['x']} rows and y has {sizes['y']}; pass one row of y per row of x")
     check_finite_rows(values, other)
     check_fold_sizes(len(codes), settings["num_folds"])
     fitted = scaler.fit(values) if scaler is not None else None

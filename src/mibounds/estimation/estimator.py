@@ -47,8 +47,7 @@ import dataclasses
 import inspect
 import math
 import time
-import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -57,8 +56,8 @@ from torch import nn
 from mibounds import bounds as bounds_module
 from mibounds import critics as critics_module
 from mibounds import validation
+from mibounds.estimation._settings import issue_warnings, resolve_device, resolve_seed
 from mibounds.estimation.data import as_array, check_pair
-from mibounds.estimation.discrete import categorical_sides, fit_categorical
 from mibounds.estimation.diagnostics import (
     check_fold_sizes,
     check_scaled,
@@ -68,6 +67,7 @@ from mibounds.estimation.diagnostics import (
     fit_penalty_notes,
     kurtosis_z,
 )
+from mibounds.estimation.discrete import categorical_sides, fit_categorical
 from mibounds.estimation.heldout import EVALUATION_BLOCK, HeldoutValues, evaluate, gaussian_fit_penalty
 from mibounds.estimation.names import check_bound, check_critic, estimator_bounds
 from mibounds.estimation.result import EstimateResult
@@ -148,7 +148,8 @@ class MIEstimator:
             one (recorded in the result, so any run can be repeated).
         progress: Show a progress bar while training (needs tqdm; silently none without it).
         critic_kwargs: Extra arguments of the named critic, e.g. ``{"hidden_dim": 256}``.
-        bound_kwargs: Hyper-parameters of the bound, e.g. ``{"clip": 5.0}`` for SMILE.
+        bound_kwargs: Hyper-parameters of the bound, e.g. ``{"clip": 5.0}`` for SMILE (or name
+            the bound with its parameter, ``bound="smile:5"``; a key given both ways is refused).
         discrete: Which variables hold categories: ``"auto"`` (booleans, strings, pandas
             categoricals and integer columns with at most 20 distinct values), ``"x"``, ``"y"``,
             ``"both"`` or ``"none"``. With one categorical side the estimate is the Barber–Agakov
@@ -179,6 +180,14 @@ class MIEstimator:
         >>> 0.25 < est.estimate_ < 0.45 and est.lower_bound_ < est.estimate_
         True
     """
+
+    # Fitted attributes whose type depends on the data: numbers get a FoldCritic, its plan and its
+    # held-out values; categories a FoldClassifier and no plan (see _fit_categorical).
+    model_: Any
+    plan_: FoldPlan | None
+    heldout_: HeldoutValues | None
+    x_scaler_: Any
+    y_scaler_: Any
 
     def __init__(
         self,
@@ -230,7 +239,7 @@ class MIEstimator:
         """The constructor arguments as a dict (``deep`` is accepted for scikit-learn)."""
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params: Any) -> "MIEstimator":
+    def set_params(self, **params: Any) -> MIEstimator:
         """Set constructor arguments by name; returns self."""
         valid = self._param_names()
         for name, value in params.items():
@@ -241,14 +250,12 @@ class MIEstimator:
 
     def __repr__(self) -> str:
         defaults = inspect.signature(type(self).__init__).parameters
-        changed = [
-            f"{k}={v!r}" for k, v in self.get_params().items() if not _same(v, defaults[k].default)
-        ]
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if not _same(v, defaults[k].default)]
         return f"{type(self).__name__}({', '.join(changed)})"
 
     # -- fitting ------------------------------------------------------------------------------
 
-    def fit(self, x: Any, y: Any) -> "MIEstimator":
+    def fit(self, x: Any, y: Any) -> MIEstimator:
         """Train the fold critics on ``(x, y)`` and estimate I(X; Y) on held-out rows.
 
         Args:
@@ -263,7 +270,7 @@ class MIEstimator:
             ValueError / TypeError: For bad inputs or settings (each message names the fix).
         """
         self._fit(x, y)
-        _issue(self.result_.warnings)
+        issue_warnings(self.result_.warnings)
         return self
 
     def _fit(self, x: Any, y: Any) -> None:
@@ -282,7 +289,7 @@ class MIEstimator:
         batch_size = self._batch_size(n // num_folds)
         notes = constant_column_notes(xa, x_columns, "x") + constant_column_notes(ya, y_columns, "y")
 
-        seed = _resolve_seed(self.random_state)
+        seed = resolve_seed(self.random_state)
         plan = fold_plan(n, num_folds, np.random.default_rng(seed))
         scaler = _scaler(self.standardize)
         self.x_scaler_, self.y_scaler_ = (
@@ -294,7 +301,7 @@ class MIEstimator:
         check_scaled(xs, x_columns, "x", self.standardize)
         check_scaled(ys, y_columns, "y", self.standardize)
         notes += deterministic_notes(xs, ys, x_columns, y_columns)
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         self.device_ = device
         xt = torch.as_tensor(xs, dtype=torch.float32, device=device)
         yt = torch.as_tensor(ys, dtype=torch.float32, device=device)
@@ -324,15 +331,20 @@ class MIEstimator:
         if model.base is not None and held.log_ratio is not None:  # the fitted Gaussian's held-out bias
             correction = gaussian_fit_penalty(xt.shape[1], yt.shape[1], _fit_rows(plan))
             held = dataclasses.replace(
-                held, log_ratio=held.log_ratio + correction, train_log_ratio=held.train_log_ratio - correction  # type: ignore[operator]
+                held,
+                log_ratio=held.log_ratio + correction,
+                train_log_ratio=cast(float, held.train_log_ratio) - correction,
             )
-        interval, method = _estimate(held, settings["confidence"], self.bound)
+        bound_name = check_bound(self.bound).name
+        interval, method = _estimate(held, settings["confidence"], bound_name)
         certified = crossfit_interval(held.infonce, held.log_ratio_fold, settings["confidence"])
         ceiling = None if method == "log-ratio" else model.bound.ceiling(batch_size)
         lower_bound = one_sided_lower(certified)
         gaussian_only = model.base is not None and outcome.best_step == 0
         z = kurtosis_z(np.hstack([xs, ys])) if gaussian_only else None
-        notes += diagnose(interval, method, ceiling, certified, held.infonce_ceiling, outcome, held, batch_size, self.bound, z)
+        notes += diagnose(
+            interval, method, ceiling, certified, held.infonce_ceiling, outcome, held, batch_size, bound_name, z
+        )
         notes += fit_penalty_notes(correction, xt.shape[1], yt.shape[1], _fit_rows(plan))
         gaussian_mi = None if model.base is None else float(np.mean(model.base.mutual_information))
 
@@ -373,15 +385,24 @@ class MIEstimator:
         self.lower_bound_ = lower_bound
         self.n_features_x_, self.n_features_y_ = xa.shape[1], ya.shape[1]
 
-    def _fit_categorical(self, x: Any, y: Any, sides: tuple[bool, bool], settings: dict[str, Any], start: float) -> None:
+    def _fit_categorical(
+        self, x: Any, y: Any, sides: tuple[bool, bool], settings: dict[str, Any], start: float
+    ) -> None:
         """:meth:`_fit` when x or y holds categories (see :mod:`mibounds.estimation.discrete`)."""
-        seed = _resolve_seed(self.random_state)
-        self.device_ = _resolve_device(self.device)
+        seed = resolve_seed(self.random_state)
+        self.device_ = resolve_device(self.device)
         kwargs = {**DEFAULT_CRITIC_KWARGS["separable"], **(self.critic_kwargs or {})}
         kwargs = {k: kwargs[k] for k in ("hidden_dim", "num_layers", "activation") if k in kwargs}
         result, model, scaler = fit_categorical(
-            x, y, sides, settings={**settings, "critic_kwargs": kwargs}, seed=seed, device=self.device_,
-            scaler=_scaler(self.standardize), batch_size=self._batch_size, progress=self.progress,
+            x,
+            y,
+            sides,
+            settings={**settings, "critic_kwargs": kwargs},
+            seed=seed,
+            device=self.device_,
+            scaler=_scaler(self.standardize),
+            batch_size=self._batch_size,
+            progress=self.progress,
         )
         if self.bound != DEFAULT_BOUND or not isinstance(self.critic, str) or self.critic != DEFAULT_CRITIC:
             result.warnings.append(
@@ -409,8 +430,9 @@ class MIEstimator:
             self.confidence, "confidence", allow_zero=False, allow_one=False
         )
         if self.batch_size is not None:
-            validation.check_int(self.batch_size, "batch_size", minimum=2, kind="a whole number",
-                                 why="a bound needs negatives")
+            validation.check_int(
+                self.batch_size, "batch_size", minimum=2, kind="a whole number", why="a bound needs negatives"
+            )
         if not isinstance(self.gaussian, bool):
             raise TypeError(f"gaussian must be True or False, got {self.gaussian!r}")
         if self.critic is None and not self.gaussian:
@@ -429,16 +451,18 @@ class MIEstimator:
 
     def _build(self, x: torch.Tensor, y: torch.Tensor, plan: FoldPlan) -> tuple[FoldCritic, str]:
         """The fold critics: a Gaussian base and a residual per fold, a bound (and baseline) each."""
-        info = check_bound(self.bound)
+        check_bound(self.bound)
+        info, bound_params = bounds_module.parse(self.bound, **(self.bound_kwargs or {}))
         members = plan.num_folds
-        bound_list = [bounds_module.make(info.name, **(self.bound_kwargs or {})) for _ in range(members)]
+        bound_list = [bounds_module.make(info.name, **bound_params) for _ in range(members)]
         residual, critic_name = self._residual(x.shape[1], y.shape[1], members)
         base = None
         if self.gaussian and _fit_rows(plan) <= x.shape[1] + y.shape[1] + 1:
             raise ValueError(
-                f"the Gaussian critic fits the covariance of {x.shape[1]} + {y.shape[1]} columns from {_fit_rows(plan)} rows "
-                f"per fold, which is singular: pass more than {(x.shape[1] + y.shape[1] + 1) * plan.num_folds // (plan.num_folds - 1) + 1} "
-                "rows, fewer columns (e.g. a PCA of each side), or gaussian=False"
+                f"the Gaussian critic fits the covariance of {x.shape[1]} + {y.shape[1]} columns from "
+                f"{_fit_rows(plan)} rows per fold, which is singular: pass more than "
+                f"{(x.shape[1] + y.shape[1] + 1) * plan.num_folds // (plan.num_folds - 1) + 1} rows, fewer columns "
+                "(e.g. a PCA of each side), or gaussian=False"
             )
         if self.gaussian:
             fits = []
@@ -461,8 +485,9 @@ class MIEstimator:
             copies = [copy.deepcopy(self.critic) for _ in range(members)]
             for member in copies[1:]:  # fresh initial weights, so the members differ
                 for module in member.modules():
-                    if hasattr(module, "reset_parameters"):
-                        module.reset_parameters()
+                    reset = getattr(module, "reset_parameters", None)
+                    if callable(reset):
+                        reset()
             return MemberList(copies), type(self.critic).__name__
         if not isinstance(self.critic, str):
             raise TypeError(
@@ -473,7 +498,7 @@ class MIEstimator:
         kwargs = {**DEFAULT_CRITIC_KWARGS.get(self.critic, {}), **(self.critic_kwargs or {})}
         stacked = _STACKED.get(self.critic)
         if stacked is not None:
-            residual: nn.Module = getattr(critics_module, stacked)(members, dim_x, dim_y, **kwargs)
+            residual: Any = getattr(critics_module, stacked)(members, dim_x, dim_y, **kwargs)
             last = residual.h[-1] if self.critic == "separable" else residual.net[-1]
         else:
             residual = MemberList([critics_module.make(self.critic, dim_x, dim_y, **kwargs) for _ in range(members)])
@@ -537,10 +562,10 @@ def estimate(
     if z is not None:
         from mibounds.estimation.conditional import conditional_estimate  # it builds on this module
 
-        return conditional_estimate(x, y, z, **params)  # type: ignore[return-value]
+        return conditional_estimate(x, y, z, **params)
     estimator = MIEstimator(**params)
     estimator._fit(x, y)
-    _issue(estimator.result_.warnings)
+    issue_warnings(estimator.result_.warnings)
     return estimator.result_
 
 
@@ -564,12 +589,6 @@ def _fit_rows(plan: FoldPlan) -> int:
     return min(len(plan.training(m)) + len(plan.validation(m)) for m in range(plan.num_folds))
 
 
-def _issue(notes: list[str]) -> None:
-    # stacklevel 3: the line that called fit() or estimate().
-    for note in notes:
-        warnings.warn(note, validation.MIBoundsWarning, stacklevel=3)
-
-
 def _same(a: Any, b: Any) -> bool:
     try:
         return bool(a == b)
@@ -585,25 +604,3 @@ def _scaler(standardize: bool | str) -> type[Standardizer] | type[QuantileNormal
     if standardize is False or standardize is None:
         return None
     raise ValueError(f"standardize must be True (or 'quantile'), 'zscore' or False, got {standardize!r}")
-
-
-def _resolve_seed(random_state: Any) -> int:
-    if random_state is None:
-        return int(np.random.SeedSequence().generate_state(1)[0])
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(2**32))
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool) and random_state >= 0:
-        return int(random_state)
-    raise ValueError(f"random_state must be None or a whole number >= 0, got {random_state!r}")
-
-
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for CUDA, which is not available here; use 'auto' or 'cpu'")
-    return resolved

@@ -153,7 +153,7 @@ def gaussian_fit_penalty(dim_x: int, dim_y: int, rows: int) -> float:
     its mean log ratio is below I by
 
     .. math::
-        rac{d_x d_y}{2 n} + O(n^{-2})
+        rac{d_x d_y}{2 n} + O(n^{-2})
 
     nats, and above I by as much on its own rows (Akaike 1974; Takeuchi 1976): the penalty of the
     parameters it had to estimate. Adding it to the held-out values makes the plug-in estimate

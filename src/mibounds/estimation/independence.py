@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,9 +43,10 @@ import torch
 from torch import Tensor
 
 from mibounds._progress import progress_bar
+from mibounds.estimation._settings import issue_warnings
 from mibounds.estimation.data import as_array, check_pair
 from mibounds.estimation.discrete import as_labels, categorical_sides, plugin_estimate
-from mibounds.estimation.estimator import MIEstimator, _issue
+from mibounds.estimation.estimator import MIEstimator
 from mibounds.estimation.result import EstimateResult, _json_safe
 from mibounds.validation import check_int
 
@@ -102,11 +104,7 @@ class IndependenceResult:
 
     def summary(self) -> str:
         """Lines for people: the p-value with its resolution, the statistic, the estimate."""
-        z = (
-            (self.statistic - self.null_mean) / self.null_std
-            if self.null_std > 0
-            else math.nan
-        )
+        z = (self.statistic - self.null_mean) / self.null_std if self.null_std > 0 else math.nan
         return (
             f"p = {self.p_value:.4g} ({self.num_permutations} permutations; the smallest possible p is "
             f"{self.resolution:.2g})\n"
@@ -169,14 +167,8 @@ def independence_test(
     """
     start = time.perf_counter()
     num_permutations = _check_permutations(num_permutations)
-    if (
-        isinstance(test_size, bool)
-        or not isinstance(test_size, (int, float))
-        or not 0 < test_size < 1
-    ):
-        raise ValueError(
-            f"test_size must be a share of the rows strictly between 0 and 1, got {test_size!r}"
-        )
+    if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
+        raise ValueError(f"test_size must be a share of the rows strictly between 0 and 1, got {test_size!r}")
     sides = categorical_sides(x, y, estimator_params.get("discrete", "auto"))
     xa = as_labels(x, "x")[0] if sides[0] else as_array(x, "x")[0]
     ya = as_labels(y, "y")[0] if sides[1] else as_array(y, "y")[0]
@@ -191,11 +183,7 @@ def independence_test(
             f"too few rows: {n} rows split into {n - n_test} training and {n_test} test rows with "
             f"test_size = {test_size}; both parts need at least {MIN_TEST_ROWS} rows, so pass more rows"
         )
-    seed = (
-        int(np.random.default_rng(random_state).integers(2**31 - 1))
-        if random_state is None
-        else int(random_state)
-    )
+    seed = int(np.random.default_rng(random_state).integers(2**31 - 1)) if random_state is None else int(random_state)
     order = np.random.default_rng(seed).permutation(n)
     train, test = order[n_test:], order[:n_test]
 
@@ -203,12 +191,12 @@ def independence_test(
         estimator_params = {**estimator_params, "discrete": "x" if sides[0] else "y"}
     estimator = MIEstimator(random_state=seed, progress=progress, **estimator_params)
     estimator._fit(xa[train], ya[train])
-    _issue(estimator.result_.warnings)
+    issue_warnings(estimator.result_.warnings)
     device = estimator.device_
     generator = torch.Generator().manual_seed(seed)
-    permutations = torch.stack(
-        [torch.randperm(n_test, generator=generator) for _ in range(num_permutations)]
-    ).to(device)
+    permutations = torch.stack([torch.randperm(n_test, generator=generator) for _ in range(num_permutations)]).to(
+        device
+    )
     if any(sides):
         codes, features = (xa[test], ya[test]) if sides[0] else (ya[test], xa[test])
         seen = np.unique((xa if sides[0] else ya)[train])  # the classifier's classes, in code order
@@ -218,32 +206,24 @@ def independence_test(
             )
         codes = np.searchsorted(seen, codes)
         scaler = estimator.y_scaler_ if sides[0] else estimator.x_scaler_
-        features_t = torch.as_tensor(scaler(features) if scaler is not None else features, dtype=torch.float32, device=device)
-        observed, null = _classifier_statistics(estimator.model_, features_t, torch.as_tensor(codes, device=device), permutations)
+        features_t = torch.as_tensor(
+            scaler(features) if scaler is not None else features, dtype=torch.float32, device=device
+        )
+        observed, null = _classifier_statistics(
+            estimator.model_, features_t, torch.as_tensor(codes, device=device), permutations
+        )
     else:
         xt = torch.as_tensor(estimator.x_scaler_(xa[test]), dtype=torch.float32, device=device)
         yt = torch.as_tensor(estimator.y_scaler_(ya[test]), dtype=torch.float32, device=device)
         with torch.no_grad():
             observed, null = _statistics(estimator, xt, yt, permutations, progress)
-    exceed = int((null >= observed).sum())
-    return IndependenceResult(
-        p_value=(1 + exceed) / (num_permutations + 1),
-        statistic=observed,
-        null_mean=float(null.mean()),
-        null_std=float(null.std(ddof=1)) if num_permutations > 1 else math.nan,
-        num_permutations=num_permutations,
-        resolution=1 / (num_permutations + 1),
-        n_train=len(train),
-        n_test=n_test,
-        estimate=estimator.result_,
-        random_state=seed,
-        seconds=time.perf_counter() - start,
-        warnings=list(estimator.result_.warnings),
-    )
+    return _result(observed, null, len(train), n_test, estimator, seed, start)
 
 
 @torch.no_grad()
-def _classifier_statistics(model: Any, features: Tensor, codes: Tensor, permutations: Tensor) -> tuple[float, np.ndarray]:
+def _classifier_statistics(
+    model: Any, features: Tensor, codes: Tensor, permutations: Tensor
+) -> tuple[float, np.ndarray]:
     """Observed and permuted ``mean_i log q(c_i | f_i) - mean_{i,j} log q(c_j | f_i)`` for the
     average of the fold classifiers (a mixture of their class probabilities)."""
     if model is None:  # the classifiers never trained (no rows for them): nothing to test with
@@ -257,8 +237,13 @@ def _classifier_statistics(model: Any, features: Tensor, codes: Tensor, permutat
 
 
 def _categorical_test(
-    x_codes: np.ndarray, y_codes: np.ndarray, num_permutations: int, random_state: int | None, progress: bool,
-    start: float, **estimator_params: Any,
+    x_codes: np.ndarray,
+    y_codes: np.ndarray,
+    num_permutations: int,
+    random_state: int | None,
+    progress: bool,
+    start: float,
+    **estimator_params: Any,
 ) -> IndependenceResult:
     """Both categorical: the plug-in MI of all rows against B re-pairings (a permutation G-test)."""
     seed = int(np.random.default_rng(random_state).integers(2**31 - 1)) if random_state is None else int(random_state)
@@ -266,7 +251,17 @@ def _categorical_test(
     estimator._fit(x_codes, y_codes)
     rng = np.random.default_rng(seed)
     observed = plugin_estimate(x_codes, y_codes, 0.95)[0].estimate
-    null = np.array([plugin_estimate(x_codes, rng.permutation(y_codes), 0.95)[0].estimate for _ in range(num_permutations)])
+    null = np.array(
+        [plugin_estimate(x_codes, rng.permutation(y_codes), 0.95)[0].estimate for _ in range(num_permutations)]
+    )
+    return _result(observed, null, 0, len(x_codes), estimator, seed, start)
+
+
+def _result(
+    observed: float, null: np.ndarray, n_train: int, n_test: int, estimator: MIEstimator, seed: int, start: float
+) -> IndependenceResult:
+    """The exact permutation p-value ``(1 + #{null >= observed}) / (B + 1)`` and its summary."""
+    num_permutations = len(null)
     exceed = int((null >= observed).sum())
     return IndependenceResult(
         p_value=(1 + exceed) / (num_permutations + 1),
@@ -275,8 +270,8 @@ def _categorical_test(
         null_std=float(null.std(ddof=1)) if num_permutations > 1 else math.nan,
         num_permutations=num_permutations,
         resolution=1 / (num_permutations + 1),
-        n_train=0,
-        n_test=len(x_codes),
+        n_train=n_train,
+        n_test=n_test,
         estimate=estimator.result_,
         random_state=seed,
         seconds=time.perf_counter() - start,
@@ -294,14 +289,13 @@ def _statistics(
 ) -> tuple[float, np.ndarray]:
     """The observed statistic and the ``[B]`` permuted ones, for the average of the fold critics."""
     model = estimator.model_
-    with torch.random.fork_rng(
-        devices=[]
-    ):  # exporting a stacked member initializes a fresh module
+    with torch.random.fork_rng(devices=[]):  # exporting a stacked member initializes a fresh module
         members = [model.member(m) for m in range(model.num_members)]
-    pairs = [member.embeddings(x, y) for member in members]
-    if all(p is not None for p in pairs):  # f(x_i, y_j) = a_i . b_j: O(D) per pairing
-        a = torch.cat([p[0] for p in pairs], dim=-1).double() / len(members)  # type: ignore[index]
-        b = torch.cat([p[1] for p in pairs], dim=-1).double()  # type: ignore[index]
+    embedded = [member.embeddings(x, y) for member in members]
+    pairs = [p for p in embedded if p is not None]
+    if len(pairs) == len(embedded):  # f(x_i, y_j) = a_i . b_j: O(D) per pairing
+        a = torch.cat([p[0] for p in pairs], dim=-1).double() / len(members)
+        b = torch.cat([p[1] for p in pairs], dim=-1).double()
         all_pairs = float(a.mean(0) @ b.mean(0))
         per_pass = max(1, _ELEMENTS_PER_PASS // (a.shape[0] * a.shape[1]))
 
@@ -309,9 +303,7 @@ def _statistics(
             return (a * b[rows]).sum(-1).mean(-1)
 
     else:  # a network per pair: the diagonals of blocks of the pairing
-        all_pairs = sum(float(_matrix_sum(member, x, y)) for member in members) / (
-            len(members) * len(x) ** 2
-        )
+        all_pairs = sum(float(_matrix_sum(member, x, y)) for member in members) / (len(members) * len(x) ** 2)
         per_pass = 1
 
         def paired(rows: Tensor) -> Tensor:
@@ -319,9 +311,7 @@ def _statistics(
 
     observed = float(paired(torch.arange(len(x), device=x.device)[None])[0]) - all_pairs
     null = []
-    bar = progress_bar(
-        len(permutations), progress, desc="permutations", unit="perm", leave=False
-    )
+    bar = progress_bar(len(permutations), progress, desc="permutations", unit="perm", leave=False)
     for rows in torch.split(permutations, per_pass):
         null.append(paired(rows).cpu())
         if bar is not None:
@@ -337,9 +327,7 @@ def _matrix_sum(critic: torch.nn.Module, x: Tensor, y: Tensor) -> Tensor:
     total = x.new_zeros((), dtype=torch.float64)
     for rows in blocks:
         for cols in blocks:
-            size = max(
-                len(rows), len(cols)
-            )  # pad the shorter block with its first row, then drop it
+            size = max(len(rows), len(cols))  # pad the shorter block with its first row, then drop it
             scores = critic(x[_padded(rows, size)], y[_padded(cols, size)])
             total = total + scores[: len(rows), : len(cols)].double().sum()
     return total
@@ -349,7 +337,7 @@ def _padded(rows: Tensor, size: int) -> Tensor:
     return torch.cat([rows, rows[:1].expand(size - len(rows))])
 
 
-def _paired_mean(members: list[torch.nn.Module], x: Tensor, y: Tensor) -> Tensor:
+def _paired_mean(members: Sequence[torch.nn.Module], x: Tensor, y: Tensor) -> Tensor:
     """``mean_i f(x_i, y_i)`` for the average critic, from the diagonals of row blocks."""
     total = x.new_zeros((), dtype=torch.float64)
     for rows in torch.split(torch.arange(len(x), device=x.device), _PAIR_BLOCK):

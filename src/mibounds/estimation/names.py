@@ -29,7 +29,8 @@ def check_bound(name: str) -> bounds.BoundInfo:
     """The registry entry of a bound that can train a critic from samples.
 
     Args:
-        name: A registry name (or alias).
+        name: A registry name (or alias), optionally with a parameter (``"smile:5"``, see
+            :func:`mibounds.bounds.parse`).
 
     Returns:
         Its :class:`~mibounds.bounds.BoundInfo`.
@@ -40,7 +41,7 @@ def check_bound(name: str) -> bounds.BoundInfo:
     """
     valid = estimator_bounds()
     try:
-        info = bounds.get(name)
+        info = bounds.get(str(name).partition(":")[0])
     except ValueError:
         raise unknown_name_error("bound", name, valid) from None
     if info.name not in valid:
@@ -49,6 +50,7 @@ def check_bound(name: str) -> bounds.BoundInfo:
             f"{'an upper bound' if info.kind == 'upper' else 'a structured bound'} that needs "
             f"{', '.join(info.needs)}); choose one of: {', '.join(valid)}"
         )
+    bounds.parse(name)  # the label's parameter, if any
     return info
 
 

@@ -16,13 +16,14 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from mibounds._progress import progress_bar
 from mibounds.estimation.data import is_pandas
 from mibounds.estimation.estimator import estimate
+from mibounds.estimation.result import EstimateResult
 from mibounds.validation import MIBoundsWarning
 
 __all__ = ["FeatureRanking", "FeatureScore", "rank_features"]
@@ -69,12 +70,7 @@ class FeatureRanking:
         """The scores as a pandas DataFrame (needs pandas)."""
         import pandas as pd
 
-        return pd.DataFrame(
-            [
-                {k: v for k, v in asdict(s).items() if k != "warnings"}
-                for s in self.scores
-            ]
-        )
+        return pd.DataFrame([{k: v for k, v in asdict(s).items() if k != "warnings"} for s in self.scores])
 
     def __str__(self) -> str:
         width = max(len("feature"), *(len(s.name) for s in self.scores))
@@ -85,9 +81,7 @@ class FeatureRanking:
         ]
         for s in self.scores:
             flag = "  (warning)" if s.warnings else ""
-            lines.append(
-                f"{s.name:<{width}}  {s.estimate:8.3f}  [{s.ci_low:6.3f}, {s.ci_high:6.3f}]  {s.method}{flag}"
-            )
+            lines.append(f"{s.name:<{width}}  {s.estimate:8.3f}  [{s.ci_low:6.3f}, {s.ci_high:6.3f}]  {s.method}{flag}")
         return "\n".join(lines)
 
 
@@ -129,32 +123,18 @@ def rank_features(
     if array is not None and array.ndim == 1:
         array = array[:, None]
     if array is not None and array.ndim != 2:
-        raise ValueError(
-            f"x must be [n, d] (one row per sample, one column per feature), got shape {array.shape}"
-        )
-    names = (
-        [str(c) for c in frame.columns]
-        if frame is not None
-        else [f"x[{j}]" for j in range(array.shape[1])]
-    )  # type: ignore[union-attr]
-    chosen = (
-        {name: [name] for name in names}
-        if groups is None
-        else _check_groups(groups, names, frame is not None)
-    )
+        raise ValueError(f"x must be [n, d] (one row per sample, one column per feature), got shape {array.shape}")
+    names = [str(c) for c in frame.columns] if frame is not None else [f"x[{j}]" for j in range(array.shape[1])]  # type: ignore[union-attr]
+    chosen = {name: [name] for name in names} if groups is None else _check_groups(groups, names, frame is not None)
     if not chosen:
         raise ValueError("no features to rank: x has no columns (or groups is empty)")
     scores = []
     bar = progress_bar(len(chosen), progress, desc="features", unit="feature")
     for name, columns in chosen.items():
-        part = (
-            frame[columns]
-            if frame is not None
-            else array[:, [names.index(c) for c in columns]]
-        )  # type: ignore[index]
+        part = frame[columns] if frame is not None else array[:, [names.index(c) for c in columns]]  # type: ignore[index]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MIBoundsWarning)  # kept per feature instead
-            result = estimate(part, y, **params)
+            result = cast(EstimateResult, estimate(part, y, **params))  # no z: not a conditional result
         scores.append(
             FeatureScore(
                 name,
@@ -176,9 +156,7 @@ def rank_features(
     return FeatureRanking(scores, float(confidence), time.perf_counter() - start)
 
 
-def _check_groups(
-    groups: Mapping[str, Sequence[str | int]], names: list[str], by_name: bool
-) -> dict[str, list[str]]:
+def _check_groups(groups: Mapping[str, Sequence[str | int]], names: list[str], by_name: bool) -> dict[str, list[str]]:
     chosen = {}
     for group, columns in groups.items():
         if isinstance(columns, (str, int)):
@@ -187,21 +165,11 @@ def _check_groups(
         for column in columns:
             if by_name and str(column) in names:
                 resolved.append(str(column))
-            elif (
-                not by_name
-                and isinstance(column, (int, np.integer))
-                and 0 <= column < len(names)
-            ):
+            elif not by_name and isinstance(column, (int, np.integer)) and 0 <= column < len(names):
                 resolved.append(names[column])
             else:
-                kind = (
-                    "a column name"
-                    if by_name
-                    else f"a column index in [0, {len(names)})"
-                )
-                raise ValueError(
-                    f"group {group!r} names {column!r}, which is not {kind}"
-                )
+                kind = "a column name" if by_name else f"a column index in [0, {len(names)})"
+                raise ValueError(f"group {group!r} names {column!r}, which is not {kind}")
         if not resolved:
             raise ValueError(f"group {group!r} has no columns")
         chosen[str(group)] = resolved

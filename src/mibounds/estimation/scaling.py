@@ -37,7 +37,7 @@ class Standardizer:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, values: np.ndarray) -> "Standardizer":
+    def fit(cls, values: np.ndarray) -> Standardizer:
         """Statistics of ``values`` ``[n, d]``, finite for any finite values (columns are divided
         by their largest magnitude first, so squares of values near 1e300 do not overflow)."""
         peak = np.abs(values).max(axis=0)
@@ -51,10 +51,9 @@ class Standardizer:
         return values / self.std - self.mean / self.std
 
     @classmethod
-    def identity(cls, dim: int) -> "Standardizer":
+    def identity(cls, dim: int) -> Standardizer:
         """A standardizer that leaves values unchanged."""
         return cls(np.zeros(dim), np.ones(dim))
-
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ class QuantileNormalizer:
     sorted_values: np.ndarray
 
     @classmethod
-    def fit(cls, values: np.ndarray) -> "QuantileNormalizer":
+    def fit(cls, values: np.ndarray) -> QuantileNormalizer:
         """The sorted columns of ``values`` ``[n, d]``."""
         return cls(np.sort(values, axis=0))
 

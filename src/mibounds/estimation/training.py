@@ -20,15 +20,17 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from mibounds._progress import progress_bar
-from mibounds.critics import SeparableCritic
+from mibounds.bounds import Bound
+from mibounds.critics import GaussianCritic, SeparableCritic
 
 __all__ = [
     "AdamW",
@@ -67,7 +69,7 @@ class AdamW:
 
     def __init__(
         self,
-        params: list[Tensor],
+        params: Sequence[Tensor],
         lr: float,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
@@ -92,7 +94,7 @@ class AdamW:
             return
         self.t += 1
         params = [self.params[i] for i in live]
-        grads = [self.params[i].grad for i in live]
+        grads: list[Tensor] = [p.grad for p in params if p.grad is not None]
         m = [self.exp_avg[i] for i in live]
         v = [self.exp_avg_sq[i] for i in live]
         beta1, beta2 = self.betas
@@ -187,12 +189,16 @@ class FoldCritic(nn.Module):
         baselines: One module ``y [K, dy] -> log a(y) [K]`` per member, for bounds that need one.
     """
 
+    residual: nn.Module | None
+    base: GaussianCritic | None
+    baselines: nn.ModuleList | None
+
     def __init__(
         self,
         residual: nn.Module | None,
-        base: nn.Module | None,
-        bounds: list[nn.Module],
-        baselines: list[nn.Module] | None = None,
+        base: GaussianCritic | None,
+        bounds: Sequence[Bound],
+        baselines: Sequence[nn.Module] | None = None,
     ) -> None:
         super().__init__()
         if residual is None and base is None:
@@ -204,9 +210,9 @@ class FoldCritic(nn.Module):
         self.num_members = len(bounds)
 
     @property
-    def bound(self) -> nn.Module:
+    def bound(self) -> Bound:
         """The first member's bound module (name, ceiling)."""
-        return self.bounds[0]
+        return cast(Bound, self.bounds[0])
 
     def forward(self, x: Tensor, y: Tensor, base: tuple[Tensor, Tensor] | None = None) -> Tensor:
         """``x [M, K, dx]``, ``y [M, K, dy]`` (member m's batch at index m) -> ``scores [M, K, K]``.
@@ -227,15 +233,19 @@ class FoldCritic(nn.Module):
         with torch.no_grad():
             return self.base.embed_x(x), self.base.embed_y(y)
 
-    def member(self, m: int) -> nn.Module:
+    def member(self, m: int) -> _Member:
         """Member m as a plain critic ``x [K, dx], y [K, dy] -> [K, K]`` (a copy of a stacked critic's
         weights, for evaluation)."""
         residual = None
         if self.residual is not None:
-            residual = self.residual.members[m] if isinstance(self.residual, MemberList) else self.residual.member(m)
+            # otherwise a stacked critic (StackedSeparableCritic or StackedConcatCritic), which has member()
+            stacked: Any = self.residual
+            residual = self.residual.members[m] if isinstance(self.residual, MemberList) else stacked.member(m)
         return _Member(residual, None if self.base is None else self.base.member(m))
 
-    def member_values(self, x: Tensor, y: Tensor, objective: bool = False, base: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    def member_values(
+        self, x: Tensor, y: Tensor, objective: bool = False, base: tuple[Tensor, Tensor] | None = None
+    ) -> Tensor:
         """Each member's bound on its own batch, ``[M]`` (with ``objective``, the value its gradient
         maximizes: the f-GAN JS objective for ``js`` and ``smile``, whose gradient is the same
         and which costs less than the reported value). ``base`` as for :meth:`forward`."""
@@ -251,7 +261,10 @@ class FoldCritic(nn.Module):
 class _Member(nn.Module):
     """One member of a :class:`FoldCritic`: the sum of its residual and Gaussian scores."""
 
-    def __init__(self, residual: nn.Module | None, base: nn.Module | None) -> None:
+    residual: nn.Module | None
+    base: GaussianCritic | None
+
+    def __init__(self, residual: nn.Module | None, base: GaussianCritic | None) -> None:
         super().__init__()
         self.residual, self.base = residual, base
 
@@ -378,9 +391,12 @@ def train(
     def check() -> float:
         model.eval()
         with torch.no_grad():
-            values = torch.stack([
-                model.member_values(x[rows], y[rows], objective=True, base=base_rows(rows)) for rows in validation.unbind(1)
-            ])
+            values = torch.stack(
+                [
+                    model.member_values(x[rows], y[rows], objective=True, base=base_rows(rows))
+                    for rows in validation.unbind(1)
+                ]
+            )
         model.train()
         return float(values.mean())
 

@@ -223,7 +223,9 @@ def crossfit_interval(
     values = np.asarray(values, dtype=np.float64).ravel()
     folds = np.asarray(folds).ravel()
     if len(values) != len(folds) or len(values) < 2:
-        raise ValueError(f"need one fold per value and at least 2 values, got {len(values)} values and {len(folds)} folds")
+        raise ValueError(
+            f"need one fold per value and at least 2 values, got {len(values)} values and {len(folds)} folds"
+        )
     if not np.isfinite(values).all():
         raise ValueError("held-out values contain NaN or inf; the critic diverged")
     labels = np.unique(folds)
@@ -231,7 +233,9 @@ def crossfit_interval(
         raise ValueError(f"a cross-fitted standard error needs at least 2 folds, got {len(labels)}")
     fold_means = np.array([values[folds == label].mean() for label in labels])
     mean = float(values.mean())
-    stderr = max(float(fold_means.std(ddof=1)) / math.sqrt(len(labels)), float(values.std(ddof=1)) / math.sqrt(len(values)))
+    stderr = max(
+        float(fold_means.std(ddof=1)) / math.sqrt(len(labels)), float(values.std(ddof=1)) / math.sqrt(len(values))
+    )
     half = student_t_quantile((1 + confidence) / 2, len(labels) - 1) * stderr
     interval = Interval(mean, stderr, mean - half, mean + half, confidence, len(labels))
     if train_mean is None:

@@ -86,7 +86,9 @@ def accuracy_cell(task: str, n: int, seed: int) -> dict[str, Any]:
     row = result.to_dict()
     row.pop("history", None)
     truth = float(ground_truth.mutual_information)
-    row.update(true_mi=truth, task_id=ground_truth.name, estimator="mibounds", covered=result.ci_low <= truth <= result.ci_high)
+    row.update(
+        true_mi=truth, task_id=ground_truth.name, estimator="mibounds", covered=result.ci_low <= truth <= result.ci_high
+    )
     return row
 
 
@@ -133,8 +135,15 @@ def run_accuracy(
 
     if workers == 0:
         limit_threads(threads)  # the serial executor leaves this process's threads as they are
-    return run_sweep(accuracy_cells(suite, seeds), db, CELL, workers=workers, threads_per_worker=threads,
-                     progress=progress, resume_hint="run the same mibounds bench accuracy command again")
+    return run_sweep(
+        accuracy_cells(suite, seeds),
+        db,
+        CELL,
+        workers=workers,
+        threads_per_worker=threads,
+        progress=progress,
+        resume_hint="run the same mibounds bench accuracy command again",
+    )
 
 
 def family(task_id: str) -> str:
@@ -165,8 +174,8 @@ def _rows(db: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _group(rows: Iterable[dict[str, Any]], *keys: str) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
-    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+def _group(rows: Iterable[Mapping[str, Any]], *keys: str) -> dict[tuple[Any, ...], list[Mapping[str, Any]]]:
+    groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(row[k] for k in keys), []).append(row)
     return groups
@@ -186,7 +195,9 @@ def _stats(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "mae": errors.mae,
         "rmse": errors.rmse,
         "coverage": None if not intervals else sum(_covers(r) for r in intervals) / len(intervals),
-        "lower_ok": None if not lower else sum(float(r["lower_bound"]) <= float(r["true_mi"]) for r in lower) / len(lower),
+        "lower_ok": None
+        if not lower
+        else sum(float(r["lower_bound"]) <= float(r["true_mi"]) for r in lower) / len(lower),
         "warned": sum(bool(r.get("warnings")) for r in rows),
         "seconds": statistics.median(float(r["seconds"]) for r in rows if r.get("seconds") is not None),
     }
@@ -222,8 +233,30 @@ def write_accuracy_report(db: str | Path, out: str | Path, *, figure: bool = Tru
         for (task, n, estimator), group in _group(rows, "task", "n", "estimator").items()
     ]
     order = {(task, n): i for i, (task, n) in enumerate(SUITE)}
-    table.sort(key=lambda r: (order.get((r["task"], r["n"]), len(order)), r["task"], r["n"], r["estimator"] != "mibounds", r["estimator"]))
-    columns = ("task", "n", "estimator", "runs", "true_mi", "estimate", "bias", "mae", "rmse", "coverage", "lower_ok", "warned", "seconds")
+    table.sort(
+        key=lambda r: (
+            order.get((r["task"], r["n"]), len(order)),
+            r["task"],
+            r["n"],
+            r["estimator"] != "mibounds",
+            r["estimator"],
+        )
+    )
+    columns = (
+        "task",
+        "n",
+        "estimator",
+        "runs",
+        "true_mi",
+        "estimate",
+        "bias",
+        "mae",
+        "rmse",
+        "coverage",
+        "lower_ok",
+        "warned",
+        "seconds",
+    )
     from mibounds.experiments.figures import Table
 
     Table(columns, [tuple(r[c] for c in columns) for r in table]).to_csv(files.csv, cell=lambda v: _number(v, 6))
@@ -235,22 +268,35 @@ def write_accuracy_report(db: str | Path, out: str | Path, *, figure: bool = Tru
 
 def _markdown(rows: list[dict[str, Any]], table: list[dict[str, Any]], columns: Sequence[str]) -> str:
     mine = [r for r in rows if r["estimator"] == "mibounds"]
-    lines = ["# Accuracy suite", "", *_acceptance(rows), "", "## Per task", "",
-             "Nats. bias = mean(estimate - truth); mae = mean |error|; coverage = share of 95 % intervals "
-             "holding the truth; lower_ok = share of runs whose lower bound is at most the truth; warned = runs "
-             "that ended with a warning; seconds = median wall time of one call (one thread).", ""]
+    lines = [
+        "# Accuracy suite",
+        "",
+        *_acceptance(rows),
+        "",
+        "## Per task",
+        "",
+        "Nats. bias = mean(estimate - truth); mae = mean |error|; coverage = share of 95 % intervals "
+        "holding the truth; lower_ok = share of runs whose lower bound is at most the truth; warned = runs "
+        "that ended with a warning; seconds = median wall time of one call (one thread).",
+        "",
+    ]
     from mibounds.experiments.figures import Table
 
     grid = Table(tuple(columns), [tuple(r[c] for c in columns) for r in table])
-    lines += grid.to_markdown(right=set(columns) - {"task", "estimator"},
-                              cell=lambda v: _number(v).replace("|", "\\|")).rstrip("\n").split("\n")
+    lines += (
+        grid.to_markdown(right=set(columns) - {"task", "estimator"}, cell=lambda v: _number(v).replace("|", "\\|"))
+        .rstrip("\n")
+        .split("\n")
+    )
     warned = [r for r in mine if r.get("warnings")]
     lines += ["", f"## Runs that ended with a warning ({len(warned)} of {len(mine)})", ""]
     for r in sorted(warned, key=lambda r: (r["task"], r["n"], r["seed"])):
         covered = "covers" if _covers(r) else "misses"
-        lines.append(f"- {r['task']} n={r['n']} seed {r['seed']}: {float(r['estimate']):.3f} "
-                     f"[{float(r['ci_low']):.3f}, {float(r['ci_high']):.3f}] ({covered} {float(r['true_mi']):.3f}): "
-                     + " / ".join(r["warnings"]))
+        lines.append(
+            f"- {r['task']} n={r['n']} seed {r['seed']}: {float(r['estimate']):.3f} "
+            f"[{float(r['ci_low']):.3f}, {float(r['ci_high']):.3f}] ({covered} {float(r['true_mi']):.3f}): "
+            + " / ".join(r["warnings"])
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -262,22 +308,35 @@ def _acceptance(rows: list[dict[str, Any]]) -> list[str]:
     if levels:
         mae = statistics.fmean(abs(float(r["estimate"]) - float(r["true_mi"])) for r in levels)
         worst = max(abs(s["bias"]) for s in (_stats(g) for g in _group(levels, "task").values()))
-        lines.append(f"- Gaussian d = 20, n = 10,000, I = 2 ... 10: mean |error| {mae:.3f} nats over {len(levels)} runs; "
-                     f"largest |mean error| of a level {worst:.3f}.")
+        lines.append(
+            f"- Gaussian d = 20, n = 10,000, I = 2 ... 10: mean |error| {mae:.3f} nats over {len(levels)} runs; "
+            f"largest |mean error| of a level {worst:.3f}."
+        )
     zero = [r for r in mine if r["task"] == "gaussian-d20-mi0"]
     if zero:
-        lines.append(f"- I = 0: largest |estimate| {max(abs(float(r['estimate'])) for r in zero):.3f}; the interval covers 0 in "
-                     f"{sum(_covers(r) for r in zero)} of {len(zero)} runs.")
+        lines.append(
+            f"- I = 0: largest |estimate| {max(abs(float(r['estimate'])) for r in zero):.3f}; the interval covers 0 in "
+            f"{sum(_covers(r) for r in zero)} of {len(zero)} runs."
+        )
     quiet = [r for r in mine if not r.get("warnings")]
-    lines.append(f"- Interval coverage: {sum(_covers(r) for r in quiet)} of {len(quiet)} runs without a warning "
-                 f"({sum(_covers(r) for r in mine)} of {len(mine)} runs in all).")
-    lines.append(f"- Lower bound at most the truth: {sum(float(r['lower_bound']) <= float(r['true_mi']) for r in mine)} "
-                 f"of {len(mine)} runs.")
+    lines.append(
+        f"- Interval coverage: {sum(_covers(r) for r in quiet)} of {len(quiet)} runs without a warning "
+        f"({sum(_covers(r) for r in mine)} of {len(mine)} runs in all)."
+    )
+    lines.append(
+        f"- Lower bound at most the truth: {sum(float(r['lower_bound']) <= float(r['true_mi']) for r in mine)} "
+        f"of {len(mine)} runs."
+    )
     peers = [r for r in rows if r["estimator"] in NEURAL_PEERS]
     if peers:
-        lines += ["", "Mean |error| per task family on the runs both measured (same tasks, sizes and seeds), mibounds "
-                  "against the best neural peer (torch-mist default and MINE, bmi InfoNCE); CCA (bmi) beside it:", "",
-                  "| family | runs | mibounds | best neural peer | peer | CCA |", "|---|---:|---:|---:|---|---:|"]
+        lines += [
+            "",
+            "Mean |error| per task family on the runs both measured (same tasks, sizes and seeds), mibounds "
+            "against the best neural peer (torch-mist default and MINE, bmi InfoNCE); CCA (bmi) beside it:",
+            "",
+            "| family | runs | mibounds | best neural peer | peer | CCA |",
+            "|---|---:|---:|---:|---|---:|",
+        ]
         for name, group in _families(rows).items():
             ours = {(r["task"], r["n"], r["seed"]): r for r in group if r["estimator"] == "mibounds"}
             scores = []
@@ -285,14 +344,18 @@ def _acceptance(rows: list[dict[str, Any]]) -> list[str]:
                 theirs = {(r["task"], r["n"], r["seed"]): r for r in group if r["estimator"] == estimator}
                 common = sorted(set(ours) & set(theirs))
                 if common:
-                    scores.append((estimator, len(common), _mae(ours[k] for k in common), _mae(theirs[k] for k in common)))
+                    scores.append(
+                        (estimator, len(common), _mae(ours[k] for k in common), _mae(theirs[k] for k in common))
+                    )
             neural = [s for s in scores if s[0] in NEURAL_PEERS]
             if not neural:
                 continue
             best = min(neural, key=lambda s: s[3])
             cca = [s for s in scores if s[0] == "bmi:cca"]
-            lines.append(f"| {name} | {best[1]} | {_number(best[2])} | {_number(best[3])} | {best[0]} | "
-                         f"{_number(cca[0][3]) if cca else ''} |")
+            lines.append(
+                f"| {name} | {best[1]} | {_number(best[2])} | {_number(best[3])} | {best[0]} | "
+                f"{_number(cca[0][3]) if cca else ''} |"
+            )
     return lines
 
 
@@ -300,8 +363,8 @@ def _mae(rows: Iterable[Mapping[str, Any]]) -> float:
     return statistics.fmean(abs(float(r["estimate"]) - float(r["true_mi"])) for r in rows)
 
 
-def _families(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    groups: dict[str, list[dict[str, Any]]] = {}
+def _families(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    groups: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(f"{family(row['task'])} (n = {row['n']})", []).append(row)
     return groups
@@ -333,21 +396,44 @@ def plot_accuracy(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
                     for offset, r in enumerate(sorted(same, key=lambda r: r["seed"])):
                         t = float(level) + 0.01 * (span[1] - span[0]) * (offset - (len(same) - 1) / 2)
                         est = float(r["estimate"])
-                        ax.errorbar([t], [est], yerr=[[est - float(r["ci_low"])], [float(r["ci_high"]) - est]],
-                                    fmt="o", markersize=3, color=colors[estimator], linewidth=1)
-                        ax.plot([t], [float(r["lower_bound"])], marker="v", markersize=3, color=colors[estimator], alpha=0.5)
+                        ax.errorbar(
+                            [t],
+                            [est],
+                            yerr=[[est - float(r["ci_low"])], [float(r["ci_high"]) - est]],
+                            fmt="o",
+                            markersize=3,
+                            color=colors[estimator],
+                            linewidth=1,
+                        )
+                        ax.plot(
+                            [t], [float(r["lower_bound"])], marker="v", markersize=3, color=colors[estimator], alpha=0.5
+                        )
             else:
-                means = [(t, statistics.fmean(float(r["estimate"]) for r in g)) for (t,), g in _group(runs, "true_mi").items()]
-                ax.plot(*zip(*sorted(means)), marker="s", markersize=4, linestyle="none", color=colors[estimator], alpha=0.8)
+                means = [
+                    (t, statistics.fmean(float(r["estimate"]) for r in g))
+                    for (t,), g in _group(runs, "true_mi").items()
+                ]
+                ax.plot(
+                    *zip(*sorted(means), strict=True),
+                    marker="s",
+                    markersize=4,
+                    linestyle="none",
+                    color=colors[estimator],
+                    alpha=0.8,
+                )
         ax.set_title(name if len(name) < 44 else name.replace(" (n", "\n(n"), fontsize=8)
         ax.set_xlabel("true MI (nats)", fontsize=8)
         ax.set_ylabel("estimate (nats)", fontsize=8)
         ax.tick_params(labelsize=7)
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], color=colors[e], marker="o" if e == "mibounds" else "s", linestyle="none", label=e)
-               for e in estimators]
-    handles.append(Line2D([], [], color=colors["mibounds"], marker="v", linestyle="none", alpha=0.5, label="mibounds lower bound"))
+    handles = [
+        Line2D([], [], color=colors[e], marker="o" if e == "mibounds" else "s", linestyle="none", label=e)
+        for e in estimators
+    ]
+    handles.append(
+        Line2D([], [], color=colors["mibounds"], marker="v", linestyle="none", alpha=0.5, label="mibounds lower bound")
+    )
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=8, frameon=False)
     fig.subplots_adjust(bottom=0.6 / (3.2 * height + 0.6) + 0.08, hspace=0.5, wspace=0.35)
     return save_figure(fig, path)

@@ -136,7 +136,9 @@ class BiasVarianceConfig:
             if spec.name == "ba":
                 raise ValueError("bound 'ba' needs a decoder q(x|y), which the tasks do not give; leave it out")
         if any(k < 2 for k in (*self.k_grid, self.batch_size)):
-            raise ValueError(f"batch sizes must be >= 2 (the bounds need negatives), got {self.k_grid} and {self.batch_size}")
+            raise ValueError(
+                f"batch sizes must be >= 2 (the bounds need negatives), got {self.k_grid} and {self.batch_size}"
+            )
         if any(not 0.0 <= a <= 1.0 for a in self.alphas):
             raise ValueError(f"alphas must lie in [0, 1], got {self.alphas}")
         if self.repeats < 2:
@@ -145,8 +147,9 @@ class BiasVarianceConfig:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
 
 
-def _evaluate(spec: BoundSpec, log_ratio: Tensor, log_conditional: Tensor | None,
-              log_marginal: Tensor | None) -> Tensor:
+def _evaluate(
+    spec: BoundSpec, log_ratio: Tensor, log_conditional: Tensor | None, log_marginal: Tensor | None
+) -> Tensor:
     """The bound on a stack of batches ``[R, K, K]`` with its optimal critic -> ``[R]``."""
     from torch.func import vmap
 
@@ -155,21 +158,27 @@ def _evaluate(spec: BoundSpec, log_ratio: Tensor, log_conditional: Tensor | None
     if spec.trained:
         scores = log_ratio + _SHIFTED.get(spec.name, 0.0)
         if spec.name in _WITH_BASELINE_ZERO:
+
             def fn(s: Tensor) -> Tensor:
                 return info.fn(s, 0.0, **kwargs)
         elif spec.name == "mine":  # the value is DV whatever the moving average
+
             def fn(s: Tensor) -> Tensor:
                 return info.fn(s, 0.0, **kwargs)
         else:
+
             def fn(s: Tensor) -> Tensor:
                 return info.fn(s, **kwargs)
+
         return vmap(fn)(scores)
     if spec.name == "rate":
         return vmap(lambda c, m: info.fn(c, m, **kwargs))(log_conditional, log_marginal)
     return vmap(lambda c: info.fn(c, **kwargs))(log_conditional)
 
 
-def estimates(config: BiasVarianceConfig, specs: Sequence[BoundSpec], mi: float, batch_size: int, seed: int) -> np.ndarray:
+def estimates(
+    config: BiasVarianceConfig, specs: Sequence[BoundSpec], mi: float, batch_size: int, seed: int
+) -> np.ndarray:
     """Every bound's estimate on ``config.repeats`` fresh batches of ``batch_size`` pairs at ``mi`` nats.
 
     Each bound gets its optimal critic (module docstring); every bound sees the same batches.
@@ -217,10 +226,22 @@ def _rows(sweep: str, specs: Sequence[BoundSpec], values: np.ndarray, mi: float,
     for spec, v in zip(specs, values, strict=True):
         summary = summarize_errors(v, mi)
         alpha = spec.kwargs.get("alpha", float("nan")) if spec.name == "interpolated" else float("nan")
-        rows.append((
-            sweep, spec.label, optimal_critic(spec.label), mi, k, alpha, summary.count, summary.mean, summary.bias,
-            summary.variance, summary.mse, summary.stderr,
-        ))
+        rows.append(
+            (
+                sweep,
+                spec.label,
+                optimal_critic(spec.label),
+                mi,
+                k,
+                alpha,
+                summary.count,
+                summary.mean,
+                summary.bias,
+                summary.variance,
+                summary.mse,
+                summary.stderr,
+            )
+        )
     return rows
 
 
@@ -245,9 +266,11 @@ class BiasVarianceResult:
         for record in self.table.where(sweep=sweep).records():
             groups.setdefault(label(record), []).append(record)
         return {
-            name: Curve(np.array([r[x] for r in recs], dtype=float),
-                        {s: np.array([r[s] for r in recs], dtype=float) for s in ("bias", "variance", "mse")},
-                        dashed=sweep != "alpha" and BoundSpec.parse(name).info.kind == "upper")
+            name: Curve(
+                np.array([r[x] for r in recs], dtype=float),
+                {s: np.array([r[s] for r in recs], dtype=float) for s in ("bias", "variance", "mse")},
+                dashed=sweep != "alpha" and BoundSpec.parse(name).info.kind == "upper",
+            )
             for name, recs in groups.items()
         }
 
@@ -256,22 +279,28 @@ class BiasVarianceResult:
         return bias_variance_figure(
             self._curves("mi", "true_mi", lambda r: r["bound"]),
             self._curves("k", "k", lambda r: r["bound"]),
-            batch_size=self.config.batch_size, fixed_mi=self.config.fixed_mi,
+            batch_size=self.config.batch_size,
+            fixed_mi=self.config.fixed_mi,
         )
 
     def alpha_figure(self) -> Any:
         """Bias, variance and MSE of I_alpha against alpha, one line per MI level."""
-        return alpha_sweep_figure(self._curves("alpha", "alpha", lambda r: f"I = {r['true_mi']:g} nats"),
-                                  batch_size=self.config.batch_size)
+        return alpha_sweep_figure(
+            self._curves("alpha", "alpha", lambda r: f"I = {r['true_mi']:g} nats"), batch_size=self.config.batch_size
+        )
 
     def markdown(self) -> str:
         """Markdown tables: per sweep, rows = bounds, cells ``bias / variance``."""
         cfg = self.config
-        parts = [f"### Bias / variance with the optimal critic ({cfg.task}, d = {cfg.dim}, "
-                 f"{cfg.repeats} batches per point; wall-clock {self.seconds:.1f} s)\n"]
-        for sweep, x, title in (("mi", "true_mi", f"against the true MI (nats), K = {cfg.batch_size}"),
-                                ("k", "k", f"against the batch size K, I = {cfg.fixed_mi:g} nats"),
-                                ("alpha", "alpha", f"I_alpha against alpha, K = {cfg.batch_size}")):
+        parts = [
+            f"### Bias / variance with the optimal critic ({cfg.task}, d = {cfg.dim}, "
+            f"{cfg.repeats} batches per point; wall-clock {self.seconds:.1f} s)\n"
+        ]
+        for sweep, x, title in (
+            ("mi", "true_mi", f"against the true MI (nats), K = {cfg.batch_size}"),
+            ("k", "k", f"against the batch size K, I = {cfg.fixed_mi:g} nats"),
+            ("alpha", "alpha", f"I_alpha against alpha, K = {cfg.batch_size}"),
+        ):
             rows = self.table.where(sweep=sweep)
             if not rows.rows:
                 continue
@@ -281,14 +310,21 @@ class BiasVarianceResult:
                 compact = Table(("true MI", *(f"α = {a:g}" for a in points)), title=f"Bias / variance {title}")
                 for mi in dict.fromkeys(rows.column(key)):
                     recs = {r["alpha"]: r for r in rows.where(true_mi=mi).records()}
-                    compact.rows.append((mi, *(f"{short(recs[a]['bias'])} / {recs[a]['variance']:.3g}" for a in points)))
+                    compact.rows.append(
+                        (mi, *(f"{short(recs[a]['bias'])} / {recs[a]['variance']:.3g}" for a in points))
+                    )
             else:
                 points = list(dict.fromkeys(rows.column(x)))
                 compact = Table(("bound", "critic", *(f"{p:g}" for p in points)), title=f"Bias / variance {title}")
                 for bound in dict.fromkeys(rows.column("bound")):
                     recs = {r[x]: r for r in rows.where(bound=bound).records()}
-                    compact.rows.append((bound, recs[points[0]]["critic"],
-                                         *(f"{short(recs[p]['bias'])} / {recs[p]['variance']:.3g}" for p in points)))
+                    compact.rows.append(
+                        (
+                            bound,
+                            recs[points[0]]["critic"],
+                            *(f"{short(recs[p]['bias'])} / {recs[p]['variance']:.3g}" for p in points),
+                        )
+                    )
             parts.append(compact.to_markdown())
         return "\n".join(parts)
 
@@ -297,8 +333,11 @@ class BiasVarianceResult:
         and (with figures) ``bias_variance.png`` and ``alpha_sweep.png``; returns name -> path."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        written = {"csv": self.table.to_csv(out / "bias_variance.csv"), "markdown": out / "bias_variance.md",
-                   "json": out / "bias_variance.json"}
+        written = {
+            "csv": self.table.to_csv(out / "bias_variance.csv"),
+            "markdown": out / "bias_variance.md",
+            "json": out / "bias_variance.json",
+        }
         written["json"].write_text(json.dumps({"config": dataclasses.asdict(self.config), "seconds": self.seconds}))
         written["markdown"].write_text(self.markdown())
         if figures:
@@ -317,7 +356,9 @@ def load_result(directory: str | Path) -> BiasVarianceResult:
     return BiasVarianceResult(config, Table.from_csv(folder / "bias_variance.csv", _TITLE), float(meta["seconds"]))
 
 
-def run_bias_variance(config: BiasVarianceConfig | None = None, *, log: Callable[[str], None] | None = None) -> BiasVarianceResult:
+def run_bias_variance(
+    config: BiasVarianceConfig | None = None, *, log: Callable[[str], None] | None = None
+) -> BiasVarianceResult:
     """Run the three sweeps (MI, K, α) with the optimal critics.
 
     Args:

@@ -33,7 +33,7 @@ import math
 import random
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from mibounds.experiments.grid import canonical_json
 
@@ -142,9 +142,9 @@ def _check_estimate_cells(cells: Sequence[Mapping[str, Any]]) -> None:
         task = params.get("task")
         key = canonical_json(task)
         if key not in checked:
-            _make_task(task)
+            _make_task(cast(Any, task))
             checked.add(key)
-        check_bound(params.get("bound"))
+        check_bound(cast(str, params.get("bound")))
         check_critic(params.get("critic"))
         check_int(params.get("n"), "n", minimum=2, kind="an integer number of samples")
 

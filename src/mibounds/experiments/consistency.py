@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Iterable, Sequence
@@ -81,7 +82,7 @@ def _views(view: str, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         x = picked + NOISE * rng.standard_normal(picked.shape)
         if blur:
             padded = np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="edge")
-            x = sum(padded[:, i : i + 8, j : j + 8] for i in range(3) for j in range(3)) / 9
+            x = np.mean([padded[:, i : i + 8, j : j + 8] for i in range(3) for j in range(3)], axis=0)
         y = np.where(np.arange(8)[None, :, None] < shown, picked, 0.0) + NOISE * rng.standard_normal(picked.shape)
         return x.reshape(n, 64), y.reshape(n, 64)
 
@@ -121,8 +122,13 @@ def consistency_cells(bounds: Iterable[str] | None = None, seeds: Iterable[int] 
 
 
 def run_consistency(
-    db: str | Path, *, bounds: Iterable[str] | None = None, seeds: Iterable[int] = (0,), workers: int = 0,
-    threads: int = 1, progress: bool = True,
+    db: str | Path,
+    *,
+    bounds: Iterable[str] | None = None,
+    seeds: Iterable[int] = (0,),
+    workers: int = 0,
+    threads: int = 1,
+    progress: bool = True,
 ) -> Any:
     """Run the cells not yet in ``db`` (resumable; see :func:`mibounds.experiments.run_sweep`)."""
     from mibounds.experiments.executors import limit_threads
@@ -130,8 +136,15 @@ def run_consistency(
 
     if workers == 0:
         limit_threads(threads)
-    return run_sweep(consistency_cells(bounds, seeds), db, CELL, workers=workers, threads_per_worker=threads,
-                     progress=progress, resume_hint="run the same mibounds bench consistency command again")
+    return run_sweep(
+        consistency_cells(bounds, seeds),
+        db,
+        CELL,
+        workers=workers,
+        threads_per_worker=threads,
+        progress=progress,
+        resume_hint="run the same mibounds bench consistency command again",
+    )
 
 
 @dataclass
@@ -160,16 +173,25 @@ def verdicts(rows: Sequence[dict[str, Any]]) -> list[Verdicts]:
         est = {v: float(views[v]["estimate"]) for v in VIEWS}
         se = {v: float(views[v]["stderr"]) for v in VIEWS}
         series = [est[f"rows-{t}"] for t in ROWS]
-        margins = [1.96 * math.hypot(se[f"rows-{a}"], se[f"rows-{b}"]) for a, b in zip(ROWS, ROWS[1:])]
-        rows_pass = all(b >= a - m for a, b, m in zip(series, series[1:], margins)) and series[-1] > series[0]
+        margins = [1.96 * math.hypot(se[f"rows-{a}"], se[f"rows-{b}"]) for a, b in itertools.pairwise(ROWS)]
+        steps = zip(itertools.pairwise(series), margins, strict=True)
+        rows_pass = all(b >= a - m for (a, b), m in steps) and series[-1] > series[0]
         full, blurred = est["rows-8"], est["blurred"]
         processing_pass = blurred <= full + 1.96 * math.hypot(se["rows-8"], se["blurred"])
         single, pair = est[f"rows-{PAIR_ROWS}"], est["pair"]
         additivity_pass = abs(pair - 2 * single) <= 1.96 * math.hypot(se["pair"], 2 * se[f"rows-{PAIR_ROWS}"])
-        out.append(Verdicts(
-            estimator, seed, series, rows_pass, blurred / full if full else math.nan, processing_pass,
-            pair / single if single else math.nan, additivity_pass,
-        ))
+        out.append(
+            Verdicts(
+                estimator,
+                seed,
+                series,
+                rows_pass,
+                blurred / full if full else math.nan,
+                processing_pass,
+                pair / single if single else math.nan,
+                additivity_pass,
+            )
+        )
     return out
 
 
@@ -203,23 +225,48 @@ def write_consistency_report(db: str | Path, out: str | Path, *, figure: bool = 
     rows = finished_rows(db)
     results = verdicts(rows)
     if not results:
-        raise ValueError(f"{str(db)!r} holds no estimator with every view finished; run `mibounds bench consistency --db {db}`")
+        raise ValueError(
+            f"{str(db)!r} holds no estimator with every view finished; run `mibounds bench consistency --db {db}`"
+        )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = ConsistencyFiles(out / "consistency.md", None)
-    columns = ("estimator", "seed", *(f"t={t}" for t in ROWS), "grows", "blurred/sharp", "processing", "pair/single", "additive")
-    table = Table(columns, [
-        (v.estimator, v.seed, *v.rows, _mark(v.rows_pass), v.processing_ratio, _mark(v.processing_pass), v.additivity_ratio,
-         _mark(v.additivity_pass))
-        for v in results
-    ])
+    columns = (
+        "estimator",
+        "seed",
+        *(f"t={t}" for t in ROWS),
+        "grows",
+        "blurred/sharp",
+        "processing",
+        "pair/single",
+        "additive",
+    )
+    table = Table(
+        columns,
+        [
+            (
+                v.estimator,
+                v.seed,
+                *v.rows,
+                _mark(v.rows_pass),
+                v.processing_ratio,
+                _mark(v.processing_pass),
+                v.additivity_ratio,
+                _mark(v.additivity_pass),
+            )
+            for v in results
+        ],
+    )
     seconds = statistics.median(float(r["seconds"]) for r in rows)
     text = [
-        "# Self-consistency tests (Song & Ermon 2020) on scikit-learn's digits", "",
+        "# Self-consistency tests (Song & Ermon 2020) on scikit-learn's digits",
+        "",
         f"Views: a random digit with Gaussian noise of sd {NOISE} on each side, {SAMPLES} rows; t = pixel rows of the "
         f"image Y shows. Estimates in nats; the additivity test uses t = {PAIR_ROWS}. A test passes within the 95 % "
-        f"margin of the estimates' standard errors. Median seconds per estimate: {seconds:.1f}.", "",
-        table.to_markdown(cell=lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)).rstrip("\n"), "",
+        f"margin of the estimates' standard errors. Median seconds per estimate: {seconds:.1f}.",
+        "",
+        table.to_markdown(cell=lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)).rstrip("\n"),
+        "",
         f"Passing all three: {', '.join(sorted({v.estimator for v in results if v.rows_pass and v.processing_pass and v.additivity_pass})) or 'none'}.",
     ]
     files.markdown.write_text("\n".join(text) + "\n", encoding="utf-8")
@@ -240,7 +287,7 @@ def plot_consistency(results: Sequence[Verdicts], path: str | Path) -> Path:
     fig = new_figure(13, 3.8, layout="constrained")
     left, middle, right = fig.subplots(1, 3)
     names = [f"{v.estimator} (seed {v.seed})" for v in results]
-    for v, name in zip(results, names):
+    for v, name in zip(results, names, strict=True):
         left.plot(ROWS, v.rows, marker="o", label=name)
     left.set(xlabel="pixel rows shown (t)", ylabel="estimate (nats)", title="more rows, more information")
     left.legend(fontsize=7)

@@ -65,7 +65,12 @@ def critic_parameters(config: StaircaseConfig, critic: str) -> int:
 
 
 def time_training_step(
-    config: StaircaseConfig, critic: str, bounds: Sequence[str], *, steps: int = TIMING_STEPS, repeats: int = 3,
+    config: StaircaseConfig,
+    critic: str,
+    bounds: Sequence[str],
+    *,
+    steps: int = TIMING_STEPS,
+    repeats: int = 3,
     threads: int | None = 1,
 ) -> float:
     """Seconds per staircase training step of one stack (one critic per bound in ``bounds``).
@@ -74,8 +79,14 @@ def time_training_step(
     ``threads`` torch threads (1, like the staircase's worker processes), so that other load on
     the machine disturbs the number as little as possible.
     """
-    brief = dataclasses.replace(config, tasks=config.tasks[:1], levels=config.levels[:1], bounds=tuple(bounds),
-                                steps_per_level=steps, window=min(config.window, steps))
+    brief = dataclasses.replace(
+        config,
+        tasks=config.tasks[:1],
+        levels=config.levels[:1],
+        bounds=tuple(bounds),
+        steps_per_level=steps,
+        window=min(config.window, steps),
+    )
     specs = brief.specs
     previous = torch.get_num_threads()
     if threads is not None:
@@ -111,8 +122,11 @@ class CriticTradeoffResult:
         """Write ``critics_timing.csv``, ``critics_errors.csv`` and ``critics.md``."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        written = {"timing_csv": self.timing.to_csv(out / "critics_timing.csv"),
-                   "errors_csv": self.errors.to_csv(out / "critics_errors.csv"), "markdown": out / "critics.md"}
+        written = {
+            "timing_csv": self.timing.to_csv(out / "critics_timing.csv"),
+            "errors_csv": self.errors.to_csv(out / "critics_errors.csv"),
+            "markdown": out / "critics.md",
+        }
         written["markdown"].write_text(self.markdown())
         return written
 
@@ -136,8 +150,15 @@ def critic_tradeoff(staircase: StaircaseResult, *, timing_steps: int = TIMING_ST
         )
     trained = [s.label for s in config.specs if s.trained]
     timing = Table(
-        ("critic", "parameters", "ms/step, 1 critic", f"ms/step, stack of {len(trained)}",
-         "ms/step per stacked critic", "staircase ms/step (per task)", "staircase seconds (per task)"),
+        (
+            "critic",
+            "parameters",
+            "ms/step, 1 critic",
+            f"ms/step, stack of {len(trained)}",
+            "ms/step per stacked critic",
+            "staircase ms/step (per task)",
+            "staircase seconds (per task)",
+        ),
         title=f"Time per training step at K = {config.batch_size} (forward, backward, Adam; 1 thread)",
     )
     for critic in _LEARNED:
@@ -145,8 +166,17 @@ def critic_tradeoff(staircase: StaircaseResult, *, timing_steps: int = TIMING_ST
         stacked = time_training_step(config, critic, trained, steps=timing_steps)
         jobs = [j for j in staircase.timings if j.critic == critic]
         run_seconds = float(np.mean([j.seconds / len(j.tasks) for j in jobs])) if jobs else float("nan")
-        timing.rows.append((critic, critic_parameters(config, critic), 1e3 * alone, 1e3 * stacked,
-                            1e3 * stacked / len(trained), 1e3 * run_seconds / config.steps, run_seconds))
+        timing.rows.append(
+            (
+                critic,
+                critic_parameters(config, critic),
+                1e3 * alone,
+                1e3 * stacked,
+                1e3 * stacked / len(trained),
+                1e3 * run_seconds / config.steps,
+                run_seconds,
+            )
+        )
 
     stages = staircase.stage_table()
     levels = ", ".join(f"{lvl:g}" for lvl in config.levels)
@@ -158,10 +188,14 @@ def critic_tradeoff(staircase: StaircaseResult, *, timing_steps: int = TIMING_ST
     for task in config.tasks:
         for bound in trained:
             recs = {c: stages.where(task=task, critic=c, bound=bound).records() for c in _LEARNED}
-            errors.rows.append((
-                task, bound, *(float(np.mean([r["mse"] for r in recs[c]])) for c in _LEARNED),
-                *(" / ".join(short(r["bias"]) for r in recs[c]) for c in _LEARNED),
-            ))
+            errors.rows.append(
+                (
+                    task,
+                    bound,
+                    *(float(np.mean([r["mse"] for r in recs[c]])) for c in _LEARNED),
+                    *(" / ".join(short(r["bias"]) for r in recs[c]) for c in _LEARNED),
+                )
+            )
     return CriticTradeoffResult(timing, errors, staircase)
 
 
@@ -182,5 +216,6 @@ def run_critic_tradeoff(
     """
     config = config or DEFAULT_CONFIG
     config = dataclasses.replace(config, critics=_LEARNED)
-    return critic_tradeoff(run_staircase(config, workers=workers, progress=log is not None, log=log),
-                           timing_steps=timing_steps)
+    return critic_tradeoff(
+        run_staircase(config, workers=workers, progress=log is not None, log=log), timing_steps=timing_steps
+    )

@@ -44,8 +44,9 @@ from mibounds.representation.losses import InfoNCELoss
 __all__ = ["DigitsResult", "linear_probe_accuracy", "run_digits_experiment"]
 
 
-def linear_probe_accuracy(features_train: np.ndarray, labels_train: np.ndarray, features_test: np.ndarray,
-                          labels_test: np.ndarray) -> float:
+def linear_probe_accuracy(
+    features_train: np.ndarray, labels_train: np.ndarray, features_test: np.ndarray, labels_test: np.ndarray
+) -> float:
     """Test accuracy of a logistic regression on standardized features (scikit-learn).
 
     Raises:
@@ -124,8 +125,9 @@ def run_digits_experiment(
 
     device = torch.device(device) if device is not None else torch.device("cpu")
     images, labels = load_digit_images()
-    train_idx, test_idx = train_test_split(np.arange(len(labels)), test_size=0.5, stratify=labels.numpy(),
-                                           random_state=seed)
+    train_idx, test_idx = train_test_split(
+        np.arange(len(labels)), test_size=0.5, stratify=labels.numpy(), random_state=seed
+    )
     train_images = images[train_idx].to(device)
     torch.manual_seed(seed)
     encoder = mlp(64, hidden_dim, representation_dim, num_layers=2).to(device)
@@ -162,7 +164,7 @@ def run_digits_experiment(
     def probe(net: nn.Module | None) -> float:
         return linear_probe_accuracy(features(net, train_idx), y_train, features(net, test_idx), y_test)
 
-    tail = readouts[-max(1, num_steps // 10):]
+    tail = readouts[-max(1, num_steps // 10) :]
     return DigitsResult(
         learned_accuracy=probe(encoder),
         random_accuracy=probe(initial),

@@ -111,7 +111,9 @@ def factor_scores(latents: Tensor, indices: Tensor, train_fraction: float = 0.5)
     features = _quadratic_features(latents.detach().to(torch.float64).cpu())
     n_fit = int(train_fraction * features.shape[0])
     if not features.shape[1] < n_fit < features.shape[0]:
-        raise ValueError(f"{features.shape[0]} rows are too few to fit {features.shape[1]} features and hold out the rest")
+        raise ValueError(
+            f"{features.shape[0]} rows are too few to fit {features.shape[1]} features and hold out the rest"
+        )
     scores: dict[str, float] = {}
     for name, target in _factor_targets(indices.cpu()).items():
         coef = torch.linalg.lstsq(features[:n_fit], target[:n_fit]).solution
@@ -261,8 +263,14 @@ def run_dsprites_experiment(
         loss.backward()
         optimizer.step()
         if step % 50 == 0 or step == num_steps - 1:
-            history.append({"step": float(step), "mi": float(mi.detach()), "dependency": float(dependency.detach()),
-                            "smoothness": float(smoothness.detach())})
+            history.append(
+                {
+                    "step": float(step),
+                    "mi": float(mi.detach()),
+                    "dependency": float(dependency.detach()),
+                    "smoothness": float(smoothness.detach()),
+                }
+            )
     seconds = time.perf_counter() - start
     encoder.eval()
     scores = factor_scores(_encode(encoder, eval_indices, image_size), eval_indices)
@@ -272,8 +280,15 @@ def run_dsprites_experiment(
     return DSpritesResult(scores, initial_scores, history, written, seconds, encoder)
 
 
-def plot_latent_factors(encoder: nn.Module, path: str | Path, *, image_size: int = IMAGE_SIZE, seed: int = 0,
-                        scores: dict[str, float] | None = None, num_backgrounds: int = 4) -> Path:
+def plot_latent_factors(
+    encoder: nn.Module,
+    path: str | Path,
+    *,
+    image_size: int = IMAGE_SIZE,
+    seed: int = 0,
+    scores: dict[str, float] | None = None,
+    num_backgrounds: int = 4,
+) -> Path:
     """Figure of how each latent tracks the true factors (Poole et al. 2019, Fig. 6 style).
 
     One row per latent: its mean activation over the 32 x 32 grid of positions (averaged over
@@ -320,15 +335,21 @@ def plot_latent_factors(encoder: nn.Module, path: str | Path, *, image_size: int
         "shape": list(range(3)),
     }
     for k in range(num_latents):
-        image = axes[k, 0].imshow(latents[:, :, k].T.numpy(), origin="upper", cmap="RdBu_r", vmin=-1, vmax=1,
-                                  extent=(0, 1, 1, 0))
+        image = axes[k, 0].imshow(
+            latents[:, :, k].T.numpy(), origin="upper", cmap="RdBu_r", vmin=-1, vmax=1, extent=(0, 1, 1, 0)
+        )
         axes[k, 0].set(xlabel="pos x", ylabel=f"latent {k}\npos y")
         fig.colorbar(image, ax=axes[k, 0], fraction=0.046)
         for col, name in enumerate(("scale", "orientation", "shape"), start=1):
             mean, std = sweeps[name]
             ax = axes[k, col]
-            ax.errorbar(axis_values[name], mean[:, k].numpy(), yerr=std[:, k].numpy(), fmt="o-" if name == "shape" else "-",
-                        capsize=2 if name == "shape" else 0)
+            ax.errorbar(
+                axis_values[name],
+                mean[:, k].numpy(),
+                yerr=std[:, k].numpy(),
+                fmt="o-" if name == "shape" else "-",
+                capsize=2 if name == "shape" else 0,
+            )
             ax.set(ylim=(-1.1, 1.1), xlabel=name + (" (deg)" if name == "orientation" else ""))
             if name == "shape":
                 ax.set_xticks(range(3), SHAPES)

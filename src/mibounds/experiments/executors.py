@@ -84,7 +84,7 @@ def resolve_cell_function(path: str) -> Callable[..., Mapping[str, Any]]:
             f"cannot import the module {module_name!r} of cell function {path!r}: {error}; it must be "
             "importable by worker processes (installed, or on PYTHONPATH)"
         ) from None
-    function = module
+    function: Any = module
     for part in attribute.split("."):
         function = getattr(function, part, None)
     if not callable(function):
@@ -133,8 +133,15 @@ def run_cell(function: str, params: Mapping[str, Any]) -> dict[str, Any]:
 def _failure(message: str) -> dict[str, Any]:
     """The outcome of a cell that could not be run at all (its worker died, it was lost)."""
     now = _utc_now()
-    return {"status": "failed", "result": None, "error": message, "seconds": None, "host": None,
-            "started_at": None, "finished_at": now}
+    return {
+        "status": "failed",
+        "result": None,
+        "error": message,
+        "seconds": None,
+        "host": None,
+        "started_at": None,
+        "finished_at": now,
+    }
 
 
 def _plain(value: Any, key: str) -> Any:
@@ -283,7 +290,9 @@ class ProcessExecutor:
                             "out-of-memory killer). Run again with retry_failed to retry it."
                         )
                     except Exception as error:  # e.g. a result that could not be sent back
-                        outcome = _failure(f"the worker could not return this cell's outcome: {type(error).__name__}: {error}")
+                        outcome = _failure(
+                            f"the worker could not return this cell's outcome: {type(error).__name__}: {error}"
+                        )
                     yield cell, outcome
             finished = True
         finally:
@@ -291,7 +300,6 @@ class ProcessExecutor:
                 pool.shutdown(wait=True)
             else:
                 _abandon(pool)
-
 
     def map_jobs(self, function: Callable[..., Any], jobs: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, Any]]:
         """Run ``function(*job)`` for every job in the workers; yield ``(index, result)`` as each finishes.

@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -219,10 +219,14 @@ def require_matplotlib(skip_flag: str | None = None) -> None:
         from matplotlib.figure import Figure  # noqa: F401
     except ImportError:
         hint = f" (or pass {skip_flag})" if skip_flag else ""
-        raise ImportError(f"writing figures needs matplotlib; install it with: pip install 'mibounds[plot]'{hint}") from None
+        raise ImportError(
+            f"writing figures needs matplotlib; install it with: pip install 'mibounds[plot]'{hint}"
+        ) from None
 
 
-def new_figure(width: float, height: float, *, layout: str | None = None) -> Any:
+def new_figure(
+    width: float, height: float, *, layout: Literal["constrained", "compressed", "tight"] | None = None
+) -> Any:
     """A matplotlib ``Figure`` on an Agg canvas (no pyplot state), or a clear ImportError.
 
     Every figure of the package is made here: the user's matplotlib backend and pyplot state are
@@ -237,9 +241,7 @@ def new_figure(width: float, height: float, *, layout: str | None = None) -> Any
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "writing figures needs matplotlib; install it with: pip install 'mibounds[plot]'"
-        ) from error
+        raise ImportError("writing figures needs matplotlib; install it with: pip install 'mibounds[plot]'") from error
     fig = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(fig)
     return fig
@@ -304,7 +306,7 @@ def staircase_figure(
     # Every curve's EMA in one pass (the recursion runs over time, vectorized over curves).
     raw = [values for panel in panels for values in panel.curves.values()]
     smooth = iter(ema(np.stack(raw), span)) if raw else iter(())
-    for ax, panel in zip(axes.flat, panels):
+    for ax, panel in zip(axes.flat, panels, strict=False):
         for critic, values in panel.curves.items():
             index = critics_seen.setdefault(critic, len(critics_seen))
             color = _color(critic, index)
@@ -313,8 +315,14 @@ def staircase_figure(
             ax.plot(steps, smoothed, color=color, linewidth=1.4, label=critic)
             off = np.mean((smoothed < ylim[0]) | (smoothed > ylim[1]))
             if off > 0.5:  # say so, rather than leave an empty-looking panel
-                ax.text(0.03, 0.9 - 0.1 * index, f"{critic}: EMA off scale {100 * off:.0f}% of steps",
-                        transform=ax.transAxes, fontsize=7, color=color)
+                ax.text(
+                    0.03,
+                    0.9 - 0.1 * index,
+                    f"{critic}: EMA off scale {100 * off:.0f}% of steps",
+                    transform=ax.transAxes,
+                    fontsize=7,
+                    color=color,
+                )
         ax.plot(steps, true_mi, color="black", linewidth=1.0, label="true MI")
         for label, value in panel.ceilings.items():
             ax.axhline(value, color="0.4", linestyle="--", linewidth=1.0)
@@ -323,7 +331,7 @@ def staircase_figure(
         ax.set_title(panel.title, fontsize=10)
         ax.set_ylim(*ylim)
         ax.grid(alpha=0.3)
-    for ax in axes.flat[len(panels):]:
+    for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     for ax in axes[-1]:
         ax.set_xlabel("training step")
@@ -378,13 +386,21 @@ def _line_panels(axes: Sequence[Any], curves: Mapping[str, Curve], *, xlabel: st
     try:
         from matplotlib import colormaps
 
-        palette = colormaps["tab20"].colors
+        palette = colormaps["tab20"].colors  # type: ignore[attr-defined]  # tab20 is a ListedColormap
     except (ImportError, KeyError):  # pragma: no cover - old matplotlib
         palette = _FALLBACK_COLORS
     for ax, (key, label) in zip(axes, _STATS, strict=True):
         for n, (name, curve) in enumerate(curves.items()):
-            ax.plot(curve.x, curve.stats[key], marker="o", markersize=2.5, linewidth=1.2,
-                    color=palette[n % len(palette)], linestyle="--" if curve.dashed else "-", label=name)
+            ax.plot(
+                curve.x,
+                curve.stats[key],
+                marker="o",
+                markersize=2.5,
+                linewidth=1.2,
+                color=palette[n % len(palette)],
+                linestyle="--" if curve.dashed else "-",
+                label=name,
+            )
         if key == "bias":
             ax.axhline(0.0, color="black", linewidth=0.8)
         else:

@@ -155,7 +155,7 @@ def make_cells(
         raise ValueError(f"{', '.join(map(repr, both))} given both as an axis and as a fixed value; give each once")
     cells: dict[str, Cell] = {}
     for combination in itertools.product(*grid.values()):
-        cell = Cell.from_params({**dict(zip(grid, combination)), **fixed})
+        cell = Cell.from_params({**dict(zip(grid, combination, strict=True)), **fixed})
         cells.setdefault(cell.id, cell)
     return list(cells.values())
 

@@ -83,10 +83,10 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict[s
         for name in names
         if name in _ALWAYS_SHOWN or len({canonical_json(p.get(name)) for p in parameter_sets}) > 1
     ]
-    keys.sort(key=lambda name: (_ALWAYS_SHOWN.index(name) if name in _ALWAYS_SHOWN else len(_ALWAYS_SHOWN)))
+    keys.sort(key=lambda name: _ALWAYS_SHOWN.index(name) if name in _ALWAYS_SHOWN else len(_ALWAYS_SHOWN))
     groups: dict[str, list[Mapping[str, Any]]] = {}
     labels: dict[str, dict[str, Any]] = {}
-    for row, params in zip(rows, parameter_sets):
+    for row, params in zip(rows, parameter_sets, strict=True):
         key = canonical_json(params)
         groups.setdefault(key, []).append(row)
         labels.setdefault(key, {name: params.get(name) for name in keys})
@@ -198,7 +198,11 @@ def _markdown(db: str | Path, rows: Sequence[Mapping[str, Any]], keys: list[str]
     # Parameters with one value throughout are stated once above the table.
     constant: dict[str, Any] = {}
     for name in rows[0]["params"]:
-        if name != _REPLICATE and name not in keys and all(row["params"].get(name) == rows[0]["params"][name] for row in rows):
+        if (
+            name != _REPLICATE
+            and name not in keys
+            and all(row["params"].get(name) == rows[0]["params"][name] for row in rows)
+        ):
             constant[name] = rows[0]["params"][name]
     lines = [
         f"# Sweep results: {Path(db).name}",
@@ -258,7 +262,7 @@ def plot_estimates(groups: Sequence[Mapping[str, Any]], path: str | Path) -> Pat
     for index, bound in enumerate(bounds):
         ax = axes[index // columns][index % columns]
         series: dict[str, list[Mapping[str, Any]]] = {}
-        for group, label in zip(drawable, labels):
+        for group, label in zip(drawable, labels, strict=True):
             if str(group.get("bound", "")) == bound:
                 series.setdefault(label, []).append(group)
         for label, points in series.items():

@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,8 +171,11 @@ def run_sweep(
         if not retry_failed:
             summary.failed_before = sum(statuses.get(c.id) == "failed" for c in grid)
         pending = [c for c in grid if statuses.get(c.id) is None or (retry_failed and statuses[c.id] == "failed")]
-        _say(verbose, f"sweep: {len(grid)} cells, {summary.done_before} done before, {len(pending)} to run "
-                      f"({_describe(runner)}); results in {db}")
+        _say(
+            verbose,
+            f"sweep: {len(grid)} cells, {summary.done_before} done before, {len(pending)} to run "
+            f"({_describe(runner)}); results in {db}",
+        )
         guard = _InterruptGuard()
         bar = progress_bar(len(pending), progress, unit="cell", desc="cells", file=sys.stderr, dynamic_ncols=True)
         # Nothing to run starts nothing (no Ray instance, no worker processes).
@@ -186,14 +189,16 @@ def run_sweep(
                         summary.done += 1
                     else:
                         summary.failed += 1
-                        _say(verbose, f"cell {finished.id} {finished.params} failed: {_last_line(outcome['error'])}", bar)
+                        _say(
+                            verbose, f"cell {finished.id} {finished.params} failed: {_last_line(outcome['error'])}", bar
+                        )
                     if bar is not None:
                         bar.update(1)
                         bar.set_postfix(failed=summary.failed, refresh=False)
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
-            if pending:
+            if pending and isinstance(outcomes, Generator):  # every executor's run() is a generator
                 outcomes.close()  # abandons the running cells if the loop did not finish
             if bar is not None:
                 bar.close()
@@ -232,8 +237,7 @@ def _check_cells(function: Any, path: str, cells: list[Cell]) -> None:
                 signature.bind(**cell.params)
             except TypeError as error:
                 raise ValueError(
-                    f"cell function {path!r} cannot take the parameters {sorted(names)} of cell "
-                    f"{cell.params}: {error}"
+                    f"cell function {path!r} cannot take the parameters {sorted(names)} of cell {cell.params}: {error}"
                 ) from None
     check = getattr(function, "check_cells", None)
     if callable(check) and cells:
@@ -260,7 +264,10 @@ class _InterruptGuard:
         self._previous: Any = None
 
     def __enter__(self) -> _InterruptGuard:
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 

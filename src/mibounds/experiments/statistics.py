@@ -84,7 +84,7 @@ def summarize_errors(
     if truth is None:
         truth_mean = _NAN
     elif np.ndim(truth) == 0:
-        truth_mean = float(truth)  # exactly the number given
+        truth_mean = float(np.asarray(truth))  # exactly the number given
     else:
         truth_mean = float(target.mean()) if n else _NAN
     mse = float(np.mean(errors**2)) if n else _NAN

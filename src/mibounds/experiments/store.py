@@ -164,7 +164,9 @@ class ResultStore:
             raise ValueError(f"{str(self.path)!r} is a folder; pass the path of a results file")
         kind = self._identify() if self.path.is_file() and self.path.stat().st_size > 0 else "new"
         if not create and kind == "new":
-            raise ValueError(f"{str(self.path)!r} has no 'cells' table: it is not a results file of mibounds bench sweep")
+            raise ValueError(
+                f"{str(self.path)!r} has no 'cells' table: it is not a results file of mibounds bench sweep"
+            )
         with self._translated():
             self._connection = self._open_for_writing(kind) if create else self._connect_read_only()
         try:
@@ -193,10 +195,13 @@ class ResultStore:
             try:
                 application_id = connection.execute("PRAGMA application_id").fetchone()[0]
                 version = connection.execute("PRAGMA user_version").fetchone()[0]
-                tables = [row[0] for row in connection.execute(
-                    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' "
-                    "ORDER BY name"
-                )]
+                tables = [
+                    row[0]
+                    for row in connection.execute(
+                        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' "
+                        "ORDER BY name"
+                    )
+                ]
                 columns = {row[1] for row in connection.execute("PRAGMA table_info(cells)")}
             finally:
                 connection.close()
@@ -252,7 +257,9 @@ class ResultStore:
                 )
         elif not (_writable(self.path) and _writable(folder)):
             # SQLite also writes the -wal and -shm files next to the database.
-            storage = "is on read-only storage" if _read_only_storage(folder) else "(or its folder) is read-only for you"
+            storage = (
+                "is on read-only storage" if _read_only_storage(folder) else "(or its folder) is read-only for you"
+            )
             raise ValueError(
                 f"results file {where} {storage}, and a sweep records into it; copy it to a folder you can "
                 "write to and pass that path (reports read it where it is)"
@@ -422,7 +429,9 @@ class ResultStore:
     def statuses(self, function: str) -> dict[str, str]:
         """``{cell id: "done" | "failed"}`` for the cells of ``function`` recorded so far."""
         with self._translated():
-            return dict(self._connection.execute("SELECT id, status FROM cells WHERE function = ?", (function,)).fetchall())
+            return dict(
+                self._connection.execute("SELECT id, status FROM cells WHERE function = ?", (function,)).fetchall()
+            )
 
     def functions(self) -> list[str]:
         """The cell functions that have rows in this file."""
@@ -439,12 +448,14 @@ class ResultStore:
         """
         query = "SELECT * FROM cells" + (" WHERE function = ?" if function is not None else "")
         with self._translated():
-            cursor = self._connection.execute(query + " ORDER BY finished_at, rowid", () if function is None else (function,))
+            cursor = self._connection.execute(
+                query + " ORDER BY finished_at, rowid", () if function is None else (function,)
+            )
             names = [description[0] for description in cursor.description]
             fetched = cursor.fetchall()
         rows = []
         for raw in fetched:
-            stored = dict(zip(names, raw))
+            stored = dict(zip(names, raw, strict=True))
             params = json.loads(stored["params"])
             row = json.loads(stored["result"]) if stored["result"] else {}
             row.update(params)
@@ -508,14 +519,18 @@ def _file_error(path: Path, error: sqlite3.Error) -> ValueError:
     where, text = repr(str(path)), str(error)
     lowered = text.lower()
     if "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered:
-        return ValueError(f"results file {where} is damaged ({text}); restore it from a backup, or start "
-                          "a new one under another path")
+        return ValueError(
+            f"results file {where} is damaged ({text}); restore it from a backup, or start a new one under another path"
+        )
     if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
-        return ValueError(f"cannot write the results file {where} ({text}); copy it to a folder you can write "
-                          "to and pass that path")
+        return ValueError(
+            f"cannot write the results file {where} ({text}); copy it to a folder you can write to and pass that path"
+        )
     if "locked" in lowered or "busy" in lowered:
-        return ValueError(f"results file {where} stayed locked by another process for a minute ({text}); "
-                          "run again when that process is done")
+        return ValueError(
+            f"results file {where} stayed locked by another process for a minute ({text}); "
+            "run again when that process is done"
+        )
     if "full" in lowered:
         return ValueError(f"cannot write the results file {where}: {text}; free some disk space and run again")
     return ValueError(f"cannot use the results file {where}: {text}")

@@ -22,12 +22,12 @@ __all__ = ["reverse_gradient"]
 
 class _ReverseGradient(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, tensor: Tensor, scale: float) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, tensor: Tensor, scale: float) -> Tensor:
         ctx.scale = scale
         return tensor.view_as(tensor)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
         return -ctx.scale * grad, None
 
 

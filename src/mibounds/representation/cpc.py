@@ -58,7 +58,8 @@ class CPC(nn.Module):
         code_dim: Size of the codes z_t.
         context_dim: Size of the GRU state c_t.
         horizon: K, the number of future steps predicted (one bilinear critic each).
-        bound: ``"infonce"`` (CPC's choice), ``"js"``, ``"dv"``, ``"nwj"`` or ``"smile"``.
+        bound: ``"infonce"`` (CPC's choice), ``"js"``, ``"dv"``, ``"nwj"`` or ``"smile"``, optionally
+            with a parameter (``"smile:5"``, see :func:`mibounds.bounds.parse`).
         num_layers: GRU layers.
         **bound_params: The bound's hyper-parameters.
 
@@ -70,10 +71,18 @@ class CPC(nn.Module):
         ((2,), (4, 10, 16))
     """
 
-    def __init__(self, encoder: nn.Module, code_dim: int, context_dim: int = 64, horizon: int = 4,
-                 bound: str = "infonce", num_layers: int = 1, **bound_params: Any) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        code_dim: int,
+        context_dim: int = 64,
+        horizon: int = 4,
+        bound: str = "infonce",
+        num_layers: int = 1,
+        **bound_params: Any,
+    ) -> None:
         super().__init__()
-        info = _score_only_bound(bound)
+        info, bound_params = _score_only_bound(bound, bound_params)
         if "state" in info.needs:
             raise ValueError(f"bound {info.name!r} keeps state across batches; CPC needs a stateless bound")
         horizon = check_int(horizon, "horizon", minimum=1, why="how many future steps to predict")
@@ -98,7 +107,9 @@ class CPC(nn.Module):
             raise ValueError(f"sequences must be [B, T, *step_shape], got shape {tuple(sequences.shape)}")
         b, t = sequences.shape[:2]
         if t <= self.horizon:
-            raise ValueError(f"sequences have T = {t} steps; predicting {self.horizon} steps ahead needs T > {self.horizon}")
+            raise ValueError(
+                f"sequences have T = {t} steps; predicting {self.horizon} steps ahead needs T > {self.horizon}"
+            )
         if b < 2:
             raise ValueError("CPC needs at least 2 sequences per batch: the other sequences are the negatives")
         codes, context = self.encode(sequences)

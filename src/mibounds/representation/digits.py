@@ -46,8 +46,14 @@ def load_digit_images(dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tenso
     return images, torch.as_tensor(digits.target, dtype=torch.long)
 
 
-def augment_digits(images: Tensor, generator: torch.Generator | None = None, *, max_shift: int = 1,
-                   mask_size: int = 3, noise_std: float = 0.1) -> Tensor:
+def augment_digits(
+    images: Tensor,
+    generator: torch.Generator | None = None,
+    *,
+    max_shift: int = 1,
+    mask_size: int = 3,
+    noise_std: float = 0.1,
+) -> Tensor:
     """A random view of each image ``[B, 8, 8]``: shift, masked patch, intensity change, noise.
 
     - shift: by up to ``max_shift`` pixels in each direction (zero padding, then a random crop);

@@ -64,8 +64,9 @@ class ConvEncoder(nn.Module):
         ((5, 32, 8, 8), (5, 8))
     """
 
-    def __init__(self, in_channels: int = 1, image_size: int = 64, code_dim: int = 64,
-                 channels: Sequence[int] = (32, 32, 64)) -> None:
+    def __init__(
+        self, in_channels: int = 1, image_size: int = 64, code_dim: int = 64, channels: Sequence[int] = (32, 32, 64)
+    ) -> None:
         super().__init__()
         channels = tuple(int(c) for c in channels)
         if not channels:
@@ -84,7 +85,9 @@ class ConvEncoder(nn.Module):
         self.features = nn.Sequential(*layers)
         side = image_size // 2**steps
         self.head = nn.Sequential(
-            nn.Conv2d(width, width, kernel_size=4, stride=2, padding=1), nn.ReLU(), nn.Flatten(),
+            nn.Conv2d(width, width, kernel_size=4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
             nn.Linear(width * side * side, code_dim),
         )
         self.feature_channels = width
@@ -197,11 +200,14 @@ class DeepInfoMax(nn.Module):
         **bound_params: Any,
     ) -> None:
         super().__init__()
-        info = _score_only_bound(bound)
+        info, bound_params = _score_only_bound(bound, bound_params)
         if "state" in info.needs:
             raise ValueError(f"bound {info.name!r} keeps state across batches; Deep InfoMax needs a stateless bound")
-        for name, weight in (("global_weight", global_weight), ("local_weight", local_weight),
-                             ("prior_weight", prior_weight)):
+        for name, weight in (
+            ("global_weight", global_weight),
+            ("local_weight", local_weight),
+            ("prior_weight", prior_weight),
+        ):
             if weight < 0:
                 raise ValueError(f"{name} must be >= 0, got {weight}")
         if global_weight == 0 and local_weight == 0:

@@ -71,7 +71,7 @@ class _AllGatherSum(torch.autograd.Function):
     """all_gather forward; backward: all_reduce(sum) of the gradient, then this process's rows."""
 
     @staticmethod
-    def forward(ctx: Any, tensor: Tensor, sizes: list[int], group: Any) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, tensor: Tensor, sizes: list[int], group: Any) -> Tensor:
         me = dist.get_rank(group)
         largest = max(sizes)
         # all_gather needs equal shapes: pad every slice to the largest batch, cut after.
@@ -82,10 +82,10 @@ class _AllGatherSum(torch.autograd.Function):
         ctx.group = group
         ctx.start = sum(sizes[:me])
         ctx.stop = ctx.start + sizes[me]
-        return torch.cat([part[:size] for part, size in zip(parts, sizes)], dim=0)
+        return torch.cat([part[:size] for part, size in zip(parts, sizes, strict=True)], dim=0)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
         # Every process's loss may depend on our rows: sum their gradients before slicing.
         grad = grad.contiguous().clone()
         dist.all_reduce(grad, op=dist.ReduceOp.SUM, group=ctx.group)

@@ -61,7 +61,9 @@ _MARGIN = 0.2
 
 def _check_indices(indices: Tensor) -> Tensor:
     if indices.dim() != 2 or indices.shape[1] != len(FACTOR_SIZES):
-        raise ValueError(f"factor indices must be [N, 5] (shape, scale, orientation, pos_x, pos_y), got {tuple(indices.shape)}")
+        raise ValueError(
+            f"factor indices must be [N, 5] (shape, scale, orientation, pos_x, pos_y), got {tuple(indices.shape)}"
+        )
     sizes = torch.tensor(FACTOR_SIZES, device=indices.device)
     if bool(((indices < 0) | (indices >= sizes)).any()):
         raise ValueError(f"factor indices must lie in [0, size) with sizes {FACTOR_SIZES}")
@@ -79,8 +81,9 @@ def factor_values(indices: Tensor, dtype: torch.dtype = torch.float32) -> Tensor
     sizes = torch.tensor(FACTOR_SIZES, dtype=dtype, device=indices.device)
     scale = 0.5 + 0.5 * indices[:, 1] / (sizes[1] - 1)
     orientation = 2 * math.pi * indices[:, 2] / sizes[2]
-    return torch.stack([indices[:, 0], scale, orientation,
-                        indices[:, 3] / (sizes[3] - 1), indices[:, 4] / (sizes[4] - 1)], dim=1)
+    return torch.stack(
+        [indices[:, 0], scale, orientation, indices[:, 3] / (sizes[3] - 1), indices[:, 4] / (sizes[4] - 1)], dim=1
+    )
 
 
 def render(indices: Tensor, image_size: int = IMAGE_SIZE, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -132,7 +135,9 @@ def render(indices: Tensor, image_size: int = IMAGE_SIZE, dtype: torch.dtype = t
     return image.reshape(n, 1, image_size, image_size)
 
 
-def sample_factors(n: int, generator: torch.Generator | None = None, device: torch.device | str | None = None) -> Tensor:
+def sample_factors(
+    n: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
+) -> Tensor:
     """``[n, 5]`` factor indices drawn uniformly (each factor independently)."""
     columns = [torch.randint(size, (n,), generator=generator) for size in FACTOR_SIZES]
     return torch.stack(columns, dim=1).to(device)

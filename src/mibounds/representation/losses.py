@@ -42,8 +42,10 @@ from torch import Tensor, nn
 
 from mibounds import bounds
 from mibounds.bounds._blocked import PartitionSpec, partition_terms
+from mibounds.representation._checks import check_embeddings, check_extra, check_similarity
 from mibounds.representation.distributed import all_gather_with_grad
-from mibounds.validation import check_positive, unknown_name_error
+from mibounds.validation import check_int, check_positive
+from mibounds.validation.tensors import check_temperature
 
 __all__ = [
     "DVLoss",
@@ -63,7 +65,6 @@ __all__ = [
 CHUNKED_MIN_ENTRIES = 2**20
 
 Similarity = Literal["cosine", "dot"]
-SIMILARITIES: tuple[str, ...] = ("cosine", "dot")
 
 
 @dataclass(frozen=True)
@@ -75,54 +76,14 @@ class MILossResult:
         mi: 0-d tensor, detached: the MI lower bound in nats this batch certifies (for InfoNCE
             ``log K - loss``; for JS the NWJ value on ``scores + 1``; see :mod:`mibounds.bounds`).
         ceiling: The largest value ``mi`` can take (``log K`` for InfoNCE), or None if unbounded.
-        num_candidates: K, the number of x candidates each y is scored against (positive,
+        batch_size: K, the number of x candidates each y is scored against (positive,
             in-batch negatives from every process, queue negatives).
     """
 
     loss: Tensor
     mi: Tensor
     ceiling: float | None
-    num_candidates: int
-
-
-def _check_similarity(similarity: str) -> str:
-    if similarity not in SIMILARITIES:
-        raise unknown_name_error("similarity", similarity, SIMILARITIES)
-    return similarity
-
-
-def _check_embeddings(x: Tensor, y: Tensor) -> None:
-    for name, t in (("x", x), ("y", y)):
-        if not isinstance(t, Tensor) or not torch.is_floating_point(t):
-            raise TypeError(f"{name} must be a floating-point torch.Tensor of embeddings [B, d]")
-        if t.dim() != 2:
-            raise ValueError(f"{name} must be a [B, d] batch of embeddings, got shape {tuple(t.shape)}")
-    if x.shape != y.shape:
-        raise ValueError(
-            f"x has shape {tuple(x.shape)} but y has {tuple(y.shape)}; pass paired embeddings "
-            "[B, d] of the same size, row i of x paired with row i of y"
-        )
-    if x.shape[0] < 1:
-        raise ValueError("the batch is empty; pass at least one pair of embeddings")
-
-
-def _check_extra(extra: Tensor | None, like: Tensor, name: str) -> Tensor | None:
-    if extra is None or extra.shape[0] == 0:
-        return None
-    if extra.dim() != 2 or extra.shape[1] != like.shape[1]:
-        raise ValueError(
-            f"{name} must be [Q, {like.shape[1]}] (embeddings of the same size as the batch), "
-            f"got shape {tuple(extra.shape)}"
-        )
-    return extra.to(like)
-
-
-def _check_temperature(temperature: float | Tensor) -> float | Tensor:
-    if isinstance(temperature, Tensor):
-        if temperature.numel() != 1 or not bool((temperature.detach() > 0).all()):
-            raise ValueError(f"temperature must be a positive scalar, got {temperature}")
-        return temperature.reshape(())
-    return check_positive(temperature, "temperature")
+    batch_size: int
 
 
 def similarity_matrix(x: Tensor, y: Tensor, similarity: str = "cosine") -> Tensor:
@@ -139,7 +100,7 @@ def similarity_matrix(x: Tensor, y: Tensor, similarity: str = "cosine") -> Tenso
     Returns:
         ``[N, M]`` tensor.
     """
-    if _check_similarity(similarity) == "cosine":
+    if check_similarity(similarity) == "cosine":
         x, y = F.normalize(x, dim=-1), F.normalize(y, dim=-1)
     return x @ y.T
 
@@ -156,15 +117,22 @@ def _infonce_log_probs(scores: Tensor, offset: int = 0) -> Tensor:
     return positives - torch.logsumexp(scores, dim=-2)
 
 
-def _chunked_infonce_loss(candidates: Tensor, queries: Tensor, offset: int, temperature: float | Tensor,
-                          similarity: str, block_size: int | None, both_directions: bool = False) -> Tensor:
+def _chunked_infonce_loss(
+    candidates: Tensor,
+    queries: Tensor,
+    offset: int,
+    temperature: float | Tensor,
+    similarity: str,
+    block_size: int | None,
+    both_directions: bool = False,
+) -> Tensor:
     """``-mean_j log softmax_i(S)[offset + j, j]`` for ``S = sim(candidates, queries) / tau``, in row blocks.
 
     Same value and gradient as the materialized loss, in O((K + B) d) memory (see
     :mod:`mibounds.bounds.chunked`). ``both_directions`` (square S, offset 0) averages it with the
     loss of ``S.T``, sharing the blocks.
     """
-    if _check_similarity(similarity) == "cosine":
+    if check_similarity(similarity) == "cosine":
         candidates, queries = F.normalize(candidates, dim=-1), F.normalize(queries, dim=-1)
     candidates = candidates / temperature
     b = queries.shape[0]
@@ -227,9 +195,9 @@ def infonce_loss(
         >>> bool(result.mi <= result.ceiling)
         True
     """
-    _check_embeddings(x, y)
-    temperature = _check_temperature(temperature)
-    extra_x, extra_y = _check_extra(extra_x, x, "extra_x"), _check_extra(extra_y, y, "extra_y")
+    check_embeddings(x, y)
+    temperature = check_temperature(temperature)
+    extra_x, extra_y = check_extra(extra_x, x, "extra_x"), check_extra(extra_y, y, "extra_y")
     x_all, offset = all_gather_with_grad(x, group) if distributed else (x, 0)
     y_all, _ = all_gather_with_grad(y, group) if distributed else (y, 0)
 
@@ -243,7 +211,7 @@ def infonce_loss(
     if chunked and symmetric and same_matrix:  # both directions from one pass over S
         loss = _chunked_infonce_loss(x, y, 0, temperature, similarity, block_size, both_directions=True)
         readout, ceiling = math.log(k) - loss.detach(), math.log(k)
-        return MILossResult(loss=loss, mi=readout, ceiling=ceiling, num_candidates=k)
+        return MILossResult(loss=loss, mi=readout, ceiling=ceiling, batch_size=k)
     if chunked:
         loss = _chunked_infonce_loss(candidates_x, y, offset, temperature, similarity, block_size)
     else:
@@ -260,7 +228,7 @@ def infonce_loss(
         loss = 0.5 * (loss + loss_t)
         readout = 0.5 * (readout + math.log(k_t) - loss_t.detach())
         ceiling = 0.5 * (ceiling + math.log(k_t))
-    return MILossResult(loss=loss, mi=readout, ceiling=ceiling, num_candidates=k)
+    return MILossResult(loss=loss, mi=readout, ceiling=ceiling, batch_size=k)
 
 
 def mi_loss(
@@ -294,8 +262,6 @@ def mi_loss(
         temperature: :math:`\tau > 0`, a float or a 0-d tensor (learnable).
         similarity: ``"cosine"`` or ``"dot"``.
         symmetric: Average the bound on ``S`` and on ``S.T``.
-        distributed: Gather from every process when a process group is initialized.
-        group: The process group.
         **bound_params: Hyper-parameters of a bound given by name (e.g. ``clip=5.0`` for smile).
 
     Returns:
@@ -304,13 +270,14 @@ def mi_loss(
     Example:
         >>> import torch
         >>> z = torch.randn(16, 8)
-        >>> mi_loss(z, z, "dv").num_candidates
+        >>> mi_loss(z, z, "dv").batch_size
         16
     """
-    _check_embeddings(x, y)
-    temperature = _check_temperature(temperature)
+    check_embeddings(x, y)
+    temperature = check_temperature(temperature)
     if isinstance(bound, str):
-        bound = bounds.make(_score_only_bound(bound).name, **bound_params)
+        info, bound_params = _score_only_bound(bound, bound_params)
+        bound = bounds.make(info.name, **bound_params)
     elif bound_params:
         raise ValueError("pass the hyper-parameters to the Bound module, not to mi_loss")
     if distributed:
@@ -320,19 +287,21 @@ def mi_loss(
     if symmetric:
         value = 0.5 * (value + bound(scores.T))
     k = scores.shape[0]
-    return MILossResult(loss=-value, mi=value.detach(), ceiling=bound.ceiling(k), num_candidates=k)
+    return MILossResult(loss=-value, mi=value.detach(), ceiling=bound.ceiling(k), batch_size=k)
 
 
-def _score_only_bound(bound: str) -> bounds.BoundInfo:
-    info = bounds.get(bound)
+def _score_only_bound(bound: str, params: dict[str, Any]) -> tuple[bounds.BoundInfo, dict[str, Any]]:
+    """The registry entry and parameters of a bound label that needs only scores (and state)."""
+    info, params = bounds.parse(bound, **params)
     if not info.score_based or set(info.needs) - {"scores", "state"}:
-        usable = [n for n in bounds.names(kind="lower", score_based=True)
-                  if set(bounds.get(n).needs) <= {"scores", "state"}]
+        usable = [
+            n for n in bounds.names(kind="lower", score_based=True) if set(bounds.get(n).needs) <= {"scores", "state"}
+        ]
         raise ValueError(
             f"bound {info.name!r} needs {', '.join(info.needs)}; an embedding loss can use the "
             f"bounds that need only scores: {', '.join(usable)}"
         )
-    return info
+    return info, params
 
 
 def mean_bound(scores: Tensor, bound: str = "infonce", **params: Any) -> Tensor:
@@ -351,7 +320,7 @@ def mean_bound(scores: Tensor, bound: str = "infonce", **params: Any) -> Tensor:
     Returns:
         0-d tensor: the mean of the bound's values (and of its training gradients).
     """
-    info = _score_only_bound(bound)
+    info, params = _score_only_bound(bound, params)
     if "state" in info.needs:
         raise ValueError(f"bound {info.name!r} keeps state across batches; use a stateless bound here")
     if scores.dim() < 2 or scores.shape[-1] != scores.shape[-2]:
@@ -362,7 +331,9 @@ def mean_bound(scores: Tensor, bound: str = "infonce", **params: Any) -> Tensor:
     if info.name == "infonce":
         unknown = set(params) - {"symmetric"}
         if unknown:
-            raise ValueError(f"bound 'infonce' has no parameter {', '.join(sorted(unknown))}; its parameters: symmetric")
+            raise ValueError(
+                f"bound 'infonce' has no parameter {', '.join(sorted(unknown))}; its parameters: symmetric"
+            )
         terms = _infonce_log_probs(scores).mean()
         if params.get("symmetric", False):
             terms = 0.5 * (terms + _infonce_log_probs(scores.transpose(-1, -2)).mean())
@@ -376,8 +347,9 @@ class _EmbeddingScores(nn.Module):
 
     log_temperature: Tensor
 
-    def __init__(self, temperature: float, learnable_temperature: bool, similarity: str,
-                 min_temperature: float) -> None:
+    def __init__(
+        self, temperature: float, learnable_temperature: bool, similarity: str, min_temperature: float
+    ) -> None:
         super().__init__()
         temperature = check_positive(temperature, "temperature")
         self.min_temperature = check_positive(min_temperature, "min_temperature")
@@ -386,7 +358,7 @@ class _EmbeddingScores(nn.Module):
                 f"temperature {temperature} is below min_temperature {self.min_temperature}; "
                 "raise the temperature or lower min_temperature"
             )
-        self.similarity = _check_similarity(similarity)
+        self.similarity = check_similarity(similarity)
         log_t = torch.tensor(math.log(temperature))
         if learnable_temperature:
             self.log_temperature = nn.Parameter(log_t)
@@ -461,14 +433,11 @@ class InfoNCELoss(_EmbeddingScores):
         if block_size is not None and (int(block_size) != block_size or block_size < 1):
             raise ValueError(f"block_size must be a positive integer or None, got {block_size}")
         self.block_size = block_size
-        if int(queue_size) != queue_size or queue_size < 0:
-            raise ValueError(f"queue_size must be an integer >= 0, got {queue_size}")
-        self.queue_size = int(queue_size)
+        self.queue_size = check_int(queue_size, "queue_size", minimum=0)
         if self.queue_size:
             if embed_dim is None or int(embed_dim) < 1:
                 raise ValueError(
-                    f"a queue needs the embedding size: pass embed_dim (got {embed_dim!r}) "
-                    f"with queue_size={queue_size}"
+                    f"a queue needs the embedding size: pass embed_dim (got {embed_dim!r}) with queue_size={queue_size}"
                 )
             self.register_buffer("queue_x", torch.zeros(self.queue_size, int(embed_dim)))
             self.register_buffer("queue_y", torch.zeros(self.queue_size, int(embed_dim)))
@@ -492,8 +461,15 @@ class InfoNCELoss(_EmbeddingScores):
             count = int(self.queue_count)
             extra_x, extra_y = self.queue_x[:count], (self.queue_y[:count] if self.symmetric else None)
         result = infonce_loss(
-            x, y, temperature=self.temperature, similarity=self.similarity, symmetric=self.symmetric,
-            extra_x=extra_x, extra_y=extra_y, distributed=self.distributed, group=self.group,
+            x,
+            y,
+            temperature=self.temperature,
+            similarity=self.similarity,
+            symmetric=self.symmetric,
+            extra_x=extra_x,
+            extra_y=extra_y,
+            distributed=self.distributed,
+            group=self.group,
             block_size=self.block_size,
         )
         if self.queue_size and self.training:
@@ -504,8 +480,10 @@ class InfoNCELoss(_EmbeddingScores):
         return result
 
     def extra_repr(self) -> str:
-        return (f"temperature={float(self.temperature.detach()):.4g}, learnable={self.learnable_temperature}, "
-                f"similarity={self.similarity!r}, symmetric={self.symmetric}, queue_size={self.queue_size}")
+        return (
+            f"temperature={float(self.temperature.detach()):.4g}, learnable={self.learnable_temperature}, "
+            f"similarity={self.similarity!r}, symmetric={self.symmetric}, queue_size={self.queue_size}"
+        )
 
 
 class MILoss(_EmbeddingScores):
@@ -541,7 +519,7 @@ class MILoss(_EmbeddingScores):
         **bound_params: Any,
     ) -> None:
         super().__init__(temperature, learnable_temperature, similarity, min_temperature)
-        info = _score_only_bound(bound)
+        info, bound_params = _score_only_bound(bound, bound_params)
         if symmetric and "state" in info.needs:
             raise ValueError(f"bound {info.name!r} keeps a moving average; use symmetric=False with it")
         self.bound = bounds.make(info.name, **bound_params)
@@ -551,13 +529,23 @@ class MILoss(_EmbeddingScores):
 
     def forward(self, x: Tensor, y: Tensor) -> MILossResult:
         """The loss and readout for paired embeddings ``x``, ``y`` ``[B, d]``."""
-        return mi_loss(x, y, self.bound, temperature=self.temperature, similarity=self.similarity,
-                       symmetric=self.symmetric, distributed=self.distributed, group=self.group)
+        return mi_loss(
+            x,
+            y,
+            self.bound,
+            temperature=self.temperature,
+            similarity=self.similarity,
+            symmetric=self.symmetric,
+            distributed=self.distributed,
+            group=self.group,
+        )
 
     def extra_repr(self) -> str:
-        return (f"bound={self.bound.name!r}, temperature={float(self.temperature.detach()):.4g}, "
-                f"learnable={self.learnable_temperature}, similarity={self.similarity!r}, "
-                f"symmetric={self.symmetric}")
+        return (
+            f"bound={self.bound.name!r}, temperature={float(self.temperature.detach()):.4g}, "
+            f"learnable={self.learnable_temperature}, similarity={self.similarity!r}, "
+            f"symmetric={self.symmetric}"
+        )
 
 
 class JSLoss(MILoss):

@@ -63,8 +63,13 @@ class MultiViewContrastive(nn.Module):
         [(0, 1)]
     """
 
-    def __init__(self, encoders: Sequence[nn.Module] | nn.Module, loss: nn.Module | None = None,
-                 mode: str = "full", num_views: int | None = None) -> None:
+    def __init__(
+        self,
+        encoders: Sequence[nn.Module] | nn.Module,
+        loss: nn.Module | None = None,
+        mode: str = "full",
+        num_views: int | None = None,
+    ) -> None:
         super().__init__()
         if mode not in MODES:
             raise unknown_name_error("mode", mode, MODES)
@@ -81,8 +86,11 @@ class MultiViewContrastive(nn.Module):
         if self.num_views < 2:
             raise ValueError(f"multi-view training needs at least 2 views, got {self.num_views}")
         self.mode = mode
-        pairs = (itertools.combinations(range(self.num_views), 2) if mode == "full"
-                 else ((0, b) for b in range(1, self.num_views)))
+        pairs = (
+            itertools.combinations(range(self.num_views), 2)
+            if mode == "full"
+            else ((0, b) for b in range(1, self.num_views))
+        )
         self.pairs: list[tuple[int, int]] = list(pairs)
         template = loss if loss is not None else InfoNCELoss()
         self.losses = nn.ModuleDict({f"{a}_{b}": copy.deepcopy(template) for a, b in self.pairs})
@@ -93,7 +101,7 @@ class MultiViewContrastive(nn.Module):
             raise ValueError(f"expected {self.num_views} views, got {len(views)}")
         if self.shared:
             return [self.encoders[0](v) for v in views]
-        return [encoder(v) for encoder, v in zip(self.encoders, views)]
+        return [encoder(v) for encoder, v in zip(self.encoders, views, strict=True)]
 
     def forward(self, views: Sequence[Tensor]) -> MultiViewResult:
         """The summed pairwise loss for ``views``: V tensors with the same batch size B."""

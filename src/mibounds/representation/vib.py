@@ -65,8 +65,7 @@ class DiagonalGaussian:
 
     def rsample(self, generator: torch.Generator | None = None) -> Tensor:
         """A reparameterized sample ``[B, d]`` (differentiable in mean and log_std)."""
-        noise = torch.randn(self.mean.shape, generator=generator, dtype=self.mean.dtype,
-                            device=self.mean.device)
+        noise = torch.randn(self.mean.shape, generator=generator, dtype=self.mean.dtype, device=self.mean.device)
         return self.mean + self.log_std.exp() * noise
 
     def log_prob(self, value: Tensor) -> Tensor:
@@ -106,8 +105,9 @@ class ConditionalGaussian(nn.Module):
         torch.Size([5, 2])
     """
 
-    def __init__(self, dim_in: int, dim_out: int, hidden_dim: int = 256, num_layers: int = 2,
-                 activation: str = "relu") -> None:
+    def __init__(
+        self, dim_in: int, dim_out: int, hidden_dim: int = 256, num_layers: int = 2, activation: str = "relu"
+    ) -> None:
         super().__init__()
         self.dim_in, self.dim_out = dim_in, dim_out
         self.net = mlp(dim_in, hidden_dim, 2 * dim_out, num_layers, activation)
@@ -151,8 +151,9 @@ class GaussianMarginal(nn.Module):
         return self().log_prob(z)
 
 
-def rate_upper_bound(posterior: DiagonalGaussian, marginal: GaussianMarginal, z: Tensor | None = None,
-                     *, analytic: bool = False) -> Tensor:
+def rate_upper_bound(
+    posterior: DiagonalGaussian, marginal: GaussianMarginal, z: Tensor | None = None, *, analytic: bool = False
+) -> Tensor:
     r"""The rate :math:`R = \mathbb{E}_x \mathrm{KL}(p(z|x) \| q(z)) \ge I(X; Z)`.
 
     Monte-Carlo (default): :func:`mibounds.bounds.rate` on one sample per x,
@@ -170,8 +171,9 @@ def rate_upper_bound(posterior: DiagonalGaussian, marginal: GaussianMarginal, z:
     """
     if analytic:
         q = marginal()
-        return posterior.kl_to(DiagonalGaussian(q.mean.expand_as(posterior.mean),
-                                                q.log_std.expand_as(posterior.mean))).mean()
+        return posterior.kl_to(
+            DiagonalGaussian(q.mean.expand_as(posterior.mean), q.log_std.expand_as(posterior.mean))
+        ).mean()
     z = posterior.rsample() if z is None else z
     return bounds.rate(posterior.log_prob(z), marginal.log_prob(z))
 
@@ -209,9 +211,14 @@ class MIBracket:
 
 
 @torch.no_grad()
-def mi_bracket(x: Tensor, encoder: ConditionalGaussian, decoder: ConditionalGaussian,
-               marginal: GaussianMarginal, entropy_x: float,
-               generator: torch.Generator | None = None) -> MIBracket:
+def mi_bracket(
+    x: Tensor,
+    encoder: ConditionalGaussian,
+    decoder: ConditionalGaussian,
+    marginal: GaussianMarginal,
+    entropy_x: float,
+    generator: torch.Generator | None = None,
+) -> MIBracket:
     """Bracket I(X; Z) of the encoder's representation: BA below, rate above.
 
     Both use the same sample ``z_i ~ p(z|x_i)`` for each row of ``x``. In expectation

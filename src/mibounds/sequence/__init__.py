@@ -17,6 +17,19 @@ weighted graph allows (forward-backward in log space, batched and length-masked)
 
 All values are in nats; objectives return a 0-d tensor whose value is the readout and whose
 gradient trains (minimize its negative). See ``docs/sequence.md``.
+
+Example:
+    Zero emissions on the normalized fully connected graph: every label sequence has weight
+    :math:`L^{-T}` and there are :math:`L^T` of them, so the log-partition is 0; sequence InfoNCE
+    on a batch of B sequences never exceeds :math:`\log B`.
+
+    >>> import math, torch
+    >>> from mibounds import sequence
+    >>> graph = sequence.fully_connected_graph(3)
+    >>> sequence.log_partition(torch.zeros(2, 5, 3), graph)
+    tensor([0., 0.])
+    >>> float(sequence.sequence_infonce(torch.randn(4, 5, 3), graph)) <= math.log(4)
+    True
 """
 
 from mibounds.sequence.forward_backward import (

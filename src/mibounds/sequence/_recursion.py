@@ -36,8 +36,15 @@ def _shift_of(values: Tensor) -> Tensor:
 
 class _LogPartition(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, e: Tensor, initial: Tensor, transition: Tensor, final: Tensor,  # type: ignore[override]
-                lengths: Tensor, ragged: bool) -> Tensor:
+    def forward(
+        ctx: Any,
+        e: Tensor,
+        initial: Tensor,
+        transition: Tensor,
+        final: Tensor,
+        lengths: Tensor,
+        ragged: bool,
+    ) -> Tensor:
         num_frames = e.shape[0]
         column_shift = torch.nan_to_num(transition.amax(dim=0), neginf=0.0)
         exp_transition = torch.exp(transition - column_shift)
@@ -65,7 +72,7 @@ class _LogPartition(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad_log_z: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_log_z: Tensor) -> tuple[Tensor | None, ...]:
         e, alphas, transition, final, lengths, log_z = ctx.saved_tensors
         num_frames, batch, _ = e.shape
         row_shift = torch.nan_to_num(transition.amax(dim=1), neginf=0.0)

@@ -109,7 +109,9 @@ def expand(graph: LabelGraph) -> ExpandedGraph:
     pairs, pair_of_arc = torch.unique(dst * graph.num_labels + lab, return_inverse=True)
     n = pairs.shape[0]
     if n == 0:
-        raise ValueError("the graph has no arc with a finite weight, so it spells no label sequence of length >= 1; add arcs")
+        raise ValueError(
+            "the graph has no arc with a finite weight, so it spells no label sequence of length >= 1; add arcs"
+        )
     # state_to_pair[s, p]: log-weight of every arc from graph state s into expanded state p.
     state_to_pair = scatter_logsumexp(w, src * n + pair_of_arc, graph.num_states * n).reshape(graph.num_states, n)
     states = pairs // graph.num_labels
@@ -131,8 +133,9 @@ def _log_matmul(alpha: Tensor, exp_weights: Tensor, weight_shift: Tensor) -> Ten
     return _safe_log(torch.exp(alpha - shift) @ exp_weights) + shift + weight_shift
 
 
-def forward_scores(frames: Frames, num_frames: int, expanded: ExpandedGraph, lengths: Tensor,
-                   keep_all: bool = False) -> tuple[Tensor, list[Tensor]]:
+def forward_scores(
+    frames: Frames, num_frames: int, expanded: ExpandedGraph, lengths: Tensor, keep_all: bool = False
+) -> tuple[Tensor, list[Tensor]]:
     """Run the forward recursion; return the log-partition ``[B]`` and (if asked) every alpha.
 
     Args:
@@ -196,7 +199,8 @@ def log_partition_expanded(frames: Tensor, expanded: ExpandedGraph, lengths: Ten
     need a gradient (then autograd through :func:`forward_scores`).
     """
     graph_grad = torch.is_grad_enabled() and any(
-        t.requires_grad for t in (expanded.initial, expanded.transition, expanded.final))
+        t.requires_grad for t in (expanded.initial, expanded.transition, expanded.final)
+    )
     if graph_grad:
         slabs = frames.unbind(1)
         return forward_scores(slabs.__getitem__, len(slabs), expanded, lengths)[0]

@@ -67,7 +67,9 @@ class LabelGraph:
     def __post_init__(self) -> None:
         s, n_lab = int(self.num_states), int(self.num_labels)
         if s < 1 or n_lab < 1:
-            raise ValueError(f"a label graph needs at least one state and one label, got num_states={s}, num_labels={n_lab}")
+            raise ValueError(
+                f"a label graph needs at least one state and one label, got num_states={s}, num_labels={n_lab}"
+            )
         n_arcs = self.src.shape[0] if self.src.dim() == 1 else -1
         for name in ("src", "dst", "label", "weight"):
             t = getattr(self, name)
@@ -96,9 +98,13 @@ class LabelGraph:
             if bool(torch.isnan(t).any()) or bool((t == math.inf).any()):
                 raise ValueError(f"{name} holds NaN or +inf log-weights; use finite values, or -inf for 'absent'")
         if not bool(torch.isfinite(self.start).any()):
-            raise ValueError("the graph has no start state (every start log-weight is -inf); give one state a finite start weight")
+            raise ValueError(
+                "the graph has no start state (every start log-weight is -inf); give one state a finite start weight"
+            )
         if not bool(torch.isfinite(self.final).any()):
-            raise ValueError("the graph has no final state (every final log-weight is -inf); give one state a finite final weight")
+            raise ValueError(
+                "the graph has no final state (every final log-weight is -inf); give one state a finite final weight"
+            )
 
     @classmethod
     def from_arcs(
@@ -126,7 +132,9 @@ class LabelGraph:
         """
         dtype = dtype or torch.get_default_dtype()
         arcs = [(int(a), int(b), int(lab), float(w)) for a, b, lab, w in arcs]
-        start_map = {int(start): 0.0} if isinstance(start, (int, np.integer)) else {int(k): float(v) for k, v in start.items()}
+        start_map = (
+            {int(start): 0.0} if isinstance(start, (int, np.integer)) else {int(k): float(v) for k, v in start.items()}
+        )
         final_map = (
             {int(k): float(v) for k, v in final.items()} if isinstance(final, Mapping) else {int(k): 0.0 for k in final}
         )
@@ -336,7 +344,9 @@ def bigram_graph(
         if np.isfinite(log_prob[a, b])
     ]
     if end_weights:
-        final = {a + 1: float(log_prob[a + 1, n_labels]) for a in range(n_labels) if np.isfinite(log_prob[a + 1, n_labels])}
+        final = {
+            a + 1: float(log_prob[a + 1, n_labels]) for a in range(n_labels) if np.isfinite(log_prob[a + 1, n_labels])
+        }
     else:
         final = {a + 1: 0.0 for a in range(n_labels)}
     return LabelGraph.from_arcs(arcs, start=0, final=final, num_states=n_labels + 1, num_labels=n_labels, dtype=dtype)

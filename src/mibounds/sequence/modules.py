@@ -17,7 +17,9 @@ class _GraphObjective(nn.Module):
     def __init__(self, graph: LabelGraph) -> None:
         super().__init__()
         if not isinstance(graph, LabelGraph):
-            raise TypeError(f"graph must be a LabelGraph, got {type(graph).__name__}; build one with bigram_graph or read_openfst")
+            raise TypeError(
+                f"graph must be a LabelGraph, got {type(graph).__name__}; build one with bigram_graph or read_openfst"
+            )
         self.graph = graph
 
     def _graph_like(self, emissions: Tensor) -> LabelGraph:

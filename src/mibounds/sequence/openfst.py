@@ -41,7 +41,9 @@ def _parse_weight(text: str, where: str) -> float:
     try:
         cost = float(text)
     except ValueError:
-        raise ValueError(f"{where}: weight {text!r} is not a number; OpenFst text weights are costs like 0.693 or Infinity") from None
+        raise ValueError(
+            f"{where}: weight {text!r} is not a number; OpenFst text weights are costs like 0.693 or Infinity"
+        ) from None
     if math.isnan(cost) or cost == -math.inf:
         raise ValueError(f"{where}: weight {text!r} is not a valid cost (NaN or -Infinity)")
     return -cost
@@ -110,7 +112,9 @@ def read_openfst(
             try:
                 file_label = int(fields[side])
             except ValueError:
-                raise ValueError(f"{where}: labels must be integers (symbol tables are not supported; print with numeric labels)") from None
+                raise ValueError(
+                    f"{where}: labels must be integers (symbol tables are not supported; print with numeric labels)"
+                ) from None
             if file_label < label_offset:
                 raise ValueError(
                     f"{where}: label {file_label} maps below graph label 0 with label_offset={label_offset}; "
@@ -189,6 +193,6 @@ def write_openfst(
     if isinstance(target, (str, os.PathLike)):
         with open(target, "w", encoding="utf-8") as handle:
             handle.write(text)
-    elif isinstance(target, io.TextIOBase) or hasattr(target, "write"):
+    elif target is not None and (isinstance(target, io.TextIOBase) or hasattr(target, "write")):
         target.write(text)
     return text

@@ -77,12 +77,16 @@ def pairwise_log_partition(
     k = emissions.shape[0]
     # [K, T * P]: the pairs' summed emissions [pairs, T, P] are two gathers of whole rows (memcpy).
     rows_e = expanded_frames(emissions, expanded, lengths).flatten(1)
-    cols_e = rows_e if symmetric else expanded_frames(other, expanded, lengths).flatten(1)
+    cols_e = rows_e if other is None else expanded_frames(other, expanded, lengths).flatten(1)
     if symmetric:
         rows, cols = torch.triu_indices(k, k, device=emissions.device)
     else:
-        rows, cols = (idx.flatten() for idx in torch.meshgrid(
-            torch.arange(k, device=emissions.device), torch.arange(k, device=emissions.device), indexing="ij"))
+        rows, cols = (
+            idx.flatten()
+            for idx in torch.meshgrid(
+                torch.arange(k, device=emissions.device), torch.arange(k, device=emissions.device), indexing="ij"
+            )
+        )
     pair_lengths = torch.minimum(lengths[rows], lengths[cols])
     pair_frames = rows_e.index_select(0, rows) + cols_e.index_select(0, cols)
     pair_frames = pair_frames.unflatten(1, (-1, expanded.labels.shape[0]))

@@ -24,8 +24,8 @@ Example:
 
 from mibounds.tasks.base import Task
 from mibounds.tasks.conditional import ConditionalGaussian
-from mibounds.tasks.mixture import ClassConditionalGaussian
 from mibounds.tasks.gaussian import Gaussian, MultivariateNormal
+from mibounds.tasks.mixture import ClassConditionalGaussian
 from mibounds.tasks.registry import TaskFamily, describe, get, make, names
 from mibounds.tasks.scale import JointScale as JointScale  # importable, not public
 from mibounds.tasks.schedule import mi_schedule

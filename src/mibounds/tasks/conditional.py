@@ -65,22 +65,16 @@ class ConditionalGaussian:
         self.dim_z = check_int(dim_z, "dim_z", minimum=1)
         covariance = torch.as_tensor(covariance, dtype=torch.float64)
         size = self.dim_x + self.dim_y + self.dim_z
-        if covariance.shape != (size, size) or not torch.allclose(
-            covariance, covariance.T
-        ):
+        if covariance.shape != (size, size) or not torch.allclose(covariance, covariance.T):
             raise ValueError(
                 f"covariance must be a symmetric [{size}, {size}] matrix, got shape {tuple(covariance.shape)}"
             )
         self.covariance = covariance
-        self._cholesky = torch.linalg.cholesky(
-            covariance
-        )  # raises unless positive definite
+        self._cholesky = torch.linalg.cholesky(covariance)  # raises unless positive definite
         self.name = name
 
     @classmethod
-    def confounded(
-        cls, dim: int = 5, cmi: float = 1.0, strength: float = 1.0
-    ) -> ConditionalGaussian:
+    def confounded(cls, dim: int = 5, cmi: float = 1.0, strength: float = 1.0) -> ConditionalGaussian:
         """``X = U + b Z``, ``Y = V + b Z``: I(X; Y | Z) = ``cmi`` exactly (see the module docstring).
 
         Args:
@@ -101,9 +95,7 @@ class ConditionalGaussian:
                 torch.cat([b * eye, b * eye, eye], dim=1),
             ]
         )
-        return cls(
-            covariance, dim, dim, dim, f"confounded-d{dim}-cmi{fmt(cmi)}-b{fmt(b)}"
-        )
+        return cls(covariance, dim, dim, dim, f"confounded-d{dim}-cmi{fmt(cmi)}-b{fmt(b)}")
 
     @classmethod
     def collider(cls, dim: int = 5, noise: float = 1.0) -> ConditionalGaussian:
@@ -111,9 +103,7 @@ class ConditionalGaussian:
         dim = check_int(dim, "dim", minimum=1)
         noise = check_nonnegative(noise, "noise")
         if noise == 0:
-            raise ValueError(
-                "noise must be > 0: with Z = X + Y exactly, I(X; Y | Z) is infinite"
-            )
+            raise ValueError("noise must be > 0: with Z = X + Y exactly, I(X; Y | Z) is infinite")
         eye = torch.eye(dim, dtype=torch.float64)
         zero = torch.zeros(dim, dim, dtype=torch.float64)
         covariance = torch.cat(
@@ -128,28 +118,21 @@ class ConditionalGaussian:
     def _logdet(self, *blocks: str) -> float:
         offsets = {"x": 0, "y": self.dim_x, "z": self.dim_x + self.dim_y}
         sizes = {"x": self.dim_x, "y": self.dim_y, "z": self.dim_z}
-        index = torch.cat(
-            [torch.arange(offsets[b], offsets[b] + sizes[b]) for b in blocks]
-        )
+        index = torch.cat([torch.arange(offsets[b], offsets[b] + sizes[b]) for b in blocks])
         return float(torch.logdet(self.covariance[index][:, index]))
 
     @property
     def conditional_mutual_information(self) -> float:
         """I(X; Y | Z) in nats, from log-determinants of Σ's blocks."""
         value = 0.5 * (
-            self._logdet("x", "z")
-            + self._logdet("y", "z")
-            - self._logdet("z")
-            - self._logdet("x", "y", "z")
+            self._logdet("x", "z") + self._logdet("y", "z") - self._logdet("z") - self._logdet("x", "y", "z")
         )
         return max(value, 0.0)
 
     @property
     def mutual_information(self) -> float:
         """I(X; Y) in nats (Z left out)."""
-        return max(
-            0.5 * (self._logdet("x") + self._logdet("y") - self._logdet("x", "y")), 0.0
-        )
+        return max(0.5 * (self._logdet("x") + self._logdet("y") - self._logdet("x", "y")), 0.0)
 
     def sample(
         self, n: int, seed: int | None = None, *, dtype: torch.dtype = torch.float32
@@ -163,11 +146,9 @@ class ConditionalGaussian:
         """
         n = check_int(n, "n", minimum=1)
         generator = None if seed is None else torch.Generator().manual_seed(int(seed))
-        noise = torch.randn(
-            n, len(self.covariance), generator=generator, dtype=torch.float64
-        )
+        noise = torch.randn(n, len(self.covariance), generator=generator, dtype=torch.float64)
         joint = (noise @ self._cholesky.T).to(dtype)
-        return joint.split([self.dim_x, self.dim_y, self.dim_z], dim=1)  # type: ignore[return-value]
+        return joint.split([self.dim_x, self.dim_y, self.dim_z], dim=1)
 
     def __repr__(self) -> str:
         return (

@@ -59,9 +59,7 @@ class ClassConditionalGaussian:
         priors: Tensor | np.ndarray | None = None,
         name: str | None = None,
     ) -> None:
-        self.means = torch.as_tensor(np.asarray(means, dtype=np.float64)).reshape(
-            len(means), -1
-        )
+        self.means = torch.as_tensor(np.asarray(means, dtype=np.float64)).reshape(len(means), -1)
         num_classes, dim = self.means.shape
         if num_classes < 2:
             raise ValueError(f"need at least 2 classes, got {num_classes}")
@@ -72,19 +70,9 @@ class ClassConditionalGaussian:
         if not (math.isfinite(sigma) and sigma > 0):
             raise ValueError(f"sigma must be a finite number > 0, got {sigma}")
         self.sigma = float(sigma)
-        priors = (
-            np.full(num_classes, 1.0 / num_classes)
-            if priors is None
-            else np.asarray(priors, dtype=np.float64)
-        )
-        if (
-            priors.shape != (num_classes,)
-            or (priors <= 0).any()
-            or not math.isclose(priors.sum(), 1.0, abs_tol=1e-9)
-        ):
-            raise ValueError(
-                f"priors must be {num_classes} positive probabilities summing to 1, got {priors.tolist()}"
-            )
+        priors = np.full(num_classes, 1.0 / num_classes) if priors is None else np.asarray(priors, dtype=np.float64)
+        if priors.shape != (num_classes,) or (priors <= 0).any() or not math.isclose(priors.sum(), 1.0, abs_tol=1e-9):
+            raise ValueError(f"priors must be {num_classes} positive probabilities summing to 1, got {priors.tolist()}")
         self.priors = torch.as_tensor(priors)
         self.name = name or f"class-gaussian-c{num_classes}-d{dim}-s{fmt(self.sigma)}"
 
@@ -121,29 +109,17 @@ class ClassConditionalGaussian:
         return float(-(self.priors * self.priors.log()).sum())
 
     def _mutual_information(self, nodes: int) -> float:
-        points, weights = np.polynomial.hermite.hermgauss(
-            nodes
-        )  # for the weight exp(-t^2)
-        grid = torch.as_tensor(
-            np.array(list(itertools.product(points, repeat=self.dim)))
-        )
-        grid_weights = torch.as_tensor(
-            np.prod(np.array(list(itertools.product(weights, repeat=self.dim))), axis=1)
-        )
-        grid_weights = grid_weights / math.pi ** (
-            self.dim / 2
-        )  # E over N(0, I/2) -> weights sum to 1
+        points, weights = np.polynomial.hermite.hermgauss(nodes)  # for the weight exp(-t^2)
+        grid = torch.as_tensor(np.array(list(itertools.product(points, repeat=self.dim))))
+        grid_weights = torch.as_tensor(np.prod(np.array(list(itertools.product(weights, repeat=self.dim))), axis=1))
+        grid_weights = grid_weights / math.pi ** (self.dim / 2)  # E over N(0, I/2) -> weights sum to 1
         log_priors = self.priors.log()
         total = 0.0
         for c in range(self.num_classes):
             x = self.means[c] + self.sigma * math.sqrt(2.0) * grid  # [G, d]
             # log N(x; mu_k) up to the shared constant, for every class k: [G, C]
-            log_density = -((x[:, None, :] - self.means[None]) ** 2).sum(-1) / (
-                2 * self.sigma**2
-            )
-            integrand = log_density[:, c] - torch.logsumexp(
-                log_priors + log_density, dim=1
-            )
+            log_density = -((x[:, None, :] - self.means[None]) ** 2).sum(-1) / (2 * self.sigma**2)
+            integrand = log_density[:, c] - torch.logsumexp(log_priors + log_density, dim=1)
             total += float(self.priors[c] * (grid_weights * integrand).sum())
         return max(total, 0.0)  # rounding can leave -1e-18 for identical classes
 
@@ -155,20 +131,13 @@ class ClassConditionalGaussian:
     @property
     def quadrature_error(self) -> float:
         """|MI(nodes) - MI(2 nodes)|: how far the quadrature is from converged."""
-        return abs(
-            self._mutual_information(QUADRATURE_NODES)
-            - self._mutual_information(2 * QUADRATURE_NODES)
-        )
+        return abs(self._mutual_information(QUADRATURE_NODES) - self._mutual_information(2 * QUADRATURE_NODES))
 
-    def sample(
-        self, n: int, seed: int | None = None, *, dtype: torch.dtype = torch.float32
-    ) -> tuple[Tensor, Tensor]:
+    def sample(self, n: int, seed: int | None = None, *, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
         """``x [n, d]`` (``dtype``) and class labels ``y [n]`` (int64)."""
         n = check_int(n, "n", minimum=1)
         generator = None if seed is None else torch.Generator().manual_seed(int(seed))
-        labels = torch.multinomial(
-            self.priors, n, replacement=True, generator=generator
-        )
+        labels = torch.multinomial(self.priors, n, replacement=True, generator=generator)
         noise = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
         return (self.means[labels] + self.sigma * noise).to(dtype), labels
 

@@ -6,7 +6,7 @@ with ``raise``, never ``assert``. Two modules, neither importing anything else f
 
 - :mod:`~mibounds.validation.values`: no torch: names (:func:`unknown_name_error`), integers
   (:func:`check_int`), scalars, sample arrays, and the warning classes.
-- :mod:`~mibounds.validation.tensors`: score matrices and baselines (torch), imported on first use,
+- :mod:`~mibounds.validation.tensors`: score matrices, baselines and temperatures (torch), imported on first use,
   so that ``from mibounds.validation import check_int`` does not import torch.
 
 Example:
@@ -34,7 +34,7 @@ from mibounds.validation.values import (
     unknown_name_error,
 )
 
-_TENSOR_CHECKS = ("check_log_baseline", "check_scores", "warn_if_not_finite")
+_TENSOR_CHECKS = ("check_log_baseline", "check_scores", "check_temperature", "warn_if_not_finite")
 
 __all__ = [
     "MIBoundsWarning",
@@ -48,6 +48,7 @@ __all__ = [
     "check_probability",
     "check_same_rows",
     "check_scores",
+    "check_temperature",
     "constant_columns",
     "unknown_name_error",
     "warn_if_not_finite",

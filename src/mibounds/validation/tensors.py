@@ -1,4 +1,4 @@
-"""Input checks of tensors: score matrices, baselines, and the non-finite warning.
+"""Input checks of tensors: score matrices, baselines, temperatures, and the non-finite warning.
 
 Example:
     >>> import torch
@@ -14,9 +14,9 @@ import warnings
 import torch
 from torch import Tensor
 
-from mibounds.validation.values import NonFiniteScoresWarning
+from mibounds.validation.values import NonFiniteScoresWarning, check_positive
 
-__all__ = ["check_log_baseline", "check_scores", "warn_if_not_finite"]
+__all__ = ["check_log_baseline", "check_scores", "check_temperature", "warn_if_not_finite"]
 
 
 def warn_if_not_finite(values: Tensor, name: str) -> None:
@@ -60,8 +60,7 @@ def check_scores(scores: Tensor, name: str = "scores") -> Tensor:
         raise TypeError(f"{name} must be floating point, got dtype {scores.dtype}; call .float()")
     if scores.dim() != 2 or scores.shape[0] != scores.shape[1]:
         raise ValueError(
-            f"{name} must be a square [K, K] matrix with scores[i, j] = f(x_i, y_j), "
-            f"got shape {tuple(scores.shape)}"
+            f"{name} must be a square [K, K] matrix with scores[i, j] = f(x_i, y_j), got shape {tuple(scores.shape)}"
         )
     if scores.shape[0] < 2:
         raise ValueError(
@@ -98,3 +97,22 @@ def check_log_baseline(log_baseline: Tensor | float, k: int, name: str = "log_ba
         f"{name} must be a scalar or a vector [K] = [{k}] indexed by the column (the y sample), "
         f"got shape {tuple(log_baseline.shape)}"
     )
+
+
+def check_temperature(temperature: float | Tensor) -> float | Tensor:
+    """Check a critic temperature: a positive number, or a positive one-element tensor (learnable).
+
+    Args:
+        temperature: The temperature.
+
+    Returns:
+        The number as a ``float``, or the tensor reshaped to 0-d (gradients still flow to it).
+
+    Raises:
+        ValueError: If it is not positive, or a tensor with more than one element.
+    """
+    if isinstance(temperature, Tensor):
+        if temperature.numel() != 1 or not bool((temperature.detach() > 0).all()):
+            raise ValueError(f"temperature must be a positive scalar, got {temperature}")
+        return temperature.reshape(())
+    return check_positive(temperature, "temperature")

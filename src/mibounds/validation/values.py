@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import itertools
 import operator
 from collections.abc import Iterable
 
@@ -59,7 +60,9 @@ class NotAnIntegerError(TypeError, ValueError):
     """
 
 
-def check_int(value: object, name: str, *, minimum: int, kind: str = "an integer", why: str = "", hint: str = "") -> int:
+def check_int(
+    value: object, name: str, *, minimum: int, kind: str = "an integer", why: str = "", hint: str = ""
+) -> int:
     """Check that ``value`` is an integer at least ``minimum`` and return it as an ``int``.
 
     Integers are what :func:`operator.index` accepts (``int``, ``np.int64``, a 0-d integer
@@ -88,7 +91,9 @@ def check_int(value: object, name: str, *, minimum: int, kind: str = "an integer
         error = NotAnIntegerError if number is None else ValueError
         shown = repr(value) if number is None else str(number)
         raise error(
-            f"{name} must be {kind} >= {minimum}" + (f" ({why})" if why else "") + f", got {shown}"
+            f"{name} must be {kind} >= {minimum}"
+            + (f" ({why})" if why else "")
+            + f", got {shown}"
             + (f"; {hint}" if hint else "")
         )
     return number
@@ -186,9 +191,7 @@ def check_matrix(values: np.ndarray, name: str) -> np.ndarray:
             f"[samples, features], e.g. {name}.reshape(len({name}), -1) to flatten each sample"
         )
     if values.shape[0] == 0 or values.shape[1] == 0:
-        raise ValueError(
-            f"{name} is empty (shape {values.shape}); pass at least one row and one column"
-        )
+        raise ValueError(f"{name} is empty (shape {values.shape}); pass at least one row and one column")
     return values.astype(np.float64, copy=False)
 
 
@@ -196,7 +199,7 @@ def _ragged_rows(values: object) -> str | None:
     """What makes a nested list ragged (the first offending row), or None if it is not one."""
     if not isinstance(values, (list, tuple)):
         return None
-    lengths = []
+    lengths: list[tuple[int, int | None]] = []
     for i, row in enumerate(values):
         if isinstance(row, (list, tuple)):
             if any(isinstance(item, (list, tuple)) for item in row):
@@ -204,10 +207,12 @@ def _ragged_rows(values: object) -> str | None:
             lengths.append((i, len(row)))
         else:
             lengths.append((i, None))
-    for (i, length), (j, other) in zip(lengths, lengths[1:]):
+    for (i, length), (j, other) in itertools.pairwise(lengths):
         if length != other:
-            return (f"row {i} has {_values(length)} but row {j} has {_values(other)}; give every row the same "
-                    "number of values")
+            return (
+                f"row {i} has {_values(length)} but row {j} has {_values(other)}; give every row the same "
+                "number of values"
+            )
     return None
 
 

@@ -47,8 +47,6 @@ DEFAULT_BOUNDS: tuple[str, ...] = (
     "club",
 )
 
-# The hyper-parameter a "name:value" label sets, per bound.
-_LABEL_PARAM = {"smile": "clip", "interpolated": "alpha", "mine": "rate"}
 #: The learned critic architectures a staircase can stack.
 STACKED_CRITICS: tuple[str, ...] = ("separable", "concat")
 #: The critic name under which the structured bounds (true conditional, no training) are stored.
@@ -79,7 +77,7 @@ class BoundSpec:
 
     @classmethod
     def parse(cls, text: str) -> BoundSpec:
-        """Parse ``"name"``, ``"name:value"`` or ``"name:key=value"``.
+        """Parse ``"name"``, ``"name:value"`` or ``"name:key=value"`` (:func:`mibounds.bounds.parse`).
 
         ``value`` sets the bound's main hyper-parameter: ``clip`` for smile (``inf`` or ``none``
         for no clipping), ``alpha`` for interpolated, ``rate`` for mine.
@@ -88,27 +86,11 @@ class BoundSpec:
             ValueError: For an unknown bound, a bound that takes no such parameter, or a value
                 that is not a number.
         """
-        name, _, value = str(text).strip().partition(":")
-        info = bounds.get(name)
-        if not value:
+        info, params = bounds.parse(text)
+        if not params:
             return cls(info.name, info.name)
-        key, eq, raw = value.partition("=")
-        if not eq:
-            key, raw = _LABEL_PARAM.get(info.name, ""), value
-        if key not in info.params:
-            allowed = ", ".join(info.params) or "none"
-            raise ValueError(
-                f"bound label {text!r}: bound {info.name!r} has no parameter {key or '(main)'!r}; "
-                f"its parameters: {allowed}; write e.g. 'smile:5' or 'interpolated:alpha=0.5'"
-            )
-        parsed: Any
-        if raw.strip().lower() in ("inf", "none"):
-            parsed = None
-        else:
-            try:
-                parsed = float(raw)
-            except ValueError:
-                raise ValueError(f"bound label {text!r}: {raw!r} is not a number (or 'inf')") from None
+        ((key, parsed),) = params.items()
+        eq = "=" in str(text).partition(":")[2]
         label = f"{info.name}:{_format_value(parsed)}" if not eq else f"{info.name}:{key}={_format_value(parsed)}"
         return cls(label, info.name, ((key, parsed),))
 
@@ -253,4 +235,5 @@ class StaircaseConfig:
         unknown = sorted(set(values) - names)
         if unknown:
             raise ValueError(f"unknown staircase settings {unknown}; valid: {sorted(names)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return cls(**kwargs)

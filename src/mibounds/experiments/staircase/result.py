@@ -54,8 +54,13 @@ def stage_statistics(values: np.ndarray, truth: float) -> dict[str, float]:
     are those of :func:`mibounds.experiments.statistics.summarize_errors`.
     """
     summary = summarize_errors(values, truth)
-    return {"mean": summary.mean, "bias": summary.bias, "variance": summary.variance, "mse": summary.mse,
-            "nonfinite": summary.nonfinite}
+    return {
+        "mean": summary.mean,
+        "bias": summary.bias,
+        "variance": summary.variance,
+        "mse": summary.mse,
+        "nonfinite": summary.nonfinite,
+    }
 
 
 @dataclass
@@ -108,8 +113,21 @@ class StaircaseResult:
         window = min(cfg.window, cfg.steps_per_level)
         specs = {s.label: s for s in cfg.specs}
         table = Table(
-            ("task", "critic", "bound", "kind", "stage", "true_mi", "mean", "bias", "variance", "mse",
-             "max", "ceiling", "nonfinite"),
+            (
+                "task",
+                "critic",
+                "bound",
+                "kind",
+                "stage",
+                "true_mi",
+                "mean",
+                "bias",
+                "variance",
+                "mse",
+                "max",
+                "ceiling",
+                "nonfinite",
+            ),
             title=f"Staircase: estimates over the last {window} steps of each stage (nats)",
         )
         for (task, critic, label), series in zip(self.keys, self.values, strict=True):
@@ -121,29 +139,55 @@ class StaircaseResult:
                 whole = series[end - cfg.steps_per_level : end]
                 whole = whole[np.isfinite(whole)]
                 top = float(whole.max()) if whole.size else float("nan")
-                table.rows.append((
-                    task, critic, label, spec.info.kind, stage + 1, level, stats["mean"], stats["bias"],
-                    stats["variance"], stats["mse"], top, ceiling, stats["nonfinite"],
-                ))
+                table.rows.append(
+                    (
+                        task,
+                        critic,
+                        label,
+                        spec.info.kind,
+                        stage + 1,
+                        level,
+                        stats["mean"],
+                        stats["bias"],
+                        stats["variance"],
+                        stats["mse"],
+                        top,
+                        ceiling,
+                        stats["nonfinite"],
+                    )
+                )
         return table
 
     def timing_table(self) -> Table:
         """Wall-clock per job (training loop, or evaluation for the structured bounds), and in all."""
-        table = Table(("critic", "tasks", "critics_in_stack", "steps", "seconds", "ms_per_step", "cpu_seconds"),
-                      title=f"Staircase wall-clock: {self.wall_seconds:.1f} s in all")
+        table = Table(
+            ("critic", "tasks", "critics_in_stack", "steps", "seconds", "ms_per_step", "cpu_seconds"),
+            title=f"Staircase wall-clock: {self.wall_seconds:.1f} s in all",
+        )
         for job in self.timings:
-            table.rows.append((job.critic, "+".join(job.tasks), job.num_members, job.steps, job.seconds,
-                               1e3 * job.seconds / job.steps, job.cpu_seconds))
+            table.rows.append(
+                (
+                    job.critic,
+                    "+".join(job.tasks),
+                    job.num_members,
+                    job.steps,
+                    job.seconds,
+                    1e3 * job.seconds / job.steps,
+                    job.cpu_seconds,
+                )
+            )
         return table
 
     def markdown(self) -> str:
         """The stage table as one compact Markdown table per (task, critic), plus the timing."""
         cfg = self.config
         stages = self.stage_table()
-        parts = [stages.title and f"### {stages.title}\n",
-                 "Each cell: bias / variance / MSE over the last "
-                 f"{min(cfg.window, cfg.steps_per_level)} steps of the stage; `max`: largest estimate "
-                 "in the whole run; `ceiling`: published ceiling.\n"]
+        parts = [
+            stages.title and f"### {stages.title}\n",
+            "Each cell: bias / variance / MSE over the last "
+            f"{min(cfg.window, cfg.steps_per_level)} steps of the stage; `max`: largest estimate "
+            "in the whole run; `ceiling`: published ceiling.\n",
+        ]
         for task in cfg.tasks:
             for critic in self.critics:
                 rows = stages.where(task=task, critic=critic)
@@ -160,10 +204,14 @@ class StaircaseResult:
         if checks.rows:
             parts.append(checks.to_markdown(digits=3))
         if self.frozen:
-            parts.append("**Critics that stopped learning** (weights or Adam state NaN/inf, e.g. a gradient "
-                         "of e^f too large for the dtype; their later estimates are a frozen critic's):\n")
-            parts += [f"- {task}, {critic}, {label}: from step {step}" for (task, critic, label), step
-                      in sorted(self.frozen.items(), key=lambda item: (item[1], item[0]))]
+            parts.append(
+                "**Critics that stopped learning** (weights or Adam state NaN/inf, e.g. a gradient "
+                "of e^f too large for the dtype; their later estimates are a frozen critic's):\n"
+            )
+            parts += [
+                f"- {task}, {critic}, {label}: from step {step}"
+                for (task, critic, label), step in sorted(self.frozen.items(), key=lambda item: (item[1], item[0]))
+            ]
             parts.append("")
         parts.append(self.timing_table().to_markdown(digits=2))
         return "\n".join(parts)
@@ -182,8 +230,10 @@ class StaircaseResult:
         cfg = self.config
         stages = self.stage_table()
         labels = {s.label for s in cfg.specs}
-        table = Table(("task", "critic", "check", "observed", "expected", "holds"),
-                      title="Published behaviour, checked on this run")
+        table = Table(
+            ("task", "critic", "check", "observed", "expected", "holds"),
+            title="Published behaviour, checked on this run",
+        )
 
         def add(task: str, critic: str, check: str, observed: float, expected: str, holds: bool) -> None:
             table.rows.append((task, critic, check, observed, expected, "yes" if holds else "no"))
@@ -197,21 +247,32 @@ class StaircaseResult:
                     top = float(np.nanmax(self.series(task, critic, "infonce")))
                     add(task, critic, "max InfoNCE estimate (any step)", top, f"<= log K = {log_k:.3f}", top <= log_k)
                     first = rows.where(bound="infonce", stage=1).records()[0]
-                    add(task, critic, f"InfoNCE bias at I = {cfg.levels[0]:g}", first["bias"], "abs(bias) <= 0.3",
-                        abs(first["bias"]) <= 0.3)
+                    add(
+                        task,
+                        critic,
+                        f"InfoNCE bias at I = {cfg.levels[0]:g}",
+                        first["bias"],
+                        "abs(bias) <= 0.3",
+                        abs(first["bias"]) <= 0.3,
+                    )
                     for other in ("nwj", "js"):
                         if other not in labels:
                             continue
                         for level in high:
                             mine = rows.where(bound=other, true_mi=level).records()[0]["variance"]
                             ref = rows.where(bound="infonce", true_mi=level).records()[0]["variance"]
-                            add(task, critic, f"variance {other} / infonce at I = {level:g}", mine / ref, "> 1",
-                                mine > ref)
+                            add(
+                                task,
+                                critic,
+                                f"variance {other} / infonce at I = {level:g}",
+                                mine / ref,
+                                "> 1",
+                                mine > ref,
+                            )
                 for spec in (s for s in cfg.specs if s.name == "interpolated"):
                     ceiling = spec.ceilings(cfg.batch_size)["1 + log(K/α)"]
                     top = float(np.nanmax(self.series(task, critic, spec.label)))
-                    add(task, critic, f"max {spec.label} estimate (any step)", top, f"<= {ceiling:.3f}",
-                        top <= ceiling)
+                    add(task, critic, f"max {spec.label} estimate (any step)", top, f"<= {ceiling:.3f}", top <= ceiling)
         return table
 
     def panels(self, task: str) -> list[StaircasePanel]:
@@ -226,7 +287,9 @@ class StaircaseResult:
         """The staircase figure of one task (a matplotlib ``Figure``)."""
         cfg = self.config
         return staircase_figure(
-            self.panels(task), self.true_mi, span=cfg.ema_span,
+            self.panels(task),
+            self.true_mi,
+            span=cfg.ema_span,
             title=f"{task} (d = {cfg.dim}, K = {cfg.batch_size}): raw estimates (light), "
             f"EMA span {cfg.ema_span:g} (dark), true MI (black), ceilings (dashed)",
         )
@@ -245,16 +308,28 @@ class StaircaseResult:
         out.mkdir(parents=True, exist_ok=True)
         written: dict[str, Path] = {}
         keys = np.array(["|".join(k) for k in self.keys], dtype=np.str_)
-        meta = json.dumps({"config": self.config.to_dict(), "wall_seconds": self.wall_seconds,
-                           "timings": [dataclasses.asdict(t) for t in self.timings],
-                           "frozen": [["|".join(k), step] for k, step in self.frozen.items()]})
+        meta = json.dumps(
+            {
+                "config": self.config.to_dict(),
+                "wall_seconds": self.wall_seconds,
+                "timings": [dataclasses.asdict(t) for t in self.timings],
+                "frozen": [["|".join(k), step] for k, step in self.frozen.items()],
+            }
+        )
         written["npz"] = out / "staircase_estimates.npz"
-        np.savez_compressed(written["npz"], true_mi=self.true_mi, values=self.values, keys=keys,
-                            meta=np.array(meta, dtype=np.str_))
+        np.savez_compressed(
+            written["npz"], true_mi=self.true_mi, values=self.values, keys=keys, meta=np.array(meta, dtype=np.str_)
+        )
         written["estimates_csv"] = out / "staircase_estimates.csv"
         columns = np.column_stack([np.arange(len(self.true_mi)), self.true_mi, self.values.T])
-        np.savetxt(written["estimates_csv"], columns, fmt="%.7g", delimiter=",", comments="",
-                   header=",".join(["step", "true_mi", *("/".join(k) for k in self.keys)]))
+        np.savetxt(
+            written["estimates_csv"],
+            columns,
+            fmt="%.7g",
+            delimiter=",",
+            comments="",
+            header=",".join(["step", "true_mi", *("/".join(k) for k in self.keys)]),
+        )
         written["stages_csv"] = self.stage_table().to_csv(out / "staircase_stages.csv")
         written["timing_csv"] = self.timing_table().to_csv(out / "staircase_timing.csv")
         written["markdown"] = out / "staircase.md"
@@ -275,9 +350,15 @@ class StaircaseResult:
             keys = [tuple(str(k).split("|")) for k in data["keys"]]
             timings = [JobTiming(**_timing_fields(t)) for t in meta["timings"]]
             frozen = {tuple(k.split("|")): int(step) for k, step in meta.get("frozen", [])}
-            return cls(StaircaseConfig.from_dict(meta["config"]), data["true_mi"], keys,  # type: ignore[arg-type]
-                       data["values"], timings, meta["wall_seconds"], frozen)  # type: ignore[arg-type]
-
+            return cls(
+                StaircaseConfig.from_dict(meta["config"]),
+                data["true_mi"],
+                keys,  # type: ignore[arg-type]
+                data["values"],
+                timings,
+                meta["wall_seconds"],
+                frozen,
+            )
 
 
 def _timing_fields(saved: dict[str, Any]) -> dict[str, Any]:
@@ -305,8 +386,9 @@ def merge_results(results: Sequence[StaircaseResult]) -> StaircaseResult:
         if dataclasses.replace(other.config, critics=("separable",)) != base:
             raise ValueError(
                 "can only merge staircase runs that differ in their critics; these differ in "
-                + ", ".join(k for k, v in first.config.to_dict().items()
-                            if k != "critics" and other.config.to_dict()[k] != v)
+                + ", ".join(
+                    k for k, v in first.config.to_dict().items() if k != "critics" and other.config.to_dict()[k] != v
+                )
             )
     keys, rows = [], []
     for result in results:
@@ -317,7 +399,11 @@ def merge_results(results: Sequence[StaircaseResult]) -> StaircaseResult:
     critics_run = tuple(dict.fromkeys(c for r in results for c in r.config.critics))
     order = sorted(range(len(keys)), key=lambda i: (first.config.tasks.index(keys[i][0]), keys[i][1] == CONDITIONAL, i))
     return StaircaseResult(
-        dataclasses.replace(first.config, critics=critics_run), first.true_mi, [keys[i] for i in order],
-        np.stack([rows[i] for i in order]), [t for r in results for t in r.timings],
-        sum(r.wall_seconds for r in results), {k: v for r in reversed(results) for k, v in r.frozen.items()},
+        dataclasses.replace(first.config, critics=critics_run),
+        first.true_mi,
+        [keys[i] for i in order],
+        np.stack([rows[i] for i in order]),
+        [t for r in results for t in r.timings],
+        sum(r.wall_seconds for r in results),
+        {k: v for r in reversed(results) for k, v in r.frozen.items()},
     )

@@ -29,7 +29,11 @@ __all__ = ["run_staircase"]
 
 
 def _job(
-    config: dict[str, Any], critic: str, task_names: tuple[str, ...], progress: str | None, threads: int | None,
+    config: dict[str, Any],
+    critic: str,
+    task_names: tuple[str, ...],
+    progress: str | None,
+    threads: int | None,
     checkpoint_dir: str | None = None,
 ) -> StackRun:
     """One unit of work (module level, so worker processes can run it)."""
@@ -41,8 +45,9 @@ def _job(
         if critic == CONDITIONAL:
             return evaluate_structured(cfg, [s for s in cfg.specs if not s.trained], progress)
         checkpoint = Path(checkpoint_dir) / f"{critic}-{'+'.join(task_names)}.pt" if checkpoint_dir else None
-        return train_stack(cfg, critic, task_names, [s for s in cfg.specs if s.trained], progress,
-                           checkpoint=checkpoint)
+        return train_stack(
+            cfg, critic, task_names, [s for s in cfg.specs if s.trained], progress, checkpoint=checkpoint
+        )
     finally:
         torch.set_num_threads(previous)
 
@@ -92,8 +97,11 @@ def run_staircase(
         if any(s.trained for s in specs):
             groups[critic] = [s for s in specs if s.trained]
     split = [(task,) for task in config.tasks]  # one job per task, for worker processes
-    jobs = [(critic, names) for critic in groups
-            for names in ([config.tasks] if workers == 1 or critic == CONDITIONAL else split)]
+    jobs = [
+        (critic, names)
+        for critic in groups
+        for names in ([config.tasks] if workers == 1 or critic == CONDITIONAL else split)
+    ]
     if workers > 1 and threads is None:
         threads = 1
     payload = config.to_dict()
@@ -137,8 +145,9 @@ def run_staircase(
                         frozen[(task, critic, spec.label)] = int(run.frozen[t, b])
             timings.append(JobTiming(critic, job[1], run.num_members, config.steps, run.seconds, run.cpu_seconds))
     order = sorted(range(len(keys)), key=lambda i: (config.tasks.index(keys[i][0]), keys[i][1] == CONDITIONAL, i))
-    values = np.stack([blocks[i] for i in order]).astype(np.float32) if blocks else np.empty((0, config.steps), np.float32)
+    values = (
+        np.stack([blocks[i] for i in order]).astype(np.float32) if blocks else np.empty((0, config.steps), np.float32)
+    )
     if log is not None:
         log(f"staircase: {len(jobs)} jobs on {workers} worker(s) in {wall_seconds:.1f} s wall-clock")
-    return StaircaseResult(config, config.schedule(), [keys[i] for i in order], values, timings, wall_seconds,
-                           frozen)
+    return StaircaseResult(config, config.schedule(), [keys[i] for i in order], values, timings, wall_seconds, frozen)

@@ -21,6 +21,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,8 +121,11 @@ class _Progress:
             self.bar.update()
         elif self.every and (self.done % self.every == 0 or self.done == self.steps):
             seconds = time.perf_counter() - self.start
-            print(f"{self.description}: step {self.done}/{self.steps}, {seconds:.0f} s "
-                  f"({1e3 * seconds / self.done:.1f} ms/step)", flush=True)
+            print(
+                f"{self.description}: step {self.done}/{self.steps}, {seconds:.0f} s "
+                f"({1e3 * seconds / self.done:.1f} ms/step)",
+                flush=True,
+            )
 
     def close(self) -> None:
         if self.bar is not None:
@@ -170,9 +174,11 @@ def nonfinite_members(optimizer: torch.optim.Optimizer, stack: nn.Module) -> Ten
     parameters = list(stack.parameters())
     if not parameters:
         raise ValueError("the stack has no parameters")
-    tensors = [t for p in parameters
-               for t in (p, *(v for v in optimizer.state.get(p, {}).values()
-                              if isinstance(v, Tensor) and v.shape == p.shape))]
+    tensors = [
+        t
+        for p in parameters
+        for t in (p, *(v for v in optimizer.state.get(p, {}).values() if isinstance(v, Tensor) and v.shape == p.shape))
+    ]
     return nonfinite_rows(tensors, len(parameters[0]))
 
 
@@ -258,10 +264,11 @@ def train_stack(
     schedule = config.schedule()
     batches = _Batches(config, device, dtype)
     record = torch.empty(config.steps, members, device=device, dtype=dtype)
-    stateful = {"stack": stack, "baseline": baseline, "optimizer": optimizer,
-                "modules": nn.ModuleList(modules)}
-    identity = json.dumps({"config": config.to_dict(), "critic": critic, "bounds": [s.label for s in specs],
-                           "seeds": seeds}, sort_keys=True)
+    stateful = {"stack": stack, "baseline": baseline, "optimizer": optimizer, "modules": nn.ModuleList(modules)}
+    identity = json.dumps(
+        {"config": config.to_dict(), "critic": critic, "bounds": [s.label for s in specs], "seeds": seeds},
+        sort_keys=True,
+    )
     # First step at which member m was found non-finite (-1: never); kept in the checkpoint.
     frozen = torch.full((members,), -1, dtype=torch.long)
     first, spent, cpu_spent = _restore(checkpoint, identity, stateful, record, frozen)
@@ -271,9 +278,16 @@ def train_stack(
 
     def save(step: int) -> None:
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, identity, stateful, record, step,
-                             spent + time.perf_counter() - start, cpu_spent + time.process_time() - cpu_start,
-                             frozen)
+            _save_checkpoint(
+                checkpoint,
+                identity,
+                stateful,
+                record,
+                step,
+                spent + time.perf_counter() - start,
+                cpu_spent + time.process_time() - cpu_start,
+                frozen,
+            )
 
     def check_health(step: int) -> None:
         bad = nonfinite_members(optimizer, stack)
@@ -292,7 +306,7 @@ def train_stack(
             log_baselines = baseline(_by_member(y, len(with_baseline))).squeeze(-1)  # [Mb, K]
         values = torch.stack(
             [
-                module(scores[m], log_baselines[row]) if row >= 0 else module(scores[m])
+                module(scores[m], log_baselines[row]) if row >= 0 and log_baselines is not None else module(scores[m])
                 for m, (module, row) in enumerate(zip(modules, baseline_row, strict=True))
             ]
         )
@@ -318,18 +332,37 @@ def _state(stateful: dict[str, Any]) -> dict[str, Any]:
     return {name: obj.state_dict() for name, obj in stateful.items() if obj is not None}
 
 
-def _save_checkpoint(path: Path, identity: str, stateful: dict[str, Any], record: Tensor, step: int,
-                     seconds: float, cpu_seconds: float, frozen: Tensor) -> None:
+def _save_checkpoint(
+    path: Path,
+    identity: str,
+    stateful: dict[str, Any],
+    record: Tensor,
+    step: int,
+    seconds: float,
+    cpu_seconds: float,
+    frozen: Tensor,
+) -> None:
     """Write the training state after ``step`` steps (atomically: a crash leaves the last one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".tmp")
-    torch.save({"identity": identity, "step": step, "seconds": seconds, "cpu_seconds": cpu_seconds,
-                "record": record[:step].cpu(), "state": _state(stateful), "frozen": frozen.clone()}, partial)
+    torch.save(
+        {
+            "identity": identity,
+            "step": step,
+            "seconds": seconds,
+            "cpu_seconds": cpu_seconds,
+            "record": record[:step].cpu(),
+            "state": _state(stateful),
+            "frozen": frozen.clone(),
+        },
+        partial,
+    )
     partial.replace(path)
 
 
-def _restore(path: Path | None, identity: str, stateful: dict[str, Any], record: Tensor,
-             frozen: Tensor) -> tuple[int, float, float]:
+def _restore(
+    path: Path | None, identity: str, stateful: dict[str, Any], record: Tensor, frozen: Tensor
+) -> tuple[int, float, float]:
     """Load a checkpoint of the same job into ``stateful``, ``record`` and ``frozen``; return
     (steps done, seconds and CPU seconds spent). A missing checkpoint, or one of another job,
     starts at 0."""
@@ -347,7 +380,7 @@ def _restore(path: Path | None, identity: str, stateful: dict[str, Any], record:
     return step, float(saved["seconds"]), float(saved["cpu_seconds"])
 
 
-def _structured_inputs(task: tasks.Task, x: Tensor, y: Tensor, needs: set[str]) -> dict[str, Tensor]:
+def _structured_inputs(task: tasks.Task, x: Tensor, y: Tensor, needs: AbstractSet[str]) -> dict[str, Tensor]:
     inputs = {"log_conditional": task.log_conditional(x, y)}
     if "log_marginal" in needs:
         inputs["log_marginal"] = task.log_marginal_y(y)

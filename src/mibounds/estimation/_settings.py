@@ -1,0 +1,44 @@
+"""Settings shared by the estimation entry points (private): the seed, the device, the warnings."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+from mibounds import validation
+
+
+def issue_warnings(notes: list[str]) -> None:
+    """Issue each note as a :class:`~mibounds.validation.MIBoundsWarning`.
+
+    stacklevel 3: the warning points at the line that called ``fit()`` or ``estimate()``.
+    """
+    for note in notes:
+        warnings.warn(note, validation.MIBoundsWarning, stacklevel=3)
+
+
+def resolve_seed(random_state: Any) -> int:
+    """A seed from ``random_state``: None draws one, a Generator draws one from it, an int is kept."""
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1)[0])
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**32))
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool) and random_state >= 0:
+        return int(random_state)
+    raise ValueError(f"random_state must be None or a whole number >= 0, got {random_state!r}")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` (CUDA when available, else CPU) or a torch device, refused when unavailable."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for CUDA, which is not available here; use 'auto' or 'cpu'")
+    return resolved
