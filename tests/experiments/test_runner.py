@@ -584,7 +584,7 @@ def test_cli_sweep_runs_a_function_of_ones_own_only_with_allow_import(
     argv = ["bench", "sweep", "--seeds", "0", "1", "--cell", "own_cells:cell", "--db", str(db), "--no-progress"]
     with pytest.raises(
         ValueError,
-        match=r"'own_cells:cell' is not a registered cell \(estimate, synthetic, accuracy\).*"
+        match=r"'own_cells:cell' is not a registered cell \(estimate, synthetic, accuracy, consistency\).*"
         "pass --allow-import",
     ):
         _main(*argv)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from mibounds import validation
+from mibounds.estimation.scaling import QuantileNormalizer, Standardizer
 
 
 def issue_warnings(notes: list[str]) -> None:
@@ -42,3 +43,14 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for CUDA, which is not available here; use 'auto' or 'cpu'")
     return resolved
+
+
+def scaler_for(standardize: bool | str) -> type[Standardizer] | type[QuantileNormalizer] | None:
+    """The per-column scaler a ``standardize`` setting names (None: the columns are used as given)."""
+    if standardize is True or standardize == "quantile":
+        return QuantileNormalizer
+    if standardize == "zscore":
+        return Standardizer
+    if standardize is False or standardize is None:
+        return None
+    raise ValueError(f"standardize must be True (or 'quantile'), 'zscore' or False, got {standardize!r}")

@@ -56,7 +56,7 @@ from torch import nn
 from mibounds import bounds as bounds_module
 from mibounds import critics as critics_module
 from mibounds import validation
-from mibounds.estimation._settings import issue_warnings, resolve_device, resolve_seed
+from mibounds.estimation._settings import issue_warnings, resolve_device, resolve_seed, scaler_for
 from mibounds.estimation.data import as_array, check_pair
 from mibounds.estimation.diagnostics import (
     check_fold_sizes,
@@ -74,7 +74,7 @@ from mibounds.estimation.result import EstimateResult
 
 if TYPE_CHECKING:
     from mibounds.estimation.conditional import ConditionalEstimateResult
-from mibounds.estimation.scaling import QuantileNormalizer, Standardizer
+from mibounds.estimation.scaling import Standardizer
 from mibounds.estimation.training import FoldCritic, FoldPlan, MemberList, fold_plan, train
 from mibounds.estimation.uncertainty import (
     Interval,
@@ -291,7 +291,7 @@ class MIEstimator:
 
         seed = resolve_seed(self.random_state)
         plan = fold_plan(n, num_folds, np.random.default_rng(seed))
-        scaler = _scaler(self.standardize)
+        scaler = scaler_for(self.standardize)
         self.x_scaler_, self.y_scaler_ = (
             (scaler.fit(xa), scaler.fit(ya))
             if scaler is not None
@@ -400,7 +400,7 @@ class MIEstimator:
             settings={**settings, "critic_kwargs": kwargs},
             seed=seed,
             device=self.device_,
-            scaler=_scaler(self.standardize),
+            scaler=scaler_for(self.standardize),
             batch_size=self._batch_size,
             progress=self.progress,
         )
@@ -594,13 +594,3 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b)
     except Exception:  # e.g. tensors or modules: compare by identity
         return a is b
-
-
-def _scaler(standardize: bool | str) -> type[Standardizer] | type[QuantileNormalizer] | None:
-    if standardize is True or standardize == "quantile":
-        return QuantileNormalizer
-    if standardize == "zscore":
-        return Standardizer
-    if standardize is False or standardize is None:
-        return None
-    raise ValueError(f"standardize must be True (or 'quantile'), 'zscore' or False, got {standardize!r}")
