@@ -8,7 +8,16 @@ import sys
 import warnings
 from typing import Any
 
-__all__ = ["add_estimation_options", "check_names", "estimation_kwargs", "print_result", "run_estimate", "set_threads"]
+__all__ = [
+    "add_estimation_options",
+    "check_names",
+    "estimation_kwargs",
+    "load_data",
+    "print_result",
+    "run_estimate",
+    "run_quietly",
+    "set_threads",
+]
 
 
 def add_estimation_options(parser: argparse.ArgumentParser) -> None:
@@ -132,12 +141,29 @@ def estimation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 def run_estimate(x: Any, y: Any, args: argparse.Namespace, z: Any = None):  # -> EstimateResult
     """:func:`mibounds.estimate` with the options; its warnings go into the result, not stderr."""
     from mibounds.estimation import estimate
+
+    return run_quietly(estimate, x, y, z, **estimation_kwargs(args))
+
+
+def run_quietly(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a library function with its :class:`MIBoundsWarning` s silenced: the commands print
+    them from ``result.warnings`` instead."""
     from mibounds.validation import MIBoundsWarning
 
-    set_threads(args.threads)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MIBoundsWarning)  # printed from result.warnings instead
-        return estimate(x, y, z, **estimation_kwargs(args))
+        warnings.simplefilter("ignore", MIBoundsWarning)
+        return function(*args, **kwargs)
+
+
+def load_data(args: argparse.Namespace, labels: str) -> Any:  # -> LoadedData
+    """What every data command does first: check the bound and critic names, read the file
+    (``labels``: which sides may hold text categories), and set the torch threads."""
+    from mibounds.estimation import load_xy
+
+    check_names(args)
+    data = load_xy(args.file, args.x, args.y, getattr(args, "z", None), labels=labels)
+    set_threads(args.threads)
+    return data
 
 
 def set_threads(threads: int) -> None:

@@ -5,12 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mibounds.cli._options import (
-    add_estimation_options,
-    check_names,
-    print_result,
-    run_estimate,
-)
+from mibounds.cli._options import add_estimation_options, load_data, print_result, run_estimate
 
 __all__ = ["register"]
 
@@ -52,10 +47,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Load the file, estimate, print."""
-    from mibounds.estimation import load_xy
-
-    check_names(args)
-    data = load_xy(args.file, args.x, args.y, args.z, labels=args.discrete)
+    data = load_data(args, args.discrete)
     result = run_estimate(data.x, data.y, args, data.z)
     given = f", z = {_columns(data.z_columns)}" if data.z is not None else ""
     header = [f"{data.path}: {len(data.x)} rows; x = {_columns(data.x_columns)}, y = {_columns(data.y_columns)}{given}"]

@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import warnings
 from typing import Any
 
-from mibounds.cli._options import (
-    add_estimation_options,
-    check_names,
-    estimation_kwargs,
-    set_threads,
-)
+from mibounds.cli._options import add_estimation_options, estimation_kwargs, load_data, print_result, run_quietly
 
 __all__ = ["register"]
 
@@ -65,33 +58,21 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Load the file, test, print."""
-    from mibounds.estimation import independence_test, load_xy
-    from mibounds.validation import MIBoundsWarning
+    from mibounds.estimation import independence_test
 
-    check_names(args)
-    data = load_xy(args.file, args.x, args.y, labels=args.discrete)
-    set_threads(args.threads)
+    data = load_data(args, args.discrete)
     kwargs = estimation_kwargs(args)
     random_state, progress = kwargs.pop("random_state"), kwargs.pop("progress")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MIBoundsWarning)  # printed from result.warnings instead
-        result = independence_test(
-            data.x,
-            data.y,
-            num_permutations=args.permutations,
-            test_size=args.test_size,
-            random_state=random_state,
-            progress=progress,
-            **kwargs,
-        )
-    if args.json:
-        extra = {
-            "file": data.path,
-            "x_columns": data.x_columns,
-            "y_columns": data.y_columns,
-        }
-        print(json.dumps({**extra, **result.to_dict()}, indent=2))
-        return 0
-    print(f"{data.path}: {len(data.x)} rows; x = {len(data.x_columns)} columns, y = {len(data.y_columns)} columns")
-    print(result)
+    result = run_quietly(
+        independence_test,
+        data.x,
+        data.y,
+        num_permutations=args.permutations,
+        test_size=args.test_size,
+        random_state=random_state,
+        progress=progress,
+        **kwargs,
+    )
+    header = f"{data.path}: {len(data.x)} rows; x = {len(data.x_columns)} columns, y = {len(data.y_columns)} columns"
+    print_result(result, args, {"file": data.path, "x_columns": data.x_columns, "y_columns": data.y_columns}, [header])
     return 0

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from mibounds.cli._options import (
-    add_estimation_options,
-    check_names,
-    estimation_kwargs,
-    set_threads,
-)
+from mibounds.cli._options import add_estimation_options, estimation_kwargs, load_data, print_result
 
 __all__ = ["register"]
 
@@ -54,12 +48,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Load the file, rank, print."""
-    from mibounds.estimation import load_xy, rank_features
+    from mibounds.estimation import rank_features
 
-    check_names(args)
     groups = _groups(args.group)
-    data = load_xy(args.file, args.x, args.y, labels="y" if args.discrete in ("auto", "y", "both") else "none")
-    set_threads(args.threads)
+    data = load_data(args, "y" if args.discrete in ("auto", "y", "both") else "none")
     kwargs = estimation_kwargs(args)
     progress = kwargs.pop("progress")
     target = data.y[:, 0] if data.y.ndim == 2 and data.y.shape[1] == 1 else data.y
@@ -76,11 +68,8 @@ def run(args: argparse.Namespace) -> int:
     for score in ranking.scores:
         score.name = names.get(score.name, score.name)
         score.columns = [names.get(c, c) for c in score.columns]
-    if args.json:
-        print(json.dumps({"file": data.path, "y_columns": data.y_columns, **ranking.to_dict()}, indent=2))
-        return 0
-    print(f"{data.path}: {len(data.x)} rows; target {', '.join(data.y_columns)}; {len(ranking.scores)} features")
-    print(ranking)
+    header = f"{data.path}: {len(data.x)} rows; target {', '.join(data.y_columns)}; {len(ranking.scores)} features"
+    print_result(ranking, args, {"file": data.path, "y_columns": data.y_columns}, [header])
     return 0
 
 
