@@ -296,10 +296,7 @@ class ProcessExecutor:
                     yield cell, outcome
             finished = True
         finally:
-            if finished:
-                pool.shutdown(wait=True)
-            else:
-                _abandon(pool)
+            _close(pool, finished)
 
     def map_jobs(self, function: Callable[..., Any], jobs: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, Any]]:
         """Run ``function(*job)`` for every job in the workers; yield ``(index, result)`` as each finishes.
@@ -321,10 +318,16 @@ class ProcessExecutor:
                 yield futures[future], future.result()
             finished = True
         finally:
-            if finished:
-                pool.shutdown(wait=True)
-            else:
-                _abandon(pool)
+            _close(pool, finished)
+
+
+def _close(pool: concurrent.futures.ProcessPoolExecutor, finished: bool) -> None:
+    """Shut the pool down after a run that completed; abandon it (queued work cancelled, workers
+    stopped) after one that ended early (an exception, Ctrl-C, or the generator closed)."""
+    if finished:
+        pool.shutdown(wait=True)
+    else:
+        _abandon(pool)
 
 
 def _abandon(pool: concurrent.futures.ProcessPoolExecutor) -> None:
