@@ -146,3 +146,15 @@ def test_docstring_examples_run() -> None:
 
     for module in ("mibounds.bounds.chunked", "mibounds.bounds._blocked"):
         assert doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_softplus_is_exact_in_float64_above_torchs_threshold():
+    # torch's softplus returns x above 20 (its gradient then exactly 1); float64 resolves e^-25.
+    from mibounds.bounds._reductions import softplus
+
+    x = torch.tensor([25.0, 30.0], dtype=torch.float64, requires_grad=True)
+    value = softplus(x)
+    (grad,) = torch.autograd.grad(value.sum(), x)
+    torch.testing.assert_close(value, torch.log1p(torch.exp(x.detach())), rtol=0, atol=1e-15)
+    torch.testing.assert_close(grad, torch.sigmoid(x.detach()), rtol=0, atol=1e-18)
+    assert (grad < 1).all()

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from mibounds.bounds._reductions import softplus
 
 __all__ = ["BLOCK_ELEMENTS", "STAT_NAMES", "PartitionSpec", "block_rows", "partition_terms"]
 
@@ -139,7 +140,7 @@ def _forward(
             if spec.col_lse != 0.0:
                 col_lse = torch.logaddexp(col_lse, torch.logsumexp(s, dim=0))
         if spec.off_softplus != 0.0:
-            softplus_sum = softplus_sum + _offdiag(F.softplus(s), start, 0.0).sum()
+            softplus_sum = softplus_sum + _offdiag(softplus(s), start, 0.0).sum()
         grad_s = None
         if with_grad:
             if spec.col_lse != 0.0:

@@ -37,6 +37,18 @@ def diagonal_mask(k: int, device: torch.device | str = "cpu") -> Tensor:
     return _eye(k, torch.device(device))
 
 
+def softplus(t: Tensor) -> Tensor:
+    """``log(1 + e^t)``, exact to the dtype's precision.
+
+    torch's ``softplus`` returns ``t`` itself above ``threshold=20``, which drops ``e^-t`` (2e-9 at
+    20): below float32's resolution but not float64's, where the value and the gradient
+    (``sigmoid(t)``, taken as exactly 1) are then off by up to 2e-9. The threshold here is where
+    ``e^-t`` falls below the dtype's epsilon (37 for float64, 20 for float32 and below).
+    """
+    threshold = max(20.0, math.ceil(-math.log(torch.finfo(t.dtype).eps)) + 1.0) if t.is_floating_point() else 20.0
+    return torch.nn.functional.softplus(t, threshold=threshold)
+
+
 def exp_linearized(t: Tensor, threshold: float | None = None) -> Tensor:
     """``exp(t)`` below ``threshold``, continued by its tangent line above it (C^1, finite).
 

@@ -30,11 +30,10 @@ import math
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from mibounds.bounds._blocked import PartitionSpec, block_rows, partition_terms
-from mibounds.bounds._reductions import exp_linearized
+from mibounds.bounds._reductions import exp_linearized, softplus
 from mibounds.bounds.lower import value_with_gradient_of
 from mibounds.validation import check_int, check_positive
 from mibounds.validation.tensors import check_temperature
@@ -164,7 +163,7 @@ def nwj_embeddings(g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.0, b
 
 def _js_objective(positives: Tensor, softplus_sum: Tensor, k: int) -> Tensor:
     """The f-GAN JS objective: ``mean(-softplus(-S_ii)) - mean_off softplus(S_ij)``."""
-    return -F.softplus(-positives).mean() - softplus_sum / (k * (k - 1))
+    return -softplus(-positives).mean() - softplus_sum / (k * (k - 1))
 
 
 def js_embeddings(g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.0, block_size: int | None = None) -> Tensor:

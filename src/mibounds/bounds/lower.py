@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from mibounds.bounds._reductions import (
@@ -31,6 +30,7 @@ from mibounds.bounds._reductions import (
     leave_one_out_logmeanexp,
     logmeanexp_offdiagonal,
     mean_offdiagonal,
+    softplus,
 )
 from mibounds.validation import check_log_baseline, check_positive, check_probability, check_scores
 
@@ -184,8 +184,8 @@ def js_fgan(scores: Tensor) -> Tensor:
         Nowozin, Cseke, Tomioka (2016); Hjelm et al. (2019), Deep InfoMax.
     """
     check_scores(scores)
-    joint = -F.softplus(-scores.diagonal()).mean()
-    return joint - mean_offdiagonal(F.softplus(scores))
+    joint = -softplus(-scores.diagonal()).mean()
+    return joint - mean_offdiagonal(softplus(scores))
 
 
 def js(scores: Tensor) -> Tensor:
