@@ -210,3 +210,19 @@ def test_size_of_the_classifier_test_is_within_the_binomial_band():
     pairs = [(rng.normal(size=(300, 2)), rng.integers(0, 3, 300)) for _ in range(200)]
     count = _rejections(pairs, num_permutations=99, max_steps=200)
     assert low <= count <= high, (count, (low, high))
+
+
+def test_ties_from_a_critic_that_learned_nothing_keep_the_size_exact():
+    # A statistic equal for every pairing (a constant critic) must not give p = 1 always: the
+    # observed rank is drawn among the ties, so p is uniform on {1, ..., B + 1} / (B + 1).
+    from mibounds.estimation.independence import _result
+
+    class _Fitted:
+        result_ = None
+
+    estimator = _Fitted()
+    estimator.result_ = type("R", (), {"warnings": []})()
+    p_values = [_result(0.0, np.zeros(19), 10, 10, estimator, seed, 0.0).p_value for seed in range(2000)]  # type: ignore[arg-type]
+    share = np.mean(np.array(p_values) <= 0.05 + 1e-12)  # p = 1/20 exactly: probability 1/20
+    assert abs(share - 0.05) < 5 * np.sqrt(0.05 * 0.95 / 2000)
+    assert min(p_values) == pytest.approx(1 / 20) and max(p_values) == pytest.approx(1.0)

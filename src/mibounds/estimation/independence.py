@@ -15,7 +15,8 @@ Procedure (one training, then cheap held-out evaluations):
 
    and its null distribution is that of :math:`T_\\pi` for random permutations :math:`\\pi` of
    the test rows of y (the second term does not change under a permutation).
-4. ``p = (1 + #{b: T_b >= T}) / (B + 1)`` over B permutations.
+4. ``p = (1 + #{b: T_b >= T}) / (B + 1)`` over B permutations (ties, which only a critic that
+   scores every pairing alike produces, are broken at random so that the size stays exact).
 
 Why the p-value is exact for any critic, trained well or not: f depends on the training rows
 only, and under independence the test rows' pairs :math:`(x_i, y_{\\pi(i)})` have the same joint
@@ -65,7 +66,7 @@ class IndependenceResult:
     """The outcome of :func:`independence_test`.
 
     Attributes:
-        p_value: ``(1 + #{T_b >= T}) / (B + 1)``; small means the observed pairing scores higher
+        p_value: ``(1 + #{T_b >= T}) / (B + 1)`` (ties broken at random); small means the observed pairing scores higher
             than shuffled ones, i.e. evidence of dependence. Exact under independence.
         statistic: T (nats-like units of the critic: observed-pair mean minus all-pair mean).
         null_mean, null_std: Mean and standard deviation of the B permuted statistics.
@@ -260,11 +261,21 @@ def _categorical_test(
 def _result(
     observed: float, null: np.ndarray, n_train: int, n_test: int, estimator: MIEstimator, seed: int, start: float
 ) -> IndependenceResult:
-    """The exact permutation p-value ``(1 + #{null >= observed}) / (B + 1)`` and its summary."""
+    """The exact permutation p-value and its summary.
+
+    ``p = (1 + #{null > observed} + V) / (B + 1)`` with V uniform on ``0 ... #{null == observed}``:
+    the observed statistic's rank among the B + 1, ties broken at random. Without ties this is
+    ``(1 + #{null >= observed}) / (B + 1)``; with them (a critic or classifier that learned nothing
+    scores every pairing alike) it keeps the size exact instead of returning p = 1. Values within
+    1e-12 (relative) are ties: the same statistic summed in another order.
+    """
     num_permutations = len(null)
-    exceed = int((null >= observed).sum())
+    tolerance = 1e-12 * (1.0 + abs(observed))
+    above = int((null > observed + tolerance).sum())
+    ties = int((np.abs(null - observed) <= tolerance).sum())
+    rank = above + int(np.random.default_rng([seed, 1]).integers(0, ties + 1))
     return IndependenceResult(
-        p_value=(1 + exceed) / (num_permutations + 1),
+        p_value=(1 + rank) / (num_permutations + 1),
         statistic=observed,
         null_mean=float(null.mean()),
         null_std=float(null.std(ddof=1)) if num_permutations > 1 else math.nan,
