@@ -44,7 +44,7 @@ import torch
 from torch import Tensor
 
 from mibounds._progress import progress_bar
-from mibounds.estimation._settings import issue_warnings
+from mibounds.estimation._settings import issue_warnings, resolve_seed
 from mibounds.estimation.data import as_array, check_pair
 from mibounds.estimation.discrete import as_labels, categorical_sides, plugin_estimate
 from mibounds.estimation.estimator import MIEstimator
@@ -70,8 +70,7 @@ class IndependenceResult:
             than shuffled ones, i.e. evidence of dependence. Exact under independence.
         statistic: T (nats-like units of the critic: observed-pair mean minus all-pair mean).
         null_mean, null_std: Mean and standard deviation of the B permuted statistics.
-        num_permutations: B.
-        resolution: The smallest possible p-value, 1 / (B + 1).
+        num_permutations: B (``resolution``, the smallest possible p-value, is 1 / (B + 1)).
         n_train, n_test: Rows used to train the critic and rows the test is computed on.
         estimate: The estimator's result on the training rows (cross-fitted there), for the
             size of the dependence; ``mibounds.estimate`` on all rows gives a tighter one.
@@ -85,13 +84,17 @@ class IndependenceResult:
     null_mean: float
     null_std: float
     num_permutations: int
-    resolution: float
     n_train: int
     n_test: int
     estimate: EstimateResult
     random_state: int
     seconds: float
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def resolution(self) -> float:
+        """The smallest p-value B permutations can give: 1 / (B + 1)."""
+        return 1 / (self.num_permutations + 1)
 
     def rejects(self, level: float = 0.05) -> bool:
         """Whether independence is rejected at ``level`` (``p_value <= level``)."""
@@ -101,7 +104,7 @@ class IndependenceResult:
         """All fields as JSON-serializable values (the estimate without its learning curves)."""
         fields = asdict(self)
         fields["estimate"].pop("history", None)
-        return _json_safe(fields)
+        return _json_safe({**fields, "resolution": self.resolution})
 
     def summary(self) -> str:
         """Lines for people: the p-value with its resolution, the statistic, the estimate."""
@@ -167,7 +170,7 @@ def independence_test(
         (True, True)
     """
     start = time.perf_counter()
-    num_permutations = _check_permutations(num_permutations)
+    num_permutations = check_int(num_permutations, "num_permutations", minimum=1)
     if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
         raise ValueError(f"test_size must be a share of the rows strictly between 0 and 1, got {test_size!r}")
     sides = categorical_sides(x, y, estimator_params.get("discrete", "auto"))
@@ -184,7 +187,7 @@ def independence_test(
             f"too few rows: {n} rows split into {n - n_test} training and {n_test} test rows with "
             f"test_size = {test_size}; both parts need at least {MIN_TEST_ROWS} rows, so pass more rows"
         )
-    seed = int(np.random.default_rng(random_state).integers(2**31 - 1)) if random_state is None else int(random_state)
+    seed = resolve_seed(random_state)
     order = np.random.default_rng(seed).permutation(n)
     train, test = order[n_test:], order[:n_test]
 
@@ -247,7 +250,7 @@ def _categorical_test(
     **estimator_params: Any,
 ) -> IndependenceResult:
     """Both categorical: the plug-in MI of all rows against B re-pairings (a permutation G-test)."""
-    seed = int(np.random.default_rng(random_state).integers(2**31 - 1)) if random_state is None else int(random_state)
+    seed = resolve_seed(random_state)
     estimator = MIEstimator(random_state=seed, progress=progress, **{**estimator_params, "discrete": "both"})
     estimator._fit(x_codes, y_codes)
     rng = np.random.default_rng(seed)
@@ -280,7 +283,6 @@ def _result(
         null_mean=float(null.mean()),
         null_std=float(null.std(ddof=1)) if num_permutations > 1 else math.nan,
         num_permutations=num_permutations,
-        resolution=1 / (num_permutations + 1),
         n_train=n_train,
         n_test=n_test,
         estimate=estimator.result_,
@@ -288,10 +290,6 @@ def _result(
         seconds=time.perf_counter() - start,
         warnings=list(estimator.result_.warnings),
     )
-
-
-def _check_permutations(value: Any) -> int:
-    return check_int(value, "num_permutations", minimum=1)
 
 
 @torch.no_grad()
