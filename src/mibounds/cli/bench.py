@@ -24,6 +24,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from mibounds.cli._suite import add_suite_options, run_suite
 from mibounds.cli.bench_consistency import add_consistency
 from mibounds.cli.bench_experiments import SUBCOMMANDS as EXPERIMENT_SUBCOMMANDS
 
@@ -249,32 +250,14 @@ def _add_accuracy(commands: Any) -> None:
         "accuracy.md, accuracy.csv and accuracy.png: bias, mean |error|, RMSE, coverage, lower bound and "
         "seconds per task, beside the rows that benchmarks/peers/run_peers.py wrote into the same file.",
     )
-    parser.add_argument(
-        "--db", default="results/accuracy/accuracy.sqlite", help="SQLite results file (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--out", default="results/accuracy", metavar="DIR", help="folder for the report (default: %(default)s)"
-    )
+    add_suite_options(parser, "accuracy", ", the setting of the suite's times")
     parser.add_argument("--tasks", nargs="+", metavar="TASK", help="only these task ids of the suite (default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="seeds (default: 0 1 2 3 4)")
-    parser.add_argument("--workers", type=int, default=0, help="local worker processes (default: 0, this process)")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch threads per cell (default: %(default)s, the setting of the suite's times)",
-    )
-    parser.add_argument(
-        "--report-only", action="store_true", help="write the report from the results file without running cells"
-    )
-    parser.add_argument("--no-figures", action="store_true", help="tables only (no matplotlib needed)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=_accuracy)
 
 
 def _accuracy(args: argparse.Namespace) -> int:
     from mibounds.experiments import accuracy
-    from mibounds.experiments.runner import SweepInterrupted
 
     suite = accuracy.SUITE
     if args.tasks:
@@ -285,26 +268,20 @@ def _accuracy(args: argparse.Namespace) -> int:
 
             raise unknown_name_error("suite task", unknown[0], sorted(known))
         suite = tuple((task, n) for task, n in suite if task in args.tasks)
-    if not args.no_figures:
-        from mibounds.experiments.figures import require_matplotlib
-
-        require_matplotlib("--no-figures")  # before the cells run, not after them
-    if not args.report_only:
-        try:
-            accuracy.run_accuracy(
-                args.db,
-                suite=suite,
-                seeds=args.seeds or accuracy.SEEDS,
-                workers=args.workers,
-                threads=args.threads,
-                progress=not args.no_progress,
-            )
-        except SweepInterrupted:
-            return 130
-    try:
-        files = accuracy.write_accuracy_report(args.db, args.out, figure=not args.no_figures)
-    except ImportError as error:
-        raise ValueError(f"{error} (or pass --no-figures for the tables only)") from None
+    files = run_suite(
+        args,
+        lambda: accuracy.run_accuracy(
+            args.db,
+            suite=suite,
+            seeds=args.seeds or accuracy.SEEDS,
+            workers=args.workers,
+            threads=args.threads,
+            progress=not args.no_progress,
+        ),
+        lambda: accuracy.write_accuracy_report(args.db, args.out, figure=not args.no_figures),
+    )
+    if files is None:
+        return 130
     print(files)
     return 0
 
