@@ -158,7 +158,7 @@ def test_mmi_value_and_gradient_equal_enumeration(graph: LabelGraph) -> None:
     torch.testing.assert_close(mmi(phi, graph, labels), (f - log_z).mean(), rtol=1e-12, atol=1e-12)
     with_prior = mmi(phi, graph, labels, include_prior=True)
     torch.testing.assert_close(with_prior, (f + log_g - log_z).mean(), rtol=1e-12, atol=1e-12)
-    assert float(with_prior.detach()) <= 0.0  # a log-posterior
+    assert float(with_prior.detach()) <= 1e-12  # a log-posterior (0 up to rounding where one path remains)
     (grad,) = torch.autograd.grad(mmi(phi, graph, labels), phi)
     (grad_prior,) = torch.autograd.grad(with_prior, phi)
     gamma = torch.stack([brute.label_occupancy(p, graph) for p in phi.detach()])

@@ -1,4 +1,8 @@
-"""The hand-written backward of the forward recursion equals autograd through it (float64, 1e-10)."""
+"""The hand-written backward of the forward recursion equals autograd through it (float64, 1e-10).
+
+The recursion runs in scaled linear space and hands rows whose scores spread beyond the float's
+exponent range (or that have no path) to the log-space recursion; both paths are checked here.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mibounds.sequence import bigram_graph, pairwise_log_partition
-from mibounds.sequence._recursion import log_partition_frames
+from mibounds.sequence._recursion import _LogPartition, frame_spread, log_partition_frames, spread_limit
 from mibounds.sequence.forward_backward import expand, forward_scores
 
 
@@ -81,3 +85,48 @@ def test_pairwise_on_cuda_equals_cpu() -> None:
     (grad_got,) = torch.autograd.grad(got.sum(), phi_cuda)
     torch.testing.assert_close(got.cpu(), want, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(grad_got.cpu(), grad_want, rtol=1e-10, atol=1e-10)
+
+
+def _wide_rows(dtype: torch.dtype) -> tuple[torch.Tensor, object]:
+    """Emissions [4, 6, P]: rows 0-1 narrow; in rows 2-3 one state per frame lies 100 nats below."""
+    gen = torch.Generator().manual_seed(3)
+    graph = brute.random_graph(gen, num_states=4, num_labels=3, num_arcs=14).to(dtype=dtype)
+    expanded = expand(graph)
+    e = torch.randn(4, 6, expanded.labels.shape[0], generator=gen, dtype=torch.float64)
+    e[2:, :, 0] -= 100.0  # a spread no float32 exponential of the scaled recursion can hold (limit ~77)
+    return e.to(dtype), expanded
+
+
+def test_rows_spread_beyond_the_float_range_take_the_log_space_recursion() -> None:
+    e32, expanded32 = _wide_rows(torch.float32)
+    e64, expanded64 = _wide_rows(torch.float64)
+    lengths = torch.full((4,), 6)
+    weights32 = (expanded32.initial, expanded32.transition, expanded32.final)
+    assert bool(
+        (frame_spread(e32.transpose(0, 1)) > spread_limit(torch.float32)).tolist() == [False, False, True, True]
+    )
+    e32.requires_grad_()
+    got = log_partition_frames(e32, *weights32, lengths)
+    log_space = _LogPartition.apply(e32.detach().transpose(0, 1).contiguous(), *weights32, lengths, False)
+    assert torch.equal(got[2:].detach(), log_space[2:])  # the wide rows: the log-space recursion's result
+    e64.requires_grad_()
+    want = _autograd_reference(e64, expanded64, lengths)
+    torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=1e-5)
+    (grad_got,) = torch.autograd.grad(got.sum(), e32)
+    (grad_want,) = torch.autograd.grad(want.sum(), e64)
+    torch.testing.assert_close(grad_got.double(), grad_want, rtol=1e-4, atol=1e-5)
+
+
+def test_pairwise_pairs_with_a_wide_sequence_keep_float32_accuracy() -> None:
+    gen = torch.Generator().manual_seed(3)
+    graph = brute.random_graph(gen, num_states=4, num_labels=3, num_arcs=14)
+    phi32 = torch.randn(4, 6, 3, generator=torch.Generator().manual_seed(4))
+    phi32[2:, :, 0] -= 100.0
+    phi32.requires_grad_()
+    phi64 = phi32.detach().double().requires_grad_()
+    got = pairwise_log_partition(phi32, graph.to(dtype=torch.float32))
+    want = pairwise_log_partition(phi64, graph.to(dtype=torch.float64))
+    torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=1e-4)
+    (grad_got,) = torch.autograd.grad(got.sum(), phi32)
+    (grad_want,) = torch.autograd.grad(want.sum(), phi64)
+    torch.testing.assert_close(grad_got.double(), grad_want, rtol=1e-4, atol=1e-5)

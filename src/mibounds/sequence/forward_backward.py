@@ -198,13 +198,16 @@ def log_partition_expanded(frames: Tensor, expanded: ExpandedGraph, lengths: Ten
     The hand-written backward of :mod:`~mibounds.sequence._recursion`, unless the graph's weights
     need a gradient (then autograd through :func:`forward_scores`).
     """
-    graph_grad = torch.is_grad_enabled() and any(
-        t.requires_grad for t in (expanded.initial, expanded.transition, expanded.final)
-    )
-    if graph_grad:
+    if graph_needs_grad(expanded):
         slabs = frames.unbind(1)
         return forward_scores(slabs.__getitem__, len(slabs), expanded, lengths)[0]
     return log_partition_frames(frames, expanded.initial, expanded.transition, expanded.final, lengths)
+
+
+def graph_needs_grad(expanded: ExpandedGraph) -> bool:
+    """Whether the graph's weights need a gradient (then the recursions run through autograd)."""
+    weights = (expanded.initial, expanded.transition, expanded.final)
+    return torch.is_grad_enabled() and any(t.requires_grad for t in weights)
 
 
 def log_partition(emissions: Tensor, graph: LabelGraph, lengths: Tensor | None = None) -> Tensor:
