@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -78,3 +79,18 @@ def test_the_estimator_takes_a_bound_label_and_refuses_a_parameter_given_twice()
     assert fitted.model_.bounds[0].params == {"clip": 1.0}
     with pytest.raises(ValueError, match="also given as a keyword"):
         MIEstimator(bound="smile:1", bound_kwargs={"clip": 5.0}, max_steps=5).fit(x, y)
+
+
+def test_the_finite_scan_is_skipped_only_inside_its_block() -> None:
+    from mibounds.validation import NonFiniteScoresWarning
+    from mibounds.validation.tensors import finite_scan_skipped, warn_if_not_finite
+
+    bad = torch.tensor([1.0, float("nan")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with finite_scan_skipped():
+            warn_if_not_finite(bad, "scores")
+    with pytest.raises(RuntimeError), finite_scan_skipped():
+        raise RuntimeError("left by an exception")
+    with pytest.warns(NonFiniteScoresWarning, match="1 NaN or infinite"):
+        warn_if_not_finite(bad, "scores")

@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from mibounds._progress import progress_bar
 from mibounds.bounds import Bound
 from mibounds.critics import GaussianCritic, SeparableCritic
+from mibounds.validation.tensors import finite_scan_skipped
 
 __all__ = [
     "AdamW",
@@ -408,40 +409,42 @@ def train(
     bar = progress_bar(max_steps, progress, desc="training critics", unit="step", leave=False, dynamic_ncols=True)
     model.train()
     try:
-        while step < max_steps and params:
-            picks = [rows[torch.randint(len(rows), (batch_size,), generator=generator)] for rows in training_rows]
-            idx = torch.stack(picks).to(x.device)
-            value = model.member_values(x[idx], y[idx], objective=True, base=base_rows(idx)).mean()
-            optimizer.zero_grad()
-            (-value).backward()
-            optimizer.step()
-            running += value.detach()  # read once per check: no GPU sync per step
-            since_check += 1
-            step += 1
-            if bar is not None:
-                bar.update(1)
-            if step % eval_every and step < max_steps:
-                continue
-            train_mean = float(running) / since_check
-            running.zero_()
-            since_check = 0
-            val = check()
-            history["step"].append(step)
-            history["train"].append(train_mean)
-            history["validation"].append(val)
-            if not (math.isfinite(train_mean) and math.isfinite(val) and optimizer.is_finite()):
-                stopped = "diverged"
-                break
-            if val > best_value:
-                best_value, best_step, stale = val, step, 0
-                best_state = _copy_state(model)
-            else:
-                stale += 1
-            if bar is not None:
-                bar.set_postfix(validation=f"{val:.4f}", best=f"{best_value:.4f}", refresh=False)
-            if stale >= patience:
-                stopped = "early_stopping"
-                break
+        # The loop reads its values for NaN/inf at every check: no host read per bound call.
+        with finite_scan_skipped():
+            while step < max_steps and params:
+                picks = [rows[torch.randint(len(rows), (batch_size,), generator=generator)] for rows in training_rows]
+                idx = torch.stack(picks).to(x.device)
+                value = model.member_values(x[idx], y[idx], objective=True, base=base_rows(idx)).mean()
+                optimizer.zero_grad()
+                (-value).backward()
+                optimizer.step()
+                running += value.detach()  # read once per check: no GPU sync per step
+                since_check += 1
+                step += 1
+                if bar is not None:
+                    bar.update(1)
+                if step % eval_every and step < max_steps:
+                    continue
+                train_mean = float(running) / since_check
+                running.zero_()
+                since_check = 0
+                val = check()
+                history["step"].append(step)
+                history["train"].append(train_mean)
+                history["validation"].append(val)
+                if not (math.isfinite(train_mean) and math.isfinite(val) and optimizer.is_finite()):
+                    stopped = "diverged"
+                    break
+                if val > best_value:
+                    best_value, best_step, stale = val, step, 0
+                    best_state = _copy_state(model)
+                else:
+                    stale += 1
+                if bar is not None:
+                    bar.set_postfix(validation=f"{val:.4f}", best=f"{best_value:.4f}", refresh=False)
+                if stale >= patience:
+                    stopped = "early_stopping"
+                    break
     finally:
         if bar is not None:
             bar.close()

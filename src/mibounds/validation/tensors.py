@@ -9,22 +9,50 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import warnings
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor
 
 from mibounds.validation.values import NonFiniteScoresWarning, check_positive
 
-__all__ = ["check_log_baseline", "check_scores", "check_temperature", "warn_if_not_finite"]
+__all__ = ["check_log_baseline", "check_scores", "check_temperature", "finite_scan_skipped", "warn_if_not_finite"]
+
+
+_SKIP_FINITE_SCAN: contextvars.ContextVar[bool] = contextvars.ContextVar("skip_finite_scan", default=False)
+
+
+@contextlib.contextmanager
+def finite_scan_skipped() -> Iterator[None]:
+    """Within the block, :func:`warn_if_not_finite` does nothing.
+
+    For training loops that watch the finiteness of their values themselves (every few steps):
+    the scan reads one number on the host per bound call, which on a GPU stalls every step.
+
+    Example:
+        >>> import torch
+        >>> with finite_scan_skipped():
+        ...     warn_if_not_finite(torch.tensor([float("nan")]), "scores")  # no warning
+    """
+    token = _SKIP_FINITE_SCAN.set(True)
+    try:
+        yield
+    finally:
+        _SKIP_FINITE_SCAN.reset(token)
 
 
 def warn_if_not_finite(values: Tensor, name: str) -> None:
     """Warn (:class:`NonFiniteScoresWarning`) if ``values`` hold NaN or ±inf, counting them.
 
     One reduction, read on the host: on a GPU this waits for the values to be computed. Under
-    ``torch.vmap`` the values cannot be read on the host, and are not checked.
+    ``torch.vmap`` the values cannot be read on the host, and are not checked; nor are they inside
+    :func:`finite_scan_skipped`.
     """
+    if _SKIP_FINITE_SCAN.get():
+        return
     try:
         bad = int((~torch.isfinite(values.detach())).sum())
     except RuntimeError:  # a batched tensor of torch.vmap (e.g. the bias-variance experiment)
