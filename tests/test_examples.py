@@ -70,6 +70,23 @@ def _dsprites(out: str, tmp: Path) -> None:
         assert re.search(rf"^  {factor} +{_NUMBER} \| +{_NUMBER}$", out, re.MULTILINE), (factor, out)
 
 
+def _infogan(out: str, tmp: Path) -> None:
+    # "the BA lower bound on each code's MI ... next to its ceiling H(c) and the same model at
+    # initialization, and the correlation of each continuous code with the position and scale
+    # ... Writes a grid of samples".
+    assert (tmp / "infogan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    trained, initial, ceiling = _floats(
+        rf"categorical: trained ({_NUMBER}) ± {_NUMBER} \| initial ({_NUMBER}) ± {_NUMBER} \| ceiling H\(c\) = ({_NUMBER})",
+        out,
+    )
+    assert ceiling == pytest.approx(math.log(3), abs=1e-3) and trained <= ceiling and initial <= ceiling, out
+    (entropy,) = _floats(rf"continuous: .*h\(c\) = ({_NUMBER})", out)
+    assert entropy == pytest.approx(2 * math.log(2), abs=1e-3), out
+    for code in ("c1", "c2"):
+        correlations = _floats(rf"(?m)^  {code} +({_NUMBER}) +({_NUMBER}) +({_NUMBER})$", out)
+        assert all(-1 <= r <= 1 for r in correlations), out
+
+
 def _multiview(out: str, _: Path) -> None:
     # "InfoNCE between every pair of views ('full' graph). Prints each pair's MI readout."
     (ceiling,) = set(_floats(rf"ceiling log 256 = ({_NUMBER})", out))
@@ -102,6 +119,7 @@ RUNS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     "representation_dim": (["--steps", "3"], _dim),
     "representation_distributed": (["--steps", "3"], _distributed),
     "representation_dsprites": (["--steps", "3", "--threads", "1", "--out", "{tmp}/dsprites.png"], _dsprites),
+    "representation_infogan": (["--steps", "3", "--out", "{tmp}/infogan.png"], _infogan),
     "representation_multiview": (["--steps", "3"], _multiview),
     "representation_vib": (["--steps", "3"], _vib),
     "sequence_contrastive": (["--steps", "3", "--no-single-view"], _sequence),
@@ -118,7 +136,9 @@ def test_every_example_has_a_run() -> None:
 def test_example_runs_and_keeps_its_promise(name: str, tmp_path: Path) -> None:
     if name in ("representation_digits", "representation_multiview"):
         pytest.importorskip("sklearn", reason="the digits need scikit-learn (the 'examples' extra)")
-    if name == "representation_dsprites":
+    if name == "representation_infogan":
+        pytest.importorskip("sklearn", reason="the factor regressor needs scikit-learn (the 'examples' extra)")
+    if name in ("representation_dsprites", "representation_infogan"):
         pytest.importorskip("matplotlib", reason="the figure needs matplotlib (the 'plot' extra)")
     arguments, check = RUNS[name]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}

@@ -8,10 +8,12 @@ InfoMax, CPC, multi-view training, and both sides of I(X; Z) for a stochastic en
 - :mod:`~mibounds.representation.dim`, :mod:`~mibounds.representation.cpc`,
   :mod:`~mibounds.representation.multiview`: Deep InfoMax, CPC and CMC as modules.
 - :mod:`~mibounds.representation.vib`: rate (upper) and Barber-Agakov (lower) bounds.
+- :mod:`~mibounds.representation.infogan`: InfoGAN, a generator whose codes a Q-network reads
+  back through the Barber-Agakov bound.
 - :mod:`~mibounds.representation.dsprites`, :mod:`~mibounds.representation.digits`: data (the
   procedural dSprites renderer, scikit-learn's digits and their two-view augmentation), imported
-  from their modules. The experiments on them are in :mod:`mibounds.experiments.dsprites` and
-  :mod:`mibounds.experiments.digits`.
+  from their modules. The experiments on them are in :mod:`mibounds.experiments.dsprites`,
+  :mod:`mibounds.experiments.digits` and :mod:`mibounds.experiments.infogan`.
 
 All MI values are in nats; the score convention is ``scores[i, j] = f(x_i, y_j)`` with the
 partition over x for each y (see DESIGN.md).
@@ -29,6 +31,7 @@ from mibounds.representation.adversarial import reverse_gradient
 from mibounds.representation.cpc import CPC, CPCResult
 from mibounds.representation.dim import ConvEncoder, DeepInfoMax, DeepInfoMaxResult, PriorMatching
 from mibounds.representation.distributed import Gathered, all_gather_with_grad, is_distributed, rank, world_size
+from mibounds.representation.infogan import InfoGAN, InfoGANCodes, InfoGANMI, InfoGANSample, QOutput
 from mibounds.representation.losses import (
     DVLoss,
     InfoNCELoss,
@@ -63,6 +66,10 @@ __all__ = [
     "DiagonalGaussian",
     "Gathered",
     "GaussianMarginal",
+    "InfoGAN",
+    "InfoGANCodes",
+    "InfoGANMI",
+    "InfoGANSample",
     "InfoNCELoss",
     "JSLoss",
     "MIBracket",
@@ -72,6 +79,7 @@ __all__ = [
     "MultiViewResult",
     "NWJLoss",
     "PriorMatching",
+    "QOutput",
     "all_gather_with_grad",
     "ba_lower_bound",
     "infonce_loss",
