@@ -95,6 +95,18 @@ def _multiview(out: str, _: Path) -> None:
         assert values and all(v <= ceiling for v in values), (pair, out)
 
 
+def _stdim(out: str, tmp: Path) -> None:
+    # "Prints the table laid out as in Anand et al. (2019), Table 2 (a row per state variable and
+    # a mean row, a column per method), mean ± standard deviation over the seeds".
+    assert re.search(r"^\| state variable \| random \| cpc \| stdim \| supervised \|$", out, re.MULTILINE), out
+    for row in ("sprite0_x", "sprite0_y", "sprite1_x", "sprite1_y", "sprite2_x", "sprite2_y", "mean"):
+        cells = re.findall(rf"({_NUMBER}) ± ({_NUMBER})", re.search(rf"^\| {row} \|.*$", out, re.MULTILINE)[0])
+        assert len(cells) == 4 and all(float(m) <= 1 and float(s) >= 0 for m, s in cells), (row, out)
+    for method in ("random", "cpc", "stdim", "supervised"):
+        assert len(_floats(rf"(?m)^  {method} +({_NUMBER}) +({_NUMBER}) +mean {_NUMBER}$", out)) == 2, out
+    assert (tmp / "stdim.csv").read_text().startswith("state variable,random,cpc,stdim,supervised")
+
+
 def _vib(out: str, _: Path) -> None:
     # "BA <= I(X; Z) <= rate brackets how much the code keeps about x".
     rows = re.findall(rf"({_NUMBER}) ± {_NUMBER} +<= +I\(X; Z\) +<= +({_NUMBER}) ± {_NUMBER} nats", out)
@@ -121,6 +133,7 @@ RUNS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     "representation_dsprites": (["--steps", "3", "--threads", "1", "--out", "{tmp}/dsprites.png"], _dsprites),
     "representation_infogan": (["--steps", "3", "--out", "{tmp}/infogan.png"], _infogan),
     "representation_multiview": (["--steps", "3"], _multiview),
+    "representation_stdim": (["--steps", "3", "--seeds", "2", "--out", "{tmp}/stdim.csv"], _stdim),
     "representation_vib": (["--steps", "3"], _vib),
     "sequence_contrastive": (["--steps", "3", "--no-single-view"], _sequence),
 }
@@ -134,7 +147,7 @@ def test_every_example_has_a_run() -> None:
 @pytest.mark.processes
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_example_runs_and_keeps_its_promise(name: str, tmp_path: Path) -> None:
-    if name in ("representation_digits", "representation_multiview"):
+    if name in ("representation_digits", "representation_multiview", "representation_stdim"):
         pytest.importorskip("sklearn", reason="the digits need scikit-learn (the 'examples' extra)")
     if name == "representation_infogan":
         pytest.importorskip("sklearn", reason="the factor regressor needs scikit-learn (the 'examples' extra)")

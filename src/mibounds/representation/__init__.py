@@ -6,14 +6,17 @@ InfoMax, CPC, multi-view training, and both sides of I(X; Z) for a stochastic en
 - :mod:`~mibounds.representation.distributed`: :func:`all_gather_with_grad`, negatives from every
   process with correct gradients.
 - :mod:`~mibounds.representation.dim`, :mod:`~mibounds.representation.cpc`,
-  :mod:`~mibounds.representation.multiview`: Deep InfoMax, CPC and CMC as modules.
+  :mod:`~mibounds.representation.multiview`: Deep InfoMax, CPC and CMC as modules;
+  :mod:`~mibounds.representation.stdim`: spatio-temporal Deep InfoMax across consecutive frames.
 - :mod:`~mibounds.representation.vib`: rate (upper) and Barber-Agakov (lower) bounds.
 - :mod:`~mibounds.representation.infogan`: InfoGAN, a generator whose codes a Q-network reads
   back through the Barber-Agakov bound.
-- :mod:`~mibounds.representation.dsprites`, :mod:`~mibounds.representation.digits`: data (the
-  procedural dSprites renderer, scikit-learn's digits and their two-view augmentation), imported
-  from their modules. The experiments on them are in :mod:`mibounds.experiments.dsprites`,
-  :mod:`mibounds.experiments.digits` and :mod:`mibounds.experiments.infogan`.
+- :mod:`~mibounds.representation.dsprites`, :mod:`~mibounds.representation.digits`,
+  :mod:`~mibounds.representation.scenes`: data (the procedural dSprites renderer, scikit-learn's
+  digits and their two-view augmentation, episodes of sprites bouncing in a box), imported from
+  their modules. The experiments on them are in :mod:`mibounds.experiments.dsprites`,
+  :mod:`mibounds.experiments.digits`, :mod:`mibounds.experiments.infogan` and
+  :mod:`mibounds.experiments.stdim`.
 
 All MI values are in nats; the score convention is ``scores[i, j] = f(x_i, y_j)`` with the
 partition over x for each y (see DESIGN.md).
@@ -45,6 +48,7 @@ from mibounds.representation.losses import (
     similarity_matrix,
 )
 from mibounds.representation.multiview import MultiViewContrastive, MultiViewResult
+from mibounds.representation.stdim import STDIM, STDIMResult
 from mibounds.representation.vib import (
     ConditionalGaussian,
     DiagonalGaussian,
@@ -79,6 +83,8 @@ __all__ = [
     "MultiViewResult",
     "NWJLoss",
     "PriorMatching",
+    "STDIM",
+    "STDIMResult",
     "QOutput",
     "all_gather_with_grad",
     "ba_lower_bound",
