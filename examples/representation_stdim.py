@@ -9,7 +9,7 @@ Anand et al. (2019), Table 2 (a row per state variable and a mean row, a column 
 mean ± standard deviation over the seeds, then each method's mean R^2 per seed.
 
 Run: python examples/representation_stdim.py [--steps 600] [--seeds 3] [--out results/stdim.csv]
-Needs scikit-learn (pip install 'mibounds[examples]'). A few minutes on a CPU with --threads 1.
+Needs scikit-learn (pip install 'mibounds[examples]'). About six minutes for the 3 seeds on a CPU with --threads 1.
 """
 
 from __future__ import annotations
