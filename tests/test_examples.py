@@ -70,12 +70,41 @@ def _dsprites(out: str, tmp: Path) -> None:
         assert re.search(rf"^  {factor} +{_NUMBER} \| +{_NUMBER}$", out, re.MULTILINE), (factor, out)
 
 
+def _infogan(out: str, tmp: Path) -> None:
+    # "the BA lower bound on each code's MI ... next to its ceiling H(c) and the same model at
+    # initialization, and the correlation of each continuous code with the position and scale
+    # ... Writes a grid of samples".
+    assert (tmp / "infogan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    trained, initial, ceiling = _floats(
+        rf"categorical: trained ({_NUMBER}) ± {_NUMBER} \| initial ({_NUMBER}) ± {_NUMBER} \| ceiling H\(c\) = ({_NUMBER})",
+        out,
+    )
+    assert ceiling == pytest.approx(math.log(3), abs=1e-3) and trained <= ceiling and initial <= ceiling, out
+    (entropy,) = _floats(rf"continuous: .*h\(c\) = ({_NUMBER})", out)
+    assert entropy == pytest.approx(2 * math.log(2), abs=1e-3), out
+    for code in ("c1", "c2"):
+        correlations = _floats(rf"(?m)^  {code} +({_NUMBER}) +({_NUMBER}) +({_NUMBER})$", out)
+        assert all(-1 <= r <= 1 for r in correlations), out
+
+
 def _multiview(out: str, _: Path) -> None:
     # "InfoNCE between every pair of views ('full' graph). Prints each pair's MI readout."
     (ceiling,) = set(_floats(rf"ceiling log 256 = ({_NUMBER})", out))
     for pair in ("0-1", "0-2", "1-2"):
         values = _floats(rf"{pair}: ({_NUMBER})", out)
         assert values and all(v <= ceiling for v in values), (pair, out)
+
+
+def _stdim(out: str, tmp: Path) -> None:
+    # "Prints the table laid out as in Anand et al. (2019), Table 2 (a row per state variable and
+    # a mean row, a column per method), mean ± standard deviation over the seeds".
+    assert re.search(r"^\| state variable \| random \| cpc \| stdim \| supervised \|$", out, re.MULTILINE), out
+    for row in ("sprite0_x", "sprite0_y", "sprite1_x", "sprite1_y", "sprite2_x", "sprite2_y", "mean"):
+        cells = re.findall(rf"({_NUMBER}) ± ({_NUMBER})", re.search(rf"^\| {row} \|.*$", out, re.MULTILINE)[0])
+        assert len(cells) == 4 and all(float(m) <= 1 and float(s) >= 0 for m, s in cells), (row, out)
+    for method in ("random", "cpc", "stdim", "supervised"):
+        assert len(_floats(rf"(?m)^  {method} +({_NUMBER}) +({_NUMBER}) +mean {_NUMBER}$", out)) == 2, out
+    assert (tmp / "stdim.csv").read_text().startswith("state variable,random,cpc,stdim,supervised")
 
 
 def _vib(out: str, _: Path) -> None:
@@ -102,7 +131,9 @@ RUNS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     "representation_dim": (["--steps", "3"], _dim),
     "representation_distributed": (["--steps", "3"], _distributed),
     "representation_dsprites": (["--steps", "3", "--threads", "1", "--out", "{tmp}/dsprites.png"], _dsprites),
+    "representation_infogan": (["--steps", "3", "--out", "{tmp}/infogan.png"], _infogan),
     "representation_multiview": (["--steps", "3"], _multiview),
+    "representation_stdim": (["--steps", "3", "--seeds", "2", "--out", "{tmp}/stdim.csv"], _stdim),
     "representation_vib": (["--steps", "3"], _vib),
     "sequence_contrastive": (["--steps", "3", "--no-single-view"], _sequence),
 }
@@ -116,9 +147,11 @@ def test_every_example_has_a_run() -> None:
 @pytest.mark.processes
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_example_runs_and_keeps_its_promise(name: str, tmp_path: Path) -> None:
-    if name in ("representation_digits", "representation_multiview"):
+    if name in ("representation_digits", "representation_multiview", "representation_stdim"):
         pytest.importorskip("sklearn", reason="the digits need scikit-learn (the 'examples' extra)")
-    if name == "representation_dsprites":
+    if name == "representation_infogan":
+        pytest.importorskip("sklearn", reason="the factor regressor needs scikit-learn (the 'examples' extra)")
+    if name in ("representation_dsprites", "representation_infogan"):
         pytest.importorskip("matplotlib", reason="the figure needs matplotlib (the 'plot' extra)")
     arguments, check = RUNS[name]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}

@@ -6,12 +6,17 @@ InfoMax, CPC, multi-view training, and both sides of I(X; Z) for a stochastic en
 - :mod:`~mibounds.representation.distributed`: :func:`all_gather_with_grad`, negatives from every
   process with correct gradients.
 - :mod:`~mibounds.representation.dim`, :mod:`~mibounds.representation.cpc`,
-  :mod:`~mibounds.representation.multiview`: Deep InfoMax, CPC and CMC as modules.
+  :mod:`~mibounds.representation.multiview`: Deep InfoMax, CPC and CMC as modules;
+  :mod:`~mibounds.representation.stdim`: spatio-temporal Deep InfoMax across consecutive frames.
 - :mod:`~mibounds.representation.vib`: rate (upper) and Barber-Agakov (lower) bounds.
-- :mod:`~mibounds.representation.dsprites`, :mod:`~mibounds.representation.digits`: data (the
-  procedural dSprites renderer, scikit-learn's digits and their two-view augmentation), imported
-  from their modules. The experiments on them are in :mod:`mibounds.experiments.dsprites` and
-  :mod:`mibounds.experiments.digits`.
+- :mod:`~mibounds.representation.infogan`: InfoGAN, a generator whose codes a Q-network reads
+  back through the Barber-Agakov bound.
+- :mod:`~mibounds.representation.dsprites`, :mod:`~mibounds.representation.digits`,
+  :mod:`~mibounds.representation.scenes`: data (the procedural dSprites renderer, scikit-learn's
+  digits and their two-view augmentation, episodes of sprites bouncing in a box), imported from
+  their modules. The experiments on them are in :mod:`mibounds.experiments.dsprites`,
+  :mod:`mibounds.experiments.digits`, :mod:`mibounds.experiments.infogan` and
+  :mod:`mibounds.experiments.stdim`.
 
 All MI values are in nats; the score convention is ``scores[i, j] = f(x_i, y_j)`` with the
 partition over x for each y (see DESIGN.md).
@@ -29,6 +34,7 @@ from mibounds.representation.adversarial import reverse_gradient
 from mibounds.representation.cpc import CPC, CPCResult
 from mibounds.representation.dim import ConvEncoder, DeepInfoMax, DeepInfoMaxResult, PriorMatching
 from mibounds.representation.distributed import Gathered, all_gather_with_grad, is_distributed, rank, world_size
+from mibounds.representation.infogan import InfoGAN, InfoGANCodes, InfoGANMI, InfoGANSample, QOutput
 from mibounds.representation.losses import (
     DVLoss,
     InfoNCELoss,
@@ -42,6 +48,7 @@ from mibounds.representation.losses import (
     similarity_matrix,
 )
 from mibounds.representation.multiview import MultiViewContrastive, MultiViewResult
+from mibounds.representation.stdim import STDIM, STDIMResult
 from mibounds.representation.vib import (
     ConditionalGaussian,
     DiagonalGaussian,
@@ -63,6 +70,10 @@ __all__ = [
     "DiagonalGaussian",
     "Gathered",
     "GaussianMarginal",
+    "InfoGAN",
+    "InfoGANCodes",
+    "InfoGANMI",
+    "InfoGANSample",
     "InfoNCELoss",
     "JSLoss",
     "MIBracket",
@@ -72,6 +83,9 @@ __all__ = [
     "MultiViewResult",
     "NWJLoss",
     "PriorMatching",
+    "STDIM",
+    "STDIMResult",
+    "QOutput",
     "all_gather_with_grad",
     "ba_lower_bound",
     "infonce_loss",

@@ -1,0 +1,266 @@
+r"""Linear probes of state variables from frozen frame representations (Anand et al. 2019, Table 2 style).
+
+**Data**: :class:`~mibounds.representation.scenes.SpriteScenes`, procedural episodes of sprites
+bouncing in a box, with the sprites' positions known at every frame (nothing is downloaded).
+
+**Experiment** (:func:`run_stdim_experiment`). For each seed, four encoders of the same
+architecture (:class:`~mibounds.representation.dim.ConvEncoder`, 32x32 frames to a local feature
+map and a global feature) are compared, each as the columns of the published table:
+
+- ``random``: the encoder at initialization (a strong baseline in the paper);
+- ``cpc``: :class:`~mibounds.representation.cpc.CPC` around the encoder's global feature,
+  InfoNCE between the GRU context and the features 1..``horizon`` frames ahead;
+- ``stdim``: :class:`~mibounds.representation.stdim.STDIM`, global–local and local–local
+  InfoNCE between consecutive frames;
+- ``supervised``: the encoder and a linear head trained on the true state with squared error
+  (the ceiling: it sees the labels).
+
+All are trained on the frames of the training episodes only. Then each encoder is frozen and a
+linear probe (ridge regression from the global feature) is fitted per state variable on the
+training episodes and scored by :math:`R^2` on held-out episodes (positions are continuous here,
+so R² stands in for the paper's F1 over binned values). :class:`STDIMProbeResult` holds the
+scores per seed; :meth:`STDIMProbeResult.table` lays them out as the paper does: a row per state
+variable and a mean row, a column per method, mean ± standard deviation over seeds.
+
+Example:
+    >>> import numpy as np
+    >>> from mibounds.experiments.stdim import probe_scores
+    >>> rng = np.random.default_rng(0)
+    >>> state = rng.random((400, 2))
+    >>> features = np.concatenate([state @ [[1.0, 2.0], [0.5, -1.0]], rng.random((400, 3))], 1)
+    >>> scores = probe_scores(features[:200], state[:200], features[200:], state[200:])
+    >>> [round(s, 2) for s in scores]  # the state is a linear function of the features
+    [1.0, 1.0]
+
+Reference:
+    Anand, Racah, Ozair, Bengio, Côté, Hjelm (2019). Unsupervised State Representation Learning
+    in Atari. NeurIPS. arXiv:1906.08226.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from mibounds._progress import progress_steps
+from mibounds.experiments.figures import Table
+from mibounds.representation.cpc import CPC
+from mibounds.representation.digits import require_sklearn
+from mibounds.representation.dim import ConvEncoder
+from mibounds.representation.scenes import SceneEpisodes, SpriteScenes
+from mibounds.representation.stdim import STDIM
+from mibounds.validation import unknown_name_error
+
+__all__ = ["METHODS", "STDIMProbeResult", "probe_scores", "run_stdim_experiment", "train_encoder"]
+
+#: The columns of the table, in the paper's order: baseline, the two contrastive methods, ceiling.
+METHODS: tuple[str, ...] = ("random", "cpc", "stdim", "supervised")
+
+
+def probe_scores(
+    train_features: np.ndarray, train_state: np.ndarray, test_features: np.ndarray, test_state: np.ndarray
+) -> list[float]:
+    """Held-out :math:`R^2` of a ridge probe for each state variable (a column of the state).
+
+    The features are standardized with the training statistics; ridge's ``alpha = 1`` then acts
+    evenly on every feature.
+    """
+    require_sklearn("the linear probes")
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import r2_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    probe = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(train_features, train_state)
+    predicted = probe.predict(test_features)
+    return [float(r2_score(test_state[:, i], predicted[:, i])) for i in range(test_state.shape[1])]
+
+
+class _GlobalFeature(nn.Module):
+    """The encoder's global feature alone (CPC's per-step encoder)."""
+
+    def __init__(self, encoder: ConvEncoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, frames: Tensor) -> Tensor:
+        return self.encoder(frames)[1]
+
+
+def _pairs(episodes: SceneEpisodes, batch_size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """``batch_size`` random consecutive-frame pairs ``(x_t, x_{t+1})``, each from a random episode."""
+    n, length = episodes.frames.shape[:2]
+    episode = torch.randint(n, (batch_size,), generator=generator)
+    t = torch.randint(length - 1, (batch_size,), generator=generator)
+    return episodes.frames[episode, t], episodes.frames[episode, t + 1]
+
+
+def _windows(episodes: SceneEpisodes, num: int, window: int, generator: torch.Generator) -> Tensor:
+    """``num`` random windows of ``window`` consecutive frames: ``[num, window, 1, S, S]``."""
+    n, length = episodes.frames.shape[:2]
+    episode = torch.randint(n, (num,), generator=generator)
+    start = torch.randint(length - window + 1, (num,), generator=generator)
+    steps = start[:, None] + torch.arange(window)
+    return episodes.frames[episode[:, None], steps]
+
+
+def train_encoder(
+    method: str,
+    episodes: SceneEpisodes,
+    *,
+    num_steps: int = 600,
+    batch_size: int = 64,
+    code_dim: int = 64,
+    channels: Sequence[int] = (32, 64),
+    learning_rate: float = 1e-3,
+    horizon: int = 3,
+    seed: int = 0,
+    progress: bool = False,
+) -> ConvEncoder:
+    """An encoder trained on the frames of ``episodes`` by ``method`` (one of :data:`METHODS`).
+
+    Every method sees about ``2 * batch_size`` frames per step: ST-DIM ``batch_size`` pairs, CPC
+    ``2 * batch_size / 8`` windows of 8 frames, the supervised encoder ``2 * batch_size`` frames
+    with their states. ``"random"`` returns the encoder at initialization.
+    """
+    if method not in METHODS:
+        raise unknown_name_error("method", method, METHODS)
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    image_size = episodes.frames.shape[-1]
+    encoder = ConvEncoder(1, image_size, code_dim=code_dim, channels=channels)
+    if method == "random":
+        return encoder.eval()
+    objective: nn.Module
+    if method == "stdim":
+        objective = STDIM(encoder.feature_channels, code_dim)
+    elif method == "cpc":
+        objective = CPC(_GlobalFeature(encoder), code_dim, context_dim=code_dim, horizon=horizon)
+    else:
+        objective = nn.Linear(code_dim, episodes.state.shape[-1])
+    parameters = {id(p): p for p in [*encoder.parameters(), *objective.parameters()]}  # CPC holds the encoder too
+    optimizer = torch.optim.Adam(parameters.values(), lr=learning_rate)
+    frames_flat, state_flat = episodes.frames.flatten(0, 1), episodes.state.flatten(0, 1)
+    for _ in progress_steps(num_steps, progress, method):
+        if method == "stdim":
+            x_t, x_next = _pairs(episodes, batch_size, g)
+            maps, codes = encoder(torch.cat([x_t, x_next]))
+            loss = objective(maps[:batch_size], codes[batch_size:], maps[batch_size:]).loss
+        elif method == "cpc":
+            loss = objective(_windows(episodes, max(2, 2 * batch_size // 8), 8, g)).loss
+        else:
+            rows = torch.randint(frames_flat.shape[0], (2 * batch_size,), generator=g)
+            loss = (objective(encoder(frames_flat[rows])[1]) - state_flat[rows]).pow(2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return encoder.eval()
+
+
+@torch.no_grad()
+def _features(encoder: ConvEncoder, episodes: SceneEpisodes) -> np.ndarray:
+    frames = episodes.frames.flatten(0, 1)
+    return torch.cat([encoder(part)[1] for part in frames.split(1024)]).double().numpy()
+
+
+@dataclass
+class STDIMProbeResult:
+    """What :func:`run_stdim_experiment` returns.
+
+    Attributes:
+        state_names: The probed state variables.
+        scores: ``{method: [per seed: [R^2 per state variable]]}`` on held-out episodes.
+        seeds: The seeds, in the order of the per-seed lists.
+        seconds: Wall time of the whole run.
+    """
+
+    state_names: tuple[str, ...]
+    scores: dict[str, list[list[float]]] = field(default_factory=dict)
+    seeds: tuple[int, ...] = ()
+    seconds: float = 0.0
+
+    def mean_scores(self, method: str) -> list[float]:
+        """Per seed, the mean R^2 over state variables."""
+        return [statistics.fmean(row) for row in self.scores[method]]
+
+    def table(self) -> Table:
+        """Rows: state variables and the mean; columns: methods; cells "mean ± std over seeds"."""
+
+        def cell(values: list[float]) -> str:
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            return f"{statistics.fmean(values):.3f} ± {spread:.3f}"
+
+        methods = list(self.scores)
+        rows = [
+            (name, *(cell([seed_scores[i] for seed_scores in self.scores[m]]) for m in methods))
+            for i, name in enumerate(self.state_names)
+        ]
+        rows.append(("mean", *(cell(self.mean_scores(m)) for m in methods)))
+        title = f"linear-probe R^2 on held-out episodes, mean ± std over {len(self.seeds)} seeds"
+        return Table(("state variable", *methods), rows, title)
+
+
+def run_stdim_experiment(
+    seeds: Sequence[int] = (0, 1, 2),
+    methods: Sequence[str] = METHODS,
+    num_steps: int = 600,
+    num_train_episodes: int = 64,
+    num_test_episodes: int = 32,
+    episode_length: int = 32,
+    batch_size: int = 64,
+    code_dim: int = 64,
+    scenes: SpriteScenes | None = None,
+    progress: bool = False,
+) -> STDIMProbeResult:
+    """Train each method's encoder and probe the state on held-out episodes, for several seeds.
+
+    Per seed: fresh training and test episodes (the test episodes never reach an encoder or a
+    probe's fit), one encoder per method (:func:`train_encoder`), and a ridge probe per method
+    (:func:`probe_scores`).
+
+    Args:
+        seeds: One run per seed (networks and data).
+        methods: Which columns to run, a subset of :data:`METHODS`.
+        num_steps: Training steps of each trained encoder.
+        num_train_episodes: Episodes for the encoders and the probes' fit.
+        num_test_episodes: Held-out episodes for the probes' scores.
+        episode_length: Frames per episode.
+        batch_size: Frame pairs per ST-DIM step (see :func:`train_encoder` for the others).
+        code_dim: Size of the global feature the probes read.
+        scenes: The scene generator (default :class:`SpriteScenes` with 3 sprites, 32x32 frames).
+        progress: Show tqdm bars when tqdm is installed.
+
+    Returns:
+        :class:`STDIMProbeResult`.
+    """
+    require_sklearn("the ST-DIM probes")
+    for method in methods:
+        if method not in METHODS:
+            raise unknown_name_error("method", method, METHODS)
+    scenes = scenes or SpriteScenes()
+    result = STDIMProbeResult(scenes.state_names, {m: [] for m in methods}, tuple(seeds))
+    start = time.perf_counter()
+    for seed in seeds:
+        train = scenes.sample(num_train_episodes, episode_length, torch.Generator().manual_seed(seed))
+        test = scenes.sample(num_test_episodes, episode_length, torch.Generator().manual_seed(seed + 10_000))
+        train_state, test_state = (e.state.flatten(0, 1).double().numpy() for e in (train, test))
+        for method in methods:
+            encoder = train_encoder(
+                method,
+                train,
+                num_steps=num_steps,
+                batch_size=batch_size,
+                code_dim=code_dim,
+                seed=seed,
+                progress=progress,
+            )
+            scores = probe_scores(_features(encoder, train), train_state, _features(encoder, test), test_state)
+            result.scores[method].append(scores)
+    result.seconds = time.perf_counter() - start
+    return result
