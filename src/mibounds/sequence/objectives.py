@@ -28,7 +28,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from mibounds.bounds import infonce
+from mibounds.bounds import infonce, uba
 from mibounds.sequence._checks import check_emissions, check_like_emissions, masked_emissions
 from mibounds.sequence.forward_backward import forward_backward, log_partition, path_score, sequence_score
 from mibounds.sequence.graph import LabelGraph
@@ -148,8 +148,9 @@ def mmi(
     .. math::
         I_\mathrm{UBA} \approx \frac1B \sum_b \Big(f(X_b, Y_b) - [\![\phi(X_b) \circ G]\!]\Big),
 
-    a lower bound on I(X; Y) in expectation when G is the true prior p(Y) over label sequences of
-    each length (e.g. a fitted :func:`~mibounds.sequence.graph.bigram_graph`); the optimal critic is
+    :func:`mibounds.bounds.uba` with the partition over label sequences for each input (computed
+    exactly by the forward recursion), a lower bound on I(X; Y) in expectation when G is the true
+    prior p(Y) over label sequences of each length (e.g. a fitted :func:`~mibounds.sequence.graph.bigram_graph`); the optimal critic is
     :math:`\log p(Y \mid X) / p(Y)` up to a constant per X. ``include_prior=True`` gives the classic
     MMI criterion, the log-posterior of the transcript,
     :math:`\log \frac{G(Y) e^{f(X, Y)}}{\sum_{Y'} G(Y') e^{f(X, Y')}} \le 0`, which differs by
@@ -179,7 +180,7 @@ def mmi(
     """
     log_z = log_partition(emissions, graph, lengths)
     if not include_prior:
-        return (sequence_score(emissions, labels, lengths) - log_z).mean()
+        return uba(sequence_score(emissions, labels, lengths), log_z)
     numerator = path_score(emissions, graph, labels, lengths)
     if bool(torch.isneginf(numerator).any()):
         bad = torch.nonzero(torch.isneginf(numerator)).flatten().tolist()
