@@ -95,10 +95,20 @@ def _sequence(out: str, _: Path) -> None:
         assert 0.0 <= accuracy <= 1.0, out
 
 
+def _dgi(out: str, tmp: Path) -> None:
+    # "prints the mean and the seed-to-seed spread of each accuracy, and writes a figure".
+    assert re.search(rf"DGI \(js\) readout \(last 20 steps\): {_NUMBER} \+- {_NUMBER} nats", out), out
+    for name in (r"DGI encoder \(js\)", "random encoder", "raw features", r"reference: A_hat X \(one propagation\)"):
+        (accuracy,) = _floats(rf"  {name} +({_NUMBER}) \+- {_NUMBER}", out)
+        assert 0.0 <= accuracy <= 1.0, (name, out)
+    assert (tmp / "dgi.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 #: Script -> (arguments for a short run, the check of its output).
 RUNS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     "representation_cpc": (["--steps", "3"], _cpc),
     "representation_digits": (["--steps", "3", "--threads", "1"], _digits),
+    "representation_dgi": (["--steps", "3", "--seeds", "1", "--out", "{tmp}/dgi.png"], _dgi),
     "representation_dim": (["--steps", "3"], _dim),
     "representation_distributed": (["--steps", "3"], _distributed),
     "representation_dsprites": (["--steps", "3", "--threads", "1", "--out", "{tmp}/dsprites.png"], _dsprites),
@@ -116,9 +126,9 @@ def test_every_example_has_a_run() -> None:
 @pytest.mark.processes
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_example_runs_and_keeps_its_promise(name: str, tmp_path: Path) -> None:
-    if name in ("representation_digits", "representation_multiview"):
-        pytest.importorskip("sklearn", reason="the digits need scikit-learn (the 'examples' extra)")
-    if name == "representation_dsprites":
+    if name in ("representation_digits", "representation_multiview", "representation_dgi"):
+        pytest.importorskip("sklearn", reason="the digits and probes need scikit-learn (the 'examples' extra)")
+    if name in ("representation_dsprites", "representation_dgi"):
         pytest.importorskip("matplotlib", reason="the figure needs matplotlib (the 'plot' extra)")
     arguments, check = RUNS[name]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}

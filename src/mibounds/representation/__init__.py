@@ -7,6 +7,9 @@ InfoMax, CPC, multi-view training, and both sides of I(X; Z) for a stochastic en
   process with correct gradients.
 - :mod:`~mibounds.representation.dim`, :mod:`~mibounds.representation.cpc`,
   :mod:`~mibounds.representation.multiview`: Deep InfoMax, CPC and CMC as modules.
+- :mod:`~mibounds.representation.dgi`: Deep Graph Infomax (graph convolution encoder, corruption
+  by shuffled features) on graphs such as :mod:`~mibounds.representation.sbm`'s stochastic block
+  model.
 - :mod:`~mibounds.representation.vib`: rate (upper) and Barber-Agakov (lower) bounds.
 - :mod:`~mibounds.representation.dsprites`, :mod:`~mibounds.representation.digits`: data (the
   procedural dSprites renderer, scikit-learn's digits and their two-view augmentation), imported
@@ -27,6 +30,14 @@ Example:
 
 from mibounds.representation.adversarial import reverse_gradient
 from mibounds.representation.cpc import CPC, CPCResult
+from mibounds.representation.dgi import (
+    DeepGraphInfomax,
+    DeepGraphInfomaxResult,
+    GraphConvEncoder,
+    corruption_scores,
+    normalized_adjacency,
+    shuffle_nodes,
+)
 from mibounds.representation.dim import ConvEncoder, DeepInfoMax, DeepInfoMaxResult, PriorMatching
 from mibounds.representation.distributed import Gathered, all_gather_with_grad, is_distributed, rank, world_size
 from mibounds.representation.losses import (
@@ -42,6 +53,7 @@ from mibounds.representation.losses import (
     similarity_matrix,
 )
 from mibounds.representation.multiview import MultiViewContrastive, MultiViewResult
+from mibounds.representation.sbm import GraphData, stochastic_block_model
 from mibounds.representation.vib import (
     ConditionalGaussian,
     DiagonalGaussian,
@@ -58,11 +70,15 @@ __all__ = [
     "ConditionalGaussian",
     "ConvEncoder",
     "DVLoss",
+    "DeepGraphInfomax",
+    "DeepGraphInfomaxResult",
     "DeepInfoMax",
     "DeepInfoMaxResult",
     "DiagonalGaussian",
     "Gathered",
     "GaussianMarginal",
+    "GraphConvEncoder",
+    "GraphData",
     "InfoNCELoss",
     "JSLoss",
     "MIBracket",
@@ -74,14 +90,18 @@ __all__ = [
     "PriorMatching",
     "all_gather_with_grad",
     "ba_lower_bound",
+    "corruption_scores",
     "infonce_loss",
     "is_distributed",
     "mean_bound",
     "mi_bracket",
     "mi_loss",
+    "normalized_adjacency",
     "rank",
     "rate_upper_bound",
     "reverse_gradient",
+    "shuffle_nodes",
     "similarity_matrix",
+    "stochastic_block_model",
     "world_size",
 ]
