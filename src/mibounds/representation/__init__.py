@@ -10,6 +10,8 @@ InfoMax, CPC, multi-view training, and both sides of I(X; Z) for a stochastic en
 - :mod:`~mibounds.representation.dgi`: Deep Graph Infomax (graph convolution encoder, corruption
   by shuffled features) on graphs such as :mod:`~mibounds.representation.sbm`'s stochastic block
   model.
+- :mod:`~mibounds.representation.invertible`: encoders invertible by construction (coupling
+  layers), for which training moves an MI bound but not the MI.
 - :mod:`~mibounds.representation.vib`: rate (upper) and Barber-Agakov (lower) bounds.
 - :mod:`~mibounds.representation.dsprites`, :mod:`~mibounds.representation.digits`: data (the
   procedural dSprites renderer, scikit-learn's digits and their two-view augmentation), imported
@@ -40,6 +42,7 @@ from mibounds.representation.dgi import (
 )
 from mibounds.representation.dim import ConvEncoder, DeepInfoMax, DeepInfoMaxResult, PriorMatching
 from mibounds.representation.distributed import Gathered, all_gather_with_grad, is_distributed, rank, world_size
+from mibounds.representation.invertible import CouplingLayer, InvertibleEncoder
 from mibounds.representation.losses import (
     DVLoss,
     InfoNCELoss,
@@ -69,6 +72,7 @@ __all__ = [
     "CPCResult",
     "ConditionalGaussian",
     "ConvEncoder",
+    "CouplingLayer",
     "DVLoss",
     "DeepGraphInfomax",
     "DeepGraphInfomaxResult",
@@ -80,6 +84,7 @@ __all__ = [
     "GraphConvEncoder",
     "GraphData",
     "InfoNCELoss",
+    "InvertibleEncoder",
     "JSLoss",
     "MIBracket",
     "MILoss",
