@@ -124,14 +124,44 @@ def _sequence(out: str, _: Path) -> None:
         assert 0.0 <= accuracy <= 1.0, out
 
 
+def _dgi(out: str, tmp: Path) -> None:
+    # "prints the mean and the seed-to-seed spread of each accuracy, and writes a figure".
+    assert re.search(rf"DGI \(js\) readout \(last 20 steps\): {_NUMBER} \+- {_NUMBER} nats", out), out
+    for name in (r"DGI encoder \(js\)", "random encoder", "raw features", r"reference: A_hat X \(one propagation\)"):
+        (accuracy,) = _floats(rf"  {name} +({_NUMBER}) \+- {_NUMBER}", out)
+        assert 0.0 <= accuracy <= 1.0, (name, out)
+    assert (tmp / "dgi.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _invertible(out: str, tmp: Path) -> None:
+    # "encoders invertible by construction": the reconstruction error; the held-out InfoNCE of each
+    # run under its ceiling log 512 and the probe accuracies; the figure.
+    (error,) = _floats(r"max \|g\^-1\(g\(x\)\) - x\| = (\d\.\de[-+]\d+)", out)
+    assert error < 1e-5, out
+    for run in ("bilinear", "separable", "adversarial"):
+        values = _floats(
+            rf"(?m)^  {run} +({_NUMBER}) \+- {_NUMBER} +({_NUMBER}) \+- {_NUMBER} +({_NUMBER}) \+- {_NUMBER} +({_NUMBER})",
+            out,
+        )
+        bound_start, bound_end, probe_start, probe_end = values
+        assert max(bound_start, bound_end) <= math.log(512), (run, out)
+        assert 0.0 <= min(probe_start, probe_end) <= max(probe_start, probe_end) <= 1.0, (run, out)
+    assert (tmp / "invertible.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 #: Script -> (arguments for a short run, the check of its output).
 RUNS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     "representation_cpc": (["--steps", "3"], _cpc),
     "representation_digits": (["--steps", "3", "--threads", "1"], _digits),
+    "representation_dgi": (["--steps", "3", "--seeds", "1", "--out", "{tmp}/dgi.png"], _dgi),
     "representation_dim": (["--steps", "3"], _dim),
     "representation_distributed": (["--steps", "3"], _distributed),
     "representation_dsprites": (["--steps", "3", "--threads", "1", "--out", "{tmp}/dsprites.png"], _dsprites),
     "representation_infogan": (["--steps", "3", "--out", "{tmp}/infogan.png"], _infogan),
+    "representation_invertible": (
+        ["--steps", "3", "--seeds", "1", "--probe-every", "3", "--out", "{tmp}/invertible.png"],
+        _invertible,
+    ),
     "representation_multiview": (["--steps", "3"], _multiview),
     "representation_stdim": (["--steps", "3", "--seeds", "2", "--out", "{tmp}/stdim.csv"], _stdim),
     "representation_vib": (["--steps", "3"], _vib),
@@ -147,11 +177,17 @@ def test_every_example_has_a_run() -> None:
 @pytest.mark.processes
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_example_runs_and_keeps_its_promise(name: str, tmp_path: Path) -> None:
-    if name in ("representation_digits", "representation_multiview", "representation_stdim"):
-        pytest.importorskip("sklearn", reason="the digits need scikit-learn (the 'examples' extra)")
+    if name in (
+        "representation_digits",
+        "representation_multiview",
+        "representation_stdim",
+        "representation_dgi",
+        "representation_invertible",
+    ):
+        pytest.importorskip("sklearn", reason="the digits and probes need scikit-learn (the 'examples' extra)")
     if name == "representation_infogan":
         pytest.importorskip("sklearn", reason="the factor regressor needs scikit-learn (the 'examples' extra)")
-    if name in ("representation_dsprites", "representation_infogan"):
+    if name in ("representation_dsprites", "representation_infogan", "representation_dgi", "representation_invertible"):
         pytest.importorskip("matplotlib", reason="the figure needs matplotlib (the 'plot' extra)")
     arguments, check = RUNS[name]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}

@@ -72,6 +72,30 @@ def test_structured_bounds_on_vectors() -> None:
     assert math.isclose(float(bounds.rate(lc, lm)), expected, rel_tol=1e-12)
     assert math.isclose(float(bounds.rate(lc.diagonal(), lm)), expected, rel_tol=1e-12)
     assert math.isclose(float(bounds.ba(lc.diagonal(), 1.25)), float(lc.diagonal().mean()) + 1.25, rel_tol=1e-12)
+    assert math.isclose(float(bounds.uba(lc, lm)), expected, rel_tol=1e-12)
+    assert math.isclose(float(bounds.uba(lc.diagonal(), lm)), expected, rel_tol=1e-12)
+    assert math.isclose(float(bounds.uba(lc, 0.5)), float(lc.diagonal().mean()) - 0.5, rel_tol=1e-12)
+
+
+def _column_log_partition(s: torch.Tensor) -> torch.Tensor:
+    """log of the mean of exp(S_ij) over the negatives i != j of each column j, by a loop."""
+    k = s.shape[0]
+    return torch.stack([torch.logsumexp(s[[i for i in range(k) if i != j], j], 0) - math.log(k - 1) for j in range(k)])
+
+
+@settings(max_examples=50, deadline=None)
+@given(score_matrices(bound=30.0), st.integers(0, 2**16))
+def test_uba_equals_tuba_at_the_matching_baseline_and_bounds_it(s: torch.Tensor, seed: int) -> None:
+    # With a(y_j) = the batch partition Z_j of column j, TUBA's partition term is exactly 1 and its
+    # "1 +" cancels: TUBA = mean_i S_ii - mean_j log Z_j = UBA, the same log-partition given.
+    log_z = _column_log_partition(s)
+    uba = float(bounds.uba(s, log_z))
+    assert math.isclose(float(bounds.tuba(s, log_z)), uba, rel_tol=1e-12, abs_tol=1e-9)
+    # Any other baseline is looser (log Z <= Z / a + log a - 1), and DV's one log of the mean over
+    # all columns is looser too (Jensen: mean_j log Z_j <= log mean_j Z_j).
+    other = log_z + 3.0 * torch.randn(s.shape[0], generator=torch.Generator().manual_seed(seed), dtype=s.dtype)
+    assert float(bounds.tuba(s, other)) <= uba + 1e-9
+    assert float(bounds.dv(s)) <= uba + 1e-9
 
 
 # --- exact values and orderings -------------------------------------------------------------------
@@ -249,3 +273,5 @@ def test_bad_parameters_are_named() -> None:
         bounds.smile(s, clip=-1.0)
     with pytest.raises(ValueError, match=r"log_marginal must be a vector \[K\] = \[4\]"):
         bounds.rate(s, torch.zeros(5))
+    with pytest.raises(ValueError, match=r"log_partition must be a scalar or a vector \[K\] = \[4\].*got shape \(5,\)"):
+        bounds.uba(s, torch.zeros(5))

@@ -16,7 +16,7 @@ import math
 import pytest
 import torch
 
-from mibounds import bounds, tasks
+from mibounds import bounds, critics, tasks
 
 K = 1024
 REPEATS = 16
@@ -29,6 +29,7 @@ def _estimates(mi: float) -> dict[str, torch.Tensor]:
     """Each bound's estimate on REPEATS batches of the optimal critic, as [REPEATS] tensors."""
     task = tasks.Gaussian(dim=20, mi=mi)
     mine = bounds.MINE(rate=0.1)
+    exact = critics.ExactCritic(task, shift=1.0)
     out: dict[str, list[float]] = {}
 
     def put(name: str, value: torch.Tensor) -> None:
@@ -54,6 +55,9 @@ def _estimates(mi: float) -> dict[str, torch.Tensor]:
         var = 1.0 - task.rho**2
         log_decoder = -0.5 * ((x - task.rho * y) ** 2).sum(1) / var - 0.5 * x.shape[1] * math.log(2 * math.pi * var)
         put("ba", bounds.ba(log_decoder, task.entropy_x))
+        # UBA is tight for log r plus any function c(y), whose log-partition log E_p(x) e^f is c(y).
+        c = 1.0 + torch.sin(y).sum(1)
+        put("uba", bounds.uba(exact(x, y) + torch.sin(y).sum(1)[None, :], c))
         # Jensen's bound on InfoNCE's bias (see the test below), from the K positives.
         put("infonce_bias_bound", torch.log1p(torch.expm1(log_r.diagonal()) / K).mean())
         put("rate", bounds.rate(log_conditional, log_marginal))
@@ -74,7 +78,7 @@ def _mean_se(values: torch.Tensor) -> tuple[float, float]:
     return float(values.mean()), float(values.std(unbiased=True) / math.sqrt(len(values)))
 
 
-@pytest.mark.parametrize("name", ["nwj", "tuba", "dv", "mine", "js", "smile_inf", "ba", "rate"])
+@pytest.mark.parametrize("name", ["nwj", "tuba", "dv", "mine", "js", "smile_inf", "ba", "uba", "rate"])
 def test_tight_bounds_recover_the_closed_form(level, name: str) -> None:
     mi, estimates = level
     mean, se = _mean_se(estimates[name])

@@ -23,6 +23,7 @@ def test_names_cover_the_literature_table() -> None:
         "smile",
         "interpolated",
         "ba",
+        "uba",
         "tnce",
         "rate",
         "leave_one_out_upper",
@@ -30,7 +31,7 @@ def test_names_cover_the_literature_table() -> None:
     }
     assert set(bounds.names()) == expected
     assert set(bounds.names(kind="upper")) == {"rate", "leave_one_out_upper", "club"}
-    assert set(bounds.names(score_based=False)) == {"ba", "tnce", "rate", "leave_one_out_upper", "club"}
+    assert set(bounds.names(score_based=False)) == {"ba", "uba", "tnce", "rate", "leave_one_out_upper", "club"}
 
 
 @pytest.mark.parametrize("name", bounds.names())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -108,6 +109,81 @@ def test_two_views_equal_enumeration_and_the_fixed_gradient_reaches_only_the_can
     torch.testing.assert_close(d_psi, want_psi, rtol=1e-10, atol=1e-12)
 
 
+def _brute_learned(phi: torch.Tensor, graph: LabelGraph, psi: torch.Tensor | None = None) -> torch.Tensor:
+    """The "learned" value by enumeration, differentiable in both sides: log K + mean_k of
+    E_{p(Y|X_k)} f(X'_k, Y) - log sum_j E_{p(Y|X_k)} e^{f(X'_j, Y)}, p(Y|X_k) a softmax over paths."""
+    psi = phi if psi is None else psi
+    paths = brute.enumerate_paths(graph, phi.shape[1])
+    frames = torch.arange(paths.shape[1])
+    per_k = []
+    for k in range(len(phi)):
+        _, prob = brute.posterior(phi[k], graph)
+        f = torch.stack([psi[j][frames, graph.label[paths]].sum(-1) for j in range(len(psi))])  # [K, N]
+        per_k.append((prob * f[k]).sum() - torch.logsumexp(torch.log(prob)[None, :] + f, dim=(0, 1)))
+    return math.log(len(phi)) + torch.stack(per_k).mean()
+
+
+def test_learned_posterior_value_and_gradient_equal_enumeration(graph: LabelGraph) -> None:
+    phi = _emissions()
+    got = sequence_infonce(phi, graph, posterior="learned")
+    want = _brute_learned(phi, graph)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    # The value of "fixed"; the gradient differs by the posterior's own term.
+    torch.testing.assert_close(got, sequence_infonce(phi, graph, posterior="fixed"), rtol=1e-12, atol=1e-12)
+    (grad_got,) = torch.autograd.grad(got, phi)
+    (grad_want,) = torch.autograd.grad(want, phi)
+    torch.testing.assert_close(grad_got, grad_want, rtol=1e-10, atol=1e-12)
+    (grad_fixed,) = torch.autograd.grad(sequence_infonce(phi, graph, posterior="fixed"), phi)
+    if len(brute.enumerate_paths(graph, T)) > 1:  # one path (sparse-bigram): nothing to learn in p(Y|X)
+        assert float((grad_got - grad_fixed).abs().max()) > 1e-3
+
+
+def test_learned_posterior_gradient_is_the_seeds_posterior_term() -> None:
+    # The seed's derivative of the posterior, d p(Y|X_k) / d phi_k = p (1[Y_t = s] - gamma_k): the
+    # gradient on the posterior side is (1/K)[Cov_p(f_k, 1[Y_t = s]) - sum_j w_kj (gamma_kj - gamma_k)],
+    # with w = softmax_j E(k, .). Two views keep the posterior side (phi) apart from the candidates (psi).
+    graph = brute.tiny_graphs()["bigram"]
+    phi, psi = _emissions(seed=21), _emissions(seed=22)
+    got = sequence_infonce(phi, graph, other=psi, posterior="learned")
+    d_phi, d_psi = torch.autograd.grad(got, (phi, psi))
+    phi, psi = phi.detach(), psi.detach()
+    paths = brute.enumerate_paths(graph, T)
+    frames = torch.arange(T)
+    onehot = torch.nn.functional.one_hot(graph.label[paths], L).to(phi.dtype)  # [N, T, L]
+    scores = torch.stack(
+        [torch.stack([brute.log_partition(phi[k] + psi[j], graph) for j in range(K)]) for k in range(K)]
+    )
+    weights = torch.softmax(scores, dim=1)
+    want = []
+    for k in range(K):
+        _, prob = brute.posterior(phi[k], graph)
+        gamma = brute.label_occupancy(phi[k], graph)
+        f = psi[k][frames, graph.label[paths]].sum(-1)  # f(X'_k, Y) of every path
+        covariance = torch.einsum("n,ntl->tl", prob * (f - (prob * f).sum()), onehot)
+        partition = sum(weights[k, j] * (brute.label_occupancy(phi[k] + psi[j], graph) - gamma) for j in range(K))
+        want.append((covariance - partition) / K)
+    torch.testing.assert_close(d_phi, torch.stack(want), rtol=1e-10, atol=1e-12)
+    (d_psi_want,) = torch.autograd.grad(_brute_learned(phi, graph, psi.requires_grad_()), psi)
+    torch.testing.assert_close(d_psi, d_psi_want, rtol=1e-10, atol=1e-12)
+
+
+def test_learned_posterior_gradient_equals_finite_differences() -> None:
+    graph = brute.tiny_graphs()["random"]
+    lengths = torch.tensor([3, 2, 3])
+    phi = _emissions(batch=3, seed=5)[:, :3].detach()
+    value = lambda p: float(sequence_infonce(p, graph, lengths, posterior="learned"))  # noqa: E731
+    (grad,) = torch.autograd.grad(sequence_infonce(phi.requires_grad_(), graph, lengths, posterior="learned"), phi)
+    # Central differences, one entry at a time (error O(eps^2) ~ 1e-12 here, rounding ~ 1e-16 / eps).
+    eps = 1e-5
+    numerical = torch.zeros_like(phi)
+    for index in itertools.product(*map(range, phi.shape)):
+        step = torch.zeros_like(phi)
+        step[index] = eps
+        numerical[index] = (value(phi.detach() + step) - value(phi.detach() - step)) / (2 * eps)
+    torch.testing.assert_close(grad, numerical, rtol=1e-6, atol=1e-8)
+    assert float(numerical.abs().max()) > 1e-2  # not a vacuous match of zeros
+
+
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10_000), k=st.integers(2, 6), scale=st.floats(0.0, 30.0))
 def test_never_above_log_k_and_fixed_below_joint(seed: int, k: int, scale: float) -> None:
@@ -118,6 +194,7 @@ def test_never_above_log_k_and_fixed_below_joint(seed: int, k: int, scale: float
     fixed = float(sequence_infonce(phi, graph, posterior="fixed"))
     assert joint <= math.log(k) + 1e-12
     assert fixed <= joint + 1e-9
+    assert math.isclose(float(sequence_infonce(phi, graph, posterior="learned")), fixed, rel_tol=1e-12, abs_tol=1e-9)
 
 
 def test_identical_sequences_give_zero_and_lengths_are_respected() -> None:
@@ -210,6 +287,7 @@ def test_modules_return_what_the_functions_return() -> None:
     lengths = torch.tensor([4, 3, 4, 2])
     assert torch.equal(SequenceInfoNCE(graph)(phi, lengths), sequence_infonce(phi, graph, lengths))
     assert torch.equal(SequenceInfoNCE(graph, "fixed")(phi), sequence_infonce(phi, graph, posterior="fixed"))
+    assert torch.equal(SequenceInfoNCE(graph, "learned")(phi), sequence_infonce(phi, graph, posterior="learned"))
     assert torch.equal(SequenceInfoNCE(graph)(phi, other=2 * phi), sequence_infonce(phi, graph, other=2 * phi))
     assert torch.equal(MMI(graph)(phi, labels), mmi(phi, graph, labels))
     assert torch.equal(PseudoLabelMMI(graph)(phi, 2 * phi), pseudo_label_mmi(phi, graph, posterior_emissions=2 * phi))

@@ -28,7 +28,7 @@ from mibounds.bounds.chunked import (
 from mibounds.bounds.lower import dv, infonce, interpolated, js, js_fgan, mine, nwj, smile, tuba
 from mibounds.bounds.modules import DV, JS, MINE, NWJ, SMILE, TUBA, Bound, InfoNCE, Interpolated, make
 from mibounds.bounds.registry import BoundInfo, get, names, parse
-from mibounds.bounds.structured import ba, club, leave_one_out_upper, rate, tnce
+from mibounds.bounds.structured import ba, club, leave_one_out_upper, rate, tnce, uba
 
 __all__ = [
     "AllPairs",
@@ -66,4 +66,5 @@ __all__ = [
     "smile_embeddings",
     "tnce",
     "tuba",
+    "uba",
 ]

@@ -28,8 +28,19 @@ __all__ = ["BoundInfo", "get", "names", "parse"]
 #: "scores": a [K, K] critic score matrix; "log_baseline": log a(y), scalar or [K];
 #: "state": a moving average kept across batches (use the module); "log_conditional": [K, K]
 #: log p(y_j | x_i); "log_marginal": [K] log q(y_i); "log_decoder": [K] log q(x_i | y_i);
-#: "entropy_x": h(X) in nats.
-Need = Literal["scores", "log_baseline", "state", "log_conditional", "log_marginal", "log_decoder", "entropy_x"]
+#: "entropy_x": h(X) in nats; "joint_scores": [K] critic scores f(x_i, y_i) of the joint pairs (or the
+#: [K, K] matrix, diagonal used); "log_partition": log Z(y_i) = log E_p(x) e^{f(x, y_i)}, scalar or [K].
+Need = Literal[
+    "scores",
+    "log_baseline",
+    "state",
+    "log_conditional",
+    "log_marginal",
+    "log_decoder",
+    "entropy_x",
+    "joint_scores",
+    "log_partition",
+]
 
 
 def _no_ceiling(batch_size: int, **params: Any) -> float | None:
@@ -195,6 +206,15 @@ _ENTRIES = (
         "Barber, Agakov 2003, The IM algorithm",
         2003,
         "E log q(x|y) + h(X): needs a tractable decoder and the entropy of X",
+    ),
+    BoundInfo(
+        "uba",
+        structured.uba,
+        "lower",
+        ("joint_scores", "log_partition"),
+        _POOLE,
+        2019,
+        "unnormalized Barber-Agakov: E f(x, y) - E log Z(y), with the log-partition given",
     ),
     BoundInfo(
         "tnce",

@@ -28,9 +28,9 @@ from torch import Tensor
 
 from mibounds.bounds._reductions import logmeanexp_columns_offdiagonal, mean_offdiagonal
 from mibounds.bounds.lower import infonce
-from mibounds.validation import check_scores, warn_if_not_finite
+from mibounds.validation import check_log_baseline, check_scores, warn_if_not_finite
 
-__all__ = ["ba", "club", "leave_one_out_upper", "rate", "tnce"]
+__all__ = ["ba", "club", "leave_one_out_upper", "rate", "tnce", "uba"]
 
 
 def _check_vector(values: Tensor, name: str, k: int | None = None) -> Tensor:
@@ -43,11 +43,11 @@ def _check_vector(values: Tensor, name: str, k: int | None = None) -> Tensor:
     return values
 
 
-def _positives(log_conditional: Tensor) -> Tensor:
-    """The joint terms log p(y_i | x_i): the diagonal of a [K, K] matrix, or a [K] vector as is."""
+def _positives(log_conditional: Tensor, name: str = "log_conditional") -> Tensor:
+    """The joint terms (e.g. log p(y_i | x_i)): the diagonal of a [K, K] matrix, or a [K] vector as is."""
     if isinstance(log_conditional, Tensor) and log_conditional.dim() == 1:
-        return _check_vector(log_conditional, "log_conditional")
-    return check_scores(log_conditional, "log_conditional").diagonal()
+        return _check_vector(log_conditional, name)
+    return check_scores(log_conditional, name).diagonal()
 
 
 def ba(log_q_x_given_y: Tensor, entropy_x: float | Tensor) -> Tensor:
@@ -70,6 +70,53 @@ def ba(log_q_x_given_y: Tensor, entropy_x: float | Tensor) -> Tensor:
     """
     log_q = _check_vector(log_q_x_given_y, "log_q_x_given_y")
     return log_q.mean() + torch.as_tensor(entropy_x, dtype=log_q.dtype, device=log_q.device)
+
+
+def uba(scores: Tensor, log_partition: Tensor | float) -> Tensor:
+    r"""Unnormalized Barber–Agakov bound :math:`I_\mathrm{UBA}` with a given log-partition.
+
+    Barber–Agakov (:func:`ba`) with the unnormalized decoder
+    :math:`q(x|y) = p(x)\, e^{f(x,y)} / Z(y)`, :math:`Z(y) = \mathbb{E}_{p(x)} e^{f(x,y)}`:
+
+    .. math::
+        I_\mathrm{UBA} = \mathbb{E}_{p(x,y)}[f(x,y)] - \mathbb{E}_{p(y)}[\log Z(y)]
+        \approx \frac1K\sum_i \big(S_{ii} - \log Z(y_i)\big) \le I(X; Y)
+
+    The gap is :math:`\mathbb{E}_{p(y)}\mathrm{KL}(p(x|y) \| q(x|y))`; it is zero for
+    :math:`f = \log p(x,y)/p(x)p(y) + c(y)` (any function c of y). The partition is the one of
+    the package's convention, over x for each y; I is symmetric, so the bound also holds with the
+    roles swapped, which is the form of supervised MMI (the partition over label sequences for each
+    input: :func:`mibounds.sequence.mmi`, the seed's :math:`I_\mathrm{UBA} = F_\mathrm{MMI} + H(Y)`).
+    :math:`\log Z` is intractable for a learned critic: bounding it by
+    :math:`\log Z \le Z/a + \log a - 1` gives :func:`~mibounds.bounds.tuba` (equal to it when
+    :math:`a = Z`), and replacing its average over y by the log of one average gives
+    :func:`~mibounds.bounds.dv` (below UBA, Jensen).
+
+    Args:
+        scores: ``[K, K]`` critic scores ``scores[i, j] = f(x_i, y_j)`` (the diagonal is used) or
+            the ``[K]`` vector of the joint scores :math:`f(x_i, y_i)`.
+        log_partition: :math:`\log Z(y_i)` in nats, a scalar or ``[K]`` indexed by the pair
+            (the column j of the score matrix), known in closed form or computed exactly (e.g. by
+            forward–backward over a label graph).
+
+    Returns:
+        0-d tensor, the bound in nats.
+
+    Example:
+        The optimal critic plus a function of y, with that function as its log-partition:
+
+        >>> import torch
+        >>> log_ratio = torch.tensor([[1.0, -1.0], [-1.0, 1.0]])
+        >>> c = torch.tensor([0.5, -2.0])
+        >>> float(uba(log_ratio + c, c))
+        1.0
+
+    Reference:
+        Poole et al. (2019), §2.2 ("unnormalized lower bounds"); Barber, Agakov (2003).
+    """
+    positives = _positives(scores, "scores")
+    log_partition = check_log_baseline(log_partition, positives.shape[0], "log_partition").to(positives)
+    return (positives - log_partition).mean()
 
 
 def tnce(log_conditional: Tensor) -> Tensor:

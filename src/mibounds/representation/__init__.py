@@ -8,6 +8,11 @@ InfoMax, CPC, multi-view training, and both sides of I(X; Z) for a stochastic en
 - :mod:`~mibounds.representation.dim`, :mod:`~mibounds.representation.cpc`,
   :mod:`~mibounds.representation.multiview`: Deep InfoMax, CPC and CMC as modules;
   :mod:`~mibounds.representation.stdim`: spatio-temporal Deep InfoMax across consecutive frames.
+- :mod:`~mibounds.representation.dgi`: Deep Graph Infomax (graph convolution encoder, corruption
+  by shuffled features) on graphs such as :mod:`~mibounds.representation.sbm`'s stochastic block
+  model.
+- :mod:`~mibounds.representation.invertible`: encoders invertible by construction (coupling
+  layers), for which training moves an MI bound but not the MI.
 - :mod:`~mibounds.representation.vib`: rate (upper) and Barber-Agakov (lower) bounds.
 - :mod:`~mibounds.representation.infogan`: InfoGAN, a generator whose codes a Q-network reads
   back through the Barber-Agakov bound.
@@ -32,9 +37,18 @@ Example:
 
 from mibounds.representation.adversarial import reverse_gradient
 from mibounds.representation.cpc import CPC, CPCResult
+from mibounds.representation.dgi import (
+    DeepGraphInfomax,
+    DeepGraphInfomaxResult,
+    GraphConvEncoder,
+    corruption_scores,
+    normalized_adjacency,
+    shuffle_nodes,
+)
 from mibounds.representation.dim import ConvEncoder, DeepInfoMax, DeepInfoMaxResult, PriorMatching
 from mibounds.representation.distributed import Gathered, all_gather_with_grad, is_distributed, rank, world_size
 from mibounds.representation.infogan import InfoGAN, InfoGANCodes, InfoGANMI, InfoGANSample, QOutput
+from mibounds.representation.invertible import CouplingLayer, InvertibleEncoder
 from mibounds.representation.losses import (
     DVLoss,
     InfoNCELoss,
@@ -48,6 +62,7 @@ from mibounds.representation.losses import (
     similarity_matrix,
 )
 from mibounds.representation.multiview import MultiViewContrastive, MultiViewResult
+from mibounds.representation.sbm import GraphData, stochastic_block_model
 from mibounds.representation.stdim import STDIM, STDIMResult
 from mibounds.representation.vib import (
     ConditionalGaussian,
@@ -64,17 +79,23 @@ __all__ = [
     "CPCResult",
     "ConditionalGaussian",
     "ConvEncoder",
+    "CouplingLayer",
     "DVLoss",
+    "DeepGraphInfomax",
+    "DeepGraphInfomaxResult",
     "DeepInfoMax",
     "DeepInfoMaxResult",
     "DiagonalGaussian",
     "Gathered",
     "GaussianMarginal",
+    "GraphConvEncoder",
+    "GraphData",
     "InfoGAN",
     "InfoGANCodes",
     "InfoGANMI",
     "InfoGANSample",
     "InfoNCELoss",
+    "InvertibleEncoder",
     "JSLoss",
     "MIBracket",
     "MILoss",
@@ -83,19 +104,23 @@ __all__ = [
     "MultiViewResult",
     "NWJLoss",
     "PriorMatching",
+    "QOutput",
     "STDIM",
     "STDIMResult",
-    "QOutput",
     "all_gather_with_grad",
     "ba_lower_bound",
+    "corruption_scores",
     "infonce_loss",
     "is_distributed",
     "mean_bound",
     "mi_bracket",
     "mi_loss",
+    "normalized_adjacency",
     "rank",
     "rate_upper_bound",
     "reverse_gradient",
+    "shuffle_nodes",
     "similarity_matrix",
+    "stochastic_block_model",
     "world_size",
 ]

@@ -36,7 +36,7 @@ class SequenceInfoNCE(_GraphObjective):
 
     Args:
         graph: The label graph.
-        posterior: ``"joint"`` (default) or ``"fixed"``.
+        posterior: ``"joint"`` (default), ``"fixed"`` or ``"learned"``.
 
     Example:
         >>> import torch

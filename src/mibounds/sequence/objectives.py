@@ -28,7 +28,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from mibounds.bounds import infonce
+from mibounds.bounds import infonce, uba
 from mibounds.sequence._checks import check_emissions, check_like_emissions, masked_emissions
 from mibounds.sequence.forward_backward import forward_backward, log_partition, path_score, sequence_score
 from mibounds.sequence.graph import LabelGraph
@@ -37,7 +37,7 @@ from mibounds.validation import unknown_name_error
 
 __all__ = ["mmi", "pseudo_label_mmi", "sequence_infonce"]
 
-Posterior = Literal["joint", "fixed"]
+Posterior = Literal["joint", "fixed", "learned"]
 
 
 def sequence_infonce(
@@ -77,14 +77,36 @@ def sequence_infonce(
     with :math:`\gamma_{X_k, X_j}` the occupancy of the summed scores. Its value is at most the
     ``"joint"`` value (Jensen), and also at most :math:`\log K`.
 
+    ``posterior="learned"`` has the value of ``"fixed"`` and its exact gradient: the posterior
+    :math:`p(Y \mid X_k) = G(Y) e^{f(X_k, Y)} / Z(X_k)` is differentiated too (the seed's "Updating
+    p(Y | X)"), so the model can improve the posterior it is scored with, which ``"fixed"`` cannot.
+    With :math:`\partial p(Y \mid X_k) / \partial \phi(X_k)_t[s] = p(Y \mid X_k)(\mathbb{1}[Y_t = s] -
+    \gamma_{X_k}(s, t))`, the gradient with respect to the posterior side :math:`\phi(X_k)_t[s]` adds
+    to the ``"fixed"`` gradient
+
+    .. math::
+        \frac1K\Big(\mathrm{Cov}_{p(Y \mid X_k)}\big(f(X_k, Y), \mathbb{1}[Y_t = s]\big)
+        - \sum_j \mathrm{softmax}_j E(k, \cdot)\, \big(\gamma_{X_k, X_j}(s, t) - \gamma_{X_k}(s, t)\big)\Big),
+
+    the first term from the expected score, the second from the partition (the seed's
+    "acoustic confidence" term). The seed estimates the covariance by sampling frames; here it is
+    exact: f is a sum over frames, so :math:`\mathbb{E}_{p(Y \mid X_k)} f(X_k, Y) =
+    \sum_t \langle \gamma_{X_k, t}, \phi(X_k)_t \rangle`, and autograd through the forward-backward
+    recursions differentiates the occupancy :math:`\gamma_{X_k}` (the covariance is the Hessian of
+    :math:`[\![\phi(X_k) \circ G]\!]` applied to :math:`\phi(X_k)`). Equivalently, it is ``"joint"`` with
+    the positive term :math:`\log \mathbb{E}_{p(Y \mid X_k)} e^{f(X_k, Y)}` replaced by its Jensen lower
+    bound :math:`\mathbb{E}_{p(Y \mid X_k)} f(X_k, Y)`, every gradient kept. It costs one
+    differentiable forward-backward pass more than ``"joint"``.
+
     Two views (``other``): with ``other`` = the scores :math:`\phi(X'_j)` of a second view of
     each sequence (same labels frame by frame, e.g. another noisy recording or augmentation),
     :math:`E(k, j) = [\![(\phi(X_k) + \phi(X'_j)) \circ G]\!]`: the posterior over the graph from view 1
     of sequence k scores every candidate of view 2, and the positive is the other view of the same
     sequence. With one view the positive is the sequence itself, which any frame feature
     distinguishing sequences identifies, label-related or not; with two views only what the views
-    share (the labels) does. Both forms above apply, with :math:`\phi(X'_j)` in place of
-    :math:`\phi(X_j)` on the candidate side (in ``"fixed"``, also in the expected score).
+    share (the labels) does. All forms above apply, with :math:`\phi(X'_j)` in place of
+    :math:`\phi(X_j)` on the candidate side (in ``"fixed"`` and ``"learned"``, also in the expected
+    score, whose posterior comes from the first view).
 
     Orientation: row k of E is the posterior's sequence, column j the candidate, and the
     partition is ``logsumexp_j E(k, j)`` as in the seed: the package's partition over x (the
@@ -97,7 +119,7 @@ def sequence_infonce(
         lengths: ``[K]`` valid frames (pairs use the shorter length, see
             :func:`~mibounds.sequence.pairwise.pairwise_log_partition`).
         other: Optional ``[K, T, L]`` scores of a second view (the candidate side).
-        posterior: ``"joint"`` or ``"fixed"``.
+        posterior: ``"joint"``, ``"fixed"`` or ``"learned"``.
 
     Returns:
         0-d tensor: the readout in nats (at most log K); maximize it (minimize its negative).
@@ -122,13 +144,16 @@ def sequence_infonce(
         if other is None:
             return infonce(pairwise_log_partition(emissions, graph, lengths))
         return infonce(pairwise_log_partition(emissions, graph, lengths, other=other).T)
-    if posterior != "fixed":
-        raise unknown_name_error("posterior", posterior, ["joint", "fixed"])
+    if posterior not in ("fixed", "learned"):
+        raise unknown_name_error("posterior", posterior, ["joint", "fixed", "learned"])
     candidates = emissions if other is None else other
-    held = emissions.detach()
-    fb = forward_backward(held, graph, lengths)
+    if posterior == "fixed":  # the posterior side (rows) held fixed
+        fb = forward_backward(emissions.detach(), graph, lengths)
+        scores = pairwise_log_partition(emissions.detach(), graph, lengths, other=candidates)
+    else:  # "learned": the joint form's E, and an occupancy autograd differentiates
+        fb = forward_backward(emissions, graph, lengths)
+        scores = pairwise_log_partition(emissions, graph, lengths, other=other)
     expected_score = (fb.label_occupancy * masked_emissions(candidates, lengths)).sum(dim=(1, 2))
-    scores = pairwise_log_partition(held, graph, lengths, other=candidates)
     per_k = expected_score + fb.log_partition - torch.logsumexp(scores, dim=1)
     return math.log(emissions.shape[0]) + per_k.mean()
 
@@ -148,8 +173,9 @@ def mmi(
     .. math::
         I_\mathrm{UBA} \approx \frac1B \sum_b \Big(f(X_b, Y_b) - [\![\phi(X_b) \circ G]\!]\Big),
 
-    a lower bound on I(X; Y) in expectation when G is the true prior p(Y) over label sequences of
-    each length (e.g. a fitted :func:`~mibounds.sequence.graph.bigram_graph`); the optimal critic is
+    :func:`mibounds.bounds.uba` with the partition over label sequences for each input (computed
+    exactly by the forward recursion), a lower bound on I(X; Y) in expectation when G is the true
+    prior p(Y) over label sequences of each length (e.g. a fitted :func:`~mibounds.sequence.graph.bigram_graph`); the optimal critic is
     :math:`\log p(Y \mid X) / p(Y)` up to a constant per X. ``include_prior=True`` gives the classic
     MMI criterion, the log-posterior of the transcript,
     :math:`\log \frac{G(Y) e^{f(X, Y)}}{\sum_{Y'} G(Y') e^{f(X, Y')}} \le 0`, which differs by
@@ -179,7 +205,7 @@ def mmi(
     """
     log_z = log_partition(emissions, graph, lengths)
     if not include_prior:
-        return (sequence_score(emissions, labels, lengths) - log_z).mean()
+        return uba(sequence_score(emissions, labels, lengths), log_z)
     numerator = path_score(emissions, graph, labels, lengths)
     if bool(torch.isneginf(numerator).any()):
         bad = torch.nonzero(torch.isneginf(numerator)).flatten().tolist()
