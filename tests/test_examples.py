@@ -105,6 +105,8 @@ def _stdim(out: str, tmp: Path) -> None:
     for method in ("random", "cpc", "stdim", "supervised"):
         assert len(_floats(rf"(?m)^  {method} +({_NUMBER}) +({_NUMBER}) +mean {_NUMBER}$", out)) == 2, out
     assert (tmp / "stdim.csv").read_text().startswith("state variable,random,cpc,stdim,supervised")
+    # "writes a figure": frames of a held-out episode and the table as grouped bars.
+    assert (tmp / "stdim.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def _vib(out: str, _: Path) -> None:
@@ -163,7 +165,10 @@ RUNS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
         _invertible,
     ),
     "representation_multiview": (["--steps", "3"], _multiview),
-    "representation_stdim": (["--steps", "3", "--seeds", "2", "--out", "{tmp}/stdim.csv"], _stdim),
+    "representation_stdim": (
+        ["--steps", "3", "--seeds", "2", "--out", "{tmp}/stdim.csv", "--out-figure", "{tmp}/stdim.png"],
+        _stdim,
+    ),
     "representation_vib": (["--steps", "3"], _vib),
     "sequence_contrastive": (["--steps", "3", "--no-single-view"], _sequence),
 }
@@ -187,7 +192,13 @@ def test_example_runs_and_keeps_its_promise(name: str, tmp_path: Path) -> None:
         pytest.importorskip("sklearn", reason="the digits and probes need scikit-learn (the 'examples' extra)")
     if name == "representation_infogan":
         pytest.importorskip("sklearn", reason="the factor regressor needs scikit-learn (the 'examples' extra)")
-    if name in ("representation_dsprites", "representation_infogan", "representation_dgi", "representation_invertible"):
+    if name in (
+        "representation_dsprites",
+        "representation_infogan",
+        "representation_dgi",
+        "representation_invertible",
+        "representation_stdim",
+    ):
         pytest.importorskip("matplotlib", reason="the figure needs matplotlib (the 'plot' extra)")
     arguments, check = RUNS[name]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}

@@ -1,12 +1,22 @@
-"""The ST-DIM probe experiment: probes, the table layout, and (slow tier) ST-DIM against a random encoder."""
+"""The ST-DIM probe experiment: probes, the table layout, worker processes, the figure, and (slow
+tier) ST-DIM against a random encoder."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from mibounds.experiments.stdim import METHODS, STDIMProbeResult, probe_scores, run_stdim_experiment, train_encoder
+from mibounds.experiments.stdim import (
+    METHODS,
+    STDIMProbeResult,
+    plot_stdim_probes,
+    probe_scores,
+    run_stdim_experiment,
+    train_encoder,
+)
 from mibounds.representation.scenes import SpriteScenes
 
 pytest.importorskip("sklearn", reason="the probes need scikit-learn (the 'examples' extra)")
@@ -53,6 +63,48 @@ def test_each_method_trains_a_few_steps(method: str) -> None:
     fresh = train_encoder("random", episodes, code_dim=4, channels=(4, 8))
     assert not encoder.training
     assert any((p != q).any() for p, q in zip(encoder.parameters(), fresh.parameters(), strict=True))
+
+
+#: A run of seconds: 2 sprites in 16x16 frames, a few episodes, 3 steps per encoder.
+TINY = dict(
+    seeds=(0, 1),
+    num_steps=3,
+    num_train_episodes=4,
+    num_test_episodes=3,
+    episode_length=8,
+    batch_size=8,
+    code_dim=4,
+    scenes=SpriteScenes(num_sprites=2, image_size=16, sprite_sizes=(2, 3)),
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_sequential() -> STDIMProbeResult:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the workers: the same summation order
+    try:
+        return run_stdim_experiment(**TINY)  # type: ignore[arg-type]
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.mark.processes
+def test_workers_give_the_sequential_numbers(tiny_sequential: STDIMProbeResult) -> None:
+    parallel = run_stdim_experiment(**TINY, workers=2)  # type: ignore[arg-type]
+    assert parallel.workers == 2 and tiny_sequential.workers == 1
+    assert parallel.scores == tiny_sequential.scores  # exactly: one job per seed and method, seeded alone
+    assert parallel.table().rows == tiny_sequential.table().rows
+    assert parallel.episode is not None and tiny_sequential.episode is not None
+    np.testing.assert_array_equal(parallel.episode, tiny_sequential.episode)
+    assert parallel.episode.shape == (8, 16, 16)
+
+
+def test_figure_is_written(tiny_sequential: STDIMProbeResult, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="the figure needs matplotlib (the 'plot' extra)")
+    path = plot_stdim_probes(tiny_sequential, tmp_path / "figs" / "stdim.png", num_frames=5)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="no episode"):
+        plot_stdim_probes(STDIMProbeResult(("a",), {"random": [[0.1]]}, (0,)), tmp_path / "x.png")
 
 
 @pytest.mark.slow

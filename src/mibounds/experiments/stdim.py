@@ -22,6 +22,11 @@ so R² stands in for the paper's F1 over binned values). :class:`STDIMProbeResul
 scores per seed; :meth:`STDIMProbeResult.table` lays them out as the paper does: a row per state
 variable and a mean row, a column per method, mean ± standard deviation over seeds.
 
+Every seed and method is an independent job (:func:`seed_scores`, seeded by the seed alone):
+with ``workers > 1`` the jobs run in spawned worker processes of one torch thread each, and give
+the same numbers as the seeds one after another in a one-thread process. :func:`plot_stdim_probes` draws a few
+frames of a held-out episode next to the table as grouped bars.
+
 Example:
     >>> import numpy as np
     >>> from mibounds.experiments.stdim import probe_scores
@@ -39,25 +44,36 @@ Reference:
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from mibounds._progress import progress_steps
-from mibounds.experiments.figures import Table
+from mibounds._progress import progress_bar, progress_steps
+from mibounds.experiments.figures import Table, new_figure, require_matplotlib, save_figure
 from mibounds.representation.cpc import CPC
 from mibounds.representation.digits import require_sklearn
 from mibounds.representation.dim import ConvEncoder
 from mibounds.representation.scenes import SceneEpisodes, SpriteScenes
 from mibounds.representation.stdim import STDIM
-from mibounds.validation import unknown_name_error
+from mibounds.validation import check_int, unknown_name_error
 
-__all__ = ["METHODS", "STDIMProbeResult", "probe_scores", "run_stdim_experiment", "train_encoder"]
+__all__ = [
+    "METHODS",
+    "STDIMProbeResult",
+    "plot_stdim_probes",
+    "probe_scores",
+    "run_stdim_experiment",
+    "seed_scores",
+    "train_encoder",
+]
 
 #: The columns of the table, in the paper's order: baseline, the two contrastive methods, ceiling.
 METHODS: tuple[str, ...] = ("random", "cpc", "stdim", "supervised")
@@ -178,12 +194,17 @@ class STDIMProbeResult:
         scores: ``{method: [per seed: [R^2 per state variable]]}`` on held-out episodes.
         seeds: The seeds, in the order of the per-seed lists.
         seconds: Wall time of the whole run.
+        episode: The frames ``[T, S, S]`` of the first held-out episode of the first seed (what
+            :func:`plot_stdim_probes` shows), or None.
+        workers: Processes the jobs ran in (1: the seeds one after another in this process).
     """
 
     state_names: tuple[str, ...]
     scores: dict[str, list[list[float]]] = field(default_factory=dict)
     seeds: tuple[int, ...] = ()
     seconds: float = 0.0
+    episode: np.ndarray | None = None
+    workers: int = 1
 
     def mean_scores(self, method: str) -> list[float]:
         """Per seed, the mean R^2 over state variables."""
@@ -206,6 +227,66 @@ class STDIMProbeResult:
         return Table(("state variable", *methods), rows, title)
 
 
+def _episodes(
+    scenes: SpriteScenes, seed: int, num_train_episodes: int, num_test_episodes: int, episode_length: int
+) -> tuple[SceneEpisodes, SceneEpisodes]:
+    """The training and held-out episodes of ``seed`` (each from its own generator)."""
+    train = scenes.sample(num_train_episodes, episode_length, torch.Generator().manual_seed(seed))
+    test = scenes.sample(num_test_episodes, episode_length, torch.Generator().manual_seed(seed + 10_000))
+    return train, test
+
+
+def seed_scores(
+    seed: int,
+    methods: Sequence[str] = METHODS,
+    num_steps: int = 600,
+    num_train_episodes: int = 64,
+    num_test_episodes: int = 32,
+    episode_length: int = 32,
+    batch_size: int = 64,
+    code_dim: int = 64,
+    scenes: SpriteScenes | None = None,
+    progress: bool = False,
+) -> dict[str, list[float]]:
+    """One seed of :func:`run_stdim_experiment`: each method's held-out R² per state variable.
+
+    A job of its own: the episodes, every encoder's initialization and its batches are drawn
+    from generators seeded by ``seed`` alone, so the result depends on nothing run before it in
+    the process (only on the number of torch threads, through floating-point summation order).
+
+    Args:
+        seed: Seeds the episodes (``seed`` for training, ``seed + 10000`` held out) and the networks.
+        methods: Which methods, a subset of :data:`METHODS`.
+        num_steps: Training steps of each trained encoder.
+        num_train_episodes: Episodes for the encoders and the probes' fit.
+        num_test_episodes: Held-out episodes for the probes' scores.
+        episode_length: Frames per episode.
+        batch_size: Frame pairs per ST-DIM step (see :func:`train_encoder` for the others).
+        code_dim: Size of the global feature the probes read.
+        scenes: The scene generator (default :class:`SpriteScenes`).
+        progress: Show tqdm bars when tqdm is installed.
+
+    Returns:
+        ``{method: [R^2 per state variable]}``, in the order of ``methods``.
+    """
+    scenes = scenes or SpriteScenes()
+    train, test = _episodes(scenes, seed, num_train_episodes, num_test_episodes, episode_length)
+    train_state, test_state = (e.state.flatten(0, 1).double().numpy() for e in (train, test))
+    scores: dict[str, list[float]] = {}
+    for method in methods:
+        encoder = train_encoder(
+            method,
+            train,
+            num_steps=num_steps,
+            batch_size=batch_size,
+            code_dim=code_dim,
+            seed=seed,
+            progress=progress,
+        )
+        scores[method] = probe_scores(_features(encoder, train), train_state, _features(encoder, test), test_state)
+    return scores
+
+
 def run_stdim_experiment(
     seeds: Sequence[int] = (0, 1, 2),
     methods: Sequence[str] = METHODS,
@@ -217,12 +298,14 @@ def run_stdim_experiment(
     code_dim: int = 64,
     scenes: SpriteScenes | None = None,
     progress: bool = False,
+    workers: int = 1,
+    threads_per_worker: int | None = 1,
 ) -> STDIMProbeResult:
     """Train each method's encoder and probe the state on held-out episodes, for several seeds.
 
-    Per seed: fresh training and test episodes (the test episodes never reach an encoder or a
-    probe's fit), one encoder per method (:func:`train_encoder`), and a ridge probe per method
-    (:func:`probe_scores`).
+    Per seed (:func:`seed_scores`): fresh training and test episodes (the test episodes never
+    reach an encoder or a probe's fit), one encoder per method (:func:`train_encoder`), and a
+    ridge probe per method (:func:`probe_scores`).
 
     Args:
         seeds: One run per seed (networks and data).
@@ -234,7 +317,13 @@ def run_stdim_experiment(
         batch_size: Frame pairs per ST-DIM step (see :func:`train_encoder` for the others).
         code_dim: Size of the global feature the probes read.
         scenes: The scene generator (default :class:`SpriteScenes` with 3 sprites, 32x32 frames).
-        progress: Show tqdm bars when tqdm is installed.
+        progress: Show tqdm bars when tqdm is installed (per training run in this process; per
+            finished seed with worker processes).
+        workers: Worker processes; they share out one job per seed and method (a call of
+            :func:`seed_scores` with that one method). 1 runs the seeds one after another in this
+            process, with its torch threads as they are.
+        threads_per_worker: torch threads in each worker process (None: torch's default). With
+            one thread here and in the workers, both ways give the same numbers.
 
     Returns:
         :class:`STDIMProbeResult`.
@@ -243,24 +332,105 @@ def run_stdim_experiment(
     for method in methods:
         if method not in METHODS:
             raise unknown_name_error("method", method, METHODS)
+    workers = check_int(workers, "workers", minimum=1)
     scenes = scenes or SpriteScenes()
-    result = STDIMProbeResult(scenes.state_names, {m: [] for m in methods}, tuple(seeds))
+    options: dict[str, Any] = dict(
+        num_steps=num_steps,
+        num_train_episodes=num_train_episodes,
+        num_test_episodes=num_test_episodes,
+        episode_length=episode_length,
+        batch_size=batch_size,
+        code_dim=code_dim,
+        scenes=scenes,
+    )
+    # One job per seed and method, the trained methods first (the random encoder's job is short).
+    jobs = sorted(((seed, method) for seed in seeds for method in methods), key=lambda job: job[1] == "random")
+    workers = min(workers, max(1, len(jobs)))
+    result = STDIMProbeResult(scenes.state_names, {m: [] for m in methods}, tuple(seeds), workers=workers)
     start = time.perf_counter()
-    for seed in seeds:
-        train = scenes.sample(num_train_episodes, episode_length, torch.Generator().manual_seed(seed))
-        test = scenes.sample(num_test_episodes, episode_length, torch.Generator().manual_seed(seed + 10_000))
-        train_state, test_state = (e.state.flatten(0, 1).double().numpy() for e in (train, test))
-        for method in methods:
-            encoder = train_encoder(
-                method,
-                train,
-                num_steps=num_steps,
-                batch_size=batch_size,
-                code_dim=code_dim,
-                seed=seed,
-                progress=progress,
-            )
-            scores = probe_scores(_features(encoder, train), train_state, _features(encoder, test), test_state)
-            result.scores[method].append(scores)
+    found: dict[tuple[int, str], list[float]] = {}
+    if workers == 1:
+        for seed in seeds:
+            for method, scores in seed_scores(seed, methods, progress=progress, **options).items():
+                found[seed, method] = scores
+    else:
+        from mibounds.experiments.executors import ProcessExecutor
+
+        bar = progress_bar(len(jobs), progress, desc="seed x method jobs")
+        job = functools.partial(seed_scores, **options)  # pickled by reference: workers import it
+        executor = ProcessExecutor(workers, threads_per_worker=threads_per_worker)
+        for index, scores in executor.map_jobs(job, [(seed, (method,)) for seed, method in jobs]):
+            found[jobs[index]] = scores[jobs[index][1]]
+            if bar is not None:
+                bar.update()
+        if bar is not None:
+            bar.close()
+    for method in methods:
+        result.scores[method] = [found[seed, method] for seed in seeds]
     result.seconds = time.perf_counter() - start
+    if seeds:
+        _, test = _episodes(scenes, seeds[0], num_train_episodes, num_test_episodes, episode_length)
+        result.episode = test.frames[0, :, 0].numpy()
     return result
+
+
+def plot_stdim_probes(result: STDIMProbeResult, path: str | Path, *, num_frames: int = 6) -> Path:
+    """Figure of a run: a held-out episode's first frames, and the probe R² as grouped bars.
+
+    Left: ``num_frames`` consecutive frames of :attr:`STDIMProbeResult.episode` (two rows).
+    Right: per state variable and for their mean, one bar per method at its mean R² over seeds,
+    with error bars of one seed standard deviation (the numbers of :meth:`STDIMProbeResult.table`).
+
+    Args:
+        result: What :func:`run_stdim_experiment` returned.
+        path: Output file (its suffix picks the format, e.g. ``.png``).
+        num_frames: Frames shown, from the start of the episode.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ImportError: If matplotlib (the ``plot`` extra) is missing.
+        ValueError: If the result holds no episode or no scores.
+    """
+    require_matplotlib()
+    num_frames = check_int(num_frames, "num_frames", minimum=1)
+    if result.episode is None or not result.scores:
+        raise ValueError("the result holds no episode or no scores: pass what run_stdim_experiment returned")
+    frames = result.episode[:num_frames]
+    columns = (len(frames) + 1) // 2 if len(frames) > 1 else 1
+    rows = (len(frames) + columns - 1) // columns
+    fig = new_figure(12.0, 3.8, layout="constrained")
+    left, right = fig.subfigures(1, 2, width_ratios=(1.0, 2.1))
+    axes = np.atleast_1d(left.subplots(rows, columns, squeeze=False)).ravel()
+    for t, ax in enumerate(axes):
+        ax.set_axis_off()
+        if t < len(frames):
+            ax.imshow(frames[t], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+            ax.set_title(f"t = {t}", fontsize=9)
+    left.suptitle(f"held-out episode (seed {result.seeds[0]})", fontsize=10)
+
+    ax = right.subplots()
+    labels = [*result.state_names, "mean"]
+    methods = list(result.scores)
+    width = 0.8 / len(methods)
+    positions = np.arange(len(labels))
+    for m, method in enumerate(methods):
+        per_seed = np.array([[*row, statistics.fmean(row)] for row in result.scores[method]])  # [seeds, vars + 1]
+        spread = per_seed.std(axis=0, ddof=1) if per_seed.shape[0] > 1 else np.zeros(per_seed.shape[1])
+        ax.bar(
+            positions + (m - (len(methods) - 1) / 2) * width,
+            per_seed.mean(axis=0),
+            width,
+            yerr=spread,
+            capsize=2,
+            label=method,
+        )
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.set_xticks(positions, labels, fontsize=9)
+    ax.set_ylabel("held-out R²")
+    ax.set_title(f"linear probe of each state variable (mean ± std over {len(result.seeds)} seeds)", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, ncols=len(methods), loc="upper left")
+    ax.set_ylim(min(-0.1, ax.get_ylim()[0]), 1.12)
+    return save_figure(fig, path)
