@@ -254,31 +254,21 @@ def frame_spread(frames: Tensor) -> Tensor:
     return (high - low).clamp_min(0.0).amax(dim=0)  # a frame with no finite score: -inf, clamped to 0
 
 
-def log_partition_frames(
-    e: Tensor,
-    initial: Tensor,
-    transition: Tensor,
-    final: Tensor,
-    lengths: Tensor,
-    *,
-    frame_major: bool = False,
-) -> Tensor:
+def log_partition_frames(e: Tensor, initial: Tensor, transition: Tensor, final: Tensor, lengths: Tensor) -> Tensor:
     r"""Log-partition ``[B]`` of emissions on expanded states, with the hand-written backward.
 
     Args:
-        e: ``[B, T, P]`` emissions on expanded states (padding zeroed), or ``[T, B, P]`` with
-            ``frame_major=True``. The recursion runs on the frame-major layout, so each frame is
-            one contiguous slab (a batch-major input is copied once).
+        e: ``[B, T, P]`` emissions on expanded states (padding zeroed). The recursion runs on a
+            frame-major copy ``[T, B, P]`` so each frame is one contiguous slab.
         initial: ``[P]`` log-weights of the first frame (no gradient).
         transition: ``[P, P]`` transition log-weights (no gradient).
         final: ``[P]`` final log-weights (no gradient).
         lengths: ``[B]`` valid frames, ``1 <= lengths <= T``.
-        frame_major: Whether ``e`` is ``[T, B, P]``.
 
     Returns:
         ``[B]`` :math:`\log Z` in nats; its gradient reaches ``e`` only.
     """
-    frames = e if frame_major else e.transpose(0, 1).contiguous()
+    frames = e.transpose(0, 1).contiguous()
     num_frames = frames.shape[0]
     ragged = bool((lengths < num_frames).any())
     weights = (initial.detach(), transition.detach(), final.detach())
