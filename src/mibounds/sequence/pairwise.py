@@ -5,11 +5,12 @@ with the summed emissions of two sequences: the log of the (unnormalized) expect
 :math:`e^{f(X_j, Y)}` under the posterior over the graph given :math:`X_k`. It is the score matrix of
 the sequence-level contrastive objective (:func:`~mibounds.sequence.objectives.sequence_infonce`).
 
-All K^2 pairs run as one batch through the forward recursion of
-:mod:`~mibounds.sequence.forward_backward` (no Python loop over pairs), one autograd node with a
-hand-written backward. ``E`` is symmetric, so only the K(K + 1)/2 pairs ``k <= j`` are computed;
-their summed emissions on expanded states, ``[K(K + 1)/2, T, P]``, are formed once (memory: about
-twice that tensor, the forward scores being kept for the backward).
+All K^2 pairs run as one batch through the scaled forward recursion of
+:mod:`~mibounds.sequence._recursion` (no Python loop over pairs), one autograd node with a
+hand-written backward. ``E`` is symmetric, so only the K(K + 1)/2 pairs ``k <= j`` are computed.
+A pair's shifted probabilities are the product of its two sequences' own, so the pairs are formed
+once, ``[T, K(K + 1)/2, P]``, by products (memory: about twice that tensor, the forward's α being
+kept for the backward), and the backward sums each pair's occupancies back onto its two sequences.
 
 Lengths: a pair is scored over the frames the two sequences share, ``min(T_k, T_j)`` (the longer
 one is cropped). Train on equal-length crops (as CPC does) if sequence length should carry no
