@@ -30,16 +30,12 @@ import time
 from collections.abc import Callable
 
 import torch
+from _timing import sync
 
 from mibounds.critics import StackedConcatCritic
 from mibounds.experiments import staircase
 
 _DEFAULTS = staircase.StaircaseConfig()
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _matmul_shapes(
@@ -91,11 +87,11 @@ def _critic_step(stack: StackedConcatCritic, x: torch.Tensor, y: torch.Tensor) -
 
 
 def _best(step: Callable[[], None], steps: int, device: torch.device) -> float:
-    _sync(device)
+    sync(device)
     start = time.perf_counter()
     for _ in range(steps):
         step()
-    _sync(device)
+    sync(device)
     return (time.perf_counter() - start) / steps
 
 

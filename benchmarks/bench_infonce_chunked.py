@@ -28,36 +28,17 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from _timing import median_seconds, sync
 
 from mibounds import bounds
 
 GIB = 2**30
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _median_seconds(fn: Callable[[], object], repeats: int, device: torch.device, warm_up: bool = True) -> float:
-    if warm_up:
-        fn()
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _floor_seconds(k: int, dim: int, device: torch.device, min_seconds: float) -> tuple[float, str]:
@@ -73,12 +54,12 @@ def _floor_seconds(k: int, dim: int, device: torch.device, min_seconds: float) -
 
     needed = (k / n) ** 2  # sets of the three products at size n that hold the FLOPs of size k
     three()
-    _sync(device)
+    sync(device)
     start, done = time.perf_counter(), 0
     while done < needed and (done == 0 or time.perf_counter() - start < min_seconds):
         three()
         done += 1
-    _sync(device)
+    sync(device)
     seconds = (time.perf_counter() - start) * needed / done
     how = "timed" if done >= needed else f"{done} of {needed:.0f} sets timed, scaled"
     return seconds, how
@@ -106,12 +87,12 @@ def _measure(
         (-bounds.infonce(g @ h.T / 0.1)).backward()
 
     out: dict[str, object] = {"k": k, "threads": threads, "load": os.getloadavg()[0]}
-    out["chunked_s"] = _median_seconds(chunked, reps, device, warm)
+    out["chunked_s"] = median_seconds(chunked, reps, device, warm)
     out["chunked_peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     if device.type == "cuda":
         out["chunked_cuda_peak"] = torch.cuda.max_memory_allocated(device)
     if materialized:
-        out["materialized_s"] = _median_seconds(full, reps, device, warm)
+        out["materialized_s"] = median_seconds(full, reps, device, warm)
         out["materialized_peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     out["floor_s"], out["floor_how"] = _floor_seconds(k, dim, device, floor_min_seconds)
     out["rss_before"] = rss_before

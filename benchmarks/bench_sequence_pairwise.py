@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
+from _timing import median_seconds
 
 from mibounds.sequence import (
     bigram_graph,
@@ -41,24 +39,6 @@ from mibounds.sequence import (
     pairwise_log_partition,
     sequence_infonce,
 )
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _median_seconds(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` calls, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -108,15 +88,15 @@ def main() -> None:
     for threads in args.threads:
         torch.set_num_threads(threads)
         load_before = os.getloadavg()[0]
-        t_fwd = _median_seconds(forward, args.repeats, device)
-        t_fwd_bwd = _median_seconds(forward_backward, args.repeats, device)
-        t_batch = _median_seconds(batch_of_k, args.repeats, device)
+        t_fwd = median_seconds(forward, args.repeats, device)
+        t_fwd_bwd = median_seconds(forward_backward, args.repeats, device)
+        t_batch = median_seconds(batch_of_k, args.repeats, device)
         t_loop = (
-            _median_seconds(pair_loop, max(1, args.repeats // 2), device) / args.loop_pairs * pairs
+            median_seconds(pair_loop, max(1, args.repeats // 2), device) / args.loop_pairs * pairs
             if args.loop_pairs
             else float("nan")
         )
-        t_mm = _median_seconds(lambda: left @ right, args.repeats, device)
+        t_mm = median_seconds(lambda: left @ right, args.repeats, device)
 
         print(f"\ntorch threads = {torch.get_num_threads()}")
         # Other processes on the machine slow multi-threaded small ops a lot: say how busy it was.

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from _timing import sync
 from torch import Tensor, nn
 
 from mibounds.critics import ConcatCritic, SeparableCritic, StackedConcatCritic, StackedSeparableCritic
@@ -42,11 +43,6 @@ def _loss(scores: Tensor) -> Tensor:
     """InfoNCE-style cross-entropy, columns classify their x; ``[..., K, K] -> []`` (summed over members)."""
     diag = torch.diagonal(scores, dim1=-2, dim2=-1)
     return -(diag - torch.logsumexp(scores, dim=-2)).mean(-1).sum()
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _loop_step(critics: list[nn.Module]) -> Step:
@@ -93,11 +89,11 @@ def _time(
     best = dict.fromkeys(variants, float("inf"))
     for _ in range(repeats):
         for name, step in variants.items():
-            _sync(device)
+            sync(device)
             start = time.perf_counter()
             for i in range(steps):
                 step(*batches[i % len(batches)])
-            _sync(device)
+            sync(device)
             best[name] = min(best[name], (time.perf_counter() - start) / steps)
     return best
 
