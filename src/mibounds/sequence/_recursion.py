@@ -43,7 +43,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["frame_spread", "log_partition_frames"]
+__all__ = ["frame_range", "frame_spread", "log_partition_frames"]
 
 
 def _shift_of(values: Tensor) -> Tensor:
@@ -207,13 +207,14 @@ class _ScaledLogPartition(torch.autograd.Function):
     def forward(
         ctx: Any,
         e: Tensor,
+        shifts: Tensor,
         initial: Tensor,
         exp_transition: Tensor,
         final: Tensor,
         lengths: Tensor,
         ragged: bool,
     ) -> Tensor:
-        shifts = _shift_of(e)
+        shifts = shifts.clone()  # frame 0's entry is replaced below
         probs = torch.sub(e, shifts).exp_()  # exp(e_t - m_t) <= 1: one exponential for all frames
         weight_first_frame(probs, shifts, e[0], initial)
         log_z, alphas, exp_final = scaled_forward(probs, shifts, exp_transition, final, lengths, ragged)
@@ -226,14 +227,16 @@ class _ScaledLogPartition(torch.autograd.Function):
     def backward(ctx: Any, grad_log_z: Tensor) -> tuple[Tensor | None, ...]:
         probs, alphas, exp_transition, exp_final, lengths, log_z = ctx.saved_tensors
         gamma = scaled_backward(probs, alphas, exp_transition, exp_final, lengths, log_z, grad_log_z, ctx.ragged)
-        return gamma, None, None, None, None, None
+        return gamma, None, None, None, None, None, None
 
 
-def scaled_transition(transition: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor] | None:
-    """``(exp(W - max W), max W)``, or None if a finite weight would underflow (then log space)."""
-    w_max = torch.nan_to_num(transition.amax(), neginf=0.0)
-    if float(frame_spread(transition.reshape(1, 1, -1))) > spread_limit(dtype):
+def scaled_weights(initial: Tensor, transition: Tensor, final: Tensor) -> tuple[Tensor, Tensor] | None:
+    """``(exp(W - max W), max W)`` for the scaled recursion, or None (then log space) if a finite
+    initial, transition or final log-weight lies too far below the others' maximum to exponentiate."""
+    spreads = torch.stack([frame_spread(w.reshape(1, 1, -1))[0] for w in (initial, transition, final)])
+    if bool((spreads > spread_limit(transition.dtype)).any()):
         return None
+    w_max = torch.nan_to_num(transition.amax(), neginf=0.0)
     return torch.exp(transition - w_max), w_max
 
 
@@ -242,16 +245,26 @@ def spread_limit(dtype: torch.dtype) -> float:
     return -math.log(torch.finfo(dtype).tiny) - 10.0
 
 
-def frame_spread(frames: Tensor) -> Tensor:
-    """Per row, the largest spread (max - min) of the finite scores within one frame: ``[B]``.
+def frame_range(frames: Tensor) -> tuple[Tensor, Tensor]:
+    """Each frame's shift and each row's spread, in one pass over the scores.
 
     Args:
-        frames: ``[T, B, P]`` scores, frame-major (-inf entries are forbidden states and ignored).
+        frames: ``[T, B, P]`` scores, frame-major (-inf entries are forbidden states).
+
+    Returns:
+        ``(shifts [T, B, 1], spread [B])``: each frame's largest score (0 where none is finite),
+        and per row the largest spread (max - min) of the finite scores within one frame.
     """
-    finite = torch.isfinite(frames)
-    high = torch.where(finite, frames, -math.inf).amax(dim=-1)
-    low = torch.where(finite, frames, math.inf).amin(dim=-1)
-    return (high - low).clamp_min(0.0).amax(dim=0)  # a frame with no finite score: -inf, clamped to 0
+    high = frames.amax(dim=-1, keepdim=True)  # -inf entries never win
+    low = torch.where(torch.isfinite(frames), frames, math.inf).amin(dim=-1, keepdim=True)
+    spread = (high - low).clamp_min(0.0).amax(dim=0).squeeze(-1)  # no finite score: -inf, clamped to 0
+    return high.nan_to_num_(neginf=0.0), spread
+
+
+def frame_spread(frames: Tensor) -> Tensor:
+    """Per row, the largest spread (max - min) of the finite scores within one frame: ``[B]``
+    (see :func:`frame_range`)."""
+    return frame_range(frames)[1]
 
 
 def log_partition_frames(e: Tensor, initial: Tensor, transition: Tensor, final: Tensor, lengths: Tensor) -> Tensor:
@@ -275,14 +288,14 @@ def log_partition_frames(e: Tensor, initial: Tensor, transition: Tensor, final: 
     # The scaled recursion needs exp(e_t - m_t) and exp(W - max W) without underflow (a state whose
     # weight underflows would silently drop its paths): rows whose finite scores within a frame
     # spread beyond the float's range go to log space, and so does everything if the weights do.
-    limit = spread_limit(frames.dtype)
-    scaled = scaled_transition(weights[1], frames.dtype)
-    if scaled is None or any(float(frame_spread(v.reshape(1, 1, -1))) > limit for v in (weights[0], weights[2])):
+    scaled = scaled_weights(*weights)
+    if scaled is None:
         return _LogPartition.apply(frames, *weights, lengths, ragged)
     with torch.no_grad():
-        wide = frame_spread(frames) > limit
-    log_z = _ScaledLogPartition.apply(frames, weights[0], scaled[0], weights[2], lengths, ragged)
+        shifts, spread = frame_range(frames)
+    log_z = _ScaledLogPartition.apply(frames, shifts, weights[0], scaled[0], weights[2], lengths, ragged)
     log_z = log_z + (lengths.clamp(max=num_frames) - 1).to(log_z.dtype) * scaled[1]
+    wide = spread > spread_limit(frames.dtype)
     return redo_lost_rows(log_z, wide, lambda rows: frames[:, rows], weights, lengths, ragged)
 
 

@@ -26,11 +26,11 @@ from torch import Tensor
 
 from mibounds.sequence._checks import check_emissions, check_like_emissions
 from mibounds.sequence._recursion import (
-    frame_spread,
+    frame_range,
     redo_lost_rows,
     scaled_backward,
     scaled_forward,
-    scaled_transition,
+    scaled_weights,
     spread_limit,
     weight_first_frame,
 )
@@ -132,17 +132,16 @@ def _pair_log_partition(
     num_frames = rows_e.shape[0]
     ragged = bool((pair_lengths < num_frames).any())
     weights = (expanded.initial.detach(), expanded.transition.detach(), expanded.final.detach())
-    limit = spread_limit(rows_e.dtype)
-    scaled = None if graph_needs_grad(expanded) else scaled_transition(weights[1], rows_e.dtype)
-    if scaled is None or any(float(frame_spread(v.reshape(1, 1, -1))) > limit for v in (weights[0], weights[2])):
+    scaled = None if graph_needs_grad(expanded) else scaled_weights(*weights)
+    if scaled is None:
         everything = torch.arange(rows.shape[0], device=rows.device)
         return log_partition_expanded(pair_frames(everything).transpose(0, 1), expanded, pair_lengths)
     with torch.no_grad():  # a pair's frame spreads at most as far as its two sequences' together
-        row_spread = frame_spread(rows_e)
-        col_spread = row_spread if cols_e is rows_e else frame_spread(cols_e)
-        wide = row_spread[rows] + col_spread[cols] > limit
+        row_shifts, row_spread = frame_range(rows_e)
+        col_shifts, col_spread = (row_shifts, row_spread) if cols_e is rows_e else frame_range(cols_e)
+        wide = row_spread[rows] + col_spread[cols] > spread_limit(rows_e.dtype)
     log_z = _ScaledPairLogPartition.apply(
-        rows_e, cols_e, symmetric, weights[0], scaled[0], weights[2], pair_lengths, ragged
+        rows_e, cols_e, row_shifts, col_shifts, symmetric, weights[0], scaled[0], weights[2], pair_lengths, ragged
     )
     log_z = log_z + (pair_lengths - 1).to(log_z.dtype) * scaled[1]
     return redo_lost_rows(log_z, wide, pair_frames, weights, pair_lengths, ragged)
@@ -163,6 +162,8 @@ class _ScaledPairLogPartition(torch.autograd.Function):
         ctx: Any,
         rows_e: Tensor,
         cols_e: Tensor,
+        row_shifts: Tensor,
+        col_shifts: Tensor,
         symmetric: bool,
         initial: Tensor,
         exp_transition: Tensor,
@@ -171,13 +172,8 @@ class _ScaledPairLogPartition(torch.autograd.Function):
         ragged: bool,
     ) -> Tensor:
         num_frames, k, p = rows_e.shape
-        row_max = frame_max(rows_e)
-        row_probs = torch.sub(rows_e, row_max).exp_()
-        col_max, col_probs = (
-            (row_max, row_probs)
-            if cols_e is rows_e
-            else (frame_max(cols_e), torch.sub(cols_e, frame_max(cols_e)).exp_())
-        )
+        row_probs = torch.sub(rows_e, row_shifts).exp_()
+        col_probs = row_probs if cols_e is rows_e else torch.sub(cols_e, col_shifts).exp_()
         rows, cols = _pair_indices(k, symmetric, rows_e.device)
         probs = rows_e.new_empty(num_frames, rows.shape[0], p)
         start = 0
@@ -185,7 +181,7 @@ class _ScaledPairLogPartition(torch.autograd.Function):
             first = r if symmetric else 0
             torch.mul(row_probs[:, r : r + 1], col_probs[:, first:], out=probs[:, start : start + k - first])
             start += k - first
-        shifts = row_max[:, rows] + col_max[:, cols]
+        shifts = row_shifts[:, rows] + col_shifts[:, cols]
         weight_first_frame(probs, shifts, rows_e[0, rows] + cols_e[0, cols], initial)
         log_z, alphas, exp_final = scaled_forward(probs, shifts, exp_transition, final, pair_lengths, ragged)
         ctx.save_for_backward(probs, alphas, exp_transition, exp_final, pair_lengths, log_z)
@@ -201,9 +197,4 @@ class _ScaledPairLogPartition(torch.autograd.Function):
         shape = (gamma.shape[0], ctx.k, gamma.shape[2])
         grad_rows = gamma.new_zeros(shape).index_add_(1, rows, gamma) if ctx.needs_input_grad[0] else None
         grad_cols = gamma.new_zeros(shape).index_add_(1, cols, gamma) if ctx.needs_input_grad[1] else None
-        return grad_rows, grad_cols, None, None, None, None, None, None
-
-
-def frame_max(frames: Tensor) -> Tensor:
-    """Each frame's largest score, ``[T, B, 1]`` (0 for a frame with no finite score)."""
-    return frames.amax(dim=-1, keepdim=True).nan_to_num_(neginf=0.0)
+        return grad_rows, grad_cols, None, None, None, None, None, None, None, None
