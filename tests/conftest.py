@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
+import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -45,3 +48,47 @@ def load_example_module(name: str) -> ModuleType:
 def load_example() -> Callable[[str], ModuleType]:
     """``load_example("representation_cpc")``: the example script as a module, e.g. to reuse its data."""
     return load_example_module
+
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def run_python_read_only(folder: Path, args: Sequence[str]) -> subprocess.CompletedProcess:
+    """``python ARGS`` (e.g. ``["-m", "mibounds.cli", ...]``) in a subprocess that sees ``folder``
+    as read-only storage.
+
+    As root, permission bits do not stop writes, so the folder is bind-mounted read-only in a mount
+    namespace of its own (``unshare -m``); otherwise its write permissions are removed for the run.
+    Skips the test where neither is possible.
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, *args]
+    if os.geteuid() != 0:
+        modes = {p: p.stat().st_mode for p in [folder, *folder.rglob("*")]}
+        for path in modes:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        try:
+            return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        finally:
+            for path, mode in modes.items():
+                path.chmod(mode)
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("running as root without unshare: cannot make a folder read-only")
+    script = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shift && exec "$@"'
+    done = subprocess.run(
+        [unshare, "-m", "sh", "-c", script, "sh", str(folder), *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    if "mount:" in done.stderr or "unshare:" in done.stderr:
+        pytest.skip(f"cannot mount a folder read-only here: {done.stderr.strip()}")
+    return done
+
+
+@pytest.fixture
+def run_read_only() -> Callable[[Path, Sequence[str]], subprocess.CompletedProcess]:
+    """``run_read_only(folder, ["-c", code])``: see :func:`run_python_read_only`."""
+    return run_python_read_only

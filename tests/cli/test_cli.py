@@ -477,43 +477,6 @@ def test_csv_booleans_and_huge_fields_of_other_columns_are_read(tmp_path):
     assert data.x[:, 0].tolist() == [1.0, 0.0, 1.0] and data.y[:, 0].tolist() == [1.5, 2.5, 3.0]
 
 
-def _run_read_only(folder, argv):
-    """``mibounds ARGV`` in a subprocess that sees ``folder`` as read-only storage.
-
-    As root, permission bits do not stop writes, so the folder is bind-mounted read-only in a
-    mount namespace of its own (``unshare -m``); otherwise its write permissions are removed.
-    """
-    import os
-    import shutil
-    from pathlib import Path
-
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    command = [sys.executable, "-m", "mibounds.cli", *argv]
-    if os.geteuid() != 0:
-        modes = {p: p.stat().st_mode for p in [folder, *folder.rglob("*")]}
-        for path in modes:
-            path.chmod(0o555 if path.is_dir() else 0o444)
-        try:
-            return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
-        finally:
-            for path, mode in modes.items():
-                path.chmod(mode)
-    if shutil.which("unshare") is None:
-        pytest.skip("running as root without unshare: cannot make a folder read-only")
-    script = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shift && exec "$@"'
-    done = subprocess.run(
-        ["unshare", "-m", "sh", "-c", script, "sh", str(folder), *command],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    if "mount:" in done.stderr or "unshare:" in done.stderr:
-        pytest.skip(f"cannot mount a folder read-only here: {done.stderr.strip()}")
-    return done
-
-
 @pytest.mark.processes
 @pytest.mark.parametrize(
     ("argv", "message"),
@@ -537,12 +500,12 @@ def _run_read_only(folder, argv):
     ],
     ids=["new-file", "new-folder", "existing-file", "report-out"],
 )
-def test_read_only_storage_is_one_line_with_status_2_and_writes_nothing(argv, message, tmp_path):
+def test_read_only_storage_is_one_line_with_status_2_and_writes_nothing(argv, message, tmp_path, run_read_only):
     storage = tmp_path / "ro"
     storage.mkdir()
     _results_file(storage / "r.sqlite")
     before = _snapshot(tmp_path)
-    done = _run_read_only(storage, [a.replace("{ro}", str(storage)) for a in argv])
+    done = run_read_only(storage, ["-m", "mibounds.cli", *(a.replace("{ro}", str(storage)) for a in argv)])
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
@@ -552,12 +515,23 @@ def test_read_only_storage_is_one_line_with_status_2_and_writes_nothing(argv, me
 
 
 @pytest.mark.processes
-def test_a_report_reads_a_results_file_on_read_only_storage(tmp_path):
+def test_a_report_reads_a_results_file_on_read_only_storage(tmp_path, run_read_only):
     storage = tmp_path / "ro"
     storage.mkdir()
     _results_file(storage / "r.sqlite")
-    done = _run_read_only(
-        storage, ["bench", "report", "--db", str(storage / "r.sqlite"), "--out", str(tmp_path / "out"), "--no-figures"]
+    done = run_read_only(
+        storage,
+        [
+            "-m",
+            "mibounds.cli",
+            "bench",
+            "report",
+            "--db",
+            str(storage / "r.sqlite"),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-figures",
+        ],
     )
     assert done.returncode == 0, done.stderr
     assert "| gaussian" in (tmp_path / "out" / "report.md").read_text() or (tmp_path / "out" / "report.md").exists()

@@ -8,11 +8,11 @@ is reached) and 8 (damaged and read-only files give one-line errors).
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,6 @@ from mibounds.experiments.grid import cell_id
 
 SYNTHETIC = "mibounds.experiments.cells:synthetic_cell"
 QUIET = {"progress": False, "verbose": False}
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def _outcome(status: str = "done", **result: float) -> dict:
@@ -238,42 +237,9 @@ def test_a_damaged_file_is_a_one_line_error_in_sweep_and_report(tmp_path: Path) 
     assert _files(tmp_path) == before
 
 
-def run_read_only(folder: Path, code: str) -> subprocess.CompletedProcess:
-    """Run Python ``code`` in a subprocess that sees ``folder`` as read-only storage.
-
-    As root, permissions do not stop writes, so the folder is bind-mounted read-only in a mount
-    namespace of its own (``unshare -m``); otherwise its permission bits are cleared for writing.
-    Skips the test where neither is possible.
-    """
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
-    command = [sys.executable, "-c", code]
-    if os.geteuid() != 0:
-        modes = {p: p.stat().st_mode for p in [folder, *folder.rglob("*")]}
-        for path in modes:
-            path.chmod(0o555 if path.is_dir() else 0o444)
-        try:
-            return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
-        finally:
-            for path, mode in modes.items():
-                path.chmod(mode)
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        pytest.skip("running as root without unshare: cannot make a folder read-only")
-    script = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shift && exec "$@"'
-    done = subprocess.run(
-        [unshare, "-m", "sh", "-c", script, "sh", str(folder), *command],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    if "mount:" in done.stderr or "unshare:" in done.stderr:
-        pytest.skip(f"cannot mount a folder read-only here: {done.stderr.strip()}")
-    return done
-
-
 _TRY = """
 import sys
+from collections.abc import Callable, Sequence
 from mibounds.experiments import make_cells, run_sweep, write_report
 try:
     {call}
@@ -284,7 +250,9 @@ except ValueError as error:
 
 
 @pytest.mark.processes
-def test_read_only_storage_is_a_one_line_error_and_a_report_still_reads(tmp_path: Path) -> None:
+def test_read_only_storage_is_a_one_line_error_and_a_report_still_reads(
+    tmp_path: Path, run_read_only: Callable[[Path, Sequence[str]], subprocess.CompletedProcess]
+) -> None:
     storage = tmp_path / "storage"
     storage.mkdir()
     db = storage / "r.sqlite"
@@ -295,7 +263,7 @@ def test_read_only_storage_is_a_one_line_error_and_a_report_still_reads(tmp_path
     deeper = f"run_sweep(make_cells(seeds=[0]), {str(storage / 'sub' / 'new.sqlite')!r}, {SYNTHETIC!r}, progress=False)"
     report = f"print(write_report({str(db)!r}, {str(tmp_path / 'out')!r}, figure=False))"
     results = {
-        name: run_read_only(storage, _TRY.format(call=call))
+        name: run_read_only(storage, ["-c", _TRY.format(call=call)])
         for name, call in [("sweep", sweep), ("new", new), ("deeper", deeper), ("report", report)]
     }
     for name in ("sweep", "new", "deeper"):
