@@ -60,7 +60,7 @@ PEERS = {
     "torch-mist": Peer(
         name="torch-mist",
         worker="torch_mist_worker.py",
-        estimators=("torch-mist:default", "torch-mist:mine"),
+        estimators=("torch-mist:default", "torch-mist:mine", "torch-mist:default-heldout", "torch-mist:mine-heldout"),
         steps=((TORCH_SPEC,), ("torch-mist==0.2.17", "pandas", "numpy<2")),
         pin_torch=True,
     ),

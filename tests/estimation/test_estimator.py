@@ -343,6 +343,28 @@ def test_the_gaussian_critic_alone_on_non_gaussian_rows_is_flagged():
         estimate(x, y, critic=None, progress=False, random_state=0)
 
 
+def test_patience_is_longer_when_the_normal_scores_are_not_jointly_gaussian(pair):
+    from mibounds.estimation.estimator import DEFAULT_PATIENCE, NON_GAUSSIAN_PATIENCE
+
+    x, y = pair
+    settings = {**FAST, "max_steps": 200}
+    gaussian = estimate(x, y, **settings)
+    assert gaussian.patience == DEFAULT_PATIENCE
+    # Uniform x and sums of uniforms for y: the normal scores are jointly platykurtic (z << -4).
+    rng = np.random.default_rng(0)
+    u = rng.uniform(size=(1000, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MIBoundsWarning)
+        flat = estimate(u, u @ np.array([[1.0, 1.0], [1.0, -1.0]]) + 0.3 * rng.uniform(size=(1000, 2)), **settings)
+    assert flat.patience == NON_GAUSSIAN_PATIENCE
+    # Stopping needs as many checks without a better one: with eval_every 10 at most 200 steps, a
+    # run that stops early under the long patience has trained at least 20 checks past its best.
+    assert flat.stopped == "max_steps" or flat.steps - flat.best_step >= NON_GAUSSIAN_PATIENCE * 10
+    assert gaussian.stopped == "max_steps" or gaussian.steps - gaussian.best_step == DEFAULT_PATIENCE * 10
+    assert estimate(x, y, **{**settings, "patience": 3}).patience == 3  # a setting is kept as given
+    assert "patience 5" in gaussian.summary()
+
+
 def test_standardize_options(pair):
     x, y = pair
     # The default normal scores barely see an increasing map of x (only within-gap interpolation).

@@ -43,7 +43,7 @@ def test_one_cell_then_peers_then_the_report(tmp_path):
         (row,) = store.rows(accuracy.CELL)
         assert row["estimator"] == "mibounds" and row["true_mi"] == 0.5 and "lower_bound" in row
         assert row["covered"] == (row["ci_low"] <= 0.5 <= row["ci_high"])
-        for name, value in (("torch-mist:mine", 0.7), ("bmi:cca", 0.49)):
+        for name, value in (("torch-mist:mine", 0.7), ("torch-mist:mine-heldout", 0.2), ("bmi:cca", 0.49)):
             store.record(
                 accuracy.PEERS,
                 Cell.from_params({"task": "gaussian-d2-mi0.5", "n": 200, "seed": 0, "estimator": name}),
@@ -58,7 +58,9 @@ def test_one_cell_then_peers_then_the_report(tmp_path):
     text = files.markdown.read_text()
     assert "| gaussian-d2-mi0.5 | 200 | mibounds | 1 | 0.500 |" in text
     assert "| gaussian-d2-mi0.5 | 200 | torch-mist:mine | 1 | 0.500 | 0.700 | 0.200 | 0.200 | 0.200 |" in text
-    assert "| gaussian-d2 (n = 200) |" in text and "| 0.200 | torch-mist:mine | 0.010 |" in text
+    # The nearest neural peer, then the nearest of those evaluated on held-out rows, then CCA.
+    assert "| gaussian-d2 (n = 200) | 1 |" in text
+    assert "| 0.200 | torch-mist:mine | 0.300 | torch-mist:mine-heldout | 0.010 |" in text
     assert files.csv.read_text().splitlines()[0].startswith("task,n,estimator,runs")
     assert files.figure is not None and files.figure.stat().st_size > 1000
     # The command runs nothing new on a finished suite and writes the same report.

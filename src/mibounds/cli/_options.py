@@ -67,9 +67,10 @@ def add_estimation_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--patience",
         type=int,
-        default=e.DEFAULT_PATIENCE,
+        default=None,
         metavar="N",
-        help="validation checks without improvement before stopping (default: %(default)s)",
+        help=f"validation checks without improvement before stopping (default: {e.DEFAULT_PATIENCE}, or "
+        f"{e.NON_GAUSSIAN_PATIENCE} when the normal scores are not jointly Gaussian by Mardia's test)",
     )
     group.add_argument(
         "--discrete",

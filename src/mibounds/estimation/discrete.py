@@ -449,6 +449,7 @@ def _result(
         random_state=seed,
         ceiling=ceiling,
         generalization_gap=interval.generalization_gap,
+        patience=settings["patience"] if outcome is not None else None,
         history=outcome.history if outcome is not None else {},
         warnings=[],
     )

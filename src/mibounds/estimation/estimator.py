@@ -14,7 +14,8 @@ Procedure (one call):
    at any MI) plus a learned residual critic that starts at zero (``gaussian=False``: the
    learned critic alone). All members train side by side as one stack, on the bound
    (``js`` by default), with Adam and early stopping on the training objective of their
-   validation folds.
+   validation folds; the patience is longer when the normal scores are not jointly Gaussian
+   (Mardia's kurtosis test), since the residual then has something to learn.
 5. Report, from the held-out rows only (:mod:`mibounds.estimation.heldout`):
 
    - the **estimate**: for bounds whose optimal critic is the log density ratio log r (plus a
@@ -59,6 +60,7 @@ from mibounds import validation
 from mibounds.estimation._settings import issue_warnings, resolve_device, resolve_seed, scaler_for
 from mibounds.estimation.data import as_array, check_pair
 from mibounds.estimation.diagnostics import (
+    NON_GAUSSIAN_Z,
     check_fold_sizes,
     check_scaled,
     constant_column_notes,
@@ -106,12 +108,18 @@ _STACKED = {"separable": "StackedSeparableCritic", "concat": "StackedConcatCriti
 # blocks of EVALUATION_BLOCK rows; the others (a network per pair) over smaller blocks.
 _CHEAP_SCORES = {"separable", "bilinear"}
 _PAIRWISE_BLOCK = 128
+# Most columns (x and y together) for which the joint Gaussianity of the normal scores is tested.
+_MAX_KURTOSIS_COLUMNS = 1000
 DEFAULT_NUM_FOLDS = 5
 DEFAULT_BATCH_SIZE = 128
 DEFAULT_MAX_STEPS = 5000
 DEFAULT_LEARNING_RATE = 1e-3
 DEFAULT_WEIGHT_DECAY = 0.0
 DEFAULT_PATIENCE = 5
+#: Patience when the normal scores are not jointly Gaussian (Mardia's kurtosis test, |z| > 4): the
+#: Gaussian critic is then not the optimal one, and a residual that starts at zero can go
+#: 1,000-2,000 steps without a held-out gain before it learns (the spiral of docs/accuracy.md).
+NON_GAUSSIAN_PATIENCE = 20
 DEFAULT_EVAL_EVERY = 100
 
 
@@ -136,7 +144,13 @@ class MIEstimator:
         max_steps: Most optimizer steps.
         learning_rate: Adam's step size.
         weight_decay: Decoupled weight decay (AdamW) of the critics' weights; 0 is plain Adam.
-        patience: Validation checks without improvement before stopping.
+        patience: Validation checks without improvement before stopping. None (default):
+            chosen from the data, :data:`DEFAULT_PATIENCE` (5) when the normal scores pass
+            Mardia's kurtosis test of joint Gaussianity (|z| <= 4: the Gaussian critic already is
+            the optimal critic, the residual can only fit noise) and :data:`NON_GAUSSIAN_PATIENCE`
+            (20) when they fail it (the residual has something to find, and often needs a long
+            first stretch without held-out gain before it finds it); ``result_.patience`` says
+            which.
         eval_every: Steps between validation checks.
         standardize: ``True`` (or ``"quantile"``, the default): map every column through its
             empirical CDF to standard-normal scores (:class:`~mibounds.estimation.scaling.QuantileNormalizer`;
@@ -199,7 +213,7 @@ class MIEstimator:
         max_steps: int = DEFAULT_MAX_STEPS,
         learning_rate: float = DEFAULT_LEARNING_RATE,
         weight_decay: float = DEFAULT_WEIGHT_DECAY,
-        patience: int = DEFAULT_PATIENCE,
+        patience: int | None = None,
         eval_every: int = DEFAULT_EVAL_EVERY,
         standardize: bool | str = True,
         confidence: float = 0.95,
@@ -308,6 +322,10 @@ class MIEstimator:
         with torch.random.fork_rng(devices=[]):  # seeded initialization, global RNG untouched
             torch.manual_seed(seed)
             model, critic_name = self._build(xt, yt, plan)
+        z = _joint_kurtosis_z(xs, ys)
+        patience = settings["patience"] or (
+            NON_GAUSSIAN_PATIENCE if z is not None and abs(z) > NON_GAUSSIAN_Z else DEFAULT_PATIENCE
+        )
         model.to(device)
         outcome = train(
             model,
@@ -319,7 +337,7 @@ class MIEstimator:
             learning_rate=settings["learning_rate"],
             weight_decay=settings["weight_decay"],
             eval_every=settings["eval_every"],
-            patience=settings["patience"],
+            patience=patience,
             generator=torch.Generator().manual_seed(seed),
             progress=self.progress,
         )
@@ -341,9 +359,17 @@ class MIEstimator:
         ceiling = None if method == "log-ratio" else model.bound.ceiling(batch_size)
         lower_bound = one_sided_lower(certified)
         gaussian_only = model.base is not None and outcome.best_step == 0
-        z = kurtosis_z(np.hstack([xs, ys])) if gaussian_only else None
         notes += diagnose(
-            interval, method, ceiling, certified, held.infonce_ceiling, outcome, held, batch_size, bound_name, z
+            interval,
+            method,
+            ceiling,
+            certified,
+            held.infonce_ceiling,
+            outcome,
+            held,
+            batch_size,
+            bound_name,
+            z if gaussian_only else None,
         )
         notes += fit_penalty_notes(correction, xt.shape[1], yt.shape[1], _fit_rows(plan))
         gaussian_mi = None if model.base is None else float(np.mean(model.base.mutual_information))
@@ -373,6 +399,7 @@ class MIEstimator:
             ceiling=ceiling,
             generalization_gap=interval.generalization_gap,
             bias_correction=correction,
+            patience=patience,
             history=outcome.history,
             warnings=notes,
         )
@@ -397,7 +424,7 @@ class MIEstimator:
             x,
             y,
             sides,
-            settings={**settings, "critic_kwargs": kwargs},
+            settings={**settings, "patience": settings["patience"] or DEFAULT_PATIENCE, "critic_kwargs": kwargs},
             seed=seed,
             device=self.device_,
             scaler=scaler_for(self.standardize),
@@ -421,6 +448,9 @@ class MIEstimator:
         """Validate the numeric settings before any work, with messages naming the fix."""
         out: dict[str, Any] = {}
         for name, minimum in (("max_steps", 1), ("patience", 1), ("eval_every", 1), ("num_folds", 3)):
+            if name == "patience" and self.patience is None:  # chosen from the data in _fit
+                out[name] = None
+                continue
             out[name] = validation.check_int(getattr(self, name), name, minimum=minimum, kind="a whole number")
         out["learning_rate"] = validation.check_positive(self.learning_rate, "learning_rate")
         out["weight_decay"] = float(self.weight_decay)
@@ -522,7 +552,7 @@ def estimate(
     max_steps: int = DEFAULT_MAX_STEPS,
     learning_rate: float = DEFAULT_LEARNING_RATE,
     weight_decay: float = DEFAULT_WEIGHT_DECAY,
-    patience: int = DEFAULT_PATIENCE,
+    patience: int | None = None,
     eval_every: int = DEFAULT_EVAL_EVERY,
     standardize: bool | str = True,
     confidence: float = 0.95,
@@ -587,6 +617,18 @@ def _estimate(held: HeldoutValues, confidence: float, bound: str) -> tuple[Inter
 def _fit_rows(plan: FoldPlan) -> int:
     """Rows each Gaussian critic is fitted on (its training and validation folds; the smallest)."""
     return min(len(plan.training(m)) + len(plan.validation(m)) for m in range(plan.num_folds))
+
+
+def _joint_kurtosis_z(xs: np.ndarray, ys: np.ndarray) -> float | None:
+    """Mardia's kurtosis z of the scaled rows of x and y together, or None where the test says little.
+
+    The test needs many more rows than columns, and costs O(n p^2 + p^3): with more than
+    :data:`_MAX_KURTOSIS_COLUMNS` columns, or fewer than 10 rows a column, it is skipped.
+    """
+    rows, columns = xs.shape[0], xs.shape[1] + ys.shape[1]
+    if columns > _MAX_KURTOSIS_COLUMNS or rows < 10 * columns:
+        return None
+    return kurtosis_z(np.hstack([xs, ys]))
 
 
 def _same(a: Any, b: Any) -> bool:

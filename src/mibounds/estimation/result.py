@@ -69,6 +69,9 @@ class EstimateResult:
         bias_correction: Nats added to the held-out log ratios for the Gaussian critic's fitting
             penalty ``dx * dy / (2 n_fit)`` (:func:`~mibounds.estimation.heldout.gaussian_fit_penalty`);
             0 without a Gaussian critic.
+        patience: Validation checks without improvement that ended training (the setting, or
+            the one chosen from the data; see :class:`~mibounds.estimation.MIEstimator`), or None
+            where nothing was trained.
         history: Learning curves: ``{"step": [...], "train": [...], "validation": [...]}``, the
             mean training bound since the previous check and the validation objective at each check.
         warnings: Reasons to distrust the number, one sentence each (also issued as warnings).
@@ -98,6 +101,7 @@ class EstimateResult:
     ceiling: float | None = None
     generalization_gap: float = 0.0
     bias_correction: float = 0.0
+    patience: int | None = None
     history: dict[str, list[float]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -134,8 +138,8 @@ class EstimateResult:
             f"at least {self.lower_bound:.3f} nats with {level} confidence (held-out InfoNCE "
             f"{self.lower_bound_value:.3f}, at most log B = {self.lower_bound_ceiling:.3f})\n"
             f"critic {self.critic} trained with {self.bound}, {self.num_folds}-fold cross-fitted on "
-            f"{self.n} rows, K = {self.batch_size}, {self.steps} steps ({self.stopped}, best step "
-            f"{self.best_step}), generalization gap {self.generalization_gap:.3f}"
+            f"{self.n} rows, K = {self.batch_size}, {self.steps} steps ({self.stopped}, patience {self.patience}, "
+            f"best step {self.best_step}), generalization gap {self.generalization_gap:.3f}"
             + (f", Gaussian fit correction +{self.bias_correction:.3f}" if self.bias_correction else "")
             + f", {self.seconds:.1f} s on {self.device}"
         )
