@@ -363,6 +363,9 @@ def test_patience_is_longer_when_the_normal_scores_are_not_jointly_gaussian(pair
     assert gaussian.stopped == "max_steps" or gaussian.steps - gaussian.best_step == DEFAULT_PATIENCE * 10
     assert estimate(x, y, **{**settings, "patience": 3}).patience == 3  # a setting is kept as given
     assert "patience 5" in gaussian.summary()
+    # Too few rows a column for Mardia's test: it is skipped, and the short patience kept.
+    wide = estimate(u[:100], np.repeat(u[:100], 5, axis=1) + rng.uniform(size=(100, 10)), **settings)
+    assert wide.patience == DEFAULT_PATIENCE
 
 
 def test_standardize_options(pair):
