@@ -139,6 +139,18 @@ def test_demo_prints_the_true_mi_beside_the_estimate(capsys):
     assert "nats with 95% confidence (certified lower bound; below the true MI)" in out.splitlines()[3]
 
 
+def test_demo_runs_with_the_threads_it_is_given(capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert main(["demo", "--task", "gaussian-d2-mi0.5", "--samples", "400", "--threads", "1", *FAST]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

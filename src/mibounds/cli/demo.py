@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mibounds.cli._options import add_estimation_options, check_names, print_result, run_estimate
+from mibounds.cli._options import add_estimation_options, check_names, print_result, run_estimate, set_threads
 
 __all__ = ["DEFAULT_SAMPLES", "DEFAULT_TASK", "register"]
 
@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     check_names(args)
     if args.samples < 1:
         raise ValueError(f"--samples must be >= 1, got {args.samples}")
+    set_threads(args.threads)
     task = tasks.make(args.task)
     x, y = task.sample(args.samples, seed=args.seed)
     truth = float(task.mutual_information)
