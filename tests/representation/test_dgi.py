@@ -3,11 +3,7 @@ the stochastic block model, and (slow) the trained encoder against a random one.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 import torch
@@ -22,8 +18,6 @@ from mibounds.representation import (
     shuffle_nodes,
     stochastic_block_model,
 )
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "representation_dgi.py"
 
 
 def _small_graph() -> tuple[torch.Tensor, torch.Tensor]:
@@ -135,18 +129,10 @@ def test_messages() -> None:
         stochastic_block_model(feature_noise=-1.0)
 
 
-def _example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("representation_dgi_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
-def test_dgi_encoder_beats_the_random_encoder_by_five_seed_spreads() -> None:
+def test_dgi_encoder_beats_the_random_encoder_by_five_seed_spreads(load_example) -> None:
     pytest.importorskip("sklearn", reason="the linear probe needs scikit-learn (the 'examples' extra)")
-    example = _example()
+    example = load_example("representation_dgi")
     runs = [example.run(steps=200, seed=seed) for seed in range(3)]
     # The margin is set from the seed-to-seed spread measured here, over 3 seeds (a new graph,
     # initialization and split each): 5 times the larger standard deviation of the two accuracies.

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sequence_contrastive.py"
 
-
-def _example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sequence_contrastive_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_example_runs_end_to_end_in_a_few_steps() -> None:
-    result = _example().run(steps=3, frames=10, batch=8)
+def test_example_runs_end_to_end_in_a_few_steps(load_example) -> None:
+    result = load_example("sequence_contrastive").run(steps=3, frames=10, batch=8)
     assert result.log_k == pytest.approx(math.log(8))
     assert result.readout <= result.log_k and result.single_view_readout <= result.log_k
     for p in (result.trained, result.random, result.single_view, result.raw_frames):
@@ -30,8 +16,8 @@ def test_example_runs_end_to_end_in_a_few_steps() -> None:
 
 
 @pytest.mark.slow
-def test_trained_encoder_beats_the_random_encoder() -> None:
-    result = _example().run(steps=300, single_view=False)
+def test_trained_encoder_beats_the_random_encoder(load_example) -> None:
+    result = load_example("sequence_contrastive").run(steps=300, single_view=False)
     # 5 standard errors of the difference, each from the spread of the 100 held-out sequences.
     margin = 5 * math.hypot(result.trained.standard_error, result.random.standard_error)
     assert result.trained.accuracy - result.random.accuracy > margin
