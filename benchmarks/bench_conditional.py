@@ -1,4 +1,4 @@
-"""Accuracy of ``mibounds.estimate(x, y, z)`` (conditional MI) on Gaussian triples with known
+"""Accuracy of ``mibounds.conditional_estimate(x, y, z)`` (conditional MI) on Gaussian triples with known
 I(X; Y | Z), and the sign of I(X; Y | Z) - I(X; Y) for a collider and a common cause.
 
 - ``confounded``: X = U + Z, Y = V + Z with (U, V) the correlated Gaussian at ``cmi`` nats,
@@ -45,7 +45,7 @@ def main() -> None:
         task = ConditionalGaussian.confounded(dim=5, cmi=level)
         for seed in args.seeds:
             x, y, z = _sample(task, seed, args.samples)
-            result = mibounds.estimate(x, y, z, random_state=seed, progress=False)
+            result = mibounds.conditional_estimate(x, y, z, random_state=seed, progress=False)
             error = result.estimate - level
             errors.append(abs(error))
             covers = result.ci_low <= level <= result.ci_high
@@ -64,7 +64,7 @@ def main() -> None:
     for name, (task, sign) in cases.items():
         for seed in range(5):
             x, y, z = _sample(task, seed, args.samples)
-            conditional = mibounds.estimate(x, y, z, random_state=seed, progress=False).estimate
+            conditional = mibounds.conditional_estimate(x, y, z, random_state=seed, progress=False).estimate
             marginal = mibounds.estimate(x, y, random_state=seed, progress=False).estimate
             print(
                 f"| {name} (truth {task.conditional_mutual_information:.3f} vs {task.mutual_information:.3f}) | {seed} | "

@@ -13,6 +13,7 @@ import torch
 from mibounds import validation
 from mibounds.estimation import MIEstimator
 from mibounds.estimation.names import check_bound, check_critic
+from mibounds.estimation.settings import make_settings
 from mibounds.experiments.staircase import StaircaseConfig
 from mibounds.tasks import make
 
@@ -39,7 +40,7 @@ def test_check_int_message_names_the_reason_and_the_fix() -> None:
 def test_numpy_integers_are_accepted_wherever_an_integer_is_asked_for() -> None:
     config = StaircaseConfig(steps_per_level=np.int64(20), batch_size=np.int64(8), window=np.int64(5))
     assert (config.steps_per_level, config.batch_size, config.window) == (20, 8, 5)
-    assert MIEstimator(max_steps=np.int64(20))._checked_settings()["max_steps"] == 20
+    assert make_settings(MIEstimator(max_steps=np.int64(20)).get_params()).max_steps == 20
     assert make("gaussian", dim=np.int64(3), mi=1.0).dim_x == 3
 
 

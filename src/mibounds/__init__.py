@@ -43,6 +43,7 @@ _INTERNAL = ("cli", "validation")
 # Names re-exported from a subpackage: name -> module.
 _EXPORTS = {
     "estimate": "mibounds.estimation",
+    "conditional_estimate": "mibounds.estimation",
     "MIEstimator": "mibounds.estimation",
     "EstimateResult": "mibounds.estimation",
     "independence_test": "mibounds.estimation",

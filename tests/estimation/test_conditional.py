@@ -1,4 +1,4 @@
-"""estimate(x, y, z): the chain rule on shared folds against Gaussian conditional MI in closed form."""
+"""conditional_estimate(x, y, z): the chain rule on shared folds against Gaussian conditional MI in closed form."""
 
 from __future__ import annotations
 
@@ -43,13 +43,13 @@ def test_gaussian_critic_covers_the_closed_form(cmi):
     # The Gaussian critic alone is the plug-in Gaussian conditional MI: its interval must hold the truth.
     task = ConditionalGaussian.confounded(dim=2, cmi=cmi)
     x, y, z = _sample(task, 4000, 1)
-    result = mibounds.estimate(x, y, z, critic=None, random_state=0, progress=False)
+    result = mibounds.conditional_estimate(x, y, z, critic=None, random_state=0, progress=False)
     assert result.ci_low <= task.conditional_mutual_information <= result.ci_high, result
 
 
 def test_output_for_people_and_json():
     x, y, z = _sample(ConditionalGaussian.collider(dim=1), 600, 2)
-    result = mibounds.estimate(x, y, z, random_state=0, **FAST)
+    result = mibounds.conditional_estimate(x, y, z, random_state=0, **FAST)
     assert str(result).startswith("I(X;Y|Z) = ") and "I(X;Y,Z) = " in str(result)
     fields = json.loads(json.dumps(result.to_dict()))
     assert {"estimate", "ci_low", "ci_high", "joint", "marginal"} <= set(fields)
@@ -62,12 +62,12 @@ def test_bad_inputs_are_named():
         ValueError,
         match="z has 299 rows but x and y have 300; pass one row of z per row of x and y",
     ):
-        mibounds.estimate(x, x, x[:-1], **FAST)
+        mibounds.conditional_estimate(x, x, x[:-1], **FAST)
     with pytest.raises(
         ValueError,
         match="conditional MI needs a bound whose optimal critic is the log density ratio",
     ):
-        mibounds.estimate(x, x + 1, x, bound="infonce", **FAST)
+        mibounds.conditional_estimate(x, x + 1, x, bound="infonce", **FAST)
 
 
 @pytest.mark.slow
@@ -79,7 +79,7 @@ def test_default_estimator_across_levels_at_five_dimensions_per_variable():
         for level in (0.0, 0.5, 1.0, 2.0, 3.0):
             task = ConditionalGaussian.confounded(dim=5, cmi=level)
             x, y, z = _sample(task, 10_000, 0)
-            errors.append(mibounds.estimate(x, y, z, random_state=0, progress=False).estimate - level)
+            errors.append(mibounds.conditional_estimate(x, y, z, random_state=0, progress=False).estimate - level)
     assert np.mean(np.abs(errors)) <= 0.1, errors
 
 
@@ -99,10 +99,17 @@ def test_collider_and_common_cause_give_the_sign_of_the_difference_in_every_seed
         warnings.simplefilter("ignore")
         for seed in range(5):
             x, y, z = _sample(task, 10_000, seed)
-            conditional = mibounds.estimate(x, y, z, random_state=seed, progress=False).estimate
+            conditional = mibounds.conditional_estimate(x, y, z, random_state=seed, progress=False).estimate
             marginal = mibounds.estimate(x, y, random_state=seed, progress=False).estimate
             assert np.sign(conditional - marginal) == sign, (
                 seed,
                 conditional,
                 marginal,
             )
+
+
+def test_estimate_refuses_z_and_names_conditional_estimate():
+    x = np.random.default_rng(0).normal(size=(300, 2))
+    for call in (lambda: mibounds.estimate(x, x, x, **FAST), lambda: mibounds.estimate(x, x, z=x, **FAST)):
+        with pytest.raises(TypeError, match=r"estimate\(\) takes no z: .* call mibounds.conditional_estimate"):
+            call()

@@ -15,7 +15,7 @@ from torch import nn
 import mibounds
 from mibounds.estimation import MIEstimator, estimate
 from mibounds.estimation.diagnostics import diagnose
-from mibounds.estimation.heldout import HeldoutValues
+from mibounds.estimation.heldout import HeldoutEstimate, HeldoutValues
 from mibounds.estimation.training import TrainingOutcome
 from mibounds.estimation.uncertainty import Interval
 from mibounds.validation import MIBoundsWarning
@@ -280,21 +280,16 @@ def test_diagnose_negative_few_batches_cap_and_undertraining():
     )
     negative = Interval(-0.2, 0.05, -0.3, -0.1, 0.95, 5)
     certified = Interval(0.0, 0.01, -0.02, 0.02, 0.95, 5)
-    notes = diagnose(negative, "bound", None, certified, math.log(200), outcome, _held(4), 16, "nwj")
+    notes = diagnose(HeldoutEstimate(_held(4), negative, "bound", certified), outcome, batch_size=16, bound="nwj")
     assert notes[0].startswith("training stopped at max_steps = 100 while the validation objective was still improving")
     assert notes[1].startswith("the estimate is below 0 with its whole interval (-0.200 nats, upper end -0.100)")
     assert notes[2].startswith("only 4 held-out batches of 16 rows: too few samples for this batch size")
     high = Interval(6.0, 0.05, 5.9, 6.1, 0.95, 5)
     capped = diagnose(
-        high,
-        "log-ratio",
-        None,
-        certified,
-        math.log(200),
+        HeldoutEstimate(_held(40), high, "log-ratio", certified),
         dataclasses.replace(outcome, stopped="early_stopping"),
-        _held(40),
-        128,
-        "js",
+        batch_size=128,
+        bound="js",
     )
     assert (
         capped == [capped[0]]
@@ -302,20 +297,16 @@ def test_diagnose_negative_few_batches_cap_and_undertraining():
     )
     quiet = dataclasses.replace(outcome, stopped="early_stopping", best_step=0)
     fine = Interval(0.5, 0.05, 0.4, 0.6, 0.95, 5)
-    (gaussian_only,) = diagnose(fine, "log-ratio", None, certified, math.log(200), quiet, _held(40), 128, "js", -21.5)
+    fine_held = HeldoutEstimate(_held(40), fine, "log-ratio", certified)
+    (gaussian_only,) = diagnose(fine_held, quiet, batch_size=128, bound="js", gaussian_only_z=-21.5)
     assert gaussian_only.startswith("the rows are not jointly Gaussian after normal scores (Mardia kurtosis z = -21.5)")
-    assert diagnose(fine, "log-ratio", None, certified, math.log(200), quiet, _held(40), 128, "js", 1.5) == []
+    assert diagnose(fine_held, quiet, batch_size=128, bound="js", gaussian_only_z=1.5) == []
     assert (
         diagnose(
-            fine,
-            "bound",
-            math.log(128),
-            certified,
-            math.log(200),
+            HeldoutEstimate(_held(31), fine, "bound", certified, ceiling=math.log(128)),
             dataclasses.replace(outcome, best_step=0),
-            _held(31),
-            128,
-            "infonce",
+            batch_size=128,
+            bound="infonce",
         )
         == []
     )
@@ -344,7 +335,7 @@ def test_the_gaussian_critic_alone_on_non_gaussian_rows_is_flagged():
 
 
 def test_patience_is_longer_when_the_normal_scores_are_not_jointly_gaussian(pair):
-    from mibounds.estimation.estimator import DEFAULT_PATIENCE, NON_GAUSSIAN_PATIENCE
+    from mibounds.estimation.settings import DEFAULT_PATIENCE, NON_GAUSSIAN_PATIENCE
 
     x, y = pair
     settings = {**FAST, "max_steps": 200}

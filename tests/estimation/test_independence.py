@@ -101,9 +101,9 @@ def test_critics_without_a_separable_form_give_the_same_statistics(monkeypatch):
     xt = torch.as_tensor(estimator.x_scaler_(x[150:]), dtype=torch.float32)
     yt = torch.as_tensor(estimator.y_scaler_(y[150:]), dtype=torch.float32)
     permutations = torch.stack([torch.randperm(150, generator=torch.Generator().manual_seed(s)) for s in range(4)])
-    fast = independence_module._statistics(estimator, xt, yt, permutations, False)
+    fast = independence_module._statistics(estimator.model_, xt, yt, permutations, False)
     monkeypatch.setattr(training._Member, "embeddings", lambda self, x, y: None)  # force the per-pair path
-    slow = independence_module._statistics(estimator, xt, yt, permutations, False)
+    slow = independence_module._statistics(estimator.model_, xt, yt, permutations, False)
     assert fast[0] == pytest.approx(slow[0], abs=1e-6)
     np.testing.assert_allclose(fast[1], slow[1], atol=1e-6)
 
@@ -217,12 +217,8 @@ def test_ties_from_a_critic_that_learned_nothing_keep_the_size_exact():
     # observed rank is drawn among the ties, so p is uniform on {1, ..., B + 1} / (B + 1).
     from mibounds.estimation.independence import _result
 
-    class _Fitted:
-        result_ = None
-
-    estimator = _Fitted()
-    estimator.result_ = type("R", (), {"warnings": []})()
-    p_values = [_result(0.0, np.zeros(19), 10, 10, estimator, seed, 0.0).p_value for seed in range(2000)]  # type: ignore[arg-type]
+    estimate = type("R", (), {"warnings": []})()
+    p_values = [_result(0.0, np.zeros(19), 10, 10, estimate, seed, 0.0).p_value for seed in range(2000)]  # type: ignore[arg-type]
     share = np.mean(np.array(p_values) <= 0.05 + 1e-12)  # p = 1/20 exactly: probability 1/20
     assert abs(share - 0.05) < 5 * np.sqrt(0.05 * 0.95 / 2000)
     assert min(p_values) == pytest.approx(1 / 20) and max(p_values) == pytest.approx(1.0)

@@ -31,7 +31,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "--samples", type=int, default=DEFAULT_SAMPLES, metavar="N", help="samples to draw (default: %(default)s)"
     )
     add_estimation_options(parser)
-    parser.set_defaults(func=run, seed=0)
+    parser.set_defaults(func=run, random_state=0)
     return parser
 
 
@@ -42,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
     check_names(args)
     if args.samples < 1:
         raise ValueError(f"--samples must be >= 1, got {args.samples}")
-    set_threads(args.threads)
+    set_threads(args.threads or 1)
     task = tasks.make(args.task)
-    x, y = task.sample(args.samples, seed=args.seed)
+    x, y = task.sample(args.samples, seed=args.random_state)
     truth = float(task.mutual_information)
     result = run_estimate(x, y, args)
     covered = result.ci_low <= truth <= result.ci_high

@@ -4,8 +4,10 @@
   bound, warnings).
 - :class:`MIEstimator`: the same as a scikit-learn-style estimator (``fit`` returns self).
 - :class:`EstimateResult`: the result dataclass (``to_dict()`` for JSON).
-- ``estimate(x, y, z)``: the conditional MI I(X; Y | Z) by the chain rule on shared folds
-  (:func:`conditional_estimate`, :class:`ConditionalEstimateResult`).
+- :func:`conditional_estimate`: the conditional MI I(X; Y | Z) by the chain rule on shared folds
+  (:class:`ConditionalEstimateResult`).
+- :class:`EstimatorSettings`: every option of the above, declared once (with its check and its
+  command-line flag); :mod:`mibounds.estimation.pipeline` runs the stages of one estimate.
 - :func:`independence_test`: is there any dependence? An exact permutation p-value from a critic
   trained on part of the rows (:class:`IndependenceResult`).
 - :func:`rank_features`: which columns tell most about a target, each with its interval
@@ -28,18 +30,21 @@ from mibounds.estimation.data import LoadedData, as_array, load_xy
 from mibounds.estimation.estimator import MIEstimator, estimate, estimator_bounds
 from mibounds.estimation.independence import IndependenceResult, independence_test
 from mibounds.estimation.ranking import FeatureRanking, FeatureScore, rank_features
-from mibounds.estimation.result import EstimateResult
+from mibounds.estimation.result import EstimateResult, ResultBase
+from mibounds.estimation.settings import EstimatorSettings
 from mibounds.estimation.uncertainty import Interval, batch_means_interval, crossfit_interval
 
 __all__ = [
     "ConditionalEstimateResult",
     "EstimateResult",
+    "EstimatorSettings",
     "FeatureRanking",
     "FeatureScore",
     "IndependenceResult",
     "Interval",
     "LoadedData",
     "MIEstimator",
+    "ResultBase",
     "as_array",
     "batch_means_interval",
     "conditional_estimate",

@@ -4,7 +4,7 @@
 .. math::
     I(X; Y \\mid Z) = I(X; (Y, Z)) - I(X; Z).
 
-Both terms are estimated by :class:`~mibounds.estimation.MIEstimator` with the same settings and
+Both terms are estimated by :func:`~mibounds.estimation.pipeline.run` with the same settings and
 the same seed, hence the same fold plan: row i is held out from the critic of its fold in both.
 The estimate is the mean over rows of the per-row difference of the two held-out log density
 ratios,
@@ -29,24 +29,26 @@ Reference:
 
 from __future__ import annotations
 
+import inspect
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
 
-from mibounds.estimation._settings import issue_warnings, resolve_seed
+from mibounds.estimation._runtime import issue_warnings, resolve_seed
 from mibounds.estimation.data import as_array, check_pair
-from mibounds.estimation.estimator import MIEstimator
 from mibounds.estimation.heldout import HeldoutValues
-from mibounds.estimation.result import EstimateResult, _json_safe
+from mibounds.estimation.pipeline import run
+from mibounds.estimation.result import EstimateResult, ResultBase
+from mibounds.estimation.settings import make_settings, options_signature
 from mibounds.estimation.uncertainty import crossfit_interval
 
 __all__ = ["ConditionalEstimateResult", "conditional_estimate"]
 
 
-@dataclass
-class ConditionalEstimateResult:
+@dataclass(repr=False)
+class ConditionalEstimateResult(ResultBase):
     """A held-out estimate of I(X; Y | Z) in nats, with its interval and the two chain-rule terms.
 
     Attributes:
@@ -77,13 +79,6 @@ class ConditionalEstimateResult:
     seconds: float
     warnings: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        """All fields as JSON-serializable values (the terms without their learning curves)."""
-        fields = asdict(self)
-        for term in ("joint", "marginal"):
-            fields[term].pop("history", None)
-        return _json_safe(fields)
-
     def summary(self) -> str:
         """Lines for people: the estimate with its interval, then the two terms."""
         level = f"{100 * self.confidence:g}%"
@@ -95,25 +90,25 @@ class ConditionalEstimateResult:
             f"{self.n} rows, {self.seconds:.1f} s"
         )
 
-    def __str__(self) -> str:
-        return "\n".join([self.summary()] + [f"warning: {w}" for w in self.warnings])
+    def _repr_items(self) -> list[str]:
+        return [
+            f"estimate={self.estimate:.4f}",
+            f"ci=[{self.ci_low:.4f}, {self.ci_high:.4f}]",
+            f"joint={self.joint.estimate:.4f}",
+            f"marginal={self.marginal.estimate:.4f}",
+            f"n={self.n}",
+        ]
 
-    def __repr__(self) -> str:
-        return (
-            f"ConditionalEstimateResult(estimate={self.estimate:.4f}, ci=[{self.ci_low:.4f}, {self.ci_high:.4f}], "
-            f"joint={self.joint.estimate:.4f}, marginal={self.marginal.estimate:.4f}, n={self.n}, "
-            f"warnings={len(self.warnings)})"
-        )
 
-
-def conditional_estimate(x: Any, y: Any, z: Any, **params: Any) -> ConditionalEstimateResult:
+def conditional_estimate(x: Any, y: Any, z: Any, **options: Any) -> ConditionalEstimateResult:
     """Estimate I(X; Y | Z) in nats: two cross-fitted estimates on shared folds, differenced per row.
 
     Args:
         x: ``[n, dx]`` samples (NumPy, torch, pandas; 1-d = one feature).
         y: ``[n, dy]`` samples, row i paired with row i of x.
         z: ``[n, dz]`` the conditioning variables, row i with row i of x and y.
-        **params: Settings of :class:`MIEstimator` (the same for both terms).
+        **options: The options of :class:`~mibounds.estimation.settings.EstimatorSettings` (the
+            same for both terms).
 
     Returns:
         The :class:`ConditionalEstimateResult`.
@@ -126,7 +121,7 @@ def conditional_estimate(x: Any, y: Any, z: Any, **params: Any) -> ConditionalEs
         >>> from mibounds.tasks import ConditionalGaussian
         >>> task = ConditionalGaussian.collider(dim=1)  # I(X; Y) = 0, I(X; Y | Z) = log(4/3) / 2 = 0.144
         >>> x, y, z = task.sample(2000, seed=0)
-        >>> result = mibounds.estimate(x, y, z, max_steps=100, random_state=0, progress=False)
+        >>> result = mibounds.conditional_estimate(x, y, z, max_steps=100, random_state=0, progress=False)
         >>> result.ci_low < task.conditional_mutual_information < result.ci_high
         True
     """
@@ -137,25 +132,26 @@ def conditional_estimate(x: Any, y: Any, z: Any, **params: Any) -> ConditionalEs
     n = check_pair(xa, ya)
     if len(za) != n:
         raise ValueError(f"z has {len(za)} rows but x and y have {n}; pass one row of z per row of x and y")
-    seed = resolve_seed(params.pop("random_state", None))
-    joint = MIEstimator(random_state=seed, **params)
-    joint._fit(xa, np.hstack([ya, za]))
-    held_joint = cast(HeldoutValues, joint.heldout_)  # numbers (not categories): _fit sets it
+    settings = make_settings(options)
+    seed = resolve_seed(settings.random_state)
+    settings = settings.replace(random_state=seed)
+    joint = run(xa, np.hstack([ya, za]), settings)
+    held_joint = cast(HeldoutValues, joint.heldout)  # numbers (not categories): the pipeline sets it
     if held_joint.log_ratio is None:
         raise ValueError(
             f"conditional MI needs a bound whose optimal critic is the log density ratio (js, smile or nwj); "
-            f"{joint.result_.bound!r} reports a batch value, which cannot be differenced row by row: pass bound='js'"
+            f"{joint.result.bound!r} reports a batch value, which cannot be differenced row by row: pass bound='js'"
         )
-    marginal = MIEstimator(random_state=seed, **params)
-    marginal._fit(xa, za)
-    held_marginal = cast(HeldoutValues, marginal.heldout_)
-    # Same seed and row count give the same fold plan, so the per-row values line up.
-    assert np.array_equal(held_joint.log_ratio_fold, held_marginal.log_ratio_fold)
+    marginal = run(xa, za, settings)
+    held_marginal = cast(HeldoutValues, marginal.heldout)
+    # The same seed and row count give the same fold plan, so the per-row values line up.
+    if not np.array_equal(held_joint.log_ratio_fold, held_marginal.log_ratio_fold):
+        raise RuntimeError("the two chain-rule terms were given different fold plans; please report this")
     difference = held_joint.log_ratio - held_marginal.log_ratio
     train_mean = held_joint.train_log_ratio - held_marginal.train_log_ratio  # type: ignore[operator]
-    confidence = joint.result_.confidence
+    confidence = joint.result.confidence
     interval = crossfit_interval(difference, held_joint.log_ratio_fold, confidence, train_mean)
-    notes = [f"I(X;Y,Z): {w}" for w in joint.result_.warnings] + [f"I(X;Z): {w}" for w in marginal.result_.warnings]
+    notes = [f"I(X;Y,Z): {w}" for w in joint.result.warnings] + [f"I(X;Z): {w}" for w in marginal.result.warnings]
     result = ConditionalEstimateResult(
         estimate=interval.estimate,
         ci_low=interval.low,
@@ -163,8 +159,8 @@ def conditional_estimate(x: Any, y: Any, z: Any, **params: Any) -> ConditionalEs
         stderr=interval.stderr,
         confidence=confidence,
         generalization_gap=interval.generalization_gap,
-        joint=joint.result_,
-        marginal=marginal.result_,
+        joint=joint.result,
+        marginal=marginal.result,
         n=n,
         random_state=seed,
         seconds=time.perf_counter() - start,
@@ -172,3 +168,8 @@ def conditional_estimate(x: Any, y: Any, z: Any, **params: Any) -> ConditionalEs
     )
     issue_warnings(notes)
     return result
+
+
+conditional_estimate.__signature__ = options_signature(  # type: ignore[attr-defined]
+    *(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in ("x", "y", "z"))
+)

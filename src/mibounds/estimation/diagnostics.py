@@ -9,9 +9,8 @@ import math
 import numpy as np
 
 from mibounds import validation
-from mibounds.estimation.heldout import HeldoutValues
+from mibounds.estimation.heldout import HeldoutEstimate
 from mibounds.estimation.training import TrainingOutcome
-from mibounds.estimation.uncertainty import Interval
 
 __all__ = [
     "MIN_FOLD_ROWS",
@@ -56,22 +55,25 @@ def constant_column_notes(values: np.ndarray, columns: list[str], name: str) -> 
 
 
 def diagnose(
-    interval: Interval,
-    method: str,
-    ceiling: float | None,
-    certified: Interval,
-    certified_ceiling: float,
+    held: HeldoutEstimate,
     outcome: TrainingOutcome,
-    held: HeldoutValues,
+    *,
     batch_size: int,
     bound: str,
     gaussian_only_z: float | None = None,
 ) -> list[str]:
     """Sentences saying why the estimate may not be trusted (empty when nothing is wrong).
 
-    ``gaussian_only_z``: the Mardia kurtosis z of the scaled rows when the estimate is the
-    Gaussian critic's alone (the learned critics never improved on it), else None.
+    Args:
+        held: The held-out estimate, its interval and the certified lower bound.
+        outcome: How training went.
+        batch_size: K.
+        bound: The bound's registry name.
+        gaussian_only_z: The Mardia kurtosis z of the scaled rows when the estimate is the
+            Gaussian critic's alone (the learned critics never improved on it), else None.
     """
+    interval, certified, ceiling = held.interval, held.certified, held.ceiling
+    certified_ceiling = held.values.infonce_ceiling
     notes = []
     if gaussian_only_z is not None and abs(gaussian_only_z) > NON_GAUSSIAN_Z:
         notes.append(
@@ -119,9 +121,9 @@ def diagnose(
             f"nats between training and held-out rows, against a noise half-width of {half_width:.3f}): the "
             "critics overfit; more rows or a smaller critic narrow it"
         )
-    if method == "bound" and len(held.batch_values) < MIN_HELDOUT_BATCHES:
+    if held.method == "bound" and len(held.values.batch_values) < MIN_HELDOUT_BATCHES:
         notes.append(
-            f"only {len(held.batch_values)} held-out batches of {batch_size} rows: too few samples for this "
+            f"only {len(held.values.batch_values)} held-out batches of {batch_size} rows: too few samples for this "
             "batch size, so the standard error is itself unreliable; pass more rows or a smaller batch_size"
         )
     return notes

@@ -39,9 +39,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mibounds.critics.stacked import stacked_mlp
+from mibounds.estimation._runtime import scaler_for
 from mibounds.estimation.data import as_array, is_pandas
 from mibounds.estimation.diagnostics import check_fold_sizes
 from mibounds.estimation.result import EstimateResult
+from mibounds.estimation.settings import DEFAULT_CRITIC_KWARGS, DEFAULT_PATIENCE, EstimatorSettings
 from mibounds.estimation.training import FoldPlan, TrainingOutcome, fold_plan, train
 from mibounds.estimation.uncertainty import (
     Interval,
@@ -218,9 +220,10 @@ def classifier_bound(
     features: Tensor,
     codes: np.ndarray,
     plan: FoldPlan,
-    settings: dict[str, Any],
+    settings: EstimatorSettings,
+    *,
+    batch_size: int,
     generator: torch.Generator,
-    progress: bool,
 ) -> LabelledValues:
     """Train the fold classifiers and return the Barber–Agakov per-row values (see the module docstring).
 
@@ -228,18 +231,18 @@ def classifier_bound(
         features: Scaled continuous side ``[n, d]`` on the training device.
         codes: ``[n]`` class codes of the categorical side.
         plan: The fold plan.
-        settings: The estimator's checked settings (batch_size, max_steps, learning_rate,
-            weight_decay, eval_every, patience, critic_kwargs).
+        settings: The estimator's settings (training options, patience, critic options).
+        batch_size: K.
         generator: CPU generator for the batches.
-        progress: Show a progress bar on a terminal.
     """
     num_classes = int(codes.max()) + 1
     log_prior = _log_frequencies(codes, num_classes)
+    options = {**DEFAULT_CRITIC_KWARGS["separable"], **(settings.critic_kwargs or {})}
     model = FoldClassifier(
         plan.num_folds,
         features.shape[1],
         torch.as_tensor(log_prior),
-        **settings["critic_kwargs"],
+        **{k: options[k] for k in ("hidden_dim", "num_layers", "activation") if k in options},
     )
     model.to(features.device)
     labels = torch.as_tensor(codes, device=features.device)[:, None]
@@ -248,14 +251,10 @@ def classifier_bound(
         features,
         labels,
         plan,
-        batch_size=settings["batch_size"],
-        max_steps=settings["max_steps"],
-        learning_rate=settings["learning_rate"],
-        weight_decay=settings["weight_decay"],
-        eval_every=settings["eval_every"],
-        patience=settings["patience"],
+        batch_size=batch_size,
+        patience=settings.patience or DEFAULT_PATIENCE,
         generator=generator,
-        progress=progress,
+        **settings.training_options(),
     )
     values: list[np.ndarray] = []
     folds: list[np.ndarray] = []
@@ -322,88 +321,51 @@ def plugin_estimate(x_codes: np.ndarray, y_codes: np.ndarray, confidence: float)
 
 
 def fit_categorical(
-    x: Any,
-    y: Any,
-    sides: tuple[bool, bool],
-    *,
-    settings: dict[str, Any],
-    seed: int,
-    device: torch.device,
-    scaler: Any,
-    batch_size: Any,
-    progress: bool,
+    x: Any, y: Any, sides: tuple[bool, bool], *, settings: EstimatorSettings, seed: int, device: torch.device
 ) -> tuple[EstimateResult, FoldClassifier | None, Any]:
-    """The estimate when x, y or both are categorical (the estimator's ``_fit`` delegates here).
+    """The estimate when x, y or both are categorical (the estimation pipeline's path for labels).
 
     Args:
         x, y: The raw inputs.
         sides: ``(x categorical, y categorical)``, at least one True.
-        settings: The estimator's checked settings plus ``critic_kwargs``.
+        settings: The estimator's settings.
         seed: Seed of the folds, the initialization and the batches.
         device: Where the classifiers train.
-        scaler: The scaler class of the continuous side (``fit`` / ``__call__``), or None.
-        batch_size: ``fold_rows -> K`` (the estimator's rule and its error).
-        progress: Progress bar on a terminal.
 
     Returns:
         ``(result, classifiers or None, the continuous side's fitted scaler or None)``.
     """
-    x_cat, y_cat = sides
-    if x_cat and y_cat:
-        x_codes, _ = as_labels(x, "x")
-        y_codes, _ = as_labels(y, "y")
-        if len(x_codes) != len(y_codes):
-            raise ValueError(f"x has {len(x_codes)} rows and y has {len(y_codes)}; pass one row of y per row of x")
-        interval, ceiling = plugin_estimate(x_codes, y_codes, settings["confidence"])
-        result = _result(
-            interval,
-            ceiling,
-            "plug-in",
-            "contingency table (Miller-Madow)",
-            len(x_codes),
-            settings,
-            seed,
-            device,
-        )
-        return result, None, None
+    if all(sides):
+        return _both_categorical(x, y, settings, seed, device), None, None
     # The classifier predicts the categorical side from the continuous one (MI is symmetric).
-    labels, features, name, other = (x, y, "x", "y") if x_cat else (y, x, "y", "x")
+    labels, features, name, other = (x, y, "x", "y") if sides[0] else (y, x, "y", "x")
     codes, _ = as_labels(labels, name)
     values, _ = as_array(features, other)
     if len(values) != len(codes):
         sizes = {name: len(codes), other: len(values)}
         raise ValueError(f"x has {sizes['x']} rows and y has {sizes['y']}; pass one row of y per row of x")
     check_finite_rows(values, other)
-    check_fold_sizes(len(codes), settings["num_folds"])
+    check_fold_sizes(len(codes), settings.num_folds)
+    scaler = scaler_for(settings.standardize)
     fitted = scaler.fit(values) if scaler is not None else None
     scaled = fitted(values) if fitted is not None else values
-    plan = fold_plan(len(codes), settings["num_folds"], np.random.default_rng(seed))
-    settings = {
-        **settings,
-        "batch_size": batch_size(len(codes) // settings["num_folds"]),
-    }
+    plan = fold_plan(len(codes), settings.num_folds, np.random.default_rng(seed))
+    batch_size = settings.batch_size_for(len(codes) // settings.num_folds)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         features_t = torch.as_tensor(scaled, dtype=torch.float32, device=device)
         held = classifier_bound(
-            features_t,
-            codes,
-            plan,
-            settings,
-            torch.Generator().manual_seed(seed),
-            progress,
+            features_t, codes, plan, settings, batch_size=batch_size, generator=torch.Generator().manual_seed(seed)
         )
-    interval = ba_interval(held, settings["confidence"])
     result = _result(
-        interval,
+        ba_interval(held, settings.confidence),
         held.entropy,
         "barber-agakov",
         f"classifier q({name}|{other})",
         len(codes),
-        settings,
         seed,
         device,
-        held.outcome,
+        (settings.num_folds, batch_size, settings.patience or DEFAULT_PATIENCE, held.outcome),
     )
     if held.outcome.best_step == 0:
         result.warnings.append(
@@ -411,7 +373,32 @@ def fit_categorical(
             "the Barber-Agakov bound of no information (about 0): no dependence was found, and the interval is that "
             "of the bound, not of I; more rows or max_steps may find a weak dependence"
         )
+    result.warnings.extend(_ignored_settings_notes(settings, name))
     return result, held.model, fitted
+
+
+def _both_categorical(x: Any, y: Any, settings: EstimatorSettings, seed: int, device: torch.device) -> EstimateResult:
+    """Two categorical sides: the plug-in estimate of the contingency table."""
+    x_codes, _ = as_labels(x, "x")
+    y_codes, _ = as_labels(y, "y")
+    if len(x_codes) != len(y_codes):
+        raise ValueError(f"x has {len(x_codes)} rows and y has {len(y_codes)}; pass one row of y per row of x")
+    interval, ceiling = plugin_estimate(x_codes, y_codes, settings.confidence)
+    result = _result(interval, ceiling, "plug-in", "contingency table (Miller-Madow)", len(x_codes), seed, device)
+    result.warnings.extend(_ignored_settings_notes(settings, "x", both=True))
+    return result
+
+
+def _ignored_settings_notes(settings: EstimatorSettings, name: str, both: bool = False) -> list[str]:
+    """A note when the bound or critic was set although a categorical side does not use them."""
+    defaults = EstimatorSettings.defaults()
+    if settings.bound == defaults["bound"] and settings.critic == defaults["critic"]:
+        return []
+    what = "the plug-in from the contingency table" if both else "the Barber-Agakov bound of a classifier"
+    return [
+        f"{name} is categorical, so the estimate is {what}: "
+        "the bound and critic settings do not apply (pass discrete='none' to treat integer labels as numbers)"
+    ]
 
 
 def _result(
@@ -420,11 +407,12 @@ def _result(
     method: str,
     critic: str,
     n: int,
-    settings: dict[str, Any],
     seed: int,
     device: torch.device,
-    outcome: TrainingOutcome | None = None,
+    training: tuple[int, int, int, TrainingOutcome] | None = None,
 ) -> EstimateResult:
+    """The result of a categorical path; ``training`` is ``(folds, K, patience, outcome)`` of the classifiers."""
+    folds, batch_size, patience, outcome = training if training is not None else (0, 0, None, None)
     return EstimateResult(
         estimate=interval.estimate,
         ci_low=interval.low,
@@ -438,9 +426,9 @@ def _result(
         bound="ba" if method == "barber-agakov" else "plug-in",
         critic=critic,
         gaussian_mi=None,
-        num_folds=settings["num_folds"] if outcome is not None else 0,
+        num_folds=folds,
         n=n,
-        batch_size=settings.get("batch_size") or 0,
+        batch_size=batch_size,
         steps=outcome.steps if outcome is not None else 0,
         best_step=outcome.best_step if outcome is not None else 0,
         stopped=outcome.stopped if outcome is not None else "closed_form",
@@ -449,7 +437,7 @@ def _result(
         random_state=seed,
         ceiling=ceiling,
         generalization_gap=interval.generalization_gap,
-        patience=settings["patience"] if outcome is not None else None,
+        patience=patience,
         history=outcome.history if outcome is not None else {},
         warnings=[],
     )

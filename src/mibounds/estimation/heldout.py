@@ -43,8 +43,9 @@ import torch
 from torch import Tensor, nn
 
 from mibounds.estimation.training import FoldCritic, FoldPlan
+from mibounds.estimation.uncertainty import Interval, one_sided_lower
 
-__all__ = ["EVALUATION_BLOCK", "HeldoutValues", "evaluate"]
+__all__ = ["EVALUATION_BLOCK", "HeldoutEstimate", "HeldoutValues", "evaluate"]
 
 #: Largest block of rows whose B x B score matrix is formed at once (B - 1 negatives per positive
 #: for the certified lower bound; 1024^2 float64 scores are 8 MB).
@@ -73,6 +74,33 @@ class HeldoutValues:
     batch_values: np.ndarray
     train_log_ratio: float | None
     train_batch_value: float
+
+
+@dataclass(frozen=True)
+class HeldoutEstimate:
+    """What the held-out values say: the estimate with its interval, and the certified lower bound.
+
+    Attributes:
+        values: The per-row and per-batch :class:`HeldoutValues` it was computed from.
+        interval: The estimate and its interval (nats).
+        method: ``"log-ratio"`` (mean held-out log density ratio) or ``"bound"`` (the bound's
+            held-out value on batches of K).
+        certified: The held-out InfoNCE value and its interval (a lower bound on I in expectation).
+        ceiling: Largest value a ``"bound"`` estimate can take at this K, or None.
+        correction: Nats added to the log ratios for the Gaussian critic's fitting penalty.
+    """
+
+    values: HeldoutValues
+    interval: Interval
+    method: str
+    certified: Interval
+    ceiling: float | None = None
+    correction: float = 0.0
+
+    @property
+    def lower_bound(self) -> float:
+        """The one-sided lower confidence limit of the certified lower bound (nats)."""
+        return one_sided_lower(self.certified)
 
 
 @torch.no_grad()

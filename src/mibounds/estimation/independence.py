@@ -4,7 +4,7 @@
 Procedure (one training, then cheap held-out evaluations):
 
 1. Split the rows at random into a training part and a test part (``test_size``).
-2. Fit :class:`~mibounds.estimation.MIEstimator` on the training part only (its cross-fitted
+2. Fit the estimator (:func:`~mibounds.estimation.pipeline.run`) on the training part only (its cross-fitted
    estimate is reported too). The critic of the test is the average of its fold critics,
    :math:`f = \\frac1F \\sum_m f_m`: a fixed function of the training rows.
 3. On the m test rows, the statistic is how much higher f scores the observed pairs than all
@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,11 +44,12 @@ import torch
 from torch import Tensor
 
 from mibounds._progress import progress_bar
-from mibounds.estimation._settings import issue_warnings, resolve_seed
+from mibounds.estimation._runtime import issue_warnings, resolve_seed
 from mibounds.estimation.data import as_array, check_pair
 from mibounds.estimation.discrete import as_labels, categorical_sides, plugin_estimate
-from mibounds.estimation.estimator import MIEstimator
-from mibounds.estimation.result import EstimateResult, _json_safe
+from mibounds.estimation.pipeline import run
+from mibounds.estimation.result import EstimateResult, ResultBase
+from mibounds.estimation.settings import make_settings
 from mibounds.validation import check_int
 
 __all__ = ["IndependenceResult", "independence_test"]
@@ -61,8 +62,8 @@ _ELEMENTS_PER_PASS = 1 << 24
 _PAIR_BLOCK = 256
 
 
-@dataclass
-class IndependenceResult:
+@dataclass(repr=False)
+class IndependenceResult(ResultBase):
     """The outcome of :func:`independence_test`.
 
     Attributes:
@@ -102,9 +103,7 @@ class IndependenceResult:
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as JSON-serializable values (the estimate without its learning curves)."""
-        fields = asdict(self)
-        fields["estimate"].pop("history", None)
-        return _json_safe({**fields, "resolution": self.resolution})
+        return {**super().to_dict(), "resolution": self.resolution}
 
     def summary(self) -> str:
         """Lines for people: the p-value with its resolution, the statistic, the estimate."""
@@ -118,15 +117,15 @@ class IndependenceResult:
             f"{100 * self.estimate.confidence:g}% CI [{self.estimate.ci_low:.3f}, {self.estimate.ci_high:.3f}]"
         )
 
-    def __str__(self) -> str:
-        return "\n".join([self.summary()] + [f"warning: {w}" for w in self.warnings])
-
-    def __repr__(self) -> str:
-        return (
-            f"IndependenceResult(p_value={self.p_value:.4g}, statistic={self.statistic:.4f}, "
-            f"num_permutations={self.num_permutations}, n_train={self.n_train}, n_test={self.n_test}, "
-            f"estimate={self.estimate.estimate:.4f}, warnings={len(self.warnings)})"
-        )
+    def _repr_items(self) -> list[str]:
+        return [
+            f"p_value={self.p_value:.4g}",
+            f"statistic={self.statistic:.4f}",
+            f"num_permutations={self.num_permutations}",
+            f"n_train={self.n_train}",
+            f"n_test={self.n_test}",
+            f"estimate={self.estimate.estimate:.4f}",
+        ]
 
 
 def independence_test(
@@ -141,8 +140,8 @@ def independence_test(
 ) -> IndependenceResult:
     """Test H0: X and Y are independent, with a p-value that is exact for any critic.
 
-    A critic is trained on part of the rows (:class:`MIEstimator`, every setting at its default
-    unless given in ``estimator_params``); on the other rows its score of the observed pairs is
+    A critic is trained on part of the rows (:func:`mibounds.estimate`'s pipeline, every option at
+    its default unless given in ``estimator_params``); on the other rows its score of the observed pairs is
     compared with its scores of permuted pairs. See the module docstring for the maths.
 
     Args:
@@ -152,7 +151,8 @@ def independence_test(
         test_size: Share of the rows the test is computed on (the rest train the critic).
         random_state: Seed of the split, the permutations and the estimator (None: random).
         progress: Show progress bars on a terminal.
-        **estimator_params: Settings of :class:`MIEstimator` (``max_steps``, ``critic``, ...).
+        **estimator_params: Options of :class:`~mibounds.estimation.settings.EstimatorSettings`
+            (``max_steps``, ``critic``, ...).
 
     Returns:
         The :class:`IndependenceResult` (``p_value``, ``statistic``, ``estimate``, ...).
@@ -193,10 +193,11 @@ def independence_test(
 
     if any(sides):  # the labels as codes, so the training part's classes are named alike
         estimator_params = {**estimator_params, "discrete": "x" if sides[0] else "y"}
-    estimator = MIEstimator(random_state=seed, progress=progress, **estimator_params)
-    estimator._fit(xa[train], ya[train])
-    issue_warnings(estimator.result_.warnings)
-    device = estimator.device_
+    estimator = run(
+        xa[train], ya[train], make_settings({**estimator_params, "random_state": seed, "progress": progress})
+    )
+    issue_warnings(estimator.result.warnings)
+    device = estimator.device
     generator = torch.Generator().manual_seed(seed)
     permutations = torch.stack([torch.randperm(n_test, generator=generator) for _ in range(num_permutations)]).to(
         device
@@ -209,19 +210,19 @@ def independence_test(
                 "a class has rows in the test part but none in the training part; pass more rows or merge rare classes"
             )
         codes = np.searchsorted(seen, codes)
-        scaler = estimator.y_scaler_ if sides[0] else estimator.x_scaler_
+        scaler = estimator.y_scaler if sides[0] else estimator.x_scaler
         features_t = torch.as_tensor(
             scaler(features) if scaler is not None else features, dtype=torch.float32, device=device
         )
         observed, null = _classifier_statistics(
-            estimator.model_, features_t, torch.as_tensor(codes, device=device), permutations
+            estimator.model, features_t, torch.as_tensor(codes, device=device), permutations
         )
     else:
-        xt = torch.as_tensor(estimator.x_scaler_(xa[test]), dtype=torch.float32, device=device)
-        yt = torch.as_tensor(estimator.y_scaler_(ya[test]), dtype=torch.float32, device=device)
+        xt = torch.as_tensor(estimator.x_scaler(xa[test]), dtype=torch.float32, device=device)
+        yt = torch.as_tensor(estimator.y_scaler(ya[test]), dtype=torch.float32, device=device)
         with torch.no_grad():
-            observed, null = _statistics(estimator, xt, yt, permutations, progress)
-    return _result(observed, null, len(train), n_test, estimator, seed, start)
+            observed, null = _statistics(estimator.model, xt, yt, permutations, progress)
+    return _result(observed, null, len(train), n_test, estimator.result, seed, start)
 
 
 @torch.no_grad()
@@ -251,18 +252,18 @@ def _categorical_test(
 ) -> IndependenceResult:
     """Both categorical: the plug-in MI of all rows against B re-pairings (a permutation G-test)."""
     seed = resolve_seed(random_state)
-    estimator = MIEstimator(random_state=seed, progress=progress, **{**estimator_params, "discrete": "both"})
-    estimator._fit(x_codes, y_codes)
+    settings = make_settings({**estimator_params, "random_state": seed, "progress": progress, "discrete": "both"})
+    estimator = run(x_codes, y_codes, settings)
     rng = np.random.default_rng(seed)
     observed = plugin_estimate(x_codes, y_codes, 0.95)[0].estimate
     null = np.array(
         [plugin_estimate(x_codes, rng.permutation(y_codes), 0.95)[0].estimate for _ in range(num_permutations)]
     )
-    return _result(observed, null, 0, len(x_codes), estimator, seed, start)
+    return _result(observed, null, 0, len(x_codes), estimator.result, seed, start)
 
 
 def _result(
-    observed: float, null: np.ndarray, n_train: int, n_test: int, estimator: MIEstimator, seed: int, start: float
+    observed: float, null: np.ndarray, n_train: int, n_test: int, estimate: EstimateResult, seed: int, start: float
 ) -> IndependenceResult:
     """The exact permutation p-value and its summary.
 
@@ -285,19 +286,16 @@ def _result(
         num_permutations=num_permutations,
         n_train=n_train,
         n_test=n_test,
-        estimate=estimator.result_,
+        estimate=estimate,
         random_state=seed,
         seconds=time.perf_counter() - start,
-        warnings=list(estimator.result_.warnings),
+        warnings=list(estimate.warnings),
     )
 
 
 @torch.no_grad()
-def _statistics(
-    estimator: MIEstimator, x: Tensor, y: Tensor, permutations: Tensor, progress: bool
-) -> tuple[float, np.ndarray]:
+def _statistics(model: Any, x: Tensor, y: Tensor, permutations: Tensor, progress: bool) -> tuple[float, np.ndarray]:
     """The observed statistic and the ``[B]`` permuted ones, for the average of the fold critics."""
-    model = estimator.model_
     with torch.random.fork_rng(devices=[]):  # exporting a stacked member initializes a fresh module
         members = [model.member(m) for m in range(model.num_members)]
     embedded = [member.embeddings(x, y) for member in members]

@@ -13,18 +13,17 @@ jointly (its MI is not the sum of its columns').
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
 from mibounds._progress import progress_bar
 from mibounds.estimation.data import is_pandas
-from mibounds.estimation.estimator import estimate
-from mibounds.estimation.result import EstimateResult
-from mibounds.validation import MIBoundsWarning
+from mibounds.estimation.pipeline import run
+from mibounds.estimation.result import ResultBase
+from mibounds.estimation.settings import make_settings
 
 __all__ = ["FeatureRanking", "FeatureScore", "rank_features"]
 
@@ -43,8 +42,8 @@ class FeatureScore:
     warnings: list[str] = field(default_factory=list)
 
 
-@dataclass
-class FeatureRanking:
+@dataclass(repr=False)
+class FeatureRanking(ResultBase):
     """Features sorted by estimated MI with the target, highest first.
 
     Attributes:
@@ -62,9 +61,10 @@ class FeatureRanking:
         """Feature names, highest estimate first."""
         return [score.name for score in self.scores]
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serializable fields."""
-        return asdict(self)
+    @property
+    def warnings(self) -> list[str]:  # type: ignore[override]
+        """Every feature's warnings, each saying which feature it concerns."""
+        return [f"{score.name}: {w}" for score in self.scores for w in score.warnings]
 
     def to_frame(self) -> Any:
         """The scores as a pandas DataFrame (needs pandas)."""
@@ -72,7 +72,8 @@ class FeatureRanking:
 
         return pd.DataFrame([{k: v for k, v in asdict(s).items() if k != "warnings"} for s in self.scores])
 
-    def __str__(self) -> str:
+    def summary(self) -> str:
+        """The table: one line per feature, highest estimate first, flagged where it has warnings."""
         width = max(len("feature"), *(len(s.name) for s in self.scores))
         level = f"{100 * self.confidence:g}%"
         lines = [
@@ -83,6 +84,12 @@ class FeatureRanking:
             flag = "  (warning)" if s.warnings else ""
             lines.append(f"{s.name:<{width}}  {s.estimate:8.3f}  [{s.ci_low:6.3f}, {s.ci_high:6.3f}]  {s.method}{flag}")
         return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()  # the table flags the features with warnings; to_dict() holds them
+
+    def _repr_items(self) -> list[str]:
+        return [f"names={self.names!r}", f"confidence={self.confidence:g}", f"seconds={self.seconds:.1f}"]
 
 
 def rank_features(
@@ -101,7 +108,7 @@ def rank_features(
         groups: Optional ``{name: columns}`` scored jointly instead of one column at a time
             (columns by name for a DataFrame, by index otherwise).
         progress: A bar over the features on a terminal.
-        **params: Settings of :func:`mibounds.estimate`, shared by every feature
+        **params: Options of :class:`~mibounds.estimation.settings.EstimatorSettings`, shared by every feature
             (``random_state``, ``max_steps``, ``discrete``, ...).
 
     Returns:
@@ -117,7 +124,7 @@ def rank_features(
         ['x[2]', 'x[1]', 'x[0]']
     """
     start = time.perf_counter()
-    params = {"progress": False, **params}
+    settings = make_settings({"progress": False, **params})
     frame = x if is_pandas(x) and hasattr(x, "columns") else None
     array = None if frame is not None else np.asarray(x)
     if array is not None and array.ndim == 1:
@@ -132,9 +139,7 @@ def rank_features(
     bar = progress_bar(len(chosen), progress, desc="features", unit="feature")
     for name, columns in chosen.items():
         part = frame[columns] if frame is not None else array[:, [names.index(c) for c in columns]]  # type: ignore[index]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MIBoundsWarning)  # kept per feature instead
-            result = cast(EstimateResult, estimate(part, y, **params))  # no z: not a conditional result
+        result = run(part, y, settings).result  # its warnings are kept per feature, not issued
         scores.append(
             FeatureScore(
                 name,
@@ -152,8 +157,7 @@ def rank_features(
     if bar is not None:
         bar.close()
     scores.sort(key=lambda s: s.estimate, reverse=True)
-    confidence = params.get("confidence", 0.95)
-    return FeatureRanking(scores, float(confidence), time.perf_counter() - start)
+    return FeatureRanking(scores, settings.confidence, time.perf_counter() - start)
 
 
 def _check_groups(groups: Mapping[str, Sequence[str | int]], names: list[str], by_name: bool) -> dict[str, list[str]]:

@@ -16,11 +16,47 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["EstimateResult"]
+__all__ = ["EstimateResult", "ResultBase"]
 
 
-@dataclass
-class EstimateResult:
+class ResultBase:
+    """What every result of the estimators shares (:class:`mibounds.interfaces.Result`).
+
+    A subclass is a dataclass (declared with ``repr=False``) with a ``warnings`` list, and writes
+    :meth:`summary` and :meth:`_repr_items`; the base gives it ``to_dict()`` (JSON-safe, nested
+    results without their learning curves), ``str()`` (the summary, then one line per warning)
+    and ``repr()``.
+    """
+
+    warnings: list[str]
+
+    def summary(self) -> str:
+        """Lines for people: the number and how it was obtained."""
+        raise NotImplementedError
+
+    def _repr_items(self) -> list[str]:
+        """``name=value`` items of :func:`repr`, the most telling first."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as JSON-serializable Python values (non-finite floats become None; the
+        results nested in this one lose their learning curves)."""
+        fields = asdict(self)  # type: ignore[call-overload]
+        for name, value in fields.items():
+            if isinstance(value, dict) and isinstance(getattr(self, name), ResultBase):
+                value.pop("history", None)
+        return _json_safe(fields)
+
+    def __str__(self) -> str:
+        return "\n".join([self.summary()] + [f"warning: {w}" for w in self.warnings])
+
+    def __repr__(self) -> str:
+        items = [*self._repr_items(), f"warnings={len(self.warnings)}"]
+        return f"{type(self).__name__}({', '.join(items)})"
+
+
+@dataclass(repr=False)
+class EstimateResult(ResultBase):
     """A held-out mutual-information estimate (nats), its uncertainty, a lower bound, provenance.
 
     Two numbers, each honest about what it is:
@@ -61,6 +97,7 @@ class EstimateResult:
         stopped: Why training ended: ``"early_stopping"``, ``"max_steps"`` or ``"diverged"``.
         seconds: Wall time of the whole call.
         device: Where the critics were trained.
+        threads: CPU threads torch used for the estimate (the ``threads`` option; one by default).
         random_state: Seed that reproduces this run.
         ceiling: Largest value a ``"bound"`` estimate can take at this K (log K for InfoNCE), or
             None.
@@ -102,12 +139,9 @@ class EstimateResult:
     generalization_gap: float = 0.0
     bias_correction: float = 0.0
     patience: int | None = None
+    threads: int | None = None
     history: dict[str, list[float]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """All fields as JSON-serializable Python values (non-finite floats become None)."""
-        return _json_safe(asdict(self))
 
     def summary(self) -> str:
         """Three lines for people: the estimate, the lower bound, and how they were obtained."""
@@ -144,17 +178,19 @@ class EstimateResult:
             + f", {self.seconds:.1f} s on {self.device}"
         )
 
-    def __str__(self) -> str:
-        lines = [self.summary()] + [f"warning: {w}" for w in self.warnings]
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return (
-            f"EstimateResult(estimate={self.estimate:.4f}, ci=[{self.ci_low:.4f}, {self.ci_high:.4f}], "
-            f"lower_bound={self.lower_bound:.4f}, stderr={self.stderr:.4f}, confidence={self.confidence:g}, "
-            f"method={self.method!r}, bound={self.bound!r}, critic={self.critic!r}, n={self.n}, "
-            f"steps={self.steps}, warnings={len(self.warnings)})"
-        )
+    def _repr_items(self) -> list[str]:
+        return [
+            f"estimate={self.estimate:.4f}",
+            f"ci=[{self.ci_low:.4f}, {self.ci_high:.4f}]",
+            f"lower_bound={self.lower_bound:.4f}",
+            f"stderr={self.stderr:.4f}",
+            f"confidence={self.confidence:g}",
+            f"method={self.method!r}",
+            f"bound={self.bound!r}",
+            f"critic={self.critic!r}",
+            f"n={self.n}",
+            f"steps={self.steps}",
+        ]
 
 
 def _json_safe(value: Any) -> Any:

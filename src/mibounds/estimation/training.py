@@ -401,9 +401,7 @@ def train(
         model.train()
         return float(values.mean())
 
-    best_value = check()
-    best_state, best_step, stale = _copy_state(model), 0, 0
-    history: dict[str, list[float]] = {"step": [0], "train": [math.nan], "validation": [best_value]}
+    best = _BestCheck(model, check())
     running = torch.zeros((), device=x.device)
     since_check, step, stopped = 0, 0, "max_steps"
     bar = progress_bar(max_steps, progress, desc="training critics", unit="step", leave=False, dynamic_ncols=True)
@@ -428,29 +426,44 @@ def train(
                 train_mean = float(running) / since_check
                 running.zero_()
                 since_check = 0
-                val = check()
-                history["step"].append(step)
-                history["train"].append(train_mean)
-                history["validation"].append(val)
-                if not (math.isfinite(train_mean) and math.isfinite(val) and optimizer.is_finite()):
-                    stopped = "diverged"
-                    break
-                if val > best_value:
-                    best_value, best_step, stale = val, step, 0
-                    best_state = _copy_state(model)
-                else:
-                    stale += 1
+                verdict = best.record(step, train_mean, check(), optimizer.is_finite(), patience)
                 if bar is not None:
-                    bar.set_postfix(validation=f"{val:.4f}", best=f"{best_value:.4f}", refresh=False)
-                if stale >= patience:
-                    stopped = "early_stopping"
+                    bar.set_postfix(
+                        validation=f"{best.history['validation'][-1]:.4f}", best=f"{best.value:.4f}", refresh=False
+                    )
+                if verdict is not None:
+                    stopped = verdict
                     break
     finally:
         if bar is not None:
             bar.close()
-    model.load_state_dict(best_state)
+    model.load_state_dict(best.state)
     model.eval()
-    return TrainingOutcome(step, best_step, best_value, stopped, history)
+    return TrainingOutcome(step, best.step, best.value, stopped, best.history)
+
+
+class _BestCheck:
+    """The validation checks of :func:`train`: their history, and the best one with its weights."""
+
+    def __init__(self, model: nn.Module, initial: float) -> None:
+        self.model = model
+        self.value, self.step, self.stale = initial, 0, 0
+        self.state = _copy_state(model)
+        self.history: dict[str, list[float]] = {"step": [0], "train": [math.nan], "validation": [initial]}
+
+    def record(self, step: int, train_mean: float, value: float, finite_weights: bool, patience: int) -> str | None:
+        """Record a check; returns why training stops now (``"diverged"``, ``"early_stopping"``) or None."""
+        self.history["step"].append(step)
+        self.history["train"].append(train_mean)
+        self.history["validation"].append(value)
+        if not (math.isfinite(train_mean) and math.isfinite(value) and finite_weights):
+            return "diverged"
+        if value > self.value:
+            self.value, self.step, self.stale = value, step, 0
+            self.state = _copy_state(self.model)
+        else:
+            self.stale += 1
+        return "early_stopping" if self.stale >= patience else None
 
 
 def _copy_state(module: nn.Module) -> dict[str, Tensor]:

@@ -1,8 +1,10 @@
-"""Settings shared by the estimation entry points (private): the seed, the device, the warnings."""
+"""What every estimation entry point does at run time (private): the seed, the device, the threads, the warnings."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -54,3 +56,22 @@ def scaler_for(standardize: bool | str) -> type[Standardizer] | type[QuantileNor
     if standardize is False or standardize is None:
         return None
     raise ValueError(f"standardize must be True (or 'quantile'), 'zscore' or False, got {standardize!r}")
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[int]:
+    """Run the body with ``threads`` intra-op threads (None: one), then restore the caller's number.
+
+    The estimator's products are small: OpenMP threads that spin between them win little on a
+    quiet machine and lose badly to any other busy process, so it uses one unless told otherwise,
+    and leaves the caller's torch setting as it found it.
+    """
+    chosen = 1 if threads is None else threads
+    before = torch.get_num_threads()
+    if chosen != before:
+        torch.set_num_threads(chosen)
+    try:
+        yield chosen
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)

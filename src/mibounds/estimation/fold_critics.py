@@ -1,0 +1,116 @@
+"""Build the estimator's fold critics from its settings: :func:`build_fold_critic`.
+
+Member m of the stack scores pairs with a Gaussian critic fitted in closed form on its training
+and validation folds (the exact log density ratio when the dependence is a Gaussian copula, at
+any MI) plus a learned residual critic that starts at zero, and carries its own bound (and
+baseline, for bounds that need one).
+
+Example:
+    >>> import numpy as np, torch
+    >>> from mibounds.estimation.fold_critics import build_fold_critic
+    >>> from mibounds.estimation.settings import EstimatorSettings
+    >>> from mibounds.estimation.training import fold_plan
+    >>> x = torch.randn(100, 2)
+    >>> plan = fold_plan(100, 5, np.random.default_rng(0))
+    >>> model, name = build_fold_critic(EstimatorSettings(), x, x + torch.randn(100, 2), plan)
+    >>> name, model(x[:8], x[:8]).shape  # [members, K, K]
+    ('gaussian+separable', torch.Size([5, 8, 8]))
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from mibounds import bounds, critics
+from mibounds.estimation.settings import EstimatorSettings
+from mibounds.estimation.training import FoldCritic, FoldPlan, MemberList
+
+__all__ = ["CHEAP_SCORES", "build_fold_critic", "fit_rows"]
+
+# Named critics with a stacked form that runs the M members in one pass.
+_STACKED = {"separable": "StackedSeparableCritic", "concat": "StackedConcatCritic"}
+#: Critics whose score matrix of a block of B rows costs O(B) network evaluations (the others
+#: need a network call per pair, so they are evaluated over smaller blocks).
+CHEAP_SCORES = frozenset({"separable", "bilinear"})
+
+
+def fit_rows(plan: FoldPlan) -> int:
+    """Rows each Gaussian critic is fitted on (its training and validation folds; the smallest)."""
+    return min(len(plan.training(m)) + len(plan.validation(m)) for m in range(plan.num_folds))
+
+
+def build_fold_critic(settings: EstimatorSettings, x: Tensor, y: Tensor, plan: FoldPlan) -> tuple[FoldCritic, str]:
+    """The fold critics: a Gaussian base and a residual per fold, a bound (and baseline) each.
+
+    Args:
+        settings: The estimator's settings (bound, critic, gaussian, critic and bound options).
+        x: Scaled rows of x ``[n, dx]`` (the Gaussian critics are fitted on their folds' rows).
+        y: Scaled rows of y ``[n, dy]``.
+        plan: The fold plan.
+
+    Returns:
+        ``(model, name)``: the :class:`~mibounds.estimation.training.FoldCritic` in float32, and
+        what scores the pairs (``"gaussian+separable"``, ``"gaussian"``, a module's class name).
+
+    Raises:
+        ValueError: When the Gaussian critic's covariance would be singular (too few rows).
+    """
+    info, bound_params = bounds.parse(settings.bound, **(settings.bound_kwargs or {}))
+    members = plan.num_folds
+    bound_list = [bounds.make(info.name, **bound_params) for _ in range(members)]
+    residual, name = _residual(settings, x.shape[1], y.shape[1], members)
+    base = _gaussian_base(x, y, plan) if settings.gaussian else None
+    if base is not None:
+        name = "gaussian" if residual is None else f"gaussian+{name}"
+    baselines = None
+    if "log_baseline" in info.needs:
+        baselines = [critics.MLPBaseline(y.shape[1]) for _ in range(members)]
+    return FoldCritic(residual, base, bound_list, baselines).float(), name
+
+
+def _gaussian_base(x: Tensor, y: Tensor, plan: FoldPlan) -> critics.GaussianCritic:
+    rows_per_fit, columns = fit_rows(plan), x.shape[1] + y.shape[1]
+    if rows_per_fit <= columns + 1:
+        raise ValueError(
+            f"the Gaussian critic fits the covariance of {x.shape[1]} + {y.shape[1]} columns from "
+            f"{rows_per_fit} rows per fold, which is singular: pass more than "
+            f"{(columns + 1) * plan.num_folds // (plan.num_folds - 1) + 1} rows, fewer columns "
+            "(e.g. a PCA of each side), or gaussian=False"
+        )
+    fits = []
+    for m in range(plan.num_folds):
+        rows = torch.as_tensor(np.concatenate([plan.training(m), plan.validation(m)]), device=x.device)
+        fits.append(critics.GaussianCritic.fit(x[rows], y[rows]))
+    return critics.GaussianCritic.stack(fits).float()
+
+
+def _residual(settings: EstimatorSettings, dim_x: int, dim_y: int, members: int) -> tuple[nn.Module | None, str]:
+    """The learned critics of the members (zero at the start), and their name."""
+    critic = settings.critic
+    if critic is None:
+        return None, "gaussian"
+    if isinstance(critic, nn.Module):
+        copies = [copy.deepcopy(critic) for _ in range(members)]
+        for member in copies[1:]:  # fresh initial weights, so the members differ
+            for module in member.modules():
+                reset = getattr(module, "reset_parameters", None)
+                if callable(reset):
+                    reset()
+        return MemberList(copies), type(critic).__name__
+    kwargs = settings.critic_options()
+    stacked = _STACKED.get(critic)
+    last: Any = None
+    if stacked is not None:
+        residual: Any = getattr(critics, stacked)(members, dim_x, dim_y, **kwargs)
+        last = residual.h[-1] if critic == "separable" else residual.net[-1]
+    else:
+        residual = MemberList([critics.make(critic, dim_x, dim_y, **kwargs) for _ in range(members)])
+    with torch.no_grad():  # start at zero: the residual adds to the Gaussian critic
+        for tensor in (last.weight, last.bias) if last is not None else residual.parameters():
+            tensor.zero_()
+    return residual, critic

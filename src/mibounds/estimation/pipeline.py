@@ -1,0 +1,376 @@
+"""One estimate, stage by stage: :func:`run` (what :func:`mibounds.estimate` and every other face call).
+
+The stages, in order, each a function of the previous ones' outputs and the settings:
+
+1. :func:`validate`: check and convert the inputs (NumPy, torch, pandas; a 1-d array is one
+   feature); note constant columns.
+2. :func:`prepare`: map every column to standard-normal scores through its empirical CDF
+   (``standardize``; MI is unchanged by increasing per-column maps, and the map uses each column
+   on its own, never the pairing), cut the shuffled rows into folds
+   (:class:`~mibounds.estimation.training.FoldPlan`: critic m trains on ``num_folds - 2`` folds,
+   early-stops on fold m + 1 and is evaluated on fold m), and choose the patience from Mardia's
+   kurtosis test of joint Gaussianity.
+3. :func:`fit`: build the fold critics (:func:`~mibounds.estimation.fold_critics.build_fold_critic`:
+   a Gaussian critic fitted in closed form plus a learned residual that starts at zero) and train
+   them side by side on the bound, with Adam and early stopping on their validation folds.
+4. :func:`evaluate`: score every row with the critic that never saw it
+   (:mod:`mibounds.estimation.heldout`): the estimate (the mean held-out log density ratio for
+   ``js``, ``smile``, ``nwj``; the bound's held-out batch value for the others) with its
+   cross-fitted interval, and the certified lower bound (held-out InfoNCE; it can never exceed
+   log B, B the block size: McAllester & Stratos 2020).
+5. :func:`diagnose`: the reasons to distrust the number (:mod:`mibounds.estimation.diagnostics`).
+6. :func:`assemble`: the :class:`~mibounds.estimation.result.EstimateResult`.
+
+A categorical side takes its own path after :func:`validate` (:mod:`mibounds.estimation.discrete`).
+No stage calls back into a public face; the faces only make the settings and call :func:`run`.
+
+References:
+    Cross-fitting: Chernozhukov et al. (2018), "Double/debiased machine learning", Econometrics
+    Journal 21(1). The plug-in log-ratio estimate from a classifier: Liao et al. (2020), "DEMI:
+    Discriminative estimator of mutual information" (arXiv:2010.01766). The limit of lower
+    bounds: McAllester & Stratos (2020), "Formal limitations on the measurement of mutual
+    information", AISTATS.
+
+Example:
+    >>> import numpy as np
+    >>> from mibounds.estimation.pipeline import run
+    >>> from mibounds.estimation.settings import EstimatorSettings
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(2000, 1))
+    >>> fitted = run(x, x + rng.normal(size=(2000, 1)), EstimatorSettings(max_steps=200, random_state=0, progress=False))
+    >>> fitted.result.method, fitted.plan.num_folds
+    ('log-ratio', 5)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from mibounds.estimation._runtime import resolve_device, resolve_seed, scaler_for, torch_threads
+from mibounds.estimation.data import as_array, check_pair
+from mibounds.estimation.diagnostics import (
+    NON_GAUSSIAN_Z,
+    check_fold_sizes,
+    check_scaled,
+    constant_column_notes,
+    deterministic_notes,
+    fit_penalty_notes,
+    kurtosis_z,
+)
+from mibounds.estimation.diagnostics import diagnose as diagnose_notes
+from mibounds.estimation.discrete import categorical_sides, fit_categorical
+from mibounds.estimation.fold_critics import CHEAP_SCORES, build_fold_critic, fit_rows
+from mibounds.estimation.heldout import EVALUATION_BLOCK, HeldoutEstimate, HeldoutValues, gaussian_fit_penalty
+from mibounds.estimation.heldout import evaluate as evaluate_folds
+from mibounds.estimation.result import EstimateResult
+from mibounds.estimation.scaling import Standardizer
+from mibounds.estimation.settings import DEFAULT_PATIENCE, NON_GAUSSIAN_PATIENCE, EstimatorSettings
+from mibounds.estimation.training import FoldCritic, FoldPlan, TrainingOutcome, fold_plan, train
+from mibounds.estimation.uncertainty import Interval, crossfit_interval, heldout_interval
+
+__all__ = [
+    "FittedEstimate",
+    "PreparedData",
+    "TrainedCritics",
+    "ValidData",
+    "assemble",
+    "diagnose",
+    "evaluate",
+    "fit",
+    "prepare",
+    "run",
+    "validate",
+]
+
+# Rows per block for critics that evaluate a network on every pair.
+_PAIRWISE_BLOCK = 128
+# Most columns (x and y together) for which the joint Gaussianity of the normal scores is tested.
+_MAX_KURTOSIS_COLUMNS = 1000
+
+
+@dataclass(frozen=True)
+class FittedEstimate:
+    """What one estimate leaves: the result and the fitted parts behind it.
+
+    Attributes:
+        result: The :class:`EstimateResult`.
+        model: The trained fold critics (:class:`~mibounds.estimation.training.FoldCritic`), the
+            fold classifiers of a categorical side, or None (two categorical sides).
+        plan: The fold plan (None for categories).
+        heldout: The per-row held-out values (None for categories).
+        x_scaler, y_scaler: The per-column maps applied before the critics (None for a
+            categorical side).
+        device: Where the critics live.
+        n_features: Columns of x and y (None for categories).
+    """
+
+    result: EstimateResult
+    model: Any
+    plan: FoldPlan | None
+    heldout: HeldoutValues | None
+    x_scaler: Any
+    y_scaler: Any
+    device: torch.device
+    n_features: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class ValidData:
+    """Stage 1: the inputs as float arrays, their column names, and what they say already."""
+
+    x: np.ndarray
+    y: np.ndarray
+    x_columns: list[str]
+    y_columns: list[str]
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """Stage 2: the scaled rows on the device, the folds, and the training choices made from the data."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    x_scaler: Any
+    y_scaler: Any
+    plan: FoldPlan
+    seed: int
+    device: torch.device
+    batch_size: int
+    patience: int
+    kurtosis_z: float | None
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class TrainedCritics:
+    """Stage 3: the trained fold critics, their name, and how training went."""
+
+    model: FoldCritic
+    critic: str
+    outcome: TrainingOutcome
+
+
+def run(x: Any, y: Any, settings: EstimatorSettings) -> FittedEstimate:
+    """Estimate I(X; Y) from paired rows: the stages of the module docstring, in order.
+
+    Args:
+        x: ``[n, dx]`` samples (NumPy, torch, pandas; 1-d = one feature).
+        y: ``[n, dy]`` samples, row i paired with row i of x.
+        settings: The checked options.
+
+    Returns:
+        The :class:`FittedEstimate`. Its ``result.warnings`` are not issued here: each face issues
+        them, pointing at its caller.
+    """
+    start = time.perf_counter()
+    with torch_threads(settings.threads):
+        sides = categorical_sides(x, y, settings.discrete)
+        if any(sides):
+            return _categorical(x, y, sides, settings, start)
+        data = validate(x, y, settings)
+        prepared = prepare(data, settings)
+        trained = fit(prepared, settings)
+        held = evaluate(prepared, trained, settings)
+        notes = diagnose(data, prepared, trained, held, settings)
+        result = assemble(prepared, trained, held, notes, settings, time.perf_counter() - start)
+    return FittedEstimate(
+        result,
+        trained.model,
+        prepared.plan,
+        held.values,
+        prepared.x_scaler,
+        prepared.y_scaler,
+        prepared.device,
+        (data.x.shape[1], data.y.shape[1]),
+    )
+
+
+def validate(x: Any, y: Any, settings: EstimatorSettings) -> ValidData:
+    """Stage 1: float arrays with one row per sample and enough rows for the folds."""
+    xa, x_columns = as_array(x, "x")
+    ya, y_columns = as_array(y, "y")
+    n = check_pair(xa, ya)
+    check_fold_sizes(n, settings.num_folds)
+    notes = constant_column_notes(xa, x_columns, "x") + constant_column_notes(ya, y_columns, "y")
+    return ValidData(xa, ya, x_columns, y_columns, notes)
+
+
+def prepare(data: ValidData, settings: EstimatorSettings) -> PreparedData:
+    """Stage 2: per-column scaling, the fold plan, the batch size and the patience."""
+    n = len(data.x)
+    batch_size = settings.batch_size_for(n // settings.num_folds)
+    seed = resolve_seed(settings.random_state)
+    plan = fold_plan(n, settings.num_folds, np.random.default_rng(seed))
+    scaler = scaler_for(settings.standardize)
+    x_scaler: Any = Standardizer.identity(data.x.shape[1]) if scaler is None else scaler.fit(data.x)
+    y_scaler: Any = Standardizer.identity(data.y.shape[1]) if scaler is None else scaler.fit(data.y)
+    xs, ys = x_scaler(data.x), y_scaler(data.y)
+    check_scaled(xs, data.x_columns, "x", settings.standardize)
+    check_scaled(ys, data.y_columns, "y", settings.standardize)
+    device = resolve_device(settings.device)
+    z = _joint_kurtosis_z(xs, ys)
+    chosen = NON_GAUSSIAN_PATIENCE if z is not None and abs(z) > NON_GAUSSIAN_Z else DEFAULT_PATIENCE
+    return PreparedData(
+        x=torch.as_tensor(xs, dtype=torch.float32, device=device),
+        y=torch.as_tensor(ys, dtype=torch.float32, device=device),
+        x_scaler=x_scaler,
+        y_scaler=y_scaler,
+        plan=plan,
+        seed=seed,
+        device=device,
+        batch_size=batch_size,
+        patience=settings.patience or chosen,
+        kurtosis_z=z,
+        notes=deterministic_notes(xs, ys, data.x_columns, data.y_columns),
+    )
+
+
+def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
+    """Stage 3: build the fold critics (seeded, leaving the global RNG as it was) and train them."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(prepared.seed)
+        model, critic = build_fold_critic(settings, prepared.x, prepared.y, prepared.plan)
+    model.to(prepared.device)
+    outcome = train(
+        model,
+        prepared.x,
+        prepared.y,
+        prepared.plan,
+        batch_size=prepared.batch_size,
+        patience=prepared.patience,
+        generator=torch.Generator().manual_seed(prepared.seed),
+        **settings.training_options(),
+    )
+    return TrainedCritics(model, critic, outcome)
+
+
+def evaluate(prepared: PreparedData, trained: TrainedCritics, settings: EstimatorSettings) -> HeldoutEstimate:
+    """Stage 4: the held-out estimate with its interval, and the certified lower bound."""
+    model, plan, batch_size = trained.model, prepared.plan, prepared.batch_size
+    cheap = settings.critic is None or (isinstance(settings.critic, str) and settings.critic in CHEAP_SCORES)
+    with torch.random.fork_rng(devices=[]):  # exporting a stacked member initializes a fresh module
+        held = evaluate_folds(
+            model, prepared.x, prepared.y, plan, batch_size, EVALUATION_BLOCK if cheap else _PAIRWISE_BLOCK
+        )
+    correction = 0.0
+    if model.base is not None and held.log_ratio is not None:  # the fitted Gaussian's held-out bias
+        correction = gaussian_fit_penalty(prepared.x.shape[1], prepared.y.shape[1], fit_rows(plan))
+        held = dataclasses.replace(
+            held,
+            log_ratio=held.log_ratio + correction,
+            train_log_ratio=None if held.train_log_ratio is None else held.train_log_ratio - correction,
+        )
+    interval, method = _interval(held, settings.confidence, model.bound.name)
+    return HeldoutEstimate(
+        values=held,
+        interval=interval,
+        method=method,
+        certified=crossfit_interval(held.infonce, held.log_ratio_fold, settings.confidence),
+        ceiling=None if method == "log-ratio" else model.bound.ceiling(batch_size),
+        correction=correction,
+    )
+
+
+def diagnose(
+    data: ValidData,
+    prepared: PreparedData,
+    trained: TrainedCritics,
+    held: HeldoutEstimate,
+    settings: EstimatorSettings,
+) -> list[str]:
+    """Stage 5: every reason to distrust the estimate, one sentence each."""
+    gaussian_only = trained.model.base is not None and trained.outcome.best_step == 0
+    return [
+        *data.notes,
+        *prepared.notes,
+        *diagnose_notes(
+            held,
+            trained.outcome,
+            batch_size=prepared.batch_size,
+            bound=trained.model.bound.name,
+            gaussian_only_z=prepared.kurtosis_z if gaussian_only else None,
+        ),
+        *fit_penalty_notes(held.correction, prepared.x.shape[1], prepared.y.shape[1], fit_rows(prepared.plan)),
+    ]
+
+
+def assemble(
+    prepared: PreparedData,
+    trained: TrainedCritics,
+    held: HeldoutEstimate,
+    notes: list[str],
+    settings: EstimatorSettings,
+    seconds: float,
+) -> EstimateResult:
+    """Stage 6: the :class:`EstimateResult`."""
+    model, outcome, interval = trained.model, trained.outcome, held.interval
+    return EstimateResult(
+        estimate=interval.estimate,
+        ci_low=interval.low,
+        ci_high=interval.high,
+        stderr=interval.stderr,
+        confidence=interval.confidence,
+        lower_bound=held.lower_bound,
+        lower_bound_value=held.certified.estimate,
+        lower_bound_ceiling=held.values.infonce_ceiling,
+        method=held.method,
+        bound=model.bound.name,
+        critic=trained.critic,
+        gaussian_mi=None if model.base is None else float(np.mean(model.base.mutual_information)),
+        num_folds=prepared.plan.num_folds,
+        n=len(prepared.x),
+        batch_size=prepared.batch_size,
+        steps=outcome.steps,
+        best_step=outcome.best_step,
+        stopped=outcome.stopped,
+        seconds=seconds,
+        device=str(prepared.device),
+        random_state=prepared.seed,
+        ceiling=held.ceiling,
+        generalization_gap=interval.generalization_gap,
+        bias_correction=held.correction,
+        patience=prepared.patience,
+        threads=torch.get_num_threads(),
+        history=outcome.history,
+        warnings=notes,
+    )
+
+
+def _categorical(x: Any, y: Any, sides: tuple[bool, bool], settings: EstimatorSettings, start: float) -> FittedEstimate:
+    """The path of a categorical side (:func:`~mibounds.estimation.discrete.fit_categorical`)."""
+    seed = resolve_seed(settings.random_state)
+    device = resolve_device(settings.device)
+    result, model, scaler = fit_categorical(x, y, sides, settings=settings, seed=seed, device=device)
+    result = dataclasses.replace(result, seconds=time.perf_counter() - start)
+    return FittedEstimate(result, model, None, None, scaler if sides[1] else None, scaler if sides[0] else None, device)
+
+
+def _interval(held: HeldoutValues, confidence: float, bound: str) -> tuple[Interval, str]:
+    """The estimate with its interval, and how it was made (``"log-ratio"`` or ``"bound"``)."""
+    if held.log_ratio is not None:
+        return crossfit_interval(held.log_ratio, held.log_ratio_fold, confidence, held.train_log_ratio), "log-ratio"
+    if len(held.batch_values) < 2:
+        raise ValueError(
+            f"the held-out folds hold fewer than 2 batches for the {bound} bound's value; pass a smaller "
+            "batch_size or more rows"
+        )
+    return heldout_interval(held.batch_values, [held.train_batch_value], confidence), "bound"
+
+
+def _joint_kurtosis_z(xs: np.ndarray, ys: np.ndarray) -> float | None:
+    """Mardia's kurtosis z of the scaled rows of x and y together, or None where the test says little.
+
+    The test needs many more rows than columns, and costs O(n p^2 + p^3): with more than
+    :data:`_MAX_KURTOSIS_COLUMNS` columns, or fewer than 10 rows a column, it is skipped.
+    """
+    rows, columns = xs.shape[0], xs.shape[1] + ys.shape[1]
+    if columns > _MAX_KURTOSIS_COLUMNS or rows < 10 * columns:
+        return None
+    return kurtosis_z(np.hstack([xs, ys]))
