@@ -25,6 +25,14 @@ import torch
 from torch import Tensor
 
 from mibounds.sequence._checks import check_emissions, check_like_emissions
+from mibounds.sequence._expanded import (
+    ExpandedGraph,
+    expand,
+    expanded_frames,
+    graph_needs_grad,
+    log_partition_expanded,
+    no_path_error,
+)
 from mibounds.sequence._recursion import (
     frame_range,
     redo_lost_rows,
@@ -33,14 +41,6 @@ from mibounds.sequence._recursion import (
     scaled_weights,
     spread_limit,
     weight_first_frame,
-)
-from mibounds.sequence.forward_backward import (
-    ExpandedGraph,
-    expand,
-    expanded_frames,
-    graph_needs_grad,
-    log_partition_expanded,
-    no_path_error,
 )
 from mibounds.sequence.graph import LabelGraph
 
