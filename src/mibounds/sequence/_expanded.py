@@ -1,12 +1,16 @@
-r"""The expanded graph and the log-space recursions over it (private).
+r"""The expanded graph, the log-space recursions over it, and the graph quantities (private).
 
-Shared by :mod:`~mibounds.sequence.forward_backward` and :mod:`~mibounds.sequence.pairwise`, which
-check their inputs; nothing here checks them again. A graph is rewritten so that each state has one
-incoming label ("expanded states" = distinct (destination, label) pairs of the arcs, P of them), and
-the forward and backward recursions run on it as dense ``[B, P] @ [P, P]`` products of shifted
-exponentials (see the module docstring of :mod:`~mibounds.sequence.forward_backward`). The
-log-partition without graph gradients goes to the hand-written backward of
-:mod:`~mibounds.sequence._recursion`.
+A graph is rewritten so that each state has one incoming label ("expanded states" = distinct
+(destination, label) pairs of the arcs, P of them), and the forward and backward recursions run
+on it as dense ``[B, P] @ [P, P]`` products of shifted exponentials (see the module docstring of
+:mod:`~mibounds.sequence.forward_backward`). The log-partition without graph gradients goes to the
+hand-written backward of :mod:`~mibounds.sequence._recursion`.
+
+Shared by :mod:`~mibounds.sequence.forward_backward`, :mod:`~mibounds.sequence._pairs` and
+:mod:`~mibounds.sequence.objectives`. Nothing here checks its inputs: the public functions check
+them once (:func:`~mibounds.sequence._checks.check_emissions`, whose ``lengths`` every function
+here takes) and call the ``*_unchecked`` functions, which return what the public function of the
+same name returns.
 """
 
 from __future__ import annotations
@@ -18,9 +22,25 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from mibounds.sequence._checks import masked_emissions
+from mibounds.sequence._checks import frame_mask, masked_emissions
 from mibounds.sequence._recursion import log_partition_frames
 from mibounds.sequence.graph import LabelGraph
+
+__all__ = [
+    "ExpandedGraph",
+    "backward_scores",
+    "expand",
+    "expanded_frames",
+    "forward_backward_unchecked",
+    "forward_scores",
+    "graph_needs_grad",
+    "log_partition_expanded",
+    "log_partition_unchecked",
+    "no_path_error",
+    "path_score_unchecked",
+    "scatter_logsumexp",
+    "sequence_score_unchecked",
+]
 
 
 class ExpandedGraph(NamedTuple):
@@ -171,3 +191,54 @@ def graph_needs_grad(expanded: ExpandedGraph) -> bool:
     """Whether the graph's weights need a gradient (then the recursions run through autograd)."""
     weights = (expanded.initial, expanded.transition, expanded.final)
     return torch.is_grad_enabled() and any(t.requires_grad for t in weights)
+
+
+# The public functions of forward_backward.py on inputs they checked (``lengths`` a long tensor
+# in [1, T], ``labels`` from check_labels): the objectives call these after their own one check.
+
+
+def log_partition_unchecked(emissions: Tensor, graph: LabelGraph, lengths: Tensor) -> Tensor:
+    """:func:`~mibounds.sequence.forward_backward.log_partition` of checked inputs."""
+    graph = graph.to(emissions.device, emissions.dtype)
+    expanded = expand(graph)
+    log_z = log_partition_expanded(expanded_frames(emissions, expanded, lengths), expanded, lengths)
+    if bool(torch.isneginf(log_z).any()):
+        raise no_path_error(log_z, lengths, "log_partition")
+    return log_z
+
+
+def sequence_score_unchecked(emissions: Tensor, labels: Tensor, lengths: Tensor) -> Tensor:
+    """:func:`~mibounds.sequence.forward_backward.sequence_score` of checked inputs (no graph)."""
+    return masked_emissions(emissions, lengths).gather(-1, labels.unsqueeze(-1)).squeeze(-1).sum(-1)
+
+
+def path_score_unchecked(emissions: Tensor, graph: LabelGraph, labels: Tensor, lengths: Tensor) -> Tensor:
+    """:func:`~mibounds.sequence.forward_backward.path_score` of checked inputs."""
+    graph = graph.to(emissions.device, emissions.dtype)
+    expanded = expand(graph)
+    e = expanded_frames(emissions, expanded, lengths)
+    allowed = labels.unsqueeze(-1) == expanded.labels  # [B, T, P]
+    # Padded frames never reach the result (the recursion freezes), so any label there is fine.
+    e = torch.where(allowed | ~frame_mask(lengths, e.shape[1]).unsqueeze(-1), e, -math.inf)
+    return log_partition_expanded(e, expanded, lengths)
+
+
+def forward_backward_unchecked(emissions: Tensor, graph: LabelGraph, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`~mibounds.sequence.forward_backward.forward_backward` of checked inputs, as the tuple
+    ``(log_partition [B], label_occupancy [B, T, L], state_occupancy [B, T, S])``."""
+    graph = graph.to(emissions.device, emissions.dtype)
+    expanded = expand(graph)
+    e = expanded_frames(emissions, expanded, lengths).unbind(1)
+    n_frames = len(e)
+    log_z, alphas = forward_scores(e.__getitem__, n_frames, expanded, lengths, keep_all=True)
+    if bool(torch.isneginf(log_z).any()):
+        raise no_path_error(log_z, lengths, "forward_backward")
+    betas = backward_scores(e.__getitem__, n_frames, expanded, lengths)
+    log_gamma = torch.stack(alphas, dim=1) + torch.stack(betas, dim=1) - log_z[:, None, None]
+    gamma = torch.exp(log_gamma) * frame_mask(lengths, n_frames).unsqueeze(-1).to(log_gamma.dtype)
+    zeros = gamma.new_zeros
+    return (
+        log_z,
+        zeros(gamma.shape[:2] + (graph.num_labels,)).index_add(2, expanded.labels, gamma),
+        zeros(gamma.shape[:2] + (graph.num_states,)).index_add(2, expanded.states, gamma),
+    )

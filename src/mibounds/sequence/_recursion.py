@@ -28,7 +28,7 @@ no path. Values equal those of autograd through
 :func:`~mibounds.sequence._expanded.forward_scores` to float rounding.
 
 Only the emissions get a gradient here; callers use the autograd recursion when the graph's
-weights require one (learned graphs, rare). :mod:`~mibounds.sequence.pairwise` forms its pairs'
+weights require one (learned graphs, rare). :mod:`~mibounds.sequence._pairs` forms its pairs'
 probabilities as products of the two sequences' own and shares :func:`scaled_forward` and
 :func:`scaled_backward`. No host synchronization inside the loops (one per call, to see whether
 any row needs the log-space recursion).

@@ -41,25 +41,16 @@ Reference:
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
-import torch
 from torch import Tensor
 
-from mibounds.sequence._checks import (
-    check_emissions,
-    check_labels,
-    frame_mask,
-    masked_emissions,
-)
+from mibounds.sequence._checks import check_emissions, check_labels
 from mibounds.sequence._expanded import (
-    backward_scores,
-    expand,
-    expanded_frames,
-    forward_scores,
-    log_partition_expanded,
-    no_path_error,
+    forward_backward_unchecked,
+    log_partition_unchecked,
+    path_score_unchecked,
+    sequence_score_unchecked,
 )
 from mibounds.sequence.graph import LabelGraph
 
@@ -92,12 +83,7 @@ def log_partition(emissions: Tensor, graph: LabelGraph, lengths: Tensor | None =
         4.394...
     """
     lengths = check_emissions(emissions, graph, lengths)
-    graph = graph.to(emissions.device, emissions.dtype)
-    expanded = expand(graph)
-    log_z = log_partition_expanded(expanded_frames(emissions, expanded, lengths), expanded, lengths)
-    if bool(torch.isneginf(log_z).any()):
-        raise no_path_error(log_z, lengths, "log_partition")
-    return log_z
+    return log_partition_unchecked(emissions, graph, lengths)
 
 
 def sequence_score(emissions: Tensor, labels: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -112,8 +98,7 @@ def sequence_score(emissions: Tensor, labels: Tensor, lengths: Tensor | None = N
         ``[B]`` scores in nats.
     """
     lengths = check_emissions(emissions, None, lengths)
-    labels = check_labels(labels, emissions, lengths)
-    return masked_emissions(emissions, lengths).gather(-1, labels.unsqueeze(-1)).squeeze(-1).sum(-1)
+    return sequence_score_unchecked(emissions, check_labels(labels, emissions, lengths), lengths)
 
 
 def path_score(emissions: Tensor, graph: LabelGraph, labels: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -133,14 +118,7 @@ def path_score(emissions: Tensor, graph: LabelGraph, labels: Tensor, lengths: Te
         ``[B]`` path scores in nats (``-inf`` for sequences the graph does not accept).
     """
     lengths = check_emissions(emissions, graph, lengths)
-    labels = check_labels(labels, emissions, lengths)
-    graph = graph.to(emissions.device, emissions.dtype)
-    expanded = expand(graph)
-    e = expanded_frames(emissions, expanded, lengths)
-    allowed = labels.unsqueeze(-1) == expanded.labels  # [B, T, P]
-    # Padded frames never reach the result (the recursion freezes), so any label there is fine.
-    e = torch.where(allowed | ~frame_mask(lengths, e.shape[1]).unsqueeze(-1), e, -math.inf)
-    return log_partition_expanded(e, expanded, lengths)
+    return path_score_unchecked(emissions, graph, check_labels(labels, emissions, lengths), lengths)
 
 
 class ForwardBackward(NamedTuple):
@@ -188,19 +166,4 @@ def forward_backward(emissions: Tensor, graph: LabelGraph, lengths: Tensor | Non
         tensor([0.2500, 0.2500, 0.2500, 0.2500])
     """
     lengths = check_emissions(emissions, graph, lengths)
-    graph = graph.to(emissions.device, emissions.dtype)
-    expanded = expand(graph)
-    e = expanded_frames(emissions, expanded, lengths).unbind(1)
-    n_frames = len(e)
-    log_z, alphas = forward_scores(e.__getitem__, n_frames, expanded, lengths, keep_all=True)
-    if bool(torch.isneginf(log_z).any()):
-        raise no_path_error(log_z, lengths, "forward_backward")
-    betas = backward_scores(e.__getitem__, n_frames, expanded, lengths)
-    log_gamma = torch.stack(alphas, dim=1) + torch.stack(betas, dim=1) - log_z[:, None, None]
-    gamma = torch.exp(log_gamma) * frame_mask(lengths, n_frames).unsqueeze(-1).to(log_gamma.dtype)
-    zeros = gamma.new_zeros
-    return ForwardBackward(
-        log_partition=log_z,
-        label_occupancy=zeros(gamma.shape[:2] + (graph.num_labels,)).index_add(2, expanded.labels, gamma),
-        state_occupancy=zeros(gamma.shape[:2] + (graph.num_states,)).index_add(2, expanded.states, gamma),
-    )
+    return ForwardBackward(*forward_backward_unchecked(emissions, graph, lengths))
