@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mibounds.sequence import bigram_graph, pairwise_log_partition
+from mibounds.sequence._expanded import expand, forward_scores
 from mibounds.sequence._recursion import _LogPartition, frame_spread, log_partition_frames, spread_limit
-from mibounds.sequence.forward_backward import expand, forward_scores
 
 
 def _autograd_reference(e: torch.Tensor, expanded, lengths: torch.Tensor) -> torch.Tensor:

@@ -26,11 +26,8 @@ def check_emissions(emissions: Tensor, graph: LabelGraph | None, lengths: Tensor
             f"{tuple(emissions.shape)}; add a batch axis to one sequence with .unsqueeze(0)"
         )
     batch, frames, n_labels = emissions.shape
-    if graph is not None and n_labels != graph.num_labels:
-        raise ValueError(
-            f"emissions have {n_labels} label scores per frame but the graph has {graph.num_labels} labels; "
-            "the last axis of emissions must index the graph's labels"
-        )
+    if graph is not None:
+        check_graph_labels(n_labels, graph)
     if lengths is None:
         return torch.full((batch,), frames, dtype=torch.long, device=emissions.device)
     if not isinstance(lengths, Tensor):
@@ -47,6 +44,15 @@ def check_emissions(emissions: Tensor, graph: LabelGraph | None, lengths: Tensor
             "least one frame and at most the padded length of emissions"
         )
     return lengths
+
+
+def check_graph_labels(n_labels: int, graph: LabelGraph, emissions: str = "emissions", name: str = "the graph") -> None:
+    """Check that scores with ``n_labels`` labels per frame index the labels of ``graph``."""
+    if n_labels != graph.num_labels:
+        raise ValueError(
+            f"{emissions} have {n_labels} label scores per frame but {name} has {graph.num_labels} labels; "
+            f"the last axis of {emissions} must index {name}'s labels"
+        )
 
 
 def check_like_emissions(value: object, emissions: Tensor, name: str) -> Tensor:

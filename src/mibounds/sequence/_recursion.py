@@ -25,10 +25,10 @@ graphs whose weights spread that far are recomputed by the log-space recursion (
 per frame, a shift by the best state, an exponential, the product and a logarithm), which loses only
 states that are negligible after the transitions, and gives -inf with zero gradient to a row with
 no path. Values equal those of autograd through
-:func:`~mibounds.sequence.forward_backward.forward_scores` to float rounding.
+:func:`~mibounds.sequence._expanded.forward_scores` to float rounding.
 
 Only the emissions get a gradient here; callers use the autograd recursion when the graph's
-weights require one (learned graphs, rare). :mod:`~mibounds.sequence.pairwise` forms its pairs'
+weights require one (learned graphs, rare). :mod:`~mibounds.sequence._pairs` forms its pairs'
 probabilities as products of the two sequences' own and shares :func:`scaled_forward` and
 :func:`scaled_backward`. No host synchronization inside the loops (one per call, to see whether
 any row needs the log-space recursion).

@@ -29,10 +29,21 @@ import torch
 from torch import Tensor
 
 from mibounds.bounds import infonce, uba
-from mibounds.sequence._checks import check_emissions, check_like_emissions, masked_emissions
-from mibounds.sequence.forward_backward import forward_backward, log_partition, path_score, sequence_score
+from mibounds.sequence._checks import (
+    check_emissions,
+    check_graph_labels,
+    check_labels,
+    check_like_emissions,
+    masked_emissions,
+)
+from mibounds.sequence._expanded import (
+    forward_backward_unchecked,
+    log_partition_unchecked,
+    path_score_unchecked,
+    sequence_score_unchecked,
+)
+from mibounds.sequence._pairs import pairwise_log_partition_unchecked
 from mibounds.sequence.graph import LabelGraph
-from mibounds.sequence.pairwise import pairwise_log_partition
 from mibounds.validation import unknown_name_error
 
 __all__ = ["mmi", "pseudo_label_mmi", "sequence_infonce"]
@@ -140,21 +151,22 @@ def sequence_infonce(
         )
     if other is not None:
         check_like_emissions(other, emissions, "other (the second view)")
+    # Checked once above; the computations below check nothing again.
     if posterior == "joint":
         if other is None:
-            return infonce(pairwise_log_partition(emissions, graph, lengths))
-        return infonce(pairwise_log_partition(emissions, graph, lengths, other=other).T)
+            return infonce(pairwise_log_partition_unchecked(emissions, graph, lengths))
+        return infonce(pairwise_log_partition_unchecked(emissions, graph, lengths, other).T)
     if posterior not in ("fixed", "learned"):
         raise unknown_name_error("posterior", posterior, ["joint", "fixed", "learned"])
     candidates = emissions if other is None else other
     if posterior == "fixed":  # the posterior side (rows) held fixed
-        fb = forward_backward(emissions.detach(), graph, lengths)
-        scores = pairwise_log_partition(emissions.detach(), graph, lengths, other=candidates)
+        log_z, occupancy, _ = forward_backward_unchecked(emissions.detach(), graph, lengths)
+        scores = pairwise_log_partition_unchecked(emissions.detach(), graph, lengths, candidates)
     else:  # "learned": the joint form's E, and an occupancy autograd differentiates
-        fb = forward_backward(emissions, graph, lengths)
-        scores = pairwise_log_partition(emissions, graph, lengths, other=other)
-    expected_score = (fb.label_occupancy * masked_emissions(candidates, lengths)).sum(dim=(1, 2))
-    per_k = expected_score + fb.log_partition - torch.logsumexp(scores, dim=1)
+        log_z, occupancy, _ = forward_backward_unchecked(emissions, graph, lengths)
+        scores = pairwise_log_partition_unchecked(emissions, graph, lengths, other)
+    expected_score = (occupancy * masked_emissions(candidates, lengths)).sum(dim=(1, 2))
+    per_k = expected_score + log_z - torch.logsumexp(scores, dim=1)
     return math.log(emissions.shape[0]) + per_k.mean()
 
 
@@ -203,10 +215,12 @@ def mmi(
         >>> bool(mmi(phi, fully_connected_graph(3), y, include_prior=True) <= 0)
         True
     """
-    log_z = log_partition(emissions, graph, lengths)
+    lengths = check_emissions(emissions, graph, lengths)
+    labels = check_labels(labels, emissions, lengths)
+    log_z = log_partition_unchecked(emissions, graph, lengths)
     if not include_prior:
-        return uba(sequence_score(emissions, labels, lengths), log_z)
-    numerator = path_score(emissions, graph, labels, lengths)
+        return uba(sequence_score_unchecked(emissions, labels, lengths), log_z)
+    numerator = path_score_unchecked(emissions, graph, labels, lengths)
     if bool(torch.isneginf(numerator).any()):
         bad = torch.nonzero(torch.isneginf(numerator)).flatten().tolist()
         raise ValueError(
@@ -250,9 +264,12 @@ def pseudo_label_mmi(
         0-d tensor in nats.
     """
     lengths = check_emissions(emissions, graph, lengths)
-    posterior_graph = graph if posterior_graph is None else posterior_graph
     check_like_emissions(posterior_emissions, emissions, "posterior_emissions")
+    if posterior_graph is None:
+        posterior_graph = graph
+    else:
+        check_graph_labels(emissions.shape[2], posterior_graph, "posterior_emissions", "posterior_graph")
     with torch.no_grad():
-        teacher = forward_backward(posterior_emissions.to(emissions.dtype), posterior_graph, lengths).label_occupancy
+        _, teacher, _ = forward_backward_unchecked(posterior_emissions.to(emissions.dtype), posterior_graph, lengths)
     expected_score = (teacher * masked_emissions(emissions, lengths)).sum(dim=(1, 2))
-    return (expected_score - log_partition(emissions, graph, lengths)).mean()
+    return (expected_score - log_partition_unchecked(emissions, graph, lengths)).mean()
