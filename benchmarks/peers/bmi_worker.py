@@ -50,9 +50,5 @@ def _versions() -> dict:
     return {name: version(name) for name in names} | {"python": sys.version.split()[0]}
 
 
-def _estimate(name: str, x, y, seed: int) -> float:
-    return ESTIMATORS[name](seed).estimate(x, y)
-
-
 if __name__ == "__main__":
-    run_jobs({"versions": _versions()}, ESTIMATORS, _estimate)
+    run_jobs({"versions": _versions()}, ESTIMATORS)  # bmi's estimators have estimate(x, y) -> float

@@ -43,6 +43,16 @@ ESTIMATORS = {
 TEST_SHARE = 0.2
 
 
+class TorchMistEstimator:
+    """One of :data:`ESTIMATORS` with a seed, as the package's estimator protocol: ``estimate(x, y) -> float``."""
+
+    def __init__(self, name: str, seed: int) -> None:
+        self.name, self.seed = name, seed
+
+    def estimate(self, x: np.ndarray, y: np.ndarray) -> float:
+        return _estimate(self.name, x, y, self.seed)
+
+
 def _estimate(name: str, x: np.ndarray, y: np.ndarray, seed: int) -> float:
     # torch-mist has no seed argument: it draws from the global generators (validation split,
     # batch order, weight init).
@@ -77,6 +87,5 @@ if __name__ == "__main__":
             },
             "default_estimator": torch_mist.utils.estimation.DEFAULT_ESTIMATOR,
         },
-        ESTIMATORS,
-        _estimate,
+        {name: lambda seed, name=name: TorchMistEstimator(name, seed) for name in ESTIMATORS},
     )

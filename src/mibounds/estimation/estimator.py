@@ -57,6 +57,9 @@ class MIEstimator:
         >>> est = MIEstimator(max_steps=200, random_state=0, progress=False).fit(x, y)
         >>> 0.25 < est.estimate_ < 0.45 and est.lower_bound_ < est.estimate_
         True
+        >>> from mibounds.interfaces import Estimator
+        >>> isinstance(est, Estimator)
+        True
     """
 
     def __init__(self, **options: Any) -> None:
@@ -115,6 +118,11 @@ class MIEstimator:
             self.n_features_x_, self.n_features_y_ = fitted.n_features
         issue_warnings(result.warnings)
         return self
+
+    def estimate(self, x: Any, y: Any) -> float:
+        """Fit on ``(x, y)`` and return the held-out estimate in nats (:class:`mibounds.interfaces.Estimator`)."""
+        self.fit(x, y)
+        return self.estimate_
 
 
 def estimate(x: Any, y: Any, *z: Any, **options: Any) -> EstimateResult:
