@@ -12,18 +12,21 @@ returns its violations as ``"path:line: message"`` strings, each message naming 
 
 Each function is tested on a small tree that breaks its rule, then run on the real ``src/``.
 The layering itself (which subpackage may import which) is checked by import-linter: the
-``[tool.importlinter]`` contracts in pyproject.toml, run by ``.ci/run``.
+``[tool.importlinter]`` contracts in pyproject.toml, run by ``.ci/run``; a test here checks that
+each module expression of those contracts still matches a module.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
 PACKAGE = "mibounds"
 
 #: The most lines a module may have; a longer one is split by concern.
@@ -231,3 +234,24 @@ def test_no_private_import_across_subpackages() -> None:
 def test_no_assert_in_library_code() -> None:
     violations = bare_asserts(SRC)
     assert not violations, "\n".join(violations)
+
+
+def test_every_module_expression_of_the_import_contracts_matches_a_module() -> None:
+    # A wildcard such as "mibounds.**.runner" that matches nothing (a module renamed) would leave
+    # its import-linter contract silently checking nothing.
+    tomllib = pytest.importorskip("tomllib")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    modules = {_module_name(path, SRC)[0] for path in _python_files(SRC / PACKAGE)}
+    expressions = [
+        expression
+        for contract in config["contracts"]
+        for key in ("source_modules", "forbidden_modules")
+        for expression in contract.get(key, [])
+        if expression.split(".")[0] == PACKAGE
+    ]
+    assert expressions
+    for expression in expressions:
+        pattern = r"\.".join(
+            {"*": r"[^.]+", "**": r"[^.]+(?:\.[^.]+)*"}.get(part, re.escape(part)) for part in expression.split(".")
+        )
+        assert any(re.fullmatch(pattern, name) for name in modules), f"{expression} matches no module under src/"
