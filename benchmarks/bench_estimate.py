@@ -1,6 +1,6 @@
 """Wall time of the default ``mibounds.estimate`` beside a plain matmul of the same FLOPs.
 
-Acceptance (the estimator issue): on the 20-d correlated Gaussian with n = 10,000 samples and one
+Acceptance target of the estimator: on the 20-d correlated Gaussian with n = 10,000 samples and one
 torch thread, the median wall time of one default estimate is at most 10 s. This script draws the
 samples, runs the default estimate (every setting at the library default) for each seed, counts
 the matrix-multiply FLOPs of one call with ``torch.utils.flop_counter.FlopCounterMode`` (forward

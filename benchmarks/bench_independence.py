@@ -9,8 +9,8 @@ Scenarios (each repeated ``--reps`` times with fresh samples; level 0.05):
 
 - ``null``: x Gaussian (d = 2), y Student-t with 3 degrees of freedom (d = 2), independent,
   n = 1,000: the rejection rate should be near 0.05 (the binomial 99 % band is printed);
-- ``linear``: the correlated Gaussian with d = 5 and I = 0.05 nats, n = 5,000 (the issue's power
-  clause);
+- ``linear``: the correlated Gaussian with d = 5 and I = 0.05 nats, n = 5,000 (the power should
+  be at least 0.9);
 - ``square``: y = x^2 + noise, d = 1, n = 1,000: uncorrelated but dependent (I is not small;
   a linear or Gaussian critic sees nothing here).
 

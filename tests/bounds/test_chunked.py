@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mibounds import bounds
+from mibounds.bounds import chunked
 
 Pair = tuple[Callable[..., torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
 
@@ -128,6 +129,24 @@ def test_bad_inputs_raise_actionable_errors() -> None:
         bounds.dv_embeddings(g, h, temperature=-1.0)
     with pytest.raises(ValueError, match="at least 2 pairs"):
         bounds.nwj_embeddings(g[:1], h[:1])
+
+
+@pytest.mark.parametrize("block_size", [None, 1, 3])
+def test_infonce_partition_with_extra_negatives_equals_the_materialized_one(block_size: int | None) -> None:
+    a, _ = _embeddings(3, 7, 4)  # 7 x candidates: 5 paired rows and 2 extra negatives
+    _, h = _embeddings(4, 5, 4)
+    got = _value_and_grads(lambda: chunked.infonce_partition(a, h, block_size=block_size), (a, h))
+    want = _value_and_grads(lambda: torch.logsumexp(a @ h.T, dim=0).mean(), (a, h))
+    for x, y in zip(got, want, strict=True):
+        torch.testing.assert_close(x, y, rtol=1e-10, atol=1e-10)
+    square = a[:5]
+    both = chunked.infonce_partition(square, h, symmetric=True, block_size=block_size)
+    s = square @ h.T
+    torch.testing.assert_close(both, (torch.logsumexp(s, 0).mean() + torch.logsumexp(s, 1).mean()) / 2)
+    with pytest.raises(ValueError, match="symmetric=True needs as many rows"):
+        chunked.infonce_partition(a, h, symmetric=True)
+    with pytest.raises(ValueError, match="same width"):
+        chunked.infonce_partition(a, h[:, :3])
 
 
 @pytest.mark.cuda

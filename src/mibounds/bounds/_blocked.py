@@ -161,12 +161,12 @@ def _forward(
             if with_grad:
                 probs.mul_(spec.row_lse / total)
                 grad_s = probs if grad_s is None else grad_s.add_(probs)
-        if grad_s is not None:
-            assert grad_a is not None and grad_b is not None
-            torch.mm(grad_s, b, out=grad_a[start : start + rows])
-            grad_b.addmm_(grad_s.T, a_block)
-        elif grad_a is not None:
-            grad_a[start : start + rows].zero_()
+        if grad_a is not None and grad_b is not None:  # with_grad
+            if grad_s is None:
+                grad_a[start : start + rows].zero_()
+            else:
+                torch.mm(grad_s, b, out=grad_a[start : start + rows])
+                grad_b.addmm_(grad_s.T, a_block)
     objective = torch.zeros((), dtype=a.dtype, device=a.device)
     col_lse_sum = col_lse.sum()
     for weight, value in (

@@ -43,6 +43,7 @@ __all__ = [
     "all_pairs_embeddings",
     "dv_embeddings",
     "infonce_embeddings",
+    "infonce_partition",
     "js_embeddings",
     "nwj_embeddings",
     "smile_embeddings",
@@ -99,13 +100,59 @@ def infonce_embeddings(
         True
     """
     a, positives = _check(g, h, temperature, block_size)
-    k = g.shape[0]
+    return math.log(g.shape[0]) + positives.mean() - infonce_partition(a, h, symmetric=symmetric, block_size=block_size)
+
+
+def infonce_partition(a: Tensor, h: Tensor, *, symmetric: bool = False, block_size: int | None = None) -> Tensor:
+    r"""InfoNCE's partition term of :math:`S = a h^\top`, in row blocks, with its gradient.
+
+    .. math::
+        \frac1M\sum_{j=1}^{M} \log\sum_{i=1}^{N} e^{S_{ij}}
+
+    That is, for each y (a row of ``h``), a log-sum-exp over the x candidates (the rows of ``a``):
+    the partition over x per y. ``a`` may hold more rows than ``h``: extra negatives such as other
+    processes' samples or a queue (:class:`mibounds.representation.InfoNCELoss` uses that). With
+    ``symmetric=True`` (square ``S``) it is averaged with the other direction,
+    :math:`\frac1N\sum_i \log\sum_j e^{S_{ij}}`, sharing the blocks. InfoNCE is then
+    ``log N + mean_j S_jj`` minus this term.
+
+    Args:
+        a: ``[N, d]`` x embeddings, already divided by the temperature.
+        h: ``[M, d]`` y embeddings.
+        symmetric: Average both directions (needs ``N = M``).
+        block_size: Rows of S per block (default: about a million entries per block).
+
+    Returns:
+        0-d tensor (nats); differentiable in ``a`` and ``h``.
+
+    Example:
+        >>> import torch
+        >>> a, h = torch.randn(6, 3), torch.randn(4, 3)
+        >>> torch.allclose(infonce_partition(a, h), torch.logsumexp(a @ h.T, dim=0).mean())
+        True
+    """
+    for name, t in (("a", a), ("h", h)):
+        if not isinstance(t, Tensor) or not torch.is_floating_point(t) or t.dim() != 2:
+            raise ValueError(
+                f"{name} must be a floating-point [rows, d] tensor of embeddings, got "
+                f"{type(t).__name__} {tuple(t.shape) if isinstance(t, Tensor) else ''}"
+            )
+    if a.shape[1] != h.shape[1]:
+        raise ValueError(f"a has {a.shape[1]} columns but h has {h.shape[1]}; pass embeddings of the same width")
+    if symmetric and a.shape[0] != h.shape[0]:
+        raise ValueError(
+            f"symmetric=True needs as many rows in a as in h, got {a.shape[0]} and {h.shape[0]}; "
+            "pass symmetric=False for extra negatives"
+        )
+    if block_size is not None:
+        check_int(block_size, "block_size", minimum=1, hint="or None for about a million entries per block")
+    m = h.shape[0]
     if symmetric:
-        objective, _ = partition_terms(a, h, PartitionSpec(row_lse=0.5 / k, col_lse=0.5 / k), block_size)
+        partition, _ = partition_terms(a, h, PartitionSpec(row_lse=0.5 / m, col_lse=0.5 / m), block_size)
     else:
         # Column log-sum-exps of S are the row ones of Sᵀ = h aᵀ: no statistics pass needed.
-        objective, _ = partition_terms(h, a, PartitionSpec(row_lse=1.0 / k), block_size)
-    return math.log(k) + positives.mean() - objective
+        partition, _ = partition_terms(h, a, PartitionSpec(row_lse=1.0 / m), block_size)
+    return partition
 
 
 def dv_embeddings(g: Tensor, h: Tensor, *, temperature: float | Tensor = 1.0, block_size: int | None = None) -> Tensor:

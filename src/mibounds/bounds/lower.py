@@ -1,6 +1,6 @@
 r"""Lower bounds on mutual information as pure functions of a score matrix.
 
-Conventions (DESIGN.md §2):
+Conventions (docs/design.md §2):
 
 - ``scores[i, j] = f(x_i, y_j)`` for a batch of K pairs ``(x_i, y_i)`` drawn from p(x, y). The
   diagonal holds K samples of the joint; the K(K-1) off-diagonal entries stand for samples of

@@ -86,7 +86,8 @@ def uba(scores: Tensor, log_partition: Tensor | float) -> Tensor:
     :math:`f = \log p(x,y)/p(x)p(y) + c(y)` (any function c of y). The partition is the one of
     the package's convention, over x for each y; I is symmetric, so the bound also holds with the
     roles swapped, which is the form of supervised MMI (the partition over label sequences for each
-    input: :func:`mibounds.sequence.mmi`, the seed's :math:`I_\mathrm{UBA} = F_\mathrm{MMI} + H(Y)`).
+    input: :func:`mibounds.sequence.mmi`, where :math:`I_\mathrm{UBA} = F_\mathrm{MMI} + H(Y)` as in
+    Wiesner's "Variational Bounds on Mutual Information").
     :math:`\log Z` is intractable for a learned critic: bounding it by
     :math:`\log Z \le Z/a + \log a - 1` gives :func:`~mibounds.bounds.tuba` (equal to it when
     :math:`a = Z`), and replacing its average over y by the log of one average gives

@@ -24,7 +24,7 @@ InfoMax, CPC, multi-view training, and both sides of I(X; Z) for a stochastic en
   :mod:`mibounds.experiments.stdim`.
 
 All MI values are in nats; the score convention is ``scores[i, j] = f(x_i, y_j)`` with the
-partition over x for each y (see DESIGN.md).
+partition over x for each y (docs/design.md §2).
 
 Example:
     >>> import torch

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mibounds import bounds
-from mibounds.bounds._blocked import PartitionSpec, partition_terms
+from mibounds.bounds.chunked import infonce_partition
 from mibounds.representation._checks import check_embeddings, check_extra, check_similarity
 from mibounds.representation.distributed import all_gather_with_grad
 from mibounds.validation import check_int, check_positive
@@ -137,11 +137,7 @@ def _chunked_infonce_loss(
     candidates = candidates / temperature
     b = queries.shape[0]
     positives = (candidates[offset : offset + b] * queries).sum(dim=-1).mean()
-    if both_directions:
-        partition, _ = partition_terms(candidates, queries, PartitionSpec(row_lse=0.5 / b, col_lse=0.5 / b), block_size)
-    else:  # per query j, a log-sum-exp over the K candidates: the rows of S.T
-        partition, _ = partition_terms(queries, candidates, PartitionSpec(row_lse=1.0 / b), block_size)
-    return partition - positives
+    return infonce_partition(candidates, queries, symmetric=both_directions, block_size=block_size) - positives
 
 
 def infonce_loss(
