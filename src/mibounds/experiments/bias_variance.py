@@ -59,7 +59,7 @@ from mibounds import tasks
 from mibounds.experiments.figures import Curve, Table, alpha_sweep_figure, bias_variance_figure, save_figure, short
 from mibounds.experiments.staircase.config import DEFAULT_BOUNDS as STAIRCASE_BOUNDS
 from mibounds.experiments.staircase.config import BoundSpec
-from mibounds.experiments.statistics import summarize_errors
+from mibounds.experiments.sweep.statistics import summarize_errors
 
 __all__ = [
     "DEFAULT_BOUNDS",

@@ -131,8 +131,8 @@ def run_consistency(
     progress: bool = True,
 ) -> Any:
     """Run the cells not yet in ``db`` (resumable; see :func:`mibounds.experiments.run_sweep`)."""
-    from mibounds.experiments.executors import limit_threads
-    from mibounds.experiments.runner import run_sweep
+    from mibounds.experiments.sweep.executors import limit_threads
+    from mibounds.experiments.sweep.runner import run_sweep
 
     if workers == 0:
         limit_threads(threads)
@@ -197,7 +197,7 @@ def verdicts(rows: Sequence[dict[str, Any]]) -> list[Verdicts]:
 
 def finished_rows(db: str | Path) -> list[dict[str, Any]]:
     """The finished consistency cells of a results file."""
-    from mibounds.experiments.store import ResultStore
+    from mibounds.experiments.sweep.store import ResultStore
 
     with ResultStore(db, create=False) as store:
         return [r for r in store.rows() if r["function"] == CELL and r["status"] == "done"]

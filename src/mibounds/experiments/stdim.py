@@ -354,7 +354,7 @@ def run_stdim_experiment(
             for method, scores in seed_scores(seed, methods, progress=progress, **options).items():
                 found[seed, method] = scores
     else:
-        from mibounds.experiments.executors import ProcessExecutor
+        from mibounds.experiments.sweep.executors import ProcessExecutor
 
         bar = progress_bar(len(jobs), progress, desc="seed x method jobs")
         job = functools.partial(seed_scores, **options)  # pickled by reference: workers import it

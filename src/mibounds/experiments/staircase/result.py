@@ -21,7 +21,7 @@ import numpy as np
 
 from mibounds.experiments.figures import StaircasePanel, Table, save_figure, short, staircase_figure
 from mibounds.experiments.staircase.config import CONDITIONAL, StaircaseConfig
-from mibounds.experiments.statistics import summarize_errors
+from mibounds.experiments.sweep.statistics import summarize_errors
 
 __all__ = ["JobTiming", "StaircaseResult", "merge_results", "stage_statistics"]
 
@@ -51,7 +51,7 @@ def stage_statistics(values: np.ndarray, truth: float) -> dict[str, float]:
     """Bias, variance and MSE (nats, nats²) of estimates ``values`` of the true MI ``truth``.
 
     Non-finite estimates are left out of the moments and counted in ``"nonfinite"``; the numbers
-    are those of :func:`mibounds.experiments.statistics.summarize_errors`.
+    are those of :func:`mibounds.experiments.sweep.statistics.summarize_errors`.
     """
     summary = summarize_errors(values, truth)
     return {

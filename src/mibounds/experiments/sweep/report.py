@@ -14,7 +14,7 @@ Rows are grouped by every parameter except ``seed`` (the replicates), and per gr
 ``estimates.png`` (mean estimate against true MI, one panel per bound, error bars one std).
 
 Example:
-    >>> from mibounds.experiments.report import summarize
+    >>> from mibounds.experiments.sweep.report import summarize
     >>> rows = [{"params": {"task": "t", "bound": "nwj", "seed": s}, "status": "done", "estimate": e,
     ...          "ci_low": e - 1, "ci_high": e + 1, "true_mi": 1.0, "seconds": 2.0}
     ...         for s, e in enumerate([1.0, 1.2, 1.4])]
@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from mibounds.experiments.figures import Table, new_figure, require_matplotlib, save_figure
-from mibounds.experiments.grid import canonical_json
-from mibounds.experiments.statistics import summarize_errors
-from mibounds.experiments.store import ResultStore
+from mibounds.experiments.sweep.grid import canonical_json
+from mibounds.experiments.sweep.statistics import summarize_errors
+from mibounds.experiments.sweep.store import ResultStore
 
 __all__ = ["STAT_COLUMNS", "ReportFiles", "plot_estimates", "summarize", "write_report"]
 
@@ -65,7 +65,7 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict[s
     """Group result rows by their parameters except ``seed`` and compute each group's statistics.
 
     Args:
-        rows: Rows of :meth:`mibounds.experiments.store.ResultStore.rows` (each with
+        rows: Rows of :meth:`mibounds.experiments.sweep.store.ResultStore.rows` (each with
             ``params`` keys, ``status``, ``estimate``, ``ci_low``, ``ci_high``, ``true_mi``,
             ``seconds``). Rows of several cell functions are kept apart (a ``function`` key).
 
