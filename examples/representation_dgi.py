@@ -118,22 +118,23 @@ def mean_and_spread(values: list[float]) -> tuple[float, float]:
 
 
 def plot(runs: list[Run], bound: str, path: str) -> None:
-    from mibounds.experiments.figures import new_figure, save_figure
+    from mibounds.experiments.figures import write_figure
 
-    fig = new_figure(9.0, 3.4, layout="constrained")
-    left, right = fig.subplots(1, 2)
-    for i, r in enumerate(runs):
-        label = f"seed {i}"
-        left.plot(r.curve_steps, r.curve_readout, marker="o", ms=3, label=label)
-        right.plot(r.curve_steps, r.curve_accuracy, marker="o", ms=3, label=f"DGI, {label}")
-    references = (("random encoder", "random", ":"), ("raw features", "raw", "--"), ("A_hat X", "propagated", "-."))
-    for name, key, style in references:
-        right.axhline(mean_and_spread([getattr(r, key) for r in runs])[0], color="gray", ls=style, label=name)
-    left.set(xlabel="training step", ylabel="readout (nats)", title=f"DGI {bound} readout")
-    right.set(xlabel="training step", ylabel="held-out accuracy", title="linear probe on the node representations")
-    left.legend(fontsize=8)
-    right.legend(fontsize=8)
-    print(f"figure: {save_figure(fig, path)}")
+    def draw(fig) -> None:
+        left, right = fig.subplots(1, 2)
+        for i, r in enumerate(runs):
+            label = f"seed {i}"
+            left.plot(r.curve_steps, r.curve_readout, marker="o", ms=3, label=label)
+            right.plot(r.curve_steps, r.curve_accuracy, marker="o", ms=3, label=f"DGI, {label}")
+        references = (("random encoder", "random", ":"), ("raw features", "raw", "--"), ("A_hat X", "propagated", "-."))
+        for name, key, style in references:
+            right.axhline(mean_and_spread([getattr(r, key) for r in runs])[0], color="gray", ls=style, label=name)
+        left.set(xlabel="training step", ylabel="readout (nats)", title=f"DGI {bound} readout")
+        right.set(xlabel="training step", ylabel="held-out accuracy", title="linear probe on the node representations")
+        left.legend(fontsize=8)
+        right.legend(fontsize=8)
+
+    print(f"figure: {write_figure(path, draw, (9.0, 3.4), layout='constrained')}")
 
 
 def main() -> None:

@@ -133,21 +133,22 @@ def mean_and_spread(values: list[float]) -> tuple[float, float]:
 
 
 def plot(curves: dict[str, list[Curve]], path: str) -> None:
-    from mibounds.experiments.figures import new_figure, save_figure
+    from mibounds.experiments.figures import write_figure
 
-    fig = new_figure(9.0, 3.4, layout="constrained")
-    left, right = fig.subplots(1, 2)
-    for i, (kind, runs) in enumerate(curves.items()):
-        color = f"C{i}"
-        for j, c in enumerate(runs):
-            left.plot(c.steps, c.bound, color=color, alpha=0.8, label=kind if j == 0 else None)
-            right.plot(c.steps, c.accuracy, color=color, alpha=0.8, label=kind if j == 0 else None)
-    left.axhline(math.log(HELDOUT_PAIRS), color="gray", ls=":", label="log K")
-    left.set(xlabel="training step", ylabel="held-out InfoNCE (nats)", title="the bound; I(X1; X2) never moves")
-    right.set(xlabel="training step", ylabel="held-out accuracy", title="linear probe: digit from g1(X1)")
-    left.legend(fontsize=8)
-    right.legend(fontsize=8)
-    print(f"figure: {save_figure(fig, path)}")
+    def draw(fig) -> None:
+        left, right = fig.subplots(1, 2)
+        for i, (kind, runs) in enumerate(curves.items()):
+            color = f"C{i}"
+            for j, c in enumerate(runs):
+                left.plot(c.steps, c.bound, color=color, alpha=0.8, label=kind if j == 0 else None)
+                right.plot(c.steps, c.accuracy, color=color, alpha=0.8, label=kind if j == 0 else None)
+        left.axhline(math.log(HELDOUT_PAIRS), color="gray", ls=":", label="log K")
+        left.set(xlabel="training step", ylabel="held-out InfoNCE (nats)", title="the bound; I(X1; X2) never moves")
+        right.set(xlabel="training step", ylabel="held-out accuracy", title="linear probe: digit from g1(X1)")
+        left.legend(fontsize=8)
+        right.legend(fontsize=8)
+
+    print(f"figure: {write_figure(path, draw, (9.0, 3.4), layout='constrained')}")
 
 
 def main() -> None:

@@ -215,7 +215,7 @@ def write_samples(task_id: str, n: int, seed: int, path: Path) -> DataCell:
 
 
 def make_cell(task: str, n: int, seed: int, estimator: str):
-    from mibounds.experiments.grid import Cell
+    from mibounds.experiments.sweep.grid import Cell
 
     return Cell.from_params({"task": task, "n": n, "seed": seed, "estimator": estimator})
 
@@ -245,7 +245,7 @@ class Recorder:
         self.host = socket.gethostname()
 
     def record(self, data: DataCell, estimator: str, peer: str, outcome: dict[str, Any]) -> None:
-        from mibounds.experiments.store import ResultStore
+        from mibounds.experiments.sweep.store import ResultStore
 
         estimate, error = outcome.get("estimate"), outcome.get("error")
         status = "done" if error is None and estimate is not None else "failed"
@@ -405,7 +405,7 @@ def summarize(
 ) -> None:
     """Per (task, n, estimator): runs done of those asked for, mean estimate, the truth, mean
     absolute error and median seconds, over every recorded cell of this run's selection."""
-    from mibounds.experiments.store import ResultStore
+    from mibounds.experiments.sweep.store import ResultStore
 
     with ResultStore(db) as store:
         rows = store.rows(FUNCTION)
@@ -503,7 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     estimators = [name for peer in peers for name in peer.estimators]
     wanted = {(task, n, seed, name) for task, n in suite for seed in seeds for name in estimators}
 
-    from mibounds.experiments.store import ResultStore
+    from mibounds.experiments.sweep.store import ResultStore
 
     with ResultStore(args.db) as store:
         statuses = store.statuses(FUNCTION)

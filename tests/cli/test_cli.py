@@ -229,7 +229,7 @@ def test_subprocess_demo_and_error():
 
 # -- bad input that must be refused in one line, with status 2, writing nothing (issue 10) ----------
 
-SYNTHETIC = "mibounds.experiments.cells:synthetic_cell"
+SYNTHETIC = "mibounds.experiments.sweep.cells:synthetic_cell"
 
 
 def _snapshot(folder) -> dict:

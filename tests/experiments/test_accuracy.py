@@ -7,8 +7,8 @@ import socket
 from mibounds import tasks
 from mibounds.cli import main
 from mibounds.experiments import accuracy
-from mibounds.experiments.grid import Cell
-from mibounds.experiments.store import ResultStore
+from mibounds.experiments.sweep.grid import Cell
+from mibounds.experiments.sweep.store import ResultStore
 
 
 def test_suite_spans_the_range_and_no_task_is_undone_by_normal_scores():

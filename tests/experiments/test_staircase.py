@@ -22,7 +22,8 @@ import pytest
 import torch
 
 from mibounds.experiments import staircase as st
-from mibounds.experiments.figures import Table, ema
+from mibounds.experiments.figures import Table
+from mibounds.experiments.staircase.figure import ema
 from mibounds.experiments.staircase.training import _Batches
 
 K = 16

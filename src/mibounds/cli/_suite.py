@@ -34,7 +34,7 @@ def run_suite(args: argparse.Namespace, run: Callable[[], Any], write: Callable[
     """Check matplotlib before any cell runs (unless ``--no-figures``), run the missing cells
     (unless ``--report-only``), then write the report. Returns what ``write`` returns, or None when
     the run was interrupted (the command then exits 130; the same command resumes it)."""
-    from mibounds.experiments.runner import SweepInterrupted
+    from mibounds.experiments.sweep.runner import SweepInterrupted
 
     if not args.no_figures:
         from mibounds.experiments.figures import require_matplotlib

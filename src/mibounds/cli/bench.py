@@ -122,9 +122,9 @@ def _add_sweep(commands: Any) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from mibounds.experiments.cells import choose_cell
-    from mibounds.experiments.grid import cells_from_spec, make_cells, read_spec
-    from mibounds.experiments.runner import DEFAULT_CELL, SweepInterrupted, run_sweep
+    from mibounds.experiments.sweep.cells import choose_cell
+    from mibounds.experiments.sweep.grid import cells_from_spec, make_cells, read_spec
+    from mibounds.experiments.sweep.runner import DEFAULT_CELL, SweepInterrupted, run_sweep
 
     flags = {name: getattr(args, name) for name in ("tasks", "bounds", "critics", "n", "seeds")}
     given = [f"--{name}" for name, value in flags.items() if value is not None] + (["--set"] if args.fixed else [])
@@ -228,7 +228,7 @@ def _add_report(commands: Any) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from mibounds.experiments.report import write_report
+    from mibounds.experiments.sweep.report import write_report
 
     try:
         files = write_report(args.db, args.out, figure=not args.no_figures)

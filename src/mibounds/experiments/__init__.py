@@ -1,15 +1,23 @@
-"""Experiments: the benchmark runner, and the published experiments built on it.
+"""Experiments: the sweep machinery, and the published studies built on it.
 
-The runner (issue 4, item 5) runs a grid of independent, deterministic cells, records each in an
-SQLite file the moment it finishes, and resumes an interrupted sweep without repeating a cell:
+The studies are modules of this package (:mod:`~mibounds.experiments.accuracy`,
+:mod:`~mibounds.experiments.bias_variance`, :mod:`~mibounds.experiments.consistency`,
+:mod:`~mibounds.experiments.critic_tradeoff`, :mod:`~mibounds.experiments.digits`,
+:mod:`~mibounds.experiments.dsprites`, :mod:`~mibounds.experiments.infogan`,
+:mod:`~mibounds.experiments.stdim`, :mod:`~mibounds.experiments.staircase`); their tables and
+figures are made one way, by :mod:`~mibounds.experiments.figures`.
 
-- :func:`make_cells`, :class:`Cell`: the grid (:mod:`mibounds.experiments.grid`).
+The sweep machinery (:mod:`mibounds.experiments.sweep`, issue 4, item 5) runs a grid of
+independent, deterministic cells, records each in an SQLite file the moment it finishes, and
+resumes an interrupted sweep without repeating a cell. Its public names are exported here:
+
+- :func:`make_cells`, :class:`Cell`: the grid (:mod:`mibounds.experiments.sweep.grid`).
 - :func:`run_sweep`: run it in this process, in local worker processes, or on Ray
-  (:mod:`mibounds.experiments.runner`, :mod:`mibounds.experiments.executors`).
-- :class:`ResultStore`: the results file (:mod:`mibounds.experiments.store`).
+  (:mod:`mibounds.experiments.sweep.runner`, :mod:`mibounds.experiments.sweep.executors`).
+- :class:`ResultStore`: the results file (:mod:`mibounds.experiments.sweep.store`).
 - :func:`estimate_cell`, :func:`synthetic_cell`: cell functions, and :data:`REGISTERED_CELLS`, the
-  ones a spec file may name (:mod:`mibounds.experiments.cells`).
-- :func:`write_report`, :func:`summarize`: tables and a figure (:mod:`mibounds.experiments.report`).
+  ones a spec file may name (:mod:`mibounds.experiments.sweep.cells`).
+- :func:`write_report`, :func:`summarize`: tables and a figure (:mod:`mibounds.experiments.sweep.report`).
 
 Example:
     >>> from mibounds.experiments import make_cells, run_sweep, write_report
@@ -28,21 +36,21 @@ from typing import Any
 
 # Public name -> the module that defines it.
 _EXPORTS = {
-    "Cell": "mibounds.experiments.grid",
-    "make_cells": "mibounds.experiments.grid",
-    "cells_from_spec": "mibounds.experiments.grid",
-    "read_spec": "mibounds.experiments.grid",
-    "run_sweep": "mibounds.experiments.runner",
-    "SweepSummary": "mibounds.experiments.runner",
-    "SweepInterrupted": "mibounds.experiments.runner",
-    "DEFAULT_CELL": "mibounds.experiments.runner",
-    "ResultStore": "mibounds.experiments.store",
-    "estimate_cell": "mibounds.experiments.cells",
-    "synthetic_cell": "mibounds.experiments.cells",
-    "REGISTERED_CELLS": "mibounds.experiments.cells",
-    "choose_cell": "mibounds.experiments.cells",
-    "summarize": "mibounds.experiments.report",
-    "write_report": "mibounds.experiments.report",
+    "Cell": "mibounds.experiments.sweep.grid",
+    "make_cells": "mibounds.experiments.sweep.grid",
+    "cells_from_spec": "mibounds.experiments.sweep.grid",
+    "read_spec": "mibounds.experiments.sweep.grid",
+    "run_sweep": "mibounds.experiments.sweep.runner",
+    "SweepSummary": "mibounds.experiments.sweep.runner",
+    "SweepInterrupted": "mibounds.experiments.sweep.runner",
+    "DEFAULT_CELL": "mibounds.experiments.sweep.runner",
+    "ResultStore": "mibounds.experiments.sweep.store",
+    "estimate_cell": "mibounds.experiments.sweep.cells",
+    "synthetic_cell": "mibounds.experiments.sweep.cells",
+    "REGISTERED_CELLS": "mibounds.experiments.sweep.cells",
+    "choose_cell": "mibounds.experiments.sweep.cells",
+    "summarize": "mibounds.experiments.sweep.report",
+    "write_report": "mibounds.experiments.sweep.report",
 }
 
 __all__ = sorted(_EXPORTS)

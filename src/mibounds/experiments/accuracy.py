@@ -134,8 +134,8 @@ def run_accuracy(
     Returns:
         The :class:`~mibounds.experiments.runner.SweepSummary`.
     """
-    from mibounds.experiments.executors import limit_threads
-    from mibounds.experiments.runner import run_sweep
+    from mibounds.experiments.sweep.executors import limit_threads
+    from mibounds.experiments.sweep.runner import run_sweep
 
     if workers == 0:
         limit_threads(threads)  # the serial executor leaves this process's threads as they are
@@ -169,7 +169,7 @@ class AccuracyFiles:
 
 
 def _rows(db: str | Path) -> list[dict[str, Any]]:
-    from mibounds.experiments.store import ResultStore
+    from mibounds.experiments.sweep.store import ResultStore
 
     with ResultStore(db, create=False) as store:
         rows = [r for r in store.rows() if r["function"] in (CELL, PEERS) and r["status"] == "done"]
@@ -186,7 +186,7 @@ def _group(rows: Iterable[Mapping[str, Any]], *keys: str) -> dict[tuple[Any, ...
 
 
 def _stats(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    from mibounds.experiments.statistics import summarize_errors
+    from mibounds.experiments.sweep.statistics import summarize_errors
 
     errors = summarize_errors([float(r["estimate"]) for r in rows], [float(r["true_mi"]) for r in rows])
     intervals = [r for r in rows if r.get("ci_low") is not None and r.get("ci_high") is not None]

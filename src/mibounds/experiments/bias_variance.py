@@ -46,7 +46,7 @@ import dataclasses
 import json
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,17 +56,19 @@ import torch
 from torch import Tensor
 
 from mibounds import tasks
-from mibounds.experiments.figures import Curve, Table, alpha_sweep_figure, bias_variance_figure, save_figure, short
+from mibounds.experiments.figures import Table, make_figure, short, write_figure
 from mibounds.experiments.staircase.config import DEFAULT_BOUNDS as STAIRCASE_BOUNDS
 from mibounds.experiments.staircase.config import BoundSpec
-from mibounds.experiments.statistics import summarize_errors
+from mibounds.experiments.sweep.statistics import summarize_errors
 
 __all__ = [
     "DEFAULT_BOUNDS",
     "BiasVarianceConfig",
     "BiasVarianceResult",
+    "Curve",
     "estimates",
     "load_result",
+    "merge_identical",
     "optimal_critic",
     "run_bias_variance",
 ]
@@ -275,19 +277,36 @@ class BiasVarianceResult:
         }
 
     def figure(self) -> Any:
-        """Bias, variance and MSE against MI (top) and against K (bottom), one line per bound."""
-        return bias_variance_figure(
-            self._curves("mi", "true_mi", lambda r: r["bound"]),
-            self._curves("k", "k", lambda r: r["bound"]),
-            batch_size=self.config.batch_size,
-            fixed_mi=self.config.fixed_mi,
-        )
+        """Bias, variance and MSE against MI (top) and against K (bottom), one line per bound.
+
+        Bounds whose curves coincide (e.g. NWJ and TUBA with their optimal critics) are drawn
+        once with a joint label. A matplotlib ``Figure``, as :meth:`save` writes it.
+        """
+        return make_figure(self._draw, _FIGURE_SIZE)
 
     def alpha_figure(self) -> Any:
-        """Bias, variance and MSE of I_alpha against alpha, one line per MI level."""
-        return alpha_sweep_figure(
-            self._curves("alpha", "alpha", lambda r: f"I = {r['true_mi']:g} nats"), batch_size=self.config.batch_size
-        )
+        """Bias, variance and MSE of I_alpha against alpha, one line per MI level (a ``Figure``)."""
+        return make_figure(self._draw_alpha, _ALPHA_FIGURE_SIZE)
+
+    def _draw(self, fig: Any) -> None:
+        cfg = self.config
+        axes = fig.subplots(2, 3, squeeze=False)
+        by_mi = merge_identical(self._curves("mi", "true_mi", lambda r: r["bound"]))
+        by_k = merge_identical(self._curves("k", "k", lambda r: r["bound"]))
+        _line_panels(axes[0], by_mi, xlabel=f"true MI (nats), K = {cfg.batch_size}", logx=False)
+        _line_panels(axes[1], by_k, xlabel=f"batch size K, I = {cfg.fixed_mi:g} nats", logx=True)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="center right", fontsize=8)
+        fig.tight_layout(rect=(0, 0, 0.83, 1))
+
+    def _draw_alpha(self, fig: Any) -> None:
+        axes = fig.subplots(1, 3, squeeze=False)[0]
+        by_mi = self._curves("alpha", "alpha", lambda r: f"I = {r['true_mi']:g} nats")
+        _line_panels(axes, by_mi, xlabel=f"alpha (K = {self.config.batch_size})", logx=False)
+        for ax in axes:
+            ax.set_xscale("log")
+        axes[0].legend(fontsize=8)
+        fig.tight_layout()
 
     def markdown(self) -> str:
         """Markdown tables: per sweep, rows = bounds, cells ``bias / variance``."""
@@ -328,7 +347,7 @@ class BiasVarianceResult:
             parts.append(compact.to_markdown())
         return "\n".join(parts)
 
-    def save(self, directory: str | Path, *, figures: bool = True, dpi: int = 100) -> dict[str, Path]:
+    def save(self, directory: str | Path, *, figures: bool = True) -> dict[str, Path]:
         """Write ``bias_variance.csv``, ``bias_variance.md``, ``bias_variance.json`` (the settings)
         and (with figures) ``bias_variance.png`` and ``alpha_sweep.png``; returns name -> path."""
         out = Path(directory)
@@ -342,9 +361,9 @@ class BiasVarianceResult:
         written["markdown"].write_text(self.markdown())
         if figures:
             if self.table.where(sweep="mi").rows or self.table.where(sweep="k").rows:
-                written["png"] = save_figure(self.figure(), out / "bias_variance.png", dpi=dpi)
+                written["png"] = write_figure(out / "bias_variance.png", self._draw, _FIGURE_SIZE)
             if self.table.where(sweep="alpha").rows:
-                written["png_alpha"] = save_figure(self.alpha_figure(), out / "alpha_sweep.png", dpi=dpi)
+                written["png_alpha"] = write_figure(out / "alpha_sweep.png", self._draw_alpha, _ALPHA_FIGURE_SIZE)
         return written
 
 
@@ -396,3 +415,75 @@ def run_bias_variance(
     if log is not None:
         log(f"bias-variance: alpha sweep done; {seconds:.1f} s wall-clock in all")
     return BiasVarianceResult(config, table, seconds)
+
+
+# -- figures ------------------------------------------------------------------------------------
+
+#: Sizes (inches) of the two figures: bias/variance/MSE against MI and K (2 x 3 panels), and
+#: I_alpha against alpha (1 x 3 panels).
+_FIGURE_SIZE = (15.0, 8.5)
+_ALPHA_FIGURE_SIZE = (15.0, 4.2)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One line of the figures of :class:`BiasVarianceResult` (bias, variance and MSE against x).
+
+    Attributes:
+        x: Abscissae.
+        stats: ``"bias"``, ``"variance"``, ``"mse"`` -> values at ``x``.
+        dashed: Draw dashed (the upper bounds).
+    """
+
+    x: np.ndarray
+    stats: Mapping[str, np.ndarray]
+    dashed: bool = False
+
+
+def merge_identical(curves: Mapping[str, Curve]) -> dict[str, Curve]:
+    """Merge curves with equal values into one labelled ``"a = b"`` (so none hides another)."""
+    merged: dict[str, Curve] = {}
+    for name, curve in curves.items():
+        for other, kept in list(merged.items()):
+            same = kept.x.shape == curve.x.shape and all(
+                np.allclose(kept.stats[k], curve.stats[k], rtol=1e-9, atol=1e-12, equal_nan=True) for k in curve.stats
+            )
+            if same:
+                merged[f"{other} = {name}"] = merged.pop(other)
+                break
+        else:
+            merged[name] = curve
+    return merged
+
+
+def _line_panels(axes: Sequence[Any], curves: Mapping[str, Curve], *, xlabel: str, logx: bool) -> None:
+    """Draw bias, variance and MSE of every curve on three ``axes``."""
+    try:
+        from matplotlib import colormaps
+
+        palette = colormaps["tab20"].colors  # type: ignore[attr-defined]  # tab20 is a ListedColormap
+    except (ImportError, KeyError):  # pragma: no cover - old matplotlib
+        palette = tuple(f"C{i}" for i in range(10))
+    for ax, (key, label) in zip(axes, _STATS, strict=True):
+        for n, (name, curve) in enumerate(curves.items()):
+            ax.plot(
+                curve.x,
+                curve.stats[key],
+                marker="o",
+                markersize=2.5,
+                linewidth=1.2,
+                color=palette[n % len(palette)],
+                linestyle="--" if curve.dashed else "-",
+                label=name,
+            )
+        if key == "bias":
+            ax.axhline(0.0, color="black", linewidth=0.8)
+        else:
+            ax.set_yscale("symlog", linthresh=1e-2)
+        if logx:
+            ax.set_xscale("log", base=2)
+        ax.set_xlabel(xlabel)
+        ax.set_title(label, fontsize=10)
+
+
+_STATS = (("bias", "bias (nats)"), ("variance", "variance (nats²)"), ("mse", "MSE (nats²)"))

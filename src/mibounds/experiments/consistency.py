@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import statistics
@@ -131,8 +132,8 @@ def run_consistency(
     progress: bool = True,
 ) -> Any:
     """Run the cells not yet in ``db`` (resumable; see :func:`mibounds.experiments.run_sweep`)."""
-    from mibounds.experiments.executors import limit_threads
-    from mibounds.experiments.runner import run_sweep
+    from mibounds.experiments.sweep.executors import limit_threads
+    from mibounds.experiments.sweep.runner import run_sweep
 
     if workers == 0:
         limit_threads(threads)
@@ -197,7 +198,7 @@ def verdicts(rows: Sequence[dict[str, Any]]) -> list[Verdicts]:
 
 def finished_rows(db: str | Path) -> list[dict[str, Any]]:
     """The finished consistency cells of a results file."""
-    from mibounds.experiments.store import ResultStore
+    from mibounds.experiments.sweep.store import ResultStore
 
     with ResultStore(db, create=False) as store:
         return [r for r in store.rows() if r["function"] == CELL and r["status"] == "done"]
@@ -282,9 +283,12 @@ def _mark(passed: bool) -> str:
 def plot_consistency(results: Sequence[Verdicts], path: str | Path) -> Path:
     """Left: estimate against t per estimator (should rise). Middle and right: the processing and
     additivity ratios (should be at most 1 and 2)."""
-    from mibounds.experiments.figures import new_figure, save_figure
+    from mibounds.experiments.figures import write_figure
 
-    fig = new_figure(13, 3.8, layout="constrained")
+    return write_figure(path, functools.partial(_draw_consistency, results), (13, 3.8), layout="constrained")
+
+
+def _draw_consistency(results: Sequence[Verdicts], fig: Any) -> None:
     left, middle, right = fig.subplots(1, 3)
     names = [f"{v.estimator} (seed {v.seed})" for v in results]
     for v, name in zip(results, names, strict=True):
@@ -300,4 +304,3 @@ def plot_consistency(results: Sequence[Verdicts], path: str | Path) -> Path:
         ax.axhline(target, color="0.3", linestyle="--")
         ax.set_xticks(positions, names, rotation=60, ha="right", fontsize=7)
         ax.set_title(title)
-    return save_figure(fig, path)

@@ -45,6 +45,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -53,7 +54,7 @@ from torch import Tensor, nn
 from mibounds import bounds
 from mibounds._progress import progress_steps
 from mibounds.critics import SeparableCritic, StackedConcatCritic
-from mibounds.experiments.figures import new_figure, require_matplotlib, save_figure
+from mibounds.experiments.figures import require_matplotlib, write_figure
 from mibounds.representation.adversarial import reverse_gradient
 from mibounds.representation.dim import ConvEncoder
 from mibounds.representation.dsprites import (
@@ -327,33 +328,36 @@ def plot_latent_factors(
         rows[:, :, factor] = torch.arange(FACTOR_SIZES[factor], device=device)[:, None]
         values = _encode(encoder, rows.reshape(-1, 5), image_size).reshape(FACTOR_SIZES[factor], 64, -1).cpu()
         sweeps[FACTOR_NAMES[factor]] = (values.mean(1), values.std(1))
-    fig = new_figure(12, 2.6 * num_latents)
-    axes = fig.subplots(num_latents, 4, squeeze=False)
-    axis_values = {
-        "scale": [0.5 + 0.1 * i for i in range(6)],
-        "orientation": [360.0 * i / 40 for i in range(40)],
-        "shape": list(range(3)),
-    }
-    for k in range(num_latents):
-        image = axes[k, 0].imshow(
-            latents[:, :, k].T.numpy(), origin="upper", cmap="RdBu_r", vmin=-1, vmax=1, extent=(0, 1, 1, 0)
-        )
-        axes[k, 0].set(xlabel="pos x", ylabel=f"latent {k}\npos y")
-        fig.colorbar(image, ax=axes[k, 0], fraction=0.046)
-        for col, name in enumerate(("scale", "orientation", "shape"), start=1):
-            mean, std = sweeps[name]
-            ax = axes[k, col]
-            ax.errorbar(
-                axis_values[name],
-                mean[:, k].numpy(),
-                yerr=std[:, k].numpy(),
-                fmt="o-" if name == "shape" else "-",
-                capsize=2 if name == "shape" else 0,
+
+    def draw(fig: Any) -> None:
+        axes = fig.subplots(num_latents, 4, squeeze=False)
+        axis_values = {
+            "scale": [0.5 + 0.1 * i for i in range(6)],
+            "orientation": [360.0 * i / 40 for i in range(40)],
+            "shape": list(range(3)),
+        }
+        for k in range(num_latents):
+            image = axes[k, 0].imshow(
+                latents[:, :, k].T.numpy(), origin="upper", cmap="RdBu_r", vmin=-1, vmax=1, extent=(0, 1, 1, 0)
             )
-            ax.set(ylim=(-1.1, 1.1), xlabel=name + (" (deg)" if name == "orientation" else ""))
-            if name == "shape":
-                ax.set_xticks(range(3), SHAPES)
-    if scores is not None:
-        fig.suptitle("held-out R$^2$ from the latents: " + ", ".join(f"{n} {v:.2f}" for n, v in scores.items()))
-    fig.tight_layout()
-    return save_figure(fig, path, dpi=90)
+            axes[k, 0].set(xlabel="pos x", ylabel=f"latent {k}\npos y")
+            axes[k, 0].grid(False)  # a heat map: no grid over it
+            fig.colorbar(image, ax=axes[k, 0], fraction=0.046)
+            for col, name in enumerate(("scale", "orientation", "shape"), start=1):
+                mean, std = sweeps[name]
+                ax = axes[k, col]
+                ax.errorbar(
+                    axis_values[name],
+                    mean[:, k].numpy(),
+                    yerr=std[:, k].numpy(),
+                    fmt="o-" if name == "shape" else "-",
+                    capsize=2 if name == "shape" else 0,
+                )
+                ax.set(ylim=(-1.1, 1.1), xlabel=name + (" (deg)" if name == "orientation" else ""))
+                if name == "shape":
+                    ax.set_xticks(range(3), SHAPES)
+        if scores is not None:
+            fig.suptitle("held-out R$^2$ from the latents: " + ", ".join(f"{n} {v:.2f}" for n, v in scores.items()))
+        fig.tight_layout()
+
+    return write_figure(path, draw, (12, 2.6 * num_latents))

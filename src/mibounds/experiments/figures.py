@@ -1,11 +1,17 @@
-"""Figures and tables shared by the published experiments (staircase, bias-variance, critics).
+"""Tables and figures of the experiments: one way to make each.
 
-Plotting uses matplotlib's object-oriented API on an Agg canvas (no ``pyplot``, no global backend
-change), imported lazily so that the experiments run without the ``plot`` extra; only writing a
-figure needs it. Tables are small column-named row lists written as Markdown or CSV without pandas.
+Tables are small column-named row lists (:class:`Table`) written as Markdown or CSV without pandas.
+
+Figures are made one way, by :func:`write_figure`: it makes a matplotlib ``Figure`` on an Agg
+canvas (no ``pyplot``: the user's backend and pyplot state are never touched), has the study draw
+on it with the shared :data:`STYLE` in force, writes it as a PNG at :data:`DPI`, closes it and
+returns the path. A study's plotting code is a function ``draw(fig)``; :func:`make_figure` gives
+the same figure unwritten (to look at it, or to test what it shows). matplotlib is imported only
+when a figure is made, so the experiments run without the ``plot`` extra; call
+:func:`require_matplotlib` before long work whose figures will be needed.
 
 Example:
-    >>> from mibounds.experiments.figures import Table
+    >>> from mibounds.experiments.figures import Table, write_figure
     >>> table = Table(("bound", "bias"), [("nwj", 0.1234), ("infonce", -1.5)])
     >>> print(table.to_markdown(digits=2, right={"bias"}))
     | bound | bias |
@@ -13,13 +19,19 @@ Example:
     | nwj | 0.12 |
     | infonce | -1.50 |
     <BLANKLINE>
+    >>> def draw(fig):
+    ...     ax = fig.subplots()
+    ...     ax.plot(table.column("bias"), marker="o")
+    >>> write_figure("bias.png", draw, size=(3.0, 2.0)).read_bytes()[:4]
+    b'\x89PNG'
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,68 +39,31 @@ from typing import Any, Literal
 import numpy as np
 
 __all__ = [
-    "CRITIC_COLORS",
-    "Curve",
-    "StaircasePanel",
+    "DPI",
+    "STYLE",
     "Table",
-    "alpha_sweep_figure",
-    "bias_variance_figure",
-    "ema",
-    "merge_identical",
+    "make_figure",
     "new_figure",
+    "require_matplotlib",
     "save_figure",
     "short",
-    "staircase_figure",
+    "write_figure",
 ]
 
-#: Line colours per critic (raw estimates are drawn with the same colour, light).
-CRITIC_COLORS: dict[str, str] = {
-    "separable": "tab:blue",
-    "concat": "tab:orange",
-    "bilinear": "tab:purple",
-    "conditional": "tab:green",
+#: Dots per inch of every figure the experiments write: files small enough to commit.
+DPI = 100
+
+#: The shared look, as matplotlib rc parameters in force while a figure is drawn and written: a
+#: light grid, frameless legends in small type, titles no larger than the text.
+STYLE: dict[Any, Any] = {  # matplotlib types the keys as the literal rc names
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.titlesize": "medium",
+    "legend.frameon": False,
+    "legend.fontsize": "small",
 }
-_FALLBACK_COLORS = ("tab:red", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
 
-
-def _color(critic: str, index: int) -> str:
-    return CRITIC_COLORS.get(critic, _FALLBACK_COLORS[index % len(_FALLBACK_COLORS)])
-
-
-# -- numbers -----------------------------------------------------------------------------------
-
-
-def ema(values: np.ndarray, span: float = 200.0) -> np.ndarray:
-    r"""Exponential moving average along the last axis, with the start-up bias corrected.
-
-    With :math:`a = 2 / (\mathrm{span} + 1)`, entry t is
-    :math:`\sum_{s \le t} (1-a)^{t-s} v_s / \sum_{s \le t} (1-a)^{t-s}` (pandas'
-    ``ewm(span=span, adjust=True).mean()``, the smoothing of Poole et al. 2019's figures).
-    Non-finite values are skipped (they neither update the average nor break it).
-
-    Args:
-        values: ``[..., T]``.
-        span: The span; the weight of a value halves after about ``0.35 * span`` steps.
-
-    Returns:
-        ``[..., T]`` float64, NaN until the first finite value of a series.
-    """
-    if span < 1:
-        raise ValueError(f"span must be >= 1 (a span of 1 is no smoothing), got {span}")
-    values = np.asarray(values, dtype=np.float64)
-    decay = 1.0 - 2.0 / (span + 1.0)
-    out = np.empty_like(values)
-    numerator = np.zeros(values.shape[:-1])
-    denominator = np.zeros(values.shape[:-1])
-    # A loop over time with vector state: every series advances together.
-    for t in range(values.shape[-1]):
-        v = values[..., t]
-        finite = np.isfinite(v)
-        numerator = np.where(finite, decay * numerator + np.where(finite, v, 0.0), numerator)
-        denominator = np.where(finite, decay * denominator + 1.0, denominator)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[..., t] = numerator / denominator
-    return out
+Layout = Literal["constrained", "compressed", "tight"]
 
 
 # -- tables ------------------------------------------------------------------------------------
@@ -224,247 +199,91 @@ def require_matplotlib(skip_flag: str | None = None) -> None:
         ) from None
 
 
-def new_figure(
-    width: float, height: float, *, layout: Literal["constrained", "compressed", "tight"] | None = None
-) -> Any:
-    """A matplotlib ``Figure`` on an Agg canvas (no pyplot state), or a clear ImportError.
+@contextlib.contextmanager
+def _styled_figure(size: tuple[float, float], layout: Layout | None) -> Iterator[Any]:
+    """An empty ``Figure`` on an Agg canvas, with :data:`STYLE` in force until the block ends."""
+    require_matplotlib()
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    Every figure of the package is made here: the user's matplotlib backend and pyplot state are
-    never touched.
+    with matplotlib.rc_context(STYLE):  # the user's rcParams come back when the block ends
+        fig = Figure(figsize=size, layout=layout)
+        FigureCanvasAgg(fig)
+        yield fig
+
+
+def write_figure(
+    path: str | Path, draw: Callable[[Any], object], size: tuple[float, float], *, layout: Layout | None = None
+) -> Path:
+    """Draw a figure and write it as a PNG: the one way the experiments make a figure.
+
+    Args:
+        path: The PNG file to write (its folder is made if needed).
+        draw: ``draw(fig)`` draws on the empty matplotlib ``Figure`` (``fig.subplots()``, ...),
+            with :data:`STYLE` in force; what it returns is ignored.
+        size: ``(width, height)`` in inches.
+        layout: matplotlib's layout engine (``"constrained"``, ...), or None (``draw`` may then
+            call ``fig.tight_layout()``).
+
+    Returns:
+        ``path``, written at :data:`DPI` dots per inch; the figure is closed (cleared) after.
+
+    Raises:
+        ValueError: If ``path`` does not end in ``.png``.
+        ImportError: Without matplotlib (one line naming the ``plot`` extra); nothing is written.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"figures are written as PNG; give a path ending in .png, got {str(path)!r}")
+    with _styled_figure(size, layout) as fig:
+        try:
+            draw(fig)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(path, dpi=DPI, format="png")
+        finally:
+            fig.clear()
+    return path
+
+
+def make_figure(draw: Callable[[Any], object], size: tuple[float, float], *, layout: Layout | None = None) -> Any:
+    """The figure :func:`write_figure` would write, returned instead: to look at it or test it.
+
+    Args:
+        draw, size, layout: As for :func:`write_figure`.
+
+    Returns:
+        The matplotlib ``Figure`` (on an Agg canvas).
+    """
+    with _styled_figure(size, layout) as fig:
+        draw(fig)
+    return fig
+
+
+def new_figure(width: float, height: float, *, layout: Layout | None = None) -> Any:
+    """A matplotlib ``Figure`` on an Agg canvas, without the shared style. Superseded by
+    :func:`write_figure`; kept for :func:`mibounds.experiments.accuracy.plot_accuracy` until it
+    moves to ``write_figure``.
 
     Args:
         width: Width in inches.
         height: Height in inches.
         layout: matplotlib's layout engine (e.g. ``"constrained"``), or None.
     """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError("writing figures needs matplotlib; install it with: pip install 'mibounds[plot]'") from error
+    require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
 
-def save_figure(fig: Any, path: str | Path, dpi: int = 100) -> Path:
-    """Write ``fig`` (PNG unless the suffix names another format; ``dpi`` 100 keeps committed figures
-    small), making the folder if needed, and return the path."""
+def save_figure(fig: Any, path: str | Path, dpi: int = DPI) -> Path:
+    """Write a figure of :func:`new_figure` (PNG unless the suffix names another format), making
+    the folder if needed, and return the path. Superseded by :func:`write_figure`, like
+    :func:`new_figure`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, format=path.suffix[1:].lower() or "png")
     return path
-
-
-@dataclass(frozen=True)
-class StaircasePanel:
-    """One panel of :func:`staircase_figure`: the curves of one bound.
-
-    Attributes:
-        title: Panel title (the bound's label).
-        curves: Per critic name, the raw per-step estimates ``[T]``.
-        ceilings: Dashed horizontal lines: label -> value (e.g. ``{"log K": 4.16}``).
-    """
-
-    title: str
-    curves: Mapping[str, np.ndarray]
-    ceilings: Mapping[str, float] = field(default_factory=dict)
-
-
-def staircase_figure(
-    panels: Sequence[StaircasePanel],
-    true_mi: np.ndarray,
-    *,
-    title: str = "",
-    span: float = 200.0,
-    columns: int = 4,
-    ylim: tuple[float, float] | None = None,
-) -> Any:
-    """The staircase figure of Poole et al. 2019 (their fig. 2): one panel per bound.
-
-    Each panel draws, per critic, the raw estimates (light) and their EMA of span ``span`` (dark),
-    the true MI (black) and the bound's ceilings (dashed grey, labelled).
-
-    Args:
-        panels: The panels, in reading order.
-        true_mi: ``[T]`` true MI per step (nats).
-        title: Figure title.
-        span: EMA span of the dark curves.
-        columns: Panels per row.
-        ylim: y range; default ``(-1, max(true_mi) + 3)`` so diverging estimates leave the frame.
-
-    Returns:
-        The matplotlib ``Figure``.
-    """
-    rows = max(1, math.ceil(len(panels) / columns))
-    fig = new_figure(3.2 * columns, 2.4 * rows + (0.5 if title else 0.0))
-    axes = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False)
-    steps = np.arange(len(true_mi))
-    top = float(np.max(true_mi)) + 3.0
-    ylim = ylim if ylim is not None else (-1.0, top)
-    critics_seen: dict[str, int] = {}
-    # Every curve's EMA in one pass (the recursion runs over time, vectorized over curves).
-    raw = [values for panel in panels for values in panel.curves.values()]
-    smooth = iter(ema(np.stack(raw), span)) if raw else iter(())
-    for ax, panel in zip(axes.flat, panels, strict=False):
-        for critic, values in panel.curves.items():
-            index = critics_seen.setdefault(critic, len(critics_seen))
-            color = _color(critic, index)
-            ax.plot(steps, values, color=color, alpha=0.25, linewidth=0.4, rasterized=True)
-            smoothed = next(smooth)
-            ax.plot(steps, smoothed, color=color, linewidth=1.4, label=critic)
-            off = np.mean((smoothed < ylim[0]) | (smoothed > ylim[1]))
-            if off > 0.5:  # say so, rather than leave an empty-looking panel
-                ax.text(
-                    0.03,
-                    0.9 - 0.1 * index,
-                    f"{critic}: EMA off scale {100 * off:.0f}% of steps",
-                    transform=ax.transAxes,
-                    fontsize=7,
-                    color=color,
-                )
-        ax.plot(steps, true_mi, color="black", linewidth=1.0, label="true MI")
-        for label, value in panel.ceilings.items():
-            ax.axhline(value, color="0.4", linestyle="--", linewidth=1.0)
-            if ylim[0] < value < ylim[1]:
-                ax.text(steps[-1], value, f" {label}", fontsize=7, color="0.3", ha="right", va="bottom")
-        ax.set_title(panel.title, fontsize=10)
-        ax.set_ylim(*ylim)
-        ax.grid(alpha=0.3)
-    for ax in axes.flat[len(panels) :]:
-        ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel("training step")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("MI (nats)")
-    handles, labels = [], []
-    for ax in axes.flat[: len(panels)]:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
-    if title:
-        fig.suptitle(title, x=0.01, ha="left")
-    fig.tight_layout(rect=(0, 0.03, 1, 0.98 if title else 1))
-    return fig
-
-
-@dataclass(frozen=True)
-class Curve:
-    """One line of :func:`bias_variance_figure` / :func:`alpha_sweep_figure`.
-
-    Attributes:
-        x: Abscissae.
-        stats: ``"bias"``, ``"variance"``, ``"mse"`` -> values at ``x``.
-        dashed: Draw dashed (the upper bounds).
-    """
-
-    x: np.ndarray
-    stats: Mapping[str, np.ndarray]
-    dashed: bool = False
-
-
-def merge_identical(curves: Mapping[str, Curve]) -> dict[str, Curve]:
-    """Merge curves with equal values into one labelled ``"a = b"`` (so none hides another)."""
-    merged: dict[str, Curve] = {}
-    for name, curve in curves.items():
-        for other, kept in list(merged.items()):
-            same = kept.x.shape == curve.x.shape and all(
-                np.allclose(kept.stats[k], curve.stats[k], rtol=1e-9, atol=1e-12, equal_nan=True) for k in curve.stats
-            )
-            if same:
-                merged[f"{other} = {name}"] = merged.pop(other)
-                break
-        else:
-            merged[name] = curve
-    return merged
-
-
-def _line_panels(axes: Sequence[Any], curves: Mapping[str, Curve], *, xlabel: str, logx: bool) -> None:
-    """Draw bias, variance and MSE of every curve on three ``axes``."""
-    try:
-        from matplotlib import colormaps
-
-        palette = colormaps["tab20"].colors  # type: ignore[attr-defined]  # tab20 is a ListedColormap
-    except (ImportError, KeyError):  # pragma: no cover - old matplotlib
-        palette = _FALLBACK_COLORS
-    for ax, (key, label) in zip(axes, _STATS, strict=True):
-        for n, (name, curve) in enumerate(curves.items()):
-            ax.plot(
-                curve.x,
-                curve.stats[key],
-                marker="o",
-                markersize=2.5,
-                linewidth=1.2,
-                color=palette[n % len(palette)],
-                linestyle="--" if curve.dashed else "-",
-                label=name,
-            )
-        if key == "bias":
-            ax.axhline(0.0, color="black", linewidth=0.8)
-        else:
-            ax.set_yscale("symlog", linthresh=1e-2)
-        if logx:
-            ax.set_xscale("log", base=2)
-        ax.set_xlabel(xlabel)
-        ax.set_title(label, fontsize=10)
-        ax.grid(alpha=0.3)
-
-
-_STATS = (("bias", "bias (nats)"), ("variance", "variance (nats²)"), ("mse", "MSE (nats²)"))
-
-
-def bias_variance_figure(
-    by_mi: Mapping[str, Curve],
-    by_k: Mapping[str, Curve],
-    *,
-    batch_size: int,
-    fixed_mi: float,
-) -> Any:
-    """Bias, variance and MSE of every bound with its optimal critic (Poole et al. 2019, fig. 3).
-
-    Bounds whose curves coincide (e.g. NWJ and TUBA with their optimal critics) are drawn once
-    with a joint label.
-
-    Args:
-        by_mi: bound -> curve over the true MI at batch size ``batch_size``.
-        by_k: bound -> curve over the batch size at MI ``fixed_mi``.
-        batch_size: K of the top row.
-        fixed_mi: MI of the bottom row.
-
-    Returns:
-        The matplotlib ``Figure`` (2 rows x 3 columns, one legend).
-    """
-    fig = new_figure(15, 8.5)
-    axes = fig.subplots(2, 3, squeeze=False)
-    _line_panels(axes[0], merge_identical(by_mi), xlabel=f"true MI (nats), K = {batch_size}", logx=False)
-    _line_panels(axes[1], merge_identical(by_k), xlabel=f"batch size K, I = {fixed_mi:g} nats", logx=True)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center right", fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0, 0.83, 1))
-    return fig
-
-
-def alpha_sweep_figure(
-    by_mi: Mapping[str, Curve],
-    *,
-    batch_size: int,
-) -> Any:
-    """Bias, variance and MSE of the interpolated bound I_alpha against alpha, one line per MI.
-
-    Args:
-        by_mi: curve label (e.g. ``"I = 6 nats"``) -> curve over alpha.
-        batch_size: K.
-
-    Returns:
-        The matplotlib ``Figure`` (1 row x 3 columns).
-    """
-    fig = new_figure(15, 4.2)
-    axes = fig.subplots(1, 3, squeeze=False)[0]
-    _line_panels(axes, by_mi, xlabel=f"alpha (K = {batch_size})", logx=False)
-    for ax in axes:
-        ax.set_xscale("log")
-    axes[0].legend(fontsize=8, frameon=False)
-    fig.tight_layout()
-    return fig

@@ -39,12 +39,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from mibounds._progress import progress_steps
-from mibounds.experiments.figures import new_figure, require_matplotlib, save_figure
+from mibounds.experiments.figures import require_matplotlib, write_figure
 from mibounds.representation.digits import require_sklearn
 from mibounds.representation.dsprites import factor_values, render, sample_factors
 from mibounds.representation.infogan import InfoGAN, InfoGANCodes, InfoGANSample
@@ -291,14 +292,16 @@ def plot_samples(model: InfoGAN, path: str | Path, *, seed: int = 0, num_columns
         rows.append(model.generate(InfoGANSample(fixed, torch.zeros(num_columns, dtype=torch.long), continuous)))
     model.train(was_training)
     labels = [f"category {c}" for c in range(k)] + [f"c{j + 1}: -1 → 1" for j in range(m)]
-    fig = new_figure(1.1 * num_columns + 1.2, 1.1 * len(rows))
-    axes = fig.subplots(len(rows), num_columns, squeeze=False)
-    for r, images in enumerate(rows):
-        for c in range(num_columns):
-            ax = axes[r][c]
-            ax.imshow(images[c, 0].numpy(), cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[r][0].set_ylabel(labels[r], rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle("InfoGAN on procedural dSprites: rows per categorical value, then continuous sweeps")
-    return save_figure(fig, path)
+
+    def draw(fig: Any) -> None:
+        axes = fig.subplots(len(rows), num_columns, squeeze=False)
+        for r, images in enumerate(rows):
+            for c in range(num_columns):
+                ax = axes[r][c]
+                ax.imshow(images[c, 0].numpy(), cmap="gray", vmin=0, vmax=1)
+                ax.set_xticks([])
+                ax.set_yticks([])
+            axes[r][0].set_ylabel(labels[r], rotation=0, ha="right", va="center", fontsize=8)
+        fig.suptitle("InfoGAN on procedural dSprites: rows per categorical value, then continuous sweeps")
+
+    return write_figure(path, draw, (1.1 * num_columns + 1.2, 1.1 * len(rows)))

@@ -57,7 +57,7 @@ import torch
 from torch import Tensor, nn
 
 from mibounds._progress import progress_bar, progress_steps
-from mibounds.experiments.figures import Table, new_figure, require_matplotlib, save_figure
+from mibounds.experiments.figures import Table, require_matplotlib, write_figure
 from mibounds.representation.cpc import CPC
 from mibounds.representation.digits import require_sklearn
 from mibounds.representation.dim import ConvEncoder
@@ -354,7 +354,7 @@ def run_stdim_experiment(
             for method, scores in seed_scores(seed, methods, progress=progress, **options).items():
                 found[seed, method] = scores
     else:
-        from mibounds.experiments.executors import ProcessExecutor
+        from mibounds.experiments.sweep.executors import ProcessExecutor
 
         bar = progress_bar(len(jobs), progress, desc="seed x method jobs")
         job = functools.partial(seed_scores, **options)  # pickled by reference: workers import it
@@ -400,37 +400,39 @@ def plot_stdim_probes(result: STDIMProbeResult, path: str | Path, *, num_frames:
     frames = result.episode[:num_frames]
     columns = (len(frames) + 1) // 2 if len(frames) > 1 else 1
     rows = (len(frames) + columns - 1) // columns
-    fig = new_figure(12.0, 3.8, layout="constrained")
-    left, right = fig.subfigures(1, 2, width_ratios=(1.0, 2.1))
-    axes = np.atleast_1d(left.subplots(rows, columns, squeeze=False)).ravel()
-    for t, ax in enumerate(axes):
-        ax.set_axis_off()
-        if t < len(frames):
-            ax.imshow(frames[t], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-            ax.set_title(f"t = {t}", fontsize=9)
-    left.suptitle(f"held-out episode (seed {result.seeds[0]})", fontsize=10)
 
-    ax = right.subplots()
-    labels = [*result.state_names, "mean"]
-    methods = list(result.scores)
-    width = 0.8 / len(methods)
-    positions = np.arange(len(labels))
-    for m, method in enumerate(methods):
-        per_seed = np.array([[*row, statistics.fmean(row)] for row in result.scores[method]])  # [seeds, vars + 1]
-        spread = per_seed.std(axis=0, ddof=1) if per_seed.shape[0] > 1 else np.zeros(per_seed.shape[1])
-        ax.bar(
-            positions + (m - (len(methods) - 1) / 2) * width,
-            per_seed.mean(axis=0),
-            width,
-            yerr=spread,
-            capsize=2,
-            label=method,
-        )
-    ax.axhline(0.0, color="black", linewidth=0.8)
-    ax.set_xticks(positions, labels, fontsize=9)
-    ax.set_ylabel("held-out R²")
-    ax.set_title(f"linear probe of each state variable (mean ± std over {len(result.seeds)} seeds)", fontsize=10)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, ncols=len(methods), loc="upper left")
-    ax.set_ylim(min(-0.1, ax.get_ylim()[0]), 1.12)
-    return save_figure(fig, path)
+    def draw(fig: Any) -> None:
+        left, right = fig.subfigures(1, 2, width_ratios=(1.0, 2.1))
+        axes = np.atleast_1d(left.subplots(rows, columns, squeeze=False)).ravel()
+        for t, ax in enumerate(axes):
+            ax.set_axis_off()
+            if t < len(frames):
+                ax.imshow(frames[t], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+                ax.set_title(f"t = {t}", fontsize=9)
+        left.suptitle(f"held-out episode (seed {result.seeds[0]})", fontsize=10)
+
+        ax = right.subplots()
+        labels = [*result.state_names, "mean"]
+        methods = list(result.scores)
+        width = 0.8 / len(methods)
+        positions = np.arange(len(labels))
+        for m, method in enumerate(methods):
+            per_seed = np.array([[*row, statistics.fmean(row)] for row in result.scores[method]])  # [seeds, vars + 1]
+            spread = per_seed.std(axis=0, ddof=1) if per_seed.shape[0] > 1 else np.zeros(per_seed.shape[1])
+            ax.bar(
+                positions + (m - (len(methods) - 1) / 2) * width,
+                per_seed.mean(axis=0),
+                width,
+                yerr=spread,
+                capsize=2,
+                label=method,
+            )
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        ax.set_xticks(positions, labels, fontsize=9)
+        ax.set_ylabel("held-out R²")
+        ax.set_title(f"linear probe of each state variable (mean ± std over {len(result.seeds)} seeds)", fontsize=10)
+        ax.grid(False, axis="x")  # bars: a grid across the values only
+        ax.legend(fontsize=8, ncols=len(methods), loc="upper left")
+        ax.set_ylim(min(-0.1, ax.get_ylim()[0]), 1.12)
+
+    return write_figure(path, draw, (12.0, 3.8), layout="constrained")

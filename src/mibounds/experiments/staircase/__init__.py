@@ -28,8 +28,8 @@ Example:
 The package has one module per concern: :mod:`~mibounds.experiments.staircase.config` (bound
 specs and :class:`StaircaseConfig`), :mod:`~mibounds.experiments.staircase.training` (the stacked
 training loop and its checkpoints), :mod:`~mibounds.experiments.staircase.result` (the result,
-its statistics, tables, figures and files) and :mod:`~mibounds.experiments.staircase.run`
-(:func:`run_staircase`). Names are imported lazily: importing the configuration does not import
+its statistics, tables, figures and files), :mod:`~mibounds.experiments.staircase.figure` (how
+the figure is drawn) and :mod:`~mibounds.experiments.staircase.run` (:func:`run_staircase`). Names are imported lazily: importing the configuration does not import
 the training loop.
 
 Reference:

@@ -10,18 +10,20 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mibounds.experiments.figures import StaircasePanel, Table, save_figure, short, staircase_figure
+from mibounds.experiments.figures import Table, make_figure, short, write_figure
 from mibounds.experiments.staircase.config import CONDITIONAL, StaircaseConfig
-from mibounds.experiments.statistics import summarize_errors
+from mibounds.experiments.staircase.figure import StaircasePanel, draw_staircase, figure_size
+from mibounds.experiments.sweep.statistics import summarize_errors
 
 __all__ = ["JobTiming", "StaircaseResult", "merge_results", "stage_statistics"]
 
@@ -51,7 +53,7 @@ def stage_statistics(values: np.ndarray, truth: float) -> dict[str, float]:
     """Bias, variance and MSE (nats, nats²) of estimates ``values`` of the true MI ``truth``.
 
     Non-finite estimates are left out of the moments and counted in ``"nonfinite"``; the numbers
-    are those of :func:`mibounds.experiments.statistics.summarize_errors`.
+    are those of :func:`mibounds.experiments.sweep.statistics.summarize_errors`.
     """
     summary = summarize_errors(values, truth)
     return {
@@ -283,18 +285,22 @@ class StaircaseResult:
             panels.append(StaircasePanel(spec.label, curves, spec.ceilings(self.config.batch_size)))
         return panels
 
-    def figure(self, task: str) -> Any:
-        """The staircase figure of one task (a matplotlib ``Figure``)."""
+    def _draw(self, task: str) -> tuple[Callable[[Any], None], tuple[float, float]]:
+        """How to draw the staircase figure of one task, and its size."""
         cfg = self.config
-        return staircase_figure(
-            self.panels(task),
-            self.true_mi,
-            span=cfg.ema_span,
-            title=f"{task} (d = {cfg.dim}, K = {cfg.batch_size}): raw estimates (light), "
-            f"EMA span {cfg.ema_span:g} (dark), true MI (black), ceilings (dashed)",
+        panels = self.panels(task)
+        title = (
+            f"{task} (d = {cfg.dim}, K = {cfg.batch_size}): raw estimates (light), "
+            f"EMA span {cfg.ema_span:g} (dark), true MI (black), ceilings (dashed)"
         )
+        draw = functools.partial(draw_staircase, panels=panels, true_mi=self.true_mi, span=cfg.ema_span, title=title)
+        return draw, figure_size(len(panels), title=True)
 
-    def save(self, directory: str | Path, *, figures: bool = True, dpi: int = 100) -> dict[str, Path]:
+    def figure(self, task: str) -> Any:
+        """The staircase figure of one task (a matplotlib ``Figure``), as :meth:`save` writes it."""
+        return make_figure(*self._draw(task))
+
+    def save(self, directory: str | Path, *, figures: bool = True) -> dict[str, Path]:
         """Write the estimates (npz, CSV), the stage table (CSV, Markdown), timing and figures.
 
         Files: ``staircase_estimates.npz`` (reload with :meth:`load`), ``staircase_estimates.csv``
@@ -336,7 +342,7 @@ class StaircaseResult:
         written["markdown"].write_text(self.markdown())
         if figures:
             for task in self.config.tasks:
-                written[f"png_{task}"] = save_figure(self.figure(task), out / f"staircase_{task}.png", dpi=dpi)
+                written[f"png_{task}"] = write_figure(out / f"staircase_{task}.png", *self._draw(task))
         return written
 
     @classmethod

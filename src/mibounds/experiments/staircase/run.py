@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from mibounds.experiments.executors import ProcessExecutor
 from mibounds.experiments.staircase.config import CONDITIONAL, BoundSpec, StaircaseConfig
 from mibounds.experiments.staircase.result import JobTiming, StaircaseResult
 from mibounds.experiments.staircase.training import StackRun, evaluate_structured, train_stack
+from mibounds.experiments.sweep.executors import ProcessExecutor
 from mibounds.validation import check_int
 
 __all__ = ["run_staircase"]

@@ -1,9 +1,9 @@
 """The benchmark runner: run a grid of cells, record each one as it finishes, resume later.
 
-A sweep is a list of cells (:func:`mibounds.experiments.grid.make_cells`) and a cell function
+A sweep is a list of cells (:func:`mibounds.experiments.sweep.grid.make_cells`) and a cell function
 named by its dotted path. :func:`run_sweep` skips the cells the results file already holds as
 done, runs the others on the chosen executor, and commits each outcome to the file the moment
-it arrives (:class:`mibounds.experiments.store.ResultStore`). So a sweep stopped in any way (an
+it arrives (:class:`mibounds.experiments.sweep.store.ResultStore`). So a sweep stopped in any way (an
 exception, Ctrl-C, SIGKILL, a power cut after the last commit) loses no finished cell, and the
 same call resumes it without repeating one. A cell that raises is recorded as ``failed`` with
 its traceback and the sweep goes on; failed cells are rerun only with ``retry_failed=True``.
@@ -28,14 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from mibounds._progress import progress_bar
-from mibounds.experiments.executors import RayExecutor, make_executor, resolve_cell_function
-from mibounds.experiments.grid import Cell, parameter_names
-from mibounds.experiments.store import ResultStore, check_parameter_names
+from mibounds.experiments.sweep.cells import current_cell_path, former_cell_paths
+from mibounds.experiments.sweep.executors import RayExecutor, make_executor, resolve_cell_function
+from mibounds.experiments.sweep.grid import Cell, parameter_names
+from mibounds.experiments.sweep.store import ResultStore, check_parameter_names
 
 __all__ = ["DEFAULT_CELL", "SweepInterrupted", "SweepSummary", "run_sweep"]
 
 #: The data-driven cell: sample a task, train a critic, report the held-out estimate.
-DEFAULT_CELL = "mibounds.experiments.cells:estimate_cell"
+DEFAULT_CELL = "mibounds.experiments.sweep.cells:estimate_cell"
 
 
 @dataclass
@@ -107,21 +108,23 @@ def run_sweep(
     Before anything runs, the cell function is imported and each cell's parameters are bound to
     its signature, so a typo fails at once rather than as N failed rows. A cell function may
     also carry a ``check_cells(list_of_params)`` attribute that raises ``ValueError`` for bad
-    values (:func:`mibounds.experiments.cells.estimate_cell` checks task, bound and critic names).
+    values (:func:`mibounds.experiments.sweep.cells.estimate_cell` checks task, bound and critic names).
 
     Example:
         >>> from mibounds.experiments import make_cells, run_sweep
         >>> cells = make_cells(tasks=["gaussian-d4-mi1"], bounds=["nwj"], critics=["separable"],
         ...                    n=[64], seeds=range(3))
         >>> summary = run_sweep(cells, "demo.sqlite",  # doctest: +SKIP
-        ...                     cell="mibounds.experiments.cells:synthetic_cell", workers=2)
+        ...                     cell="mibounds.experiments.sweep.cells:synthetic_cell", workers=2)
 
     Args:
         cells: The cells (or parameter dicts); repeated cells run once.
         db: The SQLite results file, created if missing.
         cell: The cell function, ``"package.module:function"``, called with a cell's parameters
             as keyword arguments and returning a dict (``estimate``, ``ci_low``, ``ci_high``,
-            ``stderr``, ``true_mi`` and any other JSON values).
+            ``stderr``, ``true_mi`` and any other JSON values). A path from before the function's
+            module moved (:data:`mibounds.experiments.sweep.cells.MOVED_MODULES`) runs the function
+            where it is now; a results file written then keeps recording under its old name.
         workers: ``0`` runs the cells in this process; ``N`` in N local worker processes
             (started with ``mp_context``, so a script that calls this needs the usual
             ``if __name__ == "__main__":`` guard); with Ray, the most cells in flight (0: twice
@@ -147,6 +150,7 @@ def run_sweep(
         SweepInterrupted: On Ctrl-C, after saving what finished (a ``KeyboardInterrupt``).
     """
     start = time.perf_counter()
+    cell = current_cell_path(cell)  # a path stored before its module moved runs from where it is now
     grid = _distinct(cells)
     # Names reach SQL as column names: checked before anything is imported or written, also
     # for Cell objects built by hand (which skip Cell.from_params).
@@ -166,7 +170,8 @@ def run_sweep(
     # cell again beside it.
     with ResultStore(db) as store, store.sweep_lock():
         store.add_parameter_columns(parameter_names(grid))
-        statuses = store.statuses(cell)
+        recorded_as = _recorded_name(store, cell)
+        statuses = store.statuses(recorded_as)
         summary.done_before = sum(statuses.get(c.id) == "done" for c in grid)
         if not retry_failed:
             summary.failed_before = sum(statuses.get(c.id) == "failed" for c in grid)
@@ -184,7 +189,7 @@ def run_sweep(
             with guard:
                 for finished, outcome in outcomes:
                     with guard.deferred():
-                        store.record(cell, finished, outcome)
+                        store.record(recorded_as, finished, outcome)
                     if outcome["status"] == "done":
                         summary.done += 1
                     else:
@@ -217,6 +222,14 @@ def _distinct(cells: Iterable[Cell | Mapping[str, Any]]) -> list[Cell]:
         cell = item if isinstance(item, Cell) else Cell.from_params(item)
         unique.setdefault(cell.id, cell)
     return list(unique.values())
+
+
+def _recorded_name(store: ResultStore, path: str) -> str:
+    """The name the file records the cell function under: ``path``, or for a file written before
+    the function's module moved, the path it had then, so that the file's finished cells are
+    skipped and a retried cell replaces its own row."""
+    recorded = set(store.functions())
+    return next((name for name in (path, *former_cell_paths(path)) if name in recorded), path)
 
 
 def _check_cells(function: Any, path: str, cells: list[Cell]) -> None:

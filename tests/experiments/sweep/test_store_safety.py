@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mibounds.experiments import Cell, ResultStore, make_cells, run_sweep, write_report
-from mibounds.experiments.grid import cell_id
+from mibounds.experiments.sweep.grid import cell_id
 
-SYNTHETIC = "mibounds.experiments.cells:synthetic_cell"
+SYNTHETIC = "mibounds.experiments.sweep.cells:synthetic_cell"
 QUIET = {"progress": False, "verbose": False}
 
 

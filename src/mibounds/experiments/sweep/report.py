@@ -14,7 +14,7 @@ Rows are grouped by every parameter except ``seed`` (the replicates), and per gr
 ``estimates.png`` (mean estimate against true MI, one panel per bound, error bars one std).
 
 Example:
-    >>> from mibounds.experiments.report import summarize
+    >>> from mibounds.experiments.sweep.report import summarize
     >>> rows = [{"params": {"task": "t", "bound": "nwj", "seed": s}, "status": "done", "estimate": e,
     ...          "ci_low": e - 1, "ci_high": e + 1, "true_mi": 1.0, "seconds": 2.0}
     ...         for s, e in enumerate([1.0, 1.2, 1.4])]
@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -32,10 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mibounds.experiments.figures import Table, new_figure, require_matplotlib, save_figure
-from mibounds.experiments.grid import canonical_json
-from mibounds.experiments.statistics import summarize_errors
-from mibounds.experiments.store import ResultStore
+from mibounds.experiments.figures import Table, require_matplotlib, write_figure
+from mibounds.experiments.sweep.grid import canonical_json
+from mibounds.experiments.sweep.statistics import summarize_errors
+from mibounds.experiments.sweep.store import ResultStore
 
 __all__ = ["STAT_COLUMNS", "ReportFiles", "plot_estimates", "summarize", "write_report"]
 
@@ -65,7 +66,7 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict[s
     """Group result rows by their parameters except ``seed`` and compute each group's statistics.
 
     Args:
-        rows: Rows of :meth:`mibounds.experiments.store.ResultStore.rows` (each with
+        rows: Rows of :meth:`mibounds.experiments.sweep.store.ResultStore.rows` (each with
             ``params`` keys, ``status``, ``estimate``, ``ci_low``, ``ci_high``, ``true_mi``,
             ``seconds``). Rows of several cell functions are kept apart (a ``function`` key).
 
@@ -255,14 +256,23 @@ def plot_estimates(groups: Sequence[Mapping[str, Any]], path: str | Path) -> Pat
     bounds = list(dict.fromkeys(str(g.get("bound", "")) for g in drawable))
     columns = min(4, len(bounds))
     rows = math.ceil(len(bounds) / columns)
-    figure = new_figure(4.2 * columns, 3.4 * rows + 0.3 * (1 + len(set(labels)) // columns), layout="constrained")
-    axes = figure.subplots(rows, columns, squeeze=False)
+    size = (4.2 * columns, 3.4 * rows + 0.3 * (1 + len(set(labels)) // columns))
+    return write_figure(
+        path, functools.partial(_draw_estimates, drawable, labels, bounds, columns), size, layout="constrained"
+    )
+
+
+def _draw_estimates(
+    groups: Sequence[Mapping[str, Any]], labels: list[str], bounds: list[str], columns: int, fig: Any
+) -> None:
+    rows = math.ceil(len(bounds) / columns)
+    axes = fig.subplots(rows, columns, squeeze=False)
     colours = {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(labels))}
     legend: dict[str, Any] = {}
     for index, bound in enumerate(bounds):
         ax = axes[index // columns][index % columns]
         series: dict[str, list[Mapping[str, Any]]] = {}
-        for group, label in zip(drawable, labels, strict=True):
+        for group, label in zip(groups, labels, strict=True):
             if str(group.get("bound", "")) == bound:
                 series.setdefault(label, []).append(group)
         for label, points in series.items():
@@ -284,13 +294,11 @@ def plot_estimates(groups: Sequence[Mapping[str, Any]], path: str | Path) -> Pat
         ax.set_title(bound or "estimates")
         ax.set_xlabel("true MI (nats)")
         ax.set_ylabel("estimate (nats)")
-        ax.grid(alpha=0.3)
     for index in range(len(bounds), rows * columns):
         axes[index // columns][index % columns].set_visible(False)
     handles = [truth, *(h for label, h in legend.items() if label)]
     names = ["true MI", *(label for label in legend if label)]
-    figure.legend(handles, names, loc="outside lower center", ncols=min(columns, 3), fontsize="small", frameon=False)
-    return save_figure(figure, path, dpi=120)
+    fig.legend(handles, names, loc="outside lower center", ncols=min(columns, 3))
 
 
 def _series_labels(groups: Sequence[Mapping[str, Any]]) -> list[str]:

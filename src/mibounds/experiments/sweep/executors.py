@@ -14,11 +14,11 @@ all cores each would oversubscribe the machine.
 This module imports nothing heavy (no torch) so that worker processes start fast.
 
 Example:
-    >>> from mibounds.experiments.executors import make_executor
-    >>> from mibounds.experiments.grid import make_cells
+    >>> from mibounds.experiments.sweep.executors import make_executor
+    >>> from mibounds.experiments.sweep.grid import make_cells
     >>> cells = make_cells(tasks=["t"], bounds=["nwj"], critics=["separable"], n=[100], seeds=[0, 1])
     >>> executor = make_executor(workers=0)  # 0: in this process
-    >>> [outcome["status"] for _, outcome in executor.run("mibounds.experiments.cells:synthetic_cell", cells)]
+    >>> [outcome["status"] for _, outcome in executor.run("mibounds.experiments.sweep.cells:synthetic_cell", cells)]
     ['done', 'done']
 """
 
@@ -40,7 +40,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
-from mibounds.experiments.grid import Cell
+from mibounds.experiments.sweep.cells import current_cell_path
+from mibounds.experiments.sweep.grid import Cell
 from mibounds.validation.values import check_int, unknown_name_error
 
 __all__ = [
@@ -67,15 +68,19 @@ _PARENT_POLL_SECONDS = 0.5
 def resolve_cell_function(path: str) -> Callable[..., Mapping[str, Any]]:
     """Import the cell function named ``"package.module:function"``.
 
+    A path into a module that has moved since (a results or spec file written before the move)
+    imports the function from where it is now (:func:`mibounds.experiments.sweep.cells.current_cell_path`).
+
     Raises:
         ValueError: If the path is malformed, the module cannot be imported, or it has no such
             callable.
     """
-    module_name, sep, attribute = str(path).partition(":")
+    # A path stored before its module moved imports from where the module is now.
+    module_name, sep, attribute = current_cell_path(str(path)).partition(":")
     if not (sep and module_name and attribute):
         raise ValueError(
             f"cell function {path!r} must be a dotted path 'package.module:function', e.g. "
-            "'mibounds.experiments.cells:estimate_cell'"
+            "'mibounds.experiments.sweep.cells:estimate_cell'"
         )
     try:
         module = importlib.import_module(module_name)

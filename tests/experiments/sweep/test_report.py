@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from mibounds.experiments import make_cells, run_sweep, summarize, write_report
-from mibounds.experiments.report import STAT_COLUMNS
+from mibounds.experiments.sweep.report import STAT_COLUMNS
 
-SYNTHETIC = "mibounds.experiments.cells:synthetic_cell"
+SYNTHETIC = "mibounds.experiments.sweep.cells:synthetic_cell"
 QUIET = {"progress": False, "verbose": False}
 
 

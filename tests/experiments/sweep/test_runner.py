@@ -1,15 +1,13 @@
-"""The benchmark runner: grid, results file, resume, failures, executors, cell functions, CLI."""
+"""The benchmark runner: grid, results file, resume, failures, executors, cell functions."""
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import multiprocessing
 import os
 import signal
 import sqlite3
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -18,13 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mibounds.cli import bench
 from mibounds.experiments import Cell, ResultStore, make_cells, run_sweep, synthetic_cell
-from mibounds.experiments import runner as runner_module
-from mibounds.experiments.executors import make_executor, resolve_cell_function, run_cell
-from mibounds.experiments.grid import canonical_json, cell_id, cells_from_spec, read_spec
+from mibounds.experiments.sweep import runner as runner_module
+from mibounds.experiments.sweep.executors import make_executor, resolve_cell_function, run_cell
+from mibounds.experiments.sweep.grid import canonical_json, cell_id, cells_from_spec, read_spec
 
-SYNTHETIC = "mibounds.experiments.cells:synthetic_cell"
+SYNTHETIC = "mibounds.experiments.sweep.cells:synthetic_cell"
 QUIET = {"progress": False, "verbose": False}
 
 
@@ -226,9 +223,9 @@ def test_run_cell_makes_results_plain_json(tmp_path: Path, monkeypatch: pytest.M
 @pytest.mark.parametrize(
     ("path", "message"),
     [
-        ("mibounds.experiments.cells.synthetic_cell", "must be a dotted path 'package.module:function'"),
+        ("mibounds.experiments.sweep.cells.synthetic_cell", "must be a dotted path 'package.module:function'"),
         ("no_such_module_xyz:f", "cannot import the module 'no_such_module_xyz'"),
-        ("mibounds.experiments.cells:no_such_cell", "has no function 'no_such_cell'"),
+        ("mibounds.experiments.sweep.cells:no_such_cell", "has no function 'no_such_cell'"),
     ],
 )
 def test_resolve_cell_function_errors(path: str, message: str) -> None:
@@ -324,7 +321,7 @@ def test_worker_processes_give_the_rows_of_the_serial_run(tmp_path: Path, monkey
         "env_cells",
         """
         import os
-        from mibounds.experiments.cells import synthetic_cell
+        from mibounds.experiments.sweep.cells import synthetic_cell
         def cell(seed, fail=False):
             row = synthetic_cell(seed=seed, fail=fail)
             return {**row, "pid": os.getpid(), "omp": os.environ.get("OMP_NUM_THREADS")}
@@ -425,7 +422,7 @@ def test_a_ctrl_c_while_recording_waits_for_the_commit() -> None:
 def test_estimate_cell_reports_the_estimate_beside_the_true_mi(tmp_path: Path) -> None:
     pytest.importorskip("mibounds.estimation")
     from mibounds import tasks
-    from mibounds.experiments.cells import estimate_cell
+    from mibounds.experiments.sweep.cells import estimate_cell
 
     fixed = {"max_steps": 20, "batch_size": 16, "critic_kwargs": {"hidden_dim": 16, "embed_dim": 8}}
     cells = make_cells(
@@ -456,165 +453,3 @@ def test_estimate_cells_with_bad_names_are_refused_before_running(tmp_path: Path
     cell = {"task": "gaussian-d2-mi1", "bound": "infonce", "critic": "separable", "n": 256, "seed": 0, **params}
     with pytest.raises(ValueError, match=message):
         run_sweep([cell], tmp_path / "r.sqlite", **QUIET)
-
-
-# -- command line ---------------------------------------------------------------------------------
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mibounds")
-    bench.register(parser.add_subparsers(dest="command", required=True))
-    return parser
-
-
-def _main(*argv: str) -> int:
-    args = _parser().parse_args(list(argv))
-    return args.func(args)
-
-
-def test_cli_sweep_from_flags_and_resume(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    db = str(tmp_path / "r.sqlite")
-    argv = [
-        "bench",
-        "sweep",
-        "--tasks",
-        "a",
-        "b",
-        "--bounds",
-        "nwj",
-        "--critics",
-        "separable",
-        "--n",
-        "100",
-        "--seeds",
-        "0",
-        "1",
-        "--set",
-        "mi=2",
-        "--set",
-        "bias=0.5",
-        "--cell",
-        SYNTHETIC,
-        "--db",
-        db,
-        "--no-progress",
-    ]
-    assert _main(*argv) == 0
-    rows = _rows(Path(db))
-    assert len(rows) == 4 and {r["true_mi"] for r in rows.values()} == {2}
-    assert {r["params"]["bias"] for r in rows.values()} == {0.5}
-    assert _main(*argv) == 0
-    assert "4 done before, 0 to run" in capsys.readouterr().err
-
-
-def test_cli_sweep_from_a_spec_file_exits_1_when_cells_failed(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    spec = tmp_path / "sweep.json"
-    spec.write_text(json.dumps({"seeds": [0, 1], "axes": {"fail": [False, True]}, "cell": SYNTHETIC}))
-    db = str(tmp_path / "r.sqlite")
-    assert _main("bench", "sweep", "--spec", str(spec), "--db", db, "--no-progress") == 1
-    assert "2 cells failed; their tracebacks are in the 'error' column" in capsys.readouterr().err
-    assert sorted(r["status"] for r in _rows(Path(db)).values()) == ["done", "done", "failed", "failed"]
-
-
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["--seeds", "0", "--spec", "x.json"], "pass either --spec or the grid flags, not both"),
-        ([], "no grid: give --tasks"),
-        (["--seeds", "0", "--set", "max_steps"], "--set takes KEY=VALUE"),
-        (["--seeds", "0", "--executor", "ray", "--cell", SYNTHETIC], None),
-    ],
-)
-def test_cli_sweep_user_errors_are_value_errors(
-    tmp_path: Path, argv: list[str], message: str | None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if message is None:  # the Ray executor without ray installed: one line naming the extra
-        monkeypatch.setitem(sys.modules, "ray", None)
-        message = r"pip install 'mibounds\[ray\]'"
-    with pytest.raises(ValueError, match=message):
-        _main("bench", "sweep", *argv, "--db", str(tmp_path / "r.sqlite"), "--no-progress")
-    assert not (tmp_path / "r.sqlite").exists()
-
-
-def test_cli_resume_hint_is_the_same_command() -> None:
-    argv = [
-        "bench",
-        "sweep",
-        "--tasks",
-        "gaussian-d20-mi2",
-        "--bounds",
-        "nwj",
-        "infonce",
-        "--critics",
-        "separable",
-        "--n",
-        "4096",
-        "--seeds",
-        "0",
-        "1",
-        "--set",
-        "max_steps=500",
-        "--set",
-        "device=cpu",
-        "--workers",
-        "2",
-        "--db",
-        "my results.sqlite",
-        "--retry-failed",
-    ]
-    args = _parser().parse_args(argv)
-    words = __import__("shlex").split(bench._command_line(args))
-    assert words[:3] == ["mibounds", "bench", "sweep"]
-    assert vars(_parser().parse_args(words[1:])) == vars(args)
-
-
-def test_cli_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    db = tmp_path / "r.sqlite"
-    run_sweep(make_cells(tasks=["a"], seeds=[0, 1]), db, SYNTHETIC, **QUIET)
-    assert _main("bench", "report", "--db", str(db), "--out", str(tmp_path / "out"), "--no-figures") == 0
-    assert capsys.readouterr().out.split() == [
-        str(tmp_path / "out" / "report.md"),
-        str(tmp_path / "out" / "report.csv"),
-    ]
-    with pytest.raises(ValueError, match="no results file at"):
-        _main("bench", "report", "--db", str(tmp_path / "missing.sqlite"))
-
-
-def test_bench_requires_a_subcommand(capsys: pytest.CaptureFixture) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        _parser().parse_args(["bench"])
-    assert exit_info.value.code == 2
-    assert "sweep" in capsys.readouterr().err
-
-
-def test_cli_sweep_runs_a_function_of_ones_own_only_with_allow_import(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _write_module(
-        tmp_path,
-        "own_cells",
-        """
-        def cell(seed):
-            return {"estimate": float(seed)}
-    """,
-        monkeypatch,
-    )
-    db = tmp_path / "r.sqlite"
-    argv = ["bench", "sweep", "--seeds", "0", "1", "--cell", "own_cells:cell", "--db", str(db), "--no-progress"]
-    with pytest.raises(
-        ValueError,
-        match=r"'own_cells:cell' is not a registered cell \(estimate, synthetic, accuracy, consistency\).*"
-        "pass --allow-import",
-    ):
-        _main(*argv)
-    assert not db.exists() and "own_cells" not in sys.modules  # refused before importing anything
-    assert _main(*argv, "--allow-import") == 0
-    assert sorted(row["estimate"] for row in _rows(db).values()) == [0.0, 1.0]
-    # Registered cells run by name or path, without the flag.
-    assert (
-        _main(
-            "bench", "sweep", "--seeds", "0", "--cell", "synthetic", "--db", str(tmp_path / "s.sqlite"), "--no-progress"
-        )
-        == 0
-    )
-    assert {row["function"] for row in _rows(tmp_path / "s.sqlite").values()} == {SYNTHETIC}

@@ -122,7 +122,7 @@ def make_cells(
     """The cells of a grid: every combination of the axes' values, plus the fixed parameters.
 
     The named axes give the parameters ``task``, ``bound``, ``critic``, ``n`` and ``seed`` (the
-    arguments of :func:`mibounds.experiments.cells.estimate_cell`); an axis left as None is not a
+    arguments of :func:`mibounds.experiments.sweep.cells.estimate_cell`); an axis left as None is not a
     parameter at all. ``axes`` adds more axes by parameter name (e.g. ``{"alpha": [0.01, 0.5]}``).
     A single value (a string or a number) is an axis of one value. Every cell also gets the
     ``fixed`` parameters. Cells come in product order (seeds vary fastest among the named axes,

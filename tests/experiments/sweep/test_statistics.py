@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from mibounds.experiments.statistics import summarize_errors
+from mibounds.experiments.sweep.statistics import summarize_errors
 
 
 def test_summary_against_direct_formulas() -> None:

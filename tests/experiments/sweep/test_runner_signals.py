@@ -45,7 +45,7 @@ if __name__ == "__main__":
 
 def logged_cell(task: str, bound: str, critic: str, n: int, seed: int, log: str, sleep: float) -> dict:
     """The synthetic cell, logging "start"/"end" with the run's phase and this process id."""
-    from mibounds.experiments.cells import synthetic_cell
+    from mibounds.experiments.sweep.cells import synthetic_cell
 
     _append(log, {"event": "start", "seed": seed, "phase": os.environ[PHASE], "pid": os.getpid()})
     result = synthetic_cell(task, bound, critic, n, seed, sleep=sleep)
@@ -182,7 +182,7 @@ def test_two_sweeps_started_at_once_run_each_cell_once(tmp_path: Path) -> None:
     import socket
 
     db, log = tmp_path / "results.sqlite", tmp_path / "executions.log"
-    here, src = Path(__file__).parent, Path(__file__).resolve().parents[2] / "src"
+    here, src = Path(__file__).parent, Path(__file__).resolve().parents[3] / "src"
     env = {
         **os.environ,
         PHASE: "1",

@@ -3,7 +3,7 @@
 A cell function takes a cell's parameters as keyword arguments and returns a dict of JSON
 values; the runner stores ``estimate``, ``ci_low``, ``ci_high``, ``stderr`` and ``true_mi``
 (nats) in columns of their own and the whole dict as JSON. Name one by its dotted path, e.g.
-``"mibounds.experiments.cells:estimate_cell"``, so worker processes can import it.
+``"mibounds.experiments.sweep.cells:estimate_cell"``, so worker processes can import it.
 
 - :func:`estimate_cell`: the data-driven cell. Sample a ground-truth task, train a critic with
   :func:`mibounds.estimate`, report the held-out estimate next to the true MI.
@@ -18,8 +18,13 @@ before running anything, to refuse bad values (unknown names) at once.
 because naming a function runs it: ``{"cell": "os:system", "fixed": {"command": ...}}`` in a
 spec file would otherwise run a shell command.
 
+Results files and spec files store a cell function's dotted path, so a path keeps working after
+its module moves: :data:`MOVED_MODULES` maps the modules of earlier versions to where they are
+now (:func:`current_cell_path`), and a sweep that resumes a file written before the move goes on
+recording under the path the file already uses (:func:`former_cell_paths`).
+
 Example:
-    >>> from mibounds.experiments.cells import REGISTERED_CELLS, choose_cell, synthetic_cell
+    >>> from mibounds.experiments.sweep.cells import REGISTERED_CELLS, choose_cell, synthetic_cell
     >>> choose_cell("synthetic") == REGISTERED_CELLS["synthetic"]
     True
     >>> sorted(synthetic_cell(mi=2.0, seed=0))
@@ -35,9 +40,17 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from mibounds.experiments.grid import canonical_json
+from mibounds.experiments.sweep.grid import canonical_json
 
-__all__ = ["REGISTERED_CELLS", "choose_cell", "estimate_cell", "synthetic_cell"]
+__all__ = [
+    "MOVED_MODULES",
+    "REGISTERED_CELLS",
+    "choose_cell",
+    "current_cell_path",
+    "estimate_cell",
+    "former_cell_paths",
+    "synthetic_cell",
+]
 
 # Two-sided 95% normal quantile, for the synthetic cell's interval.
 _Z95 = 1.959963984540054
@@ -45,24 +58,56 @@ _Z95 = 1.959963984540054
 #: The cell functions of mibounds: short name -> dotted path. Only these run from a spec file or
 #: ``--cell`` without ``--allow-import``; either the name or the path may be given.
 REGISTERED_CELLS = {
-    "estimate": "mibounds.experiments.cells:estimate_cell",
-    "synthetic": "mibounds.experiments.cells:synthetic_cell",
+    "estimate": "mibounds.experiments.sweep.cells:estimate_cell",
+    "synthetic": "mibounds.experiments.sweep.cells:synthetic_cell",
     "accuracy": "mibounds.experiments.accuracy:accuracy_cell",
     "consistency": "mibounds.experiments.consistency:consistency_cell",
 }
+
+#: Modules of cell functions that moved: the module an earlier mibounds had -> the module now.
+#: Never remove an entry: results files and spec files written then name their cells this way.
+MOVED_MODULES = {
+    "mibounds.experiments.cells": "mibounds.experiments.sweep.cells",  # the sweep subpackage, 0.1.0
+}
+
+
+def current_cell_path(path: str) -> str:
+    """The dotted path a cell function has now, given one that a results or spec file stored.
+
+    A path into a module of :data:`MOVED_MODULES` becomes the path into the module it moved to;
+    any other value comes back unchanged.
+
+    Example:
+        >>> current_cell_path("mibounds.experiments.cells:estimate_cell")
+        'mibounds.experiments.sweep.cells:estimate_cell'
+    """
+    module, sep, attribute = path.partition(":")
+    return f"{MOVED_MODULES[module]}{sep}{attribute}" if sep and module in MOVED_MODULES else path
+
+
+def former_cell_paths(path: str) -> list[str]:
+    """The dotted paths the cell function at ``path`` had in earlier versions (oldest module first).
+
+    Example:
+        >>> former_cell_paths("mibounds.experiments.sweep.cells:synthetic_cell")
+        ['mibounds.experiments.cells:synthetic_cell']
+    """
+    module, sep, attribute = path.partition(":")
+    return [f"{old}{sep}{attribute}" for old, new in MOVED_MODULES.items() if sep and new == module]
 
 
 def choose_cell(cell: Any, *, allow_import: bool = False) -> str:
     """The dotted path of the cell function a sweep may run, refusing unknown code by default.
 
     Args:
-        cell: A name or dotted path of :data:`REGISTERED_CELLS`, or (with ``allow_import``) the
-            dotted path ``"module:function"`` of a function of the user's own.
+        cell: A name or dotted path of :data:`REGISTERED_CELLS` (also the path it had before its
+            module moved, see :data:`MOVED_MODULES`), or (with ``allow_import``) the dotted path
+            ``"module:function"`` of a function of the user's own.
         allow_import: Accept a dotted path outside the registered cells: its module is imported
             and the function is called with every cell's parameters.
 
     Returns:
-        The dotted path.
+        The dotted path (where the function is now).
 
     Raises:
         ValueError: For a value that is not a string, or a path outside the registered cells
@@ -72,8 +117,9 @@ def choose_cell(cell: Any, *, allow_import: bool = False) -> str:
         raise ValueError(f"a cell function is named by a string such as 'estimate', got {cell!r}")
     if cell in REGISTERED_CELLS:
         return REGISTERED_CELLS[cell]
-    if cell in REGISTERED_CELLS.values() or allow_import:
-        return cell
+    path = current_cell_path(cell)
+    if path in REGISTERED_CELLS.values() or allow_import:
+        return path
     raise ValueError(
         f"cell function {cell!r} is not a registered cell ({', '.join(REGISTERED_CELLS)}); to run a "
         "function of your own module, which imports and runs its code, pass --allow-import"

@@ -14,7 +14,7 @@ and the accuracy suite (per task) all describe a set of estimates of a known MI 
 Undefined values (no finite estimate, one estimate for a variance, no truth) are NaN.
 
 Example:
-    >>> from mibounds.experiments.statistics import summarize_errors
+    >>> from mibounds.experiments.sweep.statistics import summarize_errors
     >>> summary = summarize_errors([1.0, 2.0, 3.0, float("inf")], truth=2.0)
     >>> summary.count, summary.nonfinite, summary.bias, summary.variance
     (3, 1, 0.0, 1.0)

@@ -22,8 +22,8 @@ A results file carries the SQLite ``application_id`` of mibounds. A file is chec
 anything is written to it, so an SQLite database of another program is refused untouched.
 
 Example:
-    >>> from mibounds.experiments.grid import Cell
-    >>> from mibounds.experiments.store import ResultStore
+    >>> from mibounds.experiments.sweep.grid import Cell
+    >>> from mibounds.experiments.sweep.store import ResultStore
     >>> cell = Cell.from_params({"task": "t", "seed": 0})
     >>> outcome = {"status": "done", "result": {"estimate": 1.5}, "error": None, "seconds": 0.1,
     ...            "host": "h", "started_at": None, "finished_at": None}
@@ -45,7 +45,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from mibounds.experiments.grid import Cell, canonical_json, check_parameter_name
+from mibounds.experiments.sweep.grid import Cell, canonical_json, check_parameter_name
 
 __all__ = ["RESULT_COLUMNS", "ResultStore", "check_parameter_names"]
 
@@ -389,7 +389,7 @@ class ResultStore:
         Args:
             function: The cell function's dotted path.
             cell: The cell.
-            outcome: What :func:`mibounds.experiments.executors.run_cell` returned: ``status``,
+            outcome: What :func:`mibounds.experiments.sweep.executors.run_cell` returned: ``status``,
                 ``result`` (dict or None), ``error``, ``seconds``, ``host``, ``started_at``,
                 ``finished_at``.
         """

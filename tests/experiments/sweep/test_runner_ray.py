@@ -16,7 +16,7 @@ pytestmark = pytest.mark.processes  # Ray starts its own processes
 
 ray = pytest.importorskip("ray", reason="the Ray executor needs the 'ray' extra: pip install 'mibounds[ray]'")
 
-SYNTHETIC = "mibounds.experiments.cells:synthetic_cell"
+SYNTHETIC = "mibounds.experiments.sweep.cells:synthetic_cell"
 # Columns that describe where and when a cell ran rather than what it computed.
 _RUN_COLUMNS = {"seconds", "host", "started_at", "finished_at", "error"}
 
