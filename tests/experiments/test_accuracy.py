@@ -29,6 +29,25 @@ def test_suite_spans_the_range_and_no_task_is_undone_by_normal_scores():
     assert len(accuracy.accuracy_cells()) == len(accuracy.SUITE) * len(accuracy.SEEDS)
 
 
+def test_hard_suite_holds_the_harder_families_at_their_levels():
+    assert len(set(accuracy.HARD_SUITE)) == len(accuracy.HARD_SUITE)
+    assert {n for _, n in accuracy.HARD_SUITE} == {10_000}
+    built = {task_id: tasks.make(task_id) for task_id, _ in accuracy.HARD_SUITE}
+    assert all(task.name == task_id for task_id, task in built.items())
+    levels = {task_id: task.mutual_information for task_id, task in built.items()}
+    mixtures = sorted(mi for task_id, mi in levels.items() if task_id.startswith("sign-mixture"))
+    assert len(mixtures) == 2 and abs(mixtures[0] - 2) < 0.1 and abs(mixtures[1] - 4) < 0.1
+    rotated = [t for t in built.values() if isinstance(t, tasks.Transformed) and isinstance(t.x_map, tasks.Rotation)]
+    assert sorted(t.mutual_information for t in rotated) == [4.0, 8.0] and all(t.dim_x >= 10 for t in rotated)
+    heavy = [t for t in built.values() if isinstance(t, tasks.StudentT)]
+    assert heavy and all(t.dof <= 3 and t.mutual_information >= 4 for t in heavy)
+    embedded = [t for t in built.values() if isinstance(t, tasks.Embedded)]
+    assert sorted(t.dim_x for t in embedded) == [100, 1000] and all(t.mutual_information == 4 for t in embedded)
+    assert {f"spiral-v1(gaussian-d5-mi{level})" for level in (1, 2, 4)} <= set(levels)
+    assert any(isinstance(t, tasks.FloatLabels) for t in built.values())
+    assert all(t.mutual_information_stderr < 1e-3 for t in built.values())
+
+
 def test_family_drops_the_mi_level():
     assert accuracy.family("gaussian-d20-mi4") == "gaussian-d20"
     assert accuracy.family("spiral-v1(gaussian-d5-mi1)") == "spiral-v1(gaussian-d5)"

@@ -51,6 +51,12 @@ def zoo() -> list[tasks.Task]:
         tasks.Transformed(
             tasks.Transformed(tasks.MultivariateNormal.sparse(3, 3, 2, 0.8), "half-cube", "asinh"), "rotate", "rotate"
         ),
+        tasks.SignMixture(3, 2, 0.8),
+        tasks.SignMixture(4, 4, -0.7),
+        tasks.FloatLabels(10, 2, 0.3),
+        tasks.FloatLabels(3, 1, 1.0),
+        tasks.Embedded(tasks.Gaussian(3, 1.0), dim=12),
+        tasks.Embedded(tasks.StudentT(2, 2, dof=3.0, correlation=0.5), dim=9, on="y"),
     ]
 
 

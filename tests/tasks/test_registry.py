@@ -15,12 +15,15 @@ FAMILIES = [
     "mvn-sparse",
     "student-t",
     "student-t-dense",
+    "sign-mixture",
+    "float-labels",
     "normal-cdf",
     "half-cube",
     "asinh",
     "cube",
     "rotate",
     "spiral",
+    "embed",
 ]
 
 
@@ -68,6 +71,10 @@ def test_make_with_parameters() -> None:
     spiral = tasks.make("spiral", base=tasks.Gaussian(3, 1.0), speed=0.5, on="x")
     assert spiral.name == "spiral-v0.5-x(gaussian-d3-mi1)"
     assert tasks.make("asinh").name == "asinh(gaussian-d20-mi2)"
+    assert tasks.make("sign-mixture", dim=4, correlation=0.5).name == "sign-mixture-d4-k2-c0.5"
+    assert tasks.make("float-labels", num_classes=4).name == "float-labels-c4-d2-s0.3"
+    embedded = tasks.make("embed", base="gaussian-d5-mi4", dim=1000, on="x")
+    assert embedded.name == "embed-d1000-x(gaussian-d5-mi4)" and (embedded.dim_x, embedded.dim_y) == (1000, 5)
     nested = tasks.make("normal-cdf-x-asinh-y(cube-y(mvn-sparse-dx3-dy3-k2-c-0.8))")
     assert isinstance(nested.base, tasks.Transformed)
     assert nested.mutual_information == pytest.approx(-math.log(1 - 0.64), rel=1e-12)
@@ -88,3 +95,37 @@ def test_unknown_names_and_bad_parameters() -> None:
         tasks.make("asinh", on="z")
     with pytest.raises(TypeError, match="unexpected keyword argument 'dimension'"):
         tasks.make("gaussian", dimension=3)
+
+
+@pytest.mark.parametrize(
+    "task_id",
+    [
+        *(f"spiral-v1(gaussian-d5-mi{level})" for level in (1, 2, 4)),
+        *(f"rotate(half-cube(gaussian-d10-mi{level}))" for level in (4, 8)),
+        "student-t-dx5-dy5-dof2-c0.9",
+        "sign-mixture-d10-k2-c0.64",
+        "sign-mixture-d10-k4-c-0.7",
+        "float-labels-c10-d2-s0.3",
+        "embed-d100(gaussian-d5-mi4)",
+        "embed-d1000-y(gaussian-d5-mi4)",
+        "rotate(embed-d20(asinh(gaussian-d5-mi1)))",
+    ],
+)
+def test_ids_of_the_harder_families_round_trip(task_id: str) -> None:
+    task = tasks.make(task_id)
+    assert task.name == task_id
+    assert tasks.make(task.name).mutual_information == task.mutual_information
+
+
+def test_spiral_ids_carry_their_level() -> None:
+    for level in (1, 2, 4):
+        task = tasks.make(f"spiral-v1(gaussian-d5-mi{level})")
+        assert isinstance(task, tasks.Transformed) and task.mutual_information == level
+
+
+def test_malformed_embedding_ids_are_unknown() -> None:
+    for bad in ("embed-d(gaussian-d5-mi1)", "embed-d100-z(gaussian-d5-mi1)", "embed-d100(nonsense)"):
+        with pytest.raises(ValueError, match="unknown task"):
+            tasks.make(bad)
+    with pytest.raises(ValueError, match="dim_out must be an integer >= 6"):
+        tasks.make("embed-d5(gaussian-d5-mi1)")

@@ -25,6 +25,16 @@ def test_student_t_mi_matches_monte_carlo_and_needs_the_correction(dof: float) -
     assert abs(mean - task.scale.gaussian_mi) > 5 * se
 
 
+@pytest.mark.parametrize("n", [40_000, pytest.param(400_000, marks=pytest.mark.slow)], ids=lambda n: f"n{n}")
+def test_heavy_tails_at_high_mi_closed_form_matches_monte_carlo(n: int) -> None:
+    # The hard suite's Student-t: dof <= 3 at more than 4 nats; 4 standard errors.
+    task = tasks.make("student-t-dx5-dy5-dof2-c0.9")
+    assert isinstance(task, tasks.StudentT) and task.dof <= 3 and task.mutual_information > 4
+    x, y = task.sample(n, seed=21, dtype=torch.float64)
+    mean, se = mean_and_se(pairwise_log_ratio(task, x, y, block=256))
+    assert abs(mean - task.mutual_information) < 4 * se, (mean, se, task.mutual_information)
+
+
 def test_identity_scale_still_has_information() -> None:
     task = tasks.StudentT(dim_x=1, dim_y=1, dof=1.0)
     assert task.scale.gaussian_mi == 0.0

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from task_zoo import mean_and_se, pairwise_log_ratio
 
 from mibounds import tasks
 
@@ -133,3 +134,29 @@ def test_transform_errors() -> None:
     assert tasks.make_map("spiral", speed=0.25).name == "spiral-v0.25"
     assert tasks.make_map("spiral-v-2").speed == -2.0
     assert tasks.map_names() == ["normal-cdf", "half-cube", "asinh", "cube", "spiral", "rotate"]
+
+
+def test_rotation_mixes_the_coordinates_of_each_side_among_themselves_only() -> None:
+    # rotate(...) maps x by C and y by C separately: x' depends on x alone, y' on y alone, so
+    # MI is unchanged and the critic is the base's at the pre-images.
+    base = tasks.make("half-cube(gaussian-d10-mi4)")
+    task = tasks.make("rotate(half-cube(gaussian-d10-mi4))")
+    assert isinstance(task, tasks.Transformed) and isinstance(task.x_map, tasks.Rotation)
+    c = tasks.Rotation.matrix(10)
+    torch.testing.assert_close(c @ c.T, torch.eye(10, dtype=torch.float64), rtol=0, atol=1e-12)
+    bx, by = base.sample(64, seed=3, dtype=torch.float64)
+    x, y = task.sample(64, seed=3, dtype=torch.float64)
+    torch.testing.assert_close(x, bx @ c.T, rtol=0, atol=1e-12)
+    torch.testing.assert_close(y, by @ c.T, rtol=0, atol=1e-12)
+    torch.testing.assert_close(task.log_ratio(x, y), base.log_ratio(bx, by), rtol=1e-9, atol=1e-9)
+    assert task.mutual_information == base.mutual_information == 4.0
+    # Every rotated coordinate mixes at least eight of the ten inputs of its side.
+    assert int((c.abs() > 1e-9).sum(1).min()) >= 8
+
+
+@pytest.mark.parametrize("level", [4, 8])
+def test_rotated_elementwise_maps_keep_the_mi_of_their_base(level: int) -> None:
+    task = tasks.make(f"rotate(half-cube(gaussian-d10-mi{level}))")
+    x, y = task.sample(20_000, seed=level, dtype=torch.float64)
+    mean, se = mean_and_se(pairwise_log_ratio(task, x, y, block=256))
+    assert abs(mean - level) < 4 * se, (mean, se)

@@ -11,7 +11,11 @@ the encoder ``log_conditional(x, y)``, the marginal ``log_marginal_y(y)`` and ``
 - :class:`ConditionalGaussian`: Gaussian triples (x, y, z) with known I(X; Y | Z) (a confounder, a
   collider).
 - :class:`ClassConditionalGaussian`: a class label and class-conditional Gaussians (MI by
-  quadrature), for categorical estimates.
+  quadrature), for categorical estimates; :class:`FloatLabels`: the label as a float column x
+  (MI by Monte Carlo).
+- :class:`SignMixture`: a mixture of correlated Gaussians whose correlations flip sign between
+  components (identity covariance; MI by Monte Carlo, with ``mutual_information_stderr``).
+- :class:`Embedded` (maps :class:`Embedding`): a task embedded injectively into wide spaces.
 - :func:`mi_schedule`: the MI staircase; :func:`names`, :func:`describe`, :func:`make`: the registry.
 
 Example:
@@ -24,8 +28,10 @@ Example:
 
 from mibounds.tasks.base import Task
 from mibounds.tasks.conditional import ConditionalGaussian
+from mibounds.tasks.embedding import Embedded, Embedding
 from mibounds.tasks.gaussian import Gaussian, MultivariateNormal
-from mibounds.tasks.mixture import ClassConditionalGaussian
+from mibounds.tasks.mixture import ClassConditionalGaussian, FloatLabels
+from mibounds.tasks.regimes import SignMixture
 from mibounds.tasks.registry import TaskFamily, describe, get, make, names
 from mibounds.tasks.scale import JointScale as JointScale  # importable, not public
 from mibounds.tasks.schedule import mi_schedule
@@ -52,12 +58,16 @@ __all__ = [
     "Cube",
     "Cubic",
     "ElementwiseMap",
+    "Embedded",
+    "Embedding",
+    "FloatLabels",
     "Gaussian",
     "HalfCube",
     "Map",
     "MultivariateNormal",
     "NormalCDF",
     "Rotation",
+    "SignMixture",
     "Spiral",
     "StudentT",
     "Task",

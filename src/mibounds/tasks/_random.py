@@ -27,6 +27,11 @@ def uniform(shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor
     return u.clamp_min(torch.finfo(torch.float64).tiny)
 
 
+def randint(high: int, n: int, generator: torch.Generator | None) -> Tensor:
+    """``n`` int64 draws, uniform on ``0, 1, ..., high - 1``."""
+    return torch.randint(high, (n,), generator=generator, device=_device(generator))
+
+
 def standard_gamma(concentration: float, n: int, generator: torch.Generator | None) -> Tensor:
     """``n`` float64 draws from Gamma(concentration, rate 1).
 

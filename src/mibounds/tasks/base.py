@@ -55,6 +55,12 @@ class Task(ABC):
         """I(X; Y) in nats, in closed form."""
 
     @property
+    def mutual_information_stderr(self) -> float:
+        """Standard error of :attr:`mutual_information` in nats: 0 for a closed form, the
+        Monte-Carlo standard error for tasks whose MI is a seeded Monte-Carlo mean."""
+        return 0.0
+
+    @property
     def entropy_x(self) -> float:
         """Differential entropy h(X) in nats (needed by the Barber-Agakov bound)."""
         raise NotImplementedError(f"the differential entropy h(X) of task {self.name!r} is not known in closed form")

@@ -1,5 +1,9 @@
 """A class label and a continuous variable with known I(X; Y): class-conditional Gaussians.
 
+Two faces: :class:`ClassConditionalGaussian` (x continuous, y an integer label, MI by quadrature
+for categorical estimates) and :class:`FloatLabels`, a :class:`~mibounds.tasks.Task` whose x is
+the label stored as a float column (MI by Monte Carlo, any dimension).
+
 ``y ~ Categorical(priors)``, ``x | y = c ~ N(mu_c, sigma^2 I)`` in ``d`` dimensions. Then
 
 .. math::
@@ -25,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -32,9 +37,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mibounds.tasks.base import check_int, fmt
+from mibounds.tasks import _random
+from mibounds.tasks._monte_carlo import MonteCarloMean, entropy_of_log_probabilities, monte_carlo_mean
+from mibounds.tasks.base import Task, check_int, fmt
+from mibounds.validation import check_positive
 
-__all__ = ["ClassConditionalGaussian"]
+__all__ = ["ClassConditionalGaussian", "FloatLabels"]
 
 #: Hermite nodes per axis of the quadrature.
 QUADRATURE_NODES = 48
@@ -143,3 +151,122 @@ class ClassConditionalGaussian:
 
     def __repr__(self) -> str:
         return f"ClassConditionalGaussian({self.name!r}, I(X;Y)={self.mutual_information:.4g}, H(Y)={self.label_entropy:.4g})"
+
+
+#: Seed of the class means of :class:`FloatLabels` (fixed: an id names one set of means).
+LABEL_MEANS_SEED = 0
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def label_means(num_classes: int, dim: int) -> Tensor:
+    """The ``[C, d]`` float64 class means of :class:`FloatLabels`: N(0, I) draws, seed 0."""
+    return torch.randn(num_classes, dim, generator=torch.Generator().manual_seed(LABEL_MEANS_SEED), dtype=torch.float64)
+
+
+@functools.cache
+def _label_posterior_entropy(num_classes: int, dim: int, sigma: float) -> MonteCarloMean:
+    """``H(C | Y)`` by Monte Carlo: the exact posterior entropy averaged over draws of y."""
+    means = label_means(num_classes, dim)
+
+    def values(m: int, generator: torch.Generator) -> Tensor:
+        labels = _random.randint(num_classes, m, generator)
+        y = means[labels] + sigma * _random.standard_normal((m, dim), generator)
+        logits = -0.5 * (y[:, None, :] - means[None]).square().sum(-1) / sigma**2
+        return entropy_of_log_probabilities(torch.log_softmax(logits, dim=1))
+
+    return monte_carlo_mean(values)
+
+
+class FloatLabels(Task):
+    r"""A class label coded as a number: ``x = c`` as a float column, ``y | c ~ N(mu_c, sigma^2 I)``.
+
+    :math:`c \sim \mathrm{Uniform}\{0, \dots, C - 1\}` is stored as one float column
+    ``x in {0.0, 1.0, ..., C - 1}`` (how labels reach an estimator inside a numeric table), and
+    :math:`y \mid c \sim N(\mu_c, \sigma^2 I_d)` with class means :math:`\mu_c \sim N(0, I_d)`
+    drawn once from a fixed seed (:func:`label_means`), so the numeric order of the labels says
+    nothing about where their classes lie.
+
+    Densities are with respect to counting measure on x (a label has no density in x):
+    :math:`p(y \mid c) = N(y; \mu_c, \sigma^2 I)`, :math:`p(y) = \frac1C \sum_c p(y \mid c)`,
+    :math:`\log r(c, y) = \log p(y \mid c) - \log p(y)`. The MI
+
+    .. math::
+        I(X; Y) = H(C) - H(C \mid Y) = \log C - E_y\Big[-\sum_c p(c \mid y) \log p(c \mid y)\Big]
+
+    is at most :math:`\log C`; the expectation is a Monte-Carlo mean of the exact posterior
+    entropy over a million seeded float64 draws of y, cached per parameter set, with its standard
+    error in :attr:`mutual_information_stderr`. ``float-labels-c10-d2-s0.3`` has 1.654 nats
+    (s.e. 3.5e-4) of the 2.303 of H(C).
+
+    ``entropy_x`` is left unknown: a discrete X has no differential entropy (its Shannon entropy
+    is :attr:`label_entropy`).
+
+    Args:
+        num_classes: C >= 2.
+        dim: d, the dimension of y.
+        sigma: Within-class standard deviation of every coordinate of y, > 0.
+
+    Raises:
+        ValueError: For C < 2, d < 1 or sigma <= 0; from the densities, for an x that is not a
+            label in ``0, 1, ..., C - 1``.
+
+    Example:
+        >>> task = FloatLabels(num_classes=10, dim=2, sigma=0.3)
+        >>> x, y = task.sample(5, seed=0)
+        >>> task.name, x[:, 0].tolist(), y.shape
+        ('float-labels-c10-d2-s0.3', [4.0, 9.0, 3.0, 0.0, 3.0], torch.Size([5, 2]))
+        >>> 0 < task.mutual_information < task.label_entropy
+        True
+    """
+
+    def __init__(self, num_classes: int = 10, dim: int = 2, sigma: float = 0.3) -> None:
+        self.num_classes = check_int(num_classes, "num_classes", minimum=2)
+        self.dim = check_int(dim, "dim", minimum=1)
+        self.sigma = check_positive(sigma, "sigma")
+        self.means = label_means(self.num_classes, self.dim)
+        self.dim_x, self.dim_y = 1, self.dim
+        self.name = f"float-labels-c{self.num_classes}-d{self.dim}-s{fmt(self.sigma)}"
+
+    @property
+    def label_entropy(self) -> float:
+        """H(C) = log C nats, the most the MI can be."""
+        return math.log(self.num_classes)
+
+    @property
+    def mutual_information(self) -> float:
+        """``log C - H(C | Y)`` nats (Monte Carlo, cached per parameter set)."""
+        return self.label_entropy - _label_posterior_entropy(self.num_classes, self.dim, self.sigma).mean
+
+    @property
+    def mutual_information_stderr(self) -> float:
+        """Monte-Carlo standard error of :attr:`mutual_information` (nats)."""
+        return _label_posterior_entropy(self.num_classes, self.dim, self.sigma).stderr
+
+    def _sample(self, n: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        labels = _random.randint(self.num_classes, n, generator)
+        noise = _random.standard_normal((n, self.dim), generator)
+        y = self.means.to(noise.device)[labels] + self.sigma * noise
+        return labels.to(torch.float64)[:, None], y
+
+    def _labels(self, x: Tensor) -> Tensor:
+        labels = x[:, 0]
+        if not (torch.equal(labels, labels.round()) and labels.min() >= 0 and labels.max() <= self.num_classes - 1):
+            raise ValueError(
+                f"x must hold class labels 0.0, 1.0, ..., {self.num_classes - 1}.0 (one per row), got values "
+                f"from {float(labels.min())} to {float(labels.max())}; pass the labels this task samples"
+            )
+        return labels.long()
+
+    def _log_conditional(self, x: Tensor, y: Tensor) -> Tensor:
+        means = self.means.to(dtype=y.dtype, device=y.device)[self._labels(x)]  # [Kx, d]
+        dist = torch.cdist(means, y, compute_mode="donot_use_mm_for_euclid_dist")
+        return -0.5 * dist.square() / self.sigma**2 - 0.5 * self.dim * (_LOG_2PI + 2 * math.log(self.sigma))
+
+    def _log_marginal_y(self, y: Tensor) -> Tensor:
+        means = self.means.to(dtype=y.dtype, device=y.device)
+        per_class = -0.5 * torch.cdist(y, means, compute_mode="donot_use_mm_for_euclid_dist").square() / self.sigma**2
+        const = 0.5 * self.dim * (_LOG_2PI + 2 * math.log(self.sigma)) + math.log(self.num_classes)
+        return torch.logsumexp(per_class, dim=1) - const
+
+    def _log_ratio(self, x: Tensor, y: Tensor) -> Tensor:
+        return self._log_conditional(x, y) - self._log_marginal_y(y)[None, :]

@@ -9,7 +9,10 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from mibounds.tasks.base import Task
+from mibounds.tasks.embedding import Embedded
 from mibounds.tasks.gaussian import Gaussian, MultivariateNormal
+from mibounds.tasks.mixture import FloatLabels
+from mibounds.tasks.regimes import SignMixture
 from mibounds.tasks.student_t import StudentT
 from mibounds.tasks.transforms import _MAP_LABEL, _NUMBER, Cubic, Transformed, make_map
 from mibounds.validation import unknown_name_error
@@ -18,6 +21,8 @@ __all__ = ["TaskFamily", "describe", "get", "make", "names"]
 
 _POOLE = "Poole et al. 2019, On Variational Bounds of Mutual Information (arXiv:1905.06922)"
 _CZYZ = "Czyz et al. 2023, Beyond Normal: On the Evaluation of MI Estimators (arXiv:2306.11078)"
+_MIXTURES = "Czyz et al. 2025, On the Properties and Estimation of Pointwise MI Profiles (arXiv:2310.10240)"
+_OURS = "mibounds, DESIGN.md sec. 5: real data beyond the Gaussian copula"
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,10 @@ class TaskFamily:
     summary: str
     build: Callable[..., Task]
     reference: str
+
+
+def _embed_family(base: Task | str = "gaussian-d5-mi4", dim: int = 100, on: Literal["x", "y", "both"] = "both") -> Task:
+    return Embedded(base if isinstance(base, Task) else make(base), dim, on)
 
 
 def _transform_family(map_name: str) -> Callable[..., Task]:
@@ -80,6 +89,19 @@ _FAMILIES = (
         _CZYZ,
     ),
     TaskFamily(
+        "sign-mixture",
+        "equal mixture of correlated Gaussians whose x-y correlations flip sign (identity covariance); "
+        "params dim=10, num_components=2, correlation=0.78",
+        SignMixture,
+        _MIXTURES,
+    ),
+    TaskFamily(
+        "float-labels",
+        "class label 0..C-1 as a float column x, y | c ~ N(mu_c, sigma^2 I); params num_classes=10, dim=2, sigma=0.3",
+        FloatLabels,
+        _OURS,
+    ),
+    TaskFamily(
         "normal-cdf",
         _TRANSFORM_SUMMARY.format(what="base task through the normal CDF"),
         _transform_family("normal-cdf"),
@@ -104,6 +126,13 @@ _FAMILIES = (
         _TRANSFORM_SUMMARY.format(what="base task through a norm-dependent rotation") + ", speed=1.0",
         _transform_family("spiral"),
         _CZYZ,
+    ),
+    TaskFamily(
+        "embed",
+        "base task embedded injectively into R^dim on each side (input, tanh and sin features, random rotation); "
+        "params base='gaussian-d5-mi4' (a task or id), dim=100, on='both' ('x', 'y')",
+        _embed_family,
+        _OURS,
     ),
 )
 
@@ -130,6 +159,8 @@ _ID_PATTERNS: tuple[tuple[str, Callable[..., Task]], ...] = (
         rf"student-t-dense-dx(\d+)-dy(\d+)-dof{_N}-c{_N}(?:-w{_N})?",
         lambda dx, dy, dof, c, w: StudentT.dense(int(dx), int(dy), float(dof), float(c), float(w or 0)),
     ),
+    (rf"sign-mixture-d(\d+)-k(\d+)-c{_N}", lambda d, k, c: SignMixture(int(d), int(k), float(c))),
+    (rf"float-labels-c(\d+)-d(\d+)-s{_N}", lambda c, d, s: FloatLabels(int(c), int(d), float(s))),
 )
 
 
@@ -145,6 +176,10 @@ def _from_id(task_id: str) -> Task | None:
     base = _from_id(base_id)
     if base is None:
         return None
+    match = re.fullmatch(r"embed-d(\d+)(?:-(x|y))?", prefix)
+    if match:
+        on: Literal["x", "y", "both"] = "x" if match.group(2) == "x" else "y" if match.group(2) == "y" else "both"
+        return Embedded(base, int(match.group(1)), on)
     label = f"({_MAP_LABEL})"
     for pattern, sides in ((label, "xy"), (f"{label}-x", "x"), (f"{label}-y", "y"), (f"{label}-x-{label}-y", "")):
         match = re.fullmatch(pattern, prefix)

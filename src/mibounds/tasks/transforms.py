@@ -328,6 +328,11 @@ class Transformed(Task):
         return self.base.mutual_information
 
     @property
+    def mutual_information_stderr(self) -> float:
+        """The base's standard error of its MI (0 for a closed form), in nats."""
+        return self.base.mutual_information_stderr
+
+    @property
     def entropy_x(self) -> float:
         """The base's h(X) when the x map is absent or volume preserving."""
         if self.x_map is None or self.x_map.volume_preserving:
