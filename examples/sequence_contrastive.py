@@ -13,9 +13,10 @@ model):
 where X'_j is the second view of sequence j. Then a linear probe (multinomial logistic regression
 on the L encoder outputs, fit on 100 labelled sequences, scored on 100 held-out ones) reads
 frame-label accuracy, for the trained encoder and for a randomly initialized one of the same
-architecture. For comparison it also trains the single-view form of the seed (X'_j = X_j, so the
-positive is the sequence itself): any frame feature that tells sequences apart maximizes that
-one, nuisance noise included, and here it learns no more about the labels than a random encoder.
+architecture. For comparison it also trains the single-view form, the one Wiesner's "Variational
+Bounds on Mutual Information" writes (X'_j = X_j, so the positive is the sequence itself): any
+frame feature that tells sequences apart maximizes that one, nuisance noise included, and here it
+learns no more about the labels than a random encoder.
 
 Usage: python examples/sequence_contrastive.py [--steps 800] [--seed 0] [--no-single-view]
 """

@@ -8,9 +8,14 @@ returns its violations as ``"path:line: message"`` strings, each message naming 
   from another one (``mibounds.bounds._blocked`` from ``mibounds.representation``); within a
   subpackage they are fine, and so are the package-wide private modules at the top level
   (``mibounds._progress``);
-- :func:`bare_asserts`: no ``assert`` statement in library code (``python -O`` strips them).
+- :func:`bare_asserts`: no ``assert`` statement in library code (``python -O`` strips them);
+- :func:`unresolvable_references`: no reference a reader of the package cannot follow in the text
+  of ``src/``, ``docs/`` and ``examples/``: a path into ``../shared`` (outside the repository), a
+  ``DESIGN.md`` (the design document is ``docs/design.md``, in lower case), or an "issue N" (the
+  issue tracker is not part of the package; say what the thing is instead). This one runs over
+  the repository root rather than the source root.
 
-Each function is tested on a small tree that breaks its rule, then run on the real ``src/``.
+Each function is tested on a small tree that breaks its rule, then run on the real tree.
 The layering itself (which subpackage may import which) is checked by import-linter: the
 ``[tool.importlinter]`` contracts in pyproject.toml, run by ``.ci/run``; a test here checks that
 each module expression of those contracts still matches a module.
@@ -31,6 +36,25 @@ PACKAGE = "mibounds"
 
 #: The most lines a module may have; a longer one is split by concern.
 MAX_LINES = 600
+
+#: The folders of the repository whose text a reader of the package sees.
+READER_FOLDERS = ("src", "docs", "examples")
+
+#: What a reader cannot resolve, each with the fix the violation names.
+UNRESOLVABLE = (
+    (
+        re.compile(r"\.\./shared"),
+        "a path outside the repository; cite the work itself, or move what is needed into the repository",
+    ),
+    (
+        re.compile(r"design\.md", re.IGNORECASE),
+        "the design document is docs/design.md (lower case); cite it with its section, e.g. docs/design.md §2",
+    ),
+    (
+        re.compile(r"\bissues?\s+#?\d+", re.IGNORECASE),
+        "an issue number means nothing to a reader of the package; say what the thing is instead",
+    ),
+)
 
 
 def _python_files(root: Path) -> Iterator[Path]:
@@ -153,6 +177,49 @@ def bare_asserts(root: Path) -> list[str]:
     return violations
 
 
+def _text_files(folder: Path) -> Iterator[Path]:
+    """Every file under ``folder`` that is UTF-8 text (figures and caches are skipped)."""
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or "__pycache__" in path.parts:
+            continue
+        data = path.read_bytes()
+        if b"\0" in data:
+            continue
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        yield path
+
+
+def unresolvable_references(root: Path, folders: tuple[str, ...] = READER_FOLDERS) -> list[str]:
+    """References in the text under ``root``'s ``folders`` that a reader of the package cannot follow.
+
+    A ``../shared`` path, any spelling of ``design.md`` but the lower-case one, and "issue N"
+    (``issue 4``, ``Issues #10``), wherever they appear: code, docstrings, comments, Markdown.
+
+    Args:
+        root: The repository root.
+        folders: The folders under it to check (missing ones are skipped).
+
+    Returns:
+        One ``"path:line: message"`` per occurrence.
+    """
+    violations = []
+    for folder in folders:
+        if not (root / folder).is_dir():
+            continue
+        for path in _text_files(root / folder):
+            lines = path.read_text(encoding="utf-8").splitlines()
+            for number, line in enumerate(lines, start=1):
+                for pattern, fix in UNRESOLVABLE:
+                    for match in pattern.finditer(line):
+                        if match.group() == "design.md":
+                            continue  # the repository's own docs/design.md
+                        violations.append(f"{_where(path, root / folder, number)}: {match.group()!r}: {fix}")
+    return violations
+
+
 def _write(root: Path, relative: str, text: str) -> None:
     path = root / relative
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -217,6 +284,40 @@ def test_an_assert_is_reported(tmp_path: Path) -> None:
     assert violation.startswith(f"{tmp_path.name}/mibounds/tasks/base.py:8: assert in library code")
 
 
+@pytest.mark.parametrize(
+    ("path", "text", "where"),
+    [
+        ("src/mibounds/sequence/objectives.py", '"""The convention (see DESIGN.md)."""\n', ":1: 'DESIGN.md'"),
+        ("docs/sequence.md", "# Sequences\n\nAs in [the design](../DESIGN.md).\n", ":3: 'DESIGN.md'"),
+        ("docs/sequence.md", "# Sequences\n\nSee Design.md.\n", ":3: 'Design.md'"),
+        ("docs/sequence.md", "# Sequences\n\nThe text is ../shared/seed.md.\n", ":3: '../shared'"),
+        ("examples/run.py", "import math\n\nx = 1  # issue 10, item 4\n", ":3: 'issue 10'"),
+        ("src/mibounds/experiments/__init__.py", '"""The sweep (Issue 4, item 5)."""\n', ":1: 'Issue 4'"),
+        ("docs/accuracy.md", "Fixed in issues #12 and 13.\n", ":1: 'issues #12'"),
+    ],
+)
+def test_an_unresolvable_reference_is_reported(tmp_path: Path, path: str, text: str, where: str) -> None:
+    _write(tmp_path, path, text)
+    (violation,) = unresolvable_references(tmp_path)
+    assert violation.startswith(f"{path}{where}: ")
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("src/mibounds/bounds/lower.py", '"""Conventions (docs/design.md §2)."""\n'),
+        ("docs/architecture.md", "Conventions: [design.md](design.md) §2.\n"),
+        ("src/mibounds/estimation/_runtime.py", "def issue_warnings(notes):\n    pass  # issued as warnings\n"),
+        ("examples/run.py", "seed = 0  # the seed's job is seeded by the seed alone\n"),
+        ("tests/test_cli.py", "# issue 10\n"),  # tests are not text a reader of the package sees
+        ("docs/figures/plot.png", "\x89PNG\x00 DESIGN.md"),
+    ],
+)
+def test_resolvable_text_is_not_reported(tmp_path: Path, path: str, text: str) -> None:
+    _write(tmp_path, path, text)
+    assert unresolvable_references(tmp_path) == []
+
+
 # -- the real tree -------------------------------------------------------------------------------
 
 
@@ -255,3 +356,8 @@ def test_every_module_expression_of_the_import_contracts_matches_a_module() -> N
             {"*": r"[^.]+", "**": r"[^.]+(?:\.[^.]+)*"}.get(part, re.escape(part)) for part in expression.split(".")
         )
         assert any(re.fullmatch(pattern, name) for name in modules), f"{expression} matches no module under src/"
+
+
+def test_no_unresolvable_reference_in_src_docs_or_examples() -> None:
+    violations = unresolvable_references(ROOT)
+    assert not violations, "\n".join(violations)

@@ -1,9 +1,8 @@
 """Bounds on NaN/inf scores never return a silent NaN; in float16 the overflow guard fits the dtype.
 
-Issue 10, item 10. A bound still returns what the arithmetic gives (NaN or inf), so that a
-training loop can see its critic diverge and stop, but it says so with a warning that names the
-cause; in float16, ``exp`` overflows above about 11, so the guard that replaces ``exp`` by its
-tangent must sit below that.
+A bound still returns what the arithmetic gives (NaN or inf), so that a training loop can see its
+critic diverge and stop, but it says so with a warning that names the cause; in float16, ``exp``
+overflows above about 11, so the guard that replaces ``exp`` by its tangent must sit below that.
 """
 
 from __future__ import annotations

@@ -227,7 +227,7 @@ def test_subprocess_demo_and_error():
     assert error.stderr.strip() == "mibounds: error: no such file: 'nowhere.npz'; check the path"
 
 
-# -- bad input that must be refused in one line, with status 2, writing nothing (issue 10) ----------
+# -- bad input that must be refused in one line, with status 2, writing nothing ---------------------
 
 SYNTHETIC = "mibounds.experiments.sweep.cells:synthetic_cell"
 
@@ -275,7 +275,7 @@ def _damaged(tmp_path) -> None:  # garbage after the first page
     db.write_bytes(bytes(data))
 
 
-def _spec(tmp_path) -> None:  # the exploit of issue 10: a spec file that names os.system
+def _spec(tmp_path) -> None:  # the exploit to refuse: a spec file that names os.system
     (tmp_path / "sweep.json").write_text(
         json.dumps({"cell": "os:system", "fixed": {"command": f"id > {tmp_path / 'pwned'}"}})
     )

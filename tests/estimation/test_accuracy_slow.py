@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("mi", [6.0, 8.0])
 def test_default_estimate_on_the_20d_gaussian_at_high_mi(mi):
-    # The estimator issue: 10,000 samples, within 0.3 nats and the interval covers the truth,
+    # The default estimator's target: 10,000 samples, within 0.3 nats and the interval covers the truth,
     # where the lower bound cannot follow (it is capped at log of the block size, 6.9 nats).
     task = tasks.Gaussian(dim=20, mi=mi)
     x, y = task.sample(10_000, seed=0)

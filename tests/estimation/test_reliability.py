@@ -1,5 +1,4 @@
-"""No confident absurd number: learning rates, input scales and deterministic relations (the
-reliability issue, items 1-3)."""
+"""No confident absurd number: learning rates, input scales and deterministic relations."""
 
 from __future__ import annotations
 

@@ -40,7 +40,8 @@ def test_joint_objective_and_gradient_equal_enumeration(graph: LabelGraph) -> No
     phi = _emissions()
     got = sequence_infonce(phi, graph)
     scores = _brute_scores(phi, graph)
-    # The seed's form: mean over k of E(k, k) - logsumexp_j E(k, j), plus log K.
+    # The form of Wiesner's "Variational Bounds on Mutual Information": mean over k of
+    # E(k, k) - logsumexp_j E(k, j), plus log K.
     want = math.log(K) + (scores.diagonal() - torch.logsumexp(scores, dim=1)).mean()
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
     assert float(got.detach()) <= math.log(K)
@@ -60,7 +61,7 @@ def test_fixed_posterior_value_and_the_seeds_gradient(graph: LabelGraph) -> None
     torch.testing.assert_close(got, math.log(K) + per_k.mean(), rtol=1e-12, atol=1e-12)
     assert float(got.detach()) <= float(sequence_infonce(detached, graph)) + 1e-12  # Jensen: below the joint form
     (grad,) = torch.autograd.grad(got, phi)
-    # The seed's closed form: (1/K) [gamma_j - sum_k softmax_j(E(k, .)) gamma_{X_k, X_j}].
+    # Wiesner's closed form: (1/K) [gamma_j - sum_k softmax_j(E(k, .)) gamma_{X_k, X_j}].
     weights = torch.softmax(scores, dim=1)
     want = (
         torch.stack(
@@ -139,7 +140,7 @@ def test_learned_posterior_value_and_gradient_equal_enumeration(graph: LabelGrap
 
 
 def test_learned_posterior_gradient_is_the_seeds_posterior_term() -> None:
-    # The seed's derivative of the posterior, d p(Y|X_k) / d phi_k = p (1[Y_t = s] - gamma_k): the
+    # Wiesner's derivative of the posterior, d p(Y|X_k) / d phi_k = p (1[Y_t = s] - gamma_k): the
     # gradient on the posterior side is (1/K)[Cov_p(f_k, 1[Y_t = s]) - sum_j w_kj (gamma_kj - gamma_k)],
     # with w = softmax_j E(k, .). Two views keep the posterior side (phi) apart from the candidates (psi).
     graph = brute.tiny_graphs()["bigram"]

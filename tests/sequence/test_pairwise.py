@@ -59,7 +59,8 @@ def test_other_side_equals_enumeration_and_only_it_gets_gradient(graph: LabelGra
     )
     weights = torch.randn(4, 4, dtype=torch.float64)
     (grad,) = torch.autograd.grad((weights * got).sum(), psi)
-    # d E(k, j) / d psi_j is the occupancy of the summed scores (the seed's gamma_{X_k, X_j}).
+    # d E(k, j) / d psi_j is the occupancy of the summed scores (gamma_{X_k, X_j} in Wiesner's
+    # "Variational Bounds on Mutual Information").
     want = torch.zeros_like(grad)
     for k in range(4):
         for j in range(4):

@@ -7,9 +7,9 @@ The studies are modules of this package (:mod:`~mibounds.experiments.accuracy`,
 :mod:`~mibounds.experiments.stdim`, :mod:`~mibounds.experiments.staircase`); their tables and
 figures are made one way, by :mod:`~mibounds.experiments.figures`.
 
-The sweep machinery (:mod:`mibounds.experiments.sweep`, issue 4, item 5) runs a grid of
-independent, deterministic cells, records each in an SQLite file the moment it finishes, and
-resumes an interrupted sweep without repeating a cell. Its public names are exported here:
+The sweep machinery (:mod:`mibounds.experiments.sweep`) runs a grid of independent, deterministic
+cells, records each in an SQLite file the moment it finishes, and resumes an interrupted sweep
+without repeating a cell. Its public names are exported here:
 
 - :func:`make_cells`, :class:`Cell`: the grid (:mod:`mibounds.experiments.sweep.grid`).
 - :func:`run_sweep`: run it in this process, in local worker processes, or on Ray

@@ -149,7 +149,7 @@ def run_accuracy(
     times are for), in this process (``workers=0``) or in each worker process.
 
     Returns:
-        The :class:`~mibounds.experiments.runner.SweepSummary`.
+        The :class:`~mibounds.experiments.sweep.runner.SweepSummary`.
     """
     from mibounds.experiments.sweep.executors import limit_threads
     from mibounds.experiments.sweep.runner import run_sweep
@@ -322,7 +322,7 @@ def _markdown(rows: list[dict[str, Any]], table: list[dict[str, Any]], columns: 
 
 
 def _acceptance(rows: list[dict[str, Any]]) -> list[str]:
-    """The suite's headline checks, measured (what the estimator issue asks of the defaults)."""
+    """The suite's headline checks, measured (the targets the default estimator is held to)."""
     mine = [r for r in rows if r["estimator"] == "mibounds"]
     lines = ["## Summary", ""]
     levels = [r for r in mine if r["task"] in {f"gaussian-d20-mi{i}" for i in (2, 4, 6, 8, 10)} and r["n"] == 10_000]

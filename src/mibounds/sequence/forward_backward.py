@@ -14,8 +14,9 @@ module computes, for every sequence of a batch:
 - :func:`path_score`: :math:`f(X, Y) + \log G(Y)` for a given label sequence Y (the paths that spell Y);
 - :func:`sequence_score`: :math:`f(X, Y)` alone (no graph);
 - :func:`forward_backward`: the log-partition and the occupancies
-  :math:`\gamma_t(l) = P(Y_t = l \mid X)` (labels, the seed's :math:`\gamma(s, \tau)`) and
-  :math:`P(\text{state after frame } t = s \mid X)` (graph states) under the posterior
+  :math:`\gamma_t(l) = P(Y_t = l \mid X)` (labels; :math:`\gamma(s, \tau)` in Wiesner's "Variational
+  Bounds on Mutual Information") and :math:`P(\text{state after frame } t = s \mid X)` (graph states)
+  under the posterior
   :math:`p(Y \mid X) = G(Y) e^{f(X, Y)} / \sum_{Y'} G(Y') e^{f(X, Y')}`. The label occupancy is the
   gradient of the log-partition with respect to the emissions.
 

@@ -4,7 +4,7 @@ The critic scores a whole label sequence, :math:`f(X, Y) = \sum_t \phi(X)_t[Y_t]
 G supplies the prior over label sequences, :math:`G(Y)` (a normalized G, e.g.
 :func:`~mibounds.sequence.graph.bigram_graph`, makes it a distribution p(Y)). Every function returns
 a 0-d tensor whose value is the readout in nats and whose gradient is the training gradient;
-training minimizes its negative (the package's convention, see DESIGN.md).
+training minimizes its negative (the package's convention, docs/design.md §2).
 
 - :func:`sequence_infonce`: unlabeled contrastive training over a batch of K sequences,
   :math:`\log K + \frac1K \sum_k \big(E(k, k) - \log\sum_j e^{E(k, j)}\big)` with
@@ -61,7 +61,8 @@ def sequence_infonce(
 ) -> Tensor:
     r"""Sequence-level InfoNCE over a label graph, for unlabeled (lattice-free) contrastive training.
 
-    ``posterior="joint"`` (default) is the seed's last section ("Alternative Approximation"):
+    ``posterior="joint"`` (default) is the form of the last section ("Alternative Approximation") of
+    Wiesner's "Variational Bounds on Mutual Information":
 
     .. math::
         \hat I = \log K + \frac1K \sum_{k=1}^K \Big(E(k, k) - \log \sum_{j=1}^K e^{E(k, j)}\Big),
@@ -70,13 +71,13 @@ def sequence_infonce(
     with gradients through both sides of every E(k, j). Here
     :math:`E(k, j) - [\![\phi(X_k) \circ G]\!] = \log \mathbb{E}_{p(Y \mid X_k)} e^{f(X_j, Y)}` under the
     posterior over the graph :math:`p(Y \mid X_k) \propto G(Y) e^{f(X_k, Y)}`: the labels are
-    marginalized instead of observed. The seed obtains it by Jensen's inequality applied to the
+    marginalized instead of observed. Wiesner obtains it by Jensen's inequality applied to the
     numerator and the denominator of InfoNCE separately, so it is an approximation of the
     sequence InfoNCE, not a guaranteed lower bound on I(X; Y); it never exceeds :math:`\log K`.
 
-    ``posterior="fixed"`` is the seed's "Tractable Alternative Factorization", a lower bound
+    ``posterior="fixed"`` is Wiesner's "Tractable Alternative Factorization", a lower bound
     (Jensen's inequality once) on the InfoNCE integrand averaged over :math:`p(Y \mid X_k)`, with that
-    posterior held fixed when differentiating (the seed's "Gradient of the alternative
+    posterior held fixed when differentiating (Wiesner's section "Gradient of the alternative
     factorization"):
 
     .. math::
@@ -89,8 +90,9 @@ def sequence_infonce(
     ``"joint"`` value (Jensen), and also at most :math:`\log K`.
 
     ``posterior="learned"`` has the value of ``"fixed"`` and its exact gradient: the posterior
-    :math:`p(Y \mid X_k) = G(Y) e^{f(X_k, Y)} / Z(X_k)` is differentiated too (the seed's "Updating
-    p(Y | X)"), so the model can improve the posterior it is scored with, which ``"fixed"`` cannot.
+    :math:`p(Y \mid X_k) = G(Y) e^{f(X_k, Y)} / Z(X_k)` is differentiated too (Wiesner's section
+    "Updating p(Y | X)"), so the model can improve the posterior it is scored with, which ``"fixed"``
+    cannot.
     With :math:`\partial p(Y \mid X_k) / \partial \phi(X_k)_t[s] = p(Y \mid X_k)(\mathbb{1}[Y_t = s] -
     \gamma_{X_k}(s, t))`, the gradient with respect to the posterior side :math:`\phi(X_k)_t[s]` adds
     to the ``"fixed"`` gradient
@@ -99,8 +101,8 @@ def sequence_infonce(
         \frac1K\Big(\mathrm{Cov}_{p(Y \mid X_k)}\big(f(X_k, Y), \mathbb{1}[Y_t = s]\big)
         - \sum_j \mathrm{softmax}_j E(k, \cdot)\, \big(\gamma_{X_k, X_j}(s, t) - \gamma_{X_k}(s, t)\big)\Big),
 
-    the first term from the expected score, the second from the partition (the seed's
-    "acoustic confidence" term). The seed estimates the covariance by sampling frames; here it is
+    the first term from the expected score, the second from the partition (the term Wiesner calls
+    "acoustic confidence"). Wiesner estimates the covariance by sampling frames; here it is
     exact: f is a sum over frames, so :math:`\mathbb{E}_{p(Y \mid X_k)} f(X_k, Y) =
     \sum_t \langle \gamma_{X_k, t}, \phi(X_k)_t \rangle`, and autograd through the forward-backward
     recursions differentiates the occupancy :math:`\gamma_{X_k}` (the covariance is the Hessian of
@@ -120,7 +122,7 @@ def sequence_infonce(
     score, whose posterior comes from the first view).
 
     Orientation: row k of E is the posterior's sequence, column j the candidate, and the
-    partition is ``logsumexp_j E(k, j)`` as in the seed: the package's partition over x (the
+    partition is ``logsumexp_j E(k, j)`` as Wiesner writes it: the package's partition over x (the
     candidates) per y (the posterior), computed by :func:`mibounds.bounds.infonce` on
     :math:`E^\top` (one view: E is symmetric, so it is E itself).
 
@@ -180,7 +182,8 @@ def mmi(
 ) -> Tensor:
     r"""Supervised maximum mutual information (MMI) with transcripts, averaged over the batch.
 
-    ``include_prior=False`` (default) gives the MI readout of the seed,
+    ``include_prior=False`` (default) gives the MI readout of Wiesner's "Variational Bounds on Mutual
+    Information",
 
     .. math::
         I_\mathrm{UBA} \approx \frac1B \sum_b \Big(f(X_b, Y_b) - [\![\phi(X_b) \circ G]\!]\Big),
@@ -191,7 +194,7 @@ def mmi(
     :math:`\log p(Y \mid X) / p(Y)` up to a constant per X. ``include_prior=True`` gives the classic
     MMI criterion, the log-posterior of the transcript,
     :math:`\log \frac{G(Y) e^{f(X, Y)}}{\sum_{Y'} G(Y') e^{f(X, Y')}} \le 0`, which differs by
-    :math:`\log G(Y_b)` (constant in the emissions): the seed's :math:`I_\mathrm{UBA} = F_\mathrm{MMI} + H(Y)`.
+    :math:`\log G(Y_b)` (constant in the emissions): Wiesner's :math:`I_\mathrm{UBA} = F_\mathrm{MMI} + H(Y)`.
     Both have the same gradient with respect to the emissions,
     :math:`\mathbb{1}[Y_t = l] - \gamma_t(l)` per sequence (divided by B).
 

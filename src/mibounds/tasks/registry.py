@@ -22,7 +22,7 @@ __all__ = ["TaskFamily", "describe", "get", "make", "names"]
 _POOLE = "Poole et al. 2019, On Variational Bounds of Mutual Information (arXiv:1905.06922)"
 _CZYZ = "Czyz et al. 2023, Beyond Normal: On the Evaluation of MI Estimators (arXiv:2306.11078)"
 _MIXTURES = "Czyz et al. 2025, On the Properties and Estimation of Pointwise MI Profiles (arXiv:2310.10240)"
-_OURS = "mibounds, DESIGN.md sec. 5: real data beyond the Gaussian copula"
+_OURS = "mibounds, docs/design.md sec. 5: real data beyond the Gaussian copula"
 
 
 @dataclass(frozen=True)

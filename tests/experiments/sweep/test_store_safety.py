@@ -1,8 +1,8 @@
 """The results file: never silently wrong, never a traceback, never another program's data touched.
 
-Issue 10, items 4 (one sweep per file; ``attempts`` counts retries of failures), 5 (files of
-other programs are refused before any write), 7 (parameter names are checked wherever the store
-is reached) and 8 (damaged and read-only files give one-line errors).
+One sweep per file (``attempts`` counts retries of failures); files of other programs are
+refused before any write; parameter names are checked wherever the store is reached; damaged and
+read-only files give one-line errors.
 """
 
 from __future__ import annotations
