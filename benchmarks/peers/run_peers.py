@@ -1,6 +1,6 @@
 """Run peer MI packages (torch-mist, benchmark-mi) on the samples of our accuracy suite.
 
-For each (task, n, seed) of ``mibounds.experiments.accuracy.SUITE`` x ``SEEDS`` this script draws
+For each (task, n, seed) of ``mibounds.experiments.accuracy.SUITE`` and ``HARD_SUITE`` x ``SEEDS`` this script draws
 the very samples our suite uses (``mibounds.tasks.make(task).sample(n, seed=seed,
 dtype=torch.float64)``), hands them as ``.npz`` files to one worker process per peer, each in a
 virtual environment of its own (created here on first use), and writes every peer estimate into
@@ -98,10 +98,11 @@ def _log(message: str) -> None:
 
 
 def load_suite() -> tuple[tuple[tuple[str, int], ...], tuple[int, ...], str]:
-    """(SUITE, SEEDS, where they came from)."""
-    from mibounds.experiments.accuracy import SEEDS, SUITE
+    """(SUITE + HARD_SUITE, SEEDS, where they came from): the same cells as ``mibounds bench accuracy``."""
+    from mibounds.experiments.accuracy import HARD_SUITE, SEEDS, SUITE
 
-    return tuple((str(t), int(n)) for t, n in SUITE), tuple(int(s) for s in SEEDS), "mibounds.experiments.accuracy"
+    cells = tuple((str(t), int(n)) for t, n in (*SUITE, *HARD_SUITE))
+    return cells, tuple(int(s) for s in SEEDS), "mibounds.experiments.accuracy"
 
 
 # -- virtual environments -------------------------------------------------------------------------

@@ -301,10 +301,21 @@ def test_diagnose_negative_few_batches_cap_and_undertraining():
     (gaussian_only,) = diagnose(fine_held, quiet, batch_size=128, bound="js", gaussian_only_z=-21.5)
     assert gaussian_only.startswith("the rows are not jointly Gaussian after normal scores (Mardia kurtosis z = -21.5)")
     assert diagnose(fine_held, quiet, batch_size=128, bound="js", gaussian_only_z=1.5) == []
+    # Stopping at max_steps before the patience ran out is reported even when the best check was
+    # not among the last two: the critics may still improve.
+    (undertrained,) = diagnose(
+        HeldoutEstimate(_held(31), fine, "bound", certified, ceiling=math.log(128)),
+        dataclasses.replace(outcome, best_step=0),
+        batch_size=128,
+        bound="infonce",
+    )
+    assert undertrained.startswith(
+        "training stopped at max_steps = 100 before its patience ran out (best check at step 0)"
+    )
     assert (
         diagnose(
             HeldoutEstimate(_held(31), fine, "bound", certified, ceiling=math.log(128)),
-            dataclasses.replace(outcome, best_step=0),
+            dataclasses.replace(outcome, best_step=0, stopped="early_stopping"),
             batch_size=128,
             bound="infonce",
         )

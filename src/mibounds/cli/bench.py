@@ -246,11 +246,19 @@ def _add_accuracy(commands: Any) -> None:
         "accuracy",
         help="the default estimator on ground-truth tasks from 0 to 10 nats, with the peers' rows",
         description="Run the default mibounds.estimate on every task of the accuracy suite "
-        "(mibounds.experiments.accuracy.SUITE) for each seed into a resumable results file, then write "
+        "(mibounds.experiments.accuracy.SUITE and HARD_SUITE) for each seed into a resumable results file, then write "
         "accuracy.md, accuracy.csv and accuracy.png: bias, mean |error|, RMSE, coverage, lower bound and "
         "seconds per task, beside the rows that benchmarks/peers/run_peers.py wrote into the same file.",
     )
     add_suite_options(parser, "accuracy", ", the setting of the suite's times")
+    parser.add_argument(
+        "--suite",
+        choices=("core", "hard", "all"),
+        default="all",
+        help="core: the 0-10 nat range and the families near the Gaussian copula (SUITE); hard: mixtures of "
+        "regimes, heavy tails, rotated non-linear maps, embeddings, labels as numbers (HARD_SUITE); all: both "
+        "(default: %(default)s)",
+    )
     parser.add_argument("--tasks", nargs="+", metavar="TASK", help="only these task ids of the suite (default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="seeds (default: 0 1 2 3 4)")
     parser.set_defaults(func=_accuracy)
@@ -259,7 +267,9 @@ def _add_accuracy(commands: Any) -> None:
 def _accuracy(args: argparse.Namespace) -> int:
     from mibounds.experiments import accuracy
 
-    suite = accuracy.SUITE
+    suite = {"core": accuracy.SUITE, "hard": accuracy.HARD_SUITE, "all": accuracy.SUITE + accuracy.HARD_SUITE}[
+        args.suite
+    ]
     if args.tasks:
         known = {task for task, _ in suite}
         unknown = [task for task in args.tasks if task not in known]

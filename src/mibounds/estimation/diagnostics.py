@@ -13,6 +13,7 @@ from mibounds.estimation.heldout import HeldoutEstimate
 from mibounds.estimation.training import TrainingOutcome
 
 __all__ = [
+    "whole_number_notes",
     "MIN_FOLD_ROWS",
     "GAP_ALLOWANCE_FLOOR",
     "MIN_HELDOUT_BATCHES",
@@ -54,6 +55,30 @@ def constant_column_notes(values: np.ndarray, columns: list[str], name: str) -> 
     return [f"{name} has constant columns {shown}: they carry no information; drop them"]
 
 
+def whole_number_notes(values: np.ndarray, columns: list[str], name: str, most: int) -> list[str]:
+    """A note per float column that holds only a few distinct whole numbers: labels written as numbers?
+
+    As numbers, their order and spacing are taken to mean something (class 9 is "near" class 8),
+    which a label's do not; ``discrete=`` says which side holds categories.
+    """
+    notes = []
+    for j in range(values.shape[1]):
+        column = values[:, j]
+        distinct = np.unique(column[np.isfinite(column)])
+        if 2 <= len(distinct) <= most and np.array_equal(distinct, np.round(distinct)):
+            notes.append(
+                f"{name} column {columns[j]!r} holds only {len(distinct)} distinct whole numbers "
+                f"({_short_values(distinct)}): if they are class labels, pass discrete={name!r} (or 'both'), "
+                "since as numbers their order and spacing are taken to mean something"
+            )
+    return notes
+
+
+def _short_values(values: np.ndarray) -> str:
+    shown = ", ".join(f"{v:g}" for v in values[:5])
+    return shown + (", ..." if len(values) > 5 else "")
+
+
 def diagnose(
     held: HeldoutEstimate,
     outcome: TrainingOutcome,
@@ -72,8 +97,15 @@ def diagnose(
         gaussian_only_z: The Mardia kurtosis z of the scaled rows when the estimate is the
             Gaussian critic's alone (the learned critics never improved on it), else None.
     """
-    interval, certified, ceiling = held.interval, held.certified, held.ceiling
-    certified_ceiling = held.values.infonce_ceiling
+    return [
+        *_training_notes(outcome, bound, gaussian_only_z),
+        *_ceiling_notes(held, batch_size, bound),
+        *_model_notes(held),
+        *_interval_notes(held, batch_size),
+    ]
+
+
+def _training_notes(outcome: TrainingOutcome, bound: str, gaussian_only_z: float | None) -> list[str]:
     notes = []
     if gaussian_only_z is not None and abs(gaussian_only_z) > NON_GAUSSIAN_Z:
         notes.append(
@@ -87,12 +119,22 @@ def diagnose(
             f"training diverged (NaN/inf loss, weights or optimizer state) by step {outcome.steps}; "
             f"stopped and restored the weights of step {outcome.best_step}: {_divergence_fix(bound)}"
         )
-    if outcome.still_improving:
-        notes.append(
-            f"training stopped at max_steps = {outcome.steps} while the validation objective was still "
-            "improving, so the critics may be undertrained: pass a larger max_steps"
+    if outcome.stopped == "max_steps":
+        how = (
+            "while the validation objective was still improving"
+            if outcome.still_improving
+            else f"before its patience ran out (best check at step {outcome.best_step})"
         )
-    value = interval.estimate
+        notes.append(
+            f"training stopped at max_steps = {outcome.steps} {how}, so the critics may be undertrained: "
+            "pass a larger max_steps"
+        )
+    return notes
+
+
+def _ceiling_notes(held: HeldoutEstimate, batch_size: int, bound: str) -> list[str]:
+    notes = []
+    value, ceiling, certified_ceiling = held.interval.estimate, held.ceiling, held.values.infonce_ceiling
     if ceiling is not None and value > ceiling - PINNED_MARGIN:
         ceiling_name = "log K" if math.isclose(ceiling, math.log(batch_size)) else "its ceiling"
         notes.append(
@@ -104,9 +146,43 @@ def diagnose(
         notes.append(
             f"the estimate {value:.3f} nats is near or above the most that held-out blocks of these rows "
             f"can certify (log {math.exp(certified_ceiling):.0f} = {certified_ceiling:.3f} nats): the lower "
-            f"bound ({certified.estimate:.3f}) is capped there, and the estimate rests on the critics' "
+            f"bound ({held.certified.estimate:.3f}) is capped there, and the estimate rests on the critics' "
             "model of the density ratio, which these rows cannot check; more rows raise the cap"
         )
+    return notes
+
+
+def _model_notes(held: HeldoutEstimate) -> list[str]:
+    """The checks of :mod:`mibounds.estimation.model_check`, as sentences."""
+    check = held.check
+    notes: list[str] = []
+    if check is None:
+        return notes
+    if check.unnormalized:
+        notes.append(
+            f"the critics are not density ratios: their mean over held-out independent pairs is "
+            f"e^{check.log_normalizer:.1f} where a density ratio's is 1 (Markov's inequality rejects 1 at "
+            f"{100 * (1 - held.interval.confidence):g} %), so they score some independent pairs far too high and the "
+            "estimate may overstate the MI; the interval now reaches down to the certified lower bound, which holds "
+            "for any critic"
+        )
+    if check.below_dv and check.dv is not None:
+        notes.append(
+            f"the held-out Donsker-Varadhan value {check.dv.estimate:.3f} [{check.dv.low:.3f}, {check.dv.high:.3f}] "
+            "(a lower bound on I for any critic) is above the estimate's interval: the estimate is too low, and the "
+            "interval now reaches up to it; the critics' model misses part of the dependence"
+        )
+    if check.below_certified:
+        notes.append(
+            f"the certified lower bound {held.certified.estimate:.3f} is above the estimate's interval: the estimate "
+            "is too low, and the interval now reaches up to it; the critics' model misses part of the dependence"
+        )
+    return notes
+
+
+def _interval_notes(held: HeldoutEstimate, batch_size: int) -> list[str]:
+    notes = []
+    interval, value = held.interval, held.interval.estimate
     if interval.high < 0:
         notes.append(
             f"the estimate is below 0 with its whole interval ({value:.3f} nats, upper end "

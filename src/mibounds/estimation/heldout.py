@@ -42,10 +42,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mibounds.estimation.model_check import ModelCheck
 from mibounds.estimation.training import FoldCritic, FoldPlan
-from mibounds.estimation.uncertainty import Interval, one_sided_lower
+from mibounds.estimation.uncertainty import Interval, batch_means_interval, one_sided_lower
 
-__all__ = ["EVALUATION_BLOCK", "HeldoutEstimate", "HeldoutValues", "evaluate"]
+__all__ = ["EVALUATION_BLOCK", "HeldoutEstimate", "HeldoutValues", "evaluate", "normalized_interval"]
 
 #: Largest block of rows whose B x B score matrix is formed at once (B - 1 negatives per positive
 #: for the certified lower bound; 1024^2 float64 scores are 8 MB).
@@ -54,7 +55,7 @@ EVALUATION_BLOCK = 1024
 
 @dataclass
 class HeldoutValues:
-    """Per-row and per-batch values of the members on their evaluation folds.
+    r"""Per-row and per-batch values of the members on their evaluation folds.
 
     Attributes:
         log_ratio: ``[n]`` :math:`f_m(x_i, y_i) - c` for every row i (member m = the row's fold),
@@ -65,6 +66,12 @@ class HeldoutValues:
         batch_values: ``[B]`` the bound on disjoint batches of K held-out pairs.
         train_log_ratio: Mean of the log-ratio values on as many training rows per member.
         train_batch_value: Mean bound on disjoint training batches of K.
+        log_normalizer: ``[F]`` per member, :math:`\log \hat E_q \hat r`: the log of the mean of
+            :math:`\hat r = e^{f_m - c}` over the off-diagonal (independent) pairs of its held-out
+            blocks. 0 for a density ratio; None when the bound has no optimal offset.
+        normalizer_ess: ``[F]`` the effective number of negative pairs behind each
+            ``log_normalizer``, :math:`(\sum w)^2 / \sum w^2` with :math:`w = \hat r`: a few dominant
+            pairs (heavy tails, high MI) make the mean unreliable.
     """
 
     log_ratio: np.ndarray | None
@@ -74,6 +81,8 @@ class HeldoutValues:
     batch_values: np.ndarray
     train_log_ratio: float | None
     train_batch_value: float
+    log_normalizer: np.ndarray | None = None
+    normalizer_ess: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,9 @@ class HeldoutEstimate:
         certified: The held-out InfoNCE value and its interval (a lower bound on I in expectation).
         ceiling: Largest value a ``"bound"`` estimate can take at this K, or None.
         correction: Nats added to the log ratios for the Gaussian critic's fitting penalty.
+        check: The checks of the critic against bounds that hold for any critic
+            (:func:`~mibounds.estimation.model_check.check_model`); ``interval`` is its widened
+            interval. None for bounds without a log-ratio estimate.
     """
 
     values: HeldoutValues
@@ -96,11 +108,35 @@ class HeldoutEstimate:
     certified: Interval
     ceiling: float | None = None
     correction: float = 0.0
+    check: ModelCheck | None = None
 
     @property
     def lower_bound(self) -> float:
         """The one-sided lower confidence limit of the certified lower bound (nats)."""
         return one_sided_lower(self.certified)
+
+
+def normalized_interval(held: HeldoutValues, confidence: float) -> Interval | None:
+    """The held-out Donsker–Varadhan value of each member, with its interval over the members.
+
+    .. math::
+        \\mathrm{DV}_m = \frac{1}{|F_m|} \\sum_{i \\in F_m} \\log \\hat r_m(x_i, y_i)
+            - \\log \\hat E_q \\hat r_m, \\qquad \\mathrm{DV}_m \\le I
+
+    for any critic (up to the error of the log-mean on finitely many independent pairs; see
+    :attr:`HeldoutValues.normalizer_ess`): :math:`\\hat r q / E_q \\hat r` is a normalized density,
+    so the first term can exceed I by at most :math:`\\log E_q \\hat r`. It equals the plug-in
+    estimate when the critic is normalized.
+
+    Returns:
+        The interval of the F fold values (t with F - 1 degrees of freedom), or None for bounds
+        without a log-ratio estimate.
+    """
+    if held.log_ratio is None or held.log_normalizer is None:
+        return None
+    members = len(held.log_normalizer)
+    values = [held.log_ratio[held.log_ratio_fold == m].mean() - held.log_normalizer[m] for m in range(members)]
+    return batch_means_interval(values, confidence)
 
 
 @torch.no_grad()
@@ -123,15 +159,18 @@ def evaluate(
     """
     offset = model.bound.info.optimal_offset
     ratio, nce, blocks, batch, train_ratio, train_batch = [], [], [], [], [], []
+    normalizer, ess = [], []
     for m in range(plan.num_folds):
         critic = model.member(m)
         rows = torch.as_tensor(plan.evaluation(m), device=x.device)
         own = torch.as_tensor(plan.training(m)[: len(rows)], device=x.device)
-        diagonal, terms, smallest = _blocks(critic, x, y, rows, block)
-        ratio.append(diagonal - (offset or 0.0))
-        nce.append(terms)
-        blocks.append(smallest)
-        train_ratio.append(_blocks(critic, x, y, own, block)[0] - (offset or 0.0))
+        held = _blocks(critic, x, y, rows, block)
+        ratio.append(held.diagonal - (offset or 0.0))
+        nce.append(held.infonce)
+        blocks.append(held.smallest)
+        normalizer.append(held.log_mean_off - (offset or 0.0))
+        ess.append(held.effective_pairs)
+        train_ratio.append(_blocks(critic, x, y, own, block).diagonal - (offset or 0.0))
         if offset is None:  # the estimate is the bound's value on batches of K
             baseline = None if model.baselines is None else model.baselines[m]
             batch.append(_batch_values(critic, model.bounds[m], baseline, x, y, rows, batch_size))
@@ -145,13 +184,23 @@ def evaluate(
         batch_values=np.concatenate(batch) if batch else np.empty(0),
         train_log_ratio=None if offset is None else float(np.concatenate(train_ratio).mean()),
         train_batch_value=float(np.concatenate(train_batch).mean()) if train_batch else math.nan,
+        log_normalizer=None if offset is None else np.array(normalizer),
+        normalizer_ess=np.array(ess),
     )
 
 
-def _blocks(critic: nn.Module, x: Tensor, y: Tensor, rows: Tensor, block: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Over blocks of at most ``block`` of ``rows``: the diagonal scores, the InfoNCE terms and
-    the smallest block size."""
-    diagonals, infonce, sizes = [], [], []
+@dataclass(frozen=True)
+class _BlockScores:
+    diagonal: np.ndarray  # [rows] the positive pairs' scores
+    infonce: np.ndarray  # [rows] InfoNCE terms, each row a column of its block
+    smallest: int  # rows of the smallest block
+    log_mean_off: float  # log of the mean of exp(score) over the off-diagonal pairs
+    effective_pairs: float  # (sum w)^2 / sum w^2 of w = exp(score) over those pairs
+
+
+def _blocks(critic: nn.Module, x: Tensor, y: Tensor, rows: Tensor, block: int) -> _BlockScores:
+    """The critic's scores of ``rows`` over blocks of at most ``block`` rows."""
+    diagonals, infonce, sizes, sums, squares, count = [], [], [], [], [], 0
     for part in torch.tensor_split(rows, math.ceil(len(rows) / block)):
         scores = critic(x[part], y[part]).double()
         size = len(part)
@@ -159,7 +208,18 @@ def _blocks(critic: nn.Module, x: Tensor, y: Tensor, rows: Tensor, block: int) -
         diagonals.append(diagonal)
         infonce.append(math.log(size) + diagonal - torch.logsumexp(scores, dim=0))
         sizes.append(size)
-    return torch.cat(diagonals).cpu().numpy(), torch.cat(infonce).cpu().numpy(), min(sizes)
+        off = scores.masked_fill(torch.eye(size, dtype=torch.bool, device=scores.device), -math.inf)
+        sums.append(torch.logsumexp(off.flatten(), 0))
+        squares.append(torch.logsumexp(2 * off.flatten(), 0))
+        count += size * (size - 1)
+    log_sum, log_squares = torch.logsumexp(torch.stack(sums), 0), torch.logsumexp(torch.stack(squares), 0)
+    return _BlockScores(
+        diagonal=torch.cat(diagonals).cpu().numpy(),
+        infonce=torch.cat(infonce).cpu().numpy(),
+        smallest=min(sizes),
+        log_mean_off=float(log_sum) - math.log(max(count, 1)),
+        effective_pairs=math.exp(float(2 * log_sum - log_squares)) if count else 0.0,
+    )
 
 
 def _batch_values(

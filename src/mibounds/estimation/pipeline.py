@@ -62,12 +62,20 @@ from mibounds.estimation.diagnostics import (
     deterministic_notes,
     fit_penalty_notes,
     kurtosis_z,
+    whole_number_notes,
 )
 from mibounds.estimation.diagnostics import diagnose as diagnose_notes
-from mibounds.estimation.discrete import categorical_sides, fit_categorical
+from mibounds.estimation.discrete import MAX_AUTO_CLASSES, categorical_sides, fit_categorical
 from mibounds.estimation.fold_critics import CHEAP_SCORES, build_fold_critic, fit_rows
-from mibounds.estimation.heldout import EVALUATION_BLOCK, HeldoutEstimate, HeldoutValues, gaussian_fit_penalty
+from mibounds.estimation.heldout import (
+    EVALUATION_BLOCK,
+    HeldoutEstimate,
+    HeldoutValues,
+    gaussian_fit_penalty,
+    normalized_interval,
+)
 from mibounds.estimation.heldout import evaluate as evaluate_folds
+from mibounds.estimation.model_check import check_model
 from mibounds.estimation.result import EstimateResult
 from mibounds.estimation.scaling import Standardizer
 from mibounds.estimation.settings import DEFAULT_PATIENCE, NON_GAUSSIAN_PATIENCE, EstimatorSettings
@@ -199,6 +207,9 @@ def validate(x: Any, y: Any, settings: EstimatorSettings) -> ValidData:
     n = check_pair(xa, ya)
     check_fold_sizes(n, settings.num_folds)
     notes = constant_column_notes(xa, x_columns, "x") + constant_column_notes(ya, y_columns, "y")
+    if settings.discrete == "auto":  # "none" says the numbers are numbers
+        notes += whole_number_notes(xa, x_columns, "x", MAX_AUTO_CLASSES)
+        notes += whole_number_notes(ya, y_columns, "y", MAX_AUTO_CLASSES)
     return ValidData(xa, ya, x_columns, y_columns, notes)
 
 
@@ -266,15 +277,29 @@ def evaluate(prepared: PreparedData, trained: TrainedCritics, settings: Estimato
             held,
             log_ratio=held.log_ratio + correction,
             train_log_ratio=None if held.train_log_ratio is None else held.train_log_ratio - correction,
+            log_normalizer=None if held.log_normalizer is None else held.log_normalizer + correction,
         )
     interval, method = _interval(held, settings.confidence, model.bound.name)
+    certified = crossfit_interval(held.infonce, held.log_ratio_fold, settings.confidence)
+    check = None
+    if held.log_normalizer is not None and held.normalizer_ess is not None:
+        members = len(held.log_normalizer)
+        check = check_model(
+            interval,
+            certified,
+            normalized_interval(held, settings.confidence),
+            log_normalizer=float(np.logaddexp.reduce(held.log_normalizer) - np.log(members)),
+            effective_pairs=float(held.normalizer_ess.min()),
+        )
+        interval = check.interval
     return HeldoutEstimate(
         values=held,
         interval=interval,
         method=method,
-        certified=crossfit_interval(held.infonce, held.log_ratio_fold, settings.confidence),
+        certified=certified,
         ceiling=None if method == "log-ratio" else model.bound.ceiling(batch_size),
         correction=correction,
+        check=check,
     )
 
 
@@ -338,6 +363,8 @@ def assemble(
         bias_correction=held.correction,
         patience=prepared.patience,
         threads=torch.get_num_threads(),
+        log_normalizer=None if held.check is None else held.check.log_normalizer,
+        normalizer_pairs=None if held.check is None else held.check.effective_pairs,
         history=outcome.history,
         warnings=notes,
     )

@@ -98,6 +98,12 @@ class EstimateResult(ResultBase):
         seconds: Wall time of the whole call.
         device: Where the critics were trained.
         threads: CPU threads torch used for the estimate (the ``threads`` option; one by default).
+        log_normalizer: The log-mean of the critics' density ratio over held-out independent
+            pairs (0 for a true density ratio; above log(1 / (1 - confidence)) the critics are
+            shown not to be one, and the interval reaches down to the lower bound; see
+            :mod:`mibounds.estimation.model_check`), or None.
+        normalizer_pairs: The effective number of independent pairs behind ``log_normalizer``
+            (few: a handful of pairs dominate the mean, and only its Markov test is trusted).
         random_state: Seed that reproduces this run.
         ceiling: Largest value a ``"bound"`` estimate can take at this K (log K for InfoNCE), or
             None.
@@ -140,6 +146,8 @@ class EstimateResult(ResultBase):
     bias_correction: float = 0.0
     patience: int | None = None
     threads: int | None = None
+    log_normalizer: float | None = None
+    normalizer_pairs: float | None = None
     history: dict[str, list[float]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -166,10 +174,15 @@ class EstimateResult(ResultBase):
             )
         ceiling = f", ceiling {self.ceiling:.3f}" if self.ceiling is not None else ""
         gaussian = f"; Gaussian part {self.gaussian_mi:.3f}" if self.gaussian_mi is not None else ""
+        certified = (
+            f"at least {self.lower_bound:.3f} nats with {level} confidence"
+            if self.lower_bound > 0
+            else f"no dependence certified with {level} confidence (one-sided limit {self.lower_bound:.3f} <= 0)"
+        )
         return (
             f"I(X;Y) = {self.estimate:.3f} nats, {level} CI [{self.ci_low:.3f}, {self.ci_high:.3f}] "
             f"(stderr {self.stderr:.3f}; held-out {what}{ceiling}{gaussian})\n"
-            f"at least {self.lower_bound:.3f} nats with {level} confidence (held-out InfoNCE "
+            f"{certified} (held-out InfoNCE "
             f"{self.lower_bound_value:.3f}, at most log B = {self.lower_bound_ceiling:.3f})\n"
             f"critic {self.critic} trained with {self.bound}, {self.num_folds}-fold cross-fitted on "
             f"{self.n} rows, K = {self.batch_size}, {self.steps} steps ({self.stopped}, patience {self.patience}, "

@@ -1,0 +1,116 @@
+r"""Is the critic's model of the density ratio right? Checks that hold for any critic, on held-out rows.
+
+The plug-in estimate :math:`\hat I = E_p \log \hat r` is only as good as the critic :math:`\hat r`,
+and its interval (the folds' noise) says nothing about the critic's bias. Three facts hold for any
+critic and let the held-out rows contradict it:
+
+1. **Normalization.** A density ratio has :math:`E_q r = 1` under :math:`q = p(x)p(y)`. The mean
+   :math:`\hat Z` of :math:`\hat r` over the held-out independent pairs has expectation
+   :math:`E_q \hat r`, so if :math:`\hat r` were a density ratio, Markov's inequality would give
+   :math:`P(\hat Z \ge 1/\alpha) \le \alpha`, whatever the tails. :math:`\log \hat Z > \log(1/\alpha)`
+   (3.0 nats at 95 %) therefore shows, at level :math:`\alpha`, that the critic is not normalized:
+   it scores some independent pairs far above 1, and :math:`E_p \log \hat r` can then exceed I
+   (by up to :math:`\log E_q \hat r`). The interval's lower end is then lowered to the certified
+   lower bound, which holds for any critic.
+2. **Donsker–Varadhan.** :math:`E_p \log \hat r - \log E_q \hat r \le I` for any critic. Where the
+   mean over negatives is reliable (at least :data:`MIN_EFFECTIVE_PAIRS` effective pairs), a held-out
+   DV value above the estimate's interval shows the estimate too low; the upper end is raised to it.
+3. **InfoNCE.** The held-out InfoNCE value is a lower bound on I in expectation for any critic; its
+   one-sided limit above the interval shows the estimate too low, and the upper end is raised to it.
+
+Reference:
+    Donsker & Varadhan (1983), "Asymptotic evaluation of certain Markov process expectations for
+    large time IV", Comm. Pure Appl. Math. 36(2); Poole et al. (2019), "On Variational Bounds of
+    Mutual Information", ICML.
+
+Example:
+    >>> from mibounds.estimation.model_check import check_model
+    >>> from mibounds.estimation.uncertainty import Interval
+    >>> estimate = Interval(5.4, 0.2, 5.0, 5.8, 0.95, 5)
+    >>> certified = Interval(2.9, 0.05, 2.8, 3.0, 0.95, 5)
+    >>> check = check_model(estimate, certified, None, log_normalizer=80.0, effective_pairs=1.0)
+    >>> check.unnormalized, round(check.interval.low, 1), check.interval.high
+    (True, 2.8, 5.8)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from mibounds.estimation.uncertainty import Interval, one_sided_lower
+
+__all__ = ["MIN_EFFECTIVE_PAIRS", "ModelCheck", "check_model"]
+
+#: Fewest effective independent pairs behind the log-mean of the critic over them for the DV
+#: value to be trusted (its relative error is then about 1 / sqrt of this, 3 %).
+MIN_EFFECTIVE_PAIRS = 1000.0
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """The outcome of :func:`check_model`.
+
+    Attributes:
+        interval: The estimate's interval, widened where a check contradicts it.
+        log_normalizer: :math:`\\log \\hat Z`, the log-mean of the critic's ratio over the held-out
+            independent pairs (0 for a density ratio), or None.
+        effective_pairs: Effective number of those pairs behind it.
+        unnormalized: :math:`\\log \\hat Z > \\log(1 / \alpha)`: the critic is shown not to be a
+            density ratio, and the estimate may overstate I.
+        below_dv: The reliable held-out DV value is above the interval: the estimate is too low.
+        below_certified: The certified lower bound is above the interval: the estimate is too low.
+        dv: The held-out DV value, or None.
+    """
+
+    interval: Interval
+    log_normalizer: float | None
+    effective_pairs: float
+    unnormalized: bool
+    below_dv: bool
+    below_certified: bool
+    dv: Interval | None
+
+
+def check_model(
+    estimate: Interval,
+    certified: Interval,
+    dv: Interval | None,
+    *,
+    log_normalizer: float | None,
+    effective_pairs: float,
+) -> ModelCheck:
+    r"""Check the estimate against the bounds that hold for any critic, and widen its interval.
+
+    Args:
+        estimate: The plug-in estimate and its interval.
+        certified: The held-out InfoNCE value and its interval.
+        dv: The held-out DV value and its interval (:func:`~mibounds.estimation.heldout.normalized_interval`),
+            or None.
+        log_normalizer: :math:`\log \hat Z` pooled over the folds, or None.
+        effective_pairs: The fewest effective pairs behind a fold's :math:`\hat Z`.
+
+    Returns:
+        The :class:`ModelCheck`.
+    """
+    alpha = 1 - estimate.confidence
+    low, high = estimate.low, estimate.high
+    unnormalized = log_normalizer is not None and log_normalizer > math.log(1 / alpha)
+    if unnormalized:
+        low = min(low, one_sided_lower(certified))
+    below_dv = dv is not None and effective_pairs >= MIN_EFFECTIVE_PAIRS and dv.low > high
+    if below_dv:
+        high = dv.high  # type: ignore[union-attr]
+    below_certified = one_sided_lower(certified) > high
+    if below_certified:
+        high = certified.high
+    return ModelCheck(
+        interval=dataclasses.replace(estimate, low=low, high=high),
+        log_normalizer=log_normalizer,
+        effective_pairs=effective_pairs,
+        unnormalized=unnormalized,
+        below_dv=below_dv,
+        below_certified=below_certified,
+        dv=dv,
+    )

@@ -1,0 +1,82 @@
+"""The checks of the critic's model that hold for any critic: normalization, DV, InfoNCE (model_check)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import mibounds
+from mibounds import bounds, critics, tasks
+from mibounds.estimation.heldout import evaluate, normalized_interval
+from mibounds.estimation.model_check import MIN_EFFECTIVE_PAIRS, check_model
+from mibounds.estimation.training import FoldCritic, MemberList, fold_plan
+from mibounds.estimation.uncertainty import Interval, one_sided_lower
+
+from .conftest import FAST
+
+_ESTIMATE = Interval(2.0, 0.05, 1.9, 2.1, 0.95, 5)
+_CERTIFIED = Interval(1.5, 0.05, 1.4, 1.6, 0.95, 5)
+
+
+def test_a_mean_over_independent_pairs_above_one_over_alpha_widens_the_interval_down_to_the_lower_bound():
+    # Markov: a density ratio's mean over q-samples exceeds 1 / alpha = 20 with probability <= alpha.
+    below = check_model(_ESTIMATE, _CERTIFIED, None, log_normalizer=math.log(19.9), effective_pairs=1.0)
+    assert not below.unnormalized and below.interval == _ESTIMATE
+    above = check_model(_ESTIMATE, _CERTIFIED, None, log_normalizer=math.log(20.1), effective_pairs=1.0)
+    assert above.unnormalized and above.interval.high == 2.1
+    assert above.interval.low == one_sided_lower(_CERTIFIED)  # the certified bound's one-sided limit
+
+
+def test_a_reliable_dv_value_above_the_interval_raises_its_upper_end():
+    dv = Interval(2.5, 0.05, 2.4, 2.6, 0.95, 5)
+    trusted = check_model(_ESTIMATE, _CERTIFIED, dv, log_normalizer=-0.5, effective_pairs=MIN_EFFECTIVE_PAIRS)
+    assert trusted.below_dv and trusted.interval.high == 2.6 and trusted.interval.low == 1.9
+    # Few effective pairs: the log-mean over them is unreliable (heavy tails), so nothing is concluded.
+    few = check_model(_ESTIMATE, _CERTIFIED, dv, log_normalizer=-0.5, effective_pairs=MIN_EFFECTIVE_PAIRS - 1)
+    assert not few.below_dv and few.interval == _ESTIMATE
+
+
+def test_a_certified_lower_bound_above_the_interval_raises_its_upper_end():
+    certified = Interval(2.6, 0.02, 2.56, 2.64, 0.95, 5)
+    check = check_model(_ESTIMATE, certified, None, log_normalizer=0.0, effective_pairs=10.0)
+    assert check.below_certified and check.interval.high == 2.64
+
+
+def test_the_exact_critic_is_normalized_on_held_out_independent_pairs():
+    # With the Gaussian task's exact log ratio, E_q r = 1: the held-out log-mean is 0 within its
+    # relative error 1 / sqrt(effective pairs), and the DV value is the plug-in value minus it.
+    task = tasks.Gaussian(dim=2, mi=0.5)
+    x, y = task.sample(3000, seed=0, dtype=torch.float64)
+    plan = fold_plan(3000, 3, np.random.default_rng(0))
+    exact = critics.ExactCritic(task).double()
+    model = FoldCritic(MemberList([exact] * 3), None, [bounds.make("js") for _ in range(3)], None).double().eval()
+    held = evaluate(model, x, y, plan, batch_size=100)
+    assert held.log_normalizer is not None and held.normalizer_ess is not None
+    for log_z, pairs in zip(held.log_normalizer, held.normalizer_ess, strict=True):
+        assert abs(log_z) < 4 / math.sqrt(pairs) and pairs > 10_000
+    dv = normalized_interval(held, 0.95)
+    plug_in = [held.log_ratio[held.log_ratio_fold == m].mean() for m in range(3)]
+    assert dv is not None and dv.estimate == pytest.approx(np.mean(plug_in) - held.log_normalizer.mean())
+
+
+def test_labels_written_as_floats_get_a_warning_that_names_discrete():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 2000).astype(float)
+    y = labels[:, None] + rng.normal(size=(2000, 1))
+    result = mibounds.estimate(labels, y, **FAST)
+    (note,) = [w for w in result.warnings if "distinct whole numbers" in w]
+    assert "x column 'x[0]' holds only 10 distinct whole numbers (0, 1, 2, 3, 4, ...)" in note
+    assert "pass discrete='x'" in note
+    quiet = mibounds.estimate(labels, y, **{**FAST, "discrete": "none"})
+    assert not any("distinct whole numbers" in w for w in quiet.warnings)
+
+
+def test_a_lower_bound_at_or_below_zero_reads_no_dependence_certified():
+    rng = np.random.default_rng(1)
+    result = mibounds.estimate(rng.normal(size=(600, 2)), rng.normal(size=(600, 2)), **FAST)
+    assert result.lower_bound <= 0
+    assert "no dependence certified with 95% confidence" in result.summary()
+    assert "at least" not in result.summary()
