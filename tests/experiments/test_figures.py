@@ -11,8 +11,6 @@ import pytest
 from mibounds.experiments.figures import DPI, STYLE, make_figure, write_figure
 
 ROOT = Path(__file__).resolve().parents[2]
-# Modules still on the older new_figure/save_figure pair, with the reason (to be emptied).
-OLDER_WAY = {"src/mibounds/experiments/accuracy.py": "plot_accuracy: its owner moves it to write_figure"}
 
 
 def test_write_figure_writes_a_png_at_the_fixed_dpi_with_the_style_and_closes_it(tmp_path: Path) -> None:
@@ -55,11 +53,11 @@ def test_write_figure_refuses_another_format_and_needs_matplotlib(tmp_path: Path
 
 def test_every_figure_is_made_by_write_figure() -> None:
     # No study (nor example) builds a Figure, picks a DPI or saves a file itself.
-    pattern = re.compile(r"savefig|Figure\(|new_figure\(|save_figure\(|pyplot|dpi\s*=")
+    pattern = re.compile(r"savefig|Figure\(|pyplot|dpi\s*=")
     files = [*(ROOT / "src" / "mibounds").rglob("*.py"), *(ROOT / "examples").glob("*.py")]
     offenders = sorted(
         str(path.relative_to(ROOT))
         for path in files
         if path.name != "figures.py" and pattern.search(path.read_text(encoding="utf-8"))
     )
-    assert offenders == sorted(OLDER_WAY), offenders
+    assert offenders == [], offenders

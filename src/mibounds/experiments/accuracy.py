@@ -406,63 +406,72 @@ def plot_accuracy(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
     Raises:
         ImportError: Without matplotlib (``pip install 'mibounds[plot]'``).
     """
-    from mibounds.experiments.figures import new_figure, save_figure
+    from mibounds.experiments.figures import write_figure
 
     families = _families(list(rows))
     columns = min(4, len(families))
     height = math.ceil(len(families) / columns)
-    fig = new_figure(3.6 * columns, 3.2 * height + 0.6)
     estimators = sorted({r["estimator"] for r in rows}, key=lambda e: (e != "mibounds", e))
     colors = {e: f"C{i}" for i, e in enumerate(estimators)}
-    for index, (name, group) in enumerate(families.items()):
-        ax = fig.add_subplot(height, columns, index + 1)
-        truths = sorted({float(r["true_mi"]) for r in group})
-        span = (min(truths) - 0.2, max(truths) + 0.2) if len(truths) > 1 else (truths[0] - 0.5, truths[0] + 0.5)
-        ax.plot(span, span, color="0.6", linestyle="--", linewidth=1)
-        for (estimator,), runs in _group(group, "estimator").items():
-            if estimator == "mibounds":
-                for (level,), same in _group(runs, "true_mi").items():  # the seeds of one level side by side
-                    for offset, r in enumerate(sorted(same, key=lambda r: r["seed"])):
-                        t = float(level) + 0.01 * (span[1] - span[0]) * (offset - (len(same) - 1) / 2)
-                        est = float(r["estimate"])
-                        ax.errorbar(
-                            [t],
-                            [est],
-                            yerr=[[est - float(r["ci_low"])], [float(r["ci_high"]) - est]],
-                            fmt="o",
-                            markersize=3,
-                            color=colors[estimator],
-                            linewidth=1,
-                        )
-                        ax.plot(
-                            [t], [float(r["lower_bound"])], marker="v", markersize=3, color=colors[estimator], alpha=0.5
-                        )
-            else:
-                means = [
-                    (t, statistics.fmean(float(r["estimate"]) for r in g))
-                    for (t,), g in _group(runs, "true_mi").items()
-                ]
-                ax.plot(
-                    *zip(*sorted(means), strict=True),
-                    marker="s",
-                    markersize=4,
-                    linestyle="none",
-                    color=colors[estimator],
-                    alpha=0.8,
-                )
-        ax.set_title(name if len(name) < 44 else name.replace(" (n", "\n(n"), fontsize=8)
-        ax.set_xlabel("true MI (nats)", fontsize=8)
-        ax.set_ylabel("estimate (nats)", fontsize=8)
-        ax.tick_params(labelsize=7)
-    from matplotlib.lines import Line2D
 
-    handles = [
-        Line2D([], [], color=colors[e], marker="o" if e == "mibounds" else "s", linestyle="none", label=e)
-        for e in estimators
-    ]
-    handles.append(
-        Line2D([], [], color=colors["mibounds"], marker="v", linestyle="none", alpha=0.5, label="mibounds lower bound")
-    )
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=8, frameon=False)
-    fig.subplots_adjust(bottom=0.6 / (3.2 * height + 0.6) + 0.08, hspace=0.5, wspace=0.35)
-    return save_figure(fig, path)
+    def draw(fig: Any) -> None:
+        for index, (name, group) in enumerate(families.items()):
+            ax = fig.add_subplot(height, columns, index + 1)
+            truths = sorted({float(r["true_mi"]) for r in group})
+            span = (min(truths) - 0.2, max(truths) + 0.2) if len(truths) > 1 else (truths[0] - 0.5, truths[0] + 0.5)
+            ax.plot(span, span, color="0.6", linestyle="--", linewidth=1)
+            for (estimator,), runs in _group(group, "estimator").items():
+                if estimator == "mibounds":
+                    for (level,), same in _group(runs, "true_mi").items():  # the seeds of one level side by side
+                        for offset, r in enumerate(sorted(same, key=lambda r: r["seed"])):
+                            t = float(level) + 0.01 * (span[1] - span[0]) * (offset - (len(same) - 1) / 2)
+                            est = float(r["estimate"])
+                            ax.errorbar(
+                                [t],
+                                [est],
+                                yerr=[[est - float(r["ci_low"])], [float(r["ci_high"]) - est]],
+                                fmt="o",
+                                markersize=3,
+                                color=colors[estimator],
+                                linewidth=1,
+                            )
+                            ax.plot(
+                                [t],
+                                [float(r["lower_bound"])],
+                                marker="v",
+                                markersize=3,
+                                color=colors[estimator],
+                                alpha=0.5,
+                            )
+                else:
+                    means = [
+                        (t, statistics.fmean(float(r["estimate"]) for r in g))
+                        for (t,), g in _group(runs, "true_mi").items()
+                    ]
+                    ax.plot(
+                        *zip(*sorted(means), strict=True),
+                        marker="s",
+                        markersize=4,
+                        linestyle="none",
+                        color=colors[estimator],
+                        alpha=0.8,
+                    )
+            ax.set_title(name if len(name) < 44 else name.replace(" (n", "\n(n"), fontsize=8)
+            ax.set_xlabel("true MI (nats)", fontsize=8)
+            ax.set_ylabel("estimate (nats)", fontsize=8)
+            ax.tick_params(labelsize=7)
+        from matplotlib.lines import Line2D
+
+        handles = [
+            Line2D([], [], color=colors[e], marker="o" if e == "mibounds" else "s", linestyle="none", label=e)
+            for e in estimators
+        ]
+        handles.append(
+            Line2D(
+                [], [], color=colors["mibounds"], marker="v", linestyle="none", alpha=0.5, label="mibounds lower bound"
+            )
+        )
+        fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=8, frameon=False)
+        fig.subplots_adjust(bottom=0.6 / (3.2 * height + 0.6) + 0.08, hspace=0.5, wspace=0.35)
+
+    return write_figure(path, draw, (3.6 * columns, 3.2 * height + 0.6))

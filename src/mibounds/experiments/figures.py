@@ -43,9 +43,7 @@ __all__ = [
     "STYLE",
     "Table",
     "make_figure",
-    "new_figure",
     "require_matplotlib",
-    "save_figure",
     "short",
     "write_figure",
 ]
@@ -258,32 +256,3 @@ def make_figure(draw: Callable[[Any], object], size: tuple[float, float], *, lay
     with _styled_figure(size, layout) as fig:
         draw(fig)
     return fig
-
-
-def new_figure(width: float, height: float, *, layout: Layout | None = None) -> Any:
-    """A matplotlib ``Figure`` on an Agg canvas, without the shared style. Superseded by
-    :func:`write_figure`; kept for :func:`mibounds.experiments.accuracy.plot_accuracy` until it
-    moves to ``write_figure``.
-
-    Args:
-        width: Width in inches.
-        height: Height in inches.
-        layout: matplotlib's layout engine (e.g. ``"constrained"``), or None.
-    """
-    require_matplotlib()
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), layout=layout)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def save_figure(fig: Any, path: str | Path, dpi: int = DPI) -> Path:
-    """Write a figure of :func:`new_figure` (PNG unless the suffix names another format), making
-    the folder if needed, and return the path. Superseded by :func:`write_figure`, like
-    :func:`new_figure`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, format=path.suffix[1:].lower() or "png")
-    return path
