@@ -9,6 +9,9 @@ returns its violations as ``"path:line: message"`` strings, each message naming 
   subpackage they are fine, and so are the package-wide private modules at the top level
   (``mibounds._progress``);
 - :func:`bare_asserts`: no ``assert`` statement in library code (``python -O`` strips them);
+- :func:`long_functions`: no function of the estimation engine (``mibounds/estimation``) over
+  :data:`MAX_FUNCTION_LINES` lines of code (docstring, blank lines and comments not counted): its
+  stages stay small enough to read at once;
 - :func:`unresolvable_references`: no reference a reader of the package cannot follow in the text
   of ``src/``, ``docs/`` and ``examples/``: a path into ``../shared`` (outside the repository), a
   ``DESIGN.md`` (the design document is ``docs/design.md``, in lower case), or an "issue N" (the
@@ -36,6 +39,9 @@ PACKAGE = "mibounds"
 
 #: The most lines a module may have; a longer one is split by concern.
 MAX_LINES = 600
+
+#: The most lines of code a function of the estimation engine may have.
+MAX_FUNCTION_LINES = 60
 
 #: The folders of the repository whose text a reader of the package sees.
 READER_FOLDERS = ("src", "docs", "examples")
@@ -174,6 +180,38 @@ def bare_asserts(root: Path) -> list[str]:
             for node in ast.walk(tree)
             if isinstance(node, ast.Assert)
         )
+    return violations
+
+
+def long_functions(root: Path, max_lines: int = MAX_FUNCTION_LINES) -> list[str]:
+    """Functions under ``root`` with more than ``max_lines`` lines of code.
+
+    Args:
+        root: A source folder (``src/mibounds/estimation``).
+        max_lines: The cap on lines that are not blank, a comment or the docstring.
+
+    Returns:
+        One ``"path:line: message"`` per function over the cap.
+    """
+    violations = []
+    for path in _python_files(root):
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        for node in ast.walk(ast.parse(text, filename=str(path))):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            body = node.body
+            if ast.get_docstring(node) is not None:
+                body = body[1:]
+            if not body:
+                continue
+            code = [line for line in lines[body[0].lineno - 1 : node.end_lineno] if line.strip()]
+            count = sum(not line.lstrip().startswith("#") for line in code)
+            if count > max_lines:
+                violations.append(
+                    f"{_where(path, root, node.lineno)}: {node.name} has {count} lines of code (at most "
+                    f"{max_lines}); split it into named steps"
+                )
     return violations
 
 
@@ -330,6 +368,18 @@ def test_no_private_import_across_subpackages() -> None:
     assert (SRC / PACKAGE / "__init__.py").exists()
     violations = private_imports(SRC)
     assert not violations, "\n".join(violations)
+
+
+def test_a_function_over_the_cap_is_reported_and_one_at_the_cap_is_not(tmp_path: Path) -> None:
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    _write(tmp_path, "mibounds/estimation/at.py", f'def at():\n    """Doc."""\n    # why\n{body}')
+    _write(tmp_path, "mibounds/estimation/over.py", f"def over():\n{body}    return x0\n")
+    (violation,) = long_functions(tmp_path / "mibounds" / "estimation")
+    assert violation.startswith("estimation/over.py:1: over has 61 lines of code (at most 60)")
+
+
+def test_no_function_of_the_estimation_engine_is_over_the_cap() -> None:
+    assert long_functions(SRC / PACKAGE / "estimation") == []
 
 
 def test_no_assert_in_library_code() -> None:
