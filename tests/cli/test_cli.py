@@ -368,7 +368,7 @@ BAD_INPUT = [
     ("damaged-report", _damaged, ["bench", "report", "--db", "{tmp}/r.sqlite", "--out", "{tmp}/out"], "is damaged"),
     (
         "csv-field",
-        _csv("big.csv", "a,b\n1," + "x" * 200_000 + "\n3,4\n"),
+        _csv("big.csv", "a,b\n1.5," + "x" * 200_000 + "\n3,4\n"),  # a: numbers (not whole), b: labels
         ["estimate", "{tmp}/big.csv", "--discrete", "none", *_FAST_ESTIMATE],
         "column 'b' of big.csv is not numeric (line 2: 'xxxxxxxxxxxxxxxxxxxx...' (200000 characters))",
     ),
@@ -380,7 +380,7 @@ BAD_INPUT = [
     ),
     (
         "csv-field-label",
-        _csv("big.csv", "a,b\n1," + "x" * 200_000 + "\n3,4\n"),
+        _csv("big.csv", "a,b\n1.5," + "x" * 200_000 + "\n3,4\n"),  # a: numbers (not whole), b: labels
         ["estimate", "{tmp}/big.csv", *_FAST_ESTIMATE],
         "too few rows: 2 rows give folds of 0 with num_folds = 5",
     ),

@@ -31,7 +31,8 @@ FAST = {"max_steps": 300, "progress": False}
         (["cat", "dog", "cat"], True),
         (np.array([0, 1, 2, 1]), True),  # integers with few distinct values are labels
         (np.arange(100), False),  # ... with many, numbers
-        (np.array([0.0, 1.0, 2.0]), False),  # floats are numbers
+        (np.array([0.0, 1.0, 2.0]), True),  # few whole numbers, even as floats, are labels (atoms)
+        (np.array([0.0, 1.5, 2.0]), False),  # other floats are numbers
         (torch.tensor([0, 1, 1]), True),
         ([0.5, 1.5], False),
     ],

@@ -62,16 +62,26 @@ def test_the_exact_critic_is_normalized_on_held_out_independent_pairs():
     assert dv is not None and dv.estimate == pytest.approx(np.mean(plug_in) - held.log_normalizer.mean())
 
 
-def test_labels_written_as_floats_get_a_warning_that_names_discrete():
+def test_labels_written_as_floats_are_read_as_labels_and_the_result_says_so():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 10, 2000).astype(float)
     y = labels[:, None] + rng.normal(size=(2000, 1))
     result = mibounds.estimate(labels, y, **FAST)
+    assert result.method == "barber-agakov"
+    (note,) = [w for w in result.warnings if "read as class labels" in w]
+    assert note.startswith("x holds only whole numbers") and "pass discrete='none'" in note
+    as_numbers = mibounds.estimate(labels, y, **{**FAST, "discrete": "none"})
+    assert as_numbers.method == "log-ratio" and not any("whole numbers" in w for w in as_numbers.warnings)
+
+
+def test_a_column_of_few_whole_numbers_beside_numbers_gets_a_warning_that_names_discrete():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 2000).astype(float)
+    x = np.column_stack([labels, rng.normal(size=2000)])
+    result = mibounds.estimate(x, labels[:, None] + rng.normal(size=(2000, 1)), **FAST)
     (note,) = [w for w in result.warnings if "distinct whole numbers" in w]
     assert "x column 'x[0]' holds only 10 distinct whole numbers (0, 1, 2, 3, 4, ...)" in note
     assert "pass discrete='x'" in note
-    quiet = mibounds.estimate(labels, y, **{**FAST, "discrete": "none"})
-    assert not any("distinct whole numbers" in w for w in quiet.warnings)
 
 
 def test_a_lower_bound_at_or_below_zero_reads_no_dependence_certified():

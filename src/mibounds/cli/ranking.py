@@ -12,7 +12,7 @@ __all__ = ["register"]
 _EPILOG = """\
 Every feature column (or --group of columns, scored jointly) gets its own held-out estimate of
 I(feature; target) with an interval; the table is sorted by estimate. A target of class labels
-(text, booleans, integers with at most 20 values) gets the Barber-Agakov bound of a classifier,
+(text, booleans, at most 20 distinct whole numbers) gets the Barber-Agakov bound of a classifier,
 a numeric target the default estimator. Features whose intervals overlap are not told apart by
 this data.
 

@@ -2,8 +2,10 @@
 estimate when both are categorical.
 
 Which variables are categories (``discrete="auto"``): booleans, strings and other objects, pandas
-categoricals, and integer columns with at most :data:`MAX_AUTO_CLASSES` distinct values. Floats
-are numbers; cast integers to float to have them treated as numbers.
+categoricals, and columns of at most :data:`MAX_AUTO_CLASSES` distinct whole numbers, whether
+stored as integers or as floats (a variable with atoms has the discrete MI, which a density-ratio
+critic of continuous variables cannot model; the result says when floats were read as labels).
+Pass ``discrete="none"`` to have them treated as numbers.
 
 - **One side categorical** (say Y, with C classes), the other continuous: the Barber–Agakov bound
 
@@ -62,6 +64,7 @@ __all__ = [
     "categorical_sides",
     "classifier_bound",
     "fit_categorical",
+    "float_label_notes",
     "is_categorical",
     "plugin_estimate",
 ]
@@ -82,6 +85,8 @@ def is_categorical(values: Any) -> bool:
                 continue
             if kind in "iu" and frame[column].nunique() <= MAX_AUTO_CLASSES:
                 continue
+            if kind == "f" and _few_whole_numbers(frame[column].to_numpy()):
+                continue
             return False
         return True
     if hasattr(values, "detach") and hasattr(values, "cpu"):  # a torch tensor
@@ -98,7 +103,36 @@ def is_categorical(values: Any) -> bool:
     if array.dtype.kind in "iu" and array.size:
         columns = array.reshape(len(array), -1).T
         return all(len(np.unique(column)) <= MAX_AUTO_CLASSES for column in columns)
+    if array.dtype.kind == "f" and array.size:
+        return all(_few_whole_numbers(column) for column in array.reshape(len(array), -1).T)
     return False
+
+
+def _few_whole_numbers(column: np.ndarray) -> bool:
+    """A float column of 2 to :data:`MAX_AUTO_CLASSES` distinct whole numbers: labels (or counts)
+    written as floats, as they are read from a CSV file or a float array. Such a variable has atoms,
+    which a density-ratio critic of continuous variables cannot model; its MI is the discrete one."""
+    distinct = np.unique(column)
+    return (
+        2 <= len(distinct) <= MAX_AUTO_CLASSES
+        and bool(np.isfinite(distinct).all())
+        and bool(np.array_equal(distinct, np.round(distinct)))
+    )
+
+
+def float_label_notes(x: Any, y: Any, sides: tuple[bool, bool], discrete: str) -> list[str]:
+    """Say which sides ``discrete="auto"`` read as labels from float values (whole numbers)."""
+    notes = []
+    for name, values, side in (("x", x, sides[0]), ("y", y, sides[1])):
+        kinds = [getattr(d, "kind", "O") for d in values.dtypes] if hasattr(values, "dtypes") else []
+        floats = "f" in kinds if kinds else np.asarray(values).dtype.kind == "f"
+        if discrete == "auto" and side and floats:
+            notes.append(
+                f"{name} holds only whole numbers, at most {MAX_AUTO_CLASSES} distinct values per column, so it was "
+                f"read as class labels (the MI of a variable with atoms is the discrete one); pass discrete='none' "
+                "to treat them as numbers"
+            )
+    return notes
 
 
 def categorical_sides(x: Any, y: Any, discrete: str) -> tuple[bool, bool]:

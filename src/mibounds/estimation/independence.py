@@ -173,6 +173,7 @@ def independence_test(
     num_permutations = check_int(num_permutations, "num_permutations", minimum=1)
     if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
         raise ValueError(f"test_size must be a share of the rows strictly between 0 and 1, got {test_size!r}")
+    make_settings(estimator_params)  # refuse a bad option before reading the data
     sides = categorical_sides(x, y, estimator_params.get("discrete", "auto"))
     xa = as_labels(x, "x")[0] if sides[0] else as_array(x, "x")[0]
     ya = as_labels(y, "y")[0] if sides[1] else as_array(y, "y")[0]

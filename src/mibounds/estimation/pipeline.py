@@ -65,7 +65,7 @@ from mibounds.estimation.diagnostics import (
     whole_number_notes,
 )
 from mibounds.estimation.diagnostics import diagnose as diagnose_notes
-from mibounds.estimation.discrete import MAX_AUTO_CLASSES, categorical_sides, fit_categorical
+from mibounds.estimation.discrete import MAX_AUTO_CLASSES, categorical_sides, fit_categorical, float_label_notes
 from mibounds.estimation.fold_critics import CHEAP_SCORES, build_fold_critic, fit_rows
 from mibounds.estimation.heldout import (
     EVALUATION_BLOCK,
@@ -375,7 +375,8 @@ def _categorical(x: Any, y: Any, sides: tuple[bool, bool], settings: EstimatorSe
     seed = resolve_seed(settings.random_state)
     device = resolve_device(settings.device)
     result, model, scaler = fit_categorical(x, y, sides, settings=settings, seed=seed, device=device)
-    result = dataclasses.replace(result, seconds=time.perf_counter() - start)
+    notes = float_label_notes(x, y, sides, settings.discrete) + result.warnings
+    result = dataclasses.replace(result, seconds=time.perf_counter() - start, warnings=notes)
     return FittedEstimate(result, model, None, None, scaler if sides[1] else None, scaler if sides[0] else None, device)
 
 

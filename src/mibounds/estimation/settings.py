@@ -213,7 +213,8 @@ class EstimatorSettings:
         bound_kwargs: Hyper-parameters of the bound, e.g. ``{"clip": 5.0}`` for SMILE (or name
             the bound with its parameter, ``bound="smile:5"``).
         discrete: Which variables hold categories: ``"auto"`` (booleans, strings, pandas
-            categoricals and integer columns with at most 20 distinct values), ``"x"``, ``"y"``,
+            categoricals and columns of at most 20 distinct whole numbers, as integers or floats),
+            ``"x"``, ``"y"``,
             ``"both"`` or ``"none"``. One categorical side gets the Barber–Agakov bound of a
             cross-fitted classifier, two the plug-in estimate.
 
@@ -335,7 +336,7 @@ class EstimatorSettings:
         _check_choice("discrete", _DISCRETE),
         Flag(
             "--discrete",
-            "which variables hold categories (text labels, booleans, integers with at most 20 values under auto); "
+            "which variables hold categories (text labels, booleans, at most 20 distinct whole numbers under auto); "
             "a categorical side gets the Barber-Agakov bound of a classifier, two get the plug-in estimate",
             choices=_DISCRETE,
         ),
