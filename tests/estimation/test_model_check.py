@@ -10,8 +10,10 @@ import torch
 
 import mibounds
 from mibounds import bounds, critics, tasks
+from mibounds.estimation.fold_critics import gaussian_log_normalizer
 from mibounds.estimation.heldout import evaluate, normalized_interval
 from mibounds.estimation.model_check import MIN_EFFECTIVE_PAIRS, check_model
+from mibounds.estimation.scaling import QuantileNormalizer
 from mibounds.estimation.training import FoldCritic, MemberList, fold_plan
 from mibounds.estimation.uncertainty import Interval, one_sided_lower
 
@@ -90,3 +92,22 @@ def test_a_lower_bound_at_or_below_zero_reads_no_dependence_certified():
     assert result.lower_bound <= 0
     assert "no dependence certified with 95% confidence" in result.summary()
     assert "at least" not in result.summary()
+
+
+@pytest.mark.parametrize(("task_id", "rejected"), [("embed-d50(gaussian-d2-mi2)", True), ("gaussian-d20-mi8", False)])
+def test_the_gaussian_critic_is_rejected_on_a_manifold_and_kept_on_gaussian_rows(task_id, rejected):
+    # A density ratio averages 1 over independent pairs; Markov: above 1/alpha = 20 rejects it at 5 %.
+    task = tasks.make(task_id)
+    x, y = (
+        torch.as_tensor(QuantileNormalizer.fit(v)(v), dtype=torch.float32)
+        for v in map(np.asarray, task.sample(2000, seed=0))
+    )
+    log_z = gaussian_log_normalizer(x, y, fold_plan(2000, 5, np.random.default_rng(0)))
+    assert (log_z > math.log(20)) is rejected
+
+
+def test_the_estimator_leaves_a_rejected_gaussian_critic_out_and_says_so():
+    x, y = (np.asarray(v) for v in tasks.make("embed-d50(gaussian-d2-mi2)").sample(2000, seed=0))
+    result = mibounds.estimate(x, y, **FAST)
+    assert result.critic == "separable" and result.gaussian_mi is None
+    assert any(w.startswith("the Gaussian critic was left out") for w in result.warnings)

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from mibounds import bounds, critics
 from mibounds.estimation.settings import EstimatorSettings
 from mibounds.estimation.training import FoldCritic, FoldPlan, MemberList
 
-__all__ = ["CHEAP_SCORES", "build_fold_critic", "fit_rows"]
+__all__ = ["CHEAP_SCORES", "build_fold_critic", "fit_rows", "gaussian_log_normalizer"]
 
 # Named critics with a stacked form that runs the M members in one pass.
 _STACKED = {"separable": "StackedSeparableCritic", "concat": "StackedConcatCritic"}
@@ -42,6 +43,36 @@ CHEAP_SCORES = frozenset({"separable", "bilinear"})
 def fit_rows(plan: FoldPlan) -> int:
     """Rows each Gaussian critic is fitted on (its training and validation folds; the smallest)."""
     return min(len(plan.training(m)) + len(plan.validation(m)) for m in range(plan.num_folds))
+
+
+def gaussian_log_normalizer(x: Tensor, y: Tensor, plan: FoldPlan) -> float:
+    r"""The log-mean of the Gaussian critic's density ratio over independent pairs it never saw.
+
+    Member m's Gaussian is fitted on its training folds alone and scored on the independent
+    pairs :math:`(x_i, y_j)`, :math:`i \ne j`, of its validation fold; the result pools the
+    members: :math:`\log \frac1M \sum_m \hat Z_m`. A density ratio has :math:`E_q r = 1`, so by
+    Markov's inequality a value above :math:`\log(1 / \alpha)` shows at level :math:`\alpha`
+    that the Gaussian is no model of these rows' density ratio (rows on a low-dimensional
+    manifold of a wide space make its covariance near-singular and its ratio explode), and
+    :mod:`mibounds.estimation.model_check` explains why that matters.
+
+    Args:
+        x: Scaled rows of x ``[n, dx]``.
+        y: Scaled rows of y ``[n, dy]``.
+        plan: The fold plan.
+
+    Returns:
+        The pooled log-mean (nats; 0 for a density ratio).
+    """
+    means = []
+    for m in range(plan.num_folds):
+        train = torch.as_tensor(plan.training(m), device=x.device)
+        held = torch.as_tensor(plan.validation(m), device=x.device)
+        critic = critics.GaussianCritic.fit(x[train], y[train])
+        scores = critic(x[held].double(), y[held].double())
+        off = scores.masked_fill(torch.eye(len(held), dtype=torch.bool, device=x.device), -math.inf)
+        means.append(float(torch.logsumexp(off.flatten(), 0)) - math.log(len(held) * (len(held) - 1)))
+    return float(np.logaddexp.reduce(means) - math.log(len(means)))
 
 
 def build_fold_critic(settings: EstimatorSettings, x: Tensor, y: Tensor, plan: FoldPlan) -> tuple[FoldCritic, str]:

@@ -45,6 +45,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -66,7 +67,7 @@ from mibounds.estimation.diagnostics import (
 )
 from mibounds.estimation.diagnostics import diagnose as diagnose_notes
 from mibounds.estimation.discrete import MAX_AUTO_CLASSES, categorical_sides, fit_categorical, float_label_notes
-from mibounds.estimation.fold_critics import CHEAP_SCORES, build_fold_critic, fit_rows
+from mibounds.estimation.fold_critics import CHEAP_SCORES, build_fold_critic, fit_rows, gaussian_log_normalizer
 from mibounds.estimation.heldout import (
     EVALUATION_BLOCK,
     HeldoutEstimate,
@@ -158,11 +159,12 @@ class PreparedData:
 
 @dataclass(frozen=True)
 class TrainedCritics:
-    """Stage 3: the trained fold critics, their name, and how training went."""
+    """Stage 3: the trained fold critics, their name, how training went, and what was decided."""
 
     model: FoldCritic
     critic: str
     outcome: TrainingOutcome
+    notes: list[str]
 
 
 def run(x: Any, y: Any, settings: EstimatorSettings) -> FittedEstimate:
@@ -244,7 +246,24 @@ def prepare(data: ValidData, settings: EstimatorSettings) -> PreparedData:
 
 
 def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
-    """Stage 3: build the fold critics (seeded, leaving the global RNG as it was) and train them."""
+    """Stage 3: build the fold critics (seeded, leaving the global RNG as it was) and train them.
+
+    The Gaussian critic is left out when rows it never saw show it is no density ratio
+    (:func:`~mibounds.estimation.fold_critics.gaussian_log_normalizer` above log(1 / alpha)):
+    the learned critic then starts from nothing instead of from a wrong model.
+    """
+    notes = []
+    if settings.gaussian and settings.critic is not None:
+        log_z = gaussian_log_normalizer(prepared.x, prepared.y, prepared.plan)
+        if log_z > math.log(1 / (1 - settings.confidence)):
+            settings = settings.replace(gaussian=False)
+            notes.append(
+                f"the Gaussian critic was left out: on validation rows it never saw, its density ratio averages "
+                f"e^{log_z:.1f} over independent pairs where a density ratio's averages 1 (Markov's inequality "
+                f"rejects it at {100 * (1 - settings.confidence):g} %), so the rows are far from jointly Gaussian "
+                "after normal scores (e.g. on a low-dimensional manifold of a wide space); the learned critic "
+                "models the dependence alone"
+            )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(prepared.seed)
         model, critic = build_fold_critic(settings, prepared.x, prepared.y, prepared.plan)
@@ -259,7 +278,7 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
         generator=torch.Generator().manual_seed(prepared.seed),
         **settings.training_options(),
     )
-    return TrainedCritics(model, critic, outcome)
+    return TrainedCritics(model, critic, outcome, notes)
 
 
 def evaluate(prepared: PreparedData, trained: TrainedCritics, settings: EstimatorSettings) -> HeldoutEstimate:
@@ -315,6 +334,7 @@ def diagnose(
     return [
         *data.notes,
         *prepared.notes,
+        *trained.notes,
         *diagnose_notes(
             held,
             trained.outcome,
