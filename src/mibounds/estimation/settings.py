@@ -326,7 +326,14 @@ class EstimatorSettings:
         ),
     )
     random_state: int | None = _option(
-        None, _check_seed, Flag("--seed", "random seed; the same seed repeats a run", "SEED", parse=int)
+        None,
+        _check_seed,
+        Flag(
+            "--seed",
+            "random seed; the same seed repeats a run (default: drawn at random and recorded in the result)",
+            "SEED",
+            parse=int,
+        ),
     )
     progress: bool = _option(True, _check_bool("progress"))
     critic_kwargs: dict[str, Any] | None = _option(None, _check_mapping("critic_kwargs"))
