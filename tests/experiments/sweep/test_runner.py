@@ -8,7 +8,6 @@ import multiprocessing
 import os
 import signal
 import sqlite3
-import textwrap
 import time
 from pathlib import Path
 
@@ -21,20 +20,7 @@ from mibounds.experiments.sweep import runner as runner_module
 from mibounds.experiments.sweep.executors import make_executor, resolve_cell_function, run_cell
 from mibounds.experiments.sweep.grid import canonical_json, cell_id, cells_from_spec, read_spec
 
-SYNTHETIC = "mibounds.experiments.sweep.cells:synthetic_cell"
-QUIET = {"progress": False, "verbose": False}
-
-
-def _rows(db: Path) -> dict[str, dict]:
-    with ResultStore(db, create=False) as store:
-        return {row["id"]: row for row in store.rows()}
-
-
-def _write_module(folder: Path, name: str, source: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A cell module on sys.path (spawned workers inherit the parent's sys.path)."""
-    (folder / f"{name}.py").write_text(textwrap.dedent(source))
-    monkeypatch.syspath_prepend(str(folder))
-
+from .conftest import QUIET, SYNTHETIC, stored_rows, write_module
 
 # -- grid ---------------------------------------------------------------------------------------
 
@@ -153,7 +139,7 @@ def test_store_writes_a_row_per_cell_with_parameter_columns(tmp_path: Path) -> N
     connection.close()
     assert (task, n, alpha, kw, flag) == ("a", 64, 0.5, '{"x":[1,2]}', 1)
     assert (estimate, true_mi, status, attempts) == (1.5, 1.4, "done", 1)
-    (row,) = _rows(db).values()
+    (row,) = stored_rows(db).values()
     assert row["params"] == cell.params and row["flag"] is True  # exact types from the params JSON
     assert row["steps"] == 7 and row["seconds"] == 0.5 and row["function"] == "m:f" and row["id"] == cell.id
 
@@ -201,7 +187,7 @@ def test_run_cell_reports_results_and_failures() -> None:
 
 
 def test_run_cell_makes_results_plain_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _write_module(
+    write_module(
         tmp_path,
         "odd_cells",
         """
@@ -240,7 +226,7 @@ def test_sweep_records_every_cell_and_a_failure_does_not_stop_it(tmp_path: Path)
     )
     summary = run_sweep(cells, db, SYNTHETIC, **QUIET)
     assert (summary.total, summary.done, summary.failed, summary.done_before) == (8, 4, 4, 0)
-    rows = _rows(db)
+    rows = stored_rows(db)
     assert set(rows) == {c.id for c in cells}
     for cell in cells:
         row = rows[cell.id]
@@ -262,7 +248,7 @@ def test_a_second_run_skips_done_cells_and_retries_failed_ones_only_when_asked(
 ) -> None:
     # The cell fails while a marker file exists, so a retry can succeed; each call is logged.
     marker, log = tmp_path / "broken", tmp_path / "calls.log"
-    _write_module(
+    write_module(
         tmp_path,
         "flaky_cells",
         f"""
@@ -287,7 +273,7 @@ def test_a_second_run_skips_done_cells_and_retries_failed_ones_only_when_asked(
     third = run_sweep(cells, db, "flaky_cells:cell", retry_failed=True, **QUIET)
     assert (third.done_before, third.done, third.failed) == (2, 1, 0)
     assert log.read_text().split() == ["0", "1", "2", "1"]
-    assert {row["params"]["seed"]: (row["status"], row["attempts"]) for row in _rows(db).values()} == {
+    assert {row["params"]["seed"]: (row["status"], row["attempts"]) for row in stored_rows(db).values()} == {
         0: ("done", 1),
         1: ("done", 2),
         2: ("done", 1),
@@ -316,7 +302,7 @@ def test_bad_sweeps_fail_before_anything_runs(tmp_path: Path) -> None:
 
 @pytest.mark.processes
 def test_worker_processes_give_the_rows_of_the_serial_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _write_module(
+    write_module(
         tmp_path,
         "env_cells",
         """
@@ -333,7 +319,7 @@ def test_worker_processes_give_the_rows_of_the_serial_run(tmp_path: Path, monkey
     run_sweep(cells, serial, "env_cells:cell", **QUIET)
     summary = run_sweep(cells, parallel, "env_cells:cell", workers=2, threads_per_worker=1, **QUIET)
     assert (summary.done, summary.failed) == (6, 6)
-    a, b = _rows(serial), _rows(parallel)
+    a, b = stored_rows(serial), stored_rows(parallel)
     assert set(a) == set(b)
     for key in a:
         assert (a[key]["status"], a[key]["estimate"], a[key]["ci_low"]) == (
@@ -351,7 +337,7 @@ def test_worker_processes_give_the_rows_of_the_serial_run(tmp_path: Path, monkey
 def test_a_crashing_worker_fails_its_cells_and_the_sweep_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _write_module(
+    write_module(
         tmp_path,
         "crash_cells",
         """
@@ -365,7 +351,7 @@ def test_a_crashing_worker_fails_its_cells_and_the_sweep_goes_on(
     )
     # One worker, two cells in flight: the crash takes seed 0 and possibly seed 1 with it.
     summary = run_sweep(make_cells(seeds=range(4)), tmp_path / "r.sqlite", "crash_cells:cell", workers=1, **QUIET)
-    rows = {row["params"]["seed"]: row for row in _rows(tmp_path / "r.sqlite").values()}
+    rows = {row["params"]["seed"]: row for row in stored_rows(tmp_path / "r.sqlite").values()}
     assert summary.done + summary.failed == 4 and set(rows) == {0, 1, 2, 3}
     assert rows[0]["status"] == "failed" and "a worker process died while this cell was in flight" in rows[0]["error"]
     assert rows[2]["status"] == rows[3]["status"] == "done"
@@ -430,8 +416,8 @@ def test_estimate_cell_reports_the_estimate_beside_the_true_mi(tmp_path: Path) -
     )
     db = tmp_path / "r.sqlite"
     summary = run_sweep(cells, db, **QUIET)
-    assert summary.done == 1, _rows(db)
-    (row,) = _rows(db).values()
+    assert summary.done == 1, stored_rows(db)
+    (row,) = stored_rows(db).values()
     assert row["true_mi"] == tasks.make("gaussian-d2-mi0.5").mutual_information == 0.5
     assert row["task_id"] == "gaussian-d2-mi0.5" and row["bound"] == "infonce" and "history" not in row
     assert row["ci_low"] <= row["estimate"] <= row["ci_high"] and row["stderr"] > 0

@@ -5,27 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from mibounds.cli import bench
-from mibounds.experiments import ResultStore, make_cells, run_sweep
+from mibounds.experiments import make_cells, run_sweep
 
-SYNTHETIC = "mibounds.experiments.sweep.cells:synthetic_cell"
-QUIET = {"progress": False, "verbose": False}
-
-
-def _rows(db: Path) -> dict[str, dict]:
-    with ResultStore(db, create=False) as store:
-        return {row["id"]: row for row in store.rows()}
-
-
-def _write_module(folder: Path, name: str, source: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A cell module on sys.path (spawned workers inherit the parent's sys.path)."""
-    (folder / f"{name}.py").write_text(textwrap.dedent(source))
-    monkeypatch.syspath_prepend(str(folder))
+from .conftest import QUIET, SYNTHETIC, stored_rows, write_module
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,7 +54,7 @@ def test_cli_sweep_from_flags_and_resume(tmp_path: Path, capsys: pytest.CaptureF
         "--no-progress",
     ]
     assert _main(*argv) == 0
-    rows = _rows(Path(db))
+    rows = stored_rows(Path(db))
     assert len(rows) == 4 and {r["true_mi"] for r in rows.values()} == {2}
     assert {r["params"]["bias"] for r in rows.values()} == {0.5}
     assert _main(*argv) == 0
@@ -80,7 +67,7 @@ def test_cli_sweep_from_a_spec_file_exits_1_when_cells_failed(tmp_path: Path, ca
     db = str(tmp_path / "r.sqlite")
     assert _main("bench", "sweep", "--spec", str(spec), "--db", db, "--no-progress") == 1
     assert "2 cells failed; their tracebacks are in the 'error' column" in capsys.readouterr().err
-    assert sorted(r["status"] for r in _rows(Path(db)).values()) == ["done", "done", "failed", "failed"]
+    assert sorted(r["status"] for r in stored_rows(Path(db)).values()) == ["done", "done", "failed", "failed"]
 
 
 @pytest.mark.parametrize(
@@ -157,7 +144,7 @@ def test_bench_requires_a_subcommand(capsys: pytest.CaptureFixture) -> None:
 def test_cli_sweep_runs_a_function_of_ones_own_only_with_allow_import(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _write_module(
+    write_module(
         tmp_path,
         "own_cells",
         """
@@ -176,7 +163,7 @@ def test_cli_sweep_runs_a_function_of_ones_own_only_with_allow_import(
         _main(*argv)
     assert not db.exists() and "own_cells" not in sys.modules  # refused before importing anything
     assert _main(*argv, "--allow-import") == 0
-    assert sorted(row["estimate"] for row in _rows(db).values()) == [0.0, 1.0]
+    assert sorted(row["estimate"] for row in stored_rows(db).values()) == [0.0, 1.0]
     # Registered cells run by name or path, without the flag.
     assert (
         _main(
@@ -184,4 +171,4 @@ def test_cli_sweep_runs_a_function_of_ones_own_only_with_allow_import(
         )
         == 0
     )
-    assert {row["function"] for row in _rows(tmp_path / "s.sqlite").values()} == {SYNTHETIC}
+    assert {row["function"] for row in stored_rows(tmp_path / "s.sqlite").values()} == {SYNTHETIC}
