@@ -250,7 +250,9 @@ def contingency_estimate(
     occupied = int(np.unique(x_codes.astype(np.int64) * len(b) + y_codes).size)
     miller_madow = plugin - (occupied - len(a) - len(b) + 1) / (2 * n)
     high = max(plugin, miller_madow, estimate) + student_t_quantile((1 + confidence) / 2, n - 1) * stderr
-    chosen_stderr = stderr if adjusted >= held.estimate else held.stderr
+    # The standard error of the estimate that was chosen; a classifier that learned nothing (all
+    # values 0) has none, and then the plug-in's sampling noise is the one to report.
+    chosen_stderr = held.stderr if held.estimate > adjusted and held.stderr > 0 else stderr
     interval = Interval(estimate, chosen_stderr, lower(1 - (1 - confidence) / 4), high, confidence, n)
     entropies = [float(-(c / n * np.log(c / n)).sum()) for c in (a, b)]
     notes = _sparse_notes(len(a), len(b), n, plugin, expected)
