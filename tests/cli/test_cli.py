@@ -105,10 +105,38 @@ def test_text_labels_get_the_barber_agakov_estimate(labelled_csv, capsys):
     assert 0 < result["estimate"] <= result["ceiling"]
 
 
+def test_the_output_says_which_columns_were_read_as_labels(labelled_csv, capsys):
+    assert main(["estimate", str(labelled_csv), "--x", "strong", "--y", "label", *FAST]) == 0
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[0]
+        .endswith(
+            "600 rows; x = [strong], y = [label]; read as class labels: y (label) (--discrete none reads numbers as numbers)"
+        )
+    )
+    assert main(["estimate", str(labelled_csv), "--x", "strong", "--y", "noise", "--json", *FAST]) == 0
+    assert json.loads(capsys.readouterr().out)["labels"] == []
+
+
+def test_ctrl_c_while_the_parser_is_built_is_an_interruption(monkeypatch, capsys):
+    import mibounds.cli as cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    try:
+        status = main(["estimate", "data.csv"])
+    except KeyboardInterrupt:  # caught here, or pytest would stop the whole session
+        pytest.fail("a Ctrl-C while the parser is built escaped main as a traceback")
+    assert status == 130
+    assert capsys.readouterr().err.strip() == "mibounds: interrupted"
+
+
 def test_rank_features_sorts_columns_and_groups(labelled_csv, capsys):
     assert main(["rank-features", str(labelled_csv), "--y", "label", *FAST]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].endswith("600 rows; target label; 2 features")
+    assert out[0].endswith("600 rows; target label (read as class labels); 2 features")
     assert out[3].startswith("strong") and out[4].startswith("noise")
     assert (
         main(["rank-features", str(labelled_csv), "--y", "label", "--group", "both=strong,noise", "--json", *FAST]) == 0
@@ -294,6 +322,21 @@ def _rows_csv(n: int):
     return _csv("few.csv", "a,b\n" + "".join(f"{u:.4f},{v:.4f}\n" for u, v in rows))
 
 
+def _stray_csv(cell: str, name: str = "stray.csv"):
+    """600 rows of two independent floats rounded to one decimal, one cell of column a replaced."""
+    rng = np.random.default_rng(0)
+    rows = [[f"{v:.1f}" for v in row] for row in rng.normal(size=(600, 2))]
+    rows[16][0] = cell
+    return _csv(name, "a,b\n" + "".join(",".join(r) + "\n" for r in rows))
+
+
+def _duplicate_parquet(tmp_path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    columns = [pa.array([0.5, 1.5, 2.5]), pa.array([1.0, 2.0, 3.0]), pa.array([3.5, 4.5, 5.5])]
+    pq.write_table(pa.Table.from_arrays(columns, names=["a", "a", "b"]), tmp_path / "dup.parquet")
+
+
 def _huge_npy_bytes() -> bytes:
     import struct
 
@@ -382,7 +425,7 @@ BAD_INPUT = [
         "csv-field-label",
         _csv("big.csv", "a,b\n1.5," + "x" * 200_000 + "\n3,4\n"),  # a: numbers (not whole), b: labels
         ["estimate", "{tmp}/big.csv", *_FAST_ESTIMATE],
-        "too few rows: 2 rows give folds of 0 with num_folds = 5",
+        "column 'b' of big.csv holds 1 number and 1 other cell (line 2: 'xxxxxxxxxxxxxxxxxxxx...' (200000 characters))",
     ),
     (
         "npy-header",
@@ -410,6 +453,55 @@ BAD_INPUT = [
         _csv("semi.csv", "a;b\n1;2\n3;4\n"),
         ["estimate", "{tmp}/semi.csv", *_FAST_ESTIMATE],
         "semi.csv seems to be separated by ';', not commas (its first line is 'a;b'); save it with commas between fields",
+    ),
+    # a stray cell in a numeric column is named, never read as labels; the fix in the command's words
+    (
+        "stray-text",
+        _stray_csv("?"),
+        ["estimate", "{tmp}/stray.csv", *_FAST_ESTIMATE],
+        "column 'a' of stray.csv holds 599 numbers and 1 other cell (line 18: '?'); correct those cells (a number, "
+        "or empty for a missing value), or pass --discrete x to read the column as labels",
+    ),
+    ("thousands", _stray_csv('"1,000"'), ["estimate", "{tmp}/stray.csv", *_FAST_ESTIMATE], "(line 18: '1,000')"),
+    ("hexadecimal", _stray_csv("0x10"), ["estimate", "{tmp}/stray.csv", *_FAST_ESTIMATE], "(line 18: '0x10')"),
+    ("nul-byte", _stray_csv("1\x002"), ["estimate", "{tmp}/stray.csv", *_FAST_ESTIMATE], "(line 18: '1\\x002')"),
+    # tracebacks that became one line
+    (
+        "z-labels",
+        _csv("three.csv", "a,b,c\n" + "".join(f"{i * 0.37:.2f},{i * 0.11:.2f},{i % 2}\n" for i in range(60))),
+        ["estimate", "{tmp}/three.csv", "--x", "a", "--y", "b", "--z", "c", *_FAST_ESTIMATE],
+        "conditional MI needs numbers, but z holds only a few distinct whole numbers, which --discrete auto reads "
+        "as labels; pass --discrete none to treat them as numbers",
+    ),
+    (
+        "z-discrete-x",
+        _csv("three.csv", "a,b,c\n" + "".join(f"{i * 0.37:.2f},{i * 0.11:.2f},{i * 0.7:.2f}\n" for i in range(60))),
+        ["estimate", "{tmp}/three.csv", "--x", "a", "--y", "b", "--z", "c", "--discrete", "x", *_FAST_ESTIMATE],
+        "conditional MI needs numbers, but --discrete x makes a side categorical; pass --discrete none",
+    ),
+    (
+        "parquet-repeated",
+        _duplicate_parquet,
+        ["estimate", "{tmp}/dup.parquet", "--x", "a", "--y", "b", *_FAST_ESTIMATE],
+        "dup.parquet has repeated column names a; rename them",
+    ),
+    (
+        "device-meta",
+        _rows_csv(600),
+        ["estimate", "{tmp}/few.csv", "--device", "meta", *_FAST_ESTIMATE],
+        "device 'meta' cannot hold the data to train on; use 'auto', 'cpu' or 'cuda'",
+    ),
+    (
+        "demo-samples",
+        None,
+        ["demo", "--samples", "1000000000", *_FAST_ESTIMATE],
+        "sampling 1,000,000,000 pairs (x in R^20, y in R^20; float64, then torch.float32) needs",
+    ),
+    (
+        "demo-dimensions",
+        None,
+        ["demo", "--task", "gaussian-d100000-mi2", *_FAST_ESTIMATE],
+        "a task of 100000 + 100000 = 200000 dimensions (its 200000 x 200000 covariance and factors) needs",
     ),
     # item 11: figures need matplotlib: refused before any training
     (

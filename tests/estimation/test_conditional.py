@@ -70,6 +70,17 @@ def test_bad_inputs_are_named():
         mibounds.conditional_estimate(x, x + 1, x, bound="infonce", **FAST)
 
 
+def test_categorical_sides_are_refused_with_the_fix():
+    rng = np.random.default_rng(0)
+    x, y, z = rng.normal(size=(300, 1)), rng.normal(size=(300, 1)), rng.integers(0, 2, (300, 1))
+    with pytest.raises(ValueError, match="conditional MI needs numbers, but discrete='x' makes a side categorical"):
+        mibounds.conditional_estimate(x, y, x + y, discrete="x", **FAST)
+    with pytest.raises(ValueError, match="z holds only a few distinct whole numbers.*pass discrete='none'"):
+        mibounds.conditional_estimate(x, y, z, **FAST)
+    result = mibounds.conditional_estimate(x, y, z, discrete="none", random_state=0, **FAST)
+    assert result.n == 300
+
+
 @pytest.mark.slow
 def test_default_estimator_across_levels_at_five_dimensions_per_variable():
     # Issue acceptance: mean |error| <= 0.1 nats from 0 to 3 nats, d = 5 per variable, n = 10,000.

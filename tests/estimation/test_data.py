@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+import mibounds
 from mibounds import validation
 from mibounds.estimation import as_array, load_xy
 from mibounds.estimation.data import check_pair, parse_columns
@@ -102,7 +105,9 @@ def test_empty_file(tmp_path):
 
 def test_non_numeric_column_in_a_file(tmp_path):
     path = _csv(tmp_path, "a,kind\n1,x\n2,y\n")
-    with pytest.raises(TypeError, match=r"column 'kind' of data.csv is not numeric \(line 2: 'x'\); select numeric"):
+    with pytest.raises(
+        TypeError, match=r"column 'kind' of data.csv is not numeric \(line 2: 'x', line 3: 'y'\); select numeric"
+    ):
         load_xy(path, "a", "kind")
 
 
@@ -227,3 +232,107 @@ def test_constant_columns():
 def test_in_memory_inputs_get_their_own_message(values, error, message):
     with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
         as_array(values, "x")
+
+
+# --- a stray cell, a header, rows paired by index, masked rows ----------------------------------
+
+
+def _numbers_csv(tmp_path, stray: dict[int, str], name: str = "f.csv", n: int = 40):
+    rng = np.random.default_rng(0)
+    rows = [[f"{v:.1f}" for v in row] for row in rng.normal(size=(n, 2))]
+    for row, cell in stray.items():
+        rows[row][0] = cell
+    return _csv(tmp_path, "a,b\n" + "".join(",".join(r) + "\n" for r in rows), name)
+
+
+def test_a_stray_cell_in_a_numeric_column_is_named_never_read_as_labels(tmp_path):
+    path = _numbers_csv(tmp_path, {15: "?", 30: "?"})
+    with pytest.raises(
+        ValueError,
+        match=r"column 'a' of f.csv holds 38 numbers and 2 other cells \(line 17: '\?', line 32: '\?'\); correct "
+        r"those cells .* or pass discrete='x' to read the column as labels",
+    ):
+        load_xy(path, labels="auto")
+    codes = _csv(tmp_path, "a,b\n1,0.5\n2,0.7\n?,0.1\n1,0.2\n", "codes.csv")
+    assert load_xy(codes, labels="x").x[:, 0].tolist() == ["1", "2", "?", "1"]  # asked for: labels
+    with pytest.raises(TypeError, match=r"column 'a' of f.csv is not numeric \(line 17: '\?', line 32: '\?'\)"):
+        load_xy(path, labels="none")
+
+
+@pytest.mark.parametrize("cell", ['"1,000"', "0x10", "1\x002"])
+def test_numbers_in_a_format_float_does_not_read_are_named(tmp_path, cell):
+    shown = {'"1,000"': "'1,000'", "0x10": "'0x10'", "1\x002": "'1\\x002'"}[cell]
+    with pytest.raises(
+        ValueError, match=rf"column 'a' of f.csv holds 39 numbers and 1 other cell \(line 5: {re.escape(shown)}\)"
+    ):
+        load_xy(_numbers_csv(tmp_path, {3: cell}), labels="auto")
+    # a whole column of them: too many distinct values to be labels, the first named
+    rows = "".join(f'"{i},{i % 7}00",{i * 0.37:.2f}\n' for i in range(1, 61))
+    with pytest.raises(ValueError, match=r"column 'a' of g.csv is not numeric \(line 2: '1,100'\) and has 60 distinct"):
+        load_xy(_csv(tmp_path, "a,b\n" + rows, "g.csv"), labels="auto")
+
+
+@pytest.mark.parametrize("header", ["1,2", "true,false", "0,1"])
+def test_a_header_of_numbers_or_booleans_above_decimals_is_a_header(tmp_path, header):
+    data = load_xy(_csv(tmp_path, f"{header}\n0.5,0.25\n1.5,2.75\n-0.5,3.25\n"))
+    assert data.x_columns == [header.split(",")[0]] and data.x[:, 0].tolist() == [0.5, 1.5, -0.5]
+
+
+def test_a_first_row_with_an_empty_cell_stays_a_data_row(tmp_path):
+    with pytest.raises(ValueError, match=r"y has NaN or inf values in 1 row \(0-based: 0\)"):
+        load_xy(_csv(tmp_path, "0.5,\n0.3,0.2\n0.1,0.4\n"))  # the empty cell is row 0 of y
+    assert load_xy(_csv(tmp_path, "1,2\n3,4\n", "ints.csv")).x[:, 0].tolist() == [1, 3]  # integers: data
+    assert load_xy(_csv(tmp_path, ",a,b\n0,1.5,2\n1,2.5,3\n", "pd.csv"), "a", "b").x.tolist() == [[1.5], [2.5]]
+
+
+def test_parquet_with_a_repeated_column_name_is_refused(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pa.Table.from_arrays(
+        [pa.array([1.0, 2.0]), pa.array([3.0, 4.0]), pa.array([5.0, 6.0])], names=["a", "a", "b"]
+    )
+    pq.write_table(table, tmp_path / "dup.parquet")
+    with pytest.raises(ValueError, match="dup.parquet has repeated column names a; rename them"):
+        load_xy(tmp_path / "dup.parquet", "a", "b")
+
+
+def test_pandas_inputs_pair_by_index_label_or_are_refused():
+    from mibounds.estimation.data import pair_rows
+
+    x = pd.DataFrame({"u": [1.0, 2.0, 3.0, 4.0]}, index=[10, 11, 12, 13])
+    y = pd.Series([10.0, 20.0, 30.0, 40.0], index=[10, 11, 12, 13])
+    (xs, ys), notes = pair_rows([x.sample(frac=1, random_state=0), y], ["x", "y"])
+    assert (ys.to_numpy() == 10 * xs["u"].to_numpy()).all() and "paired by label" in notes[0]
+    assert pair_rows([x, y], ["x", "y"])[1] == []  # the same index: nothing to say
+    with pytest.raises(ValueError, match=r"indexes hold different labels \(label 0 is in y only\); .*y.loc\[x.index\]"):
+        pair_rows([x, y.reset_index(drop=True)], ["x", "y"])
+    with pytest.raises(ValueError, match="y's index repeats labels"):
+        pair_rows([x, pd.Series([1.0, 2.0, 3.0, 4.0], index=[10, 10, 11, 12])], ["x", "y"])
+
+
+def test_an_estimate_of_a_shuffled_frame_pairs_rows_by_index():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 2000)
+    x = pd.DataFrame({"a": labels})
+    y = pd.Series(np.where(rng.random(2000) < 0.6, labels, rng.integers(0, 4, 2000)))
+    aligned = mibounds.estimate(x, y, random_state=0, progress=False)
+    with pytest.warns(validation.MIBoundsWarning, match="paired by label"):
+        shuffled = mibounds.estimate(x.sample(frac=1, random_state=1), y, random_state=0, progress=False)
+    assert aligned.estimate > 0.3 and shuffled.estimate == pytest.approx(aligned.estimate, abs=0.01)
+
+
+def test_masked_rows_are_left_out_of_both_sides():
+    from mibounds.estimation.data import pair_rows
+
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, 1000)
+    y = np.where(rng.random(1000) < 0.7, labels, rng.integers(0, 3, 1000))
+    x = np.ma.masked_equal(np.where(rng.random(1000) < 0.2, -999, labels), -999)  # sentinels, masked
+    (xs, ys), notes = pair_rows([x, y], ["x", "y"])
+    kept = ~np.ma.getmaskarray(x)
+    assert not isinstance(xs, np.ma.MaskedArray) and (xs == labels[kept]).all() and (ys == y[kept]).all()
+    assert notes[0].startswith(f"{(~kept).sum()} of 1000 rows have masked values (x: numpy masked arrays)")
+    with pytest.warns(validation.MIBoundsWarning, match="masked values"):
+        result = mibounds.estimate(x, y, random_state=0, progress=False)
+    expected = mibounds.estimate(labels[kept], y[kept], random_state=0, progress=False)
+    assert result.n == kept.sum() and result.estimate == pytest.approx(expected.estimate)

@@ -18,6 +18,7 @@ from mibounds.estimation.discrete import (
     is_categorical,
     plugin_estimate,
 )
+from mibounds.estimation.training import fold_plan
 from mibounds.tasks import ClassConditionalGaussian
 
 FAST = {"max_steps": 300, "progress": False}
@@ -138,6 +139,81 @@ def test_settings_that_do_not_apply_are_named_and_continuous_labels_refused():
         mibounds.estimate(x, y[:-1], **FAST)
     numbers = mibounds.estimate(x, y, discrete="none", random_state=0, **FAST)
     assert numbers.method == "log-ratio"
+
+
+# --- two categorical sides: a sparse table ----------------------------------------------------
+
+
+def test_independent_labels_with_many_classes_give_about_zero_with_an_honest_interval():
+    # 600 draws of two independent 100-class labels: 10,000 cells for 600 rows. The plug-in MI
+    # with the Miller-Madow term said 2.335 [2.289, 2.380], lower bound 2.296.
+    rng = np.random.default_rng(0)
+    names = np.array([f"label{i}" for i in range(100)])
+    x, y = names[rng.integers(0, 100, 600)], names[rng.integers(0, 100, 600)]
+    with pytest.warns(mibounds.validation.MIBoundsWarning, match="the contingency table is sparse: 100 x 100"):
+        result = mibounds.estimate(x, y, random_state=0, progress=False)
+    assert result.method == "plug-in" and abs(result.estimate) < 0.05
+    assert result.ci_low <= 0 <= result.ci_high and result.lower_bound <= 0
+    # two integer columns of 20 values at n = 600 (1.5 rows a cell) said 0.106 [0.067, 0.144]
+    with pytest.warns(mibounds.validation.MIBoundsWarning, match="sparse"):
+        result = mibounds.estimate(rng.integers(0, 20, 600), rng.integers(0, 20, 600), random_state=0, progress=False)
+    assert abs(result.estimate) < 0.05 and result.ci_low <= 0 <= result.ci_high and result.lower_bound <= 0
+
+
+def test_dependent_labels_are_covered_and_a_full_table_is_not_called_sparse():
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 10, 2000)
+    y = np.where(rng.random(2000) < 0.5, x, rng.integers(0, 10, 2000))  # y = x half the time
+    same, other = (0.5 + 0.05) / 10, 0.05 / 10
+    truth = 10 * same * math.log(100 * same) + 90 * other * math.log(100 * other)  # 0.626
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 20 rows a cell: no warning
+        result = mibounds.estimate(x, y, random_state=0, progress=False)
+    assert result.estimate == pytest.approx(truth, abs=0.05)
+    assert result.ci_low <= truth <= result.ci_high and 0 < result.lower_bound <= truth
+
+
+def test_expected_plugin_mi_is_the_mean_over_re_pairings():
+    from mibounds.estimation.contingency import contingency_estimate, expected_plugin_mi, plugin_mi
+
+    rng = np.random.default_rng(2)
+    x, y = rng.integers(0, 6, 80), rng.integers(0, 4, 80)
+    expected = expected_plugin_mi(np.bincount(x), np.bincount(y))
+    draws = np.array([plugin_mi(x, rng.permutation(y))[0] for _ in range(4000)])
+    assert expected == pytest.approx(draws.mean(), abs=4 * draws.std() / math.sqrt(len(draws)))
+    assert plugin_mi(x, y)[0] == pytest.approx(
+        plugin_estimate(x, y, 0.95)[0].estimate + (len(np.unique(x * 4 + y)) - 6 - 4 + 1) / 160
+    )
+    result = contingency_estimate(x, y, 0.95, seed=0)
+    assert result.expected_null == pytest.approx(expected) and result.lower_bound <= result.interval.estimate
+
+
+# --- one categorical side with many classes ---------------------------------------------------
+
+
+def test_each_fold_prior_counts_its_training_rows_and_keeps_mass_for_unseen_classes():
+    from mibounds.estimation.discrete import training_log_prior
+
+    codes = np.array([0] * 8 + [1] * 8 + [2] * 4)
+    plan = fold_plan(len(codes), 5, np.random.default_rng(0))
+    prior = training_log_prior(codes, plan, 4)  # class 3 has no rows at all
+    for m in range(5):
+        counts = np.bincount(codes[plan.training(m)], minlength=4)
+        np.testing.assert_allclose(np.exp(prior[m]), (counts + 0.5) / (counts.sum() + 2))
+    assert np.isfinite(prior).all()
+
+
+def test_independent_labels_of_many_classes_beside_features_give_no_dependence():
+    # ~1,000 classes in 2,000 rows: the classifier's prior used the held-out labels and the
+    # Miller-Madow term was added to every row: 0.214 [0.214, 0.214], lower bound 0.214.
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 1000, 2000).astype(str)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = mibounds.estimate(rng.normal(size=(2000, 2)), y, random_state=0, max_steps=200, progress=False)
+    assert result.method == "barber-agakov"
+    assert result.lower_bound <= 0.01 and result.ci_low <= 0 <= result.ci_high
+    assert abs(result.estimate) < 0.02
 
 
 @pytest.mark.slow

@@ -95,6 +95,8 @@ def test_flags_map_to_options():
         ({"random_state": -1}, ValueError, "random_state must be None or a whole number >= 0"),
         ({"threads": 0}, ValueError, "threads"),
         ({"critic_kwargs": [1]}, TypeError, "critic_kwargs must be a dict"),
+        ({"device": "meta"}, ValueError, "device 'meta' cannot hold the data to train on; use 'auto', 'cpu' or 'cuda'"),
+        ({"device": "quantum"}, ValueError, "unknown device 'quantum'"),
     ],
 )
 def test_bad_options_are_refused_when_the_settings_are_made(options, error, message):

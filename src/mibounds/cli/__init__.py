@@ -22,11 +22,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-__all__ = ["USER_ERRORS", "build_parser", "main"]
+__all__ = ["USER_ERRORS", "as_flags", "build_parser", "main"]
 
 #: Exceptions that mean "the input or the options are wrong", reported in one line with status 2.
 USER_ERRORS = (ValueError, TypeError, OSError, ImportError)
@@ -79,8 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
     args_list = [a for a in args_list if a != "--debug"]
-    parser = build_parser()
     try:
+        parser = build_parser()  # imports torch: a Ctrl-C here is an interruption like any other
         try:
             args = parser.parse_args(args_list)
         except SystemExit as stop:  # --help and --version
@@ -95,11 +96,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as error:
         if debug:
             raise
-        _print_error(str(error) or type(error).__name__)
+        _print_error(as_flags(str(error) or type(error).__name__))
+        return 2
+    except (MemoryError, RuntimeError) as error:  # an allocation larger than the machine: the size asked for
+        if debug or not _out_of_memory(error):
+            raise
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        _print_error(f"out of memory ({first}); ask for fewer rows, samples or dimensions")
         return 2
     except KeyboardInterrupt:
         print("mibounds: interrupted", file=sys.stderr)
         return 130
+
+
+def as_flags(message: str) -> str:
+    """A library message in the words of the command line: each estimator option written as a
+    keyword (``discrete='none'``, ``batch_size=120``) becomes its flag (``--discrete none``,
+    ``--batch-size 120``).
+
+    Example:
+        >>> as_flags("pass discrete='none' to treat x as numbers, or batch_size=64")
+        'pass --discrete none to treat x as numbers, or --batch-size 64'
+    """
+    try:
+        from mibounds.estimation.settings import EstimatorSettings
+    except ImportError:  # the error being reported may be this very import
+        return message
+    for name, flag in EstimatorSettings.flags().items():
+
+        def spelled(match: re.Match[str], flag_name: str = flag.name) -> str:
+            value = match.group(1) if match.group(1) is not None else match.group(2)
+            return f"{flag_name} {'none' if value == 'None' else value}"
+
+        message = re.sub(rf"\b{name}=(?:'([^']*)'|([\w.+-]+))", spelled, message)
+    return message
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """Whether an error is a failed allocation (Python's MemoryError, torch's CPU or CUDA one)."""
+    text = str(error).lower()
+    return isinstance(error, MemoryError) or "out of memory" in text or "can't allocate memory" in text
 
 
 def _print_error(message: str) -> None:

@@ -12,6 +12,7 @@ __all__ = [
     "add_estimation_options",
     "check_names",
     "estimation_kwargs",
+    "label_sides",
     "load_data",
     "print_result",
     "run_estimate",
@@ -104,6 +105,27 @@ def load_data(args: argparse.Namespace, labels: str) -> Any:  # -> LoadedData
     data = load_xy(args.file, args.x, args.y, getattr(args, "z", None), labels=labels)
     set_threads(args.threads or 1)
     return data
+
+
+def label_sides(data: Any, discrete: str) -> tuple[list[str], str]:
+    """Which sides of the loaded data the estimator reads as class labels, and the words that say
+    so after the header line (empty when none: every column is a number)."""
+    from mibounds.estimation.discrete import categorical_sides
+
+    if data.z is not None:  # conditional MI reads numbers only (it refuses labels)
+        return [], ""
+    sides = categorical_sides(data.x, data.y, discrete)
+    named = [
+        (side, columns)
+        for side, columns, flag in (("x", data.x_columns, sides[0]), ("y", data.y_columns, sides[1]))
+        if flag
+    ]
+    if not named:
+        return [], ""
+    shown = "; ".join(
+        f"{side} ({', '.join(columns[:6])}{', ...' if len(columns) > 6 else ''})" for side, columns in named
+    )
+    return [side for side, _ in named], f"; read as class labels: {shown} (--discrete none reads numbers as numbers)"
 
 
 def set_threads(threads: int) -> None:

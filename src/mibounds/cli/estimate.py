@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mibounds.cli._options import add_estimation_options, load_data, print_result, run_estimate
+from mibounds.cli._options import add_estimation_options, label_sides, load_data, print_result, run_estimate
 
 __all__ = ["register"]
 
@@ -50,8 +50,11 @@ def run(args: argparse.Namespace) -> int:
     data = load_data(args, args.discrete)
     result = run_estimate(data.x, data.y, args, data.z)
     given = f", z = {_columns(data.z_columns)}" if data.z is not None else ""
-    header = [f"{data.path}: {len(data.x)} rows; x = {_columns(data.x_columns)}, y = {_columns(data.y_columns)}{given}"]
-    extra = {"file": data.path, "x_columns": data.x_columns, "y_columns": data.y_columns}
+    labels, said = label_sides(data, args.discrete)
+    header = [
+        f"{data.path}: {len(data.x)} rows; x = {_columns(data.x_columns)}, y = {_columns(data.y_columns)}{given}{said}"
+    ]
+    extra = {"file": data.path, "x_columns": data.x_columns, "y_columns": data.y_columns, "labels": labels}
     if data.z is not None:
         extra["z_columns"] = data.z_columns
     print_result(result, args, extra, header)

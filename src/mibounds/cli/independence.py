@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mibounds.cli._options import add_estimation_options, estimation_kwargs, load_data, print_result, run_quietly
+from mibounds.cli._options import (
+    add_estimation_options,
+    estimation_kwargs,
+    label_sides,
+    load_data,
+    print_result,
+    run_quietly,
+)
 
 __all__ = ["register"]
 
@@ -73,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
         **kwargs,
     )
+    labels, said = label_sides(data, args.discrete)
     header = f"{data.path}: {len(data.x)} rows; x = {len(data.x_columns)} columns, y = {len(data.y_columns)} columns"
-    print_result(result, args, {"file": data.path, "x_columns": data.x_columns, "y_columns": data.y_columns}, [header])
+    extra = {"file": data.path, "x_columns": data.x_columns, "y_columns": data.y_columns, "labels": labels}
+    print_result(result, args, extra, [header + said])
     return 0

@@ -49,6 +49,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Load the file, rank, print."""
     from mibounds.estimation import rank_features
+    from mibounds.estimation.discrete import is_categorical
 
     groups = _groups(args.group)
     data = load_data(args, "y" if args.discrete in ("auto", "y", "both") else "none")
@@ -68,8 +69,12 @@ def run(args: argparse.Namespace) -> int:
     for score in ranking.scores:
         score.name = names.get(score.name, score.name)
         score.columns = [names.get(c, c) for c in score.columns]
-    header = f"{data.path}: {len(data.x)} rows; target {', '.join(data.y_columns)}; {len(ranking.scores)} features"
-    print_result(ranking, args, {"file": data.path, "y_columns": data.y_columns}, [header])
+    labelled = is_categorical(target) if args.discrete == "auto" else args.discrete in ("y", "both")
+    kind = "read as class labels" if labelled else "read as numbers"
+    header = (
+        f"{data.path}: {len(data.x)} rows; target {', '.join(data.y_columns)} ({kind}); {len(ranking.scores)} features"
+    )
+    print_result(ranking, args, {"file": data.path, "y_columns": data.y_columns, "target_labels": labelled}, [header])
     return 0
 
 

@@ -13,6 +13,9 @@ import torch
 from mibounds import validation
 from mibounds.estimation.scaling import QuantileNormalizer, Standardizer
 
+#: Device types the estimator trains on.
+COMPUTE_DEVICES = ("cpu", "cuda", "mps")
+
 
 def issue_warnings(notes: list[str]) -> None:
     """Issue each note as a :class:`~mibounds.validation.MIBoundsWarning`.
@@ -42,8 +45,15 @@ def resolve_device(device: str | torch.device) -> torch.device:
         resolved = torch.device(device)
     except (RuntimeError, TypeError):
         raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'") from None
+    if resolved.type not in COMPUTE_DEVICES:
+        raise ValueError(
+            f"device {device!r} cannot hold the data (a {resolved.type!r} tensor has no values to train on); "
+            "use 'auto', 'cpu' or 'cuda'"
+        )
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for CUDA, which is not available here; use 'auto' or 'cpu'")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} asked for MPS, which is not available here; use 'auto' or 'cpu'")
     return resolved
 
 

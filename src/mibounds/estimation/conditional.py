@@ -37,7 +37,8 @@ from typing import Any, cast
 import numpy as np
 
 from mibounds.estimation._runtime import issue_warnings, resolve_seed
-from mibounds.estimation.data import as_array, check_pair
+from mibounds.estimation.data import as_array, check_pair, pair_rows
+from mibounds.estimation.discrete import is_categorical
 from mibounds.estimation.heldout import HeldoutValues
 from mibounds.estimation.pipeline import run
 from mibounds.estimation.result import EstimateResult, ResultBase
@@ -126,15 +127,17 @@ def conditional_estimate(x: Any, y: Any, z: Any, **options: Any) -> ConditionalE
         True
     """
     start = time.perf_counter()
+    settings = make_settings(options)
+    (x, y, z), pairing = pair_rows([x, y, z], ["x", "y", "z"])
     xa, _ = as_array(x, "x")
     ya, _ = as_array(y, "y")
     za, _ = as_array(z, "z")
     n = check_pair(xa, ya)
     if len(za) != n:
         raise ValueError(f"z has {len(za)} rows but x and y have {n}; pass one row of z per row of x and y")
-    settings = make_settings(options)
+    _check_numbers(xa, ya, za, settings.discrete)
     seed = resolve_seed(settings.random_state)
-    settings = settings.replace(random_state=seed)
+    settings = settings.replace(random_state=seed, discrete="none")
     joint = run(xa, np.hstack([ya, za]), settings)
     held_joint = cast(HeldoutValues, joint.heldout)  # numbers (not categories): the pipeline sets it
     if held_joint.log_ratio is None:
@@ -151,7 +154,8 @@ def conditional_estimate(x: Any, y: Any, z: Any, **options: Any) -> ConditionalE
     train_mean = held_joint.train_log_ratio - held_marginal.train_log_ratio  # type: ignore[operator]
     confidence = joint.result.confidence
     interval = crossfit_interval(difference, held_joint.log_ratio_fold, confidence, train_mean)
-    notes = [f"I(X;Y,Z): {w}" for w in joint.result.warnings] + [f"I(X;Z): {w}" for w in marginal.result.warnings]
+    notes = pairing + [f"I(X;Y,Z): {w}" for w in joint.result.warnings]
+    notes += [f"I(X;Z): {w}" for w in marginal.result.warnings]
     result = ConditionalEstimateResult(
         estimate=interval.estimate,
         ci_low=interval.low,
@@ -168,6 +172,24 @@ def conditional_estimate(x: Any, y: Any, z: Any, **options: Any) -> ConditionalE
     )
     issue_warnings(notes)
     return result
+
+
+def _check_numbers(x: np.ndarray, y: np.ndarray, z: np.ndarray, discrete: str) -> None:
+    """Refuse categories: the chain rule differences two held-out log density ratios row by row,
+    which the categorical estimates (a classifier's bound, a contingency table) do not give."""
+    if discrete in ("x", "y", "both"):
+        raise ValueError(
+            f"conditional MI needs numbers, but discrete={discrete!r} makes a side categorical; pass discrete='none' "
+            "(integer labels are then numbers), or encode the categories as one-hot columns"
+        )
+    if discrete == "auto":
+        labelled = [name for name, values in (("x", x), ("y", y), ("z", z)) if is_categorical(values)]
+        if labelled:
+            raise ValueError(
+                f"conditional MI needs numbers, but {' and '.join(labelled)} {'hold' if len(labelled) > 1 else 'holds'} "
+                "only a few distinct whole numbers, "
+                "which discrete='auto' reads as labels; pass discrete='none' to treat them as numbers"
+            )
 
 
 conditional_estimate.__signature__ = options_signature(  # type: ignore[attr-defined]

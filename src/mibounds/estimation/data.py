@@ -20,13 +20,11 @@ Example:
 
 from __future__ import annotations
 
-import csv
 import difflib
 import math
 import os
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +32,9 @@ from typing import Any
 import numpy as np
 
 from mibounds import validation
+from mibounds.estimation._csv_reader import ColumnReader, read_csv
 
-__all__ = ["SUPPORTED_SUFFIXES", "LoadedData", "as_array", "check_pair", "load_xy", "parse_columns"]
+__all__ = ["SUPPORTED_SUFFIXES", "LoadedData", "as_array", "check_pair", "load_xy", "pair_rows", "parse_columns"]
 
 #: File suffixes :func:`load_xy` reads, and the format each one means.
 SUPPORTED_SUFFIXES = {
@@ -46,16 +45,6 @@ SUPPORTED_SUFFIXES = {
     ".npz": "npz",
     ".parquet": "parquet",
     ".pq": "parquet",
-}
-# Cells read as missing values in text files (then reported as NaN with their rows).
-_MISSING = {"", "na", "n/a", "nan", "null", "none"}
-# Cells read as booleans in text files, as Parquet booleans are: 1 and 0.
-_BOOLEANS = {"true": 1.0, "false": 0.0}
-# Delimiters a file named .csv may really use, with the one fix that reads it.
-_OTHER_DELIMITERS = {
-    ";": "save it with commas between fields",
-    "\t": "rename it to .tsv",
-    "|": "save it with commas between fields",
 }
 _MAX_LISTED = 20
 
@@ -97,6 +86,91 @@ def check_pair(x: np.ndarray, y: np.ndarray) -> int:
     validation.check_finite_rows(x, "x")
     validation.check_finite_rows(y, "y")
     return n
+
+
+def pair_rows(values: Sequence[Any], names: Sequence[str]) -> tuple[list[Any], list[str]]:
+    """Line up the rows of x and y (and z) as their caller means them, before anything reads them.
+
+    - **pandas objects** pair by index label, as pandas pairs them everywhere (arithmetic,
+      ``concat``, assignment): when two of them hold the same labels, each once, in different
+      orders (``df.sample(frac=1)`` against the unshuffled target), the rows are reordered to the
+      first one's order, and a note says so. When their labels differ or repeat, neither label
+      nor position is surely meant, so this refuses, saying how to pair them. Inputs that are
+      not pandas pair by position.
+    - **NumPy masked arrays**: a row with a masked value in any input is left out of every input
+      (a note says how many); the masked values themselves are never read.
+
+    Args:
+        values: The inputs, in order (x, y[, z]).
+        names: Their names in messages.
+
+    Returns:
+        The inputs, reordered or with rows left out where needed, and the notes.
+
+    Raises:
+        ValueError: For pandas inputs whose index labels differ or repeat.
+
+    Example:
+        >>> import pandas as pd
+        >>> x = pd.Series([1.0, 2.0, 3.0], index=[2, 0, 1])
+        >>> (x_, y_), notes = pair_rows([x, pd.Series([10.0, 20.0, 30.0])], ["x", "y"])
+        >>> y_.tolist(), len(notes)
+        ([30.0, 10.0, 20.0], 1)
+    """
+    values, notes = _align_pandas(list(values), names)
+    masks = [
+        np.asarray(np.ma.getmaskarray(v).reshape(len(v), -1).any(1)) for v in values if isinstance(v, np.ma.MaskedArray)
+    ]
+    if not masks:
+        return values, notes
+    which = " and ".join(n for n, v in zip(names, values, strict=True) if isinstance(v, np.ma.MaskedArray))
+    values = [np.asarray(v.data) if isinstance(v, np.ma.MaskedArray) else v for v in values]
+    masked: np.ndarray | None = np.logical_or.reduce(masks) if len({len(m) for m in masks}) == 1 else None
+    if masked is None or not masked.any() or any(len(v) != len(masked) for v in values):
+        return values, notes  # nothing masked, or row counts that differ (refused later, by count)
+    keep = ~masked
+    return [_rows(v, keep) for v in values], [
+        *notes,
+        f"{int(masked.sum())} of {len(keep)} rows have masked values ({which}: numpy masked arrays); those rows "
+        f"were left out of {', '.join(names)}, leaving {int(keep.sum())}",
+    ]
+
+
+def _align_pandas(values: list[Any], names: Sequence[str]) -> tuple[list[Any], list[str]]:
+    """Reorder pandas inputs to the first one's index labels (:func:`pair_rows`)."""
+    frames = [(i, v) for i, v in enumerate(values) if is_pandas(v)]
+    if len(frames) < 2 or all(v.index.equals(frames[0][1].index) for _, v in frames):
+        return values, []
+    first_at, first = frames[0]
+    for i, other in frames[1:]:
+        pair = f"{names[first_at]} and {names[i]}"
+        fix = (
+            f"pair the rows yourself: by label, e.g. {names[i]} = {names[i]}.loc[{names[first_at]}.index], or by "
+            "position, with .to_numpy() on both"
+        )
+        for name, index in ((names[first_at], first.index), (names[i], other.index)):
+            if not index.is_unique:
+                raise ValueError(f"{pair} are pandas objects but {name}'s index repeats labels; {fix}")
+        if len(other.index) != len(first.index) or not other.index.isin(first.index).all():
+            only = other.index.difference(first.index)
+            detail = f"label {only[0]!r} is in {names[i]} only" if len(only) else "they have different lengths"
+            raise ValueError(f"{pair} are pandas objects whose indexes hold different labels ({detail}); {fix}")
+        values[i] = other.loc[first.index]
+    return values, [
+        f"{' and '.join(names[i] for i, _ in frames)} are pandas objects with the same index labels in different "
+        "orders: their rows were paired by label, as pandas pairs them (pass .to_numpy() to pair them by position)"
+    ]
+
+
+def _rows(values: Any, keep: np.ndarray) -> Any:
+    """The rows of an input where ``keep`` is True, the input's type kept."""
+    if is_pandas(values):
+        return values.iloc[keep]
+    if hasattr(values, "detach") and hasattr(values, "cpu"):  # a torch tensor
+        return values[np.flatnonzero(keep)]
+    if isinstance(values, (list, tuple)):
+        return [row for row, k in zip(values, keep, strict=True) if k]
+    return np.asarray(values)[keep]
 
 
 def is_pandas(values: Any) -> bool:
@@ -183,8 +257,10 @@ def load_xy(
         z: Columns (or arrays) of z, the conditioning variables of I(X; Y | Z); they are left
             out when x or y takes "the remaining columns".
         labels: Which of x and y may hold text labels (categories) in a CSV/TSV file:
-            ``"none"``, ``"auto"`` (a side whose cells are not all numbers), ``"x"``, ``"y"`` or
-            ``"both"`` (the estimator's ``discrete``). Numeric cells are always read as numbers.
+            ``"none"``, ``"auto"`` (a side whose columns hold text and no numbers: a column of
+            numbers with a few other cells is an error naming them), ``"x"``, ``"y"`` or
+            ``"both"`` (the estimator's ``discrete``). A side whose cells are all numbers is
+            read as numbers.
 
     Returns:
         The arrays, checked for shape, numbers and finiteness.
@@ -215,12 +291,11 @@ def load_xy(
         if z_side is not None:
             za, zc = z_side
     else:
-        reader = {"csv": _read_csv, "tsv": _read_csv, "npy": _read_npy, "parquet": _read_parquet}[fmt]
+        reader = {"csv": read_csv, "tsv": read_csv, "npy": _read_npy, "parquet": _read_parquet}[fmt]
         columns, read = reader(path, "\t" if fmt == "tsv" else ",")
         z_names = _resolve(columns, z_tokens, path.name) if z_tokens is not None else []
         x_names, y_names = _choose_columns(columns, x_tokens, y_tokens, path.name, taken=z_names)
-        text_ok = {"x": labels in ("auto", "x", "both"), "y": labels in ("auto", "y", "both")}
-        xa, ya = _read_side(read, x_names, text_ok["x"]), _read_side(read, y_names, text_ok["y"])
+        xa, ya = _read_side(read, x_names, "x", labels), _read_side(read, y_names, "y", labels)
         xc, yc = x_names, y_names
         if z_names:
             za, zc = read(z_names), z_names
@@ -240,14 +315,16 @@ def load_xy(
     return LoadedData(xa, ya, list(xc), list(yc), str(path), za, list(zc))
 
 
-def _read_side(read: ColumnReader, names: list[str], text_ok: bool) -> np.ndarray:
-    """Numbers when every cell is one; else, where allowed, the cells as text labels."""
+def _read_side(read: ColumnReader, names: list[str], side: str, labels: str) -> np.ndarray:
+    """Numbers when every cell is one; else, where ``labels`` allows, the cells as text labels
+    (under ``"auto"`` only a column without numbers: one that mixes them with other cells is an
+    error naming those cells)."""
     try:
         return read(names)
     except TypeError:
-        if not text_ok or not hasattr(read, "text"):
+        if labels not in ("auto", side, "both") or not hasattr(read, "text"):
             raise
-        return read.text(names)
+        return read.text(names, side, labels == "auto")
 
 
 def _choose_columns(
@@ -319,122 +396,6 @@ def _unknown_column(token: str, columns: list[str], file: str, kind: str = "colu
     more = f", ... ({len(columns)} in all)" if len(columns) > _MAX_LISTED else ""
     indices = " (or 0-based indices and ranges like 0:20)" if kind == "column" else ""
     return ValueError(f"unknown {kind} {token!r} in {file}.{hint} {kind.title()}s: {shown}{more}{indices}")
-
-
-ColumnReader = Callable[[list[str]], np.ndarray]
-
-
-def _read_csv(path: Path, delimiter: str) -> tuple[list[str], ColumnReader]:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle, _field_size_limit(path.stat().st_size + 1):
-            rows = [row for row in csv.reader(handle, delimiter=delimiter) if any(c.strip() for c in row)]
-    except UnicodeDecodeError as error:
-        raise ValueError(_not_utf8(path, error)) from None
-    except csv.Error as error:
-        raise ValueError(f"cannot read {path.name} as {'TSV' if delimiter == chr(9) else 'CSV'}: {error}") from None
-    if rows and len(rows[0]) == 1:
-        # One column cannot hold both x and y: most likely another delimiter (a spreadsheet in a
-        # locale whose decimal mark is the comma writes semicolons).
-        for other, fix in _OTHER_DELIMITERS.items():
-            if other != delimiter and len(rows[0][0].split(other)) > 1:
-                shown = "tabs" if other == "\t" else repr(other)
-                raise ValueError(
-                    f"{path.name} seems to be separated by {shown}, not {'tabs' if delimiter == chr(9) else 'commas'} "
-                    f"(its first line is {_shorten(rows[0][0])}); {fix}"
-                )
-    if not rows:
-        raise ValueError(f"{path.name} is empty (no rows); pass a file with one row per sample")
-    has_header = not all(_is_number(c) for c in rows[0])
-    columns = [c.strip() for c in rows[0]] if has_header else [str(j) for j in range(len(rows[0]))]
-    body = rows[1:] if has_header else rows
-    if not body:
-        raise ValueError(f"{path.name} has a header but no data rows; add one row per sample")
-    first_data_line = 2 if has_header else 1
-    for offset, row in enumerate(body):
-        if len(row) != len(columns):
-            raise ValueError(
-                f"line {offset + first_data_line} of {path.name} has {len(row)} fields but "
-                f"{'the header has' if has_header else 'the first line has'} {len(columns)}; "
-                "give every row the same columns"
-            )
-    if len(set(columns)) != len(columns):
-        repeated = sorted({c for c in columns if columns.count(c) > 1})
-        raise ValueError(f"{path.name} has repeated column names {', '.join(repeated)}; rename them")
-
-    def read(names: list[str]) -> np.ndarray:
-        out = np.empty((len(body), len(names)))
-        for k, name in enumerate(names):
-            j = columns.index(name)
-            cells = [row[j].strip() for row in body]
-            out[:, k] = _cells_to_float(cells, name, path.name, first_data_line)
-        return out
-
-    def text(names: list[str]) -> np.ndarray:  # category labels as written (missing cells: None)
-        picked = [columns.index(name) for name in names]
-        return np.array(
-            [[None if row[j].strip().lower() in _MISSING else row[j].strip() for j in picked] for row in body],
-            dtype=object,
-        )
-
-    read.text = text  # type: ignore[attr-defined]
-    return columns, read
-
-
-@contextmanager
-def _field_size_limit(limit: int) -> Iterator[None]:
-    """Let the csv module read fields as long as the file itself (default 128 KB), then restore it.
-
-    The limit guards against a runaway field (an unclosed quote swallowing the file); a field can
-    never be longer than the file, so this limit only stops what could not be read anyway.
-    """
-    previous = csv.field_size_limit()
-    csv.field_size_limit(max(previous, min(limit, 2**31 - 1)))  # a C long on every platform
-    try:
-        yield
-    finally:
-        csv.field_size_limit(previous)
-
-
-def _not_utf8(path: Path, error: UnicodeDecodeError) -> str:
-    with path.open("rb") as handle:
-        line = handle.read(error.start).count(b"\n") + 1  # error.start counts bytes of the whole file
-    byte = error.object[error.start : error.start + 1]
-    where = f"byte 0x{byte.hex()} on line {line}" if byte else f"line {line}"
-    return f"{path.name} is not UTF-8 text ({where}); save it as UTF-8 (in a spreadsheet: Save As, 'CSV UTF-8')"
-
-
-def _shorten(text: str, limit: int = 20) -> str:
-    """``repr(text)``, cut after ``limit`` characters so that a huge field keeps a message short."""
-    if len(text) <= limit:
-        return repr(text)
-    return f"{text[:limit] + '...'!r} ({len(text)} characters)"
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return cell.strip().lower() in (_MISSING - {""}) | set(_BOOLEANS)
-    return True
-
-
-def _cells_to_float(cells: list[str], column: str, file: str, first_line: int) -> np.ndarray:
-    values = np.full(len(cells), math.nan)
-    for i, cell in enumerate(cells):
-        lowered = cell.lower()
-        if lowered in _MISSING:
-            continue  # stays NaN; the finiteness check then names the rows
-        if lowered in _BOOLEANS:
-            values[i] = _BOOLEANS[lowered]
-            continue
-        try:
-            values[i] = float(cell)
-        except ValueError:
-            raise TypeError(
-                f"column {column!r} of {file} is not numeric (line {i + first_line}: {_shorten(cell)}); "
-                "select numeric columns with --x/--y or encode this one as numbers"
-            ) from None
-    return values
 
 
 def _read_npy(path: Path, delimiter: str) -> tuple[list[str], ColumnReader]:
@@ -581,6 +542,9 @@ def _read_parquet(path: Path, delimiter: str) -> tuple[list[str], ColumnReader]:
     except (pa.ArrowException, OSError) as error:
         raise ValueError(f"cannot read {path.name} as Parquet: {error}") from None
     columns = list(parquet.schema_arrow.names)
+    if len(set(columns)) != len(columns):  # pyarrow cannot tell them apart by name
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        raise ValueError(f"{path.name} has repeated column names {', '.join(repeated)}; rename them")
 
     def read(names: list[str]) -> np.ndarray:
         table = parquet.read(columns=names)

@@ -14,14 +14,21 @@ Pass ``discrete="none"`` to have them treated as numbers.
 
   for any classifier q. Here q is an MLP trained by cross entropy, cross-fitted exactly like the
   estimator's critics (critic m trains on F - 2 folds, is early-stopped on fold m + 1 and scores
-  fold m), and H(Y) is the plug-in entropy of the labels with the Miller–Madow correction
-  (C - 1) / (2n). The per-row values :math:`\\log q(y_i \\mid x_i) - \\log \\hat p(y_i)` average
-  to the estimate and give its cross-fitted interval. Each row's log q is at most 0, so the
-  estimate never exceeds the estimated H(Y): the ``ceiling``. Its logits start at the log class
-  frequencies, so an untrained classifier scores 0 nats.
-- **Both categorical**: the plug-in MI of the contingency table minus the Miller–Madow bias
-  :math:`(K_{xy} - K_x - K_y + 1) / (2n)` (K: occupied cells and categories), with the
-  delta-method standard error sd(log r̂) / √n.
+  fold m). Row i, held out from classifier m, gets the value
+  :math:`\\log q_m(y_i \\mid x_i) - \\log \\hat p_m(y_i)`, where :math:`\\hat p_m` are the class
+  frequencies of the rows classifier m trained on, smoothed so that a class it never saw keeps
+  some mass (Krichevsky–Trofimov: :math:`\\hat p_m(c) = (n_c + 1/2) / (n_m + C/2)`); its logits
+  start at :math:`\\log \\hat p_m`, so a classifier that learned nothing scores exactly 0. The values
+  average to the estimate, :math:`\\mathrm{CE}(\\hat p) - \\mathrm{CE}(q)` on held-out rows
+  (:math:`I - \\mathrm{KL}(p(y \\mid x) \\| q) + \\mathrm{KL}(p(y) \\| \\hat p)`: the marginal model's
+  excess, shared by q, which starts from it, largely cancels), and give its cross-fitted
+  interval; no row sees its own label in a prior, and no entropy correction is added to the
+  rows. The ``ceiling`` is the plug-in entropy of the labels with the Miller–Madow correction
+  (C - 1) / (2n).
+- **Both categorical**: the MI of the contingency table, its bias controlled when the table has
+  as many cells as rows (:mod:`~mibounds.estimation.contingency`). :func:`plugin_estimate`, the
+  plug-in less the Miller–Madow term :math:`(K_{xy} - K_x - K_y + 1) / (2n)`, is kept as the
+  statistic of the permutation test of two categorical variables.
 
 References:
     Barber & Agakov (2003), "The IM algorithm: a variational approach to information
@@ -31,6 +38,7 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +50,7 @@ from torch import Tensor, nn
 
 from mibounds.critics.stacked import stacked_mlp
 from mibounds.estimation._runtime import scaler_for
+from mibounds.estimation.contingency import contingency_estimate
 from mibounds.estimation.data import as_array, is_pandas
 from mibounds.estimation.diagnostics import check_fold_sizes
 from mibounds.estimation.result import EstimateResult
@@ -66,7 +75,9 @@ __all__ = [
     "fit_categorical",
     "float_label_notes",
     "is_categorical",
+    "label_entropy",
     "plugin_estimate",
+    "training_log_prior",
 ]
 
 #: Integer columns with at most this many distinct values are categories under ``discrete="auto"``.
@@ -124,8 +135,11 @@ def float_label_notes(x: Any, y: Any, sides: tuple[bool, bool], discrete: str) -
     """Say which sides ``discrete="auto"`` read as labels from float values (whole numbers)."""
     notes = []
     for name, values, side in (("x", x, sides[0]), ("y", y, sides[1])):
-        kinds = [getattr(d, "kind", "O") for d in values.dtypes] if hasattr(values, "dtypes") else []
-        floats = "f" in kinds if kinds else np.asarray(values).dtype.kind == "f"
+        if is_pandas(values):  # a DataFrame's dtypes, or a Series' one
+            dtypes = list(values.dtypes) if hasattr(values, "columns") else [values.dtype]
+            floats = "f" in [getattr(d, "kind", "O") for d in dtypes]
+        else:
+            floats = np.asarray(values).dtype.kind == "f"
         if discrete == "auto" and side and floats:
             notes.append(
                 f"{name} holds only whole numbers, at most {MAX_AUTO_CLASSES} distinct values per column, so it was "
@@ -190,20 +204,40 @@ def as_labels(values: Any, name: str) -> tuple[np.ndarray, list[str]]:
     return codes, [str(c) for c in classes]
 
 
-def _log_frequencies(codes: np.ndarray, num_classes: int) -> np.ndarray:
-    return np.log(np.bincount(codes, minlength=num_classes) / len(codes))
+def training_log_prior(codes: np.ndarray, plan: FoldPlan, num_classes: int) -> np.ndarray:
+    """``[F, C]`` log class frequencies of each fold classifier's training rows, smoothed.
+
+    .. math::
+        \\log \\hat p_m(c) = \\log \\frac{n_{m,c} + 1/2}{n_m + C/2}
+
+    (Krichevsky–Trofimov), with :math:`n_{m,c}` the rows of class c among the n_m rows member m
+    trains on: a class those rows never show keeps the mass 1 / (2 n_m + C), as any label can
+    turn up in a row the classifier never saw.
+
+    Example:
+        >>> import numpy as np
+        >>> from mibounds.estimation.training import fold_plan
+        >>> plan = fold_plan(10, 5, np.random.default_rng(0))
+        >>> prior = training_log_prior(np.arange(10) % 2, plan, 2)
+        >>> prior.shape, bool(np.allclose(np.exp(prior).sum(1), 1.0))
+        ((5, 2), True)
+    """
+    counts = np.stack([np.bincount(codes[plan.training(m)], minlength=num_classes) for m in range(plan.num_folds)])
+    return np.log((counts + 0.5) / (counts.sum(1, keepdims=True) + num_classes / 2))
 
 
 class FoldClassifier(nn.Module):
     """F classifiers q_m(y | x) in one stack, shaped for :func:`~mibounds.estimation.training.train`.
 
-    Logits are ``net(x) + log p̂(y)`` with the last layer zeroed, so every member starts at the
-    class frequencies (a Barber–Agakov value of 0) and learns what x adds.
+    Member m's logits are ``net_m(x) + log p̂_m(y)`` with the last layer zeroed, so every member
+    starts at the class frequencies of its own training rows (a held-out value of 0) and learns
+    what x adds.
 
     Args:
         num_members: F.
         dim_x: Features.
-        log_prior: ``[C]`` log class frequencies.
+        log_prior: ``[F, C]`` log class frequencies of each member's training rows
+            (:func:`training_log_prior`).
         hidden_dim, num_layers, activation: The MLP (as the estimator's residual critic).
     """
 
@@ -218,7 +252,7 @@ class FoldClassifier(nn.Module):
     ) -> None:
         super().__init__()
         self.num_members = num_members
-        self.net = stacked_mlp(num_members, dim_x, hidden_dim, len(log_prior), num_layers, activation)
+        self.net = stacked_mlp(num_members, dim_x, hidden_dim, log_prior.shape[-1], num_layers, activation)
         last: Any = self.net[-1]  # a StackedLinear
         with torch.no_grad():
             last.weight.zero_()
@@ -227,7 +261,8 @@ class FoldClassifier(nn.Module):
 
     def log_q(self, x: Tensor) -> Tensor:
         """``x [K, d]`` or ``[M, K, d]`` -> ``log q_m(c | x) [M, K, C]``."""
-        return F.log_softmax(self.net(x) + self.log_prior, dim=-1)
+        log_prior: Tensor = self.log_prior  # type: ignore[assignment]
+        return F.log_softmax(self.net(x) + log_prior[:, None, :], dim=-1)
 
     def member_values(self, x: Tensor, y: Tensor, objective: bool = True, base: Any = None) -> Tensor:
         """Each member's mean ``log q_m(y | x)`` on its batch ``[M, K]`` (y holds class codes)."""
@@ -270,7 +305,7 @@ def classifier_bound(
         generator: CPU generator for the batches.
     """
     num_classes = int(codes.max()) + 1
-    log_prior = _log_frequencies(codes, num_classes)
+    log_prior = training_log_prior(codes, plan, num_classes)
     options = {**DEFAULT_CRITIC_KWARGS["separable"], **(settings.critic_kwargs or {})}
     model = FoldClassifier(
         plan.num_folds,
@@ -301,19 +336,24 @@ def classifier_bound(
             ):
                 index = torch.as_tensor(rows, device=features.device)
                 log_q = model.log_q(features[index])[m].gather(-1, labels[index]).squeeze(-1).double().cpu().numpy()
-                out.append(log_q - log_prior[codes[rows]])
+                out.append(log_q - log_prior[m, codes[rows]])
             folds.append(np.full(len(plan.evaluation(m)), m))
-    # Plug-in H(Y) is the mean of -log p̂(y_i) over all rows; Miller–Madow adds (C - 1) / (2n).
-    correction = (num_classes - 1) / (2 * len(codes))
-    entropy = float(-np.mean(log_prior[codes])) + correction
     return LabelledValues(
-        values=np.concatenate(values) + correction,
+        values=np.concatenate(values),
         folds=np.concatenate(folds),
-        train_mean=float(np.concatenate(train_values).mean()) + correction,
-        entropy=entropy,
+        train_mean=float(np.concatenate(train_values).mean()),
+        entropy=label_entropy(codes, num_classes),
         outcome=outcome,
         model=model,
     )
+
+
+def label_entropy(codes: np.ndarray, num_classes: int) -> float:
+    """The plug-in entropy of the labels plus the Miller–Madow term (C - 1) / (2n), in nats: the
+    most a variable of these labels can share (the ``ceiling`` of the Barber–Agakov estimate)."""
+    frequencies = np.bincount(codes, minlength=num_classes) / len(codes)
+    frequencies = frequencies[frequencies > 0]
+    return float(-(frequencies * np.log(frequencies)).sum()) + (num_classes - 1) / (2 * len(codes))
 
 
 def ba_interval(held: LabelledValues, confidence: float) -> Interval:
@@ -412,13 +452,16 @@ def fit_categorical(
 
 
 def _both_categorical(x: Any, y: Any, settings: EstimatorSettings, seed: int, device: torch.device) -> EstimateResult:
-    """Two categorical sides: the plug-in estimate of the contingency table."""
+    """Two categorical sides: the estimate of the contingency table (:mod:`~mibounds.estimation.contingency`)."""
     x_codes, _ = as_labels(x, "x")
     y_codes, _ = as_labels(y, "y")
     if len(x_codes) != len(y_codes):
         raise ValueError(f"x has {len(x_codes)} rows and y has {len(y_codes)}; pass one row of y per row of x")
-    interval, ceiling = plugin_estimate(x_codes, y_codes, settings.confidence)
-    result = _result(interval, ceiling, "plug-in", "contingency table (Miller-Madow)", len(x_codes), seed, device)
+    table = contingency_estimate(x_codes, y_codes, settings.confidence, seed, settings.num_folds)
+    critic = "contingency table (plug-in less its value under independence, or held-out counts)"
+    result = _result(table.interval, table.ceiling, "plug-in", critic, len(x_codes), seed, device)
+    result = dataclasses.replace(result, lower_bound=table.lower_bound)
+    result.warnings.extend(table.notes)
     result.warnings.extend(_ignored_settings_notes(settings, "x", both=True))
     return result
 

@@ -45,7 +45,7 @@ from torch import Tensor
 
 from mibounds._progress import progress_bar
 from mibounds.estimation._runtime import issue_warnings, resolve_seed
-from mibounds.estimation.data import as_array, check_pair
+from mibounds.estimation.data import as_array, check_pair, pair_rows
 from mibounds.estimation.discrete import as_labels, categorical_sides, plugin_estimate
 from mibounds.estimation.pipeline import run
 from mibounds.estimation.result import EstimateResult, ResultBase
@@ -174,6 +174,8 @@ def independence_test(
     if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
         raise ValueError(f"test_size must be a share of the rows strictly between 0 and 1, got {test_size!r}")
     make_settings(estimator_params)  # refuse a bad option before reading the data
+    (x, y), pairing = pair_rows([x, y], ["x", "y"])
+    issue_warnings(pairing)
     sides = categorical_sides(x, y, estimator_params.get("discrete", "auto"))
     xa = as_labels(x, "x")[0] if sides[0] else as_array(x, "x")[0]
     ya = as_labels(y, "y")[0] if sides[1] else as_array(y, "y")[0]
@@ -181,7 +183,9 @@ def independence_test(
     if len(ya) != n:
         raise ValueError(f"x has {n} rows and y has {len(ya)}; pass one row of y per row of x")
     if all(sides):  # nothing to train: the plug-in MI of all rows against re-pairings
-        return _categorical_test(xa, ya, num_permutations, random_state, progress, start, **estimator_params)
+        tested = _categorical_test(xa, ya, num_permutations, random_state, progress, start, **estimator_params)
+        tested.warnings[:0] = pairing
+        return tested
     n_test = round(n * test_size)
     if n_test < MIN_TEST_ROWS or n - n_test < MIN_TEST_ROWS:
         raise ValueError(
@@ -223,7 +227,9 @@ def independence_test(
         yt = torch.as_tensor(estimator.y_scaler(ya[test]), dtype=torch.float32, device=device)
         with torch.no_grad():
             observed, null = _statistics(estimator.model, xt, yt, permutations, progress)
-    return _result(observed, null, len(train), n_test, estimator.result, seed, start)
+    tested = _result(observed, null, len(train), n_test, estimator.result, seed, start)
+    tested.warnings[:0] = pairing
+    return tested
 
 
 @torch.no_grad()

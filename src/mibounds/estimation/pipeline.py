@@ -3,7 +3,8 @@
 The stages, in order, each a function of the previous ones' outputs and the settings:
 
 1. :func:`validate`: check and convert the inputs (NumPy, torch, pandas; a 1-d array is one
-   feature); note constant columns.
+   feature; pandas rows paired by index and masked rows left out first, by
+   :func:`~mibounds.estimation.data.pair_rows`); note constant columns.
 2. :func:`prepare`: map every column to standard-normal scores through its empirical CDF
    (``standardize``; MI is unchanged by increasing per-column maps, and the map uses each column
    on its own, never the pairing), cut the shuffled rows into folds
@@ -54,7 +55,7 @@ import numpy as np
 import torch
 
 from mibounds.estimation._runtime import resolve_device, resolve_seed, scaler_for, torch_threads
-from mibounds.estimation.data import as_array, check_pair
+from mibounds.estimation.data import as_array, check_pair, pair_rows
 from mibounds.estimation.diagnostics import (
     NON_GAUSSIAN_Z,
     check_fold_sizes,
@@ -180,11 +181,13 @@ def run(x: Any, y: Any, settings: EstimatorSettings) -> FittedEstimate:
         them, pointing at its caller.
     """
     start = time.perf_counter()
+    (x, y), pairing = pair_rows([x, y], ["x", "y"])
     with torch_threads(settings.threads):
         sides = categorical_sides(x, y, settings.discrete)
         if any(sides):
-            return _categorical(x, y, sides, settings, start)
+            return _categorical(x, y, sides, settings, start, pairing)
         data = validate(x, y, settings)
+        data = dataclasses.replace(data, notes=pairing + data.notes)
         prepared = prepare(data, settings)
         trained = fit(prepared, settings)
         held = evaluate(prepared, trained, settings)
@@ -390,12 +393,14 @@ def assemble(
     )
 
 
-def _categorical(x: Any, y: Any, sides: tuple[bool, bool], settings: EstimatorSettings, start: float) -> FittedEstimate:
+def _categorical(
+    x: Any, y: Any, sides: tuple[bool, bool], settings: EstimatorSettings, start: float, pairing: list[str]
+) -> FittedEstimate:
     """The path of a categorical side (:func:`~mibounds.estimation.discrete.fit_categorical`)."""
     seed = resolve_seed(settings.random_state)
     device = resolve_device(settings.device)
     result, model, scaler = fit_categorical(x, y, sides, settings=settings, seed=seed, device=device)
-    notes = float_label_notes(x, y, sides, settings.discrete) + result.warnings
+    notes = pairing + float_label_notes(x, y, sides, settings.discrete) + result.warnings
     result = dataclasses.replace(result, seconds=time.perf_counter() - start, warnings=notes)
     return FittedEstimate(result, model, None, None, scaler if sides[1] else None, scaler if sides[0] else None, device)
 

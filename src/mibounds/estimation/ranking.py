@@ -4,7 +4,7 @@ counterpart of scikit-learn's ``mutual_info_classif`` / ``mutual_info_regression
 Each feature (a column, or a named group of columns) gets its own :func:`mibounds.estimate`
 against the target, with every setting shared: a categorical target (class labels) gives the
 Barber–Agakov bound of a classifier, a continuous one the default estimator, a categorical feature
-with a categorical target the plug-in estimate. The features are then sorted by estimate; each row
+with a categorical target the estimate of their contingency table. The features are then sorted by estimate; each row
 keeps its interval and lower bound, so two features whose intervals overlap are not told apart by
 this data. Unlike the univariate k-NN estimates of scikit-learn, a group of columns is scored
 jointly (its MI is not the sum of its columns').

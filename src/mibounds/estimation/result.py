@@ -156,14 +156,19 @@ class EstimateResult(ResultBase):
         level = f"{100 * self.confidence:g}%"
         what = {
             "log-ratio": "mean log density ratio",
-            "barber-agakov": f"Barber-Agakov bound H + E log q with a {self.critic}",
-            "plug-in": "plug-in from the contingency table, Miller-Madow corrected",
+            "barber-agakov": f"Barber-Agakov bound: held-out E log q(y|x) / p(y) with a {self.critic}",
+            "plug-in": "from the contingency table: the plug-in less its value under independence, or held-out counts",
         }.get(self.method, f"{self.bound} value at K = {self.batch_size}")
         if self.method in ("barber-agakov", "plug-in"):
+            certified = (
+                f"at least {self.lower_bound:.3f} nats with {level} confidence (one-sided limit of the same value)"
+                if self.lower_bound > 0
+                else f"no dependence certified with {level} confidence (one-sided limit {self.lower_bound:.3f} <= 0)"
+            )
             return (
                 f"I(X;Y) = {self.estimate:.3f} nats, {level} CI [{self.ci_low:.3f}, {self.ci_high:.3f}] "
                 f"(stderr {self.stderr:.3f}; {what}; at most the entropy {self.ceiling:.3f})\n"
-                f"at least {self.lower_bound:.3f} nats with {level} confidence (one-sided limit of the same value)\n"
+                f"{certified}\n"
                 + (
                     f"{self.num_folds}-fold cross-fitted on {self.n} rows, K = {self.batch_size}, {self.steps} steps "
                     f"({self.stopped}, best step {self.best_step}), generalization gap {self.generalization_gap:.3f}, "

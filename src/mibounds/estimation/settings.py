@@ -145,9 +145,17 @@ def _check_choice(name: str, choices: tuple[str, ...]) -> Callable[[Any], str]:
 
 
 def _check_device(value: Any) -> str | torch.device:
-    if isinstance(value, (str, torch.device)):
+    if not isinstance(value, (str, torch.device)):
+        raise TypeError(f"device must be 'auto', 'cpu', 'cuda' or a torch.device, got {type(value).__name__}")
+    if value == "auto":
         return value
-    raise TypeError(f"device must be 'auto', 'cpu', 'cuda' or a torch.device, got {type(value).__name__}")
+    try:
+        kind = torch.device(value).type
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {value!r}; use 'auto', 'cpu' or 'cuda'") from None
+    if kind not in ("cpu", "cuda", "mps"):  # e.g. 'meta': tensors without values
+        raise ValueError(f"device {str(value)!r} cannot hold the data to train on; use 'auto', 'cpu' or 'cuda'")
+    return value
 
 
 def _check_seed(value: Any) -> Any:
@@ -216,7 +224,8 @@ class EstimatorSettings:
             categoricals and columns of at most 20 distinct whole numbers, as integers or floats),
             ``"x"``, ``"y"``,
             ``"both"`` or ``"none"``. One categorical side gets the Barber–Agakov bound of a
-            cross-fitted classifier, two the plug-in estimate.
+            cross-fitted classifier, two the estimate of their contingency table
+            (:mod:`~mibounds.estimation.contingency`).
 
     Raises:
         TypeError / ValueError: For an option of the wrong type or value, naming the fix.
@@ -344,7 +353,7 @@ class EstimatorSettings:
         Flag(
             "--discrete",
             "which variables hold categories (text labels, booleans, at most 20 distinct whole numbers under auto); "
-            "a categorical side gets the Barber-Agakov bound of a classifier, two get the plug-in estimate",
+            "a categorical side gets the Barber-Agakov bound of a classifier, two the MI of their contingency table",
             choices=_DISCRETE,
         ),
     )

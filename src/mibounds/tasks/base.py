@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 import torch
 from torch import Tensor
 
-from mibounds.validation import check_int
+from mibounds.validation import check_allocation, check_int
 
 __all__ = ["Task"]
 
@@ -101,6 +101,11 @@ class Task(ABC):
         if seed is not None:
             seed = check_int(seed, "seed", minimum=0, hint="pass a non-negative integer seed")
             generator = torch.Generator().manual_seed(seed)
+        check_allocation(
+            2 * 8 * n * (self.dim_x + self.dim_y),
+            f"sampling {n:,} pairs (x in R^{self.dim_x}, y in R^{self.dim_y}; float64, then {dtype})",
+            "ask for fewer samples",
+        )
         x, y = self._sample(n, generator)
         return x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)
 
@@ -181,6 +186,17 @@ def check_batch(t: Tensor, dim: int, name: str) -> None:
             f"{name} has shape {tuple(t.shape)} but this task takes {name} as [K, {dim}] "
             "(one row per sample, K >= 1); add a feature axis to 1-d data with .unsqueeze(-1)"
         )
+
+
+def check_dimensions(*dims: int) -> None:
+    """Refuse dimensions whose float64 covariance matrices and factors (about four matrices of
+    the joint size, squared) this machine cannot hold, before any is allocated."""
+    total = sum(dims)
+    check_allocation(
+        4 * 8 * total**2,
+        f"a task of {' + '.join(map(str, dims))} = {total} dimensions (its {total} x {total} covariance and factors)",
+        "pass smaller dimensions",
+    )
 
 
 def check_nonnegative(value: float, name: str) -> float:

@@ -37,7 +37,7 @@ import math
 import torch
 from torch import Tensor
 
-from mibounds.tasks.base import check_int, check_nonnegative, fmt
+from mibounds.tasks.base import check_dimensions, check_int, check_nonnegative, fmt
 from mibounds.tasks.gaussian import gaussian_correlation
 
 __all__ = ["ConditionalGaussian"]
@@ -83,6 +83,7 @@ class ConditionalGaussian:
             strength: b, how strongly Z drives both.
         """
         dim = check_int(dim, "dim", minimum=1)
+        check_dimensions(dim, dim, dim)
         cmi = check_nonnegative(cmi, "cmi")
         rho, _ = gaussian_correlation(dim, cmi)
         eye = torch.eye(dim, dtype=torch.float64)
@@ -101,6 +102,7 @@ class ConditionalGaussian:
     def collider(cls, dim: int = 5, noise: float = 1.0) -> ConditionalGaussian:
         """X, Y independent ``N(0, I)`` and ``Z = X + Y + noise · E``: I(X; Y) = 0 < I(X; Y | Z)."""
         dim = check_int(dim, "dim", minimum=1)
+        check_dimensions(dim, dim, dim)
         noise = check_nonnegative(noise, "noise")
         if noise == 0:
             raise ValueError("noise must be > 0: with Z = X + Y exactly, I(X; Y | Z) is infinite")

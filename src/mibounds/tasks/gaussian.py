@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor
 
-from mibounds.tasks.base import Task, check_int, check_nonnegative, fmt
+from mibounds.tasks.base import Task, check_dimensions, check_int, check_nonnegative, fmt
 from mibounds.tasks.scale import JointScale, dense_scale, sparse_scale
 
 __all__ = ["Gaussian", "MultivariateNormal"]
@@ -176,6 +176,7 @@ class Gaussian(_Normal):
 
     def __init__(self, dim: int = 20, mi: float = 2.0) -> None:
         self.dim = check_int(dim, "dim", minimum=1)
+        check_dimensions(self.dim, self.dim)
         self.mi = check_nonnegative(mi, "mi")
         self.rho, cond_var = gaussian_correlation(self.dim, self.mi)
         eye = torch.eye(self.dim, dtype=torch.float64)

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from mibounds.tasks import _random
-from mibounds.tasks.base import check_correlation, check_int
+from mibounds.tasks.base import check_correlation, check_dimensions, check_int
 
 __all__ = ["JointScale", "dense_scale", "sparse_scale"]
 
@@ -169,6 +169,7 @@ def dense_scale(dim_x: int, dim_y: int, correlation: float, within_correlation: 
     """
     dim_x = check_int(dim_x, "dim_x", minimum=1)
     dim_y = check_int(dim_y, "dim_y", minimum=1)
+    check_dimensions(dim_x, dim_y)
     correlation = check_correlation(correlation)
     within_correlation = check_correlation(within_correlation, "within_correlation")
 
@@ -187,6 +188,7 @@ def sparse_scale(dim_x: int, dim_y: int, n_interacting: int, correlation: float)
     """
     dim_x = check_int(dim_x, "dim_x", minimum=1)
     dim_y = check_int(dim_y, "dim_y", minimum=1)
+    check_dimensions(dim_x, dim_y)
     n_interacting = check_int(
         n_interacting, "n_interacting", minimum=0, hint="pass how many of the first coordinate pairs interact"
     )

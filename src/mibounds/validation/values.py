@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import operator
+import os
 from collections.abc import Iterable
 
 import numpy as np
@@ -29,6 +30,7 @@ __all__ = [
     "MIBoundsWarning",
     "NonFiniteScoresWarning",
     "NotAnIntegerError",
+    "check_allocation",
     "check_finite_rows",
     "check_int",
     "check_matrix",
@@ -36,6 +38,7 @@ __all__ = [
     "check_probability",
     "check_same_rows",
     "constant_columns",
+    "physical_memory",
     "unknown_name_error",
 ]
 
@@ -245,6 +248,38 @@ def check_same_rows(x: np.ndarray, y: np.ndarray, names: tuple[str, str] = ("x",
             f"per sample (row i of {names[0]} paired with row i of {names[1]})"
         )
     return len(x)
+
+
+def physical_memory() -> int | None:
+    """Bytes of memory of this machine, or None where the system does not say (then no check
+    that needs it refuses anything)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):  # not a POSIX system
+        return None
+
+
+def check_allocation(nbytes: float, what: str, fix: str) -> None:
+    """Refuse, before allocating it, memory that this machine does not have.
+
+    Args:
+        nbytes: The bytes the allocation needs.
+        what: What needs them, e.g. ``"sampling 10^9 pairs of 40 float64 values"``.
+        fix: How to ask for less.
+
+    Raises:
+        ValueError: "sampling ... needs 298.0 GiB, more than this machine's 125.0 GiB of memory; ...".
+
+    Example:
+        >>> check_allocation(1024, "a small array", "ask for less")  # fits: nothing happens
+    """
+    memory = physical_memory()
+    if memory is not None and nbytes > memory:
+        raise ValueError(f"{what} needs {_gib(nbytes)}, more than this machine's {_gib(memory)} of memory; {fix}")
+
+
+def _gib(count: float) -> str:
+    return f"{count / 2**30:.1f} GiB"
 
 
 def constant_columns(values: np.ndarray) -> list[int]:
