@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from mibounds import bounds, critics
+from mibounds.estimation.heldout import off_diagonal_log_sums
 from mibounds.estimation.settings import EstimatorSettings
 from mibounds.estimation.training import FoldCritic, FoldPlan, MemberList
 
@@ -69,9 +70,8 @@ def gaussian_log_normalizer(x: Tensor, y: Tensor, plan: FoldPlan) -> float:
         train = torch.as_tensor(plan.training(m), device=x.device)
         held = torch.as_tensor(plan.validation(m), device=x.device)
         critic = critics.GaussianCritic.fit(x[train], y[train])
-        scores = critic(x[held].double(), y[held].double())
-        off = scores.masked_fill(torch.eye(len(held), dtype=torch.bool, device=x.device), -math.inf)
-        means.append(float(torch.logsumexp(off.flatten(), 0)) - math.log(len(held) * (len(held) - 1)))
+        log_sum, _, pairs = off_diagonal_log_sums(critic(x[held].double(), y[held].double()))
+        means.append(float(log_sum) - math.log(pairs))
     return float(np.logaddexp.reduce(means) - math.log(len(means)))
 
 

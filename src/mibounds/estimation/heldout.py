@@ -46,7 +46,14 @@ from mibounds.estimation.model_check import ModelCheck
 from mibounds.estimation.training import FoldCritic, FoldPlan
 from mibounds.estimation.uncertainty import Interval, batch_means_interval, one_sided_lower
 
-__all__ = ["EVALUATION_BLOCK", "HeldoutEstimate", "HeldoutValues", "evaluate", "normalized_interval"]
+__all__ = [
+    "EVALUATION_BLOCK",
+    "HeldoutEstimate",
+    "HeldoutValues",
+    "evaluate",
+    "normalized_interval",
+    "off_diagonal_log_sums",
+]
 
 #: Largest block of rows whose B x B score matrix is formed at once (B - 1 negatives per positive
 #: for the certified lower bound; 1024^2 float64 scores are 8 MB).
@@ -170,7 +177,7 @@ def evaluate(
         blocks.append(held.smallest)
         normalizer.append(held.log_mean_off - (offset or 0.0))
         ess.append(held.effective_pairs)
-        train_ratio.append(_blocks(critic, x, y, own, block).diagonal - (offset or 0.0))
+        train_ratio.append(_blocks(critic, x, y, own, block, pairs=False).diagonal - (offset or 0.0))
         if offset is None:  # the estimate is the bound's value on batches of K
             baseline = None if model.baselines is None else model.baselines[m]
             batch.append(_batch_values(critic, model.bounds[m], baseline, x, y, rows, batch_size))
@@ -198,27 +205,46 @@ class _BlockScores:
     effective_pairs: float  # (sum w)^2 / sum w^2 of w = exp(score) over those pairs
 
 
-def _blocks(critic: nn.Module, x: Tensor, y: Tensor, rows: Tensor, block: int) -> _BlockScores:
-    """The critic's scores of ``rows`` over blocks of at most ``block`` rows."""
+def off_diagonal_log_sums(scores: Tensor) -> tuple[Tensor, Tensor, int]:
+    """Over the off-diagonal (independent) pairs of a ``[K, K]`` score matrix:
+    :math:`\\log \\sum_{i \ne j} e^{s_{ij}}`, :math:`\\log \\sum_{i \ne j} e^{2 s_{ij}}` and their number.
+
+    Example:
+        >>> import math, torch
+        >>> log_sum, _, pairs = off_diagonal_log_sums(torch.zeros(3, 3))
+        >>> round(float(log_sum), 4) == round(math.log(6), 4), pairs
+        (True, 6)
+    """
+    size = scores.shape[-1]
+    off = scores.masked_fill(torch.eye(size, dtype=torch.bool, device=scores.device), -math.inf).flatten()
+    return torch.logsumexp(off, 0), torch.logsumexp(2 * off, 0), size * (size - 1)
+
+
+def _blocks(critic: nn.Module, x: Tensor, y: Tensor, rows: Tensor, block: int, pairs: bool = True) -> _BlockScores:
+    """The critic's scores of ``rows`` over blocks of at most ``block`` rows; with ``pairs=False``
+    only the diagonal (the training rows' values need nothing else)."""
     diagonals, infonce, sizes, sums, squares, count = [], [], [], [], [], 0
     for part in torch.tensor_split(rows, math.ceil(len(rows) / block)):
         scores = critic(x[part], y[part]).double()
-        size = len(part)
         diagonal = scores.diagonal()
         diagonals.append(diagonal)
-        infonce.append(math.log(size) + diagonal - torch.logsumexp(scores, dim=0))
-        sizes.append(size)
-        off = scores.masked_fill(torch.eye(size, dtype=torch.bool, device=scores.device), -math.inf)
-        sums.append(torch.logsumexp(off.flatten(), 0))
-        squares.append(torch.logsumexp(2 * off.flatten(), 0))
-        count += size * (size - 1)
+        sizes.append(len(part))
+        if not pairs:
+            continue
+        infonce.append(math.log(len(part)) + diagonal - torch.logsumexp(scores, dim=0))
+        log_sum, log_square, number = off_diagonal_log_sums(scores)
+        sums.append(log_sum)
+        squares.append(log_square)
+        count += number
+    if not count:
+        return _BlockScores(torch.cat(diagonals).cpu().numpy(), np.empty(0), min(sizes), math.nan, 0.0)
     log_sum, log_squares = torch.logsumexp(torch.stack(sums), 0), torch.logsumexp(torch.stack(squares), 0)
     return _BlockScores(
         diagonal=torch.cat(diagonals).cpu().numpy(),
         infonce=torch.cat(infonce).cpu().numpy(),
         smallest=min(sizes),
-        log_mean_off=float(log_sum) - math.log(max(count, 1)),
-        effective_pairs=math.exp(float(2 * log_sum - log_squares)) if count else 0.0,
+        log_mean_off=float(log_sum) - math.log(count),
+        effective_pairs=math.exp(float(2 * log_sum - log_squares)),
     )
 
 

@@ -173,10 +173,10 @@ def independence_test(
     num_permutations = check_int(num_permutations, "num_permutations", minimum=1)
     if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
         raise ValueError(f"test_size must be a share of the rows strictly between 0 and 1, got {test_size!r}")
-    make_settings(estimator_params)  # refuse a bad option before reading the data
+    settings = make_settings({**estimator_params, "progress": progress})  # refused before reading the data
     (x, y), pairing = pair_rows([x, y], ["x", "y"])
     issue_warnings(pairing)
-    sides = categorical_sides(x, y, estimator_params.get("discrete", "auto"))
+    sides = categorical_sides(x, y, settings.discrete)
     xa = as_labels(x, "x")[0] if sides[0] else as_array(x, "x")[0]
     ya = as_labels(y, "y")[0] if sides[1] else as_array(y, "y")[0]
     n = len(xa) if any(sides) else check_pair(xa, ya)
@@ -197,10 +197,8 @@ def independence_test(
     train, test = order[n_test:], order[:n_test]
 
     if any(sides):  # the labels as codes, so the training part's classes are named alike
-        estimator_params = {**estimator_params, "discrete": "x" if sides[0] else "y"}
-    estimator = run(
-        xa[train], ya[train], make_settings({**estimator_params, "random_state": seed, "progress": progress})
-    )
+        settings = settings.replace(discrete="x" if sides[0] else "y")
+    estimator = run(xa[train], ya[train], settings.replace(random_state=seed))
     issue_warnings(estimator.result.warnings)
     device = estimator.device
     generator = torch.Generator().manual_seed(seed)
