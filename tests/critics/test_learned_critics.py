@@ -12,9 +12,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from mibounds.critics import BilinearCritic, ConcatCritic, SeparableCritic, make, names, pairwise_first_layer
+from mibounds.critics import (
+    BilinearCritic,
+    ConcatCritic,
+    MixtureCritic,
+    SeparableCritic,
+    make,
+    names,
+    pairwise_first_layer,
+)
 
-SMALL = {"separable": {"hidden_dim": 16, "embed_dim": 8}, "concat": {"hidden_dim": 16}, "bilinear": {}}
+SMALL = {
+    "separable": {"hidden_dim": 16, "embed_dim": 8},
+    "mixture": {"hidden_dim": 16, "embed_dim": 4, "num_components": 3},
+    "concat": {"hidden_dim": 16},
+    "bilinear": {},
+}
 
 
 def _batch(k: int, dim_x: int, dim_y: int, dtype: torch.dtype = torch.float32, seed: int = 0):
@@ -70,6 +83,41 @@ def test_separable_is_inner_product_of_embeddings() -> None:
     assert gx.shape == (6, 4) and hy.shape == (6, 4)
     torch.testing.assert_close(scores, gx @ hy.T, rtol=0, atol=1e-12)
     assert scores[2, 4].item() == pytest.approx(torch.dot(gx[2], hy[4]).item(), abs=1e-12)
+
+
+def test_mixture_is_log_mean_exp_of_component_inner_products() -> None:
+    critic = MixtureCritic(3, 5, num_components=3, embed_dim=2, hidden_dim=8).double()
+    x, y = _batch(6, 3, 5, dtype=torch.float64)
+    gx, hy = critic.g(x), critic.h(y)
+    assert gx.shape == (6, 6) and hy.shape == (6, 6)
+    by_hand = torch.stack([gx[:, 2 * c : 2 * c + 2] @ hy[:, 2 * c : 2 * c + 2].T for c in range(3)])
+    expected = torch.log(by_hand.exp().mean(0))
+    torch.testing.assert_close(critic(x, y), expected, rtol=0, atol=1e-12)
+
+
+def test_mixture_of_one_component_is_the_separable_critic() -> None:
+    torch.manual_seed(0)
+    separable = SeparableCritic(3, 5, embed_dim=4, hidden_dim=8).double()
+    mixture = MixtureCritic(3, 5, num_components=1, embed_dim=4, hidden_dim=8).double()
+    mixture.load_state_dict(separable.state_dict())
+    x, y = _batch(6, 3, 5, dtype=torch.float64)
+    torch.testing.assert_close(mixture(x, y), separable(x, y), rtol=0, atol=1e-12)
+
+
+def test_mixture_of_equal_components_is_that_component() -> None:
+    # log mean_c exp(s) = s: the mixture contains the separable family at any C.
+    torch.manual_seed(0)
+    separable = SeparableCritic(3, 5, embed_dim=2, hidden_dim=8).double()
+    mixture = MixtureCritic(3, 5, num_components=4, embed_dim=2, hidden_dim=8).double()
+    with torch.no_grad():
+        for net in ("g", "h"):
+            for mine, theirs in zip(getattr(mixture, net), getattr(separable, net), strict=True):
+                if isinstance(mine, nn.Linear):
+                    last = mine.out_features != theirs.out_features
+                    mine.weight.copy_(theirs.weight.repeat(4, 1) if last else theirs.weight)
+                    mine.bias.copy_(theirs.bias.repeat(4) if last else theirs.bias)
+    x, y = _batch(6, 3, 5, dtype=torch.float64)
+    torch.testing.assert_close(mixture(x, y), separable(x, y), rtol=0, atol=1e-12)
 
 
 def test_separable_defaults_follow_poole() -> None:

@@ -5,15 +5,21 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mibounds.critics import BilinearCritic, ConcatCritic, SeparableCritic, make, names
+from mibounds.critics import BilinearCritic, ConcatCritic, MixtureCritic, SeparableCritic, make, names
 
 
 def test_names() -> None:
-    assert names() == ["bilinear", "concat", "separable"]
+    assert names() == ["bilinear", "concat", "mixture", "separable"]
 
 
 @pytest.mark.parametrize(
-    ("name", "cls"), [("bilinear", BilinearCritic), ("concat", ConcatCritic), ("separable", SeparableCritic)]
+    ("name", "cls"),
+    [
+        ("bilinear", BilinearCritic),
+        ("concat", ConcatCritic),
+        ("mixture", MixtureCritic),
+        ("separable", SeparableCritic),
+    ],
 )
 def test_make_builds_the_named_critic(name: str, cls: type) -> None:
     critic = make(name, 4, 3)
@@ -28,12 +34,12 @@ def test_make_passes_keyword_arguments() -> None:
 def test_unknown_name_lists_the_valid_ones() -> None:
     with pytest.raises(
         ValueError,
-        match=r"unknown critic 'seperable'\. Did you mean 'separable'\? Valid critics: bilinear, concat, separable",
+        match=r"unknown critic 'seperable'\. Did you mean 'separable'\? Valid critics: bilinear, concat, mixture, separable",
     ):
         make("seperable", 4, 3)
 
 
-@pytest.mark.parametrize("name", ["bilinear", "concat", "separable"])
+@pytest.mark.parametrize("name", ["bilinear", "concat", "mixture", "separable"])
 def test_bad_shapes_name_both_shapes_and_the_fix(name: str) -> None:
     critic = make(name, 4, 3, **({} if name == "bilinear" else {"hidden_dim": 8}))
     x, y = torch.randn(5, 4), torch.randn(5, 3)

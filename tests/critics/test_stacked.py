@@ -10,9 +10,11 @@ from torch import nn
 
 from mibounds.critics import (
     ConcatCritic,
+    MixtureCritic,
     SeparableCritic,
     StackedConcatCritic,
     StackedLinear,
+    StackedMixtureCritic,
     StackedSeparableCritic,
 )
 
@@ -23,6 +25,8 @@ def _stack(kind: str, dtype: torch.dtype = torch.float64, seed: int = 0) -> nn.M
     torch.manual_seed(seed)
     if kind == "separable":
         stack = StackedSeparableCritic(M, DX, DY, embed_dim=6, hidden_dim=8)
+    elif kind == "mixture":
+        stack = StackedMixtureCritic(M, DX, DY, num_components=3, embed_dim=2, hidden_dim=8)
     else:
         # "concat-3": members evaluated in passes of 3 (uneven: 3 + 1), all else equal.
         stack = StackedConcatCritic(M, DX, DY, hidden_dim=8, members_per_pass=3 if kind == "concat-3" else None)
@@ -40,7 +44,8 @@ def _inputs(shared: bool | str, dtype: torch.dtype = torch.float64, seed: int = 
     )
 
 
-KINDS = ["separable", "concat", "concat-3"]
+KINDS = ["separable", "mixture", "concat", "concat-3"]
+_UNSTACKED = {"separable": SeparableCritic, "mixture": MixtureCritic}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -52,7 +57,7 @@ def test_member_equals_unstacked_critic(kind: str, shared: bool | str) -> None:
     assert scores.shape == (M, K, K)
     for m in range(M):
         member = stack.member(m)
-        assert type(member) is (SeparableCritic if kind == "separable" else ConcatCritic)
+        assert type(member) is _UNSTACKED.get(kind, ConcatCritic)
         xm = x if x.dim() == 2 else x[m]
         ym = y if y.dim() == 2 else y[m]
         torch.testing.assert_close(scores[m], member(xm, ym), rtol=0, atol=1e-12)

@@ -28,7 +28,7 @@ def test_result_fields_and_cross_fitted_sizes(pair):
     result = estimate(x, y, **FAST)
     assert (result.n, result.num_folds, result.batch_size) == (1000, 5, 128)
     assert result.ci_low < result.estimate < result.ci_high
-    assert result.method == "log-ratio" and result.bound == "js" and result.critic == "gaussian+separable"
+    assert result.method == "log-ratio" and result.bound == "js" and result.critic == "gaussian+mixture"
     assert result.device == "cpu" and result.ceiling is None
     assert result.steps == 20 and result.history["step"] == [0, 10, 20]
     # Blocks of the 200-row folds: the certified lower bound can never exceed log 200.
@@ -145,7 +145,7 @@ def test_unknown_bound_and_critic_list_the_valid_names(pair):
         estimate(*pair, bound="infonse", **FAST)
     with pytest.raises(
         ValueError,
-        match=r"unknown critic 'seperable'. Did you mean 'separable'\? Valid critics: bilinear, concat, separable",
+        match=r"unknown critic 'seperable'. Did you mean 'separable'\? Valid critics: bilinear, concat, mixture, separable",
     ):
         estimate(*pair, critic="seperable", max_steps=2, progress=False)
 

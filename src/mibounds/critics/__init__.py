@@ -4,7 +4,8 @@
 off-diagonal entries stand for ``p(x) p(y)`` (see :mod:`mibounds.bounds`). Scores are in nats.
 
 - Learned: :class:`SeparableCritic` (``g(x) . h(y)``), :class:`BilinearCritic` (``x^T W y``),
-  :class:`ConcatCritic` (a joint MLP on every pair); by name via :func:`make` / :func:`names`.
+  :class:`ConcatCritic` (a joint MLP on every pair), :class:`MixtureCritic` (a log-mean-exp of
+  separable critics, for regimes); by name via :func:`make` / :func:`names`.
 - Fitted in closed form: :class:`GaussianCritic` (the log ratio of the Gaussian with the data's
   covariance; exact for Gaussian-copula data at any MI).
 - Exact, from a ground-truth task: :class:`ExactCritic` (``log p(x, y) / p(x) p(y) + shift``),
@@ -12,7 +13,7 @@ off-diagonal entries stand for ``p(x) p(y)`` (see :mod:`mibounds.bounds`). Score
 - Baselines ``log a(y) [K]`` for TUBA-type bounds: :class:`ConstantBaseline`,
   :class:`MLPBaseline`, :class:`GaussianBaseline`.
 - Stacks of M independent critics in one pass (``[M, K, K]``): :class:`StackedSeparableCritic`,
-  :class:`StackedConcatCritic`, built on :class:`StackedLinear`.
+  :class:`StackedMixtureCritic`, :class:`StackedConcatCritic`, built on :class:`StackedLinear`.
 
 The building blocks ``pairwise_first_layer`` and ``stacked_linear`` are importable from their
 modules (:mod:`~mibounds.critics.concat`, :mod:`~mibounds.critics.stacked`) but not public API.
@@ -36,10 +37,17 @@ from mibounds.critics.concat import ConcatCritic
 from mibounds.critics.concat import pairwise_first_layer as pairwise_first_layer  # importable, not public
 from mibounds.critics.exact import ConditionalCritic, ExactCritic
 from mibounds.critics.gaussian import GaussianCritic
+from mibounds.critics.mixture import MixtureCritic
 from mibounds.critics.mlp import ACTIVATIONS, mlp
 from mibounds.critics.registry import make, names
 from mibounds.critics.separable import SeparableCritic
-from mibounds.critics.stacked import StackedConcatCritic, StackedLinear, StackedSeparableCritic, stacked_mlp
+from mibounds.critics.stacked import (
+    StackedConcatCritic,
+    StackedLinear,
+    StackedMixtureCritic,
+    StackedSeparableCritic,
+    stacked_mlp,
+)
 from mibounds.critics.stacked import (
     stacked_linear as stacked_linear,  # importable, not public
 )
@@ -54,9 +62,11 @@ __all__ = [
     "GaussianBaseline",
     "GaussianCritic",
     "MLPBaseline",
+    "MixtureCritic",
     "SeparableCritic",
     "StackedConcatCritic",
     "StackedLinear",
+    "StackedMixtureCritic",
     "StackedSeparableCritic",
     "make",
     "mlp",

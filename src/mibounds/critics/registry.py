@@ -9,6 +9,7 @@ from torch import nn
 from mibounds import validation
 from mibounds.critics.bilinear import BilinearCritic
 from mibounds.critics.concat import ConcatCritic
+from mibounds.critics.mixture import MixtureCritic
 from mibounds.critics.separable import SeparableCritic
 
 __all__ = ["make", "names"]
@@ -16,12 +17,13 @@ __all__ = ["make", "names"]
 _CRITICS: dict[str, type[nn.Module]] = {
     "bilinear": BilinearCritic,
     "concat": ConcatCritic,
+    "mixture": MixtureCritic,
     "separable": SeparableCritic,
 }
 
 
 def names() -> list[str]:
-    """The names :func:`make` accepts, sorted: ``["bilinear", "concat", "separable"]``."""
+    """The names :func:`make` accepts, sorted: ``["bilinear", "concat", "mixture", "separable"]``."""
     return sorted(_CRITICS)
 
 

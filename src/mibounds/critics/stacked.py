@@ -20,10 +20,18 @@ from torch import Tensor, nn
 
 from mibounds.critics._checks import check_dtype, check_size, check_stacked_pair
 from mibounds.critics.concat import ConcatCritic, pairwise_first_layer
+from mibounds.critics.mixture import MixtureCritic, mixture_scores
 from mibounds.critics.mlp import activation_layer
 from mibounds.critics.separable import SeparableCritic
 
-__all__ = ["StackedConcatCritic", "StackedLinear", "StackedSeparableCritic", "stacked_linear", "stacked_mlp"]
+__all__ = [
+    "StackedConcatCritic",
+    "StackedLinear",
+    "StackedMixtureCritic",
+    "StackedSeparableCritic",
+    "stacked_linear",
+    "stacked_mlp",
+]
 
 
 def stacked_linear(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
@@ -254,6 +262,65 @@ class StackedSeparableCritic(_StackedCritic):
         check_stacked_pair(x, y, self.num_members, self.dim_x, self.dim_y)
         check_dtype(self, ("x", x), ("y", y))
         return self.g(x) @ self.h(y).transpose(-1, -2)
+
+
+class StackedMixtureCritic(_StackedCritic):
+    """M independent :class:`~mibounds.critics.MixtureCritic` s in one module.
+
+    ``scores[m, i, j] = log mean_c exp(g_mc(x_i) . h_mc(y_j))``; member m is initialized like a
+    fresh ``MixtureCritic``, :meth:`member` exports it as one and :meth:`from_members` stacks
+    existing ones.
+
+    Args:
+        num_members: M.
+        dim_x, dim_y, num_components, embed_dim, hidden_dim, num_layers, activation: as for
+            ``MixtureCritic``.
+
+    Example:
+        >>> import torch
+        >>> stack = StackedMixtureCritic(5, dim_x=20, dim_y=20, num_components=4, embed_dim=8)
+        >>> stack(torch.randn(64, 20), torch.randn(64, 20)).shape
+        torch.Size([5, 64, 64])
+    """
+
+    _unstacked = MixtureCritic
+    _architecture = ("dim_x", "dim_y", "num_components", "embed_dim", "hidden_dim", "num_layers", "activation")
+    _networks = ("g", "h")
+
+    def __init__(
+        self,
+        num_members: int,
+        dim_x: int,
+        dim_y: int,
+        num_components: int = 4,
+        embed_dim: int = 32,
+        hidden_dim: int = 256,
+        num_layers: int = 2,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        self.num_members = check_size(num_members, "num_members")
+        self.num_components = check_size(num_components, "num_components")
+        self.dim_x, self.dim_y = dim_x, dim_y
+        self.embed_dim, self.hidden_dim, self.num_layers = embed_dim, hidden_dim, num_layers
+        self.activation = activation
+        width = num_components * embed_dim
+        self.g = stacked_mlp(num_members, dim_x, hidden_dim, width, num_layers, activation)
+        self.h = stacked_mlp(num_members, dim_y, hidden_dim, width, num_layers, activation)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """Score every ``x_i`` against every ``y_j`` with every member.
+
+        Args:
+            x: ``[K, dim_x]`` shared by every member, or ``[M, K, dim_x]``.
+            y: ``[K, dim_y]`` or ``[M, K, dim_y]``.
+
+        Returns:
+            ``scores`` ``[M, K, K]``; ``scores[m]`` is member m's ``[K, K]`` score matrix.
+        """
+        check_stacked_pair(x, y, self.num_members, self.dim_x, self.dim_y)
+        check_dtype(self, ("x", x), ("y", y))
+        return mixture_scores(self.g(x), self.h(y), self.num_components)
 
 
 class StackedConcatCritic(_StackedCritic):

@@ -162,9 +162,10 @@ def _model_notes(held: HeldoutEstimate) -> list[str]:
         notes.append(
             f"the critics are not density ratios: their mean over held-out independent pairs is "
             f"e^{check.log_normalizer:.1f} where a density ratio's is 1 (Markov's inequality rejects 1 at "
-            f"{100 * (1 - held.interval.confidence):g} %), so they score some independent pairs far too high and the "
-            "estimate may overstate the MI; the interval now reaches down to the certified lower bound, which holds "
-            "for any critic"
+            f"{100 * (1 - held.interval.confidence):g} %), so they score some independent pairs far too high: their "
+            "model of the density ratio is wrong and the estimate may be off either way (too high where they "
+            "overrate pairs, too low where they miss dependence); the interval now reaches down to the certified "
+            "lower bound, which holds for any critic, and no upper end can be certified from samples"
         )
     if check.below_dv and check.dv is not None:
         notes.append(

@@ -14,7 +14,7 @@ Example:
     >>> plan = fold_plan(100, 5, np.random.default_rng(0))
     >>> model, name = build_fold_critic(EstimatorSettings(), x, x + torch.randn(100, 2), plan)
     >>> name, model(x[:8], x[:8]).shape  # [members, K, K]
-    ('gaussian+separable', torch.Size([5, 8, 8]))
+    ('gaussian+mixture', torch.Size([5, 8, 8]))
 """
 
 from __future__ import annotations
@@ -35,10 +35,14 @@ from mibounds.estimation.training import FoldCritic, FoldPlan, MemberList
 __all__ = ["CHEAP_SCORES", "build_fold_critic", "fit_rows", "gaussian_log_normalizer"]
 
 # Named critics with a stacked form that runs the M members in one pass.
-_STACKED = {"separable": "StackedSeparableCritic", "concat": "StackedConcatCritic"}
+_STACKED = {
+    "separable": "StackedSeparableCritic",
+    "mixture": "StackedMixtureCritic",
+    "concat": "StackedConcatCritic",
+}
 #: Critics whose score matrix of a block of B rows costs O(B) network evaluations (the others
 #: need a network call per pair, so they are evaluated over smaller blocks).
-CHEAP_SCORES = frozenset({"separable", "bilinear"})
+CHEAP_SCORES = frozenset({"separable", "mixture", "bilinear"})
 
 
 def fit_rows(plan: FoldPlan) -> int:
@@ -86,7 +90,7 @@ def build_fold_critic(settings: EstimatorSettings, x: Tensor, y: Tensor, plan: F
 
     Returns:
         ``(model, name)``: the :class:`~mibounds.estimation.training.FoldCritic` in float32, and
-        what scores the pairs (``"gaussian+separable"``, ``"gaussian"``, a module's class name).
+        what scores the pairs (``"gaussian+mixture"``, ``"gaussian"``, a module's class name).
 
     Raises:
         ValueError: When the Gaussian critic's covariance would be singular (too few rows).
@@ -138,7 +142,7 @@ def _residual(settings: EstimatorSettings, dim_x: int, dim_y: int, members: int)
     last: Any = None
     if stacked is not None:
         residual: Any = getattr(critics, stacked)(members, dim_x, dim_y, **kwargs)
-        last = residual.h[-1] if critic == "separable" else residual.net[-1]
+        last = residual.net[-1] if critic == "concat" else residual.h[-1]
     else:
         residual = MemberList([critics.make(critic, dim_x, dim_y, **kwargs) for _ in range(members)])
     with torch.no_grad():  # start at zero: the residual adds to the Gaussian critic

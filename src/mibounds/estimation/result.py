@@ -86,8 +86,8 @@ class EstimateResult(ResultBase):
             held-out value at batch size K), ``"barber-agakov"`` (a categorical side: H plus the
             held-out mean log q of a classifier) or ``"plug-in"`` (both categorical).
         bound: Registry name of the bound that trained the critics.
-        critic: What scored the pairs: ``"gaussian+separable"`` (the Gaussian critic plus a
-            learned residual), ``"gaussian"``, ``"separable"``, or a module's class name.
+        critic: What scored the pairs: ``"gaussian+mixture"`` (the Gaussian critic plus a
+            learned residual), ``"gaussian"``, ``"mixture"``, or a module's class name.
         gaussian_mi: MI of the fitted Gaussian critics (mean over folds), or None without them.
         num_folds: F, critics trained (one per fold); every row is evaluated by one of them.
         n: Rows used.

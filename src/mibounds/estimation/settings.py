@@ -57,6 +57,7 @@ NON_GAUSSIAN_PATIENCE = 20
 #: layer of smooth (softplus) units; the Gaussian critic carries the linear part of the dependence.
 DEFAULT_CRITIC_KWARGS: Mapping[str, Mapping[str, Any]] = {
     "separable": {"activation": "softplus", "num_layers": 1, "hidden_dim": 128},
+    "mixture": {"activation": "softplus", "num_layers": 1, "hidden_dim": 128, "num_components": 4},
     "concat": {"activation": "softplus", "num_layers": 1, "hidden_dim": 128},
 }
 
@@ -188,7 +189,9 @@ class EstimatorSettings:
         bound: The bound that trains the critics, from :func:`~mibounds.estimation.estimator_bounds`.
             With ``js`` (default), ``smile`` or ``nwj`` the estimate is the held-out mean log density
             ratio; with the others it is the bound's held-out value at batch size K.
-        critic: The learned (residual) critic: ``"separable"``, ``"bilinear"``, ``"concat"``, or your
+        critic: The learned (residual) critic: ``"mixture"`` (default: a log-mean-exp of four
+            separable critics, :class:`~mibounds.critics.MixtureCritic`, which can model dependence
+            that changes with the regime), ``"separable"``, ``"bilinear"``, ``"concat"``, or your
             own ``nn.Module`` mapping ``x [K, dx], y [K, dy]`` to ``scores [K, K]`` (copied, not
             changed; each fold gets a copy with fresh weights), or None for the Gaussian critic
             alone. Named critics get :data:`DEFAULT_CRITIC_KWARGS` unless ``critic_kwargs``
@@ -241,11 +244,11 @@ class EstimatorSettings:
         ),
     )
     critic: str | nn.Module | None = _option(
-        "separable",
+        "mixture",
         _check_critic,
         Flag(
             "--critic",
-            "learned critic added to the Gaussian one: separable, bilinear, concat, or none",
+            "learned critic added to the Gaussian one: mixture, separable, bilinear, concat, or none",
             parse=lambda text: None if text == "none" else text,
         ),
     )
