@@ -52,7 +52,9 @@ def test_one_check_of_bound_and_critic_names() -> None:
         check_bound("club")
     check_critic("separable")
     check_critic("none", also=["none"])
-    with pytest.raises(ValueError, match=r"unknown critic 'none'.*Valid critics: bilinear, concat, mixture, separable\."):
+    with pytest.raises(
+        ValueError, match=r"unknown critic 'none'.*Valid critics: bilinear, concat, mixture, separable\."
+    ):
         check_critic("none")
 
 
