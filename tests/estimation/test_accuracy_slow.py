@@ -54,3 +54,20 @@ def test_interval_coverage_over_20_seeds_on_a_small_task():
         below += result.lower_bound <= truth
     print(f"\ncoverage on {task.name} with 5,000 samples: {hits}/20, lower bound below the truth {below}/20")
     assert hits >= 16 and below >= 19
+
+
+def test_default_estimate_on_sign_flipping_regimes_at_4_nats():
+    # The hard suite's mixture of regimes at its highest level: an equal mixture of two Gaussians
+    # whose x-y correlations flip sign between components (MI 3.998 nats by Monte Carlo, s.e.
+    # 1e-4). Its log ratio is a log-cosh, not an inner product of features: the separable residual
+    # gave 3.61 on average over 5 seeds; the default mixture critic must come within the issue's
+    # tolerance of 0.1 I and cover the truth.
+    task = tasks.make("sign-mixture-d10-k2-c0.78")
+    truth = task.mutual_information
+    x, y = task.sample(10_000, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = estimate(x, y, random_state=0, progress=False)
+    print(f"\n{task.name}: {result.estimate:.3f} [{result.ci_low:.3f}, {result.ci_high:.3f}] (truth {truth:.3f})")
+    assert abs(result.estimate - truth) <= 0.1 * truth
+    assert result.ci_low <= truth <= result.ci_high and result.lower_bound <= truth
