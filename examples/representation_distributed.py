@@ -33,13 +33,14 @@ def worker(rank: int, port: int, steps: int) -> None:
     for step in range(steps):
         x = torch.randn(32, 8, generator=data)
         views = (x + 0.3 * torch.randn(x.shape, generator=data), x + 0.3 * torch.randn(x.shape, generator=data))
-        result = loss_fn(encoder(views[0]), encoder(views[1]))
+        loss = loss_fn(encoder(views[0]), encoder(views[1]))
         optimizer.zero_grad()
-        result.loss.backward()
+        loss.backward()
         optimizer.step()
+        result = loss_fn.last_readout  # this process's readout, kept by the loss module
         if rank == 0 and (step % 50 == 0 or step == steps - 1):
             print(
-                f"step {step:4d}  rank 0: loss {result.loss.item():.3f}, readout {float(result.mi):.2f} nats "
+                f"step {step:4d}  rank 0: loss {loss.item():.3f}, readout {float(result.mi):.2f} nats "
                 f"of log K = {result.ceiling:.2f} (K = {result.batch_size} candidates from {WORLD} processes)"
             )
     # DDP sits in reference cycles: free it while the process group exists, or gloo may abort the

@@ -103,14 +103,15 @@ def run(
         with torch.no_grad():
             pairs = test[:HELDOUT_PAIRS]
             curve.steps.append(step)
-            curve.bound.append(float(loss_fn(embed_top(top[pairs]), g2(bottom[pairs])).mi))
+            loss_fn(embed_top(top[pairs]), g2(bottom[pairs]))
+            curve.bound.append(float(loss_fn.last_readout.mi))
             curve.accuracy.append(probe(g1(top), labels, train, test))
 
     curve = Curve([], [], [], math.nan)
     measure(0)
     for step in range(1, steps + 1):
         batch = train[torch.randint(0, len(train), (BATCH,), generator=generator)]
-        loss = loss_fn(embed_top(top[batch]), g2(bottom[batch])).loss
+        loss = loss_fn(embed_top(top[batch]), g2(bottom[batch]))
         if classifier is not None:  # the classifier learns the digit; the encoder learns to spoil it
             loss = loss + F.cross_entropy(classifier(reverse_gradient(g1(top[batch]), adversary)), labels[batch])
         optimizer.zero_grad()

@@ -24,6 +24,10 @@ MISSING_EXAMPLES: frozenset[str] = frozenset()
 #: Modules whose examples fail, with the reason (none). Strict: the gate fails once they pass.
 FAILING_EXAMPLES: dict[str, str] = {}
 
+#: Modules that import an optional dependency (an extra) at the top: skipped, with the reason,
+#: where it is not installed.
+OPTIONAL_DEPENDENCIES: dict[str, str] = {"mibounds.representation.lightning": "lightning"}
+
 
 def _modules() -> list[str]:
     names = ["mibounds"]
@@ -39,6 +43,11 @@ PUBLIC_MODULES = _modules()
 
 
 def _examples(module: str) -> list[doctest.DocTest]:
+    if module in OPTIONAL_DEPENDENCIES:
+        extra = OPTIONAL_DEPENDENCIES[module]
+        pytest.importorskip(
+            extra, reason=f"{module} needs the optional dependency {extra} (pip install 'mibounds[{extra}]')"
+        )
     finder = doctest.DocTestFinder(exclude_empty=True)
     return [test for test in finder.find(importlib.import_module(module), module) if test.examples]
 
@@ -53,6 +62,7 @@ def test_the_gate_sees_the_whole_package() -> None:
     }
     assert len(PUBLIC_MODULES) == len(public_files) > 50
     assert MISSING_EXAMPLES <= set(PUBLIC_MODULES) and set(FAILING_EXAMPLES) <= set(PUBLIC_MODULES)
+    assert set(OPTIONAL_DEPENDENCIES) <= set(PUBLIC_MODULES)
 
 
 @pytest.mark.parametrize("module", PUBLIC_MODULES)
@@ -85,5 +95,9 @@ def test_doctests_pass(module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_the_representation_subpackage_has_examples_throughout() -> None:
     # (the former tests/representation/test_docstrings.py asked for at least 10 there)
-    modules = [name for name in PUBLIC_MODULES if name.startswith("mibounds.representation.")]
+    modules = [
+        name
+        for name in PUBLIC_MODULES
+        if name.startswith("mibounds.representation.") and name not in OPTIONAL_DEPENDENCIES
+    ]
     assert sum(len(test.examples) for name in modules for test in _examples(name)) >= 10

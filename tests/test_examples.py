@@ -151,6 +151,22 @@ def _invertible(out: str, tmp: Path) -> None:
     assert (tmp / "invertible.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _lightning(out: str, tmp: Path) -> None:
+    # "logs the loss module's readout and its ceiling (log K) at every step ... K = 2 x batch
+    # candidates ... the readout is a lower bound, never above log K"; the CSV log is written.
+    rows = _floats(rf"(?m)^step +\d+  readout ({_NUMBER}) nats of log K = {_NUMBER}$", out)
+    ceilings = set(_floats(rf"(?m)^step +\d+  readout {_NUMBER} nats of log K = ({_NUMBER})$", out))
+    assert len(rows) >= 3 and len(ceilings) == 1 and ceilings.pop() == pytest.approx(math.log(64), abs=5e-4), out
+    assert all(v <= math.log(64) for v in rows), out
+    readout, true_mi, log_k, k = _floats(
+        rf"held-out readout ({_NUMBER}) nats \(true MI ({_NUMBER}), ceiling log K = ({_NUMBER}); "
+        rf"K = (\d+) candidates from 2 processes\)",
+        out,
+    )
+    assert k == 64 and log_k == pytest.approx(math.log(64), abs=5e-4) and readout <= log_k and true_mi == 2.0, out
+    assert list(tmp.glob("lightning/contrastive/version_*/metrics.csv")), out
+
+
 #: Script -> (arguments for a short run, the check of its output).
 RUNS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     "representation_cpc": (["--steps", "3"], _cpc),
@@ -160,6 +176,10 @@ RUNS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     "representation_distributed": (["--steps", "3"], _distributed),
     "representation_dsprites": (["--steps", "3", "--threads", "1", "--out", "{tmp}/dsprites.png"], _dsprites),
     "representation_infogan": (["--steps", "3", "--out", "{tmp}/infogan.png"], _infogan),
+    "representation_lightning": (
+        ["--steps", "3", "--batch-size", "32", "--out", "{tmp}/lightning"],
+        _lightning,
+    ),
     "representation_invertible": (
         ["--steps", "3", "--seeds", "1", "--probe-every", "3", "--out", "{tmp}/invertible.png"],
         _invertible,
@@ -200,6 +220,8 @@ def test_example_runs_and_keeps_its_promise(name: str, tmp_path: Path) -> None:
         "representation_stdim",
     ):
         pytest.importorskip("matplotlib", reason="the figure needs matplotlib (the 'plot' extra)")
+    if name == "representation_lightning":
+        pytest.importorskip("lightning", reason="the Lightning example needs the 'lightning' extra")
     arguments, check = RUNS[name]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
     command = [sys.executable, str(EXAMPLES / f"{name}.py"), *(a.format(tmp=tmp_path) for a in arguments)]

@@ -3,6 +3,7 @@ its table lists every registered bound."""
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -37,3 +38,18 @@ def test_python_examples_run(index: int, capsys: pytest.CaptureFixture[str]) -> 
     code = _blocks("python")[index]
     exec(compile(code, f"README.md python block {index}", "exec"), {"__name__": "__readme__"})
     assert capsys.readouterr().out.strip(), "a README example should print what it shows"
+
+
+@pytest.mark.parametrize("index", range(len(_blocks("py"))))
+def test_python_fragments_compile_and_import_what_exists(index: int) -> None:
+    """```py blocks are fragments (they use a model of the reader's): they compile, and each
+    ``from M import N`` names something M has (M skipped where it is an extra not installed)."""
+    code = _blocks("py")[index]
+    compile(code, f"README.md py block {index}", "exec")
+    for module, names in re.findall(r"^from ([\w.]+) import ([\w, ]+)$", code, re.M):
+        # Lightning is an extra: a fragment that uses it is checked where it is installed.
+        if module.split(".")[0] == "lightning" or module == "mibounds.representation.lightning":
+            pytest.importorskip("lightning")
+        imported = importlib.import_module(module)
+        for name in names.split(","):
+            assert hasattr(imported, name.strip()), (module, name)

@@ -55,7 +55,9 @@ def checks(rows: slice | None, data: dict[str, Tensor], ragged_rows: slice | Non
     sl = rows if rows is not None else slice(None)
 
     # InfoNCE, symmetric, learnable temperature, queue of past batches.
-    loss_fn = InfoNCELoss(temperature=0.3, learnable_temperature=True, queue_size=6, embed_dim=DIM).double()
+    loss_fn = InfoNCELoss(
+        temperature=0.3, learnable_temperature=True, queue_size=6, embed_dim=DIM, return_readout=True
+    ).double()
     for step in range(2):  # the second step uses the queue filled by the first
         x = data["x"][sl].clone().requires_grad_(True)
         y = (data["y"][sl] * (1 + step)).clone().requires_grad_(True)
@@ -73,14 +75,14 @@ def checks(rows: slice | None, data: dict[str, Tensor], ragged_rows: slice | Non
     # The same in row blocks of 3 (gathered candidates and queue never held as a matrix).
     loss_fn = InfoNCELoss(
         temperature=0.3, learnable_temperature=True, queue_size=6, embed_dim=DIM, block_size=3
-    ).double()
+    ).double()  # returns the loss tensor (the readout stays in loss_fn.last_readout)
     for step in range(2):
         x = data["x"][sl].clone().requires_grad_(True)
         y = (data["y"][sl] * (1 + step)).clone().requires_grad_(True)
         loss_fn.zero_grad()
-        result = loss_fn(x, y)
-        result.loss.backward()
-        out[f"chunked_loss_{step}"] = result.loss.detach()
+        loss = loss_fn(x, y)
+        loss.backward()
+        out[f"chunked_loss_{step}"] = loss.detach()
         out[f"chunked_grad_x_{step}"] = x.grad
         out[f"chunked_grad_y_{step}"] = y.grad
         out[f"chunked_grad_log_t_{step}"] = loss_fn.log_temperature.grad.clone()
@@ -88,16 +90,16 @@ def checks(rows: slice | None, data: dict[str, Tensor], ragged_rows: slice | Non
     # DV on the whole gathered matrix.
     x = data["x"][sl].clone().requires_grad_(True)
     y = data["y"][sl].clone().requires_grad_(True)
-    result = MILoss("dv", temperature=0.5, symmetric=True)(x, y)
-    result.loss.backward()
-    out["dv_loss"], out["dv_grad_x"], out["dv_grad_y"] = result.loss.detach(), x.grad, y.grad
+    loss = MILoss("dv", temperature=0.5, symmetric=True)(x, y)
+    loss.backward()
+    out["dv_loss"], out["dv_grad_x"], out["dv_grad_y"] = loss.detach(), x.grad, y.grad
 
     # A linear encoder under DDP (or plain, in one process) trained with InfoNCE.
     model = encoder()
     if rows is not None:
         model = nn.parallel.DistributedDataParallel(model)
     z = model(data["x"][sl])
-    InfoNCELoss(temperature=0.5)(z, data["y"][sl]).loss.backward()
+    InfoNCELoss(temperature=0.5)(z, data["y"][sl]).backward()
     out["ddp_grads"] = [p.grad.clone() for p in model.parameters()]
 
     # Gather of unequal batches, with a loss that depends on every row.

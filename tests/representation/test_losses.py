@@ -48,7 +48,9 @@ def grads(fn, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
 def test_infonce_loss_equals_bounds_infonce(b, d, temperature, similarity, symmetric, seed) -> None:
     x, y = pair(b, d, seed)
     loss_fn = InfoNCELoss(temperature=temperature, similarity=similarity, symmetric=symmetric).double()
-    result = loss_fn(x, y)
+    loss = loss_fn(x, y)
+    result = loss_fn.last_readout
+    assert torch.equal(loss.detach(), result.loss)
     tau = float(loss_fn.temperature)  # the module stores log(tau): compare on the same scores
 
     def reference(x, y):
@@ -60,7 +62,7 @@ def test_infonce_loss_equals_bounds_infonce(b, d, temperature, similarity, symme
     assert result.ceiling == pytest.approx(math.log(b)) and result.batch_size == b
     assert float(result.mi) <= result.ceiling + 1e-12
     # The training gradient is minus the bound's gradient.
-    got_x, got_y = grads(lambda x, y: loss_fn(x, y).loss, x, y)
+    got_x, got_y = grads(loss_fn, x, y)
     want_x, want_y = grads(lambda x, y: -reference(x, y), x, y)
     torch.testing.assert_close(got_x, want_x)
     torch.testing.assert_close(got_y, want_y)
@@ -99,7 +101,8 @@ def test_family_classes_use_their_bound() -> None:
     x, y = pair(6, 3, seed=5)
     for cls, name in ((JSLoss, "js"), (DVLoss, "dv"), (NWJLoss, "nwj")):
         module = cls(temperature=0.5).double()
-        torch.testing.assert_close(module(x, y).mi, mi_loss(x, y, name, temperature=0.5).mi)
+        module(x, y)
+        torch.testing.assert_close(module.last_readout.mi, mi_loss(x, y, name, temperature=0.5).mi)
         assert module.bound.name == name
 
 
@@ -128,7 +131,7 @@ def test_infonce_with_extra_negatives_is_a_cross_entropy() -> None:
 
 def test_queue_fills_wraps_and_is_frozen_in_eval() -> None:
     x, y = pair(4, 3, seed=4)
-    loss_fn = InfoNCELoss(temperature=0.2, queue_size=6, embed_dim=3).double()
+    loss_fn = InfoNCELoss(temperature=0.2, queue_size=6, embed_dim=3, return_readout=True).double()
     assert loss_fn(x, y).batch_size == 4  # empty queue
     second = loss_fn(2 * x, y)  # the first batch is now in the queue
     want = infonce_loss(2 * x, y, temperature=0.2, extra_x=x, extra_y=y)
@@ -151,7 +154,7 @@ def test_learnable_temperature_receives_gradients_and_moves() -> None:
     assert [name for name, _ in loss_fn.named_parameters()] == ["log_temperature"]
     optimizer = torch.optim.SGD(loss_fn.parameters(), lr=0.1)
     before = float(loss_fn.temperature.detach())
-    loss_fn(x, y).loss.backward()
+    loss_fn(x, y).backward()
     grad = loss_fn.log_temperature.grad
     assert grad is not None and float(grad) != 0.0
     optimizer.step()
@@ -247,7 +250,7 @@ def test_infonce_module_switches_to_blocks_for_large_batches(monkeypatch: pytest
     chunked = InfoNCELoss(temperature=0.2, queue_size=16, embed_dim=5, block_size=7).double()
     for step in range(2):  # the second step scores against the queue filled by the first
         want, got = materialized(x * (1 + step), y), chunked(x * (1 + step), y)
-        torch.testing.assert_close(got.loss, want.loss, rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(chunked.queue_x, materialized.queue_x)
     calls: list[int] = []
     original = losses._chunked_infonce_loss

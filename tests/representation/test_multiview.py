@@ -29,9 +29,15 @@ def test_loss_is_the_sum_of_pairwise_losses() -> None:
     result = model(vs)
     z = [enc(v) for enc, v in zip(model.encoders, vs, strict=True)]
     reference = MILoss("dv", temperature=0.5)
-    want = sum(reference(z[a], z[b]).loss for a, b in [(0, 1), (0, 2), (1, 2)])
+    want = sum(reference(z[a], z[b]) for a, b in [(0, 1), (0, 2), (1, 2)])
     torch.testing.assert_close(result.loss, want)
-    torch.testing.assert_close(result.mi[(1, 2)], reference(z[1], z[2]).mi)
+    reference(z[1], z[2])
+    torch.testing.assert_close(result.mi[(1, 2)], reference.last_readout.mi)
+    # The per-pair modules keep their own readouts; a module returning the result works the same.
+    assert model.losses["1_2"].last_readout is not None
+    opt_in = MultiViewContrastive(model.encoders, loss=MILoss("dv", temperature=0.5, return_readout=True))
+    torch.testing.assert_close(opt_in(vs).loss, result.loss)
+    torch.testing.assert_close(opt_in(vs).mi[(0, 2)], result.mi[(0, 2)])
     # Each pair owns its loss module (its own temperature / queue).
     assert model.losses["0_1"] is not model.losses["0_2"]
 

@@ -40,6 +40,7 @@ from mibounds._progress import progress_steps
 from mibounds.critics.mlp import mlp
 from mibounds.representation.digits import augment_digits, load_digit_images, require_sklearn
 from mibounds.representation.losses import InfoNCELoss
+from mibounds.representation.readout import loss_with_readout
 
 __all__ = ["DigitsResult", "linear_probe_accuracy", "run_digits_experiment"]
 
@@ -143,7 +144,7 @@ def run_digits_experiment(
         batch = train_images[torch.randint(len(train_images), (batch_size,), generator=g).to(device)]
         view_a = augment_digits(batch, g).flatten(1)
         view_b = augment_digits(batch, g).flatten(1)
-        result = loss_fn(head(encoder(view_a)), head(encoder(view_b)))
+        result = loss_with_readout(loss_fn, head(encoder(view_a)), head(encoder(view_b)))
         optimizer.zero_grad(set_to_none=True)
         result.loss.backward()
         optimizer.step()

@@ -2,7 +2,11 @@
 InfoMax, CPC, multi-view training, and both sides of I(X; Z) for a stochastic encoder.
 
 - :mod:`~mibounds.representation.losses`: :class:`InfoNCELoss` and :class:`MILoss` (JS, DV, NWJ,
-  ...) over embeddings, each returning the loss, the MI readout in nats and its ceiling.
+  ...) over embeddings; each returns the loss tensor and keeps the MI readout in nats and its
+  ceiling in ``last_readout`` (:mod:`~mibounds.representation.readout`).
+- :mod:`~mibounds.representation.lightning`: :class:`~mibounds.representation.lightning.MIReadoutLogger`,
+  a PyTorch Lightning callback that logs those readouts (the ``lightning`` extra; imported from
+  its module).
 - :mod:`~mibounds.representation.distributed`: :func:`all_gather_with_grad`, negatives from every
   process with correct gradients.
 - :mod:`~mibounds.representation.dim`, :mod:`~mibounds.representation.cpc`,
@@ -30,8 +34,10 @@ Example:
     >>> import torch
     >>> from mibounds.representation import InfoNCELoss
     >>> z = torch.nn.functional.normalize(torch.randn(8, 4), dim=1)
-    >>> result = InfoNCELoss()(z, z)
-    >>> bool(result.mi <= result.ceiling), round(result.ceiling, 4)  # log K for K = 8 pairs
+    >>> loss_fn = InfoNCELoss()
+    >>> loss = loss_fn(z, z)  # a 0-d tensor to minimize
+    >>> readout = loss_fn.last_readout
+    >>> bool(readout.mi <= readout.ceiling), round(readout.ceiling, 4)  # log K for K = 8 pairs
     (True, 2.0794)
 """
 
@@ -54,7 +60,6 @@ from mibounds.representation.losses import (
     InfoNCELoss,
     JSLoss,
     MILoss,
-    MILossResult,
     NWJLoss,
     infonce_loss,
     mean_bound,
@@ -62,6 +67,7 @@ from mibounds.representation.losses import (
     similarity_matrix,
 )
 from mibounds.representation.multiview import MultiViewContrastive, MultiViewResult
+from mibounds.representation.readout import MILossResult, ReadoutLoss, loss_with_readout
 from mibounds.representation.sbm import GraphData, stochastic_block_model
 from mibounds.representation.stdim import STDIM, STDIMResult
 from mibounds.representation.vib import (
@@ -105,6 +111,7 @@ __all__ = [
     "NWJLoss",
     "PriorMatching",
     "QOutput",
+    "ReadoutLoss",
     "STDIM",
     "STDIMResult",
     "all_gather_with_grad",
@@ -112,6 +119,7 @@ __all__ = [
     "corruption_scores",
     "infonce_loss",
     "is_distributed",
+    "loss_with_readout",
     "mean_bound",
     "mi_bracket",
     "mi_loss",

@@ -12,10 +12,15 @@ for each y (``logsumexp`` over ``dim=0``). A bound of :mod:`mibounds.bounds` app
 the quantity maximized; the loss is its negative (for InfoNCE, the cross-entropy
 :math:`\log K - I_\mathrm{NCE}`, the usual contrastive loss).
 
-Every loss returns an :class:`MILossResult`: the loss to minimize, the MI readout in nats (the
-lower bound on I(x; y) the batch certifies; for InfoNCE ``log K - loss``), and the ceiling of
-that readout (``log K`` for InfoNCE, where K counts every candidate, queue negatives and other
-processes' samples included; None for the unbounded JS / DV / NWJ readouts).
+The modules (:class:`InfoNCELoss`, :class:`MILoss`, :class:`JSLoss`, :class:`DVLoss`,
+:class:`NWJLoss`) return the loss tensor, like ``torch.nn`` losses, and keep the batch's
+:class:`MILossResult` in ``last_readout`` (or return it with ``return_readout=True``; the
+convention is :mod:`mibounds.representation.readout`'s). The functional forms
+(:func:`infonce_loss`, :func:`mi_loss`) return the :class:`MILossResult`: the loss to minimize,
+the MI readout in nats (the lower bound on I(x; y) the batch certifies; for InfoNCE
+``log K - loss``), and the ceiling of that readout (``log K`` for InfoNCE, where K counts every
+candidate, queue negatives and other processes' samples included; None for the unbounded JS / DV
+/ NWJ readouts).
 
 Multi-process negatives: with ``distributed=True`` (the default) and an initialized process
 group, embeddings are gathered from every process with
@@ -33,7 +38,6 @@ References:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -44,6 +48,7 @@ from mibounds import bounds
 from mibounds.bounds.chunked import infonce_partition
 from mibounds.representation._checks import check_embeddings, check_extra, check_similarity
 from mibounds.representation.distributed import all_gather_with_grad
+from mibounds.representation.readout import MILossResult, ReadoutLoss
 from mibounds.validation import check_int, check_positive
 from mibounds.validation.tensors import check_temperature
 
@@ -65,25 +70,6 @@ __all__ = [
 CHUNKED_MIN_ENTRIES = 2**20
 
 Similarity = Literal["cosine", "dot"]
-
-
-@dataclass(frozen=True)
-class MILossResult:
-    """What an MI loss returns.
-
-    Attributes:
-        loss: 0-d tensor to minimize (carries the training gradient).
-        mi: 0-d tensor, detached: the MI lower bound in nats this batch certifies (for InfoNCE
-            ``log K - loss``; for JS the NWJ value on ``scores + 1``; see :mod:`mibounds.bounds`).
-        ceiling: The largest value ``mi`` can take (``log K`` for InfoNCE), or None if unbounded.
-        batch_size: K, the number of x candidates each y is scored against (positive,
-            in-batch negatives from every process, queue negatives).
-    """
-
-    loss: Tensor
-    mi: Tensor
-    ceiling: float | None
-    batch_size: int
 
 
 def similarity_matrix(x: Tensor, y: Tensor, similarity: str = "cosine") -> Tensor:
@@ -338,15 +324,21 @@ def mean_bound(scores: Tensor, bound: str = "infonce", **params: Any) -> Tensor:
     return torch.stack([info.fn(s, **params) for s in flat]).mean()
 
 
-class _EmbeddingScores(nn.Module):
-    """Temperature (fixed or learnable, stored as its log) and similarity, shared by the losses."""
+class _EmbeddingScores(ReadoutLoss):
+    """Temperature (fixed or learnable, stored as its log) and similarity, shared by the losses;
+    the readout convention of :class:`~mibounds.representation.readout.ReadoutLoss`."""
 
     log_temperature: Tensor
 
     def __init__(
-        self, temperature: float, learnable_temperature: bool, similarity: str, min_temperature: float
+        self,
+        temperature: float,
+        learnable_temperature: bool,
+        similarity: str,
+        min_temperature: float,
+        return_readout: bool,
     ) -> None:
-        super().__init__()
+        super().__init__(return_readout)
         temperature = check_positive(temperature, "temperature")
         self.min_temperature = check_positive(min_temperature, "min_temperature")
         if temperature < self.min_temperature:
@@ -375,9 +367,10 @@ class _EmbeddingScores(nn.Module):
 class InfoNCELoss(_EmbeddingScores):
     r"""InfoNCE contrastive loss over paired embeddings, with its MI readout.
 
-    ``forward(x, y)`` returns :class:`MILossResult` with ``loss`` the cross-entropy of
-    classifying each ``y_j``'s positive among K x candidates (see :func:`infonce_loss`),
-    ``mi = log K - loss`` and ``ceiling = log K``. With ``queue_size > 0`` the module keeps the
+    ``forward(x, y)`` returns the cross-entropy of classifying each ``y_j``'s positive among K x
+    candidates (see :func:`infonce_loss`), a 0-d tensor, and keeps the batch's
+    :class:`MILossResult` in ``last_readout``: ``mi = log K - loss``, ``ceiling = log K`` and
+    ``batch_size = K`` (see :mod:`mibounds.representation.readout`). With ``queue_size > 0`` the module keeps the
     most recent ``queue_size`` gathered x (and, if symmetric, y) embeddings, detached, as extra
     negatives (MoCo's queue; the embeddings are stale, so pair it with a slowly moving key
     encoder as MoCo does). The queue is updated only in training mode.
@@ -394,14 +387,15 @@ class InfoNCELoss(_EmbeddingScores):
         min_temperature: Lower clamp of the temperature.
         block_size: Rows of the score matrix per block (see :func:`infonce_loss`); None: blocks
             when K·B is large, the materialized matrix otherwise.
+        return_readout: Return the :class:`MILossResult` instead of the loss tensor.
 
     Example:
         >>> import torch
         >>> loss_fn = InfoNCELoss(temperature=0.1)
-        >>> z = torch.randn(32, 16)
-        >>> result = loss_fn(z, z + 0.1 * torch.randn(32, 16))
-        >>> result.ceiling == math.log(32)
-        True
+        >>> z = torch.randn(32, 16, requires_grad=True)
+        >>> loss_fn(z, z + 0.1 * torch.randn(32, 16)).backward()
+        >>> loss_fn.last_readout.ceiling == math.log(32), bool(loss_fn.last_readout.mi <= math.log(32))
+        (True, True)
     """
 
     queue_x: Tensor
@@ -421,8 +415,9 @@ class InfoNCELoss(_EmbeddingScores):
         group: Any = None,
         min_temperature: float = 1e-2,
         block_size: int | None = None,
+        return_readout: bool = False,
     ) -> None:
-        super().__init__(temperature, learnable_temperature, similarity, min_temperature)
+        super().__init__(temperature, learnable_temperature, similarity, min_temperature, return_readout)
         self.symmetric = bool(symmetric)
         self.distributed = bool(distributed)
         self.group = group
@@ -450,8 +445,8 @@ class InfoNCELoss(_EmbeddingScores):
         self.queue_next.fill_((start + rows) % self.queue_size)
         self.queue_count.fill_(min(int(self.queue_count) + rows, self.queue_size))
 
-    def forward(self, x: Tensor, y: Tensor) -> MILossResult:
-        """The loss and readout for paired embeddings ``x``, ``y`` ``[B, d]``."""
+    def forward(self, x: Tensor, y: Tensor) -> Tensor | MILossResult:
+        """The loss for paired embeddings ``x``, ``y`` ``[B, d]`` (its readout: ``last_readout``)."""
         extra_x = extra_y = None
         if self.queue_size:
             count = int(self.queue_count)
@@ -473,12 +468,13 @@ class InfoNCELoss(_EmbeddingScores):
             x_all = all_gather_with_grad(x.detach(), self.group).tensor if self.distributed else x
             y_all = all_gather_with_grad(y.detach(), self.group).tensor if self.distributed else y
             self._enqueue(x_all, y_all)
-        return result
+        return self.emit(result)
 
     def extra_repr(self) -> str:
         return (
             f"temperature={float(self.temperature.detach()):.4g}, learnable={self.learnable_temperature}, "
             f"similarity={self.similarity!r}, symmetric={self.symmetric}, queue_size={self.queue_size}"
+            + (", return_readout=True" if self.return_readout else "")
         )
 
 
@@ -486,8 +482,9 @@ class MILoss(_EmbeddingScores):
     r"""A score-based bound as a loss between paired embeddings (the JS, DV, NWJ families).
 
     ``forward(x, y)`` builds :math:`S = \mathrm{sim}(x, y)/\tau` over the (gathered) batch and
-    returns :class:`MILossResult` with ``loss = -bound(S)``, ``mi = bound(S)`` detached and the
-    bound's ceiling. The value/gradient split of the bound is kept: ``"js"`` trains the f-GAN JS
+    returns ``-bound(S)``, a 0-d tensor, keeping the batch's :class:`MILossResult` (``mi =
+    bound(S)`` detached, the bound's ceiling) in ``last_readout`` (see
+    :mod:`mibounds.representation.readout`). The value/gradient split of the bound is kept: ``"js"`` trains the f-GAN JS
     objective and reads out NWJ on ``S + 1``; ``"mine"`` keeps its moving average in this module.
 
     Args:
@@ -499,7 +496,16 @@ class MILoss(_EmbeddingScores):
         distributed: Gather from every process when a process group is initialized.
         group: The process group.
         min_temperature: Lower clamp of the temperature.
+        return_readout: Return the :class:`MILossResult` instead of the loss tensor.
         **bound_params: The bound's hyper-parameters (``clip`` for smile, ``rate`` for mine).
+
+    Example:
+        >>> import torch
+        >>> loss_fn = MILoss("smile:5", temperature=0.5)
+        >>> z = torch.randn(16, 8)
+        >>> loss = loss_fn(z, z + 0.1 * torch.randn(16, 8))
+        >>> torch.equal(loss, -loss_fn.last_readout.mi), loss_fn.last_readout.ceiling
+        (True, None)
     """
 
     def __init__(
@@ -512,9 +518,10 @@ class MILoss(_EmbeddingScores):
         distributed: bool = True,
         group: Any = None,
         min_temperature: float = 1e-2,
+        return_readout: bool = False,
         **bound_params: Any,
     ) -> None:
-        super().__init__(temperature, learnable_temperature, similarity, min_temperature)
+        super().__init__(temperature, learnable_temperature, similarity, min_temperature, return_readout)
         info, bound_params = _score_only_bound(bound, bound_params)
         if symmetric and "state" in info.needs:
             raise ValueError(f"bound {info.name!r} keeps a moving average; use symmetric=False with it")
@@ -523,9 +530,9 @@ class MILoss(_EmbeddingScores):
         self.distributed = bool(distributed)
         self.group = group
 
-    def forward(self, x: Tensor, y: Tensor) -> MILossResult:
-        """The loss and readout for paired embeddings ``x``, ``y`` ``[B, d]``."""
-        return mi_loss(
+    def forward(self, x: Tensor, y: Tensor) -> Tensor | MILossResult:
+        """The loss for paired embeddings ``x``, ``y`` ``[B, d]`` (its readout: ``last_readout``)."""
+        result = mi_loss(
             x,
             y,
             self.bound,
@@ -535,12 +542,13 @@ class MILoss(_EmbeddingScores):
             distributed=self.distributed,
             group=self.group,
         )
+        return self.emit(result)
 
     def extra_repr(self) -> str:
         return (
             f"bound={self.bound.name!r}, temperature={float(self.temperature.detach()):.4g}, "
             f"learnable={self.learnable_temperature}, similarity={self.similarity!r}, "
-            f"symmetric={self.symmetric}"
+            f"symmetric={self.symmetric}" + (", return_readout=True" if self.return_readout else "")
         )
 
 

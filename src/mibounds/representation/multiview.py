@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from mibounds.representation.losses import InfoNCELoss
+from mibounds.representation.readout import loss_with_readout
 from mibounds.validation import unknown_name_error
 
 __all__ = ["MultiViewContrastive", "MultiViewResult"]
@@ -50,8 +51,10 @@ class MultiViewContrastive(nn.Module):
     Args:
         encoders: One module per view, or a single module shared by all views (then pass
             ``num_views``).
-        loss: A module mapping two embeddings ``[B, d]`` to an ``MILossResult`` (default
-            ``InfoNCELoss()``); each pair gets its own deep copy (its own temperature / queue).
+        loss: A loss module over two embeddings ``[B, d]`` that keeps its readout (default
+            ``InfoNCELoss()``; any loss of :mod:`mibounds.representation.losses`, see
+            :func:`~mibounds.representation.readout.loss_with_readout`); each pair gets its own
+            deep copy (its own temperature / queue / ``last_readout``).
         mode: ``"full"`` (all pairs) or ``"core"`` (pairs with view 0).
         num_views: Number of views when ``encoders`` is a single shared module.
 
@@ -109,7 +112,7 @@ class MultiViewContrastive(nn.Module):
         total = embeddings[0].new_zeros(())
         mi: dict[tuple[int, int], Tensor] = {}
         for a, b in self.pairs:
-            result = self.losses[f"{a}_{b}"](embeddings[a], embeddings[b])
+            result = loss_with_readout(self.losses[f"{a}_{b}"], embeddings[a], embeddings[b])
             total = total + result.loss
             mi[(a, b)] = result.mi
         return MultiViewResult(loss=total, mi=mi, embeddings=embeddings)
