@@ -122,6 +122,55 @@ def _huge_npz(tmp_path) -> None:
         archive.writestr("y.npy", _huge_npy_bytes())
 
 
+def _patched(setup, *patches: tuple[str, object]):
+    """``setup`` with module attributes set for the test (``("module.name", value)``): a small
+    limit stands in for a huge file."""
+
+    def run(tmp_path, monkeypatch) -> None:
+        for target, value in patches:
+            monkeypatch.setattr(target, value)
+        if setup is not None:
+            setup(tmp_path)
+
+    run.patches = patches
+    return run
+
+
+_SMALL_RECORDS = ("mibounds.estimation._file_limits.MAX_RECORD_CHARS", 10_000)
+_SMALL_MEMORY = ("mibounds.estimation._file_limits.physical_memory", lambda: 1_000_000)
+
+
+def _sparse_csv(tmp_path) -> None:  # a 4 MB file of NUL bytes after two rows (a sparse file: no disk)
+    with (tmp_path / "sparse.csv").open("wb") as handle:
+        handle.write(b"a,b\n1.5,2.5\n3.5,4.5\n")
+        handle.truncate(4_000_000)
+
+
+def _zip_bomb(rows_x: int, rows_y: int):
+    def write(tmp_path) -> None:  # zeros, deflated about 1,000 to 1
+        import zipfile
+
+        with zipfile.ZipFile(tmp_path / "bomb.npz", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, rows in (("x", rows_x), ("y", rows_y)):
+                archive.writestr(f"{name}.npy", _npy_header((rows, 1)) + bytes(8 * rows))
+
+    return write
+
+
+def _npy_header(shape: tuple[int, ...]) -> bytes:
+    import struct
+
+    header = f"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"  # NumPy pads the header to 64 bytes
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin-1")
+
+
+def _fifo(tmp_path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "pipe.csv")
+
+
 def _no_matplotlib(monkeypatch) -> None:
     import sys
 
@@ -268,6 +317,58 @@ BAD_INPUT = [
         ["demo", "--task", "gaussian-d100000-mi2", *_FAST_ESTIMATE],
         "a task of 100000 + 100000 = 200000 dimensions (its 200000 x 200000 covariance and factors) needs",
     ),
+    # hostile files: each reader bounds what it holds and refuses early (small files, small limits)
+    (
+        "csv-sparse",
+        _patched(_sparse_csv, _SMALL_RECORDS),
+        ["estimate", "{tmp}/sparse.csv", *_FAST_ESTIMATE],
+        "the record at line 4 of sparse.csv is longer than 10,000 characters and holds NUL bytes: it is not a "
+        "text file (a sparse or binary file?); pass a CSV file with one row per line",
+    ),
+    (
+        "csv-unclosed-quote",
+        _patched(_csv("quote.csv", 'a,b\n1,"2\n' + "3,4\n" * 5_000), _SMALL_RECORDS),
+        ["estimate", "{tmp}/quote.csv", *_FAST_ESTIMATE],
+        "the record at line 2501 of quote.csv is longer than 10,000 characters (a field whose closing quote is "
+        "missing?)",
+    ),
+    (
+        "csv-memory",
+        _patched(_csv("big.csv", "a,b\n" + "1.25,2.5\n" * 20_000), _SMALL_MEMORY),
+        ["estimate", "{tmp}/big.csv", *_FAST_ESTIMATE],
+        "reading big.csv as text (projected from its first 1,000 rows to its 175.8 KiB) needs 3.4 MiB, more than "
+        "the 488.3 KiB a read may use (half of this machine's 976.6 KiB of memory); save the columns you need as "
+        ".npy (np.save)",
+    ),
+    (
+        "npz-zip-bomb",
+        _zip_bomb(1_000_000, 10),
+        ["estimate", "{tmp}/bomb.npz", *_FAST_ESTIMATE],
+        "x has 1000000 rows but y has 10; pass arrays with one row per sample",
+    ),
+    (
+        "npz-memory",
+        _patched(_zip_bomb(1_000_000, 1_000_000), _SMALL_MEMORY),
+        ["estimate", "{tmp}/bomb.npz", *_FAST_ESTIMATE],
+        "reading x and y from bomb.npz (1,000,000 rows of 2 columns, as float64) needs 19.3 MiB, more than the "
+        "488.3 KiB a read may use (half of this machine's 976.6 KiB of memory); pass a sample of the rows",
+    ),
+    (
+        "fifo",
+        _fifo,
+        ["estimate", "{tmp}/pipe.csv", *_FAST_ESTIMATE],
+        "pipe.csv is a named pipe (FIFO), not a file of data; save the data to a file first (e.g. cat > data.csv) "
+        "and pass that",
+    ),
+    (
+        "z-nan",
+        _csv(
+            "three.csv",
+            "a,b,c\n" + "".join(f"{i * 0.37:.2f},{i * 0.11:.2f},{'' if i == 7 else i * 0.7}\n" for i in range(60)),
+        ),
+        ["estimate", "{tmp}/three.csv", "--x", "a", "--y", "b", "--z", "c", *_FAST_ESTIMATE],
+        "z has NaN or inf values in 1 row (0-based: 7); drop or impute those rows in x, y and z",
+    ),
     # item 11: figures need matplotlib: refused before any training
     (
         "staircase",
@@ -325,6 +426,8 @@ BAD_INPUT = [
 def test_bad_input_is_one_line_with_status_2_and_writes_nothing(setup, argv, message, tmp_path, capsys, monkeypatch):
     if setup == "no-matplotlib":
         _no_matplotlib(monkeypatch)
+    elif hasattr(setup, "patches"):
+        setup(tmp_path, monkeypatch)
     elif setup is not None:
         setup(tmp_path)
     monkeypatch.chdir(tmp_path)  # a default output path would land here too

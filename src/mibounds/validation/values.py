@@ -223,8 +223,13 @@ def _values(count: int | None) -> str:
     return "a single value" if count is None else f"{count} value{'' if count == 1 else 's'}"
 
 
-def check_finite_rows(values: np.ndarray, name: str) -> np.ndarray:
+def check_finite_rows(values: np.ndarray, name: str, inputs: str = "both x and y") -> np.ndarray:
     """Raise if a ``[n, d]`` array holds NaN or inf, naming the rows (0-based) that do.
+
+    Args:
+        values: The array.
+        name: Its name in the message (``"x"``, ``"z"``).
+        inputs: The inputs whose rows the fix drops together (``"x, y and z"``).
 
     Raises:
         ValueError: "x has NaN or inf in 2 rows (rows 3, 17); drop or impute those rows".
@@ -235,7 +240,7 @@ def check_finite_rows(values: np.ndarray, name: str) -> np.ndarray:
         plural = "row" if len(rows) == 1 else "rows"
         raise ValueError(
             f"{name} has NaN or inf values in {len(rows)} {plural} (0-based: {_row_list(rows)}); "
-            "drop or impute those rows in both x and y"
+            f"drop or impute those rows in {inputs}"
         )
     return values
 
