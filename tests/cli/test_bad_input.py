@@ -165,6 +165,11 @@ def _npy_header(shape: tuple[int, ...]) -> bytes:
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin-1")
 
 
+def _dangling_db(tmp_path) -> None:  # a link to a file that does not exist: a sweep would create it
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "r.sqlite").symlink_to(tmp_path / "elsewhere" / "new.sqlite")
+
+
 def _fifo(tmp_path) -> None:
     import os
 
@@ -316,6 +321,12 @@ BAD_INPUT = [
         None,
         ["demo", "--task", "gaussian-d100000-mi2", *_FAST_ESTIMATE],
         "a task of 100000 + 100000 = 200000 dimensions (its 200000 x 200000 covariance and factors) needs",
+    ),
+    (
+        "db-dangling-link",
+        _dangling_db,
+        _SWEEP,
+        "r.sqlite': it is a symbolic link (to ",
     ),
     # hostile files: each reader bounds what it holds and refuses early (small files, small limits)
     (
