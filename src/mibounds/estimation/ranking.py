@@ -107,7 +107,8 @@ def rank_features(
         y: ``[n]`` target: class labels (integers, strings, booleans) or numbers.
         groups: Optional ``{name: columns}`` scored jointly instead of one column at a time
             (columns by name for a DataFrame, by index otherwise).
-        progress: A bar over the features on a terminal.
+        progress: A bar over the features on a terminal; elsewhere (a log), a line on stderr with
+            the features done and the time left after 10 s, then at doubling intervals.
         **params: Options of :class:`~mibounds.estimation.settings.EstimatorSettings`, shared by every feature
             (``random_state``, ``max_steps``, ``discrete``, ...).
 
@@ -136,7 +137,8 @@ def rank_features(
     if not chosen:
         raise ValueError("no features to rank: x has no columns (or groups is empty)")
     scores = []
-    bar = progress_bar(len(chosen), progress, desc="features", unit="feature")
+    # minutes at many features: where no bar is drawn, plain lines with the time left
+    bar = progress_bar(len(chosen), progress, desc="features", unit="feature", plain="ranking features")
     for name, columns in chosen.items():
         part = frame[columns] if frame is not None else array[:, [names.index(c) for c in columns]]  # type: ignore[index]
         result = run(part, y, settings).result  # its warnings are kept per feature, not issued
