@@ -380,6 +380,27 @@ BAD_INPUT = [
         ["estimate", "{tmp}/three.csv", "--x", "a", "--y", "b", "--z", "c", *_FAST_ESTIMATE],
         "z has NaN or inf values in 1 row (0-based: 7); drop or impute those rows in x, y and z",
     ),
+    # messages that name the mistake
+    (
+        "seed-beyond-64-bits",
+        _rows_csv(100),
+        ["estimate", "{tmp}/few.csv", "--seed", str(2**70), *_FAST_ESTIMATE],
+        "argument --seed: a seed is a whole number from 0 to 9223372036854775807 (2**63 - 1), got "
+        "'1180591620717411303424'",
+    ),
+    (
+        "one-column",
+        _csv("one.csv", "a\n" + "".join(f"{i * 0.5}\n" for i in range(60))),
+        ["estimate", "{tmp}/one.csv", *_FAST_ESTIMATE],
+        "one.csv has 1 column (a), but x and y need a column each; pass a file with a column for each variable",
+    ),
+    (
+        "independence-40-rows",
+        _rows_csv(40),
+        ["test-independence", "{tmp}/few.csv", *_FAST_ESTIMATE],
+        "the test needs at least 20 test rows and 40 training rows (8 per fold with num_folds = 5), so pass at "
+        "least 80 rows",
+    ),
     # item 11: figures need matplotlib: refused before any training
     (
         "staircase",

@@ -124,6 +124,31 @@ def test_the_output_says_which_columns_were_read_as_labels(labelled_csv, capsys)
     assert json.loads(capsys.readouterr().out)["labels"] == []
 
 
+def test_integer_columns_are_labels_and_warnings_name_flags(tmp_path, capsys):
+    # --discrete's help: integers with at most 20 values are labels under auto; the warning that
+    # says so names the flag that reads them as numbers, not the library's keyword
+    rng = np.random.default_rng(0)
+    k = rng.integers(0, 5, 300)
+    path = tmp_path / "ints.csv"
+    path.write_text("k,f\n" + "".join(f"{a},{a + rng.normal():.3f}\n" for a in k))
+    assert main(["estimate", str(path), "--x", "k", "--y", "f", *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "read as class labels: x (k)" in out.splitlines()[0]
+    warning = next(line for line in out.splitlines() if line.startswith("warning: x holds only whole numbers"))
+    assert warning.endswith("pass --discrete none to treat them as numbers") and "discrete='none'" not in out
+
+
+def test_parquet_text_labels_are_read_as_csv_labels_are(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rng = np.random.default_rng(0)
+    colour = np.array(["red", "green", "blue"])[rng.integers(0, 3, 300)]
+    pq.write_table(pa.table({"a": rng.normal(size=300), "colour": colour}), tmp_path / "t.parquet")
+    for discrete in ("x", "auto"):
+        assert main(["estimate", str(tmp_path / "t.parquet"), "--x", "colour", "--discrete", discrete, *FAST]) == 0
+        assert "read as class labels: x (colour)" in capsys.readouterr().out.splitlines()[0]
+
+
 def test_ctrl_c_while_the_parser_is_built_is_an_interruption(monkeypatch, capsys):
     import mibounds.cli as cli
 

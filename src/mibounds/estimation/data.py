@@ -34,7 +34,16 @@ from mibounds.estimation._csv_reader import ColumnReader, read_csv
 from mibounds.estimation._file_limits import MemoryBudget
 from mibounds.estimation._file_readers import check_columns, load_npz, read_npy, read_parquet, unknown_column
 
-__all__ = ["SUPPORTED_SUFFIXES", "LoadedData", "as_array", "check_pair", "load_xy", "pair_rows", "parse_columns"]
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "LoadedData",
+    "as_array",
+    "check_input",
+    "check_pair",
+    "load_xy",
+    "pair_rows",
+    "parse_columns",
+]
 
 #: File suffixes :func:`load_xy` reads, and the format each one means.
 SUPPORTED_SUFFIXES = {
@@ -66,6 +75,7 @@ def as_array(values: Any, name: str) -> tuple[np.ndarray, list[str]]:
         ValueError: For more than 2 dimensions or an empty input.
     """
     columns: list[str] | None = None
+    values = check_input(values, name)
     if is_pandas(values):
         values, columns = _from_pandas(values, name)
     elif hasattr(values, "detach") and hasattr(values, "cpu"):  # a torch tensor, without importing torch
@@ -117,7 +127,8 @@ def pair_rows(values: Sequence[Any], names: Sequence[str]) -> tuple[list[Any], l
         >>> y_.tolist(), len(notes)
         ([30.0, 10.0, 20.0], 1)
     """
-    values, notes = _align_pandas(list(values), names)
+    values = [check_input(v, n) for v, n in zip(values, names, strict=True)]
+    values, notes = _align_pandas(values, names)
     masks = [
         np.asarray(np.ma.getmaskarray(v).reshape(len(v), -1).any(1)) for v in values if isinstance(v, np.ma.MaskedArray)
     ]
@@ -134,6 +145,38 @@ def pair_rows(values: Sequence[Any], names: Sequence[str]) -> tuple[list[Any], l
         f"{int(masked.sum())} of {len(keep)} rows have masked values ({which}: numpy masked arrays); those rows "
         f"were left out of {', '.join(names)}, leaving {int(keep.sum())}",
     ]
+
+
+def check_input(values: Any, name: str) -> Any:
+    """Refuse, in their own words, inputs that no path of the estimator reads, and give torch
+    tensors of a float type NumPy lacks (bfloat16, float8) as float32; anything else as it is.
+
+    Raises:
+        TypeError: For a scipy.sparse matrix or array (say how to make it dense).
+        ValueError: For an input with no rows or no columns (an empty DataFrame).
+
+    Example:
+        >>> import numpy as np
+        >>> check_input(np.zeros((0, 3)), "x")
+        Traceback (most recent call last):
+        ...
+        ValueError: x is empty (shape (0, 3)); pass one row per sample and at least one column
+    """
+    module = type(values).__module__
+    if module.startswith("scipy.sparse"):
+        raise TypeError(
+            f"{name} is a scipy.sparse {type(values).__name__} (shape {values.shape}, {values.nnz} stored values); "
+            f"mibounds reads dense rows: pass {name}.toarray(), or a selection of its columns"
+        )
+    shape = getattr(values, "shape", None)
+    if isinstance(shape, tuple) and len(shape) >= 1 and 0 in shape:
+        kind = f"a {type(values).__name__} of " if is_pandas(values) else ""
+        raise ValueError(f"{name} is empty ({kind}shape {shape}); pass one row per sample and at least one column")
+    dtype = getattr(values, "dtype", None)
+    if hasattr(values, "detach") and getattr(dtype, "is_floating_point", False):
+        if str(dtype) not in ("torch.float16", "torch.float32", "torch.float64"):
+            return values.float()
+    return values
 
 
 def _align_pandas(values: list[Any], names: Sequence[str]) -> tuple[list[Any], list[str]]:
@@ -367,7 +410,14 @@ def _choose_columns(
     shared = [c for c in taken if c in set(x_names or ()) | set(y_names or ())]
     if shared:
         raise ValueError(f"columns {', '.join(shared[:_MAX_LISTED])} are in z and in x or y; give z columns of its own")
+    left = " left after z" if taken else ""
     columns = [c for c in columns if c not in set(taken)]
+    if len(columns) < 2:
+        shown = f" ({columns[0]})" if columns else ""
+        raise ValueError(
+            f"{file} has {len(columns)} column{'' if len(columns) == 1 else 's'}{left}{shown}, but x and y need "
+            "a column each; pass a file with a column for each variable (MI is between two variables)"
+        )
     if x is None and y is None:
         if len(columns) != 2:
             example = f"--x 0:{len(columns) // 2} --y {len(columns) // 2}:{len(columns)}"

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from mibounds._progress import progress_bar
-from mibounds.estimation.data import is_pandas
+from mibounds.estimation.data import check_input, is_pandas
 from mibounds.estimation.pipeline import run
 from mibounds.estimation.result import ResultBase
 from mibounds.estimation.settings import make_settings
@@ -126,6 +126,7 @@ def rank_features(
     """
     start = time.perf_counter()
     settings = make_settings({"progress": False, **params})
+    x, y = check_input(x, "x"), check_input(y, "y")
     frame = x if is_pandas(x) and hasattr(x, "columns") else None
     array = None if frame is not None else np.asarray(x)
     if array is not None and array.ndim == 1:

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 import numpy as np
 
 __all__ = [
+    "MAX_SEED",
     "MIBoundsWarning",
     "NonFiniteScoresWarning",
     "NotAnIntegerError",
@@ -63,8 +64,20 @@ class NotAnIntegerError(TypeError, ValueError):
     """
 
 
+#: The largest seed taken: torch seeds its generators with 64-bit integers, and derived seeds
+#: (a seed plus an offset) must stay in range.
+MAX_SEED = 2**63 - 1
+
+
 def check_int(
-    value: object, name: str, *, minimum: int, kind: str = "an integer", why: str = "", hint: str = ""
+    value: object,
+    name: str,
+    *,
+    minimum: int,
+    kind: str = "an integer",
+    why: str = "",
+    hint: str = "",
+    maximum: int | None = None,
 ) -> int:
     """Check that ``value`` is an integer at least ``minimum`` and return it as an ``int``.
 
@@ -78,13 +91,14 @@ def check_int(
         kind: The noun of the message (e.g. ``"a whole number"``).
         why: Said in parentheses after the minimum (e.g. ``"the bounds need negatives"``).
         hint: Said after the value, e.g. how to fix it.
+        maximum: The largest value allowed (None: no limit).
 
     Returns:
         ``value`` as an ``int``.
 
     Raises:
         NotAnIntegerError: If it is not an integer (a ``TypeError`` and a ``ValueError``).
-        ValueError: If it is below ``minimum``.
+        ValueError: If it is below ``minimum`` or above ``maximum``.
     """
     try:
         number = None if isinstance(value, bool) else operator.index(value)  # type: ignore[arg-type]
@@ -99,6 +113,8 @@ def check_int(
             + f", got {shown}"
             + (f"; {hint}" if hint else "")
         )
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name} must be {kind} from {minimum} to {maximum}, got {number}")
     return number
 
 
