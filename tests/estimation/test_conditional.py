@@ -70,6 +70,16 @@ def test_bad_inputs_are_named():
         mibounds.conditional_estimate(x, x + 1, x, bound="infonce", **FAST)
 
 
+def test_nan_in_z_is_blamed_on_z():
+    rng = np.random.default_rng(0)
+    x, y, z = rng.normal(size=(300, 1)), rng.normal(size=(300, 1)), rng.normal(size=(300, 2))
+    z[5, 1] = np.nan
+    with pytest.raises(
+        ValueError, match=r"^z has NaN or inf values in 1 row \(0-based: 5\); drop or impute those rows in x, y and z$"
+    ):
+        mibounds.conditional_estimate(x, y, z, **FAST)
+
+
 def test_categorical_sides_are_refused_with_the_fix():
     rng = np.random.default_rng(0)
     x, y, z = rng.normal(size=(300, 1)), rng.normal(size=(300, 1)), rng.integers(0, 2, (300, 1))

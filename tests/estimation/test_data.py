@@ -171,7 +171,7 @@ def test_structured_npy_fields_are_columns(tmp_path):
 
 def test_npz_arrays_with_too_many_dimensions(tmp_path):
     np.savez(tmp_path / "img.npz", x=np.zeros((4, 2, 2)), y=np.zeros(4))
-    with pytest.raises(ValueError, match=r"array 'x' has 3 dimensions"):
+    with pytest.raises(ValueError, match=r"array 'x' of img.npz has 3 dimensions"):
         load_xy(tmp_path / "img.npz")
 
 
@@ -189,6 +189,35 @@ def test_parquet(tmp_path):
     np.testing.assert_array_equal(data.y[:, 0], [4, 5, 6])
     with pytest.raises(TypeError, match=r"column 'name' of t.parquet is not numeric \(type (large_)?string\)"):
         load_xy(tmp_path / "t.parquet", "a", "name")
+
+
+def test_parquet_integers_beyond_2_to_the_53_are_numbers(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    big = np.arange(5, dtype=np.uint64) + np.uint64(2**60)
+    pq.write_table(
+        pa.table({"a": pa.array(big, pa.uint64()), "b": pa.array(-big.astype(np.int64)), "c": np.ones(5)}),
+        tmp_path / "ids.parquet",
+    )
+    data = load_xy(tmp_path / "ids.parquet", "a", "b,c")
+    np.testing.assert_array_equal(data.x[:, 0], big.astype(np.float64))  # rounded to float64, as any number
+    np.testing.assert_array_equal(data.y[:, 0], -big.astype(np.float64))
+
+
+def test_parquet_text_labels_are_read_as_csv_labels_are(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    colours = ["red", "green", "blue", None, "red"]
+    pq.write_table(
+        pa.table({"a": np.arange(5.0), "colour": colours, "ok": [True, False, True, True, False]}),
+        tmp_path / "t.parquet",
+    )
+    for labels in ("y", "auto"):
+        data = load_xy(tmp_path / "t.parquet", "a", "colour", labels=labels)
+        assert data.y[:, 0].tolist() == colours and data.y.dtype == object
+    assert load_xy(tmp_path / "t.parquet", "a", "ok", labels="y").y[:, 0].tolist() == [1.0, 0.0, 1.0, 1.0, 0.0]
+    with pytest.raises(TypeError, match=r"column 'colour' of t.parquet is not numeric"):
+        load_xy(tmp_path / "t.parquet", "a", "colour", labels="none")
 
 
 def test_unsupported_suffix_and_missing_file(tmp_path):

@@ -160,7 +160,7 @@ def test_too_few_rows_say_how_many_are_needed():
     x = np.random.default_rng(0).normal(size=(30, 1))
     with pytest.raises(
         ValueError,
-        match=r"too few rows: 30 rows split into 15 training and 15 test rows .* at least 20 rows",
+        match=r"too few rows: 30 rows split into 15 training and 15 test rows .* so pass at least 80 rows",
     ):
         independence_test(x, x, random_state=0, **FAST)
 

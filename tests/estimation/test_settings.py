@@ -92,7 +92,7 @@ def test_flags_map_to_options():
         ({"gaussian": "yes"}, TypeError, "gaussian must be True or False"),
         ({"critic": None, "gaussian": False}, ValueError, "critic=None leaves nothing to estimate with"),
         ({"discrete": "maybe"}, ValueError, "discrete must be one of 'auto', 'none', 'x', 'y', 'both'"),
-        ({"random_state": -1}, ValueError, "random_state must be None or a whole number >= 0"),
+        ({"random_state": -1}, ValueError, "random_state must be None or a whole number from 0 to 9223372036854775807"),
         ({"threads": 0}, ValueError, "threads"),
         ({"critic_kwargs": [1]}, TypeError, "critic_kwargs must be a dict"),
         ({"device": "meta"}, ValueError, "device 'meta' cannot hold the data to train on; use 'auto', 'cpu' or 'cuda'"),

@@ -14,18 +14,27 @@ Every subcommand lives in its own module with ``register(subparsers)``, which ad
 and sets ``func`` (called with the parsed arguments, returning the exit status). Mistakes of the
 user (bad files, columns, names, values) raise ``ValueError``, ``TypeError``, ``OSError`` or
 ``ImportError`` with a one-line message; :func:`main` prints ``mibounds: error: <message>`` to
-stderr and returns 2, with the traceback only under ``--debug``.
+stderr and returns 2, with the traceback only under ``--debug``. A Ctrl-C (SIGINT) at any moment
+of :func:`main`, building the parser (which imports torch) included, prints
+``mibounds: interrupted`` and returns 130, whatever error the interruption turned into on its way
+out (an import interrupted inside a C extension can surface as an ``ImportError``).
+
+This module imports next to nothing (``argparse`` and the subcommands load inside :func:`main`),
+so that an interruption during start-up almost surely lands inside it.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
-import re
+import signal
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from types import FrameType
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["USER_ERRORS", "as_flags", "build_parser", "main"]
 
@@ -38,18 +47,57 @@ class UsageError(Exception):
     """A command-line syntax error (unknown option, missing argument)."""
 
 
-class _Parser(argparse.ArgumentParser):
+def _parser_class() -> type[argparse.ArgumentParser]:
     """An ``ArgumentParser`` whose errors reach :func:`main` instead of exiting the process."""
+    import argparse
 
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message}; see '{self.prog} --help'")
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise UsageError(f"{message}; see '{self.prog} --help'")
+
+    return _Parser
+
+
+class _InterruptWatch:
+    """Notes whether a Ctrl-C (SIGINT) arrived while the command line starts up.
+
+    Python turns SIGINT into ``KeyboardInterrupt``, but an import interrupted inside a C
+    extension (numpy's, while torch loads) can re-raise it as an ``ImportError`` that no longer
+    says so; the watch lets :func:`main` report any error of the start-up after a Ctrl-C as the
+    interruption it is. Inside its ``with`` block it replaces Python's default handler (only
+    that one, so an embedding program's own handler is left alone, and only in the main thread),
+    and puts it back after, so that a subcommand may install its own (a sweep defers a Ctrl-C
+    while it commits a cell).
+    """
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._installed = False
+
+    def __enter__(self) -> _InterruptWatch:
+        try:
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                signal.signal(signal.SIGINT, self._handle)
+                self._installed = True
+        except ValueError:  # not the main thread: signals are not ours to handle
+            pass
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._installed and signal.getsignal(signal.SIGINT) == self._handle:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        self._installed = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.seen = True
+        signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``mibounds`` parser with every subcommand registered."""
     from mibounds import __version__
 
-    parser = _Parser(
+    parser = _parser_class()(
         prog="mibounds",
         description="Estimate and maximize mutual information with variational bounds (in nats).",
         epilog="Add --debug anywhere to see the full traceback of an error.",
@@ -77,15 +125,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status: 0 on success, 2 for a usage or input error, 130 when interrupted.
     """
+    try:
+        return _run(argv, _InterruptWatch())
+    except KeyboardInterrupt:  # arrived while an error was being reported
+        return _interrupted()
+
+
+def _run(argv: Sequence[str] | None, watch: _InterruptWatch) -> int:
+    """:func:`main` under an interrupt watch: each failure mapped to its message and status."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
     args_list = [a for a in args_list if a != "--debug"]
     try:
-        parser = build_parser()  # imports torch: a Ctrl-C here is an interruption like any other
-        try:
-            args = parser.parse_args(args_list)
-        except SystemExit as stop:  # --help and --version
-            return int(stop.code or 0)
+        with watch:  # the start-up: building the parser imports torch
+            parser = build_parser()
+            try:
+                args = parser.parse_args(args_list)
+            except SystemExit as stop:  # --help and --version
+                return int(stop.code or 0)
         return int(args.func(args) or 0)
     except UsageError as error:
         _print_error(str(error))
@@ -93,20 +150,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader (e.g. `| head`) closed stdout: not the user's mistake
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 141
+    except KeyboardInterrupt:
+        return _interrupted()
     except USER_ERRORS as error:
+        if watch.seen and not debug:
+            return _interrupted()
         if debug:
             raise
         _print_error(as_flags(str(error) or type(error).__name__))
         return 2
     except (MemoryError, RuntimeError) as error:  # an allocation larger than the machine: the size asked for
+        if watch.seen and not debug:
+            return _interrupted()
         if debug or not _out_of_memory(error):
             raise
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         _print_error(f"out of memory ({first}); ask for fewer rows, samples or dimensions")
         return 2
-    except KeyboardInterrupt:
-        print("mibounds: interrupted", file=sys.stderr)
-        return 130
+    except Exception:
+        if watch.seen and not debug:  # whatever a Ctrl-C during the start-up broke on its way out
+            return _interrupted()
+        raise
+
+
+def _interrupted() -> int:
+    print("mibounds: interrupted", file=sys.stderr)
+    return 130
 
 
 def as_flags(message: str) -> str:
@@ -118,6 +187,8 @@ def as_flags(message: str) -> str:
         >>> as_flags("pass discrete='none' to treat x as numbers, or batch_size=64")
         'pass --discrete none to treat x as numbers, or --batch-size 64'
     """
+    import re
+
     try:
         from mibounds.estimation.settings import EstimatorSettings
     except ImportError:  # the error being reported may be this very import

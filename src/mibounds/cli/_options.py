@@ -140,10 +140,13 @@ def set_threads(threads: int) -> None:
 def print_result(
     result: Any, args: argparse.Namespace, extra: dict[str, Any] | None = None, lines: list[str] | None = None
 ) -> None:
-    """Print the result: JSON (``--json``, with ``extra`` fields) or lines for people."""
+    """Print the result: JSON (``--json``, with ``extra`` fields) or lines for people, whose
+    warnings name options as the command line spells them (``--discrete none``)."""
     if args.json:
         print(json.dumps({**(extra or {}), **result.to_dict()}, indent=2))
         return
+    from mibounds.cli import as_flags
+
     for line in lines or []:
         print(line)
-    print(result)
+    print(as_flags(str(result)))  # the library's words for options (discrete='none') as flags

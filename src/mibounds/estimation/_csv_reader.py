@@ -2,6 +2,10 @@
 cells as numbers, booleans or missing values, and text labels where a side may hold them.
 
 Nothing in a file is executed: cells are parsed by :func:`float` and compared with a few words.
+What the reader holds is bounded as it reads (:mod:`mibounds.estimation._file_limits`): a record
+longer than :data:`~mibounds.estimation._file_limits.MAX_RECORD_CHARS` characters and a row of
+another width are refused at their line, and the text held is checked against the memory budget,
+projected to the whole file from its first rows.
 """
 
 from __future__ import annotations
@@ -11,8 +15,12 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
+
+from mibounds.estimation import _file_limits
+from mibounds.estimation._file_limits import MemoryBudget
 
 __all__ = ["ColumnReader", "read_csv"]
 
@@ -28,30 +36,31 @@ _OTHER_DELIMITERS = {
 }
 # Cells listed in a message about a column, at most.
 _MAX_CELLS = 5
-# Rows of the body that decide whether the first row is a header.
+# Rows of the body that decide whether the first row is a header, and project the memory of all.
 _HEADER_SAMPLE = 1000
+# Bytes a row held as a list of str costs beyond its characters: the list, and per cell a
+# pointer and a str object (CPython, 64-bit).
+_ROW_BYTES, _CELL_BYTES = 56, 57
 ColumnReader = Callable[[list[str]], np.ndarray]
 
 
-def read_csv(path: Path, delimiter: str) -> tuple[list[str], ColumnReader]:
+def read_csv(path: Path, delimiter: str, budget: MemoryBudget | None = None) -> tuple[list[str], ColumnReader]:
     """The column names of a CSV / TSV file and a reader of its columns as numbers.
 
     The reader has a ``text(names, side, auto)`` attribute that reads columns as text labels
     (:func:`_labels`). Whether the first row is a header: see :func:`has_header`.
+
+    Args:
+        path: The file.
+        delimiter: ``","`` or ``"\\t"``.
+        budget: What the rows may hold (default: :meth:`MemoryBudget.resolve`).
     """
-    rows, lines = _rows(path, delimiter)
+    rows, lines = _rows(path, delimiter, budget or MemoryBudget.resolve())
     header = has_header(rows)
     columns = [c.strip() for c in rows[0]] if header else [str(j) for j in range(len(rows[0]))]
     body, lines = (rows[1:], lines[1:]) if header else (rows, lines)
     if not body:
         raise ValueError(f"{path.name} has a header but no data rows; add one row per sample")
-    for row, line in zip(body, lines, strict=True):
-        if len(row) != len(columns):
-            raise ValueError(
-                f"line {line} of {path.name} has {len(row)} fields but "
-                f"{'the header has' if header else 'the first line has'} {len(columns)}; "
-                "give every row the same columns"
-            )
     if len(set(columns)) != len(columns):
         repeated = sorted({c for c in columns if columns.count(c) > 1})
         raise ValueError(f"{path.name} has repeated column names {', '.join(repeated)}; rename them")
@@ -73,34 +82,126 @@ def read_csv(path: Path, delimiter: str) -> tuple[list[str], ColumnReader]:
     return columns, read
 
 
-def _rows(path: Path, delimiter: str) -> tuple[list[list[str]], list[int]]:
-    """The non-blank rows of the file and the line each one ends on."""
+def _rows(path: Path, delimiter: str, budget: MemoryBudget) -> tuple[list[list[str]], list[int]]:
+    """The non-blank rows of the file and the line each one ends on, every row as wide as the first.
+
+    Raises:
+        ValueError: For a record over ``MAX_RECORD_CHARS`` characters or a row of another width
+            (at its line, before the rest is read), text over the memory budget (projected from
+            the first rows and the file's size, or counted), bytes that are not UTF-8, and a
+            file of one column that another delimiter would split.
+    """
     kind = "TSV" if delimiter == "\t" else "CSV"
-    rows, lines = [], []
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    held = 0  # bytes of the rows held, estimated
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle, _field_size_limit(path.stat().st_size + 1):
-            reader = csv.reader(handle, delimiter=delimiter)
+        with path.open(newline="", encoding="utf-8-sig") as handle, _field_size_limit(_file_limits.MAX_RECORD_CHARS):
+            source = _BoundedLines(handle, path.name)
+            reader = csv.reader(source, delimiter=delimiter)
             for row in reader:
-                if any(c.strip() for c in row):
-                    rows.append(row)
-                    lines.append(reader.line_num)
+                chars = source.end_record()
+                if not any(c.strip() for c in row):
+                    continue
+                if rows and len(row) != len(rows[0]):
+                    _check_delimiter(path.name, rows, delimiter)
+                    raise ValueError(_width_error(path.name, reader.line_num, len(row), rows))
+                rows.append(row)
+                lines.append(reader.line_num)
+                held += chars + _ROW_BYTES + _CELL_BYTES * len(row)
+                if len(rows) == _HEADER_SAMPLE:
+                    _check_projection(path, budget, held, source.chars)
+                budget.check(held, f"reading {path.name} (as text, up to line {reader.line_num})", _SMALLER)
     except UnicodeDecodeError as error:
         raise ValueError(_not_utf8(path, error)) from None
     except csv.Error as error:
         raise ValueError(f"cannot read {path.name} as {kind}: {error}") from None
-    if rows and len(rows[0]) == 1:
-        # One column cannot hold both x and y: most likely another delimiter (a spreadsheet in a
-        # locale whose decimal mark is the comma writes semicolons).
-        for other, fix in _OTHER_DELIMITERS.items():
-            if other != delimiter and len(rows[0][0].split(other)) > 1:
-                shown = "tabs" if other == "\t" else repr(other)
-                raise ValueError(
-                    f"{path.name} seems to be separated by {shown}, not {'tabs' if kind == 'TSV' else 'commas'} "
-                    f"(its first line is {_shorten(rows[0][0])}); {fix}"
-                )
+    _check_delimiter(path.name, rows, delimiter)
     if not rows:
         raise ValueError(f"{path.name} is empty (no rows); pass a file with one row per sample")
     return rows, lines
+
+
+def _check_delimiter(file: str, rows: list[list[str]], delimiter: str) -> None:
+    """Refuse a file of one column that another delimiter splits: one column cannot hold both x
+    and y, so it is most likely another delimiter (a spreadsheet in a locale whose decimal mark
+    is the comma writes semicolons)."""
+    if not rows or len(rows[0]) != 1:
+        return
+    own = "tabs" if delimiter == "\t" else "commas"
+    for other, fix in _OTHER_DELIMITERS.items():
+        if other != delimiter and len(rows[0][0].split(other)) > 1:
+            shown = "tabs" if other == "\t" else repr(other)
+            raise ValueError(
+                f"{file} seems to be separated by {shown}, not {own} (its first line is {_shorten(rows[0][0])}); {fix}"
+            )
+
+
+_SMALLER = "save the columns you need as .npy (np.save), which is read without text, or pass fewer rows"
+
+
+class _BoundedLines:
+    """The lines of a text file for ``csv.reader``, refusing a record longer than
+    ``MAX_RECORD_CHARS`` characters before holding it whole (``readline`` with a size reads no
+    further); counts the characters of the record being read and of the whole file."""
+
+    def __init__(self, handle: TextIO, file: str) -> None:
+        self.handle = handle
+        self.file = file
+        self.record = 0  # characters of the record being read
+        self.chars = 0  # characters read in all
+        self.line = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        limit = _file_limits.MAX_RECORD_CHARS
+        line = self.handle.readline(limit - self.record + 1)
+        if not line:
+            raise StopIteration
+        self.line += 1
+        self.record += len(line)
+        self.chars += len(line)
+        if self.record > limit:
+            what = (
+                "and holds NUL bytes: it is not a text file (a sparse or binary file?)"
+                if "\x00" in line
+                else "(a field whose closing quote is missing?)"
+            )
+            raise ValueError(
+                f"the record at line {self.line} of {self.file} is longer than {limit:,} characters {what}; "
+                "pass a CSV file with one row per line"
+            )
+        return line
+
+    def end_record(self) -> int:
+        """The characters of the record just read; the next one starts at 0."""
+        chars, self.record = self.record, 0
+        return chars
+
+
+def _width_error(file: str, line: int, fields: int, rows: list[list[str]]) -> str:
+    header = has_header(rows)
+    return (
+        f"line {line} of {file} has {fields} fields but {'the header has' if header else 'the first line has'} "
+        f"{len(rows[0])}; give every row the same columns"
+    )
+
+
+def _check_projection(path: Path, budget: MemoryBudget, held: int, chars: int) -> None:
+    """Refuse early a file whose rows, at the cost per character of its first ones, would not fit."""
+    try:
+        total = path.stat().st_size
+    except OSError:
+        return
+    if chars and total > chars:
+        budget.check(
+            held * total / chars,
+            f"reading {path.name} as text (projected from its first {_HEADER_SAMPLE:,} rows to its "
+            f"{_file_limits.size(total)})",
+            _SMALLER,
+        )
 
 
 def has_header(rows: list[list[str]]) -> bool:
@@ -182,11 +283,9 @@ def _cell_list(cells: list[tuple[int, str]], lines: list[int]) -> str:
 
 @contextmanager
 def _field_size_limit(limit: int) -> Iterator[None]:
-    """Let the csv module read fields as long as the file itself (default 128 KB), then restore it.
-
-    The limit guards against a runaway field (an unclosed quote swallowing the file); a field can
-    never be longer than the file, so this limit only stops what could not be read anyway.
-    """
+    """Let the csv module read fields as long as a whole record may be (default 128 KB), then
+    restore it: a long text cell is read (and named in a message), a record over the limit is
+    refused by :class:`_BoundedLines` first."""
     previous = csv.field_size_limit()
     csv.field_size_limit(max(previous, min(limit, 2**31 - 1)))  # a C long on every platform
     try:

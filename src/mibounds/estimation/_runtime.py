@@ -32,9 +32,20 @@ def resolve_seed(random_state: Any) -> int:
         return int(np.random.SeedSequence().generate_state(1)[0])
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(2**32))
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool) and random_state >= 0:
-        return int(random_state)
-    raise ValueError(f"random_state must be None or a whole number >= 0, got {random_state!r}")
+    return check_seed(random_state)
+
+
+def check_seed(value: Any) -> int:
+    """A whole-number seed from 0 to ``MAX_SEED`` (torch seeds with 64-bit integers).
+
+    Raises:
+        ValueError: "random_state must be None or a whole number from 0 to 9223372036854775807 ...".
+    """
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value <= validation.MAX_SEED:
+        return int(value)
+    raise ValueError(
+        f"random_state must be None or a whole number from 0 to {validation.MAX_SEED} (2**63 - 1), got {value!r}"
+    )
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

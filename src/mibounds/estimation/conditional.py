@@ -44,6 +44,7 @@ from mibounds.estimation.pipeline import run
 from mibounds.estimation.result import EstimateResult, ResultBase
 from mibounds.estimation.settings import make_settings, options_signature
 from mibounds.estimation.uncertainty import crossfit_interval
+from mibounds.validation import check_finite_rows
 
 __all__ = ["ConditionalEstimateResult", "conditional_estimate"]
 
@@ -135,6 +136,7 @@ def conditional_estimate(x: Any, y: Any, z: Any, **options: Any) -> ConditionalE
     n = check_pair(xa, ya)
     if len(za) != n:
         raise ValueError(f"z has {len(za)} rows but x and y have {n}; pass one row of z per row of x and y")
+    check_finite_rows(za, "z", inputs="x, y and z")
     _check_numbers(xa, ya, za, settings.discrete)
     seed = resolve_seed(settings.random_state)
     settings = settings.replace(random_state=seed, discrete="none")

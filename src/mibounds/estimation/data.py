@@ -20,10 +20,8 @@ Example:
 
 from __future__ import annotations
 
-import difflib
-import math
 import os
-import zipfile
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +31,19 @@ import numpy as np
 
 from mibounds import validation
 from mibounds.estimation._csv_reader import ColumnReader, read_csv
+from mibounds.estimation._file_limits import MemoryBudget
+from mibounds.estimation._file_readers import check_columns, load_npz, read_npy, read_parquet, unknown_column
 
-__all__ = ["SUPPORTED_SUFFIXES", "LoadedData", "as_array", "check_pair", "load_xy", "pair_rows", "parse_columns"]
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "LoadedData",
+    "as_array",
+    "check_input",
+    "check_pair",
+    "load_xy",
+    "pair_rows",
+    "parse_columns",
+]
 
 #: File suffixes :func:`load_xy` reads, and the format each one means.
 SUPPORTED_SUFFIXES = {
@@ -66,6 +75,7 @@ def as_array(values: Any, name: str) -> tuple[np.ndarray, list[str]]:
         ValueError: For more than 2 dimensions or an empty input.
     """
     columns: list[str] | None = None
+    values = check_input(values, name)
     if is_pandas(values):
         values, columns = _from_pandas(values, name)
     elif hasattr(values, "detach") and hasattr(values, "cpu"):  # a torch tensor, without importing torch
@@ -117,7 +127,8 @@ def pair_rows(values: Sequence[Any], names: Sequence[str]) -> tuple[list[Any], l
         >>> y_.tolist(), len(notes)
         ([30.0, 10.0, 20.0], 1)
     """
-    values, notes = _align_pandas(list(values), names)
+    values = [check_input(v, n) for v, n in zip(values, names, strict=True)]
+    values, notes = _align_pandas(values, names)
     masks = [
         np.asarray(np.ma.getmaskarray(v).reshape(len(v), -1).any(1)) for v in values if isinstance(v, np.ma.MaskedArray)
     ]
@@ -134,6 +145,38 @@ def pair_rows(values: Sequence[Any], names: Sequence[str]) -> tuple[list[Any], l
         f"{int(masked.sum())} of {len(keep)} rows have masked values ({which}: numpy masked arrays); those rows "
         f"were left out of {', '.join(names)}, leaving {int(keep.sum())}",
     ]
+
+
+def check_input(values: Any, name: str) -> Any:
+    """Refuse, in their own words, inputs that no path of the estimator reads, and give torch
+    tensors of a float type NumPy lacks (bfloat16, float8) as float32; anything else as it is.
+
+    Raises:
+        TypeError: For a scipy.sparse matrix or array (say how to make it dense).
+        ValueError: For an input with no rows or no columns (an empty DataFrame).
+
+    Example:
+        >>> import numpy as np
+        >>> check_input(np.zeros((0, 3)), "x")
+        Traceback (most recent call last):
+        ...
+        ValueError: x is empty (shape (0, 3)); pass one row per sample and at least one column
+    """
+    module = type(values).__module__
+    if module.startswith("scipy.sparse"):
+        raise TypeError(
+            f"{name} is a scipy.sparse {type(values).__name__} (shape {values.shape}, {values.nnz} stored values); "
+            f"mibounds reads dense rows: pass {name}.toarray(), or a selection of its columns"
+        )
+    shape = getattr(values, "shape", None)
+    if isinstance(shape, tuple) and len(shape) >= 1 and 0 in shape:
+        kind = f"a {type(values).__name__} of " if is_pandas(values) else ""
+        raise ValueError(f"{name} is empty ({kind}shape {shape}); pass one row per sample and at least one column")
+    dtype = getattr(values, "dtype", None)
+    if hasattr(values, "detach") and getattr(dtype, "is_floating_point", False):
+        if str(dtype) not in ("torch.float16", "torch.float32", "torch.float64"):
+            return values.float()
+    return values
 
 
 def _align_pandas(values: list[Any], names: Sequence[str]) -> tuple[list[Any], list[str]]:
@@ -242,6 +285,7 @@ def load_xy(
     y: str | Sequence[str] | None = None,
     z: str | Sequence[str] | None = None,
     labels: str = "none",
+    max_bytes: int | None = None,
 ) -> LoadedData:
     """Read two variables (and optionally a third, z) from a file without executing anything in it.
 
@@ -260,15 +304,20 @@ def load_xy(
             ``"none"``, ``"auto"`` (a side whose columns hold text and no numbers: a column of
             numbers with a few other cells is an error naming them), ``"x"``, ``"y"`` or
             ``"both"`` (the estimator's ``discrete``). A side whose cells are all numbers is
-            read as numbers.
+            read as numbers. Parquet text and boolean columns are labels the same way.
+        max_bytes: The most memory the reader may hold, in bytes (default: half of this
+            machine's memory). A file whose rows would need more is refused as soon as that is
+            known, before it is held: from a NumPy header or Parquet's metadata, from a CSV
+            file's size and first rows, or as the rows are read.
 
     Returns:
         The arrays, checked for shape, numbers and finiteness.
 
     Raises:
         FileNotFoundError: If the file does not exist.
-        ValueError / TypeError: For an unsupported, empty or unreadable file, unknown or
-            non-numeric columns, and every problem :func:`check_pair` finds.
+        ValueError / TypeError: For an unsupported, empty, unreadable or too large file (or one
+            that is not a regular file, such as a named pipe), unknown or non-numeric columns,
+            and every problem :func:`check_pair` finds.
         ImportError: For Parquet without pyarrow.
     """
     path = Path(path)
@@ -282,19 +331,20 @@ def load_xy(
             f"cannot read {path.name!r}: unknown file type {path.suffix or '(no suffix)'!r}; "
             f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"
         )
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path.name} is empty; pass a file with one row per sample")
+    _check_regular(path)
     x_tokens, y_tokens, z_tokens = parse_columns(x), parse_columns(y), parse_columns(z)
+    budget = MemoryBudget.resolve(max_bytes)
     za, zc = None, list[str]()
     if fmt == "npz":
-        xa, xc, ya, yc, z_side = _load_npz(path, x_tokens, y_tokens, z_tokens)
+        xa, xc, ya, yc, z_side = load_npz(path, x_tokens, y_tokens, z_tokens, budget)
         if z_side is not None:
             za, zc = z_side
     else:
-        reader = {"csv": read_csv, "tsv": read_csv, "npy": _read_npy, "parquet": _read_parquet}[fmt]
-        columns, read = reader(path, "\t" if fmt == "tsv" else ",")
+        reader = {"csv": read_csv, "tsv": read_csv, "npy": read_npy, "parquet": read_parquet}[fmt]
+        columns, read = reader(path, "\t" if fmt == "tsv" else ",", budget)
         z_names = _resolve(columns, z_tokens, path.name) if z_tokens is not None else []
         x_names, y_names = _choose_columns(columns, x_tokens, y_tokens, path.name, taken=z_names)
+        check_columns(read, budget, path.name, [*x_names, *y_names, *z_names])
         xa, ya = _read_side(read, x_names, "x", labels), _read_side(read, y_names, "y", labels)
         xc, yc = x_names, y_names
         if z_names:
@@ -312,7 +362,30 @@ def load_xy(
         za = validation.check_matrix(za, "z")
         if len(za) != n:
             raise ValueError(f"z has {len(za)} rows but x and y have {n}; pass one row of z per row of x and y")
+        validation.check_finite_rows(za, "z", inputs="x, y and z")
     return LoadedData(xa, ya, list(xc), list(yc), str(path), za, list(zc))
+
+
+def _check_regular(path: Path) -> None:
+    """Refuse what is not a regular file (a named pipe reads as 0 bytes and cannot be read twice),
+    and an empty file."""
+    mode = path.stat().st_mode
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a named pipe (FIFO)"
+            if stat.S_ISFIFO(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "not a regular file"
+        )
+        raise ValueError(
+            f"{path.name} is {kind}, not a file of data; save the data to a file first (e.g. cat > data.csv) and "
+            "pass that"
+        )
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path.name} is empty; pass a file with one row per sample")
 
 
 def _read_side(read: ColumnReader, names: list[str], side: str, labels: str) -> np.ndarray:
@@ -337,7 +410,14 @@ def _choose_columns(
     shared = [c for c in taken if c in set(x_names or ()) | set(y_names or ())]
     if shared:
         raise ValueError(f"columns {', '.join(shared[:_MAX_LISTED])} are in z and in x or y; give z columns of its own")
+    left = " left after z" if taken else ""
     columns = [c for c in columns if c not in set(taken)]
+    if len(columns) < 2:
+        shown = f" ({columns[0]})" if columns else ""
+        raise ValueError(
+            f"{file} has {len(columns)} column{'' if len(columns) == 1 else 's'}{left}{shown}, but x and y need "
+            "a column each; pass a file with a column for each variable (MI is between two variables)"
+        )
     if x is None and y is None:
         if len(columns) != 2:
             example = f"--x 0:{len(columns) // 2} --y {len(columns) // 2}:{len(columns)}"
@@ -385,180 +465,5 @@ def _resolve(columns: list[str], tokens: list[str], file: str) -> list[str]:
                 )
             chosen.append(columns[index])
         else:
-            raise _unknown_column(token, columns, file)
+            raise unknown_column(token, columns, file)
     return list(dict.fromkeys(chosen))  # keep order, drop repeats
-
-
-def _unknown_column(token: str, columns: list[str], file: str, kind: str = "column") -> ValueError:
-    close = difflib.get_close_matches(token, columns, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    shown = ", ".join(columns[:_MAX_LISTED])
-    more = f", ... ({len(columns)} in all)" if len(columns) > _MAX_LISTED else ""
-    indices = " (or 0-based indices and ranges like 0:20)" if kind == "column" else ""
-    return ValueError(f"unknown {kind} {token!r} in {file}.{hint} {kind.title()}s: {shown}{more}{indices}")
-
-
-def _read_npy(path: Path, delimiter: str) -> tuple[list[str], ColumnReader]:
-    array = _np_load(path)
-    if not isinstance(array, np.ndarray):
-        raise ValueError(f"{path.name} is not a .npy file (it is an archive); rename it to .npz")
-    if array.dtype.names:  # structured array: its fields are the columns
-        fields = list(array.dtype.names)
-
-        def read_fields(names: list[str]) -> np.ndarray:
-            parts = [validation.check_matrix(array[name], f"field {name!r} of {path.name}") for name in names]
-            return np.concatenate(parts, axis=1)
-
-        return fields, read_fields
-    if array.ndim != 2:
-        raise ValueError(
-            f"{path.name} holds an array of shape {array.shape}; an .npy file must hold one 2-d "
-            "array [samples, columns] (pick x and y with --x/--y) or use an .npz with arrays x and y"
-        )
-    matrix = validation.check_matrix(array, path.name)
-    columns = [str(j) for j in range(matrix.shape[1])]
-    return columns, lambda names: matrix[:, [int(n) for n in names]]
-
-
-def _load_npz(
-    path: Path, x: list[str] | None, y: list[str] | None, z: list[str] | None = None
-) -> tuple[np.ndarray, list[str], np.ndarray, list[str], tuple[np.ndarray, list[str]] | None]:
-    archive = _np_load(path)
-    if isinstance(archive, np.ndarray):
-        raise ValueError(f"{path.name} is a single array, not an archive; rename it to .npy")
-    with archive:
-        keys = list(archive.files)
-        if not keys:
-            raise ValueError(f"{path.name} holds no arrays; save x and y with np.savez(file, x=x, y=y)")
-        if x is None and y is None:
-            if not {"x", "y"} <= set(keys):
-                raise ValueError(
-                    f"{path.name} holds arrays {', '.join(keys[:_MAX_LISTED])}; say which are x and y, "
-                    f"e.g. --x {keys[0]} --y {keys[-1]}"
-                )
-            x, y = ["x"], ["y"]
-        if x is None:
-            x = [k for k in keys if k not in set(y or ()) | set(z or ())]
-        if y is None:
-            y = [k for k in keys if k not in set(x) | set(z or ())]
-        sides = []
-        for side, names in (("x", x), ("y", y), *((("z", z),) if z is not None else ())):
-            if not names:
-                raise ValueError(f"no arrays left for {side} in {path.name}; name them with --{side}")
-            parts, columns = [], []
-            for name in names:
-                if name not in keys:
-                    raise _unknown_column(name, keys, path.name, kind="array")
-                part = validation.check_matrix(_load_member(archive, name, path.name), f"array {name!r}")
-                parts.append(part)
-                columns += [name] if part.shape[1] == 1 else [f"{name}[{j}]" for j in range(part.shape[1])]
-            rows = {len(p) for p in parts}
-            if len(rows) > 1:
-                raise ValueError(
-                    f"arrays {', '.join(names)} of {path.name} have different numbers of rows "
-                    f"{sorted(rows)}; {side} needs one row per sample in each"
-                )
-            sides.append((np.concatenate(parts, axis=1), columns))
-    (xa, xc), (ya, yc) = sides[:2]
-    return xa, xc, ya, yc, (sides[2] if len(sides) == 3 else None)
-
-
-def _check_npy_size(handle: Any, data_bytes: int, what: str) -> None:
-    """Refuse an ``.npy`` stream whose header claims more data than there is, before NumPy
-    allocates it (a damaged or hostile header can claim terabytes).
-
-    Args:
-        handle: The stream, at its start.
-        data_bytes: Bytes in the whole stream.
-        what: How to name it in the message.
-    """
-    try:
-        version = np.lib.format.read_magic(handle)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read_header(handle, max_header_size=2**20)
-    except (ValueError, OSError, EOFError, SyntaxError):
-        return  # not a valid header: np.load says so in its own words
-    if dtype.hasobject:
-        return  # pickled objects: refused by allow_pickle=False
-    claimed = math.prod(shape) * dtype.itemsize
-    available = data_bytes - handle.tell()
-    if claimed > available:
-        raise ValueError(
-            f"{what} claims an array of shape {tuple(shape)} ({_size(claimed)}) but holds only {available} bytes "
-            "of data; it is truncated or damaged: save the array again with np.save / np.savez"
-        )
-
-
-def _size(count: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if count < 1024 or unit == "TiB":
-            return f"{count} bytes" if unit == "bytes" else f"{count:.1f} {unit}"
-        count /= 1024
-    raise AssertionError("unreachable")
-
-
-def _np_load(path: Path) -> Any:
-    if path.suffix.lower() == ".npy":
-        with path.open("rb") as handle:
-            _check_npy_size(handle, path.stat().st_size, path.name)
-    try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as error:
-        if "pickle" in str(error):
-            raise ValueError(
-                f"{path.name} holds pickled Python objects (or is not a NumPy file); mibounds never "
-                "unpickles files: save plain numeric arrays (np.save / np.savez)"
-            ) from None
-        raise ValueError(f"cannot read {path.name} as a NumPy file: {error}") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"cannot read {path.name} as a NumPy file ({error}); is it corrupt?") from None
-
-
-def _load_member(archive: Any, name: str, file: str) -> np.ndarray:
-    member = f"{name}.npy" if f"{name}.npy" in archive.zip.namelist() else name
-    with archive.zip.open(member) as handle:
-        _check_npy_size(handle, archive.zip.getinfo(member).file_size, f"array {name!r} of {file}")
-    try:
-        return archive[name]
-    except ValueError:
-        raise ValueError(
-            f"array {name!r} of {file} holds pickled Python objects; mibounds never unpickles "
-            "files: save numeric arrays"
-        ) from None
-
-
-def _read_parquet(path: Path, delimiter: str) -> tuple[list[str], ColumnReader]:
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise ImportError(
-            f"reading {path.name} needs pyarrow; install it with pip install 'mibounds[data]' "
-            "or save the data as CSV / NPZ"
-        ) from None
-    try:
-        parquet = pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as error:
-        raise ValueError(f"cannot read {path.name} as Parquet: {error}") from None
-    columns = list(parquet.schema_arrow.names)
-    if len(set(columns)) != len(columns):  # pyarrow cannot tell them apart by name
-        repeated = sorted({c for c in columns if columns.count(c) > 1})
-        raise ValueError(f"{path.name} has repeated column names {', '.join(repeated)}; rename them")
-
-    def read(names: list[str]) -> np.ndarray:
-        table = parquet.read(columns=names)
-        out = np.empty((table.num_rows, len(names)))
-        for k, name in enumerate(names):
-            column = table.column(name)
-            try:
-                numbers = pc.cast(column, pa.float64())
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise TypeError(
-                    f"column {name!r} of {path.name} is not numeric (type {column.type}); "
-                    "select numeric columns with --x/--y or encode this one as numbers"
-                ) from None
-            out[:, k] = numbers.to_numpy(zero_copy_only=False)
-        return out
-
-    return columns, read

@@ -33,6 +33,7 @@ References:
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Sequence
@@ -46,6 +47,7 @@ from torch import Tensor
 from mibounds._progress import progress_bar
 from mibounds.estimation._runtime import issue_warnings, resolve_seed
 from mibounds.estimation.data import as_array, check_pair, pair_rows
+from mibounds.estimation.diagnostics import MIN_FOLD_ROWS
 from mibounds.estimation.discrete import as_labels, categorical_sides, plugin_estimate
 from mibounds.estimation.pipeline import run
 from mibounds.estimation.result import EstimateResult, ResultBase
@@ -186,12 +188,7 @@ def independence_test(
         tested = _categorical_test(xa, ya, num_permutations, random_state, progress, start, **estimator_params)
         tested.warnings[:0] = pairing
         return tested
-    n_test = round(n * test_size)
-    if n_test < MIN_TEST_ROWS or n - n_test < MIN_TEST_ROWS:
-        raise ValueError(
-            f"too few rows: {n} rows split into {n - n_test} training and {n_test} test rows with "
-            f"test_size = {test_size}; both parts need at least {MIN_TEST_ROWS} rows, so pass more rows"
-        )
+    n_test = _check_split(n, test_size, settings.num_folds)
     seed = resolve_seed(random_state)
     order = np.random.default_rng(seed).permutation(n)
     train, test = order[n_test:], order[:n_test]
@@ -228,6 +225,29 @@ def independence_test(
     tested = _result(observed, null, len(train), n_test, estimator.result, seed, start)
     tested.warnings[:0] = pairing
     return tested
+
+
+def _check_split(n: int, test_size: float, num_folds: int) -> int:
+    """The test rows of ``n``; both parts must be large enough: the test part for the statistic,
+    the training part for the cross-fitted critic (``MIN_FOLD_ROWS`` a fold).
+
+    Raises:
+        ValueError: Naming the fewest rows that do (for this ``test_size``), as the sum of its parts.
+    """
+    train_rows = max(MIN_TEST_ROWS, MIN_FOLD_ROWS * num_folds)
+
+    def fits(rows: int) -> bool:
+        return round(rows * test_size) >= MIN_TEST_ROWS and rows - round(rows * test_size) >= train_rows
+
+    n_test = round(n * test_size)
+    if not fits(n):
+        need = next(rows for rows in itertools.count(n) if fits(rows))
+        raise ValueError(
+            f"too few rows: {n} rows split into {n - n_test} training and {n_test} test rows with "
+            f"test_size = {test_size}; the test needs at least {MIN_TEST_ROWS} test rows and {train_rows} training "
+            f"rows ({MIN_FOLD_ROWS} per fold with num_folds = {num_folds}), so pass at least {need} rows"
+        )
+    return n_test
 
 
 @torch.no_grad()

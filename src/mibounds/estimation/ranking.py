@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from mibounds._progress import progress_bar
-from mibounds.estimation.data import is_pandas
+from mibounds.estimation.data import check_input, is_pandas
 from mibounds.estimation.pipeline import run
 from mibounds.estimation.result import ResultBase
 from mibounds.estimation.settings import make_settings
@@ -107,7 +107,8 @@ def rank_features(
         y: ``[n]`` target: class labels (integers, strings, booleans) or numbers.
         groups: Optional ``{name: columns}`` scored jointly instead of one column at a time
             (columns by name for a DataFrame, by index otherwise).
-        progress: A bar over the features on a terminal.
+        progress: A bar over the features on a terminal; elsewhere (a log), a line on stderr with
+            the features done and the time left after 10 s, then at doubling intervals.
         **params: Options of :class:`~mibounds.estimation.settings.EstimatorSettings`, shared by every feature
             (``random_state``, ``max_steps``, ``discrete``, ...).
 
@@ -125,6 +126,7 @@ def rank_features(
     """
     start = time.perf_counter()
     settings = make_settings({"progress": False, **params})
+    x, y = check_input(x, "x"), check_input(y, "y")
     frame = x if is_pandas(x) and hasattr(x, "columns") else None
     array = None if frame is not None else np.asarray(x)
     if array is not None and array.ndim == 1:
@@ -136,7 +138,8 @@ def rank_features(
     if not chosen:
         raise ValueError("no features to rank: x has no columns (or groups is empty)")
     scores = []
-    bar = progress_bar(len(chosen), progress, desc="features", unit="feature")
+    # minutes at many features: where no bar is drawn, plain lines with the time left
+    bar = progress_bar(len(chosen), progress, desc="features", unit="feature", plain="ranking features")
     for name, columns in chosen.items():
         part = frame[columns] if frame is not None else array[:, [names.index(c) for c in columns]]  # type: ignore[index]
         result = run(part, y, settings).result  # its warnings are kept per feature, not issued

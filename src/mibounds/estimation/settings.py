@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from mibounds import critics, validation
+from mibounds.estimation._runtime import check_seed
 from mibounds.estimation.names import check_bound, check_critic
 
 __all__ = [
@@ -159,12 +160,22 @@ def _check_device(value: Any) -> str | torch.device:
     return value
 
 
+def _parse_seed(text: str) -> int:
+    """``--seed``'s words as a seed; argparse puts the flag before the message."""
+    import argparse
+
+    try:
+        return check_seed(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"a seed is a whole number from 0 to {validation.MAX_SEED} (2**63 - 1), got {text!r}"
+        ) from None
+
+
 def _check_seed(value: Any) -> Any:
     if value is None or isinstance(value, np.random.Generator):
         return value
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0:
-        return int(value)
-    raise ValueError(f"random_state must be None or a whole number >= 0, got {value!r}")
+    return check_seed(value)
 
 
 def _check_mapping(name: str) -> Callable[[Any], dict[str, Any] | None]:
@@ -344,7 +355,7 @@ class EstimatorSettings:
             "--seed",
             "random seed; the same seed repeats a run (default: drawn at random and recorded in the result)",
             "SEED",
-            parse=int,
+            parse=_parse_seed,
         ),
     )
     progress: bool = _option(True, _check_bool("progress"))

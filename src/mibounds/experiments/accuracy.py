@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mibounds.experiments.outputs import write_text
+
 __all__ = [
     "CELL",
     "HARD_SUITE",
@@ -281,7 +283,7 @@ def write_accuracy_report(db: str | Path, out: str | Path, *, figure: bool = Tru
     from mibounds.experiments.figures import Table
 
     Table(columns, [tuple(r[c] for c in columns) for r in table]).to_csv(files.csv, cell=lambda v: _number(v, 6))
-    files.markdown.write_text(_markdown(rows, table, columns), encoding="utf-8")
+    write_text(files.markdown, _markdown(rows, table, columns))
     if figure:
         files.figure = plot_accuracy(rows, out / "accuracy.png")
     return files

@@ -57,6 +57,7 @@ from torch import Tensor
 
 from mibounds import tasks
 from mibounds.experiments.figures import Table, make_figure, short, write_figure
+from mibounds.experiments.outputs import write_text
 from mibounds.experiments.staircase.config import DEFAULT_BOUNDS as STAIRCASE_BOUNDS
 from mibounds.experiments.staircase.config import BoundSpec
 from mibounds.experiments.sweep.statistics import summarize_errors
@@ -357,8 +358,8 @@ class BiasVarianceResult:
             "markdown": out / "bias_variance.md",
             "json": out / "bias_variance.json",
         }
-        written["json"].write_text(json.dumps({"config": dataclasses.asdict(self.config), "seconds": self.seconds}))
-        written["markdown"].write_text(self.markdown())
+        write_text(written["json"], json.dumps({"config": dataclasses.asdict(self.config), "seconds": self.seconds}))
+        write_text(written["markdown"], self.markdown())
         if figures:
             if self.table.where(sweep="mi").rows or self.table.where(sweep="k").rows:
                 written["png"] = write_figure(out / "bias_variance.png", self._draw, _FIGURE_SIZE)

@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from mibounds.experiments.outputs import write_text
+
 __all__ = [
     "CELL",
     "NOISE",
@@ -270,7 +272,7 @@ def write_consistency_report(db: str | Path, out: str | Path, *, figure: bool = 
         "",
         f"Passing all three: {', '.join(sorted({v.estimator for v in results if v.rows_pass and v.processing_pass and v.additivity_pass})) or 'none'}.",
     ]
-    files.markdown.write_text("\n".join(text) + "\n", encoding="utf-8")
+    write_text(files.markdown, "\n".join(text) + "\n")
     if figure:
         files.figure = plot_consistency(results, out / "consistency.png")
     return files

@@ -32,6 +32,7 @@ import torch
 
 from mibounds import critics, tasks
 from mibounds.experiments.figures import Table, short
+from mibounds.experiments.outputs import write_text
 from mibounds.experiments.staircase.config import StaircaseConfig
 from mibounds.experiments.staircase.result import StaircaseResult
 from mibounds.experiments.staircase.run import run_staircase
@@ -127,7 +128,7 @@ class CriticTradeoffResult:
             "errors_csv": self.errors.to_csv(out / "critics_errors.csv"),
             "markdown": out / "critics.md",
         }
-        written["markdown"].write_text(self.markdown())
+        write_text(written["markdown"], self.markdown())
         return written
 
 

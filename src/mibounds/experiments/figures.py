@@ -38,6 +38,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mibounds.experiments.outputs import replacing
+
 __all__ = [
     "DPI",
     "STYLE",
@@ -168,7 +170,7 @@ class Table:
         """
         path = Path(path)
         rows = self.rows if cell is None else [tuple(cell(v) for v in row) for row in self.rows]
-        with path.open("w", newline="", encoding="utf-8") as f:
+        with replacing(path, newline="") as f:  # a new file moved into place, never through a link
             writer = csv.writer(f)
             writer.writerow(self.columns)
             writer.writerows(rows)
@@ -238,7 +240,8 @@ def write_figure(
         try:
             draw(fig)
             path.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(path, dpi=DPI, format="png")
+            with replacing(path, binary=True) as handle:  # a new file moved into place, never through a link
+                fig.savefig(handle, dpi=DPI, format="png")
         finally:
             fig.clear()
     return path

@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 import torch
 from torch import Tensor
 
-from mibounds.validation import check_allocation, check_int
+from mibounds.validation import MAX_SEED, check_allocation, check_int
 
 __all__ = ["Task"]
 
@@ -99,7 +99,7 @@ class Task(ABC):
         if seed is not None and generator is not None:
             raise ValueError("pass either seed or generator, not both (a seed makes a fresh generator)")
         if seed is not None:
-            seed = check_int(seed, "seed", minimum=0, hint="pass a non-negative integer seed")
+            seed = check_int(seed, "seed", minimum=0, maximum=MAX_SEED, hint="pass a non-negative integer seed")
             generator = torch.Generator().manual_seed(seed)
         check_allocation(
             2 * 8 * n * (self.dim_x + self.dim_y),

@@ -21,6 +21,7 @@ import importlib
 from typing import Any
 
 from mibounds.validation.values import (
+    MAX_SEED,
     MIBoundsWarning,
     NonFiniteScoresWarning,
     NotAnIntegerError,
@@ -38,6 +39,7 @@ from mibounds.validation.values import (
 _TENSOR_CHECKS = ("check_log_baseline", "check_scores", "check_temperature", "warn_if_not_finite")
 
 __all__ = [
+    "MAX_SEED",
     "MIBoundsWarning",
     "NonFiniteScoresWarning",
     "NotAnIntegerError",

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 import numpy as np
 
 __all__ = [
+    "MAX_SEED",
     "MIBoundsWarning",
     "NonFiniteScoresWarning",
     "NotAnIntegerError",
@@ -63,8 +64,20 @@ class NotAnIntegerError(TypeError, ValueError):
     """
 
 
+#: The largest seed taken: torch seeds its generators with 64-bit integers, and derived seeds
+#: (a seed plus an offset) must stay in range.
+MAX_SEED = 2**63 - 1
+
+
 def check_int(
-    value: object, name: str, *, minimum: int, kind: str = "an integer", why: str = "", hint: str = ""
+    value: object,
+    name: str,
+    *,
+    minimum: int,
+    kind: str = "an integer",
+    why: str = "",
+    hint: str = "",
+    maximum: int | None = None,
 ) -> int:
     """Check that ``value`` is an integer at least ``minimum`` and return it as an ``int``.
 
@@ -78,13 +91,14 @@ def check_int(
         kind: The noun of the message (e.g. ``"a whole number"``).
         why: Said in parentheses after the minimum (e.g. ``"the bounds need negatives"``).
         hint: Said after the value, e.g. how to fix it.
+        maximum: The largest value allowed (None: no limit).
 
     Returns:
         ``value`` as an ``int``.
 
     Raises:
         NotAnIntegerError: If it is not an integer (a ``TypeError`` and a ``ValueError``).
-        ValueError: If it is below ``minimum``.
+        ValueError: If it is below ``minimum`` or above ``maximum``.
     """
     try:
         number = None if isinstance(value, bool) else operator.index(value)  # type: ignore[arg-type]
@@ -99,6 +113,8 @@ def check_int(
             + f", got {shown}"
             + (f"; {hint}" if hint else "")
         )
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name} must be {kind} from {minimum} to {maximum}, got {number}")
     return number
 
 
@@ -223,8 +239,13 @@ def _values(count: int | None) -> str:
     return "a single value" if count is None else f"{count} value{'' if count == 1 else 's'}"
 
 
-def check_finite_rows(values: np.ndarray, name: str) -> np.ndarray:
+def check_finite_rows(values: np.ndarray, name: str, inputs: str = "both x and y") -> np.ndarray:
     """Raise if a ``[n, d]`` array holds NaN or inf, naming the rows (0-based) that do.
+
+    Args:
+        values: The array.
+        name: Its name in the message (``"x"``, ``"z"``).
+        inputs: The inputs whose rows the fix drops together (``"x, y and z"``).
 
     Raises:
         ValueError: "x has NaN or inf in 2 rows (rows 3, 17); drop or impute those rows".
@@ -235,7 +256,7 @@ def check_finite_rows(values: np.ndarray, name: str) -> np.ndarray:
         plural = "row" if len(rows) == 1 else "rows"
         raise ValueError(
             f"{name} has NaN or inf values in {len(rows)} {plural} (0-based: {_row_list(rows)}); "
-            "drop or impute those rows in both x and y"
+            f"drop or impute those rows in {inputs}"
         )
     return values
 

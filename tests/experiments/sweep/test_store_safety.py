@@ -282,3 +282,47 @@ def test_read_only_storage_is_a_one_line_error_and_a_report_still_reads(
     assert results["report"].returncode == 0, results["report"].stderr + results["report"].stdout
     assert (tmp_path / "out" / "report.md").exists()
     assert {k: v for k, v in _files(tmp_path).items() if not k.startswith("out")} == before
+
+
+def test_outputs_replace_a_symbolic_link_and_never_write_through_it(tmp_path: Path) -> None:
+    # A report folder whose report.md and report.csv are links to files elsewhere: the report
+    # replaces the links with its own files and leaves what they pointed to as it was.
+    db = tmp_path / "r.sqlite"
+    run_sweep(make_cells(seeds=[0, 1]), db, SYNTHETIC, **QUIET)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "report"
+    out.mkdir()
+    for name in ("report.md", "report.csv"):
+        (elsewhere / name).write_text("precious\n")
+        (out / name).symlink_to(elsewhere / name)
+    files = write_report(db, out, figure=False)
+    assert [(elsewhere / name).read_text() for name in ("report.md", "report.csv")] == ["precious\n"] * 2
+    assert not files.markdown.is_symlink() and files.markdown.read_text().startswith("# Sweep results")
+    assert not files.csv.is_symlink() and sorted(p.name for p in out.iterdir()) == ["report.csv", "report.md"]
+
+
+def test_a_failed_output_leaves_the_old_file_and_no_temporary_one(tmp_path: Path) -> None:
+    from mibounds.experiments.outputs import replacing
+
+    path = tmp_path / "table.csv"
+    path.write_text("old\n")
+    with pytest.raises(RuntimeError, match="disk full"), replacing(path) as handle:
+        handle.write("half of the new")
+        raise RuntimeError("disk full")
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+
+
+def test_a_sweep_creates_no_results_file_through_a_symbolic_link(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = tmp_path / "r.sqlite"
+    link.symlink_to(elsewhere / "new.sqlite")  # dangling: the sweep would create its target
+    with pytest.raises(ValueError, match=r"cannot create the results file .*r.sqlite': it is a symbolic link \(to"):
+        run_sweep(make_cells(seeds=[0]), link, SYNTHETIC, **QUIET)
+    assert list(elsewhere.iterdir()) == [] and link.is_symlink()
+    # a link to an existing results file is that file: the sweep records into it
+    run_sweep(make_cells(seeds=[0]), elsewhere / "real.sqlite", SYNTHETIC, **QUIET)
+    (tmp_path / "linked.sqlite").symlink_to(elsewhere / "real.sqlite")
+    summary = run_sweep(make_cells(seeds=[0, 1]), tmp_path / "linked.sqlite", SYNTHETIC, **QUIET)
+    assert (summary.done_before, summary.done) == (1, 1)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from mibounds.experiments.figures import Table, make_figure, short, write_figure
+from mibounds.experiments.outputs import replacing, write_text
 from mibounds.experiments.staircase.config import CONDITIONAL, StaircaseConfig
 from mibounds.experiments.staircase.figure import StaircasePanel, draw_staircase, figure_size
 from mibounds.experiments.sweep.statistics import summarize_errors
@@ -323,23 +324,25 @@ class StaircaseResult:
             }
         )
         written["npz"] = out / "staircase_estimates.npz"
-        np.savez_compressed(
-            written["npz"], true_mi=self.true_mi, values=self.values, keys=keys, meta=np.array(meta, dtype=np.str_)
-        )
+        with replacing(written["npz"], binary=True) as handle:
+            np.savez_compressed(
+                handle, true_mi=self.true_mi, values=self.values, keys=keys, meta=np.array(meta, dtype=np.str_)
+            )
         written["estimates_csv"] = out / "staircase_estimates.csv"
         columns = np.column_stack([np.arange(len(self.true_mi)), self.true_mi, self.values.T])
-        np.savetxt(
-            written["estimates_csv"],
-            columns,
-            fmt="%.7g",
-            delimiter=",",
-            comments="",
-            header=",".join(["step", "true_mi", *("/".join(k) for k in self.keys)]),
-        )
+        with replacing(written["estimates_csv"]) as handle:
+            np.savetxt(
+                handle,
+                columns,
+                fmt="%.7g",
+                delimiter=",",
+                comments="",
+                header=",".join(["step", "true_mi", *("/".join(k) for k in self.keys)]),
+            )
         written["stages_csv"] = self.stage_table().to_csv(out / "staircase_stages.csv")
         written["timing_csv"] = self.timing_table().to_csv(out / "staircase_timing.csv")
         written["markdown"] = out / "staircase.md"
-        written["markdown"].write_text(self.markdown())
+        write_text(written["markdown"], self.markdown())
         if figures:
             for task in self.config.tasks:
                 written[f"png_{task}"] = write_figure(out / f"staircase_{task}.png", *self._draw(task))

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from mibounds import bounds, critics, tasks
 from mibounds._progress import progress_bar
 from mibounds.estimation.training import nonfinite_rows
+from mibounds.experiments.outputs import replacing
 from mibounds.experiments.staircase.config import STACKED_CRITICS, BoundSpec, StaircaseConfig
 from mibounds.validation import unknown_name_error
 
@@ -344,20 +345,19 @@ def _save_checkpoint(
 ) -> None:
     """Write the training state after ``step`` steps (atomically: a crash leaves the last one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
-    torch.save(
-        {
-            "identity": identity,
-            "step": step,
-            "seconds": seconds,
-            "cpu_seconds": cpu_seconds,
-            "record": record[:step].cpu(),
-            "state": _state(stateful),
-            "frozen": frozen.clone(),
-        },
-        partial,
-    )
-    partial.replace(path)
+    with replacing(path, binary=True) as handle:
+        torch.save(
+            {
+                "identity": identity,
+                "step": step,
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+                "record": record[:step].cpu(),
+                "state": _state(stateful),
+                "frozen": frozen.clone(),
+            },
+            handle,
+        )
 
 
 def _restore(

@@ -184,21 +184,29 @@ def limit_threads(threads: int | None) -> None:
         sys.modules["torch"].set_num_threads(threads)
 
 
-def _init_worker(threads: int | None) -> None:
+def _init_worker(threads: int | None, parent: int | None = None) -> None:
     # Ctrl-C in a terminal reaches the whole process group: only the parent decides what to do.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_when_orphaned(parent)
     limit_threads(threads)
-    exit_when_orphaned()
 
 
-def exit_when_orphaned() -> None:
+def exit_when_orphaned(parent: int | None = None) -> None:
     """Make this worker process exit as soon as its parent dies (a worker pool's initializer).
 
     A parent killed with SIGKILL (or SIGTERM, which a process pool does not catch) cannot stop its
     workers, which would otherwise run on through their queue; a worker that finds itself
     adopted by another process exits at once.
+
+    Args:
+        parent: The pool's process id, passed in by the pool (``os.getpid()`` there). A worker
+            starts up (imports, unpickling) before its initializer runs; a parent that died
+            meanwhile has already handed the worker to another process, so the worker's own
+            ``os.getppid()`` would name that one and never change. None: the current parent.
     """
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
+    if os.getppid() != parent:  # orphaned while starting up
+        os._exit(1)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -254,7 +262,7 @@ class ProcessExecutor:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context(self.context),
             initializer=_init_worker,
-            initargs=(self.threads_per_worker,),
+            initargs=(self.threads_per_worker, os.getpid()),
         )
 
     def run(self, function: str, cells: Sequence[Cell]) -> Iterator[tuple[Cell, dict[str, Any]]]:

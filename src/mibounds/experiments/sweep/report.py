@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from mibounds.experiments.figures import Table, require_matplotlib, write_figure
+from mibounds.experiments.outputs import write_text
 from mibounds.experiments.sweep.grid import canonical_json
 from mibounds.experiments.sweep.statistics import summarize_errors
 from mibounds.experiments.sweep.store import ResultStore
@@ -171,7 +172,7 @@ def write_report(db: str | Path, out: str | Path = "report", *, figure: bool = T
     try:
         out.mkdir(parents=True, exist_ok=True)
         _table(keys, groups).to_csv(files.csv, cell=_csv_value)
-        files.markdown.write_text(_markdown(db, rows, keys, groups), encoding="utf-8")
+        write_text(files.markdown, _markdown(db, rows, keys, groups))
     except OSError as error:  # a read-only folder or disk: one line, not a traceback
         raise ValueError(
             f"cannot write the report into {str(out)!r} ({error.strerror or error}); pass an output folder "

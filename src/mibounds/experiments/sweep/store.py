@@ -242,6 +242,13 @@ class ResultStore:
     def _open_for_writing(self, kind: str) -> sqlite3.Connection:
         where = repr(str(self.path))
         folder = self.path.parent
+        if kind == "new" and self.path.is_symlink():
+            # SQLite would create (or take over) the link's target, wherever it points.
+            raise ValueError(
+                f"cannot create the results file {where}: it is a symbolic link (to {str(os.readlink(self.path))!r}), "
+                "and a sweep creates its results file only where it is named; pass the path of a new file, or of an "
+                "existing results file"
+            )
         if kind == "new" and not self.path.exists():
             try:
                 folder.mkdir(parents=True, exist_ok=True)
