@@ -94,7 +94,7 @@ def test_infonce_and_tnce_never_exceed_log_k_and_interpolated_stays_under_its_ce
             assert np.all(result.series(task, critic, label) <= log_k + 1e-5)
         for critic in ("separable", "concat"):
             for alpha in (0.01, 0.5, 0.99):
-                ceiling = 1 + math.log((K - 1) / alpha)  # the tight form; the published 1 + log(K/alpha) is above
+                ceiling = 1 + math.log((K - 1) / alpha)  # the supremum (Poole et al.'s log(K/alpha) is exceeded)
                 assert np.all(result.series(task, critic, f"interpolated:{alpha:g}") <= ceiling + 1e-5)
 
 
@@ -134,8 +134,8 @@ def test_figures_are_real_pngs_with_the_ceilings_drawn(result: st.StaircaseResul
     expected = {
         "infonce": math.log(K),
         "tnce": math.log(K),
-        "interpolated:0.5": 1 + math.log(K / 0.5),
-        "interpolated:0.01": 1 + math.log(K / 0.01),
+        "interpolated:0.5": 1 + math.log((K - 1) / 0.5),
+        "interpolated:0.01": 1 + math.log((K - 1) / 0.01),
     }
     for title, value in expected.items():
         dashed = [line.get_ydata() for line in axes[title].get_lines() if line.get_linestyle() == "--"]

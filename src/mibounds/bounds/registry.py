@@ -52,7 +52,14 @@ def _log_k(batch_size: int, **params: Any) -> float:
 
 
 def _interpolated_ceiling(batch_size: int, alpha: float = 0.5, **params: Any) -> float | None:
-    return None if alpha == 0 else 1.0 + math.log((batch_size - 1) / alpha)
+    # The supremum of I_alpha (lower.interpolated): 1 + log((K-1)/alpha) for 0 < alpha < 1, and
+    # log(K-1) at alpha = 1, where the partition term is exactly 1. (Poole et al.'s log(K/alpha) is
+    # exceeded by real batches.)
+    if alpha == 0:
+        return None
+    if alpha == 1:
+        return math.log(batch_size - 1)
+    return 1.0 + math.log((batch_size - 1) / alpha)
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,7 @@ _ENTRIES = (
         ("scores",),
         "Nguyen, Wainwright, Jordan 2010, Estimating divergence functionals (f-MINE)",
         2010,
-        "f-divergence (KL) bound; unbiased but variance grows like e^I",
+        "f-divergence (KL) bound; unbiased mean, but a typical batch is above I at high MI; variance grows like e^I",
         optimal_offset=1.0,
     ),
     BoundInfo(

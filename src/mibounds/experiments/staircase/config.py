@@ -110,17 +110,20 @@ class BoundSpec:
         return self.info.score_based
 
     def ceilings(self, batch_size: int) -> dict[str, float]:
-        """The published ceilings at batch size K = ``batch_size`` (drawn dashed): label -> nats.
+        """The ceilings at batch size K = ``batch_size`` (drawn dashed): label -> nats.
 
-        ``log K`` for InfoNCE and TNCE; ``1 + log(K / alpha)`` for the interpolated bound
-        (Poole et al. 2019, §2.4; the registry's tighter ``1 + log((K-1)/alpha)`` lies under it).
+        ``log K`` for InfoNCE and TNCE; for the interpolated bound the registry's
+        ``1 + log((K-1)/alpha)`` (``log(K-1)`` at alpha = 1). Poole et al. 2019 (§2.4) state
+        ``log(K/alpha)``, which batches of the optimal critic exceed (see
+        :func:`mibounds.bounds.interpolated`), so it is not drawn.
         """
         if self.name in ("infonce", "tnce"):
             return {"log K": math.log(batch_size)}
         if self.name == "interpolated":
             alpha = self.kwargs.get("alpha", self.info.params.get("alpha"))
-            if alpha:
-                return {"1 + log(K/α)": 1.0 + math.log(batch_size / alpha)}
+            ceiling = self.info.ceiling_for(batch_size, alpha=alpha) if alpha is not None else None
+            if ceiling is not None:
+                return {"1 + log((K-1)/α)" if alpha != 1 else "log(K-1)": ceiling}
         return {}
 
 
