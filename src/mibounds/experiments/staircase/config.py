@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from mibounds import bounds, tasks
+from mibounds.tasks import Task
 from mibounds.validation import check_int, unknown_name_error
 
 __all__ = ["CONDITIONAL", "DEFAULT_BOUNDS", "STACKED_CRITICS", "BoundSpec", "StaircaseConfig"]
@@ -148,7 +149,10 @@ class StaircaseConfig:
     """Everything that defines a staircase run (defaults: Poole et al. 2019, §4).
 
     Attributes:
-        tasks: Task family names (built with ``tasks.make(name, dim=dim, mi=level)``).
+        tasks: Task family names that take an MI level (``gaussian``, ``cubic``: built with ``dim``)
+            or task ids with one MI level (``"asinh(gaussian-d20-mi2)"``, ``"cubic-d20-mi2-w3"``:
+            their ``-mi`` is replaced by each level, their dimensions are their own); see
+            :func:`mibounds.tasks.at_mi`. All the tasks of a run must share dim_x and dim_y.
         critics: Learned critic architectures: ``"separable"`` and/or ``"concat"``.
         bounds: Bound labels (see :meth:`BoundSpec.parse`); score-based ones are trained, the
             structured ones use the task's ``log_conditional`` (and ``log_marginal_y``).
@@ -197,8 +201,13 @@ class StaircaseConfig:
             if not getattr(self, name):
                 raise ValueError(f"{name} is empty; give at least one")
         object.__setattr__(self, "levels", tuple(float(v) for v in self.levels))
-        for name in self.tasks:
-            tasks.get(name)
+        object.__setattr__(self, "dim", check_int(self.dim, "dim", minimum=1))
+        shapes = {name: self.task_at(name, self.levels[0]) for name in self.tasks}
+        if len({(t.dim_x, t.dim_y) for t in shapes.values()}) > 1:
+            dims = ", ".join(f"{name}: {t.dim_x} x {t.dim_y}" for name, t in shapes.items())
+            raise ValueError(
+                f"the tasks of a staircase share one stacked critic, so they need the same dimensions; got {dims}"
+            )
         for name in self.critics:
             if name not in STACKED_CRITICS:
                 raise unknown_name_error("staircase critic", name, STACKED_CRITICS)
@@ -212,6 +221,10 @@ class StaircaseConfig:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+
+    def task_at(self, name: str, mi: float) -> Task:
+        """Task ``name`` of :attr:`tasks` at the MI level ``mi`` (:func:`mibounds.tasks.at_mi` with :attr:`dim`)."""
+        return tasks.at_mi(name, mi, dim=self.dim)
 
     @property
     def steps(self) -> int:

@@ -290,7 +290,7 @@ class StaircaseResult:
         cfg = self.config
         panels = self.panels(task)
         title = (
-            f"{task} (d = {cfg.dim}, K = {cfg.batch_size}): raw estimates (light), "
+            f"{task} (d = {cfg.task_at(task, cfg.levels[0]).dim_x}, K = {cfg.batch_size}): raw estimates (light), "
             f"EMA span {cfg.ema_span:g} (dark), true MI (black), ceilings (dashed)"
         )
         draw = functools.partial(draw_staircase, panels=panels, true_mi=self.true_mi, span=cfg.ema_span, title=title)
