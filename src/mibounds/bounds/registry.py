@@ -9,6 +9,8 @@ Example:
     ('lower', ('scores',), 4.1589)
     >>> registry.parse("interpolated:0.9")[1]
     {'alpha': 0.9}
+    >>> info.traits.batch_size_independent, registry.get("dv").population_only  # Poole et al., Table 1
+    (False, True)
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Literal
 from mibounds.bounds import lower, structured
 from mibounds.validation import unknown_name_error
 
-__all__ = ["BoundInfo", "get", "names", "parse"]
+__all__ = ["BoundInfo", "Traits", "get", "names", "parse"]
 
 #: What a bound needs besides hyper-parameters.
 #: "scores": a [K, K] critic score matrix; "log_baseline": log a(y), scalar or [K];
@@ -62,6 +64,51 @@ def _interpolated_ceiling(batch_size: int, alpha: float = 0.5, **params: Any) ->
     return 1.0 + math.log((batch_size - 1) / alpha)
 
 
+_TABLE_1 = "Poole et al. 2019, Table 1"
+_NOT_IN_TABLE_1 = "mibounds (not in Table 1; by the same criteria)"
+
+
+@dataclass(frozen=True)
+class Traits:
+    """How a lower bound behaves as an estimator: the columns of Poole et al. 2019, Table 1.
+
+    True is the paper's check mark, False its cross, None its dash (the column does not apply).
+
+    Attributes:
+        tractable_value: The objective's value can be estimated without bias from samples ("L").
+        tractable_gradient: So can its gradient ("∇L").
+        batch_size_independent: What it bounds does not depend on the batch size ("⊥BS"; InfoNCE
+            and I_alpha are capped by log K).
+        low_variance: Its batch estimates have low variance ("Var."; NWJ-type partition terms
+            grow like e^I).
+        unnormalized_critic: It accepts an unnormalized critic ("Norm.": BA needs a normalized
+            decoder q(x|y)).
+        source: Where the row comes from: the paper's Table 1, or this package for the bounds the
+            table leaves out (TUBA, SMILE, UBA, TNCE), judged by the same criteria.
+    """
+
+    tractable_value: bool | None
+    tractable_gradient: bool | None
+    batch_size_independent: bool | None
+    low_variance: bool | None
+    unnormalized_critic: bool | None
+    source: str = _TABLE_1
+
+    @property
+    def in_table_1(self) -> bool:
+        """True when the row is the paper's (False: this package's reading of a bound it leaves out)."""
+        return self.source == _TABLE_1
+
+    #: The column names, in the paper's order, and their headers in ``mibounds bounds``.
+    COLUMNS = (
+        ("tractable_value", "value"),
+        ("tractable_gradient", "grad"),
+        ("batch_size_independent", "K-indep"),
+        ("low_variance", "low-var"),
+        ("unnormalized_critic", "unnorm"),
+    )
+
+
 @dataclass(frozen=True)
 class BoundInfo:
     """Metadata of one bound.
@@ -87,6 +134,11 @@ class BoundInfo:
             ``log p(x, y) / p(x) p(y) + optimal_offset`` (0 for JS-trained critics, 1 for NWJ);
             None when the objective leaves a constant or a function of y free (DV, InfoNCE), so
             the critic's scores cannot be read as the log density ratio.
+        traits: The columns of Poole et al.'s Table 1 (:class:`Traits`); None for upper bounds.
+        population_only: True for a lower bound whose batch value is not one: its population
+            value is at most I, but the batch estimate of its log-partition is biased low, so
+            with the optimal critic the batch value is above I on average at a finite K (DV,
+            MINE, SMILE: DV gives 11.31 at I = 10 nats and K = 64; ``tests/bounds/test_finite_batch.py``).
     """
 
     name: str
@@ -102,6 +154,8 @@ class BoundInfo:
     reports: str = "the bound itself"
     objective: Callable[..., Any] | None = None
     optimal_offset: float | None = None
+    traits: Traits | None = None
+    population_only: bool = False
 
     @property
     def score_based(self) -> bool:
@@ -124,6 +178,7 @@ _ENTRIES = (
         _POOLE,
         2019,
         "tractable unnormalized Barber-Agakov: NWJ with a baseline log a(y)",
+        traits=Traits(True, True, True, False, True, _NOT_IN_TABLE_1),
     ),
     BoundInfo(
         "nwj",
@@ -134,6 +189,7 @@ _ENTRIES = (
         2010,
         "f-divergence (KL) bound; unbiased mean, but a typical batch is above I at high MI; variance grows like e^I",
         optimal_offset=1.0,
+        traits=Traits(True, True, True, False, True),
     ),
     BoundInfo(
         "dv",
@@ -143,6 +199,8 @@ _ENTRIES = (
         "Donsker, Varadhan 1983; Belghazi et al. 2018, MINE (arXiv:1801.04062)",
         1983,
         "Donsker-Varadhan: joint mean minus log of the mean exp over negatives",
+        traits=Traits(False, False, None, None, None),
+        population_only=True,
     ),
     BoundInfo(
         "mine",
@@ -155,6 +213,8 @@ _ENTRIES = (
         params={"rate": 0.01},
         trains="DV with a moving-average partition gradient",
         reports="DV",
+        traits=Traits(False, True, True, False, True),
+        population_only=True,
     ),
     BoundInfo(
         "infonce",
@@ -166,6 +226,7 @@ _ENTRIES = (
         "K-way classification of the positive x for each y; never above log K",
         params={"symmetric": False},
         ceiling=_log_k,
+        traits=Traits(True, True, False, True, True),
     ),
     BoundInfo(
         "js",
@@ -179,6 +240,7 @@ _ENTRIES = (
         reports="NWJ on scores + 1",
         objective=lower.js_fgan,
         optimal_offset=0.0,
+        traits=Traits(True, True, True, False, True),
     ),
     BoundInfo(
         "smile",
@@ -193,6 +255,8 @@ _ENTRIES = (
         reports="clipped DV",
         objective=lower.js_fgan,
         optimal_offset=0.0,
+        traits=Traits(False, True, True, True, True, _NOT_IN_TABLE_1),
+        population_only=True,
     ),
     BoundInfo(
         "interpolated",
@@ -204,6 +268,7 @@ _ENTRIES = (
         "I_alpha: TUBA with a baseline mixing the leave-one-out batch average (alpha) and a(y)",
         params={"alpha": 0.5},
         ceiling=_interpolated_ceiling,
+        traits=Traits(True, True, False, True, True),
     ),
     BoundInfo(
         "ba",
@@ -213,6 +278,7 @@ _ENTRIES = (
         "Barber, Agakov 2003, The IM algorithm",
         2003,
         "E log q(x|y) + h(X): needs a tractable decoder and the entropy of X",
+        traits=Traits(False, True, True, True, False),
     ),
     BoundInfo(
         "uba",
@@ -222,6 +288,7 @@ _ENTRIES = (
         _POOLE,
         2019,
         "unnormalized Barber-Agakov: E f(x, y) - E log Z(y), with the log-partition given",
+        traits=Traits(False, False, True, True, True, _NOT_IN_TABLE_1),
     ),
     BoundInfo(
         "tnce",
@@ -232,6 +299,7 @@ _ENTRIES = (
         2019,
         "InfoNCE with the critic log p(y|x) of a tractable encoder",
         ceiling=_log_k,
+        traits=Traits(True, True, False, True, False, _NOT_IN_TABLE_1),
     ),
     BoundInfo(
         "rate",
