@@ -109,6 +109,14 @@ def _stdim(out: str, tmp: Path) -> None:
     assert (tmp / "stdim.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _ica(out: str, _: Path) -> None:
+    # "Prints one table per kind of source ... and InfoMax's objective H(Y) - h(X~) before and after".
+    for method in ("infomax", "extended infomax", "fastica", "whitening only"):
+        rows = re.findall(rf"^\| {method} \| ({_NUMBER}) \|", out, re.MULTILINE)
+        assert len(rows) == 3 and all(0.0 <= float(v) <= 1.0 for v in rows), (method, out)
+    assert len(_floats(rf"H\(Y\) - h\(X~\), mean over seeds: ({_NUMBER}) -> {_NUMBER} nats", out)) == 3, out
+
+
 def _vib(out: str, _: Path) -> None:
     # "BA <= I(X; Z) <= rate brackets how much the code keeps about x".
     rows = re.findall(rf"({_NUMBER}) ± {_NUMBER} +<= +I\(X; Z\) +<= +({_NUMBER}) ± {_NUMBER} nats", out)
@@ -174,6 +182,7 @@ RUNS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     "representation_dgi": (["--steps", "3", "--seeds", "1", "--out", "{tmp}/dgi.png"], _dgi),
     "representation_dim": (["--steps", "3"], _dim),
     "representation_distributed": (["--steps", "3"], _distributed),
+    "representation_ica": (["--seeds", "1", "--samples", "400", "--epochs", "2"], _ica),
     "representation_dsprites": (["--steps", "3", "--threads", "1", "--out", "{tmp}/dsprites.png"], _dsprites),
     "representation_infogan": (["--steps", "3", "--out", "{tmp}/infogan.png"], _infogan),
     "representation_lightning": (
@@ -208,6 +217,7 @@ def test_example_runs_and_keeps_its_promise(name: str, tmp_path: Path) -> None:
         "representation_stdim",
         "representation_dgi",
         "representation_invertible",
+        "representation_ica",
     ):
         pytest.importorskip("sklearn", reason="the digits and probes need scikit-learn (the 'examples' extra)")
     if name == "representation_infogan":

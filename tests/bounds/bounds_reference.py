@@ -41,6 +41,13 @@ def infonce(s: Tensor) -> float:
     return total / k
 
 
+def k_pair_loss(s: Tensor) -> float:
+    """Sohn's (2016) multi-class K-pair loss with the rows as anchors:
+    (1/K) sum_a log(1 + sum_{b != a} exp(s[a, b] - s[a, a]))."""
+    k = s.shape[0]
+    return sum(math.log1p(sum(math.exp(float(s[a, b] - s[a, a])) for b in range(k) if b != a)) for a in range(k)) / k
+
+
 def js_fgan(s: Tensor) -> float:
     k = s.shape[0]
     sp = lambda t: math.log1p(math.exp(-abs(t))) + max(t, 0.0)  # noqa: E731

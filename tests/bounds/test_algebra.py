@@ -127,7 +127,49 @@ def test_interpolated_under_its_ceiling(s: torch.Tensor, alpha: float) -> None:
     ceiling = bounds.get("interpolated").ceiling_for(s.shape[0], alpha=alpha)
     value = float(bounds.interpolated(s, torch.zeros(s.shape[0], dtype=s.dtype), alpha))
     assert value <= ceiling + 1e-9
-    assert ceiling <= 1 + math.log(s.shape[0] / alpha)  # implies the published ceiling
+
+
+@pytest.mark.parametrize("k", [3, 16, 64])
+@pytest.mark.parametrize("alpha", [0.01, 0.5, 0.99, 1.0])
+def test_interpolated_approaches_its_ceiling_above_the_published_one(k: int, alpha: float) -> None:
+    # Positives far above the negatives, a(y) = 1 between them: each joint term tends to
+    # log((K-1)/alpha) (the mixture is ~ alpha e^M / (K-1)) and the partition term to 0 (to 1 at
+    # alpha = 1), so the value tends to the registry's ceiling, 1 - log(K/(K-1)) above Poole et
+    # al.'s log(K/alpha) (equal to log(K-1) < log K at alpha = 1).
+    m = 40.0
+    s = torch.full((k, k), -m, dtype=torch.float64)
+    s.fill_diagonal_(m)
+    ceiling = bounds.get("interpolated").ceiling_for(k, alpha=alpha)
+    value = float(bounds.interpolated(s, 0.0, alpha))
+    assert abs(value - ceiling) <= 1e-9  # the supremum, approached to within e^-40 * K / alpha
+    if alpha < 1:
+        assert ceiling == pytest.approx(1 + math.log((k - 1) / alpha), rel=1e-15)
+        assert value - math.log(k / alpha) >= 1 - math.log(k / (k - 1)) - 1e-9
+    else:
+        assert ceiling == pytest.approx(math.log(k - 1), rel=1e-15)
+
+
+@given(score_matrices(bound=30.0), st.booleans())
+def test_infonce_is_log_k_minus_the_k_pair_loss(s: torch.Tensor, symmetric: bool) -> None:
+    # Sohn (2016)'s multi-class K-pair loss, rows as anchors; InfoNCE's anchors are the y's (columns).
+    log_k = math.log(s.shape[0])
+    if symmetric:
+        expected = log_k - 0.5 * (ref.k_pair_loss(s) + ref.k_pair_loss(s.T))
+    else:
+        expected = log_k - ref.k_pair_loss(s.T)
+    assert math.isclose(float(bounds.infonce(s, symmetric=symmetric)), expected, rel_tol=1e-12, abs_tol=1e-12)
+
+
+def test_sohn_orientation_is_infonce_of_the_transpose() -> None:
+    # With his separable inner-product critic phi(x)^T phi(y), x's as anchors.
+    generator = torch.Generator().manual_seed(7)
+    phi_x, phi_y = torch.randn(2, 6, 4, generator=generator, dtype=torch.float64)
+    sohn = sum(
+        math.log1p(sum(math.exp(float(phi_x[i] @ phi_y[j] - phi_x[i] @ phi_y[i])) for j in range(6) if j != i))
+        for i in range(6)
+    )
+    scores = phi_x @ phi_y.T
+    assert math.isclose(float(bounds.infonce(scores.T)), math.log(6) - sohn / 6, rel_tol=1e-12)
 
 
 @settings(max_examples=60, deadline=None)

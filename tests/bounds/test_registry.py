@@ -51,6 +51,36 @@ def test_ceilings() -> None:
     assert bounds.get("nwj").ceiling_for(64) is None
 
 
+# Poole et al. 2019, Table 1, as the seed text prints it: L, grad L, batch-size independence,
+# variance, normalization (True: check mark, False: cross, None: dash).
+TABLE_1 = {
+    "ba": (False, True, True, True, False),
+    "dv": (False, False, None, None, None),
+    "nwj": (True, True, True, False, True),
+    "mine": (False, True, True, False, True),
+    "infonce": (True, True, False, True, True),
+    "js": (True, True, True, False, True),
+    "interpolated": (True, True, False, True, True),
+}
+
+
+@pytest.mark.parametrize("name", bounds.names())
+def test_table_1_columns(name: str) -> None:
+    info = bounds.get(name)
+    if info.kind == "upper":
+        assert info.traits is None and not info.population_only
+        return
+    traits = info.traits
+    assert traits is not None
+    row = tuple(getattr(traits, field) for field, _ in bounds.Traits.COLUMNS)
+    if name in TABLE_1:
+        assert traits.in_table_1 and row == TABLE_1[name]
+    else:
+        assert not traits.in_table_1 and "not in Table 1" in traits.source
+    # Lower bounds in population only: their batch estimate of log E_q e^f is biased low.
+    assert info.population_only == (name in ("dv", "mine", "smile"))
+
+
 def test_lookup_is_forgiving_and_errors_are_helpful() -> None:
     assert bounds.get("InfoNCE").name == "infonce"
     assert bounds.get("leave-one-out-upper").name == "leave_one_out_upper"

@@ -43,13 +43,25 @@ def test_bounds_table(capsys):
     assert main(["bounds"]) == 0
     out = capsys.readouterr().out
     header = out.splitlines()[0].split()
-    assert header == ["name", "kind", "needs", "ceiling", "estimate", "reference"]
+    assert header == ["name", "kind", "needs", "ceiling", "value", "grad", "K-indep", "low-var", "unnorm", "from"] + [
+        "estimate",
+        "reference",
+    ]
     infonce = next(line for line in out.splitlines() if line.startswith("infonce "))
     assert "lower" in infonce and "log K" in infonce and "van den Oord" in infonce
+    # Poole et al.'s Table 1 row for InfoNCE: tractable value and gradient, batch-size dependent,
+    # low variance, unnormalized critic.
+    assert infonce.split()[5:11] == ["yes", "yes", "no", "yes", "yes", "Table"]  # after "log K"
+    dv = next(line for line in out.splitlines() if line.startswith("dv "))
+    assert dv.split()[1] == "lower*" and dv.split()[4:9] == ["no", "no", "-", "-", "-"]
+    assert "* lower bound in population only" in out
     assert main(["bounds", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["club"]["kind"] == "upper" and rows["club"]["estimate"] is False
     assert rows["nwj"]["ceiling"] == "none" and rows["infonce"]["needs"] == ["scores"]
+    assert rows["smile"]["population_only"] and not rows["nwj"]["population_only"]
+    assert rows["nwj"]["traits"]["low_variance"] is False and rows["club"]["traits"] is None
+    assert rows["tuba"]["traits_in_table_1"] is False and rows["js"]["traits_in_table_1"] is True
 
 
 def test_tasks_table(capsys):

@@ -94,7 +94,7 @@ def test_infonce_and_tnce_never_exceed_log_k_and_interpolated_stays_under_its_ce
             assert np.all(result.series(task, critic, label) <= log_k + 1e-5)
         for critic in ("separable", "concat"):
             for alpha in (0.01, 0.5, 0.99):
-                ceiling = 1 + math.log((K - 1) / alpha)  # the tight form; the published 1 + log(K/alpha) is above
+                ceiling = 1 + math.log((K - 1) / alpha)  # the supremum (Poole et al.'s log(K/alpha) is exceeded)
                 assert np.all(result.series(task, critic, f"interpolated:{alpha:g}") <= ceiling + 1e-5)
 
 
@@ -134,8 +134,8 @@ def test_figures_are_real_pngs_with_the_ceilings_drawn(result: st.StaircaseResul
     expected = {
         "infonce": math.log(K),
         "tnce": math.log(K),
-        "interpolated:0.5": 1 + math.log(K / 0.5),
-        "interpolated:0.01": 1 + math.log(K / 0.01),
+        "interpolated:0.5": 1 + math.log((K - 1) / 0.5),
+        "interpolated:0.01": 1 + math.log((K - 1) / 0.01),
     }
     for title, value in expected.items():
         dashed = [line.get_ydata() for line in axes[title].get_lines() if line.get_linestyle() == "--"]
@@ -300,6 +300,40 @@ def test_cli_runs_a_reduced_staircase_and_prints_the_wall_clock(tmp_path, capsys
     again = parser.parse_args(["bench", "staircase", "--from", str(out), "--out", str(tmp_path / "re"), "--no-figures"])
     assert again.func(again) == 0
     assert (tmp_path / "re" / "staircase.md").read_text() == (out / "staircase.md").read_text()
+
+
+def test_any_task_id_with_an_mi_level_steps_through_the_staircase(tmp_path, capsys) -> None:
+    from mibounds.cli import bench
+
+    ids = ["asinh(gaussian-d3-mi1)", "cubic-d3-mi1-w2"]
+    parser = argparse.ArgumentParser()
+    bench.register(parser.add_subparsers())
+    argv = ["bench", "staircase", "--tasks", *ids, "--critics", "separable", "--bounds", "infonce", "rate"]
+    argv += ["--levels", "1", "3", "--steps-per-level", "3", "--batch-size", "8", "--hidden-dim", "4"]
+    argv += ["--embed-dim", "2", "--window", "3", "--workers", "1", "--threads", "1"]
+    args = parser.parse_args([*argv, "--out", str(tmp_path / "run"), "--no-figures", "--no-progress"])
+    assert args.func(args) == 0
+    result = st.StaircaseResult.load(tmp_path / "run")
+    assert result.config.tasks == tuple(ids)
+    # Each level replaces the id's MI: the rate with the true conditional follows it.
+    batches = _Batches(result.config, torch.device("cpu"), torch.float64)
+    assert [t.name for t in batches.tasks_at(3.0)] == ["asinh(gaussian-d3-mi3)", "cubic-d3-mi3-w2"]
+    for task in ids:
+        rows = result.stage_table().where(task=task, bound="rate").records()
+        assert [r["true_mi"] for r in rows] == [1.0, 3.0]
+        assert all(abs(r["bias"]) < 3.0 for r in rows)
+    capsys.readouterr()
+
+
+def test_staircase_tasks_are_checked_before_training() -> None:
+    with pytest.raises(ValueError, match=r"same dimensions; got gaussian: 4 x 4, gaussian-d3-mi1: 3 x 3"):
+        st.StaircaseConfig(**{**TINY, "tasks": ("gaussian", "gaussian-d3-mi1")})
+    with pytest.raises(ValueError, match=r"task id 'mvn-sparse-dx4-dy4-k2-c0.8' has no MI level"):
+        st.StaircaseConfig(**{**TINY, "tasks": ("mvn-sparse-dx4-dy4-k2-c0.8",)})
+    with pytest.raises(ValueError, match=r"task family 'student-t' takes no MI level"):
+        st.StaircaseConfig(**{**TINY, "tasks": ("student-t",)})
+    embedded = st.StaircaseConfig(**{**TINY, "tasks": ("embed-d4(gaussian-d2-mi1)",)})
+    assert embedded.task_at("embed-d4(gaussian-d2-mi1)", 5.0).name == "embed-d4(gaussian-d2-mi5)"
 
 
 @pytest.mark.processes

@@ -32,6 +32,7 @@ def zoo() -> list[tasks.Task]:
         tasks.Gaussian(20, 2.0),
         tasks.Gaussian(3, 1.0),
         tasks.Cubic(5, 1.0),
+        tasks.Cubic(3, 2.0, mixing_seed=None),
         tasks.MultivariateNormal.dense(3, 3, 0.5, 0.5),
         tasks.MultivariateNormal.dense(2, 2, 0.3),
         tasks.MultivariateNormal.sparse(4, 3, 2, 0.8),

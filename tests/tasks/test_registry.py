@@ -64,7 +64,8 @@ def test_zoo_ids_round_trip_to_the_same_distribution(task: tasks.Task) -> None:
 
 def test_make_with_parameters() -> None:
     assert tasks.make("gaussian", dim=5, mi=1.0).name == "gaussian-d5-mi1"
-    assert tasks.make("cubic", mi=4.0).name == "cubic-d20-mi4"
+    assert tasks.make("cubic", mi=4.0).name == "cubic-d20-mi4-w0"
+    assert tasks.make("cubic", mi=4.0, mixing_seed=None).name == "cubic-d20-mi4"
     assert tasks.make("mvn-sparse", dim_x=4, n_interacting=1).name == "mvn-sparse-dx4-dy3-k1-c0.8"
     assert tasks.make("student-t", dof=1.0).name == "student-t-dx2-dy2-dof1-c0"
     assert tasks.make("asinh", base="gaussian-d5-mi1", on="y").name == "asinh-y(gaussian-d5-mi1)"
@@ -129,3 +130,24 @@ def test_malformed_embedding_ids_are_unknown() -> None:
             tasks.make(bad)
     with pytest.raises(ValueError, match="dim_out must be an integer >= 6"):
         tasks.make("embed-d5(gaussian-d5-mi1)")
+
+
+def test_at_mi_steps_a_family_or_an_id_through_levels() -> None:
+    assert tasks.at_mi("gaussian", 4.0, dim=5).name == "gaussian-d5-mi4"
+    assert tasks.at_mi("cubic", 6.0, dim=3).name == "cubic-d3-mi6-w0"
+    for task_id, expected in (
+        ("cubic-d20-mi2-w3", "cubic-d20-mi8-w3"),
+        ("cubic-d4-mi2", "cubic-d4-mi8"),
+        ("asinh(gaussian-d5-mi0.5)", "asinh(gaussian-d5-mi8)"),
+        ("rotate(half-cube(gaussian-d4-mi1e-1))", "rotate(half-cube(gaussian-d4-mi8))"),
+        ("embed-d12(gaussian-d3-mi1)", "embed-d12(gaussian-d3-mi8)"),
+        ("spiral-v0.5-x(cubic-d3-mi1-w2)", "spiral-v0.5-x(cubic-d3-mi8-w2)"),
+    ):
+        task = tasks.at_mi(task_id, 8.0, dim=20)  # an id keeps its own dimensions
+        assert task.name == expected and task.mutual_information == 8.0, task_id
+    with pytest.raises(ValueError, match=r"task id 'student-t-dx2-dy2-dof3-c0.5' has no MI level; give an id with"):
+        tasks.at_mi("student-t-dx2-dy2-dof3-c0.5", 2.0)
+    with pytest.raises(ValueError, match=r"task family 'asinh' takes no MI level .* 'asinh\(gaussian-d20-mi2\)'"):
+        tasks.at_mi("asinh", 2.0, dim=20)
+    with pytest.raises(ValueError, match=r"unknown task 'gausian'"):
+        tasks.at_mi("gausian", 2.0)

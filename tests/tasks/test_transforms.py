@@ -89,8 +89,8 @@ def test_spiral_keeps_a_rotation_invariant_marginal() -> None:
     torch.testing.assert_close(task.log_marginal_y(y), base.log_marginal_y(y), rtol=1e-12, atol=1e-12)
 
 
-def test_cubic_is_the_gaussian_with_cubed_y() -> None:
-    cubic = tasks.Cubic(dim=4, mi=1.5)
+def test_cubic_without_mixing_is_the_gaussian_with_cubed_y() -> None:
+    cubic = tasks.Cubic(dim=4, mi=1.5, mixing_seed=None)
     gaussian = tasks.Gaussian(dim=4, mi=1.5)
     reference = tasks.Transformed(gaussian, None, tasks.Cube())
     assert cubic.name == "cubic-d4-mi1.5" and reference.name == "cube-y(gaussian-d4-mi1.5)"
@@ -102,6 +102,56 @@ def test_cubic_is_the_gaussian_with_cubed_y() -> None:
     assert cubic.mutual_information == 1.5 and cubic.entropy_x == gaussian.entropy_x
     other = cubic.with_mi(3.0)
     assert isinstance(other, tasks.Cubic) and other.name == "cubic-d4-mi3" and cubic.mi == 1.5
+
+
+def _normal_log_density(z: torch.Tensor, mean: torch.Tensor, var: float) -> torch.Tensor:
+    """``[K, K]``: log N(z_j; mean_i, var I), summed over coordinates."""
+    quad = ((z[None, :, :] - mean[:, None, :]) ** 2).sum(-1)
+    return -0.5 * quad / var - 0.5 * z.shape[1] * math.log(2 * math.pi * var)
+
+
+def test_cubic_mixes_y_with_a_seeded_full_rank_matrix_before_the_cube() -> None:
+    # Poole et al.'s (x, (W y)^3). Everything below is written from the definition, not with tasks'
+    # maps: y' = (W y)^3, so y = W^-1 cbrt(y') and p(y' | x) = N(y; rho x, (1 - rho^2) I) |det W|^-1
+    # prod_k 1 / (3 (W y)_k^2).
+    cubic = tasks.Cubic(dim=4, mi=1.5)
+    gaussian = tasks.Gaussian(dim=4, mi=1.5)
+    w = torch.randn(4, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64) / 2.0
+    assert cubic.name == "cubic-d4-mi1.5-w0" and torch.equal(cubic.mixing, w)
+    assert int(torch.linalg.matrix_rank(w)) == 4
+    gx, gy = gaussian.sample(16, seed=2, dtype=torch.float64)
+    x, y = cubic.sample(16, seed=2, dtype=torch.float64)
+    torch.testing.assert_close(x, gx, rtol=0, atol=0)
+    torch.testing.assert_close(y, (gy @ w.T) ** 3, rtol=1e-15, atol=0)
+    base_y = (y.sign() * y.abs().pow(1 / 3)) @ torch.linalg.inv(w).T
+    torch.testing.assert_close(base_y, gy, rtol=1e-10, atol=1e-10)
+    var = 1 - gaussian.rho**2
+    log_conditional = _normal_log_density(base_y, gaussian.rho * x, var)
+    log_marginal = _normal_log_density(base_y, torch.zeros(1, 4, dtype=torch.float64), 1.0)[0]
+    jacobian = torch.linalg.slogdet(w)[1] + torch.log(3 * (base_y @ w.T) ** 2).sum(1)
+    torch.testing.assert_close(cubic.log_ratio(x, y), log_conditional - log_marginal, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(cubic.log_conditional(x, y), log_conditional - jacobian, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(cubic.log_marginal_y(y), log_marginal - jacobian, rtol=1e-10, atol=1e-10)
+    assert cubic.mutual_information == 1.5 and cubic.entropy_x == gaussian.entropy_x
+    # The MI is unchanged by the invertible map: a Monte-Carlo mean of log r within 5 standard errors.
+    x, y = cubic.sample(4096, seed=3, dtype=torch.float64)
+    log_r = torch.cat([cubic.log_ratio(x[i : i + 512], y[i : i + 512]).diagonal() for i in range(0, 4096, 512)])
+    assert abs(float(log_r.mean()) - 1.5) < 5 * float(log_r.std()) / 64
+    # Another seed, another W; the id names the seed and rebuilds the task; the level keeps W.
+    other = tasks.Cubic(dim=4, mi=1.5, mixing_seed=3)
+    assert other.name == "cubic-d4-mi1.5-w3" and not torch.equal(other.mixing, cubic.mixing)
+    assert torch.equal(tasks.make("cubic-d4-mi1.5-w3").mixing, other.mixing)
+    assert other.with_mi(3.0).name == "cubic-d4-mi3-w3"
+    with pytest.raises(ValueError, match=r"mixing_seed must be an int >= 0 \(the seed of W\) or None"):
+        tasks.Cubic(dim=4, mi=1.5, mixing_seed=-1)
+
+
+def test_linear_map_refuses_a_singular_matrix() -> None:
+    with pytest.raises(ValueError, match=r"matrix is singular or nearly so .* pass a full-rank matrix"):
+        tasks.Linear(torch.ones(3, 3))
+    linear = tasks.Linear(2 * torch.eye(3))
+    with pytest.raises(ValueError, match=r"acts on 3 coordinates, got 2"):
+        linear.forward(torch.zeros(1, 2))
 
 
 def test_transformed_names() -> None:

@@ -27,7 +27,7 @@ from mibounds.bounds.chunked import (
 )
 from mibounds.bounds.lower import dv, infonce, interpolated, js, js_fgan, mine, nwj, smile, tuba
 from mibounds.bounds.modules import DV, JS, MINE, NWJ, SMILE, TUBA, Bound, InfoNCE, Interpolated, make
-from mibounds.bounds.registry import BoundInfo, get, names, parse
+from mibounds.bounds.registry import BoundInfo, Traits, get, names, parse
 from mibounds.bounds.structured import ba, club, leave_one_out_upper, rate, tnce, uba
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "TUBA",
     "Bound",
     "BoundInfo",
+    "Traits",
     "InfoNCE",
     "Interpolated",
     "all_pairs_embeddings",

@@ -9,6 +9,8 @@ Example:
     ('lower', ('scores',), 4.1589)
     >>> registry.parse("interpolated:0.9")[1]
     {'alpha': 0.9}
+    >>> info.traits.batch_size_independent, registry.get("dv").population_only  # Poole et al., Table 1
+    (False, True)
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Literal
 from mibounds.bounds import lower, structured
 from mibounds.validation import unknown_name_error
 
-__all__ = ["BoundInfo", "get", "names", "parse"]
+__all__ = ["BoundInfo", "Traits", "get", "names", "parse"]
 
 #: What a bound needs besides hyper-parameters.
 #: "scores": a [K, K] critic score matrix; "log_baseline": log a(y), scalar or [K];
@@ -52,7 +54,59 @@ def _log_k(batch_size: int, **params: Any) -> float:
 
 
 def _interpolated_ceiling(batch_size: int, alpha: float = 0.5, **params: Any) -> float | None:
-    return None if alpha == 0 else 1.0 + math.log((batch_size - 1) / alpha)
+    # The supremum of I_alpha (lower.interpolated): 1 + log((K-1)/alpha) for 0 < alpha < 1, and
+    # log(K-1) at alpha = 1, where the partition term is exactly 1. (Poole et al.'s log(K/alpha) is
+    # exceeded by real batches.)
+    if alpha == 0:
+        return None
+    if alpha == 1:
+        return math.log(batch_size - 1)
+    return 1.0 + math.log((batch_size - 1) / alpha)
+
+
+_TABLE_1 = "Poole et al. 2019, Table 1"
+_NOT_IN_TABLE_1 = "mibounds (not in Table 1; by the same criteria)"
+
+
+@dataclass(frozen=True)
+class Traits:
+    """How a lower bound behaves as an estimator: the columns of Poole et al. 2019, Table 1.
+
+    True is the paper's check mark, False its cross, None its dash (the column does not apply).
+
+    Attributes:
+        tractable_value: The objective's value can be estimated without bias from samples ("L").
+        tractable_gradient: So can its gradient ("∇L").
+        batch_size_independent: What it bounds does not depend on the batch size ("⊥BS"; InfoNCE
+            and I_alpha are capped by log K).
+        low_variance: Its batch estimates have low variance ("Var."; NWJ-type partition terms
+            grow like e^I).
+        unnormalized_critic: It accepts an unnormalized critic ("Norm.": BA needs a normalized
+            decoder q(x|y)).
+        source: Where the row comes from: the paper's Table 1, or this package for the bounds the
+            table leaves out (TUBA, SMILE, UBA, TNCE), judged by the same criteria.
+    """
+
+    tractable_value: bool | None
+    tractable_gradient: bool | None
+    batch_size_independent: bool | None
+    low_variance: bool | None
+    unnormalized_critic: bool | None
+    source: str = _TABLE_1
+
+    @property
+    def in_table_1(self) -> bool:
+        """True when the row is the paper's (False: this package's reading of a bound it leaves out)."""
+        return self.source == _TABLE_1
+
+    #: The column names, in the paper's order, and their headers in ``mibounds bounds``.
+    COLUMNS = (
+        ("tractable_value", "value"),
+        ("tractable_gradient", "grad"),
+        ("batch_size_independent", "K-indep"),
+        ("low_variance", "low-var"),
+        ("unnormalized_critic", "unnorm"),
+    )
 
 
 @dataclass(frozen=True)
@@ -80,6 +134,11 @@ class BoundInfo:
             ``log p(x, y) / p(x) p(y) + optimal_offset`` (0 for JS-trained critics, 1 for NWJ);
             None when the objective leaves a constant or a function of y free (DV, InfoNCE), so
             the critic's scores cannot be read as the log density ratio.
+        traits: The columns of Poole et al.'s Table 1 (:class:`Traits`); None for upper bounds.
+        population_only: True for a lower bound whose batch value is not one: its population
+            value is at most I, but the batch estimate of its log-partition is biased low, so
+            with the optimal critic the batch value is above I on average at a finite K (DV,
+            MINE, SMILE: DV gives 11.31 at I = 10 nats and K = 64; ``tests/bounds/test_finite_batch.py``).
     """
 
     name: str
@@ -95,6 +154,8 @@ class BoundInfo:
     reports: str = "the bound itself"
     objective: Callable[..., Any] | None = None
     optimal_offset: float | None = None
+    traits: Traits | None = None
+    population_only: bool = False
 
     @property
     def score_based(self) -> bool:
@@ -117,6 +178,7 @@ _ENTRIES = (
         _POOLE,
         2019,
         "tractable unnormalized Barber-Agakov: NWJ with a baseline log a(y)",
+        traits=Traits(True, True, True, False, True, _NOT_IN_TABLE_1),
     ),
     BoundInfo(
         "nwj",
@@ -125,8 +187,9 @@ _ENTRIES = (
         ("scores",),
         "Nguyen, Wainwright, Jordan 2010, Estimating divergence functionals (f-MINE)",
         2010,
-        "f-divergence (KL) bound; unbiased but variance grows like e^I",
+        "f-divergence (KL) bound; unbiased mean, but a typical batch is above I at high MI; variance grows like e^I",
         optimal_offset=1.0,
+        traits=Traits(True, True, True, False, True),
     ),
     BoundInfo(
         "dv",
@@ -136,6 +199,8 @@ _ENTRIES = (
         "Donsker, Varadhan 1983; Belghazi et al. 2018, MINE (arXiv:1801.04062)",
         1983,
         "Donsker-Varadhan: joint mean minus log of the mean exp over negatives",
+        traits=Traits(False, False, None, None, None),
+        population_only=True,
     ),
     BoundInfo(
         "mine",
@@ -148,6 +213,8 @@ _ENTRIES = (
         params={"rate": 0.01},
         trains="DV with a moving-average partition gradient",
         reports="DV",
+        traits=Traits(False, True, True, False, True),
+        population_only=True,
     ),
     BoundInfo(
         "infonce",
@@ -159,6 +226,7 @@ _ENTRIES = (
         "K-way classification of the positive x for each y; never above log K",
         params={"symmetric": False},
         ceiling=_log_k,
+        traits=Traits(True, True, False, True, True),
     ),
     BoundInfo(
         "js",
@@ -172,6 +240,7 @@ _ENTRIES = (
         reports="NWJ on scores + 1",
         objective=lower.js_fgan,
         optimal_offset=0.0,
+        traits=Traits(True, True, True, False, True),
     ),
     BoundInfo(
         "smile",
@@ -186,6 +255,8 @@ _ENTRIES = (
         reports="clipped DV",
         objective=lower.js_fgan,
         optimal_offset=0.0,
+        traits=Traits(False, True, True, True, True, _NOT_IN_TABLE_1),
+        population_only=True,
     ),
     BoundInfo(
         "interpolated",
@@ -197,6 +268,7 @@ _ENTRIES = (
         "I_alpha: TUBA with a baseline mixing the leave-one-out batch average (alpha) and a(y)",
         params={"alpha": 0.5},
         ceiling=_interpolated_ceiling,
+        traits=Traits(True, True, False, True, True),
     ),
     BoundInfo(
         "ba",
@@ -206,6 +278,7 @@ _ENTRIES = (
         "Barber, Agakov 2003, The IM algorithm",
         2003,
         "E log q(x|y) + h(X): needs a tractable decoder and the entropy of X",
+        traits=Traits(False, True, True, True, False),
     ),
     BoundInfo(
         "uba",
@@ -215,6 +288,7 @@ _ENTRIES = (
         _POOLE,
         2019,
         "unnormalized Barber-Agakov: E f(x, y) - E log Z(y), with the log-partition given",
+        traits=Traits(False, False, True, True, True, _NOT_IN_TABLE_1),
     ),
     BoundInfo(
         "tnce",
@@ -225,6 +299,7 @@ _ENTRIES = (
         2019,
         "InfoNCE with the critic log p(y|x) of a tractable encoder",
         ceiling=_log_k,
+        traits=Traits(True, True, False, True, False, _NOT_IN_TABLE_1),
     ),
     BoundInfo(
         "rate",

@@ -44,11 +44,20 @@ def _add_staircase(commands: Any) -> None:
         "staircase",
         help="Poole et al. 2019's MI staircase: every bound trained through 2 -> 10 nats (figure 2)",
         description="Train one critic per bound (stacked into one network per job) on the 20-d Gaussian "
-        "and its cubic version while the true MI steps 2, 4, 6, 8, 10 nats; write per-step estimates, "
+        "and its cubic version (x, (W y)^3) (or any --tasks) while the true MI steps 2, 4, 6, 8, 10 nats; "
+        "write per-step estimates, "
         "per-stage bias/variance/MSE tables and one figure per task; print the wall-clock. "
         "--from DIR ... re-makes tables and figures from saved runs (merging runs of different critics).",
     )
-    parser.add_argument("--tasks", nargs="+", default=list(d.tasks), help="task families (default: %(default)s)")
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        default=list(d.tasks),
+        metavar="TASK",
+        help="task families that take an MI level (gaussian, cubic; with d = 20) or task ids with one "
+        "'-mi<nats>' that each level replaces, e.g. cubic-d20-mi2-w3 'asinh(gaussian-d20-mi2)' "
+        "(default: %(default)s)",
+    )
     parser.add_argument("--critics", nargs="+", default=list(d.critics), help="separable and/or concat")
     parser.add_argument(
         "--bounds",

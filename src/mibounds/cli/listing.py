@@ -13,7 +13,7 @@ __all__ = ["bounds_table", "register", "tasks_table"]
 def register(subparsers: Any) -> None:
     """Add ``bounds`` and ``tasks`` to the ``mibounds`` subparsers."""
     for name, help_text, func in (
-        ("bounds", "list the bounds: lower/upper, needs, ceiling, reference", _bounds),
+        ("bounds", "list the bounds: lower/upper, needs, ceiling, Poole et al.'s Table 1 columns, reference", _bounds),
         ("tasks", "list the ground-truth tasks (MI known in closed form)", _tasks),
     ):
         parser = subparsers.add_parser(name, help=help_text, description=help_text)
@@ -22,8 +22,9 @@ def register(subparsers: Any) -> None:
 
 
 def bounds_table() -> list[dict[str, Any]]:
-    """One row per registered bound: name, kind, needs, ceiling, estimate (usable by
-    ``mibounds estimate``), year, reference, summary."""
+    """One row per registered bound: name, kind, population_only, needs, ceiling, the columns of
+    Poole et al.'s Table 1 (``traits``: name -> True/False/None; ``traits_source`` and
+    ``traits_in_table_1``; None for upper bounds), estimate (usable by ``mibounds estimate``), year, reference, summary."""
     from mibounds import bounds
     from mibounds.estimation import estimator_bounds
 
@@ -35,8 +36,14 @@ def bounds_table() -> list[dict[str, Any]]:
             {
                 "name": name,
                 "kind": info.kind,
+                "population_only": info.population_only,
                 "needs": list(info.needs),
                 "ceiling": _ceiling_text(info),
+                "traits": None
+                if info.traits is None
+                else {field: getattr(info.traits, field) for field, _ in bounds.Traits.COLUMNS},
+                "traits_source": None if info.traits is None else info.traits.source,
+                "traits_in_table_1": None if info.traits is None else info.traits.in_table_1,
                 "estimate": name in usable,
                 "year": info.year,
                 "reference": info.reference,
@@ -74,20 +81,33 @@ def tasks_table() -> list[dict[str, Any]]:
     return rows
 
 
+def _mark(value: bool | None) -> str:
+    return "-" if value is None else "yes" if value else "no"
+
+
 def _bounds(args: argparse.Namespace) -> int:
+    from mibounds.bounds import Traits
+
+    columns = Traits.COLUMNS
     return _emit(
         bounds_table(),
         args,
-        ["name", "kind", "needs", "ceiling", "estimate", "reference"],
+        ["name", "kind", "needs", "ceiling", *(header for _, header in columns), "from", "estimate", "reference"],
         lambda r: [
             r["name"],
-            r["kind"],
+            r["kind"] + ("*" if r["population_only"] else ""),
             ", ".join(r["needs"]),
             r["ceiling"],
+            *(_mark(None if r["traits"] is None else r["traits"][field]) for field, _ in columns),
+            {None: "-", True: "Table 1", False: "ours"}[r["traits_in_table_1"]],
             "yes" if r["estimate"] else "-",
             r["reference"],
         ],
-        "'estimate' = usable by 'mibounds estimate --bound NAME' (trains a critic from samples).",
+        "value, grad, K-indep, low-var, unnorm: Poole et al. 2019, Table 1 (tractable value, tractable "
+        "gradient,\nindependent of the batch size K, low variance, accepts an unnormalized critic; '-': "
+        "not applicable);\n'from': the paper's Table 1, or ours for the bounds it leaves out, by the same criteria.\n"
+        "* lower bound in population only: with the optimal critic the batch value is above I on average "
+        "at a finite K.\n'estimate' = usable by 'mibounds estimate --bound NAME' (trains a critic from samples).",
     )
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mibounds import critics, tasks
+from mibounds import critics
 from mibounds.experiments.figures import Table, short
 from mibounds.experiments.outputs import write_text
 from mibounds.experiments.staircase.config import StaircaseConfig
@@ -57,7 +57,7 @@ TIMING_STEPS = 20
 
 def critic_parameters(config: StaircaseConfig, critic: str) -> int:
     """Trainable parameters of one critic of the staircase's architecture."""
-    task = tasks.make(config.tasks[0], dim=config.dim, mi=config.levels[0])
+    task = config.task_at(config.tasks[0], config.levels[0])
     options: dict[str, Any] = {"hidden_dim": config.hidden_dim, "num_layers": config.num_layers}
     if critic == "separable":
         options["embed_dim"] = config.embed_dim

@@ -18,6 +18,8 @@ InfoMax, CPC, multi-view training, and both sides of I(X; Z) for a stochastic en
 - :mod:`~mibounds.representation.invertible`: encoders invertible by construction (coupling
   layers), for which training moves an MI bound but not the MI.
 - :mod:`~mibounds.representation.vib`: rate (upper) and Barber-Agakov (lower) bounds.
+- :mod:`~mibounds.representation.ica`: Bell-Sejnowski InfoMax ICA, :class:`InfoMaxICA`, and the
+  Amari index of a separation.
 - :mod:`~mibounds.representation.infogan`: InfoGAN, a generator whose codes a Q-network reads
   back through the Barber-Agakov bound.
 - :mod:`~mibounds.representation.dsprites`, :mod:`~mibounds.representation.digits`,
@@ -53,6 +55,7 @@ from mibounds.representation.dgi import (
 )
 from mibounds.representation.dim import ConvEncoder, DeepInfoMax, DeepInfoMaxResult, PriorMatching
 from mibounds.representation.distributed import Gathered, all_gather_with_grad, is_distributed, rank, world_size
+from mibounds.representation.ica import InfoMaxICA, amari_index
 from mibounds.representation.infogan import InfoGAN, InfoGANCodes, InfoGANMI, InfoGANSample, QOutput
 from mibounds.representation.invertible import CouplingLayer, InvertibleEncoder
 from mibounds.representation.losses import (
@@ -100,6 +103,7 @@ __all__ = [
     "InfoGANCodes",
     "InfoGANMI",
     "InfoGANSample",
+    "InfoMaxICA",
     "InfoNCELoss",
     "InvertibleEncoder",
     "JSLoss",
@@ -115,6 +119,7 @@ __all__ = [
     "STDIM",
     "STDIMResult",
     "all_gather_with_grad",
+    "amari_index",
     "ba_lower_bound",
     "corruption_scores",
     "infonce_loss",

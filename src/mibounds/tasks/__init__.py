@@ -4,7 +4,7 @@ Every task samples paired batches (``sample(n, seed)``) and knows its MI in clos
 densities are known it also gives the optimal critic ``log_ratio(x, y)`` on every pair of a batch,
 the encoder ``log_conditional(x, y)``, the marginal ``log_marginal_y(y)`` and ``entropy_x``.
 
-- :class:`Gaussian`, :class:`Cubic`: the correlated Gaussian (and its cube) of Poole et al. 2019.
+- :class:`Gaussian`, :class:`Cubic`: the correlated Gaussian (and its (W y)^3 version) of Poole et al. 2019.
 - :class:`MultivariateNormal` (``.dense``, ``.sparse``), :class:`StudentT` and
   :class:`Transformed` (maps :class:`NormalCDF`, :class:`HalfCube`, :class:`Asinh`,
   :class:`Cube`, :class:`Spiral`): the "Beyond Normal" families of Czyz et al. 2023.
@@ -16,7 +16,8 @@ the encoder ``log_conditional(x, y)``, the marginal ``log_marginal_y(y)`` and ``
 - :class:`SignMixture`: a mixture of correlated Gaussians whose correlations flip sign between
   components (identity covariance; MI by Monte Carlo, with ``mutual_information_stderr``).
 - :class:`Embedded` (maps :class:`Embedding`): a task embedded injectively into wide spaces.
-- :func:`mi_schedule`: the MI staircase; :func:`names`, :func:`describe`, :func:`make`: the registry.
+- :func:`mi_schedule`: the MI staircase; :func:`names`, :func:`describe`, :func:`make`: the registry;
+  :func:`at_mi`: a family or an id at another MI level.
 
 Example:
     >>> from mibounds import tasks
@@ -32,16 +33,18 @@ from mibounds.tasks.embedding import Embedded, Embedding
 from mibounds.tasks.gaussian import Gaussian, MultivariateNormal
 from mibounds.tasks.mixture import ClassConditionalGaussian, FloatLabels
 from mibounds.tasks.regimes import SignMixture
-from mibounds.tasks.registry import TaskFamily, describe, get, make, names
+from mibounds.tasks.registry import TaskFamily, at_mi, describe, get, make, names
 from mibounds.tasks.scale import JointScale as JointScale  # importable, not public
 from mibounds.tasks.schedule import mi_schedule
 from mibounds.tasks.student_t import StudentT, student_t_mi_correction
 from mibounds.tasks.transforms import (
     Asinh,
+    Composed,
     Cube,
     Cubic,
     ElementwiseMap,
     HalfCube,
+    Linear,
     Map,
     NormalCDF,
     Rotation,
@@ -49,11 +52,13 @@ from mibounds.tasks.transforms import (
     Transformed,
     make_map,
     map_names,
+    mixing_matrix,
 )
 
 __all__ = [
     "Asinh",
     "ClassConditionalGaussian",
+    "Composed",
     "ConditionalGaussian",
     "Cube",
     "Cubic",
@@ -63,6 +68,7 @@ __all__ = [
     "FloatLabels",
     "Gaussian",
     "HalfCube",
+    "Linear",
     "Map",
     "MultivariateNormal",
     "NormalCDF",
@@ -73,11 +79,13 @@ __all__ = [
     "Task",
     "TaskFamily",
     "Transformed",
+    "at_mi",
     "describe",
     "get",
     "make",
     "make_map",
     "map_names",
+    "mixing_matrix",
     "mi_schedule",
     "names",
     "student_t_mi_correction",

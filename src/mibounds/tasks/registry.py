@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
-from mibounds.tasks.base import Task
+from mibounds.tasks.base import Task, fmt
 from mibounds.tasks.embedding import Embedded
 from mibounds.tasks.gaussian import Gaussian, MultivariateNormal
 from mibounds.tasks.mixture import FloatLabels
@@ -17,7 +19,7 @@ from mibounds.tasks.student_t import StudentT
 from mibounds.tasks.transforms import _MAP_LABEL, _NUMBER, Cubic, Transformed, make_map
 from mibounds.validation import unknown_name_error
 
-__all__ = ["TaskFamily", "describe", "get", "make", "names"]
+__all__ = ["TaskFamily", "at_mi", "describe", "get", "make", "names"]
 
 _POOLE = "Poole et al. 2019, On Variational Bounds of Mutual Information (arXiv:1905.06922)"
 _CZYZ = "Czyz et al. 2023, Beyond Normal: On the Evaluation of MI Estimators (arXiv:2306.11078)"
@@ -61,7 +63,13 @@ _TRANSFORM_SUMMARY = "{what}; params base='gaussian' (a task or id), on='both' (
 
 _FAMILIES = (
     TaskFamily("gaussian", "correlated Gaussian y = rho x + noise; params dim=20, mi=2.0", Gaussian, _POOLE),
-    TaskFamily("cubic", "correlated Gaussian with y -> y^3; params dim=20, mi=2.0", Cubic, _POOLE),
+    TaskFamily(
+        "cubic",
+        "correlated Gaussian with y -> (W y)^3, W a seeded full-rank matrix; params dim=20, mi=2.0, "
+        "mixing_seed=0 (None: y^3 without W)",
+        Cubic,
+        _POOLE,
+    ),
     TaskFamily(
         "mvn-dense",
         "multinormal, all x-y correlations equal; params dim_x=3, dim_y=3, correlation=0.25, within_correlation=0.0",
@@ -142,7 +150,7 @@ _REGISTRY: Mapping[str, TaskFamily] = MappingProxyType({family.name: family for 
 _N = f"({_NUMBER})"
 _ID_PATTERNS: tuple[tuple[str, Callable[..., Task]], ...] = (
     (rf"gaussian-d(\d+)-mi{_N}", lambda d, mi: Gaussian(int(d), float(mi))),
-    (rf"cubic-d(\d+)-mi{_N}", lambda d, mi: Cubic(int(d), float(mi))),
+    (rf"cubic-d(\d+)-mi{_N}(?:-w(\d+))?", lambda d, mi, w: Cubic(int(d), float(mi), None if w is None else int(w))),
     (
         rf"mvn-dense-dx(\d+)-dy(\d+)-c{_N}(?:-w{_N})?",
         lambda dx, dy, c, w: MultivariateNormal.dense(int(dx), int(dy), float(c), float(w or 0)),
@@ -251,4 +259,58 @@ def make(name: str, **params: Any) -> Task:
             f"{name!r} is a task id that already fixes the parameters, but got {sorted(params)} too; "
             "pass a family name with keywords (e.g. make('gaussian', dim=20, mi=2.0)) or the id alone"
         )
+    return task
+
+
+# The MI level inside a task id: "-mi2" in "gaussian-d20-mi2", "cubic-d20-mi2-w0", "asinh(gaussian-d5-mi0.5)".
+_MI_LEVEL = re.compile(rf"-mi{_NUMBER}(?=$|[-)])")
+
+
+def at_mi(name: str, mi: float, *, dim: int | None = None) -> Task:
+    """A task of a family or of an id, at mutual information ``mi`` nats (a staircase's level).
+
+    A family name is built with ``mi`` (and ``dim`` when given): ``gaussian`` and ``cubic`` take both.
+    A task id must hold one MI level, ``-mi<nats>``, which is replaced by ``mi``: the Gaussian and
+    cubic ids and every transform or embedding of them (``"asinh(gaussian-d20-mi2)"``,
+    ``"rotate(half-cube(gaussian-d20-mi2))"``, ``"embed-d100(gaussian-d5-mi4)"``). An id fixes its
+    own dimensions: ``dim`` applies to family names only.
+
+    Args:
+        name: A family name or a task id.
+        mi: The MI level in nats, >= 0.
+        dim: The dimension of x and of y, for a family name (not used with an id).
+
+    Returns:
+        The task, whose ``mutual_information`` is ``mi``.
+
+    Raises:
+        ValueError: For a family that takes no MI level, an id with no (or several) MI levels, or
+            an unknown name.
+
+    Example:
+        >>> at_mi("asinh(gaussian-d5-mi1)", 4.0).name
+        'asinh(gaussian-d5-mi4)'
+        >>> at_mi("cubic", 2.0, dim=3).name
+        'cubic-d3-mi2-w0'
+    """
+    key = str(name).strip().lower()
+    if key in _REGISTRY:
+        takes = inspect.signature(_REGISTRY[key].build).parameters
+        if "mi" not in takes:
+            raise ValueError(
+                f"task family {key!r} takes no MI level ({describe(key)}); give a task id with one, "
+                "e.g. 'asinh(gaussian-d20-mi2)', whose '-mi2' each level replaces"
+            )
+        return _REGISTRY[key].build(mi=mi, **({} if dim is None or "dim" not in takes else {"dim": dim}))
+    levels = _MI_LEVEL.findall(key)
+    if len(levels) != 1:
+        make(key)  # an unknown name gets the registry's message
+        found = "no MI level" if not levels else f"{len(levels)} MI levels ({', '.join(levels)})"
+        raise ValueError(
+            f"task id {name!r} has {found}; give an id with exactly one '-mi<nats>' to step through, "
+            "e.g. gaussian-d20-mi2, cubic-d20-mi2-w0, asinh(gaussian-d20-mi2) or embed-d100(gaussian-d5-mi4)"
+        )
+    task = make(_MI_LEVEL.sub(f"-mi{fmt(float(mi))}", key))
+    if not math.isclose(task.mutual_information, float(mi), rel_tol=1e-9, abs_tol=1e-12):
+        raise RuntimeError(f"task {task.name!r} has MI {task.mutual_information} nats, not the level {mi}")
     return task

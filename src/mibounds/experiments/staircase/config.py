@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from mibounds import bounds, tasks
+from mibounds.tasks import Task
 from mibounds.validation import check_int, unknown_name_error
 
 __all__ = ["CONDITIONAL", "DEFAULT_BOUNDS", "STACKED_CRITICS", "BoundSpec", "StaircaseConfig"]
@@ -110,17 +111,20 @@ class BoundSpec:
         return self.info.score_based
 
     def ceilings(self, batch_size: int) -> dict[str, float]:
-        """The published ceilings at batch size K = ``batch_size`` (drawn dashed): label -> nats.
+        """The ceilings at batch size K = ``batch_size`` (drawn dashed): label -> nats.
 
-        ``log K`` for InfoNCE and TNCE; ``1 + log(K / alpha)`` for the interpolated bound
-        (Poole et al. 2019, §2.4; the registry's tighter ``1 + log((K-1)/alpha)`` lies under it).
+        ``log K`` for InfoNCE and TNCE; for the interpolated bound the registry's
+        ``1 + log((K-1)/alpha)`` (``log(K-1)`` at alpha = 1). Poole et al. 2019 (§2.4) state
+        ``log(K/alpha)``, which batches of the optimal critic exceed (see
+        :func:`mibounds.bounds.interpolated`), so it is not drawn.
         """
         if self.name in ("infonce", "tnce"):
             return {"log K": math.log(batch_size)}
         if self.name == "interpolated":
             alpha = self.kwargs.get("alpha", self.info.params.get("alpha"))
-            if alpha:
-                return {"1 + log(K/α)": 1.0 + math.log(batch_size / alpha)}
+            ceiling = self.info.ceiling_for(batch_size, alpha=alpha) if alpha is not None else None
+            if ceiling is not None:
+                return {"1 + log((K-1)/α)" if alpha != 1 else "log(K-1)": ceiling}
         return {}
 
 
@@ -145,7 +149,10 @@ class StaircaseConfig:
     """Everything that defines a staircase run (defaults: Poole et al. 2019, §4).
 
     Attributes:
-        tasks: Task family names (built with ``tasks.make(name, dim=dim, mi=level)``).
+        tasks: Task family names that take an MI level (``gaussian``, ``cubic``: built with ``dim``)
+            or task ids with one MI level (``"asinh(gaussian-d20-mi2)"``, ``"cubic-d20-mi2-w3"``:
+            their ``-mi`` is replaced by each level, their dimensions are their own); see
+            :func:`mibounds.tasks.at_mi`. All the tasks of a run must share dim_x and dim_y.
         critics: Learned critic architectures: ``"separable"`` and/or ``"concat"``.
         bounds: Bound labels (see :meth:`BoundSpec.parse`); score-based ones are trained, the
             structured ones use the task's ``log_conditional`` (and ``log_marginal_y``).
@@ -194,8 +201,13 @@ class StaircaseConfig:
             if not getattr(self, name):
                 raise ValueError(f"{name} is empty; give at least one")
         object.__setattr__(self, "levels", tuple(float(v) for v in self.levels))
-        for name in self.tasks:
-            tasks.get(name)
+        object.__setattr__(self, "dim", check_int(self.dim, "dim", minimum=1))
+        shapes = {name: self.task_at(name, self.levels[0]) for name in self.tasks}
+        if len({(t.dim_x, t.dim_y) for t in shapes.values()}) > 1:
+            dims = ", ".join(f"{name}: {t.dim_x} x {t.dim_y}" for name, t in shapes.items())
+            raise ValueError(
+                f"the tasks of a staircase share one stacked critic, so they need the same dimensions; got {dims}"
+            )
         for name in self.critics:
             if name not in STACKED_CRITICS:
                 raise unknown_name_error("staircase critic", name, STACKED_CRITICS)
@@ -209,6 +221,10 @@ class StaircaseConfig:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+
+    def task_at(self, name: str, mi: float) -> Task:
+        """Task ``name`` of :attr:`tasks` at the MI level ``mi`` (:func:`mibounds.tasks.at_mi` with :attr:`dim`)."""
+        return tasks.at_mi(name, mi, dim=self.dim)
 
     @property
     def steps(self) -> int:

@@ -110,7 +110,7 @@ class StaircaseResult:
         """Per (task, critic, bound, stage): estimates over the last ``window`` steps of the stage.
 
         Columns: task, critic, bound, kind, stage, true_mi, mean, bias, variance, mse, max (the
-        largest estimate anywhere in the stage), ceiling (published, or NaN), nonfinite.
+        largest estimate anywhere in the stage), ceiling (:meth:`BoundSpec.ceilings`, or NaN), nonfinite.
         """
         cfg = self.config
         window = min(cfg.window, cfg.steps_per_level)
@@ -189,7 +189,7 @@ class StaircaseResult:
             stages.title and f"### {stages.title}\n",
             "Each cell: bias / variance / MSE over the last "
             f"{min(cfg.window, cfg.steps_per_level)} steps of the stage; `max`: largest estimate "
-            "in the whole run; `ceiling`: published ceiling.\n",
+            "in the whole run; `ceiling`: the largest value a batch can give (log K; 1 + log((K-1)/α)).\n",
         ]
         for task in cfg.tasks:
             for critic in self.critics:
@@ -224,7 +224,7 @@ class StaircaseResult:
 
         Per task and learned critic: InfoNCE never above log K (every step); InfoNCE within 0.3
         nats of the truth at the first level; NWJ and JS with a larger variance than InfoNCE at
-        the two highest levels; every I_alpha under its ceiling 1 + log(K/alpha) (every step).
+        the two highest levels; every I_alpha under its ceiling 1 + log((K-1)/alpha) (every step).
         Checks whose bounds are not in the run are left out.
 
         Returns:
@@ -273,7 +273,7 @@ class StaircaseResult:
                                 mine > ref,
                             )
                 for spec in (s for s in cfg.specs if s.name == "interpolated"):
-                    ceiling = spec.ceilings(cfg.batch_size)["1 + log(K/α)"]
+                    ceiling = min(spec.ceilings(cfg.batch_size).values(), default=math.inf)
                     top = float(np.nanmax(self.series(task, critic, spec.label)))
                     add(task, critic, f"max {spec.label} estimate (any step)", top, f"<= {ceiling:.3f}", top <= ceiling)
         return table
@@ -291,7 +291,7 @@ class StaircaseResult:
         cfg = self.config
         panels = self.panels(task)
         title = (
-            f"{task} (d = {cfg.dim}, K = {cfg.batch_size}): raw estimates (light), "
+            f"{task} (d = {cfg.task_at(task, cfg.levels[0]).dim_x}, K = {cfg.batch_size}): raw estimates (light), "
             f"EMA span {cfg.ema_span:g} (dark), true MI (black), ceilings (dashed)"
         )
         draw = functools.partial(draw_staircase, panels=panels, true_mi=self.true_mi, span=cfg.ema_span, title=title)

@@ -79,7 +79,7 @@ class _Batches:
 
     def tasks_at(self, mi: float) -> list[tasks.Task]:
         if mi != self.level:
-            self.tasks = [tasks.make(name, dim=self.config.dim, mi=mi) for name in self.config.tasks]
+            self.tasks = [self.config.task_at(name, mi) for name in self.config.tasks]
             self.level = mi
         return self.tasks
 
@@ -237,7 +237,7 @@ def train_stack(
     n_tasks, n_bounds = len(config.tasks), len(specs)
     members = n_tasks * n_bounds
     with_baseline = [b for b, spec in enumerate(specs) if "log_baseline" in spec.info.needs]
-    probe = tasks.make(config.tasks[0], dim=config.dim, mi=config.levels[0])
+    probe = config.task_at(config.tasks[0], config.levels[0])
     dim_x, dim_y = probe.dim_x, probe.dim_y
 
     def new_stack(size: int) -> nn.Module:
