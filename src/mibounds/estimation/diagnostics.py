@@ -165,7 +165,8 @@ def _model_notes(held: HeldoutEstimate) -> list[str]:
             f"{100 * (1 - held.interval.confidence):g} %), so they score some independent pairs far too high: their "
             "model of the density ratio is wrong and the estimate may be off either way (too high where they "
             "overrate pairs, too low where they miss dependence); the interval now reaches down to the certified "
-            "lower bound, which holds for any critic, and no upper end can be certified from samples"
+            "lower bound, which holds for any critic (its upper end is still the critics' own: no upper end can be certified "
+            "from samples)"
         )
     if check.below_dv and check.dv is not None:
         notes.append(
