@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -92,3 +93,19 @@ def run_python_read_only(folder: Path, args: Sequence[str]) -> subprocess.Comple
 def run_read_only() -> Callable[[Path, Sequence[str]], subprocess.CompletedProcess]:
     """``run_read_only(folder, ["-c", code])``: see :func:`run_python_read_only`."""
     return run_python_read_only
+
+
+def default_ctrl_c() -> None:
+    """Give this process Ctrl-C's default action (a ``preexec_fn`` for children that are sent SIGINT):
+    a run that inherited SIGINT ignored (a background job of a non-interactive shell) passes
+    that on to every child, which would then never see the Ctrl-C a test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def default_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler for the test, as under a terminal, also where the run
+    inherited SIGINT ignored (see :func:`default_ctrl_c`)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

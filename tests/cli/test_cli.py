@@ -16,6 +16,8 @@ import pytest
 
 from mibounds.cli import main
 
+from ..conftest import default_ctrl_c
+
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 # A few steps of training: these tests check the plumbing, not the estimate.
@@ -176,15 +178,6 @@ def test_ctrl_c_while_the_parser_is_built_is_an_interruption(monkeypatch, capsys
     assert capsys.readouterr().err.strip() == "mibounds: interrupted"
 
 
-@pytest.fixture
-def default_sigint():
-    """Python's own SIGINT handler, as under a terminal, also where the run inherited SIGINT
-    ignored (a background job of a non-interactive shell)."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
-
-
 def test_ctrl_c_that_an_import_turned_into_an_import_error_is_an_interruption(monkeypatch, capsys, default_sigint):
     # An import interrupted inside a C extension can surface as an ImportError that no longer
     # says so (numpy's "Importing the numpy C-extensions failed"): still an interruption.
@@ -222,9 +215,7 @@ def test_ctrl_c_in_the_first_half_second_is_one_line_and_status_130(delay):
         stderr=subprocess.PIPE,
         env=env,
         text=True,
-        # Ctrl-C's default action, as under a terminal, even where this run inherited SIGINT
-        # ignored (a background job of a non-interactive shell), which the child would inherit.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=default_ctrl_c,
     )
     try:
         assert child.stdout is not None and child.stdout.readline() == "started\n"

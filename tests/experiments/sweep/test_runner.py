@@ -391,7 +391,7 @@ def _running(pid: int | None) -> bool:
         return True
 
 
-def test_a_ctrl_c_while_recording_waits_for_the_commit() -> None:
+def test_a_ctrl_c_while_recording_waits_for_the_commit(default_sigint: None) -> None:
     guard = runner_module._InterruptGuard()
     reached = False
     with pytest.raises(KeyboardInterrupt), guard:

@@ -93,6 +93,13 @@ def _wait_for(condition, timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
+def _default_ctrl_c() -> None:
+    # The child gets Ctrl-C's default action even where this run inherited SIGINT ignored (a
+    # background job of a non-interactive shell); tests/conftest.py's default_ctrl_c, kept here
+    # because worker processes import this module and it must stay light.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _kill_and_resume(tmp_path: Path, kill: str, workers: int) -> None:
     if not hasattr(signal, "SIGKILL"):
         import pytest
@@ -108,7 +115,14 @@ def _kill_and_resume(tmp_path: Path, kill: str, workers: int) -> None:
 
     def run(phase: str, **kwargs) -> subprocess.Popen:
         env = {**os.environ, PHASE: phase}
-        return subprocess.Popen([sys.executable, str(script)], env=env, stderr=subprocess.PIPE, text=True, **kwargs)
+        return subprocess.Popen(
+            [sys.executable, str(script)],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=_default_ctrl_c,
+            **kwargs,
+        )
 
     # Phase 1: kill the sweep once two cells are recorded (and, with workers, every worker runs one).
     sweep = run("1", start_new_session=True)
