@@ -175,3 +175,13 @@ def test_pairwise_first_layer_without_bias() -> None:
     weight = torch.randn(5, 6, dtype=torch.float64)
     out = pairwise_first_layer(x, y, weight, None)
     torch.testing.assert_close(out[2, 0], weight @ torch.cat([x[2], y[0]]), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["separable", "mixture"])
+def test_paired_scores_are_the_diagonal(name: str) -> None:
+    torch.manual_seed(0)
+    critic = make(name, 3, 2, **SMALL[name])
+    x, y = torch.randn(9, 3), torch.randn(9, 2)
+    torch.testing.assert_close(critic.paired(x, y), critic(x, y).diagonal(), rtol=0, atol=1e-6)
+    with pytest.raises(ValueError):
+        critic.paired(x, y[:5])

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mibounds.estimation import _file_limits, _file_readers, load_xy
+import mibounds
+from mibounds.estimation import _file_limits, _file_readers, _runtime, load_xy
 
 
 def _peak_bytes(read: Callable[[], object]) -> tuple[int, BaseException | None]:
@@ -120,6 +121,26 @@ def test_a_zip_bomb_larger_than_the_budget_is_refused_by_its_headers(tmp_path):
         "3.8 MiB a read may use (max_bytes); pass a sample of the rows, or fewer columns"
     )
     assert peak < 1_000_000
+
+
+def test_a_zip_bomb_within_the_read_budget_but_beyond_what_an_estimate_holds_is_refused_first(tmp_path, monkeypatch):
+    # Rows that agree and fit the read can still be more than the estimate's memory per row allows
+    # (a 6 MB archive of 200,000,000 rows a side read, then died out of memory in the estimate).
+    path = _zip_bomb(tmp_path / "bomb.npz", 1_000_000, 1_000_000)
+    monkeypatch.setattr(_runtime, "available_memory", lambda: 100 * 2**20)
+    peak, raised = _peak_bytes(lambda: load_xy(path))
+    assert str(raised) == (
+        "the arrays of bomb.npz (1,000,000 rows of 2 columns) need about 305.2 MiB to estimate from, more than "
+        "the 100.0 MiB of memory available; estimate from a random subset of the rows (about 160,000 rows)"
+    )
+    assert peak < 1_000_000  # nothing was inflated
+
+
+def test_an_estimate_refuses_rows_it_cannot_hold(monkeypatch):
+    x = np.zeros((50_000, 3))
+    monkeypatch.setattr(_runtime, "available_memory", lambda: 10 * 2**20)
+    with pytest.raises(ValueError, match=r"^x and y \(50,000 rows of 4 columns\) need about 16\.8 MiB .* subset"):
+        mibounds.estimate(x, x[:, :1], random_state=0)
 
 
 def test_npz_members_are_read_in_chunks_into_their_columns(tmp_path, monkeypatch):

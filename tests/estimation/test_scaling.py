@@ -41,3 +41,26 @@ def test_quantile_normalizer_is_finite_beyond_the_training_range():
     scaler = QuantileNormalizer.fit(np.arange(10.0)[:, None])
     out = scaler(np.array([[-100.0], [4.5], [100.0]]))
     assert np.isfinite(out).all() and out[0, 0] < out[1, 0] < out[2, 0]
+
+
+def test_fit_transform_equals_fit_then_map_with_ties_and_float32():
+    rng = np.random.default_rng(3)
+    values = np.column_stack(
+        [rng.normal(size=3000), rng.integers(0, 4, 3000).astype(float), np.round(rng.normal(size=3000), 1)]
+    )
+    normalizer, scores = QuantileNormalizer.fit_transform(values)
+    np.testing.assert_array_equal(normalizer.sorted_values, QuantileNormalizer.fit(values).sorted_values)
+    np.testing.assert_array_equal(scores, QuantileNormalizer.fit(values)(values))
+    _, narrow = QuantileNormalizer.fit_transform(values, np.float32)
+    assert narrow.dtype == np.float32
+    np.testing.assert_array_equal(narrow, scores.astype(np.float32))
+    scaler, standard = Standardizer.fit_transform(values, np.float32)
+    np.testing.assert_array_equal(standard, scaler(values).astype(np.float32))
+
+
+def test_normal_scores_do_not_depend_on_the_order_of_the_queries():
+    rng = np.random.default_rng(4)
+    normalizer = QuantileNormalizer.fit(np.round(rng.normal(size=(500, 2)), 1))
+    queries = rng.normal(size=(300, 2)) * 2
+    order = rng.permutation(300)
+    np.testing.assert_array_equal(normalizer(queries)[order], normalizer(queries[order]))

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from mibounds import bounds
+from mibounds.estimation import training
 from mibounds.estimation.training import AdamW, FoldCritic, MemberList, fold_plan, train, validation_batches
 
 
@@ -137,3 +138,14 @@ def test_overflowed_optimizer_state_stops_training_as_diverged():
     out = _train(model, patience=50)
     assert (out.stopped, out.steps, out.best_step) == ("diverged", 20, 10)
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_a_check_scores_at_most_check_rows_of_each_validation_fold(monkeypatch):
+    plan = fold_plan(500, 5, np.random.default_rng(2))
+    assert validation_batches(plan, 8).shape == (5, 12, 8)
+    monkeypatch.setattr(training, "CHECK_ROWS", 40)
+    batches = validation_batches(plan, 8)
+    assert batches.shape == (5, 5, 8)
+    for m in range(5):
+        np.testing.assert_array_equal(batches[m].flatten().numpy(), plan.validation(m)[:40])
+    assert validation_batches(plan, 64).shape == (5, 1, 64)  # a batch larger than CHECK_ROWS still fits one

@@ -103,11 +103,25 @@ class GaussianCritic(nn.Module):
         check_pair(x, y, None, None)
         if len(x) < 2:
             raise ValueError(f"fitting a covariance needs at least 2 rows, got {len(x)}")
-        dx = x.shape[1]
         z = torch.cat([x, y], dim=1).double()
         mean = z.mean(0)
         z = z - mean
-        cov = z.T @ z / len(z)
+        return cls.from_moments(mean, z.T @ z / len(z), x.shape[1], ridge)
+
+    @classmethod
+    def from_moments(cls, mean: Tensor, cov: Tensor, dim_x: int, ridge: float = 1e-6) -> GaussianCritic:
+        """The Gaussian critic of a joint mean ``[dx + dy]`` and covariance ``[dx + dy, dx + dy]``
+        (x's columns first), as :meth:`fit` computes them from samples (``ridge`` as there).
+
+        Example:
+            >>> x = torch.randn(500, 2, dtype=torch.float64)
+            >>> y = x + torch.randn(500, 2, dtype=torch.float64)
+            >>> z = torch.cat([x, y], 1)
+            >>> critic = GaussianCritic.from_moments(z.mean(0), torch.cov(z.T, correction=0), 2)
+            >>> bool(torch.allclose(critic(x[:4], y[:4]), GaussianCritic.fit(x, y)(x[:4], y[:4])))
+            True
+        """
+        dx = dim_x
         cov = cov + ridge * cov.diagonal().mean().clamp_min(1e-300) * torch.eye(
             len(cov), dtype=cov.dtype, device=cov.device
         )
@@ -142,6 +156,19 @@ class GaussianCritic(nn.Module):
         """``x [K, dx]``, ``y [K, dy]`` -> ``scores [K, K]``, ``scores[i, j] = f(x_i, y_j)``
         (``[M, K, K]`` for a stack, with ``x [M, K, dx]`` or a shared ``[K, dx]``)."""
         return self.embed_x(x) @ self.embed_y(y).transpose(-1, -2)
+
+    def paired(self, x: Tensor, y: Tensor) -> Tensor:
+        """The positive pairs' scores alone, ``[(M,) K]``: the diagonal of :meth:`forward` at O(K).
+
+        Example:
+            >>> import torch
+            >>> x = torch.randn(200, 2, dtype=torch.float64)
+            >>> y = x + torch.randn(200, 2, dtype=torch.float64)
+            >>> critic = GaussianCritic.fit(x, y)
+            >>> bool(torch.allclose(critic.paired(x[:5], y[:5]), critic(x[:5], y[:5]).diagonal()))
+            True
+        """
+        return (self.embed_x(x) * self.embed_y(y)).sum(-1)
 
     def extra_repr(self) -> str:
         return f"dim_x={self.p_xy.shape[-2]}, dim_y={self.p_xy.shape[-1]}, mutual_information={self.mutual_information}"

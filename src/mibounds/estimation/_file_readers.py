@@ -23,6 +23,7 @@ import numpy as np
 
 from mibounds import validation
 from mibounds.estimation._file_limits import MemoryBudget, size
+from mibounds.estimation._runtime import check_estimate_memory
 
 __all__ = ["check_columns", "load_npz", "read_npy", "read_parquet", "unknown_column"]
 
@@ -50,11 +51,13 @@ def check_columns(read: ColumnReader, budget: MemoryBudget, file: str, names: li
     without reading them (``read.rows``: a NumPy header, Parquet metadata)."""
     rows = getattr(read, "rows", None)
     if rows is not None:
+        nbytes = float(getattr(read, "cell_bytes", 8)) * rows * len(names)
         budget.check(
-            float(getattr(read, "cell_bytes", 8)) * rows * len(names),
+            nbytes,
             f"reading {len(names)} column{'s' if len(names) > 1 else ''} of {file} ({rows:,} rows, as float64)",
             _FEWER_ROWS,
         )
+        check_estimate_memory(rows, len(names), f"the columns of {file}", held=nbytes)
 
 
 # -- .npy ---------------------------------------------------------------------------------------
@@ -213,6 +216,9 @@ def load_npz(
             f"reading {' and '.join(sides)} from {path.name} ({rows:,} rows of {width} columns, as float64)",
             _FEWER_ROWS,
         )
+        # Rows that fit the read can still be more than an estimate can hold (a zip bomb whose
+        # arrays agree in their rows): refused before a byte is inflated.
+        check_estimate_memory(rows, width, f"the arrays of {path.name}", held=8.0 * rows * width)
         read = {side: _read_side(archive, members, parts, path.name) for side, parts in headers.items()}
     (xa, xc), (ya, yc) = read["x"], read["y"]
     return xa, xc, ya, yc, read.get("z")

@@ -11,10 +11,46 @@ import numpy as np
 import torch
 
 from mibounds import validation
+from mibounds.estimation._file_limits import size
 from mibounds.estimation.scaling import QuantileNormalizer, Standardizer
+from mibounds.validation.values import available_memory
 
 #: Device types the estimator trains on.
 COMPUTE_DEVICES = ("cpu", "cuda", "mps")
+
+#: Memory an estimate holds beyond the given arrays, per row and per value of a row (``bytes =
+#: rows * (per row + columns * per value)``), rounded up from peak resident memory over the data
+#: (``benchmarks/bench_scale.py``): 185 bytes a row and 20 a value at 1,000,000 rows of 40 columns
+#: and 2,000,000 rows of 4 (a float32 copy of the scaled values, the normal scores' sorted columns,
+#: the fold plan and the per-row held-out values).
+ESTIMATE_BYTES_PER_ROW = 256
+ESTIMATE_BYTES_PER_VALUE = 24
+
+
+def check_estimate_memory(rows: int, columns: int, what: str, held: float = 0.0) -> None:
+    """Refuse, in one line, rows that an estimate cannot hold in the memory still available.
+
+    Args:
+        rows: Rows of x and y.
+        columns: Columns of x and y together.
+        what: What holds them, e.g. ``"x and y"`` or ``"reading data.npz"``.
+        held: Bytes still to be allocated besides the estimate's own (the arrays of a file not read yet).
+
+    Raises:
+        ValueError: Naming the rows, the memory needed and available, and the fix.
+
+    Example:
+        >>> check_estimate_memory(10_000, 40, "x and y")  # fits: nothing happens
+    """
+    need = held + rows * (ESTIMATE_BYTES_PER_ROW + columns * ESTIMATE_BYTES_PER_VALUE)
+    available = available_memory()
+    if available is not None and need > available:
+        fit = float(f"{rows * available / need / 2:.2g}")  # half of what fits, to 2 digits
+        raise ValueError(
+            f"{what} ({rows:,} rows of {columns} columns) need about {size(need)} to estimate from, more "
+            f"than the {size(available)} of memory available; estimate from a random subset of the rows "
+            f"(about {fit:,.0f} rows)"
+        )
 
 
 def issue_warnings(notes: list[str]) -> None:

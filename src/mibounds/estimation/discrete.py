@@ -264,13 +264,9 @@ class FoldClassifier(nn.Module):
         log_prior: Tensor = self.log_prior  # type: ignore[assignment]
         return F.log_softmax(self.net(x) + log_prior[:, None, :], dim=-1)
 
-    def member_values(self, x: Tensor, y: Tensor, objective: bool = True, base: Any = None) -> Tensor:
+    def member_values(self, x: Tensor, y: Tensor, objective: bool = True) -> Tensor:
         """Each member's mean ``log q_m(y | x)`` on its batch ``[M, K]`` (y holds class codes)."""
         return self.log_q(x).gather(-1, y.long()).squeeze(-1).mean(-1)
-
-    def base_embeddings(self, x: Tensor, y: Tensor) -> None:
-        """No fixed part to cache (the interface :func:`train` expects)."""
-        return
 
 
 @dataclass

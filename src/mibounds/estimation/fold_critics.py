@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from mibounds import bounds, critics
-from mibounds.estimation.heldout import EVALUATION_BLOCK, off_diagonal_log_sums
+from mibounds.estimation.heldout import EVALUATION_BLOCK, PAIRWISE_ROWS, off_diagonal_log_sums
 from mibounds.estimation.settings import EstimatorSettings
 from mibounds.estimation.training import FoldCritic, FoldPlan, MemberList
 
@@ -50,12 +50,55 @@ def fit_rows(plan: FoldPlan) -> int:
     return min(len(plan.training(m)) + len(plan.validation(m)) for m in range(plan.num_folds))
 
 
+#: Rows per chunk of the fold moments (float64 copies of at most this many rows at once).
+_MOMENT_CHUNK = 1 << 16
+
+
+def fold_moments(x: Tensor, y: Tensor, plan: FoldPlan) -> list[tuple[int, Tensor, Tensor]]:
+    r"""Each fold's row count, mean ``[dx + dy]`` and scatter :math:`\sum_i (z_i - \bar z)(z_i - \bar z)^T`
+    of the rows :math:`z_i = (x_i, y_i)`, in float64, over chunks of rows (no full-size copy).
+
+    Every member's Gaussian critic is fitted on a union of folds (:func:`pooled_moments`), so the
+    rows are read twice in all instead of twice per member.
+    """
+    moments = []
+    for fold in plan.folds:
+        parts = torch.split(torch.as_tensor(fold, device=x.device), _MOMENT_CHUNK)
+        mean = torch.stack([torch.cat([x[rows], y[rows]], 1).double().sum(0) for rows in parts]).sum(0) / len(fold)
+        scatter = torch.zeros(len(mean), len(mean), dtype=torch.float64, device=x.device)
+        for rows in parts:
+            centred = torch.cat([x[rows], y[rows]], 1).double() - mean
+            scatter = scatter + centred.T @ centred
+        moments.append((len(fold), mean, scatter))
+    return moments
+
+
+def pooled_moments(moments: list[tuple[int, Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+    r"""The mean and covariance (divided by the row count) of the union of folds with these moments.
+
+    Scatters add once each is taken about the pooled mean: :math:`S = \sum_f S_f + n_f
+    (\bar z_f - \bar z)(\bar z_f - \bar z)^T` (Chan, Golub and LeVeque 1979).
+
+    Example:
+        >>> z = torch.randn(10, 3, dtype=torch.float64)
+        >>> parts = [(len(p), p.mean(0), (p - p.mean(0)).T @ (p - p.mean(0))) for p in (z[:4], z[4:])]
+        >>> mean, cov = pooled_moments(parts)
+        >>> bool(torch.allclose(cov, torch.cov(z.T, correction=0)))
+        True
+    """
+    count = sum(n for n, _, _ in moments)
+    mean = sum(n * fold_mean for n, fold_mean, _ in moments) / count
+    scatter = sum(s + n * torch.outer(m - mean, m - mean) for n, m, s in moments)
+    return mean, scatter / count  # type: ignore[return-value]
+
+
 def gaussian_log_normalizer(x: Tensor, y: Tensor, plan: FoldPlan) -> float:
     r"""The log-mean of the Gaussian critic's density ratio over independent pairs it never saw.
 
     Member m's Gaussian is fitted on its training folds alone and scored on the independent
     pairs :math:`(x_i, y_j)`, :math:`i \ne j`, within blocks of at most
-    :data:`~mibounds.estimation.heldout.EVALUATION_BLOCK` rows of its validation fold; the result pools the
+    :data:`~mibounds.estimation.heldout.EVALUATION_BLOCK` rows of its validation fold (of its first
+    :data:`~mibounds.estimation.heldout.PAIRWISE_ROWS` rows, a random subset); the result pools the
     members: :math:`\log \frac1M \sum_m \hat Z_m`. A density ratio has :math:`E_q r = 1`, so by
     Markov's inequality a value above :math:`\log(1 / \alpha)` shows at level :math:`\alpha`
     that the Gaussian is no model of these rows' density ratio (rows on a low-dimensional
@@ -70,11 +113,12 @@ def gaussian_log_normalizer(x: Tensor, y: Tensor, plan: FoldPlan) -> float:
     Returns:
         The pooled log-mean (nats; 0 for a density ratio).
     """
-    means = []
+    means, moments = [], fold_moments(x, y, plan)
     for m in range(plan.num_folds):
-        train = torch.as_tensor(plan.training(m), device=x.device)
-        held = torch.as_tensor(plan.validation(m), device=x.device)
-        critic = critics.GaussianCritic.fit(x[train], y[train])
+        held = torch.as_tensor(plan.validation(m)[:PAIRWISE_ROWS], device=x.device)
+        skip = {m, (m + 1) % plan.num_folds}  # the folds of plan.training(m)
+        mean, cov = pooled_moments([part for f, part in enumerate(moments) if f not in skip])
+        critic = critics.GaussianCritic.from_moments(mean, cov, x.shape[1])
         # Over blocks of the fold, as the held-out evaluation scores pairs: a fold's full square
         # would hold n^2 / 25 scores (1.3 TB at n = 2,000,000).
         sums = [off_diagonal_log_sums(critic(x[b].double(), y[b].double())) for b in held.split(EVALUATION_BLOCK)]
@@ -121,10 +165,10 @@ def _gaussian_base(x: Tensor, y: Tensor, plan: FoldPlan) -> critics.GaussianCrit
             f"{(columns + 1) * plan.num_folds // (plan.num_folds - 1) + 1} rows, fewer columns "
             "(e.g. a PCA of each side), or gaussian=False"
         )
-    fits = []
-    for m in range(plan.num_folds):
-        rows = torch.as_tensor(np.concatenate([plan.training(m), plan.validation(m)]), device=x.device)
-        fits.append(critics.GaussianCritic.fit(x[rows], y[rows]))
+    fits, moments = [], fold_moments(x, y, plan)
+    for m in range(plan.num_folds):  # fitted on every fold but its evaluation fold m
+        mean, cov = pooled_moments([part for f, part in enumerate(moments) if f != m])
+        fits.append(critics.GaussianCritic.from_moments(mean, cov, x.shape[1]))
     return critics.GaussianCritic.stack(fits).float()
 
 

@@ -10,7 +10,10 @@ that did not train on it (its fold's member). Per member, on its evaluation fold
 - **InfoNCE terms** over blocks of up to :data:`EVALUATION_BLOCK` rows: for each column j of a
   block of B pairs, :math:`\log B + f(x_j, y_j) - \log\sum_i e^{f(x_i, y_j)}`. Their mean is
   InfoNCE with B - 1 negatives per positive, a lower bound on I in expectation for *any* critic
-  (never above :math:`\log B`): the certified part of the estimate.
+  (never above :math:`\log B`): the certified part of the estimate. These terms and the
+  normalizer's independent pairs come from the first :data:`PAIRWISE_ROWS` rows of each fold (a
+  random subset: the folds are a random permutation); their cost per row grows with B while the
+  log-ratio values' does not, so a million rows cost no more pairs than 80,000 do.
 - **bound values** on disjoint batches of K pairs: the trained bound's own value at K, reported
   for bounds whose critic is not a log ratio (DV, InfoNCE, MINE, TUBA, I_α).
 
@@ -48,6 +51,7 @@ from mibounds.estimation.uncertainty import Interval, batch_means_interval, one_
 
 __all__ = [
     "EVALUATION_BLOCK",
+    "PAIRWISE_ROWS",
     "HeldoutEstimate",
     "HeldoutValues",
     "evaluate",
@@ -58,6 +62,15 @@ __all__ = [
 #: Largest block of rows whose B x B score matrix is formed at once (B - 1 negatives per positive
 #: for the certified lower bound; 1024^2 float64 scores are 8 MB).
 EVALUATION_BLOCK = 1024
+#: Most rows of a fold whose pairs are scored (InfoNCE terms, the normalizer's independent pairs):
+#: 16 blocks, about 17 million independent pairs a fold. Rows beyond it give their log-ratio value
+#: alone, at the cost of one network evaluation.
+PAIRWISE_ROWS = 16 * EVALUATION_BLOCK
+#: Rows per block when only the positive pairs' scores are needed from a critic that scores
+#: squares alone (the ones with a ``paired`` method score the pairs directly, in chunks of
+#: ``_PAIRED_CHUNK`` rows).
+_DIAGONAL_BLOCK = 64
+_PAIRED_CHUNK = 64 * EVALUATION_BLOCK
 
 
 @dataclass
@@ -67,8 +80,9 @@ class HeldoutValues:
     Attributes:
         log_ratio: ``[n]`` :math:`f_m(x_i, y_i) - c` for every row i (member m = the row's fold),
             or None when the bound has no optimal offset.
-        log_ratio_fold: ``[n]`` the fold of each entry of ``log_ratio`` / ``infonce``.
-        infonce: ``[n]`` InfoNCE terms (one per row, as a column of its block).
+        log_ratio_fold: ``[n]`` the fold of each entry of ``log_ratio``.
+        infonce: ``[r]`` InfoNCE terms (one per row scored in pairs, as a column of its block;
+            r = n up to :data:`PAIRWISE_ROWS` rows a fold).
         infonce_ceiling: ``log B`` of the smallest block: no InfoNCE term average exceeds it.
         batch_values: ``[B]`` the bound on disjoint batches of K held-out pairs.
         train_log_ratio: Mean of the log-ratio values on as many training rows per member.
@@ -79,6 +93,8 @@ class HeldoutValues:
         normalizer_ess: ``[F]`` the effective number of negative pairs behind each
             ``log_normalizer``, :math:`(\sum w)^2 / \sum w^2` with :math:`w = \hat r`: a few dominant
             pairs (heavy tails, high MI) make the mean unreliable.
+        infonce_fold: ``[r]`` the fold of each entry of ``infonce`` (``log_ratio_fold`` when every
+            row was scored in pairs).
     """
 
     log_ratio: np.ndarray | None
@@ -90,6 +106,12 @@ class HeldoutValues:
     train_batch_value: float
     log_normalizer: np.ndarray | None = None
     normalizer_ess: np.ndarray | None = None
+    infonce_fold: np.ndarray | None = None
+
+    @property
+    def infonce_folds(self) -> np.ndarray:
+        """``[r]`` the fold of each entry of ``infonce``."""
+        return self.log_ratio_fold if self.infonce_fold is None else self.infonce_fold
 
 
 @dataclass(frozen=True)
@@ -165,19 +187,21 @@ def evaluate(
         The :class:`HeldoutValues` (float64 NumPy arrays).
     """
     offset = model.bound.info.optimal_offset
-    ratio, nce, blocks, batch, train_ratio, train_batch = [], [], [], [], [], []
+    ratio, nce, nce_fold, blocks, batch, train_ratio, train_batch = [], [], [], [], [], [], []
     normalizer, ess = [], []
     for m in range(plan.num_folds):
         critic = model.member(m)
         rows = torch.as_tensor(plan.evaluation(m), device=x.device)
         own = torch.as_tensor(plan.training(m)[: len(rows)], device=x.device)
-        held = _blocks(critic, x, y, rows, block)
-        ratio.append(held.diagonal - (offset or 0.0))
+        held = _blocks(critic, x, y, rows[:PAIRWISE_ROWS], block)
+        rest = _positive_scores(critic, x, y, rows[PAIRWISE_ROWS:])
+        ratio.append(np.concatenate([held.diagonal, rest]) - (offset or 0.0))
         nce.append(held.infonce)
+        nce_fold.append(np.full(len(held.infonce), m))
         blocks.append(held.smallest)
         normalizer.append(held.log_mean_off - (offset or 0.0))
         ess.append(held.effective_pairs)
-        train_ratio.append(_blocks(critic, x, y, own, block, pairs=False).diagonal - (offset or 0.0))
+        train_ratio.append(_positive_scores(critic, x, y, own) - (offset or 0.0))
         if offset is None:  # the estimate is the bound's value on batches of K
             baseline = None if model.baselines is None else model.baselines[m]
             batch.append(_batch_values(critic, model.bounds[m], baseline, x, y, rows, batch_size))
@@ -193,6 +217,7 @@ def evaluate(
         train_batch_value=float(np.concatenate(train_batch).mean()) if train_batch else math.nan,
         log_normalizer=None if offset is None else np.array(normalizer),
         normalizer_ess=np.array(ess),
+        infonce_fold=np.concatenate(nce_fold),
     )
 
 
@@ -223,10 +248,12 @@ def off_diagonal_log_sums(scores: Tensor) -> tuple[Tensor, Tensor, int]:
 def _blocks(critic: nn.Module, x: Tensor, y: Tensor, rows: Tensor, block: int, pairs: bool = True) -> _BlockScores:
     """The critic's scores of ``rows`` over blocks of at most ``block`` rows; with ``pairs=False``
     only the diagonal (the training rows' values need nothing else)."""
+    if not len(rows):
+        return _BlockScores(np.empty(0), np.empty(0), 0, math.nan, 0.0)
     diagonals, infonce, sizes, sums, squares, count = [], [], [], [], [], 0
     for part in torch.tensor_split(rows, math.ceil(len(rows) / block)):
         scores = critic(x[part], y[part]).double()
-        diagonal = scores.diagonal()
+        diagonal = scores.diagonal().clone()  # a view would keep the whole B x B block alive
         diagonals.append(diagonal)
         sizes.append(len(part))
         if not pairs:
@@ -246,6 +273,15 @@ def _blocks(critic: nn.Module, x: Tensor, y: Tensor, rows: Tensor, block: int, p
         log_mean_off=float(log_sum) - math.log(count),
         effective_pairs=math.exp(float(2 * log_sum - log_squares)),
     )
+
+
+def _positive_scores(critic: nn.Module, x: Tensor, y: Tensor, rows: Tensor) -> np.ndarray:
+    """The positive pairs' scores ``f(x_i, y_i)`` of ``rows``, float64, at O(1) pairs a row."""
+    paired = getattr(critic, "paired", None)
+    if not len(rows) or paired is None or paired(x[rows[:1]], y[rows[:1]]) is None:
+        return _blocks(critic, x, y, rows, _DIAGONAL_BLOCK, pairs=False).diagonal
+    values = [paired(x[part], y[part]).double() for part in torch.split(rows, _PAIRED_CHUNK)]
+    return torch.cat(values).cpu().numpy()
 
 
 def _batch_values(

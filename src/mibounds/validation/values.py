@@ -39,6 +39,7 @@ __all__ = [
     "check_probability",
     "check_same_rows",
     "constant_columns",
+    "available_memory",
     "physical_memory",
     "unknown_name_error",
 ]
@@ -278,6 +279,19 @@ def physical_memory() -> int | None:
         return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, ValueError, OSError):  # not a POSIX system
         return None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process can still take without swapping (Linux's ``MemAvailable``),
+    else this machine's memory (:func:`physical_memory`), or None where neither is known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return physical_memory()
 
 
 def check_allocation(nbytes: float, what: str, fix: str) -> None:
