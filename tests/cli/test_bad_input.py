@@ -157,6 +157,14 @@ def _zip_bomb(rows_x: int, rows_y: int):
     return write
 
 
+def _npz(rows_x: int, rows_y: int):
+    def write(tmp_path) -> None:  # random numbers, stored uncompressed
+        rng = np.random.default_rng(0)
+        np.savez(tmp_path / "data.npz", x=rng.normal(size=(rows_x, 1)), y=rng.normal(size=(rows_y, 1)))
+
+    return write
+
+
 def _npy_header(shape: tuple[int, ...]) -> bytes:
     import struct
 
@@ -356,6 +364,18 @@ BAD_INPUT = [
         _zip_bomb(1_000_000, 10),
         ["estimate", "{tmp}/bomb.npz", *_FAST_ESTIMATE],
         "x has 1000000 rows but y has 10; pass arrays with one row per sample",
+    ),
+    (
+        "npz-agreeing-zip-bomb",  # rows that agree and fit the read: refused by its inflation
+        _patched(_zip_bomb(1_000_000, 1_000_000), ("mibounds.estimation._file_readers._BOMB_BYTES", 1_000_000)),
+        ["estimate", "{tmp}/bomb.npz", *_FAST_ESTIMATE],
+        "array 'x' of bomb.npz inflates 1,0",
+    ),
+    (
+        "npz-estimate-memory",  # rows that fit the read but not the estimate's memory per row
+        _patched(_npz(1_000, 1_000), ("mibounds.estimation._runtime.available_memory", lambda: 100_000)),
+        ["estimate", "{tmp}/data.npz", *_FAST_ESTIMATE],
+        "the arrays of data.npz (1,000 rows of 2 columns) need about",
     ),
     (
         "npz-memory",

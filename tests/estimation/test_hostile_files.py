@@ -136,6 +136,16 @@ def test_a_zip_bomb_within_the_read_budget_but_beyond_what_an_estimate_holds_is_
     assert peak < 1_000_000  # nothing was inflated
 
 
+def test_a_zip_bomb_is_refused_by_how_far_it_inflates_whatever_its_rows(tmp_path, monkeypatch):
+    path = _zip_bomb(tmp_path / "bomb.npz", 1_000_000, 1_000_000)  # 8 MB a side from about 8 KB
+    monkeypatch.setattr(_file_readers, "_BOMB_BYTES", 1_000_000)  # stands in for 256 MiB
+    peak, raised = _peak_bytes(lambda: load_xy(path))
+    assert str(raised).startswith("array 'x' of bomb.npz inflates 1,0") and "np.savez" in str(raised)
+    assert peak < 1_000_000
+    np.savez(tmp_path / "plain.npz", x=np.zeros((1_000_000, 1)), y=np.zeros((1_000_000, 1)))
+    assert load_xy(tmp_path / "plain.npz").x.shape == (1_000_000, 1)  # the same zeros, uncompressed, are read
+
+
 def test_an_estimate_refuses_rows_it_cannot_hold(monkeypatch):
     x = np.zeros((50_000, 3))
     monkeypatch.setattr(_runtime, "available_memory", lambda: 10 * 2**20)

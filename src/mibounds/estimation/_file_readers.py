@@ -30,6 +30,11 @@ __all__ = ["check_columns", "load_npz", "read_npy", "read_parquet", "unknown_col
 ColumnReader = Callable[[list[str]], np.ndarray]
 # Names listed in a message, at most.
 _MAX_LISTED = 20
+#: A compressed member that inflates past _BOMB_BYTES at over _BOMB_RATIO times its size is refused
+#: (deflate peaks near 1,000 to 1 on constant data; random binary floats deflate about 27 to 1, a
+#: column of 1 % ones about 240 to 1).
+_BOMB_BYTES = 256 << 20
+_BOMB_RATIO = 500
 # Bytes inflated at a time from an .npz member.
 _CHUNK_BYTES = 1 << 22
 _FEWER_ROWS = "pass a sample of the rows, or fewer columns"
@@ -239,8 +244,22 @@ def _side_headers(
         if header is None:
             raise ValueError(f"{what} is not a NumPy array (no .npy header); save the arrays with np.savez")
         _check_matrix_header(header, what)
+        _check_inflation(header, archive.getinfo(members[name]).compress_size, what)
         headers.append((name, header))
     return headers
+
+
+def _check_inflation(header: _Header, compressed: int, what: str) -> None:
+    """Refuse a member that inflates to more than :data:`_BOMB_BYTES` at over :data:`_BOMB_RATIO`
+    times its compressed size: a zip bomb whose row counts agree passes every other check, and an
+    array of nearly one value (the only data that deflates so far) has nothing to estimate from."""
+    inflated = header.rows * header.columns * header.dtype.itemsize
+    if inflated > _BOMB_BYTES and inflated > _BOMB_RATIO * max(compressed, 1):
+        raise ValueError(
+            f"{what} inflates {inflated / max(compressed, 1):,.0f} times ({size(compressed)} to {size(inflated)}): "
+            "a zip bomb, or an array of nearly one value, with nothing to estimate from; if it is data, save it "
+            "uncompressed with np.savez"
+        )
 
 
 def _check_rows(headers: dict[str, list[tuple[str, _Header]]], file: str) -> None:
