@@ -27,23 +27,11 @@ import warnings
 
 import numpy as np
 import torch
+from _timing import matmul_seconds
 from torch.utils.flop_counter import FlopCounterMode
 
 from mibounds import tasks
 from mibounds.estimation import estimate
-
-
-def matmul_seconds(flops: float, size: int = 512) -> float:
-    """Seconds of plain float32 ``[size, size] @ [size, size]`` products totalling ``flops``."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    per_call = 2.0 * size**3
-    calls = max(1, round(flops / per_call))
-    for _ in range(3):
-        a @ b  # warm-up
-    start = time.perf_counter()
-    for _ in range(calls):
-        a @ b
-    return time.perf_counter() - start
 
 
 def _cells(args: argparse.Namespace) -> list[tuple[str, int, int]]:

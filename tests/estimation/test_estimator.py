@@ -345,6 +345,16 @@ def test_the_gaussian_critic_alone_on_non_gaussian_rows_is_flagged():
         estimate(x, y, critic=None, progress=False, random_state=0)
 
 
+def test_the_kurtosis_test_holds_its_level_with_many_columns():
+    # E b2 = p (p + 2) (n - 1) / (n + 1) for Gaussian rows: against p (p + 2) alone, z sat near -7
+    # at p = 1,000, n = 10,000 and flagged every wide Gaussian as not jointly Gaussian.
+    from mibounds.estimation.diagnostics import kurtosis_z
+
+    rng = np.random.default_rng(1)
+    values = [kurtosis_z(rng.normal(size=(5000, 500))) for _ in range(4)]
+    assert all(abs(z) < 4 for z in values), values
+
+
 def test_patience_is_longer_when_the_normal_scores_are_not_jointly_gaussian(pair):
     from mibounds.estimation.settings import DEFAULT_PATIENCE, NON_GAUSSIAN_PATIENCE
 

@@ -272,9 +272,11 @@ def kurtosis_z(values: np.ndarray) -> float:
     r"""Mardia's multivariate kurtosis of the rows ``[n, p]`` as a z-score against the Gaussian.
 
     :math:`b_2 = \frac1n \sum_i d_i^4` with :math:`d_i^2` the squared Mahalanobis distance of row i
-    under the sample covariance; for Gaussian rows :math:`b_2 \approx p(p + 2)` with variance
-    :math:`8p(p+2)/n`, so :math:`z = (b_2 - p(p+2)) / \sqrt{8p(p+2)/n}` is about N(0, 1). Heavy
-    joint tails give z >> 0, bounded or mixed-uniform shapes z << 0.
+    under the sample covariance; for Gaussian rows :math:`E b_2 = p(p + 2)(n - 1)/(n + 1)` exactly
+    (the sample covariance pulls the distances in: 7 standard deviations below p(p + 2) at
+    p = 1,000, n = 10,000) with variance about :math:`8p(p+2)/n`, so
+    :math:`z = (b_2 - E b_2) / \sqrt{8p(p+2)/n}` is about N(0, 1). Heavy joint tails give z >> 0,
+    bounded or mixed-uniform shapes z << 0.
 
     Reference:
         Mardia (1970), "Measures of multivariate skewness and kurtosis with applications",
@@ -291,7 +293,7 @@ def kurtosis_z(values: np.ndarray) -> float:
     covariance += 1e-9 * np.trace(covariance) / p * np.eye(p)
     distances = np.einsum("ij,ij->i", centred @ np.linalg.inv(covariance), centred)
     expected = p * (p + 2)
-    return float((np.mean(distances**2) - expected) / np.sqrt(8 * expected / n))
+    return float((np.mean(distances**2) - expected * (n - 1) / (n + 1)) / np.sqrt(8 * expected / n))
 
 
 def _divergence_fix(bound: str) -> str:

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from mibounds import bounds, critics
+from mibounds.estimation.gaussian_fits import Moments, fold_moments, member_fit
 from mibounds.estimation.heldout import EVALUATION_BLOCK, PAIRWISE_ROWS, off_diagonal_log_sums
 from mibounds.estimation.settings import EstimatorSettings
 from mibounds.estimation.training import FoldCritic, FoldPlan, MemberList
@@ -50,49 +51,9 @@ def fit_rows(plan: FoldPlan) -> int:
     return min(len(plan.training(m)) + len(plan.validation(m)) for m in range(plan.num_folds))
 
 
-#: Rows per chunk of the fold moments (float64 copies of at most this many rows at once).
-_MOMENT_CHUNK = 1 << 16
-
-
-def fold_moments(x: Tensor, y: Tensor, plan: FoldPlan) -> list[tuple[int, Tensor, Tensor]]:
-    r"""Each fold's row count, mean ``[dx + dy]`` and scatter :math:`\sum_i (z_i - \bar z)(z_i - \bar z)^T`
-    of the rows :math:`z_i = (x_i, y_i)`, in float64, over chunks of rows (no full-size copy).
-
-    Every member's Gaussian critic is fitted on a union of folds (:func:`pooled_moments`), so the
-    rows are read twice in all instead of twice per member.
-    """
-    moments = []
-    for fold in plan.folds:
-        parts = torch.split(torch.as_tensor(fold, device=x.device), _MOMENT_CHUNK)
-        mean = torch.stack([torch.cat([x[rows], y[rows]], 1).double().sum(0) for rows in parts]).sum(0) / len(fold)
-        scatter = torch.zeros(len(mean), len(mean), dtype=torch.float64, device=x.device)
-        for rows in parts:
-            centred = torch.cat([x[rows], y[rows]], 1).double() - mean
-            scatter = scatter + centred.T @ centred
-        moments.append((len(fold), mean, scatter))
-    return moments
-
-
-def pooled_moments(moments: list[tuple[int, Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
-    r"""The mean and covariance (divided by the row count) of the union of folds with these moments.
-
-    Scatters add once each is taken about the pooled mean: :math:`S = \sum_f S_f + n_f
-    (\bar z_f - \bar z)(\bar z_f - \bar z)^T` (Chan, Golub and LeVeque 1979).
-
-    Example:
-        >>> z = torch.randn(10, 3, dtype=torch.float64)
-        >>> parts = [(len(p), p.mean(0), (p - p.mean(0)).T @ (p - p.mean(0))) for p in (z[:4], z[4:])]
-        >>> mean, cov = pooled_moments(parts)
-        >>> bool(torch.allclose(cov, torch.cov(z.T, correction=0)))
-        True
-    """
-    count = sum(n for n, _, _ in moments)
-    mean = sum(n * fold_mean for n, fold_mean, _ in moments) / count
-    scatter = sum(s + n * torch.outer(m - mean, m - mean) for n, m, s in moments)
-    return mean, scatter / count  # type: ignore[return-value]
-
-
-def gaussian_log_normalizer(x: Tensor, y: Tensor, plan: FoldPlan) -> float:
+def gaussian_log_normalizer(
+    x: Tensor, y: Tensor, plan: FoldPlan, rank: int | None = None, moments: list[Moments] | None = None
+) -> float:
     r"""The log-mean of the Gaussian critic's density ratio over independent pairs it never saw.
 
     Member m's Gaussian is fitted on its training folds alone and scored on the independent
@@ -109,16 +70,16 @@ def gaussian_log_normalizer(x: Tensor, y: Tensor, plan: FoldPlan) -> float:
         x: Scaled rows of x ``[n, dx]``.
         y: Scaled rows of y ``[n, dy]``.
         plan: The fold plan.
+        rank: Canonical pairs the Gaussian keeps (:mod:`~mibounds.estimation.gaussian_fits`; None: all).
+        moments: :func:`~mibounds.estimation.gaussian_fits.fold_moments` of the rows, if at hand.
 
     Returns:
         The pooled log-mean (nats; 0 for a density ratio).
     """
-    means, moments = [], fold_moments(x, y, plan)
+    means, moments = [], moments or fold_moments(x, y, plan)
     for m in range(plan.num_folds):
         held = torch.as_tensor(plan.validation(m)[:PAIRWISE_ROWS], device=x.device)
-        skip = {m, (m + 1) % plan.num_folds}  # the folds of plan.training(m)
-        mean, cov = pooled_moments([part for f, part in enumerate(moments) if f not in skip])
-        critic = critics.GaussianCritic.from_moments(mean, cov, x.shape[1])
+        critic = member_fit(moments, {m, (m + 1) % plan.num_folds}, x.shape[1], rank)  # its training folds
         # Over blocks of the fold, as the held-out evaluation scores pairs: a fold's full square
         # would hold n^2 / 25 scores (1.3 TB at n = 2,000,000).
         sums = [off_diagonal_log_sums(critic(x[b].double(), y[b].double())) for b in held.split(EVALUATION_BLOCK)]
@@ -127,7 +88,14 @@ def gaussian_log_normalizer(x: Tensor, y: Tensor, plan: FoldPlan) -> float:
     return float(np.logaddexp.reduce(means) - math.log(len(means)))
 
 
-def build_fold_critic(settings: EstimatorSettings, x: Tensor, y: Tensor, plan: FoldPlan) -> tuple[FoldCritic, str]:
+def build_fold_critic(
+    settings: EstimatorSettings,
+    x: Tensor,
+    y: Tensor,
+    plan: FoldPlan,
+    rank: int | None = None,
+    moments: list[Moments] | None = None,
+) -> tuple[FoldCritic, str]:
     """The fold critics: a Gaussian base and a residual per fold, a bound (and baseline) each.
 
     Args:
@@ -135,6 +103,8 @@ def build_fold_critic(settings: EstimatorSettings, x: Tensor, y: Tensor, plan: F
         x: Scaled rows of x ``[n, dx]`` (the Gaussian critics are fitted on their folds' rows).
         y: Scaled rows of y ``[n, dy]``.
         plan: The fold plan.
+        rank: Canonical pairs the Gaussian critics keep (:mod:`~mibounds.estimation.gaussian_fits`; None: all).
+        moments: :func:`~mibounds.estimation.gaussian_fits.fold_moments` of the rows, if at hand.
 
     Returns:
         ``(model, name)``: the :class:`~mibounds.estimation.training.FoldCritic` in float32, and
@@ -147,7 +117,7 @@ def build_fold_critic(settings: EstimatorSettings, x: Tensor, y: Tensor, plan: F
     members = plan.num_folds
     bound_list = [bounds.make(info.name, **bound_params) for _ in range(members)]
     residual, name = _residual(settings, x.shape[1], y.shape[1], members)
-    base = _gaussian_base(x, y, plan) if settings.gaussian else None
+    base = _gaussian_base(x, y, plan, rank, moments) if settings.gaussian else None
     if base is not None:
         name = "gaussian" if residual is None else f"gaussian+{name}"
     baselines = None
@@ -156,7 +126,9 @@ def build_fold_critic(settings: EstimatorSettings, x: Tensor, y: Tensor, plan: F
     return FoldCritic(residual, base, bound_list, baselines).float(), name
 
 
-def _gaussian_base(x: Tensor, y: Tensor, plan: FoldPlan) -> critics.GaussianCritic:
+def _gaussian_base(
+    x: Tensor, y: Tensor, plan: FoldPlan, rank: int | None, moments: list[Moments] | None
+) -> critics.GaussianCritic:
     rows_per_fit, columns = fit_rows(plan), x.shape[1] + y.shape[1]
     if rows_per_fit <= columns + 1:
         raise ValueError(
@@ -165,10 +137,9 @@ def _gaussian_base(x: Tensor, y: Tensor, plan: FoldPlan) -> critics.GaussianCrit
             f"{(columns + 1) * plan.num_folds // (plan.num_folds - 1) + 1} rows, fewer columns "
             "(e.g. a PCA of each side), or gaussian=False"
         )
-    fits, moments = [], fold_moments(x, y, plan)
-    for m in range(plan.num_folds):  # fitted on every fold but its evaluation fold m
-        mean, cov = pooled_moments([part for f, part in enumerate(moments) if f != m])
-        fits.append(critics.GaussianCritic.from_moments(mean, cov, x.shape[1]))
+    moments = moments or fold_moments(x, y, plan)
+    # Member m is fitted on every fold but its evaluation fold m.
+    fits = [member_fit(moments, {m}, x.shape[1], rank) for m in range(plan.num_folds)]
     return critics.GaussianCritic.stack(fits).float()
 
 

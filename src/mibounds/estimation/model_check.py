@@ -57,7 +57,7 @@ class ModelCheck:
         log_normalizer: :math:`\\log \\hat Z`, the log-mean of the critic's ratio over the held-out
             independent pairs (0 for a density ratio), or None.
         effective_pairs: Effective number of those pairs behind it.
-        unnormalized: :math:`\\log \\hat Z > \\log(1 / \alpha)`: the critic is shown not to be a
+        unnormalized: :math:`\\log \\hat Z > \\log(1 / \\alpha)`: the critic is shown not to be a
             density ratio, and the estimate may be off either way.
         below_dv: The reliable held-out DV value is above the interval: the estimate is too low.
         below_certified: The certified lower bound is above the interval: the estimate is too low.

@@ -63,6 +63,7 @@ from mibounds.estimation._runtime import (
 )
 from mibounds.estimation.data import as_array, check_pair, pair_rows
 from mibounds.estimation.diagnostics import (
+    LARGE_FIT_PENALTY,
     NON_GAUSSIAN_Z,
     check_fold_sizes,
     check_scaled,
@@ -75,6 +76,7 @@ from mibounds.estimation.diagnostics import (
 from mibounds.estimation.diagnostics import diagnose as diagnose_notes
 from mibounds.estimation.discrete import MAX_AUTO_CLASSES, categorical_sides, fit_categorical, float_label_notes
 from mibounds.estimation.fold_critics import CHEAP_SCORES, build_fold_critic, fit_rows, gaussian_log_normalizer
+from mibounds.estimation.gaussian_fits import choose_rank, fold_moments
 from mibounds.estimation.heldout import (
     EVALUATION_BLOCK,
     HeldoutEstimate,
@@ -173,6 +175,7 @@ class TrainedCritics:
     critic: str
     outcome: TrainingOutcome
     notes: list[str]
+    gaussian_rank: int | None = None  # canonical pairs the Gaussian critics keep (None: all)
 
 
 def run(x: Any, y: Any, settings: EstimatorSettings) -> FittedEstimate:
@@ -271,9 +274,22 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
     (:func:`~mibounds.estimation.fold_critics.gaussian_log_normalizer` above log(1 / alpha)):
     the learned critic then starts from nothing instead of from a wrong model.
     """
-    notes = []
+    notes, rank, moments, rank_note = [], None, None, None
+    x, y, plan = prepared.x, prepared.y, prepared.plan
+    if settings.gaussian:
+        moments = fold_moments(x, y, plan)
+        if gaussian_fit_penalty(x.shape[1], y.shape[1], fit_rows(plan)) > LARGE_FIT_PENALTY:
+            rank = choose_rank(moments, x, y, plan)
+            full = min(x.shape[1], y.shape[1])
+            if rank < full:
+                rank_note = (
+                    f"the Gaussian critic keeps {rank} of {full} canonical pairs: with {x.shape[1]} x {y.shape[1]} "
+                    f"columns and {fit_rows(plan)} rows a fold, the rest scored worse than independence on "
+                    "validation rows (their correlations are within the noise of this many rows), so dependence "
+                    "spread thinly over many columns is not seen and the estimate may be low: more rows see more"
+                )
     if settings.gaussian and settings.critic is not None:
-        log_z = gaussian_log_normalizer(prepared.x, prepared.y, prepared.plan)
+        log_z = gaussian_log_normalizer(x, y, plan, rank, moments)
         if log_z > math.log(1 / (1 - settings.confidence)):
             settings = settings.replace(gaussian=False)
             notes.append(
@@ -283,9 +299,11 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
                 "after normal scores (e.g. on a low-dimensional manifold of a wide space); the learned critic "
                 "models the dependence alone"
             )
+    if rank_note is not None and settings.gaussian:
+        notes.append(rank_note)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(prepared.seed)
-        model, critic = build_fold_critic(settings, prepared.x, prepared.y, prepared.plan)
+        model, critic = build_fold_critic(settings, x, y, plan, rank, moments)
     model.to(prepared.device)
     outcome = train(
         model,
@@ -297,7 +315,7 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
         generator=torch.Generator().manual_seed(prepared.seed),
         **settings.training_options(),
     )
-    return TrainedCritics(model, critic, outcome, notes)
+    return TrainedCritics(model, critic, outcome, notes, rank if settings.gaussian else None)
 
 
 def evaluate(prepared: PreparedData, trained: TrainedCritics, settings: EstimatorSettings) -> HeldoutEstimate:
@@ -310,7 +328,9 @@ def evaluate(prepared: PreparedData, trained: TrainedCritics, settings: Estimato
         )
     correction = 0.0
     if model.base is not None and held.log_ratio is not None:  # the fitted Gaussian's held-out bias
-        correction = gaussian_fit_penalty(prepared.x.shape[1], prepared.y.shape[1], fit_rows(plan))
+        correction = gaussian_fit_penalty(
+            prepared.x.shape[1], prepared.y.shape[1], fit_rows(plan), trained.gaussian_rank
+        )
         held = dataclasses.replace(
             held,
             log_ratio=held.log_ratio + correction,

@@ -106,7 +106,7 @@ class BiasVarianceConfig:
         batch_size: K of the MI sweep and the α sweep.
         k_grid: Batch sizes of the K sweep.
         fixed_mi: True MI of the K sweep.
-        alphas: α values of the α sweep of :math:`I_\alpha`.
+        alphas: α values of the α sweep of :math:`I_\\alpha`.
         alpha_mi: MI levels of the α sweep (one curve each).
         repeats: Independent batches per sweep point.
         seed: Seed of the batches.
