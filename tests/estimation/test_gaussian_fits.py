@@ -43,21 +43,25 @@ def test_the_first_k_canonical_terms_are_the_rank_k_critic(dims):
     x, y = _pair(400, dx, dy, seed=dx * 10 + dy)
     z = torch.cat([x, y], 1)
     mean, cov = z.mean(0), torch.cov(z.T, correction=0)
-    terms = gaussian_fits.canonical_log_ratios(mean, cov, dx, x[:50], y[:50])
-    ranks = list(range(min(dx, dy) + 1))
-    for rank, joint in zip(ranks, gaussian_fits.reduced_rank(cov, dx, ranks), strict=True):
-        critic = GaussianCritic.from_moments(mean, joint, dx, ridge=0.0)
-        torch.testing.assert_close(critic.paired(x[:50], y[:50]), terms[:, :rank].sum(1), rtol=1e-8, atol=1e-8)
-        # the critic's own MI is the sum of -log(1 - rho^2) / 2 over the pairs it keeps
-        rho = torch.linalg.svdvals(
-            torch.linalg.cholesky(cov[:dx, :dx]).inverse()
-            @ cov[:dx, dx:]
-            @ torch.linalg.cholesky(cov[dx:, dx:]).inverse().T
-        )
-        assert float(critic.mutual_information) == pytest.approx(
-            float(-0.5 * torch.log1p(-(rho[:rank] ** 2)).sum()), abs=1e-8
-        )
-    torch.testing.assert_close(gaussian_fits.reduced_rank(cov, dx, [min(dx, dy)])[0], cov, rtol=1e-10, atol=1e-10)
+    canonical = gaussian_fits.Canonical.of(mean, cov, dx)
+    terms = canonical.log_ratios(x[:50], y[:50])
+    whitened = (
+        torch.linalg.cholesky(cov[:dx, :dx]).inverse()
+        @ cov[:dx, dx:]
+        @ torch.linalg.cholesky(cov[dx:, dx:]).inverse().T
+    )
+    rho = torch.linalg.svdvals(whitened)
+    for rank in range(min(dx, dy) + 1):
+        # the critic built from the pairs, the critic of the cut covariance, and the sum of the terms
+        direct = canonical.critic(rank)
+        cut = GaussianCritic.from_moments(mean, canonical.covariance(cov, rank), dx, ridge=0.0)
+        torch.testing.assert_close(direct.paired(x[:50], y[:50]), terms[:, :rank].sum(1), rtol=1e-8, atol=1e-8)
+        torch.testing.assert_close(cut(x[:50], y[:50]), direct(x[:50], y[:50]), rtol=1e-8, atol=1e-8)
+        expected = float(-0.5 * torch.log1p(-(rho[:rank] ** 2)).sum())
+        assert float(direct.mutual_information) == pytest.approx(expected, abs=1e-8)
+    torch.testing.assert_close(canonical.covariance(cov, min(dx, dy)), cov, rtol=1e-10, atol=1e-10)
+    full = GaussianCritic.from_moments(mean, cov, dx, ridge=0.0)
+    torch.testing.assert_close(canonical.critic(min(dx, dy))(x[:9], y[:9]), full(x[:9], y[:9]), rtol=1e-8, atol=1e-8)
 
 
 def test_candidate_ranks_double_up_to_full_rank():
@@ -74,5 +78,6 @@ def test_the_rank_chosen_on_validation_rows_drops_pairs_that_are_noise():
     y = torch.randn(n, d, generator=generator, dtype=torch.float64)
     y[:, :2] = 0.95 * x[:, :2] + (1 - 0.95**2) ** 0.5 * y[:, :2]
     plan = fold_plan(n, 5, np.random.default_rng(0))
-    rank = gaussian_fits.choose_rank(gaussian_fits.fold_moments(x, y, plan), x, y, plan)
+    rank, analyses = gaussian_fits.choose_rank(gaussian_fits.fold_moments(x, y, plan), x, y, plan)
     assert rank in (2, 4)  # the candidates around the 2 real pairs, never the 60 of full rank
+    assert len(analyses) == 5 and all(float(a.rho[1]) > 0.9 > float(a.rho[2]) for a in analyses)

@@ -52,7 +52,12 @@ def fit_rows(plan: FoldPlan) -> int:
 
 
 def gaussian_log_normalizer(
-    x: Tensor, y: Tensor, plan: FoldPlan, rank: int | None = None, moments: list[Moments] | None = None
+    x: Tensor,
+    y: Tensor,
+    plan: FoldPlan,
+    rank: int | None = None,
+    moments: list[Moments] | None = None,
+    fits: list[critics.GaussianCritic] | None = None,
 ) -> float:
     r"""The log-mean of the Gaussian critic's density ratio over independent pairs it never saw.
 
@@ -72,14 +77,17 @@ def gaussian_log_normalizer(
         plan: The fold plan.
         rank: Canonical pairs the Gaussian keeps (:mod:`~mibounds.estimation.gaussian_fits`; None: all).
         moments: :func:`~mibounds.estimation.gaussian_fits.fold_moments` of the rows, if at hand.
+        fits: Each member's Gaussian critic of its training folds, if at hand (else fitted here).
 
     Returns:
         The pooled log-mean (nats; 0 for a density ratio).
     """
-    means, moments = [], moments or fold_moments(x, y, plan)
-    for m in range(plan.num_folds):
+    means = []
+    if fits is None:
+        moments = moments or fold_moments(x, y, plan)
+        fits = [member_fit(moments, {m, (m + 1) % plan.num_folds}, x.shape[1], rank) for m in range(plan.num_folds)]
+    for m, critic in enumerate(fits):
         held = torch.as_tensor(plan.validation(m)[:PAIRWISE_ROWS], device=x.device)
-        critic = member_fit(moments, {m, (m + 1) % plan.num_folds}, x.shape[1], rank)  # its training folds
         # Over blocks of the fold, as the held-out evaluation scores pairs: a fold's full square
         # would hold n^2 / 25 scores (1.3 TB at n = 2,000,000).
         sums = [off_diagonal_log_sums(critic(x[b].double(), y[b].double())) for b in held.split(EVALUATION_BLOCK)]

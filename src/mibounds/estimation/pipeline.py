@@ -274,12 +274,13 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
     (:func:`~mibounds.estimation.fold_critics.gaussian_log_normalizer` above log(1 / alpha)):
     the learned critic then starts from nothing instead of from a wrong model.
     """
-    notes, rank, moments, rank_note = [], None, None, None
+    notes, rank, moments, rank_note, fits = [], None, None, None, None
     x, y, plan = prepared.x, prepared.y, prepared.plan
     if settings.gaussian:
         moments = fold_moments(x, y, plan)
         if gaussian_fit_penalty(x.shape[1], y.shape[1], fit_rows(plan)) > LARGE_FIT_PENALTY:
-            rank = choose_rank(moments, x, y, plan)
+            rank, analyses = choose_rank(moments, x, y, plan)
+            fits = [analysis.critic(rank) for analysis in analyses]  # each member's training folds
             full = min(x.shape[1], y.shape[1])
             if rank < full:
                 rank_note = (
@@ -289,7 +290,7 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
                     "spread thinly over many columns is not seen and the estimate may be low: more rows see more"
                 )
     if settings.gaussian and settings.critic is not None:
-        log_z = gaussian_log_normalizer(x, y, plan, rank, moments)
+        log_z = gaussian_log_normalizer(x, y, plan, rank, moments, fits)
         if log_z > math.log(1 / (1 - settings.confidence)):
             settings = settings.replace(gaussian=False)
             notes.append(
