@@ -279,16 +279,7 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
     if settings.gaussian:
         moments = fold_moments(x, y, plan)
         if gaussian_fit_penalty(x.shape[1], y.shape[1], fit_rows(plan)) > LARGE_FIT_PENALTY:
-            rank, analyses = choose_rank(moments, x, y, plan)
-            fits = [analysis.critic(rank) for analysis in analyses]  # each member's training folds
-            full = min(x.shape[1], y.shape[1])
-            if rank < full:
-                rank_note = (
-                    f"the Gaussian critic keeps {rank} of {full} canonical pairs: with {x.shape[1]} x {y.shape[1]} "
-                    f"columns and {fit_rows(plan)} rows a fold, the rest scored worse than independence on "
-                    "validation rows (their correlations are within the noise of this many rows), so dependence "
-                    "spread thinly over many columns is not seen and the estimate may be low: more rows see more"
-                )
+            rank, fits, rank_note = _gaussian_rank(moments, x, y, plan)
     if settings.gaussian and settings.critic is not None:
         log_z = gaussian_log_normalizer(x, y, plan, rank, moments, fits)
         if log_z > math.log(1 / (1 - settings.confidence)):
@@ -317,6 +308,25 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
         **settings.training_options(),
     )
     return TrainedCritics(model, critic, outcome, notes, rank if settings.gaussian else None)
+
+
+def _gaussian_rank(
+    moments: list[Any], x: torch.Tensor, y: torch.Tensor, plan: FoldPlan
+) -> tuple[int, list[Any], str | None]:
+    """The canonical pairs the Gaussian critics keep where their full fit has too many parameters
+    for the rows (:mod:`~mibounds.estimation.gaussian_fits`), each member's critic of its training
+    folds at that rank, and a note when pairs were dropped."""
+    rank, analyses = choose_rank(moments, x, y, plan)
+    full = min(x.shape[1], y.shape[1])
+    note = None
+    if rank < full:
+        note = (
+            f"the Gaussian critic keeps {rank} of {full} canonical pairs: with {x.shape[1]} x {y.shape[1]} columns "
+            f"and {fit_rows(plan)} rows a fold, the other pairs' held-out log ratio did not cover their fitting "
+            "penalty (their correlations are within the noise of this many rows), so dependence spread thinly "
+            "over many columns goes unseen and the estimate may be low; more rows resolve more pairs"
+        )
+    return rank, [analysis.critic(rank) for analysis in analyses], note
 
 
 def evaluate(prepared: PreparedData, trained: TrainedCritics, settings: EstimatorSettings) -> HeldoutEstimate:

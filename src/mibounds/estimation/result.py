@@ -94,7 +94,8 @@ class EstimateResult(ResultBase):
         batch_size: K, the pairs per training batch (and per batch of a ``"bound"`` estimate).
         steps: Optimizer steps taken.
         best_step: Step whose weights were restored (best validation objective; 0 = initial).
-        stopped: Why training ended: ``"early_stopping"``, ``"max_steps"`` or ``"diverged"``.
+        stopped: Why training ended: ``"early_stopping"``, ``"max_steps"``, ``"diverged"``, or
+            ``"no_parameters"`` (``critic=None``: the Gaussian critic alone, nothing to train).
         seconds: Wall time of the whole call.
         device: Where the critics were trained.
         threads: CPU threads torch used for the estimate (the ``threads`` option; one by default).

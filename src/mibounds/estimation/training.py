@@ -309,7 +309,8 @@ class TrainingOutcome:
         steps: Optimizer steps taken.
         best_step: Step of the restored weights (0: the initial weights).
         best_value: Validation objective at ``best_step``, mean over members.
-        stopped: ``"early_stopping"``, ``"max_steps"`` or ``"diverged"``.
+        stopped: ``"early_stopping"``, ``"max_steps"``, ``"diverged"``, or ``"no_parameters"`` (nothing
+            to train: the Gaussian critic alone).
         history: ``{"step", "train", "validation"}`` lists, one entry per check (step 0 is the
             initial critic).
     """
@@ -397,7 +398,7 @@ def train(
 
     best = _BestCheck(model, check())
     running = torch.zeros((), device=x.device)
-    since_check, step, stopped = 0, 0, "max_steps"
+    since_check, step, stopped = 0, 0, "max_steps" if params else "no_parameters"
     bar = progress_bar(max_steps, progress, desc="training critics", unit="step", leave=False, dynamic_ncols=True)
     model.train()
     try:
