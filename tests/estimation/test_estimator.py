@@ -446,3 +446,14 @@ def test_wide_rows_keep_the_canonical_pairs_that_held_out_rows_support():
     assert any(m.startswith("the Gaussian critic keeps 2 of 60 canonical pairs") for m in issued), issued
     assert not any("max_steps" in m or "not jointly Gaussian" in m for m in issued), issued
     assert result.stopped == "no_parameters"
+
+
+def test_wide_independent_rows_leave_the_gaussian_critic_out():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(600, 40)), rng.normal(size=(600, 40))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = estimate(x, y, **FAST)
+    assert result.critic == "mixture" and result.gaussian_mi is None
+    assert any("no canonical pair's held-out log ratio covered its fitting penalty" in str(w.message) for w in caught)
+    assert result.ci_low <= 0.05 and result.estimate < 0.2  # no confident dependence from noise

@@ -279,7 +279,9 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
     if settings.gaussian:
         moments = fold_moments(x, y, plan)
         if gaussian_fit_penalty(x.shape[1], y.shape[1], fit_rows(plan)) > LARGE_FIT_PENALTY:
-            rank, fits, rank_note = _gaussian_rank(moments, x, y, plan)
+            rank, fits, rank_note = _gaussian_rank(moments, x, y, plan, learned=settings.critic is not None)
+            if rank == 0 and settings.critic is not None:  # a critic of no pair is no critic: leave it out
+                settings = settings.replace(gaussian=False)
     if settings.gaussian and settings.critic is not None:
         log_z = gaussian_log_normalizer(x, y, plan, rank, moments, fits)
         if log_z > math.log(1 / (1 - settings.confidence)):
@@ -291,7 +293,7 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
                 "after normal scores (e.g. on a low-dimensional manifold of a wide space); the learned critic "
                 "models the dependence alone"
             )
-    if rank_note is not None and settings.gaussian:
+    if rank_note is not None:
         notes.append(rank_note)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(prepared.seed)
@@ -311,20 +313,29 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
 
 
 def _gaussian_rank(
-    moments: list[Any], x: torch.Tensor, y: torch.Tensor, plan: FoldPlan
+    moments: list[Any], x: torch.Tensor, y: torch.Tensor, plan: FoldPlan, learned: bool
 ) -> tuple[int, list[Any], str | None]:
     """The canonical pairs the Gaussian critics keep where their full fit has too many parameters
     for the rows (:mod:`~mibounds.estimation.gaussian_fits`), each member's critic of its training
-    folds at that rank, and a note when pairs were dropped."""
+    folds at that rank, and a note when pairs were dropped (at rank 0 with a ``learned`` critic
+    beside it, the Gaussian critic is left out)."""
     rank, analyses = choose_rank(moments, x, y, plan)
     full = min(x.shape[1], y.shape[1])
     note = None
-    if rank < full:
+    shape = f"with {x.shape[1]} x {y.shape[1]} columns and {fit_rows(plan)} rows a fold"
+    if rank == 0 and learned:
         note = (
-            f"the Gaussian critic keeps {rank} of {full} canonical pairs: with {x.shape[1]} x {y.shape[1]} columns "
-            f"and {fit_rows(plan)} rows a fold, the other pairs' held-out log ratio did not cover their fitting "
-            "penalty (their correlations are within the noise of this many rows), so dependence spread thinly "
-            "over many columns goes unseen and the estimate may be low; more rows resolve more pairs"
+            f"the Gaussian critic was left out: {shape}, no canonical pair's held-out log ratio covered its "
+            "fitting penalty (the correlations are within the noise of this many rows), so the learned critic "
+            "models the dependence alone, and dependence spread thinly over many columns may go unseen (the "
+            "estimate may be low); more rows resolve more pairs"
+        )
+    elif rank < full:
+        note = (
+            f"the Gaussian critic keeps {rank} of {full} canonical pairs: {shape}, the other pairs' held-out log "
+            "ratio did not cover their fitting penalty (their correlations are within the noise of this many "
+            "rows), so dependence spread thinly over many columns goes unseen and the estimate may be low; more "
+            "rows resolve more pairs"
         )
     return rank, [analysis.critic(rank) for analysis in analyses], note
 
