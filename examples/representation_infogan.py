@@ -17,7 +17,7 @@ Writes the grid of samples of the first seed.
 Run: python examples/representation_infogan.py [--steps 1000] [--out results/infogan.png]
      python examples/representation_infogan.py --data digits [--steps 3000] [--seeds 3]
 Needs scikit-learn (pip install 'mibounds[examples]') and matplotlib ('mibounds[plot]').
-About a minute and a half on a CPU with --threads 1 (dSprites; digits: about DIGITS_TIME).
+About a minute and a half on a CPU with --threads 1 (dSprites; digits, 3 seeds: about two minutes).
 """
 
 from __future__ import annotations

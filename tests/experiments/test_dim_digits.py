@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from mibounds.experiments.dim_digits import DIMComparison, DIMDigitsRun, run_dim_digits
+from mibounds.experiments.dim_digits import DIMComparison, DIMDigitsRun, compare_dim_objectives, run_dim_digits
 
 
 def run(accuracy: float, random: float = 0.8) -> DIMDigitsRun:
@@ -33,6 +33,24 @@ def test_unknown_objective() -> None:
 
 
 @pytest.mark.slow
-def test_infonce_local_beats_the_random_encoder_by_seed_spreads() -> None:
-    """The claim that reproduces (docs/representation.md): CLAIM."""
+def test_local_beats_global_and_the_random_encoder_by_seed_spreads() -> None:
+    """The claims that reproduce (docs/representation.md), on seeds 0, 1, 2 with JS and InfoNCE.
+
+    1. The local objective's code (InfoNCE) beats the random encoder's by more than 3 times the
+       larger of the two seed-to-seed standard deviations (measured: 0.887 ± 0.007 against
+       0.830 ± 0.014, a gap of 4 spreads).
+    2. Local beats global: the mean of the per-seed differences local - global (JS and InfoNCE, 6
+       pairs) exceeds 2 of its standard errors (measured: +0.029, standard error 0.006).
+    DV is left out: its local - global difference was +0.006 (0.3 of a standard deviation).
+    """
     pytest.importorskip("sklearn", reason="the digits and the probe need scikit-learn")
+    comparison = compare_dim_objectives(seeds=(0, 1, 2), objectives=("global", "local"), bounds=("js", "infonce"))
+    local = comparison.accuracies("local", "infonce")
+    random = np.array(comparison.random_accuracy)
+    assert local.mean() - random.mean() > 3 * max(local.std(ddof=1), random.std(ddof=1)), (local, random)
+    differences = np.concatenate(
+        [comparison.accuracies("local", b) - comparison.accuracies("global", b) for b in ("js", "infonce")]
+    )
+    standard_error = differences.std(ddof=1) / np.sqrt(len(differences))
+    assert differences.mean() > 2 * standard_error, differences
+    assert all(run.finite for runs in comparison.runs.values() for run in runs)

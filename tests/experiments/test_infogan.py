@@ -85,9 +85,13 @@ def test_digits_argument_errors() -> None:
 def test_digits_code_classifies_real_digits_above_chance_by_seed_spreads() -> None:
     pytest.importorskip("sklearn", reason="the digits and the matching need scikit-learn")
     settings = {"num_categories": 10, "num_continuous": 2, "continuous_weight": 0.1, "channels": (64, 32)}
-    results = [run_infogan_experiment(num_steps=STEPS, seed=seed, data="digits", num_eval=1024, **settings) for seed in (0, 1, 2)]
+    results = [
+        run_infogan_experiment(num_steps=3000, seed=seed, data="digits", num_eval=1024, **settings)
+        for seed in (0, 1, 2)
+    ]
     accuracy = np.array([r.code_accuracy for r in results])
     majority = max(r.majority_rate for r in results)
-    # MEASURED
-    assert accuracy.mean() - majority > K * accuracy.std(ddof=1), (accuracy, majority)
+    # Measured with the example's settings (docs/representation.md): 0.566, 0.536, 0.621 (mean 0.574,
+    # sd 0.043) against a majority-class rate of 0.102: 11 seed spreads above it; 5 are required.
+    assert accuracy.mean() - majority > 5 * accuracy.std(ddof=1), (accuracy, majority)
     assert np.all(accuracy > majority), accuracy
