@@ -87,6 +87,55 @@ def _infogan(out: str, tmp: Path) -> None:
         assert all(-1 <= r <= 1 for r in correlations), out
 
 
+def _infogan_digits(out: str, tmp: Path) -> None:
+    # "--data digits ... Prints per seed the BA bound of the categorical code against its ceiling
+    # log 10 and the code's accuracy ... then the mean and seed-to-seed spread, next to chance
+    # (1/10) and the majority-class rate. Writes the grid of samples of the first seed."
+    rows = re.findall(
+        rf"seed \d: code accuracy trained ({_NUMBER}) \| initial ({_NUMBER}) \| BA bound ({_NUMBER}) ± {_NUMBER} "
+        rf"of H\(c\) = ({_NUMBER}) nats",
+        out,
+    )
+    assert len(rows) == 2, out
+    for trained, initial, bound, ceiling in rows:
+        assert 0 <= float(trained) <= 1 and 0 <= float(initial) <= 1, out
+        assert float(bound) <= float(ceiling) == pytest.approx(math.log(10), abs=1e-3), out
+    for name in ("trained", "initial"):
+        (accuracy,) = _floats(rf"code accuracy, {name}: ({_NUMBER}) \+- {_NUMBER}", out)
+        assert 0 <= accuracy <= 1, out
+    (majority,) = _floats(rf"chance 0\.100, majority class ({_NUMBER})", out)
+    assert 0.1 <= majority < 0.2, out
+    assert (tmp / "infogan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _amdim(out: str, _: Path) -> None:
+    # "prints each seed's accuracies and readouts, then the mean and seed-to-seed spread".
+    rows = re.findall(
+        rf"(?m)^ +\d+ +({_NUMBER}) +({_NUMBER}) +({_NUMBER}) +({_NUMBER}) +({_NUMBER}) +({_NUMBER}) +"
+        rf"\(ceiling log B = ({_NUMBER})\)$",
+        out,
+    )
+    assert len(rows) == 2, out
+    for *values, ceiling in rows:
+        assert all(0 <= float(v) <= 1 for v in values[:3]) and all(float(v) <= float(ceiling) for v in values[3:])
+    for name in (r"AMDIM encoder \(global vector\)", r"random encoder \(global vector\)", r"raw pixels \(64-d\)"):
+        (accuracy,) = _floats(rf"  {name} +({_NUMBER}) \+- {_NUMBER}", out)
+        assert 0 <= accuracy <= 1, (name, out)
+
+
+def _dim_digits(out: str, _: Path) -> None:
+    # "Prints the table (mean ± standard deviation over the seeds, a row for the untrained encoder),
+    # the per-seed accuracies, the gains of local over global, and the spread of each estimator."
+    assert re.search(r"^\| objective \| dv \| js \| infonce \|$", out, re.MULTILINE), out
+    for row in ("global", "local", "both", "random encoder"):
+        line = re.search(rf"^\| {row} \|.*$", out, re.MULTILINE)
+        assert line is not None, (row, out)
+        cells = re.findall(rf"({_NUMBER}) ± ({_NUMBER})", line[0])
+        assert len(cells) == 3 and all(0 <= float(m) <= 1 and float(s) >= 0 for m, s in cells), (row, out)
+    assert len(re.findall(rf"(?m)^  (?:global|local|both) +(?:dv|js|infonce) +{_NUMBER} +{_NUMBER}$", out)) == 9, out
+    assert re.search(r"runs with a non-finite loss: \d+ of 18", out), out
+
+
 def _multiview(out: str, _: Path) -> None:
     # "InfoNCE between every pair of views ('full' graph). Prints each pair's MI readout."
     (ceiling,) = set(_floats(rf"ceiling log 256 = ({_NUMBER})", out))
@@ -177,10 +226,12 @@ def _lightning(out: str, tmp: Path) -> None:
 
 #: Script -> (arguments for a short run, the check of its output).
 RUNS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
+    "representation_amdim": (["--steps", "3", "--seeds", "2"], _amdim),
     "representation_cpc": (["--steps", "3"], _cpc),
     "representation_digits": (["--steps", "3", "--threads", "1"], _digits),
     "representation_dgi": (["--steps", "3", "--seeds", "1", "--out", "{tmp}/dgi.png"], _dgi),
     "representation_dim": (["--steps", "3"], _dim),
+    "representation_dim_digits": (["--steps", "3", "--seeds", "2"], _dim_digits),
     "representation_distributed": (["--steps", "3"], _distributed),
     "representation_ica": (["--seeds", "1", "--samples", "400", "--epochs", "2"], _ica),
     "representation_dsprites": (["--steps", "3", "--threads", "1", "--out", "{tmp}/dsprites.png"], _dsprites),
@@ -212,7 +263,9 @@ def test_every_example_has_a_run() -> None:
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_example_runs_and_keeps_its_promise(name: str, tmp_path: Path) -> None:
     if name in (
+        "representation_amdim",
         "representation_digits",
+        "representation_dim_digits",
         "representation_multiview",
         "representation_stdim",
         "representation_dgi",
@@ -233,8 +286,22 @@ def test_example_runs_and_keeps_its_promise(name: str, tmp_path: Path) -> None:
     if name == "representation_lightning":
         pytest.importorskip("lightning", reason="the Lightning example needs the 'lightning' extra")
     arguments, check = RUNS[name]
+    check(_run_example(name, [a.format(tmp=tmp_path) for a in arguments], tmp_path), tmp_path)
+
+
+def _run_example(name: str, arguments: list[str], folder: Path) -> str:
+    """Run ``examples/<name>.py`` in its own process in ``folder``; its stdout."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, str(EXAMPLES / f"{name}.py"), *(a.format(tmp=tmp_path) for a in arguments)]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    command = [sys.executable, str(EXAMPLES / f"{name}.py"), *arguments]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=folder, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    check(done.stdout, tmp_path)
+    return done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.processes
+def test_infogan_example_on_digits_keeps_its_promise(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn", reason="the digits and the matching need scikit-learn (the 'examples' extra)")
+    pytest.importorskip("matplotlib", reason="the figure needs matplotlib (the 'plot' extra)")
+    arguments = ["--data", "digits", "--steps", "3", "--seeds", "2", "--out", str(tmp_path / "infogan.png")]
+    _infogan_digits(_run_example("representation_infogan", arguments, tmp_path), tmp_path)

@@ -1,8 +1,9 @@
 """Experiments: the sweep machinery, and the published studies built on it.
 
 The studies are modules of this package (:mod:`~mibounds.experiments.accuracy`,
-:mod:`~mibounds.experiments.bias_variance`, :mod:`~mibounds.experiments.consistency`,
-:mod:`~mibounds.experiments.critic_tradeoff`, :mod:`~mibounds.experiments.digits`,
+:mod:`~mibounds.experiments.amdim`, :mod:`~mibounds.experiments.bias_variance`,
+:mod:`~mibounds.experiments.consistency`, :mod:`~mibounds.experiments.critic_tradeoff`,
+:mod:`~mibounds.experiments.digits`, :mod:`~mibounds.experiments.dim_digits`,
 :mod:`~mibounds.experiments.dsprites`, :mod:`~mibounds.experiments.ica`, :mod:`~mibounds.experiments.infogan`,
 :mod:`~mibounds.experiments.stdim`, :mod:`~mibounds.experiments.staircase`); their tables and
 figures are made one way, by :mod:`~mibounds.experiments.figures`.

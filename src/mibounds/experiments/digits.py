@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,7 +43,14 @@ from mibounds.representation.digits import augment_digits, load_digit_images, re
 from mibounds.representation.losses import InfoNCELoss
 from mibounds.representation.readout import loss_with_readout
 
-__all__ = ["DigitsResult", "linear_probe_accuracy", "run_digits_experiment"]
+__all__ = [
+    "DigitsResult",
+    "DigitsSplit",
+    "linear_probe_accuracy",
+    "probe_encoder",
+    "run_digits_experiment",
+    "split_digits",
+]
 
 
 def linear_probe_accuracy(
@@ -61,6 +69,58 @@ def linear_probe_accuracy(
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
     probe.fit(features_train, labels_train)
     return float(probe.score(features_test, labels_test))
+
+
+@dataclass(frozen=True)
+class DigitsSplit:
+    """The digits split in half, stratified by label (what every digits experiment trains and probes on).
+
+    Attributes:
+        images: ``[1797, 8, 8]`` in [0, 1].
+        labels: ``[1797]`` long.
+        train_idx: Indices of the half the encoder trains on and the probe is fitted on.
+        test_idx: Indices of the half the probe is scored on.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+
+
+def split_digits(seed: int) -> DigitsSplit:
+    """scikit-learn's digits, split in half stratified by label (fixed by ``seed``).
+
+    Raises:
+        ImportError: If scikit-learn is missing.
+    """
+    require_sklearn("the digits example")
+    from sklearn.model_selection import train_test_split
+
+    images, labels = load_digit_images()
+    train_idx, test_idx = train_test_split(
+        np.arange(len(labels)), test_size=0.5, stratify=labels.numpy(), random_state=seed
+    )
+    return DigitsSplit(images, labels, train_idx, test_idx)
+
+
+def probe_encoder(encode: Callable[[torch.Tensor], torch.Tensor] | None, split: DigitsSplit) -> float:
+    """Linear-probe test accuracy of ``encode`` (images ``[N, 8, 8]`` to features ``[N, d]``) on ``split``.
+
+    The probe is fitted on the training half's features and labels and scored on the test half;
+    ``encode=None`` probes the raw pixels. ``encode`` runs without gradients.
+    """
+
+    def features(idx: np.ndarray) -> np.ndarray:
+        images = split.images[idx]
+        if encode is None:
+            return images.flatten(1).numpy()
+        with torch.no_grad():
+            return encode(images).detach().cpu().numpy()
+
+    labels = split.labels.numpy()
+    train, test = split.train_idx, split.test_idx
+    return linear_probe_accuracy(features(train), labels[train], features(test), labels[test])
 
 
 @dataclass

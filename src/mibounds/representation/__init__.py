@@ -11,7 +11,8 @@ InfoMax, CPC, multi-view training, and both sides of I(X; Z) for a stochastic en
   process with correct gradients.
 - :mod:`~mibounds.representation.dim`, :mod:`~mibounds.representation.cpc`,
   :mod:`~mibounds.representation.multiview`: Deep InfoMax, CPC and CMC as modules;
-  :mod:`~mibounds.representation.stdim`: spatio-temporal Deep InfoMax across consecutive frames.
+  :mod:`~mibounds.representation.stdim`: spatio-temporal Deep InfoMax across consecutive frames;
+  :mod:`~mibounds.representation.amdim`: AMDIM, multiscale InfoNCE across two augmented views.
 - :mod:`~mibounds.representation.dgi`: Deep Graph Infomax (graph convolution encoder, corruption
   by shuffled features) on graphs such as :mod:`~mibounds.representation.sbm`'s stochastic block
   model.
@@ -26,7 +27,8 @@ InfoMax, CPC, multi-view training, and both sides of I(X; Z) for a stochastic en
   :mod:`~mibounds.representation.scenes`: data (the procedural dSprites renderer, scikit-learn's
   digits and their two-view augmentation, episodes of sprites bouncing in a box), imported from
   their modules. The experiments on them are in :mod:`mibounds.experiments.dsprites`,
-  :mod:`mibounds.experiments.digits`, :mod:`mibounds.experiments.infogan` and
+  :mod:`mibounds.experiments.digits`, :mod:`mibounds.experiments.amdim`,
+  :mod:`mibounds.experiments.dim_digits`, :mod:`mibounds.experiments.infogan` and
   :mod:`mibounds.experiments.stdim`.
 
 All MI values are in nats; the score convention is ``scores[i, j] = f(x_i, y_j)`` with the
@@ -44,6 +46,7 @@ Example:
 """
 
 from mibounds.representation.adversarial import reverse_gradient
+from mibounds.representation.amdim import AMDIM, AMDIMResult, MultiscaleEncoder, MultiscaleFeatures
 from mibounds.representation.cpc import CPC, CPCResult
 from mibounds.representation.dgi import (
     DeepGraphInfomax,
@@ -84,6 +87,8 @@ from mibounds.representation.vib import (
 )
 
 __all__ = [
+    "AMDIM",
+    "AMDIMResult",
     "CPC",
     "CPCResult",
     "ConditionalGaussian",
@@ -112,6 +117,8 @@ __all__ = [
     "MILossResult",
     "MultiViewContrastive",
     "MultiViewResult",
+    "MultiscaleEncoder",
+    "MultiscaleFeatures",
     "NWJLoss",
     "PriorMatching",
     "QOutput",
