@@ -14,7 +14,7 @@ Prints a table (mean ± standard deviation over --seeds seeds) and each alpha's 
 alpha = 1's per seed (paired: same seed) with its mean ± standard error; writes a figure of
 the probe and the held-out bounds against alpha.
 
-Run: python examples/representation_interpolated.py [--steps 1000] [--seeds 5] [--out results/interpolated.png]
+Run: python examples/representation_interpolated.py [--steps 500] [--seeds 5] [--out results/interpolated.png]
 Needs scikit-learn (pip install 'mibounds[examples]') and, for the figure, matplotlib.
 """
 
@@ -54,6 +54,7 @@ def plot(sweep: AlphaSweep, path: str) -> None:
         right.axhline(statistics.fmean(sweep.initial_accuracy()), color="gray", ls=":", label="at initialization")
         for ax in (left, right):
             ax.set_xscale("symlog", linthresh=0.01)
+            ax.set_xlim(-0.002, 1.3)
             ax.set_xlabel("alpha (0 = TUBA, 1 = InfoNCE)")
             ax.legend(fontsize=8)
         left.set(ylabel="nats", title="held-out bounds")
@@ -65,7 +66,7 @@ def plot(sweep: AlphaSweep, path: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.01, 0.1, 0.5, 1.0])
-    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0, help="first seed")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
