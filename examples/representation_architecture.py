@@ -14,7 +14,12 @@ Prints, per encoder, the steps it took, the held-out bound where it stopped, the
 at step 0 (mean ± standard deviation over --seeds seeds), and how many runs reached the target;
 then the probe difference conv - mlp per seed (paired: same seed) with its mean ± standard error.
 
+With --views augmented the two views are instead two augmentations of the whole digit (a shift
+of up to one pixel, a masked 3x3 patch, intensity and noise), one encoder shared by both, and
+the probe reads the unaugmented digit.
+
 Run: python examples/representation_architecture.py [--target 2.2] [--seeds 5]
+     python examples/representation_architecture.py --views augmented --target 1.8 --evaluate-every 50
 Needs scikit-learn (pip install 'mibounds[examples]').
 """
 
@@ -37,12 +42,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3000, help="most steps of a run")
     parser.add_argument("--evaluate-every", type=int, default=25)
+    parser.add_argument("--views", choices=("halves", "augmented"), default="halves", help="the two views")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     seeds = tuple(range(args.seed, args.seed + args.seeds))
-    result = run_architecture_comparison(args.target, seeds, num_steps=args.steps, evaluate_every=args.evaluate_every)
+    result = run_architecture_comparison(
+        args.target, seeds, num_steps=args.steps, evaluate_every=args.evaluate_every, views=args.views
+    )
     print(
         f"target: held-out InfoNCE {args.target:.2f} nats (ceiling log {HELDOUT_PAIRS} = {math.log(HELDOUT_PAIRS):.2f}); "
         f"mean ± sd over {len(seeds)} seeds:"
@@ -52,7 +60,9 @@ def main() -> None:
     for row in result.rows():
         print("| " + " | ".join(str(cell) for cell in row[:-1]) + f" | {row[-1]} of {len(seeds)} |")
     if {"mlp", "conv"} <= set(result.runs):
-        differences = [a - b for a, b in zip(result.final("conv", "accuracy"), result.final("mlp", "accuracy"))]
+        differences = [
+            a - b for a, b in zip(result.final("conv", "accuracy"), result.final("mlp", "accuracy"), strict=True)
+        ]
         error = statistics.stdev(differences) / math.sqrt(len(differences)) if len(differences) > 1 else 0.0
         print(
             "probe conv - mlp per seed:"

@@ -188,7 +188,11 @@ def matched(steps: int, seeds: list[int], adversary: float, probe_every: int) ->
         rows.append(row)
         print(f"| {seed} | " + " | ".join(f"{v:.0f}" if k == 4 else f"{v:.3f}" for k, v in enumerate(row)) + " |")
     means = [mean_and_spread([r[k] for r in rows]) for k in range(len(rows[0]))]
-    print("| mean ± sd | " + " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in means) + " |")
+    print(
+        "| mean ± sd | "
+        + " | ".join(f"{m:.0f} ± {s:.0f}" if k == 4 else f"{m:.3f} ± {s:.3f}" for k, (m, s) in enumerate(means))
+        + " |"
+    )
     higher = sum(r[0] >= r[1] for r in rows)
     worse = sum(r[6] < 0 for r in rows)
     print(

@@ -68,7 +68,9 @@ def main() -> None:
     if {"cpc", "stdim"} <= set(result.scores):
         differences, mean, error = result.paired_difference("stdim", "cpc")
         print(
-            "stdim - cpc per seed:" + "".join(f"{d:8.3f}" for d in differences) + f"   mean {mean:.3f} ± {error:.3f} (SE)"
+            "stdim - cpc per seed:"
+            + "".join(f"{d:8.3f}" for d in differences)
+            + f"   mean {mean:.3f} ± {error:.3f} (SE)"
         )
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -107,7 +107,9 @@ def _stdim(out: str, tmp: Path) -> None:
     for method in methods:
         pattern = rf"(?m)^  {method} +({_NUMBER}) +({_NUMBER}) +mean {_NUMBER} ± {_NUMBER} \(SE\)$"
         assert len(_floats(pattern, out)) == 2, out
-    (difference,) = _floats(rf"(?m)^stdim - cpc per seed: +{_NUMBER} +{_NUMBER} +mean ({_NUMBER}) ± {_NUMBER} \(SE\)$", out)
+    (difference,) = _floats(
+        rf"(?m)^stdim - cpc per seed: +{_NUMBER} +{_NUMBER} +mean ({_NUMBER}) ± {_NUMBER} \(SE\)$", out
+    )
     assert abs(difference) <= 2, out
     assert (tmp / "stdim.csv").read_text().startswith("state variable," + ",".join(methods))
     # "writes a figure": frames of a held-out episode and the table as grouped bars.
@@ -177,8 +179,11 @@ def _architecture(out: str, _: Path) -> None:
     # "Prints, per encoder, the steps it took, the held-out bound where it stopped, the probe there
     # and at step 0 ..., and how many runs reached the target; then the probe difference conv - mlp".
     for encoder in ("mlp", "conv"):
-        row = re.search(rf"(?m)^\| {encoder} \| ({_NUMBER}) ± {_NUMBER} \| ({_NUMBER}) ± {_NUMBER} \| "
-                        rf"({_NUMBER}) ± {_NUMBER} \| ({_NUMBER}) ± {_NUMBER} \| (\d) of 2 \|$", out)
+        row = re.search(
+            rf"(?m)^\| {encoder} \| ({_NUMBER}) ± {_NUMBER} \| ({_NUMBER}) ± {_NUMBER} \| "
+            rf"({_NUMBER}) ± {_NUMBER} \| ({_NUMBER}) ± {_NUMBER} \| (\d) of 2 \|$",
+            out,
+        )
         assert row is not None, out
         steps, bound, probe, initial, reached = (float(v) for v in row.groups())
         assert steps == 3 and bound <= math.log(512) and 0 <= min(probe, initial) <= max(probe, initial) <= 1, out

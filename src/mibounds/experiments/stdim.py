@@ -57,7 +57,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -223,15 +223,16 @@ def train_encoder(
         elif method == "cpc":
             loss = objective(_windows(episodes, max(2, 2 * batch_size // 8), 8, g)).loss
         elif method == "vae":  # the negative ELBO in nats per frame
+            parts = cast(nn.ModuleDict, objective)
             frames = frames_flat[torch.randint(frames_flat.shape[0], (2 * batch_size,), generator=g)]
             maps, mean = encoder(frames)
-            log_variance = objective["log_variance"](maps)
+            log_variance = parts["log_variance"](maps)
             code = mean + (0.5 * log_variance).exp() * torch.randn(mean.shape, generator=g)
             kl = 0.5 * (mean.pow(2) + log_variance.exp() - 1.0 - log_variance).sum(dim=1).mean()
-            loss = _reconstruction_nats(objective["decoder"](code), frames) + kl
+            loss = _reconstruction_nats(parts["decoder"](code), frames) + kl
         elif method == "pixel":
             x_t, x_next = _pairs(episodes, 2 * batch_size, g)
-            loss = _reconstruction_nats(objective["decoder"](encoder(x_t)[1]), x_next)
+            loss = _reconstruction_nats(cast(nn.ModuleDict, objective)["decoder"](encoder(x_t)[1]), x_next)
         else:
             rows = torch.randint(frames_flat.shape[0], (2 * batch_size,), generator=g)
             loss = (objective(encoder(frames_flat[rows])[1]) - state_flat[rows]).pow(2).mean()
