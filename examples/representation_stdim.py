@@ -19,8 +19,9 @@ after another in this process), since each seed's job is seeded by the seed alon
 Run: python examples/representation_stdim.py [--steps 600] [--seeds 5] [--workers 2] [--out results/stdim.csv]
     [--out-figure results/stdim.png | --no-figure]
 Needs scikit-learn (pip install 'mibounds[examples]') and, for the figure, matplotlib
-(pip install 'mibounds[plot]'). About 3.5 minutes with the defaults on a 2-core CPU (202 s wall,
-2 workers of one thread sharing out the 12 seed x method jobs; 345 s with the seeds one after another).
+(pip install 'mibounds[plot]'). About 6.5 minutes with the defaults on a free 2-core CPU (757 s of
+CPU time for the 30 seed x method jobs, shared by 2 workers of one thread; 632 s wall while another
+process held part of a core).
 """
 
 from __future__ import annotations
