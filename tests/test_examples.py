@@ -147,13 +147,20 @@ def _multiview(out: str, _: Path) -> None:
 def _stdim(out: str, tmp: Path) -> None:
     # "Prints the table laid out as in Anand et al. (2019), Table 2 (a row per state variable and
     # a mean row, a column per method), mean ± standard deviation over the seeds".
-    assert re.search(r"^\| state variable \| random \| cpc \| stdim \| supervised \|$", out, re.MULTILINE), out
+    methods = ("mean", "random", "vae", "pixel", "cpc", "stdim", "supervised")
+    assert re.search(r"^\| state variable \| " + " \\| ".join(methods) + r" \|$", out, re.MULTILINE), out
     for row in ("sprite0_x", "sprite0_y", "sprite1_x", "sprite1_y", "sprite2_x", "sprite2_y", "mean"):
         cells = re.findall(rf"({_NUMBER}) ± ({_NUMBER})", re.search(rf"^\| {row} \|.*$", out, re.MULTILINE)[0])
-        assert len(cells) == 4 and all(float(m) <= 1 and float(s) >= 0 for m, s in cells), (row, out)
-    for method in ("random", "cpc", "stdim", "supervised"):
-        assert len(_floats(rf"(?m)^  {method} +({_NUMBER}) +({_NUMBER}) +mean {_NUMBER}$", out)) == 2, out
-    assert (tmp / "stdim.csv").read_text().startswith("state variable,random,cpc,stdim,supervised")
+        assert len(cells) == 7 and all(float(m) <= 1 and float(s) >= 0 for m, s in cells), (row, out)
+    # "each method's mean R^2 per seed with its mean ± standard error, and ST-DIM minus CPC per seed".
+    for method in methods:
+        pattern = rf"(?m)^  {method} +({_NUMBER}) +({_NUMBER}) +mean {_NUMBER} ± {_NUMBER} \(SE\)$"
+        assert len(_floats(pattern, out)) == 2, out
+    (difference,) = _floats(
+        rf"(?m)^stdim - cpc per seed: +{_NUMBER} +{_NUMBER} +mean ({_NUMBER}) ± {_NUMBER} \(SE\)$", out
+    )
+    assert abs(difference) <= 2, out
+    assert (tmp / "stdim.csv").read_text().startswith("state variable," + ",".join(methods))
     # "writes a figure": frames of a held-out episode and the table as grouped bars.
     assert (tmp / "stdim.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -208,6 +215,42 @@ def _invertible(out: str, tmp: Path) -> None:
     assert (tmp / "invertible.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _invertible_matched(out: str, _: Path) -> None:
+    # --matched: "a row per seed and the mean of each column", then the two counts.
+    rows = re.findall(rf"(?m)^\| \d+ \| ({_NUMBER}) \| ({_NUMBER}) \| ({_NUMBER}) \| ({_NUMBER}) \|", out)
+    assert len(rows) == 2 and all(0 <= float(p) <= 1 for row in rows for p in row[2:]), out
+    assert all(float(b) <= math.log(512) for row in rows for b in row[:2]), out
+    assert re.search(r"(?m)^\| mean ± sd \|", out), out
+    assert re.search(r"at the same step: \d of 2 seeds; probe below the plain run's at the matched bound: \d of 2", out)
+
+
+def _architecture(out: str, _: Path) -> None:
+    # "Prints, per encoder, the steps it took, the held-out bound where it stopped, the probe there
+    # and at step 0 ..., and how many runs reached the target; then the probe difference conv - mlp".
+    for encoder in ("mlp", "conv"):
+        row = re.search(
+            rf"(?m)^\| {encoder} \| ({_NUMBER}) ± {_NUMBER} \| ({_NUMBER}) ± {_NUMBER} \| "
+            rf"({_NUMBER}) ± {_NUMBER} \| ({_NUMBER}) ± {_NUMBER} \| (\d) of 2 \|$",
+            out,
+        )
+        assert row is not None, out
+        steps, bound, probe, initial, reached = (float(v) for v in row.groups())
+        assert steps == 3 and bound <= math.log(512) and 0 <= min(probe, initial) <= max(probe, initial) <= 1, out
+        assert reached == 0, out  # the target of 100 nats is above the ceiling log 512
+    assert len(_floats(rf"(?m)^probe conv - mlp per seed: +({_NUMBER}) +({_NUMBER}) +mean", out)) == 2, out
+
+
+def _interpolated(out: str, tmp: Path) -> None:
+    # "Prints a table (mean ± standard deviation over --seeds seeds) and each alpha's probe minus
+    # alpha = 1's per seed ...; writes a figure".
+    for alpha in ("0", "1"):
+        row = _floats(rf"(?m)^\| {alpha} \| ({_NUMBER}) ± {_NUMBER} \| ({_NUMBER}) ± {_NUMBER} \| ({_NUMBER}) ±", out)
+        assert row[1] <= math.log(512) and 0 <= row[2] <= 1, out
+    assert re.search(rf"(?m)^\| encoder at initialization \| \| \| {_NUMBER} ± {_NUMBER} \|$", out), out
+    assert len(_floats(rf"(?m)^probe alpha=0 - alpha=1 per seed: +({_NUMBER}) +({_NUMBER}) +mean", out)) == 2, out
+    assert (tmp / "interpolated.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def _lightning(out: str, tmp: Path) -> None:
     # "logs the loss module's readout and its ceiling (log K) at every step ... K = 2 x batch
     # candidates ... the readout is a lower bound, never above log K"; the CSV log is written.
@@ -227,6 +270,10 @@ def _lightning(out: str, tmp: Path) -> None:
 #: Script -> (arguments for a short run, the check of its output).
 RUNS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     "representation_amdim": (["--steps", "3", "--seeds", "2"], _amdim),
+    "representation_architecture": (
+        ["--steps", "3", "--seeds", "2", "--evaluate-every", "3", "--target", "100"],
+        _architecture,
+    ),
     "representation_cpc": (["--steps", "3"], _cpc),
     "representation_digits": (["--steps", "3", "--threads", "1"], _digits),
     "representation_dgi": (["--steps", "3", "--seeds", "1", "--out", "{tmp}/dgi.png"], _dgi),
@@ -243,6 +290,10 @@ RUNS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     "representation_invertible": (
         ["--steps", "3", "--seeds", "1", "--probe-every", "3", "--out", "{tmp}/invertible.png"],
         _invertible,
+    ),
+    "representation_interpolated": (
+        ["--steps", "3", "--seeds", "2", "--alphas", "0", "1", "--out", "{tmp}/interpolated.png"],
+        _interpolated,
     ),
     "representation_multiview": (["--steps", "3"], _multiview),
     "representation_stdim": (
@@ -271,6 +322,8 @@ def test_example_runs_and_keeps_its_promise(name: str, tmp_path: Path) -> None:
         "representation_dgi",
         "representation_invertible",
         "representation_ica",
+        "representation_architecture",
+        "representation_interpolated",
     ):
         pytest.importorskip("sklearn", reason="the digits and probes need scikit-learn (the 'examples' extra)")
     if name == "representation_infogan":
@@ -281,6 +334,7 @@ def test_example_runs_and_keeps_its_promise(name: str, tmp_path: Path) -> None:
         "representation_dgi",
         "representation_invertible",
         "representation_stdim",
+        "representation_interpolated",
     ):
         pytest.importorskip("matplotlib", reason="the figure needs matplotlib (the 'plot' extra)")
     if name == "representation_lightning":
@@ -305,3 +359,11 @@ def test_infogan_example_on_digits_keeps_its_promise(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib", reason="the figure needs matplotlib (the 'plot' extra)")
     arguments = ["--data", "digits", "--steps", "3", "--seeds", "2", "--out", str(tmp_path / "infogan.png")]
     _infogan_digits(_run_example("representation_infogan", arguments, tmp_path), tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.processes
+def test_invertible_matched_mode_keeps_its_promise(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn", reason="the probe needs scikit-learn (the 'examples' extra)")
+    arguments = ["--matched", "--steps", "3", "--seeds", "2", "--probe-every", "3"]
+    _invertible_matched(_run_example("representation_invertible", arguments, tmp_path), tmp_path)

@@ -3,7 +3,8 @@
 The studies are modules of this package (:mod:`~mibounds.experiments.accuracy`,
 :mod:`~mibounds.experiments.amdim`, :mod:`~mibounds.experiments.bias_variance`,
 :mod:`~mibounds.experiments.consistency`, :mod:`~mibounds.experiments.critic_tradeoff`,
-:mod:`~mibounds.experiments.digits`, :mod:`~mibounds.experiments.dim_digits`,
+:mod:`~mibounds.experiments.digit_halves`, :mod:`~mibounds.experiments.digits`,
+:mod:`~mibounds.experiments.dim_digits`,
 :mod:`~mibounds.experiments.dsprites`, :mod:`~mibounds.experiments.ica`, :mod:`~mibounds.experiments.infogan`,
 :mod:`~mibounds.experiments.stdim`, :mod:`~mibounds.experiments.staircase`); their tables and
 figures are made one way, by :mod:`~mibounds.experiments.figures`.

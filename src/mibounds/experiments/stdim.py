@@ -7,7 +7,14 @@ bouncing in a box, with the sprites' positions known at every frame (nothing is 
 architecture (:class:`~mibounds.representation.dim.ConvEncoder`, 32x32 frames to a local feature
 map and a global feature) are compared, each as the columns of the published table:
 
+- ``mean``: no encoder; the probe predicts the training episodes' mean state (R² about 0, the
+  counterpart of the paper's majority classifier);
 - ``random``: the encoder at initialization (a strong baseline in the paper);
+- ``vae``: a variational autoencoder, the global feature the posterior mean (a diagonal Gaussian
+  whose log-variance a linear head reads off the feature map), a transposed-convolution decoder
+  of the frame (Bernoulli likelihood on the pixel intensities), standard normal prior;
+- ``pixel``: pixel prediction, the same decoder predicting the *next* frame from the global
+  feature of the current one (the paper's Pixel-Pred);
 - ``cpc``: :class:`~mibounds.representation.cpc.CPC` around the encoder's global feature,
   InfoNCE between the GRU context and the features 1..``horizon`` frames ahead;
 - ``stdim``: :class:`~mibounds.representation.stdim.STDIM`, global–local and local–local
@@ -50,7 +57,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -67,6 +74,7 @@ from mibounds.validation import check_int, unknown_name_error
 
 __all__ = [
     "METHODS",
+    "FrameDecoder",
     "STDIMProbeResult",
     "plot_stdim_probes",
     "probe_scores",
@@ -75,8 +83,9 @@ __all__ = [
     "train_encoder",
 ]
 
-#: The columns of the table, in the paper's order: baseline, the two contrastive methods, ceiling.
-METHODS: tuple[str, ...] = ("random", "cpc", "stdim", "supervised")
+#: The columns of the table, in the paper's order: baselines, generative methods, the two
+#: contrastive methods, the ceiling.
+METHODS: tuple[str, ...] = ("mean", "random", "vae", "pixel", "cpc", "stdim", "supervised")
 
 
 def probe_scores(
@@ -96,6 +105,40 @@ def probe_scores(
     probe = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(train_features, train_state)
     predicted = probe.predict(test_features)
     return [float(r2_score(test_state[:, i], predicted[:, i])) for i in range(test_state.shape[1])]
+
+
+class FrameDecoder(nn.Module):
+    """``code [B, D] -> logits [B, 1, S, S]``: a linear layer to a ``[32, S/8, S/8]`` map, then three
+    stride-2 4x4 transposed convolutions (32, 16, 1 channels; ReLU between), a mirror of the encoder.
+
+    Example:
+        >>> import torch
+        >>> FrameDecoder(8, 16)(torch.zeros(3, 8)).shape
+        torch.Size([3, 1, 16, 16])
+    """
+
+    def __init__(self, code_dim: int, image_size: int) -> None:
+        super().__init__()
+        if image_size % 8 != 0:
+            raise ValueError(f"image_size must be divisible by 8 (three stride-2 layers), got {image_size}")
+        self.side = image_size // 8
+        self.project = nn.Linear(code_dim, 32 * self.side * self.side)
+        self.net = nn.Sequential(
+            nn.ReLU(),
+            nn.ConvTranspose2d(32, 32, kernel_size=4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(32, 16, kernel_size=4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(16, 1, kernel_size=4, stride=2, padding=1),
+        )
+
+    def forward(self, code: Tensor) -> Tensor:
+        return self.net(self.project(code).view(-1, 32, self.side, self.side))
+
+
+def _reconstruction_nats(logits: Tensor, target: Tensor) -> Tensor:
+    """Bernoulli negative log-likelihood of the pixel intensities, summed over pixels, mean over the batch."""
+    return nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="sum") / target.shape[0]
 
 
 class _GlobalFeature(nn.Module):
@@ -142,11 +185,13 @@ def train_encoder(
     """An encoder trained on the frames of ``episodes`` by ``method`` (one of :data:`METHODS`).
 
     Every method sees about ``2 * batch_size`` frames per step: ST-DIM ``batch_size`` pairs, CPC
-    ``2 * batch_size / 8`` windows of 8 frames, the supervised encoder ``2 * batch_size`` frames
-    with their states. ``"random"`` returns the encoder at initialization.
+    ``2 * batch_size / 8`` windows of 8 frames, the supervised encoder and the VAE ``2 *
+    batch_size`` frames (with their states for the former), pixel prediction ``2 * batch_size``
+    frames with their successors. ``"random"`` returns the encoder at initialization; ``"mean"``
+    has no encoder (:func:`seed_scores` probes constant features) and is refused here.
     """
-    if method not in METHODS:
-        raise unknown_name_error("method", method, METHODS)
+    if method not in METHODS or method == "mean":
+        raise unknown_name_error("method", method, METHODS[1:])
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed + 1)
     image_size = episodes.frames.shape[-1]
@@ -158,6 +203,13 @@ def train_encoder(
         objective = STDIM(encoder.feature_channels, code_dim)
     elif method == "cpc":
         objective = CPC(_GlobalFeature(encoder), code_dim, context_dim=code_dim, horizon=horizon)
+    elif method in ("vae", "pixel"):
+        objective = nn.ModuleDict({"decoder": FrameDecoder(code_dim, image_size)})
+        if method == "vae":  # the posterior's log-variance, read off the feature map
+            side = encoder.feature_size
+            objective["log_variance"] = nn.Sequential(
+                nn.Flatten(), nn.Linear(encoder.feature_channels * side * side, code_dim)
+            )
     else:
         objective = nn.Linear(code_dim, episodes.state.shape[-1])
     parameters = {id(p): p for p in [*encoder.parameters(), *objective.parameters()]}  # CPC holds the encoder too
@@ -170,6 +222,17 @@ def train_encoder(
             loss = objective(maps[:batch_size], codes[batch_size:], maps[batch_size:]).loss
         elif method == "cpc":
             loss = objective(_windows(episodes, max(2, 2 * batch_size // 8), 8, g)).loss
+        elif method == "vae":  # the negative ELBO in nats per frame
+            parts = cast(nn.ModuleDict, objective)
+            frames = frames_flat[torch.randint(frames_flat.shape[0], (2 * batch_size,), generator=g)]
+            maps, mean = encoder(frames)
+            log_variance = parts["log_variance"](maps)
+            code = mean + (0.5 * log_variance).exp() * torch.randn(mean.shape, generator=g)
+            kl = 0.5 * (mean.pow(2) + log_variance.exp() - 1.0 - log_variance).sum(dim=1).mean()
+            loss = _reconstruction_nats(parts["decoder"](code), frames) + kl
+        elif method == "pixel":
+            x_t, x_next = _pairs(episodes, 2 * batch_size, g)
+            loss = _reconstruction_nats(cast(nn.ModuleDict, objective)["decoder"](encoder(x_t)[1]), x_next)
         else:
             rows = torch.randint(frames_flat.shape[0], (2 * batch_size,), generator=g)
             loss = (objective(encoder(frames_flat[rows])[1]) - state_flat[rows]).pow(2).mean()
@@ -209,6 +272,18 @@ class STDIMProbeResult:
     def mean_scores(self, method: str) -> list[float]:
         """Per seed, the mean R^2 over state variables."""
         return [statistics.fmean(row) for row in self.scores[method]]
+
+    def mean_and_standard_error(self, method: str) -> tuple[float, float]:
+        """The mean over seeds of :meth:`mean_scores` and its standard error (sd / sqrt(seeds))."""
+        values = self.mean_scores(method)
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        return statistics.fmean(values), spread / len(values) ** 0.5
+
+    def paired_difference(self, method: str, baseline: str) -> tuple[list[float], float, float]:
+        """Per seed, ``method``'s mean R² minus ``baseline``'s (same data and seed), their mean and its SE."""
+        differences = [a - b for a, b in zip(self.mean_scores(method), self.mean_scores(baseline), strict=True)]
+        spread = statistics.stdev(differences) if len(differences) > 1 else 0.0
+        return differences, statistics.fmean(differences), spread / len(differences) ** 0.5
 
     def table(self) -> Table:
         """Rows: state variables and the mean; columns: methods; cells "mean ± std over seeds"."""
@@ -274,6 +349,10 @@ def seed_scores(
     train_state, test_state = (e.state.flatten(0, 1).double().numpy() for e in (train, test))
     scores: dict[str, list[float]] = {}
     for method in methods:
+        if method == "mean":  # constant features: the probe predicts the training mean
+            constant = [np.zeros((len(state), 1)) for state in (train_state, test_state)]
+            scores[method] = probe_scores(constant[0], train_state, constant[1], test_state)
+            continue
         encoder = train_encoder(
             method,
             train,
@@ -343,8 +422,10 @@ def run_stdim_experiment(
         code_dim=code_dim,
         scenes=scenes,
     )
-    # One job per seed and method, the trained methods first (the random encoder's job is short).
-    jobs = sorted(((seed, method) for seed in seeds for method in methods), key=lambda job: job[1] == "random")
+    # One job per seed and method, the trained methods first (the untrained ones are short).
+    jobs = sorted(
+        ((seed, method) for seed in seeds for method in methods), key=lambda job: job[1] in ("random", "mean")
+    )
     workers = min(workers, max(1, len(jobs)))
     result = STDIMProbeResult(scenes.state_names, {m: [] for m in methods}, tuple(seeds), workers=workers)
     start = time.perf_counter()
