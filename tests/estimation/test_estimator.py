@@ -404,7 +404,7 @@ def test_estimate_and_the_estimator_take_the_same_parameters_with_the_same_defau
     assert function == method and list(function) == list(method)
 
 
-def test_more_columns_than_rows_per_fold_is_refused_not_a_huge_number():
+def test_more_columns_than_rows_per_fold_is_refused_or_left_to_the_learned_critic():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(100, 50)), rng.normal(size=(100, 50))  # 80 fit rows for 100 columns
     with pytest.raises(
@@ -412,9 +412,10 @@ def test_more_columns_than_rows_per_fold_is_refused_not_a_huge_number():
         match=r"the Gaussian critic fits the covariance of 50 \+ 50 columns from 80 rows per fold, "
         r"which is singular: pass more than 127 rows",
     ):
-        estimate(x, y, **FAST)
-    result = estimate(x, y, gaussian=False, **FAST)  # the learned critic alone still runs
-    assert result.bias_correction == 0.0
+        estimate(x, y, **{**FAST, "critic": None})  # the Gaussian critic alone: nothing else to fall back on
+    with pytest.warns(MIBoundsWarning, match="the Gaussian critic was left out: with 50 x 50 columns and 80 rows"):
+        result = estimate(x, y, **FAST)  # no canonical pair covers its penalty: the learned critic alone
+    assert result.critic == "mixture" and result.bias_correction == 0.0
 
 
 def test_a_large_gaussian_fit_correction_is_named():
