@@ -317,3 +317,27 @@ def test_bad_parameters_are_named() -> None:
         bounds.rate(s, torch.zeros(5))
     with pytest.raises(ValueError, match=r"log_partition must be a scalar or a vector \[K\] = \[4\].*got shape \(5,\)"):
         bounds.uba(s, torch.zeros(5))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_js_objective_of_a_stack_is_each_matrix_s_value_to_the_last_digit(dtype):
+    """The cross-fitted estimator trains its members on one call over their stacked scores: the
+    values are those of one call a matrix, bit for bit, and so are the gradients but for a rare
+    last-place rounding on the diagonal (autograd's mean over a dimension against a full mean)."""
+    generator = torch.Generator().manual_seed(0)
+    for members, k in ((1, 2), (3, 16), (5, 128)):
+        scores = (3 * torch.randn(members, k, k, generator=generator, dtype=dtype)).requires_grad_()
+        stacked = bounds.js_fgan(scores)
+        (stacked_grad,) = torch.autograd.grad(stacked.sum() / members, scores)
+        one_by_one = torch.stack([bounds.js_fgan(scores[m]) for m in range(members)])
+        (one_grad,) = torch.autograd.grad(one_by_one.sum() / members, scores)
+        assert stacked.shape == (members,)
+        assert torch.equal(stacked, one_by_one)
+        torch.testing.assert_close(stacked_grad, one_grad, rtol=2 * torch.finfo(dtype).eps, atol=0.0)
+
+
+def test_a_stack_of_score_matrices_must_be_square_too():
+    with pytest.raises(ValueError, match=r"square \[\.\.\., K, K\] stack"):
+        bounds.js_fgan(torch.zeros(2, 3, 4))
+    with pytest.raises(ValueError, match=r"square \[K, K\] matrix"):
+        bounds.infonce(torch.zeros(2, 3, 3))  # the other bounds take one matrix

@@ -12,6 +12,7 @@ import torch
 import mibounds
 from mibounds.cli._options import add_estimation_options, estimation_kwargs
 from mibounds.estimation import MIEstimator, conditional_estimate, independence_test, pipeline, rank_features
+from mibounds.estimation.member_groups import default_groups
 from mibounds.estimation.settings import API_ONLY, EstimatorSettings, make_settings
 
 from .conftest import FAST
@@ -110,8 +111,10 @@ def test_the_caller_s_torch_threads_are_left_as_found(pair):
     torch.set_num_threads(2)
     try:
         result = mibounds.estimate(x, y, **FAST)
-        assert torch.get_num_threads() == 2 and result.threads == 1
-        assert mibounds.estimate(x, y, threads=2, **FAST).threads == 2
+        assert torch.get_num_threads() == 2 and result.threads == default_groups(5)
+        assert mibounds.estimate(x, y, threads=1, **FAST).threads == 1
+        assert mibounds.estimate(x, y, threads=10, **FAST).threads == 10  # 5 groups of 2 torch threads
+        assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
 

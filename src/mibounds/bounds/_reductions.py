@@ -75,9 +75,10 @@ def logmeanexp_offdiagonal(scores: Tensor) -> Tensor:
 
 
 def mean_offdiagonal(values: Tensor) -> Tensor:
-    """Mean of the K(K-1) off-diagonal entries of a ``[K, K]`` matrix."""
-    k = values.shape[0]
-    return values.masked_fill(diagonal_mask(k, values.device), 0.0).sum() / (k * (k - 1))
+    """Mean of the K(K-1) off-diagonal entries of a ``[K, K]`` matrix (of each of a ``[..., K, K]`` stack)."""
+    k = values.shape[-1]
+    masked = values.masked_fill(diagonal_mask(k, values.device), 0.0)
+    return (masked.sum() if values.dim() == 2 else masked.sum((-2, -1))) / (k * (k - 1))
 
 
 def logmeanexp_columns_offdiagonal(scores: Tensor) -> Tensor:

@@ -205,16 +205,17 @@ def js_fgan(scores: Tensor) -> Tensor:
     Maximized by :math:`f^* = \log p(x,y)/p(x)p(y)`.
 
     Args:
-        scores: ``[K, K]`` critic scores.
+        scores: ``[K, K]`` critic scores, or a stack ``[..., K, K]`` of independent ones (the
+            members of a cross-fitted estimate: one call for all).
 
     Returns:
-        0-d tensor.
+        0-d tensor (``[...]`` for a stack: each matrix's value, the same numbers as one call each).
 
     Reference:
         Nowozin, Cseke, Tomioka (2016); Hjelm et al. (2019), Deep InfoMax.
     """
-    check_scores(scores)
-    joint = -softplus(-scores.diagonal()).mean()
+    check_scores(scores, stacked=True)
+    joint = -softplus(-scores.diagonal(dim1=-2, dim2=-1)).mean(-1)
     return joint - mean_offdiagonal(softplus(scores))
 
 

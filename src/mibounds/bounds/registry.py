@@ -129,7 +129,7 @@ class BoundInfo:
         objective: ``objective(scores)``: a function whose *value* is what the gradient
             maximizes, where that differs from the reported value (the f-GAN JS objective for
             ``js`` and ``smile``); None when the value is itself the objective. Early stopping
-            watches it.
+            watches it. It takes a stack ``[..., K, K]`` of score matrices too (one value each).
         optimal_offset: The critic that maximizes the training objective is
             ``log p(x, y) / p(x) p(y) + optimal_offset`` (0 for JS-trained critics, 1 for NWJ);
             None when the objective leaves a constant or a function of y free (DV, InfoNCE), so

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from mibounds import bounds, critics
 from mibounds.estimation.gaussian_fits import Moments, fold_moments, member_fit
 from mibounds.estimation.heldout import EVALUATION_BLOCK, PAIRWISE_ROWS, off_diagonal_log_sums
+from mibounds.estimation.member_groups import member_groups, run_in_groups
 from mibounds.estimation.settings import EstimatorSettings
 from mibounds.estimation.training import FoldCritic, FoldPlan, MemberList
 
@@ -58,6 +59,7 @@ def gaussian_log_normalizer(
     rank: int | None = None,
     moments: list[Moments] | None = None,
     fits: list[critics.GaussianCritic] | None = None,
+    groups: int = 1,
 ) -> float:
     r"""The log-mean of the Gaussian critic's density ratio over independent pairs it never saw.
 
@@ -78,21 +80,29 @@ def gaussian_log_normalizer(
         rank: Canonical pairs the Gaussian keeps (:mod:`~mibounds.estimation.gaussian_fits`; None: all).
         moments: :func:`~mibounds.estimation.gaussian_fits.fold_moments` of the rows, if at hand.
         fits: Each member's Gaussian critic of its training folds, if at hand (else fitted here).
+        groups: Groups of members scored at once, on a thread each (:mod:`~mibounds.estimation.member_groups`).
 
     Returns:
         The pooled log-mean (nats; 0 for a density ratio).
     """
-    means = []
     if fits is None:
         moments = moments or fold_moments(x, y, plan)
         fits = [member_fit(moments, {m, (m + 1) % plan.num_folds}, x.shape[1], rank) for m in range(plan.num_folds)]
-    for m, critic in enumerate(fits):
-        held = torch.as_tensor(plan.validation(m)[:PAIRWISE_ROWS], device=x.device)
-        # Over blocks of the fold, as the held-out evaluation scores pairs: a fold's full square
-        # would hold n^2 / 25 scores (1.3 TB at n = 2,000,000).
-        sums = [off_diagonal_log_sums(critic(x[b].double(), y[b].double())) for b in held.split(EVALUATION_BLOCK)]
-        pairs = sum(count for _, _, count in sums)
-        means.append(float(torch.logsumexp(torch.stack([log_sum for log_sum, _, _ in sums]), 0)) - math.log(pairs))
+    chosen = fits
+
+    def log_means(members: list[int]) -> list[float]:
+        means = []
+        for m in members:
+            held = torch.as_tensor(plan.validation(m)[:PAIRWISE_ROWS], device=x.device)
+            # Over blocks of the fold, as the held-out evaluation scores pairs: a fold's full square
+            # would hold n^2 / 25 scores (1.3 TB at n = 2,000,000).
+            critic = chosen[m]
+            sums = [off_diagonal_log_sums(critic(x[b].double(), y[b].double())) for b in held.split(EVALUATION_BLOCK)]
+            pairs = sum(count for _, _, count in sums)
+            means.append(float(torch.logsumexp(torch.stack([log_sum for log_sum, _, _ in sums]), 0)) - math.log(pairs))
+        return means
+
+    means = [v for part in run_in_groups(log_means, member_groups(plan.num_folds, groups)) for v in part]
     return float(np.logaddexp.reduce(means) - math.log(len(means)))
 
 

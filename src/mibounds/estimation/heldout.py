@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mibounds.estimation.member_groups import member_groups, run_in_groups
 from mibounds.estimation.model_check import ModelCheck
 from mibounds.estimation.training import FoldCritic, FoldPlan
 from mibounds.estimation.uncertainty import Interval, batch_means_interval, one_sided_lower
@@ -170,7 +171,13 @@ def normalized_interval(held: HeldoutValues, confidence: float) -> Interval | No
 
 @torch.no_grad()
 def evaluate(
-    model: FoldCritic, x: Tensor, y: Tensor, plan: FoldPlan, batch_size: int, block: int = EVALUATION_BLOCK
+    model: FoldCritic,
+    x: Tensor,
+    y: Tensor,
+    plan: FoldPlan,
+    batch_size: int,
+    block: int = EVALUATION_BLOCK,
+    groups: int = 1,
 ) -> HeldoutValues:
     """Evaluate each member on its fold (and, for the gap, on as many of its training rows).
 
@@ -182,42 +189,70 @@ def evaluate(
         batch_size: K of the bound's batch values.
         block: Most rows per block of the log-ratio and InfoNCE values (smaller for critics
             that evaluate a network on every pair).
+        groups: Groups of members evaluated at once, on a thread each
+            (:mod:`~mibounds.estimation.member_groups`; each member is scored alone, so the values do not
+            depend on it).
 
     Returns:
         The :class:`HeldoutValues` (float64 NumPy arrays).
     """
     offset = model.bound.info.optimal_offset
-    ratio, nce, nce_fold, blocks, batch, train_ratio, train_batch = [], [], [], [], [], [], []
-    normalizer, ess = [], []
-    for m in range(plan.num_folds):
-        critic = model.member(m)
-        rows = torch.as_tensor(plan.evaluation(m), device=x.device)
-        own = torch.as_tensor(plan.training(m)[: len(rows)], device=x.device)
-        held = _blocks(critic, x, y, rows[:PAIRWISE_ROWS], block)
-        rest = _positive_scores(critic, x, y, rows[PAIRWISE_ROWS:])
-        ratio.append(np.concatenate([held.diagonal, rest]) - (offset or 0.0))
-        nce.append(held.infonce)
-        nce_fold.append(np.full(len(held.infonce), m))
-        blocks.append(held.smallest)
-        normalizer.append(held.log_mean_off - (offset or 0.0))
-        ess.append(held.effective_pairs)
-        train_ratio.append(_positive_scores(critic, x, y, own) - (offset or 0.0))
-        if offset is None:  # the estimate is the bound's value on batches of K
-            baseline = None if model.baselines is None else model.baselines[m]
-            batch.append(_batch_values(critic, model.bounds[m], baseline, x, y, rows, batch_size))
-            train_batch.append(_batch_values(critic, model.bounds[m], baseline, x, y, own, batch_size))
-    folds = np.concatenate([np.full(len(r), m) for m, r in enumerate(ratio)])
+    # Members are exported first, on this thread: a stacked member is built as a fresh module,
+    # whose initialization draws from torch's global generator.
+    critics = [model.member(m) for m in range(plan.num_folds)]
+
+    def evaluate_group(members: list[int]) -> list[_MemberValues]:
+        with torch.no_grad():  # grad mode is per thread
+            return [_evaluate_member(model, critics[m], m, x, y, plan, batch_size, block) for m in members]
+
+    values = [v for part in run_in_groups(evaluate_group, member_groups(plan.num_folds, groups)) for v in part]
+    batch = [v.batch for v in values if v.batch is not None]
+    train_batch = [v.train_batch for v in values if v.train_batch is not None]
     return HeldoutValues(
-        log_ratio=None if offset is None else np.concatenate(ratio),
-        log_ratio_fold=folds,
-        infonce=np.concatenate(nce),
-        infonce_ceiling=math.log(min(blocks)),
+        log_ratio=None if offset is None else np.concatenate([v.ratio for v in values]),
+        log_ratio_fold=np.concatenate([np.full(len(v.ratio), m) for m, v in enumerate(values)]),
+        infonce=np.concatenate([v.held.infonce for v in values]),
+        infonce_ceiling=math.log(min(v.held.smallest for v in values)),
         batch_values=np.concatenate(batch) if batch else np.empty(0),
-        train_log_ratio=None if offset is None else float(np.concatenate(train_ratio).mean()),
+        train_log_ratio=None if offset is None else float(np.concatenate([v.train_ratio for v in values]).mean()),
         train_batch_value=float(np.concatenate(train_batch).mean()) if train_batch else math.nan,
-        log_normalizer=None if offset is None else np.array(normalizer),
-        normalizer_ess=np.array(ess),
-        infonce_fold=np.concatenate(nce_fold),
+        log_normalizer=None if offset is None else np.array([v.normalizer for v in values]),
+        normalizer_ess=np.array([v.held.effective_pairs for v in values]),
+        infonce_fold=np.concatenate([np.full(len(v.held.infonce), m) for m, v in enumerate(values)]),
+    )
+
+
+@dataclass(frozen=True)
+class _MemberValues:
+    held: _BlockScores  # the first PAIRWISE_ROWS rows of the fold, in blocks
+    ratio: np.ndarray  # [fold rows] the positive pairs' log ratios (less the bound's offset)
+    normalizer: float  # the log mean ratio over the blocks' off-diagonal pairs (less the offset)
+    train_ratio: np.ndarray  # as ratio, on as many of the member's training rows
+    batch: np.ndarray | None  # the bound on batches of K of the fold (bounds without a log ratio)
+    train_batch: np.ndarray | None  # the same on the training rows
+
+
+def _evaluate_member(
+    model: FoldCritic, critic: nn.Module, m: int, x: Tensor, y: Tensor, plan: FoldPlan, batch_size: int, block: int
+) -> _MemberValues:
+    """Member m's values on its fold (and on as many of its training rows)."""
+    offset = model.bound.info.optimal_offset
+    rows = torch.as_tensor(plan.evaluation(m), device=x.device)
+    own = torch.as_tensor(plan.training(m)[: len(rows)], device=x.device)
+    held = _blocks(critic, x, y, rows[:PAIRWISE_ROWS], block)
+    rest = _positive_scores(critic, x, y, rows[PAIRWISE_ROWS:])
+    batch = train_batch = None
+    if offset is None:  # the estimate is the bound's value on batches of K
+        baseline = None if model.baselines is None else model.baselines[m]
+        batch = _batch_values(critic, model.bounds[m], baseline, x, y, rows, batch_size)
+        train_batch = _batch_values(critic, model.bounds[m], baseline, x, y, own, batch_size)
+    return _MemberValues(
+        held=held,
+        ratio=np.concatenate([held.diagonal, rest]) - (offset or 0.0),
+        normalizer=held.log_mean_off - (offset or 0.0),
+        train_ratio=_positive_scores(critic, x, y, own) - (offset or 0.0),
+        batch=batch,
+        train_batch=train_batch,
     )
 
 

@@ -85,6 +85,7 @@ from mibounds.estimation.heldout import (
     normalized_interval,
 )
 from mibounds.estimation.heldout import evaluate as evaluate_folds
+from mibounds.estimation.member_groups import thread_plan
 from mibounds.estimation.model_check import check_model
 from mibounds.estimation.result import EstimateResult
 from mibounds.estimation.scaling import Standardizer
@@ -165,6 +166,7 @@ class PreparedData:
     patience: int
     kurtosis_z: float | None
     notes: list[str]
+    groups: int = 1  # groups of fold members trained and evaluated at once (one thread each)
 
 
 @dataclass(frozen=True)
@@ -192,13 +194,14 @@ def run(x: Any, y: Any, settings: EstimatorSettings) -> FittedEstimate:
     """
     start = time.perf_counter()
     (x, y), pairing = pair_rows([x, y], ["x", "y"])
-    with torch_threads(settings.threads):
+    groups, threads = thread_plan(settings.threads, settings.num_folds)
+    with torch_threads(threads):
         sides = categorical_sides(x, y, settings.discrete)
         if any(sides):
             return _categorical(x, y, sides, settings, start, pairing)
         data = validate(x, y, settings)
         data = dataclasses.replace(data, notes=pairing + data.notes)
-        prepared = prepare(data, settings)
+        prepared = prepare(data, settings, groups)
         trained = fit(prepared, settings)
         held = evaluate(prepared, trained, settings)
         notes = diagnose(data, prepared, trained, held, settings)
@@ -229,8 +232,9 @@ def validate(x: Any, y: Any, settings: EstimatorSettings) -> ValidData:
     return ValidData(xa, ya, x_columns, y_columns, notes)
 
 
-def prepare(data: ValidData, settings: EstimatorSettings) -> PreparedData:
-    """Stage 2: per-column scaling, the fold plan, the batch size and the patience."""
+def prepare(data: ValidData, settings: EstimatorSettings, groups: int = 1) -> PreparedData:
+    """Stage 2: per-column scaling, the fold plan, the batch size and the patience (and ``groups``
+    of fold members at once on a CPU: :mod:`~mibounds.estimation.member_groups`)."""
     n = len(data.x)
     batch_size = settings.batch_size_for(n // settings.num_folds)
     seed = resolve_seed(settings.random_state)
@@ -264,6 +268,7 @@ def prepare(data: ValidData, settings: EstimatorSettings) -> PreparedData:
         patience=settings.patience or chosen,
         kurtosis_z=z,
         notes=deterministic_notes(xs, ys, data.x_columns, data.y_columns),
+        groups=groups if device.type == "cpu" else 1,  # a GPU runs the whole stack in one pass
     )
 
 
@@ -283,7 +288,7 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
             if rank == 0 and settings.critic is not None:  # a critic of no pair is no critic: leave it out
                 settings = settings.replace(gaussian=False)
     if settings.gaussian and settings.critic is not None:
-        log_z = gaussian_log_normalizer(x, y, plan, rank, moments, fits)
+        log_z = gaussian_log_normalizer(x, y, plan, rank, moments, fits, prepared.groups)
         if log_z > math.log(1 / (1 - settings.confidence)):
             settings = settings.replace(gaussian=False)
             notes.append(
@@ -307,6 +312,7 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
         batch_size=prepared.batch_size,
         patience=prepared.patience,
         generator=torch.Generator().manual_seed(prepared.seed),
+        groups=prepared.groups,
         **settings.training_options(),
     )
     return TrainedCritics(model, critic, outcome, notes, rank if settings.gaussian else None)
@@ -346,7 +352,13 @@ def evaluate(prepared: PreparedData, trained: TrainedCritics, settings: Estimato
     cheap = settings.critic is None or (isinstance(settings.critic, str) and settings.critic in CHEAP_SCORES)
     with torch.random.fork_rng(devices=[]):  # exporting a stacked member initializes a fresh module
         held = evaluate_folds(
-            model, prepared.x, prepared.y, plan, batch_size, EVALUATION_BLOCK if cheap else _PAIRWISE_BLOCK
+            model,
+            prepared.x,
+            prepared.y,
+            plan,
+            batch_size,
+            EVALUATION_BLOCK if cheap else _PAIRWISE_BLOCK,
+            groups=prepared.groups,
         )
     correction = 0.0
     if model.base is not None and held.log_ratio is not None:  # the fitted Gaussian's held-out bias
@@ -443,7 +455,7 @@ def assemble(
         generalization_gap=interval.generalization_gap,
         bias_correction=held.correction,
         patience=prepared.patience,
-        threads=torch.get_num_threads(),
+        threads=prepared.groups * torch.get_num_threads(),
         log_normalizer=None if held.check is None else held.check.log_normalizer,
         normalizer_pairs=None if held.check is None else held.check.effective_pairs,
         history=outcome.history,

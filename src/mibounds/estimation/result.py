@@ -98,7 +98,8 @@ class EstimateResult(ResultBase):
             ``"no_parameters"`` (``critic=None``: the Gaussian critic alone, nothing to train).
         seconds: Wall time of the whole call.
         device: Where the critics were trained.
-        threads: CPU threads torch used for the estimate (the ``threads`` option; one by default).
+        threads: CPU threads the estimate ran on: groups of fold members at once times torch
+            threads a group (the ``threads`` option; two where two cores are usable, by default).
         log_normalizer: The log-mean of the critics' density ratio over held-out independent
             pairs (0 for a true density ratio; above log(1 / (1 - confidence)) the critics are
             shown not to be one, and the interval reaches down to the lower bound; see

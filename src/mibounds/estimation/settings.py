@@ -225,9 +225,13 @@ class EstimatorSettings:
             ``"zscore"``: subtract the mean, divide by the std. ``False``: the values as given.
         confidence: Coverage of the interval (two-sided) and of the lower bound (one-sided).
         device: ``"auto"`` (CUDA when available, else CPU), or a torch device.
-        threads: CPU threads for torch while estimating (the caller's setting is restored after).
-            None (default): one. The critics' products are small, so a second thread gains little,
-            and spinning threads lose badly to any other busy process on the machine.
+        threads: CPU threads while estimating (the caller's torch setting is restored after).
+            The fold members are trained and evaluated in groups at once, one thread and one
+            torch thread a group (:mod:`~mibounds.estimation.member_groups`); threads beyond one
+            per member become torch threads within the groups. None (default): two groups where
+            two cores are usable, else one. The critics' products are small: torch's own threads
+            would wait on each other inside every one, and lose badly to any other busy process.
+            The numbers agree with one thread's to float32 rounding.
         random_state: Seed for the folds, the batches and the critics' initialization; None draws
             one (recorded in the result, so any run can be repeated).
         progress: Show a progress bar while training (on a terminal, with tqdm installed).
@@ -342,8 +346,8 @@ class EstimatorSettings:
         _optional(_whole("threads", 1)),
         Flag(
             "--threads",
-            "CPU threads for torch (default: 1: the networks are small, so more threads gain little and "
-            "compete with other work)",
+            "CPU threads: the fold members train in that many groups at once (default: 2 where two cores "
+            "are usable, else 1)",
             "N",
             parse=int,
         ),

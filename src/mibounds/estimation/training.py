@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from torch import Tensor, nn
 from mibounds._progress import progress_bar
 from mibounds.bounds import Bound
 from mibounds.critics import GaussianCritic, SeparableCritic
+from mibounds.estimation.member_groups import member_groups, run_in_groups
 from mibounds.validation.tensors import finite_scan_skipped
 
 __all__ = [
@@ -235,12 +237,43 @@ class FoldCritic(nn.Module):
             residual = self.residual.members[m] if isinstance(self.residual, MemberList) else stacked.member(m)
         return _Member(residual, None if self.base is None else self.base.member(m))
 
+    def subset(self, members: Sequence[int]) -> FoldCritic:
+        """Members ``members`` as a FoldCritic of their own, to train apart from the others.
+
+        The bounds, the baselines and the critics of a :class:`MemberList` are the same modules
+        (trained in place); a stacked residual's and the Gaussian's members are copies, whose
+        trained weights :meth:`absorb` writes back.
+        """
+        residual: nn.Module | None = None
+        if isinstance(self.residual, MemberList):
+            residual = MemberList([self.residual.members[m] for m in members])
+        elif self.residual is not None:
+            stacked: Any = self.residual  # a stacked critic: member() and from_members()
+            with torch.random.fork_rng(devices=[]):  # new modules initialize, then take the copies
+                residual = type(stacked).from_members([stacked.member(m) for m in members])
+        base = None if self.base is None else GaussianCritic.stack([self.base.member(m) for m in members])
+        baselines = None if self.baselines is None else [self.baselines[m] for m in members]
+        return FoldCritic(residual, base, [cast(Bound, self.bounds[m]) for m in members], baselines)
+
+    def absorb(self, part: FoldCritic, members: Sequence[int]) -> None:
+        """Write the weights of ``part`` (a :meth:`subset` of ``members``) back into this stack."""
+        if self.residual is None or isinstance(self.residual, MemberList):
+            return  # the same modules: nothing was copied
+        index = torch.as_tensor(list(members), device=next(self.residual.parameters()).device)
+        with torch.no_grad():
+            for whole, piece in zip(
+                self.residual.parameters(), cast(nn.Module, part.residual).parameters(), strict=True
+            ):
+                whole[index] = piece
+
     def member_values(self, x: Tensor, y: Tensor, objective: bool = False) -> Tensor:
         """Each member's bound on its own batch, ``[M]`` (with ``objective``, the value its gradient
         maximizes: the f-GAN JS objective for ``js`` and ``smile``, whose gradient is the same
         and which costs less than the reported value)."""
         scores = self(x, y)
         fn = self.bound.info.objective if objective else None
+        if fn is not None and self.baselines is None:  # an objective scores a stack in one call
+            return fn(scores)
         values = []
         for m in range(self.num_members):
             baseline = () if self.baselines is None else (self.baselines[m](y[m]),)
@@ -355,6 +388,7 @@ def train(
     patience: int,
     generator: torch.Generator,
     progress: bool = False,
+    groups: int = 1,
 ) -> TrainingOutcome:
     """Train every member on its training folds (maximize its bound) with early stopping.
 
@@ -363,6 +397,10 @@ def train(
     ``eval_every`` steps the members' training objective (see :meth:`FoldCritic.member_values`)
     on their validation folds is averaged; the weights of the best check (the initial critic
     counts as step 0) are kept, and training stops after ``patience`` checks without a better one.
+
+    With ``groups`` > 1 the members are trained in that many groups at once, one thread each
+    (:mod:`~mibounds.estimation.member_groups`), joined at every check; the weights are those of one
+    group to float32 rounding.
 
     Args:
         model: The :class:`FoldCritic`.
@@ -377,6 +415,7 @@ def train(
         patience: Checks without a better validation objective before stopping.
         generator: CPU generator for the batches.
         progress: Show a tqdm bar (silently none without tqdm).
+        groups: Groups of members trained at once, on a thread each.
 
     Returns:
         The :class:`TrainingOutcome`; ``model`` holds the best weights, in eval mode.
@@ -384,44 +423,43 @@ def train(
     members = plan.num_folds
     training_rows = [torch.as_tensor(plan.training(m)) for m in range(members)]
     validation = validation_batches(plan, batch_size).to(x.device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = AdamW(params, lr=learning_rate, weight_decay=weight_decay)
+    split = member_groups(members, groups)
+    parts = [
+        _Group(model if len(split) == 1 else model.subset(g), g, validation, learning_rate, weight_decay) for g in split
+    ]
 
     def check() -> float:
-        model.eval()
-        with torch.no_grad():
-            values = torch.stack(
-                [model.member_values(x[rows], y[rows], objective=True) for rows in validation.unbind(1)]
-            )
-        model.train()
+        values = torch.cat(run_in_groups(lambda part: part.check(x, y), parts), dim=1)  # [B, M]
         return float(values.mean())
 
-    best = _BestCheck(model, check())
-    running = torch.zeros((), device=x.device)
-    since_check, step, stopped = 0, 0, "max_steps" if params else "no_parameters"
+    best = _BestCheck([part.model for part in parts], check())
+    trainable = any(part.optimizer.params for part in parts)
+    step, stopped = 0, "max_steps" if trainable else "no_parameters"
     bar = progress_bar(max_steps, progress, desc="training critics", unit="step", leave=False, dynamic_ncols=True)
-    model.train()
     try:
         # The loop reads its values for NaN/inf at every check: no host read per bound call.
         with finite_scan_skipped():
-            while step < max_steps and params:
-                picks = [rows[torch.randint(len(rows), (batch_size,), generator=generator)] for rows in training_rows]
-                idx = torch.stack(picks).to(x.device)
-                value = model.member_values(x[idx], y[idx], objective=True).mean()
-                optimizer.zero_grad()
-                (-value).backward()
-                optimizer.step()
-                running += value.detach()  # read once per check: no GPU sync per step
-                since_check += 1
-                step += 1
+            while step < max_steps and trainable:
+                length = min(eval_every - step % eval_every, max_steps - step)  # steps to the next check
+                # Drawn step by step, member by member, whatever the groups: the same batches.
+                picks = torch.stack(
+                    [
+                        torch.stack(
+                            [
+                                rows[torch.randint(len(rows), (batch_size,), generator=generator)]
+                                for rows in training_rows
+                            ]
+                        )
+                        for _ in range(length)
+                    ]
+                ).to(x.device)
+                sums = run_in_groups(functools.partial(_Group.steps, x=x, y=y, picks=picks, total=members), parts)
+                step += length
                 if bar is not None:
-                    bar.update(1)
-                if step % eval_every and step < max_steps:
-                    continue
-                train_mean = float(running) / since_check
-                running.zero_()
-                since_check = 0
-                verdict = best.record(step, train_mean, check(), optimizer.is_finite(), patience)
+                    bar.update(length)
+                train_mean = float(torch.stack(sums).sum()) / (members * length)  # one host read per check
+                finite = all(part.optimizer.is_finite() for part in parts)
+                verdict = best.record(step, train_mean, check(), finite, patience)
                 if bar is not None:
                     bar.set_postfix(
                         validation=f"{best.history['validation'][-1]:.4f}", best=f"{best.value:.4f}", refresh=False
@@ -432,18 +470,57 @@ def train(
     finally:
         if bar is not None:
             bar.close()
-    model.load_state_dict(best.state)
+    for part, state in zip(parts, best.state, strict=True):
+        part.model.load_state_dict(state)
+        if part.model is not model:
+            model.absorb(part.model, part.members)
     model.eval()
     return TrainingOutcome(step, best.step, best.value, stopped, best.history)
+
+
+class _Group:
+    """Some members of a :func:`train` run: their critic, optimizer and validation batches."""
+
+    def __init__(
+        self, model: FoldCritic, members: list[int], validation: Tensor, learning_rate: float, weight_decay: float
+    ) -> None:
+        self.model, self.members = model, members
+        self.validation = validation[members]  # [g, B, K]
+        params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = AdamW(params, lr=learning_rate, weight_decay=weight_decay)
+
+    def steps(self, x: Tensor, y: Tensor, picks: Tensor, total: int) -> Tensor:
+        """One optimizer step per batch of ``picks`` (``[steps, F, K]``, this group's members
+        taken); returns the sum of the members' objectives over the steps (a 0-d tensor)."""
+        self.model.train()
+        running = torch.zeros((), device=x.device)
+        with torch.enable_grad():  # also under a caller's torch.no_grad() (grad mode is per thread)
+            for idx in picks[:, self.members].unbind(0):
+                values = self.model.member_values(x[idx], y[idx], objective=True)
+                # Over all F members: each member's gradient is that of the mean of the F objectives.
+                loss = -values.sum() / total
+                self.optimizer.zero_grad()
+                loss.backward()
+                self.optimizer.step()
+                running += values.detach().sum()  # read once per check: no GPU sync per step
+        return running
+
+    def check(self, x: Tensor, y: Tensor) -> Tensor:
+        """The members' objectives on their validation batches, ``[B, g]``."""
+        self.model.eval()
+        with torch.no_grad():
+            return torch.stack(
+                [self.model.member_values(x[rows], y[rows], objective=True) for rows in self.validation.unbind(1)]
+            )
 
 
 class _BestCheck:
     """The validation checks of :func:`train`: their history, and the best one with its weights."""
 
-    def __init__(self, model: nn.Module, initial: float) -> None:
-        self.model = model
+    def __init__(self, models: list[FoldCritic], initial: float) -> None:
+        self.models = models
         self.value, self.step, self.stale = initial, 0, 0
-        self.state = _copy_state(model)
+        self.state = [_copy_state(model) for model in models]
         self.history: dict[str, list[float]] = {"step": [0], "train": [math.nan], "validation": [initial]}
 
     def record(self, step: int, train_mean: float, value: float, finite_weights: bool, patience: int) -> str | None:
@@ -455,7 +532,7 @@ class _BestCheck:
             return "diverged"
         if value > self.value:
             self.value, self.step, self.stale = value, step, 0
-            self.state = _copy_state(self.model)
+            self.state = [_copy_state(model) for model in self.models]
         else:
             self.stale += 1
         return "early_stopping" if self.stale >= patience else None

@@ -106,10 +106,13 @@ def consistency_cell(view: str, bound: str, seed: int, n: int | None = None) -> 
     processing test compares estimates on the same images and noise; the pair's first half is
     ``rows-4``'s draws. ``n``: rows (default :data:`SAMPLES`).
     """
+    import torch
+
     from mibounds.estimation import estimate
 
     x, y = _views(view, seed, SAMPLES if n is None else n)
-    result = estimate(x, y, bound=bound, random_state=seed, progress=False)
+    # As many threads as the sweep gave this cell (its workers share the machine's cores).
+    result = estimate(x, y, bound=bound, random_state=seed, progress=False, threads=torch.get_num_threads())
     row = result.to_dict()
     row.pop("history", None)
     row.update(view=view, estimator=bound)

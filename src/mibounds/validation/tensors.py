@@ -66,31 +66,34 @@ def warn_if_not_finite(values: Tensor, name: str) -> None:
         )
 
 
-def check_scores(scores: Tensor, name: str = "scores") -> Tensor:
-    """Check that ``scores`` is a square floating-point ``[K, K]`` matrix with ``K >= 2``.
+def check_scores(scores: Tensor, name: str = "scores", stacked: bool = False) -> Tensor:
+    """Check that ``scores`` is a square floating-point ``[K, K]`` matrix with ``K >= 2``
+    (with ``stacked``, a stack ``[..., K, K]`` of such matrices).
 
     NaN or infinite entries give a :class:`NonFiniteScoresWarning` (see :func:`warn_if_not_finite`).
 
     Args:
         scores: The matrix to check, ``scores[i, j] = f(x_i, y_j)``.
         name: How to call it in the message.
+        stacked: Accept leading dimensions (independent score matrices).
 
     Returns:
         ``scores`` unchanged.
 
     Raises:
         TypeError: If it is not a floating-point tensor.
-        ValueError: If it is not square ``[K, K]`` with ``K >= 2``.
+        ValueError: If it is not square ``[K, K]`` (``[..., K, K]``) with ``K >= 2``.
     """
     if not isinstance(scores, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(scores).__name__}")
     if not torch.is_floating_point(scores):
         raise TypeError(f"{name} must be floating point, got dtype {scores.dtype}; call .float()")
-    if scores.dim() != 2 or scores.shape[0] != scores.shape[1]:
+    if not (scores.dim() == 2 or (stacked and scores.dim() > 2)) or scores.shape[-2] != scores.shape[-1]:
+        shape = "[..., K, K] stack of matrices" if stacked else "[K, K] matrix"
         raise ValueError(
-            f"{name} must be a square [K, K] matrix with scores[i, j] = f(x_i, y_j), got shape {tuple(scores.shape)}"
+            f"{name} must be a square {shape} with scores[i, j] = f(x_i, y_j), got shape {tuple(scores.shape)}"
         )
-    if scores.shape[0] < 2:
+    if scores.shape[-1] < 2:
         raise ValueError(
             f"{name} is {tuple(scores.shape)}: a bound needs a batch of at least K = 2 pairs "
             "(the off-diagonal entries are the negative samples)"

@@ -155,10 +155,14 @@ def estimate_cell(
         (``estimate``, ``ci_low``, ``ci_high``, ``stderr``, ``steps``, ``warnings``, ...), plus
         ``true_mi`` (nats) and ``task_id`` (the task's full id).
     """
+    import torch
+
     from mibounds.estimation import estimate
 
     ground_truth = _make_task(task)
     x, y = ground_truth.sample(n, seed=seed)
+    # As many threads as the sweep gave this cell, unless told (its workers share the machine's cores).
+    estimate_kwargs.setdefault("threads", torch.get_num_threads())
     result = estimate(x, y, bound=bound, critic=critic, random_state=seed, progress=False, **estimate_kwargs)
     row = result.to_dict()
     row.pop("history", None)  # learning curves: too bulky for a results row
