@@ -117,12 +117,17 @@ def test_a_users_module_trains_in_place_in_its_group():
     _same_result(one, _estimate(x, y, 2, critic=_Tiny()))
 
 
-def test_a_subset_trains_apart_and_is_written_back_into_its_members_only():
-    x = torch.randn(400, 3)
-    y = x + torch.randn(400, 3)
-    plan = fold_plan(400, 5, np.random.default_rng(0))
+def _fold_critic(rows: int, columns: int):
+    """Rows of a noisy copy, their fold plan, and the default fold critic built on them."""
+    x = torch.randn(rows, columns)
+    y = x + torch.randn(rows, columns)
+    plan = fold_plan(rows, 5, np.random.default_rng(0))
     torch.manual_seed(0)
-    model, _ = build_fold_critic(EstimatorSettings(), x, y, plan)
+    return x, y, plan, build_fold_critic(EstimatorSettings(), x, y, plan)[0]
+
+
+def test_a_subset_trains_apart_and_is_written_back_into_its_members_only():
+    x, y, _, model = _fold_critic(400, 3)
     before = copy.deepcopy(model.state_dict())
     part = model.subset([3, 4])
     assert part.num_members == 2
@@ -140,11 +145,7 @@ def test_a_subset_trains_apart_and_is_written_back_into_its_members_only():
 
 
 def test_training_in_groups_gives_the_same_weights():
-    x = torch.randn(600, 2)
-    y = x + torch.randn(600, 2)
-    plan = fold_plan(600, 5, np.random.default_rng(0))
-    torch.manual_seed(0)
-    model, _ = build_fold_critic(EstimatorSettings(), x, y, plan)
+    x, y, plan, model = _fold_critic(600, 2)
     options = dict(batch_size=16, max_steps=60, learning_rate=1e-3, eval_every=20, patience=2)
     alone, grouped = copy.deepcopy(model), copy.deepcopy(model)
     first = train(alone, x, y, plan, generator=torch.Generator().manual_seed(0), **options)
