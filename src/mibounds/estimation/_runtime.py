@@ -116,19 +116,19 @@ def scaler_for(standardize: bool | str) -> type[Standardizer] | type[QuantileNor
 
 
 @contextmanager
-def torch_threads(threads: int | None) -> Iterator[int]:
-    """Run the body with ``threads`` intra-op threads (None: one), then restore the caller's number.
+def torch_threads(threads: int) -> Iterator[int]:
+    """Run the body with ``threads`` intra-op threads, then restore the caller's number.
 
     The estimator's products are small: OpenMP threads that spin between them win little on a
-    quiet machine and lose badly to any other busy process, so it uses one unless told otherwise,
-    and leaves the caller's torch setting as it found it.
+    quiet machine and lose badly to any other busy process, so each group of members runs on one
+    (:func:`~mibounds.estimation.member_groups.thread_plan`), and the caller's torch setting is
+    left as it was found.
     """
-    chosen = 1 if threads is None else threads
     before = torch.get_num_threads()
-    if chosen != before:
-        torch.set_num_threads(chosen)
+    if threads != before:
+        torch.set_num_threads(threads)
     try:
-        yield chosen
+        yield threads
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)

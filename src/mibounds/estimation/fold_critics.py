@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from mibounds import bounds, critics
 from mibounds.estimation.gaussian_fits import Moments, fold_moments, member_fit
 from mibounds.estimation.heldout import EVALUATION_BLOCK, PAIRWISE_ROWS, off_diagonal_log_sums
-from mibounds.estimation.member_groups import member_groups, run_in_groups
+from mibounds.estimation.member_groups import map_members
 from mibounds.estimation.settings import EstimatorSettings
 from mibounds.estimation.training import FoldCritic, FoldPlan, MemberList
 
@@ -88,21 +88,18 @@ def gaussian_log_normalizer(
     if fits is None:
         moments = moments or fold_moments(x, y, plan)
         fits = [member_fit(moments, {m, (m + 1) % plan.num_folds}, x.shape[1], rank) for m in range(plan.num_folds)]
-    chosen = fits
+    critics_of = fits  # bound here: the closure sees a list, not an optional
 
-    def log_means(members: list[int]) -> list[float]:
-        means = []
-        for m in members:
-            held = torch.as_tensor(plan.validation(m)[:PAIRWISE_ROWS], device=x.device)
-            # Over blocks of the fold, as the held-out evaluation scores pairs: a fold's full square
-            # would hold n^2 / 25 scores (1.3 TB at n = 2,000,000).
-            critic = chosen[m]
-            sums = [off_diagonal_log_sums(critic(x[b].double(), y[b].double())) for b in held.split(EVALUATION_BLOCK)]
-            pairs = sum(count for _, _, count in sums)
-            means.append(float(torch.logsumexp(torch.stack([log_sum for log_sum, _, _ in sums]), 0)) - math.log(pairs))
-        return means
+    def log_mean(m: int) -> float:
+        held = torch.as_tensor(plan.validation(m)[:PAIRWISE_ROWS], device=x.device)
+        # Over blocks of the fold, as the held-out evaluation scores pairs: a fold's full square
+        # would hold n^2 / 25 scores (1.3 TB at n = 2,000,000).
+        critic = critics_of[m]
+        sums = [off_diagonal_log_sums(critic(x[b].double(), y[b].double())) for b in held.split(EVALUATION_BLOCK)]
+        pairs = sum(count for _, _, count in sums)
+        return float(torch.logsumexp(torch.stack([log_sum for log_sum, _, _ in sums]), 0)) - math.log(pairs)
 
-    means = [v for part in run_in_groups(log_means, member_groups(plan.num_folds, groups)) for v in part]
+    means = map_members(log_mean, plan.num_folds, groups)
     return float(np.logaddexp.reduce(means) - math.log(len(means)))
 
 

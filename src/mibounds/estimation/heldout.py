@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from mibounds.estimation.member_groups import member_groups, run_in_groups
+from mibounds.estimation.member_groups import map_members
 from mibounds.estimation.model_check import ModelCheck
 from mibounds.estimation.training import FoldCritic, FoldPlan
 from mibounds.estimation.uncertainty import Interval, batch_means_interval, one_sided_lower
@@ -202,11 +202,11 @@ def evaluate(
     # whose initialization draws from torch's global generator.
     critics = [model.member(m) for m in range(plan.num_folds)]
 
-    def evaluate_group(members: list[int]) -> list[_MemberValues]:
+    def evaluate_member(m: int) -> _MemberValues:
         with torch.no_grad():  # grad mode is per thread
-            return [_evaluate_member(model, critics[m], m, x, y, plan, batch_size, block) for m in members]
+            return _evaluate_member(model, critics[m], m, x, y, plan, batch_size, block)
 
-    values = [v for part in run_in_groups(evaluate_group, member_groups(plan.num_folds, groups)) for v in part]
+    values = map_members(evaluate_member, plan.num_folds, groups)
     batch = [v.batch for v in values if v.batch is not None]
     train_batch = [v.train_batch for v in values if v.train_batch is not None]
     return HeldoutValues(
