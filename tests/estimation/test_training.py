@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -82,6 +84,58 @@ def test_early_stopping_counts_checks_without_improvement():
     assert (out.steps, out.best_step, out.stopped) == (30, 0, "early_stopping")
     assert out.history["step"] == [0, 10, 20, 30] and len(set(out.history["validation"])) == 1
     assert not out.still_improving
+
+
+class _LearnsUntil(nn.Module):
+    """``min(c, cap)`` on the positives: the validation objective rises until c reaches the cap
+    (about cap / lr steps of Adam), then stays flat."""
+
+    def __init__(self, cap: float) -> None:
+        super().__init__()
+        self.c = nn.Parameter(torch.tensor(0.0))
+        self.cap = cap
+
+    def forward(self, x, y):
+        return self.c.clamp(max=self.cap) * torch.eye(len(x)) + 0.0 * x.sum()
+
+
+def test_min_patience_waits_as_long_again_as_the_best_took():
+    def model():
+        return FoldCritic(
+            MemberList([_LearnsUntil(4.0) for _ in range(3)]), None, [bounds.make("js") for _ in range(3)]
+        )
+
+    fixed = _train(model(), patience=30)
+    # Rising for some tens of steps, then flat: the full patience of 30 checks runs past the best.
+    assert 30 <= fixed.best_step <= 150 and fixed.steps - fixed.best_step == 300 and fixed.patience == 30
+    shrunk = _train(model(), patience=30, min_patience=3)
+    # The same run, cut once it has waited as long again as its best took (best / eval_every checks).
+    assert (
+        shrunk.best_step == fixed.best_step
+        and shrunk.history["validation"] == fixed.history["validation"][: len(shrunk.history["step"])]
+    )
+    assert shrunk.patience == max(3, fixed.best_step // 10) and shrunk.steps == shrunk.best_step + 10 * shrunk.patience
+    # Before any check beats the initial critic the full patience holds.
+    still = _train(_model(learns=False), patience=30, min_patience=3)
+    assert (still.steps, still.best_step, still.patience) == (300, 0, 30)
+    # Never more than the full patience: a best at step 90 waits 5 checks, not 9, when that is all.
+    capped = _train(model(), patience=5, min_patience=3)
+    assert capped.best_step == fixed.best_step and capped.patience == 5 and capped.steps == capped.best_step + 50
+
+
+def test_a_check_beats_the_initial_one_by_its_paired_standard_error():
+    generator = torch.Generator().manual_seed(0)
+    initial = torch.randn(15, 5, generator=generator)  # the batches differ a lot: shared by both checks
+    noise = 0.1 * torch.randn(15, 5, generator=generator)
+    assert training.beats(initial + 0.1 + noise, initial)  # 0.1 above, paired s.e. about 0.012
+    assert not training.beats(initial + 0.01 + noise, initial)  # within one paired s.e.
+    assert not training.beats(initial, initial) and training.beats(initial + 1e-3, initial)  # no spread
+    # The threshold is z standard errors of the mean gain.
+    gain = 0.02 + noise
+    z = float(gain.mean() / (gain.std() / math.sqrt(gain.numel())))
+    assert training.beats(initial + gain, initial, z=z - 0.01) and not training.beats(
+        initial + gain, initial, z=z + 0.01
+    )
 
 
 def test_max_steps_and_last_partial_interval_is_checked():

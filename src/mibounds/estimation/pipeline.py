@@ -167,6 +167,7 @@ class PreparedData:
     kurtosis_z: float | None
     notes: list[str]
     groups: int = 1  # groups of fold members trained and evaluated at once (one thread each)
+    min_patience: int | None = None  # fewest checks without improvement once the critic improved
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,9 @@ def prepare(data: ValidData, settings: EstimatorSettings, groups: int = 1) -> Pr
         device=device,
         batch_size=batch_size,
         patience=settings.patience or chosen,
+        # A data-chosen long patience covers the residual's slow start; once it has improved, a
+        # run waits as long again as its best took (a setting is kept as given).
+        min_patience=DEFAULT_PATIENCE if settings.patience is None and chosen > DEFAULT_PATIENCE else None,
         kurtosis_z=z,
         notes=deterministic_notes(xs, ys, data.x_columns, data.y_columns),
         groups=groups if device.type == "cpu" else 1,  # a GPU runs the whole stack in one pass
@@ -311,6 +315,7 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
         prepared.plan,
         batch_size=prepared.batch_size,
         patience=prepared.patience,
+        min_patience=prepared.min_patience,
         generator=torch.Generator().manual_seed(prepared.seed),
         groups=prepared.groups,
         **settings.training_options(),
@@ -454,7 +459,7 @@ def assemble(
         ceiling=held.ceiling,
         generalization_gap=interval.generalization_gap,
         bias_correction=held.correction,
-        patience=prepared.patience,
+        patience=outcome.patience,
         threads=prepared.groups * torch.get_num_threads(),
         log_normalizer=None if held.check is None else held.check.log_normalizer,
         normalizer_pairs=None if held.check is None else held.check.effective_pairs,

@@ -115,8 +115,8 @@ class EstimateResult(ResultBase):
             penalty ``dx * dy / (2 n_fit)`` (:func:`~mibounds.estimation.heldout.gaussian_fit_penalty`);
             0 without a Gaussian critic.
         patience: Validation checks without improvement that ended training (the setting, or
-            the one chosen from the data; see :class:`~mibounds.estimation.MIEstimator`), or None
-            where nothing was trained.
+            the one chosen from the data and the best check's step; see
+            :class:`~mibounds.estimation.MIEstimator`), or None where nothing was trained.
         history: Learning curves: ``{"step": [...], "train": [...], "validation": [...]}``, the
             mean training bound since the previous check and the validation objective at each check.
         warnings: Reasons to distrust the number, one sentence each (also issued as warnings).

@@ -51,8 +51,10 @@ DEFAULT_BATCH_SIZE = 128
 #: Patience when the normal scores pass Mardia's test of joint Gaussianity: the Gaussian critic
 #: already is the optimal critic, and the residual can only fit noise.
 DEFAULT_PATIENCE = 5
-#: Patience when they fail it (|z| > 4): a residual that starts at zero can go 1,000-2,000 steps
-#: without a held-out gain before it learns (the spiral of docs/accuracy.md).
+#: Patience when they fail it (|z| > 4), until a check beats the Gaussian critic beyond its noise:
+#: a residual that starts at zero can go 1,000-2,000 steps without a held-out gain before it learns
+#: (the spiral of docs/accuracy.md). After that a run waits as long again as its best check took,
+#: at least DEFAULT_PATIENCE checks and at most this many.
 NON_GAUSSIAN_PATIENCE = 20
 #: Options of the named residual critics unless ``critic_kwargs`` says otherwise: one hidden
 #: layer of smooth (softplus) units; the Gaussian critic carries the linear part of the dependence.
@@ -217,8 +219,13 @@ class EstimatorSettings:
         patience: Validation checks without improvement before stopping. None (default): chosen
             from the data, :data:`DEFAULT_PATIENCE` when the normal scores pass Mardia's kurtosis
             test of joint Gaussianity (|z| <= 4) and :data:`NON_GAUSSIAN_PATIENCE` when they fail
-            it; the result's ``patience`` says which. The test is skipped, keeping the former,
-            with over 1,000 columns or under 10 rows a column, where it says little.
+            it. The long patience covers a residual's slow start: once a check has beaten the
+            Gaussian critic beyond its noise (:func:`~mibounds.estimation.training.beats`), a
+            best check at step b waits ``max(DEFAULT_PATIENCE, b / eval_every)`` checks (as long
+            again as it took) up to the long patience. The result's
+            ``patience`` says what ended training. The test is skipped, keeping the short one, with
+            over 1,000 columns or under 10 rows a column, where it says little. A number is kept as
+            given.
         eval_every: Steps between validation checks.
         standardize: ``True`` (or ``"quantile"``, the default): map every column through its
             empirical CDF to standard-normal scores (MI is unchanged by such increasing maps).
@@ -314,7 +321,8 @@ class EstimatorSettings:
         Flag(
             "--patience",
             f"validation checks without improvement before stopping (default: {DEFAULT_PATIENCE}, or "
-            f"{NON_GAUSSIAN_PATIENCE} when the normal scores are not jointly Gaussian by Mardia's test)",
+            f"up to {NON_GAUSSIAN_PATIENCE} when the normal scores are not jointly Gaussian by Mardia's test: "
+            "as long again as the best check took, once one beat the Gaussian critic)",
             "N",
             parse=int,
         ),

@@ -41,7 +41,9 @@ __all__ = [
     "FoldPlan",
     "MemberList",
     "CHECK_ROWS",
+    "LEARNED_Z",
     "TrainingOutcome",
+    "beats",
     "fold_plan",
     "nonfinite_rows",
     "train",
@@ -346,6 +348,8 @@ class TrainingOutcome:
             to train: the Gaussian critic alone).
         history: ``{"step", "train", "validation"}`` lists, one entry per check (step 0 is the
             initial critic).
+        patience: Checks without improvement that end training after its best check (``patience``,
+            or less with ``min_patience``); None where nothing was trained.
     """
 
     steps: int
@@ -353,6 +357,7 @@ class TrainingOutcome:
     best_value: float
     stopped: str
     history: dict[str, list[float]] = field(default_factory=dict)
+    patience: int | None = None
 
     @property
     def still_improving(self) -> bool:
@@ -386,6 +391,7 @@ def train(
     weight_decay: float = 0.0,
     eval_every: int,
     patience: int,
+    min_patience: int | None = None,
     generator: torch.Generator,
     progress: bool = False,
     groups: int = 1,
@@ -397,6 +403,15 @@ def train(
     ``eval_every`` steps the members' training objective (see :meth:`FoldCritic.member_values`)
     on their validation folds is averaged; the weights of the best check (the initial critic
     counts as step 0) are kept, and training stops after ``patience`` checks without a better one.
+
+    With ``min_patience``, the wait shrinks once the critic has learned: once a check has beaten
+    the initial critic by more than :data:`LEARNED_Z` standard errors of their paired difference
+    (the same validation batches score both), a best check at step b stops training after
+    ``max(min_patience, b / eval_every)`` checks without a better one (``patience`` at most), so
+    a run waits as long again as it took to find its best (the "patience increase" of 2 of
+    Bengio 2012, "Practical recommendations for gradient-based training of deep architectures").
+    The full ``patience`` covers the start, where a residual that starts at zero can go many
+    checks without a real gain before it learns.
 
     With ``groups`` > 1 the members are trained in that many groups at once, one thread each
     (:mod:`~mibounds.estimation.member_groups`), joined at every check; the weights are those of one
@@ -413,6 +428,7 @@ def train(
         weight_decay: Decoupled weight decay (AdamW); 0 is plain Adam.
         eval_every: Steps between validation checks.
         patience: Checks without a better validation objective before stopping.
+        min_patience: Fewest such checks once the critic has learned (None: always ``patience``).
         generator: CPU generator for the batches.
         progress: Show a tqdm bar (silently none without tqdm).
         groups: Groups of members trained at once, on a thread each.
@@ -428,11 +444,10 @@ def train(
         _Group(model if len(split) == 1 else model.subset(g), g, validation, learning_rate, weight_decay) for g in split
     ]
 
-    def check() -> float:
-        values = torch.cat(run_in_groups(lambda part: part.check(x, y), parts), dim=1)  # [B, M]
-        return float(values.mean())
+    def check() -> Tensor:
+        return torch.cat(run_in_groups(lambda part: part.check(x, y), parts), dim=1)  # [B, M]
 
-    best = _BestCheck([part.model for part in parts], check())
+    best = _BestCheck([part.model for part in parts], check(), _Patience(patience, min_patience, eval_every))
     trainable = any(part.optimizer.params for part in parts)
     step, stopped = 0, "max_steps" if trainable else "no_parameters"
     bar = progress_bar(max_steps, progress, desc="training critics", unit="step", leave=False, dynamic_ncols=True)
@@ -459,7 +474,7 @@ def train(
                     bar.update(length)
                 train_mean = float(torch.stack(sums).sum()) / (members * length)  # one host read per check
                 finite = all(part.optimizer.is_finite() for part in parts)
-                verdict = best.record(step, train_mean, check(), finite, patience)
+                verdict = best.record(step, train_mean, check(), finite)
                 if bar is not None:
                     bar.set_postfix(
                         validation=f"{best.history['validation'][-1]:.4f}", best=f"{best.value:.4f}", refresh=False
@@ -475,7 +490,7 @@ def train(
         if part.model is not model:
             model.absorb(part.model, part.members)
     model.eval()
-    return TrainingOutcome(step, best.step, best.value, stopped, best.history)
+    return TrainingOutcome(step, best.step, best.value, stopped, best.history, best.patience)
 
 
 class _Group:
@@ -514,17 +529,60 @@ class _Group:
             )
 
 
+#: Standard errors by which a check must beat the initial critic (paired over its validation
+#: batches and members) before the critic counts as learned and ``min_patience`` applies: a
+#: one-sided test at about 2 %, so a lucky check of an untrained residual keeps the long wait.
+LEARNED_Z = 2.0
+
+
+@dataclass(frozen=True)
+class _Patience:
+    """Checks without improvement before stopping: ``most``, down to ``least`` (when set) once the
+    critic has learned, for a best check at step b: ``max(least, b / every)``."""
+
+    most: int
+    least: int | None
+    every: int
+
+    def after(self, best_step: int, learned: bool) -> int:
+        if self.least is None or not learned:
+            return self.most
+        return min(self.most, max(self.least, math.ceil(best_step / self.every)))
+
+
+def beats(values: Tensor, initial: Tensor, z: float = LEARNED_Z) -> bool:
+    """Whether check ``values`` beat ``initial`` (both ``[B, M]``, the same batches) by more than
+    ``z`` standard errors of their paired mean difference.
+
+    Example:
+        >>> import torch
+        >>> initial = torch.zeros(4, 5)
+        >>> beats(initial + 0.1, initial), beats(initial + torch.tensor([0.3, -0.3, 0.2, -0.1])[:, None], initial)
+        (True, False)
+    """
+    gain = (values.detach().double() - initial.detach().double()).flatten()
+    spread = float(gain.std()) / math.sqrt(gain.numel()) if gain.numel() > 1 else 0.0
+    return float(gain.mean()) > z * spread
+
+
 class _BestCheck:
     """The validation checks of :func:`train`: their history, and the best one with its weights."""
 
-    def __init__(self, models: list[FoldCritic], initial: float) -> None:
-        self.models = models
-        self.value, self.step, self.stale = initial, 0, 0
+    def __init__(self, models: list[FoldCritic], initial: Tensor, patience: _Patience) -> None:
+        self.models, self.rule, self.initial = models, patience, initial
+        self.value, self.step, self.stale, self.learned = float(initial.mean()), 0, 0, False
         self.state = [_copy_state(model) for model in models]
-        self.history: dict[str, list[float]] = {"step": [0], "train": [math.nan], "validation": [initial]}
+        self.history: dict[str, list[float]] = {"step": [0], "train": [math.nan], "validation": [self.value]}
 
-    def record(self, step: int, train_mean: float, value: float, finite_weights: bool, patience: int) -> str | None:
-        """Record a check; returns why training stops now (``"diverged"``, ``"early_stopping"``) or None."""
+    @property
+    def patience(self) -> int:
+        """Checks without improvement that end training after the best check so far."""
+        return self.rule.after(self.step, self.learned)
+
+    def record(self, step: int, train_mean: float, values: Tensor, finite_weights: bool) -> str | None:
+        """Record a check (``values [B, M]``); returns why training stops now (``"diverged"``,
+        ``"early_stopping"``) or None."""
+        value = float(values.mean())
         self.history["step"].append(step)
         self.history["train"].append(train_mean)
         self.history["validation"].append(value)
@@ -533,9 +591,10 @@ class _BestCheck:
         if value > self.value:
             self.value, self.step, self.stale = value, step, 0
             self.state = [_copy_state(model) for model in self.models]
+            self.learned = self.learned or (self.rule.least is not None and beats(values, self.initial))
         else:
             self.stale += 1
-        return "early_stopping" if self.stale >= patience else None
+        return "early_stopping" if self.stale >= self.patience else None
 
 
 def _copy_state(module: nn.Module) -> dict[str, Tensor]:
