@@ -348,8 +348,8 @@ class TrainingOutcome:
             to train: the Gaussian critic alone).
         history: ``{"step", "train", "validation"}`` lists, one entry per check (step 0 is the
             initial critic).
-        patience: Checks without improvement that end training after its best check (``patience``,
-            or less with ``min_patience``); None where nothing was trained.
+        patience: Checks without improvement that end (or would have ended) training after its
+            best check: ``patience``, or fewer with ``min_patience``.
     """
 
     steps: int
@@ -560,7 +560,7 @@ def beats(values: Tensor, initial: Tensor, z: float = LEARNED_Z) -> bool:
         >>> beats(initial + 0.1, initial), beats(initial + torch.tensor([0.3, -0.3, 0.2, -0.1])[:, None], initial)
         (True, False)
     """
-    gain = (values.detach().double() - initial.detach().double()).flatten()
+    gain = (values.detach().cpu().double() - initial.detach().cpu().double()).flatten()
     spread = float(gain.std()) / math.sqrt(gain.numel()) if gain.numel() > 1 else 0.0
     return float(gain.mean()) > z * spread
 
