@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import nn
@@ -121,21 +119,6 @@ def test_min_patience_waits_as_long_again_as_the_best_took():
     # Never more than the full patience: a best at step 90 waits 5 checks, not 9, when that is all.
     capped = _train(model(), patience=5, min_patience=3)
     assert capped.best_step == fixed.best_step and capped.patience == 5 and capped.steps == capped.best_step + 50
-
-
-def test_a_check_beats_the_initial_one_by_its_paired_standard_error():
-    generator = torch.Generator().manual_seed(0)
-    initial = torch.randn(15, 5, generator=generator)  # the batches differ a lot: shared by both checks
-    noise = 0.1 * torch.randn(15, 5, generator=generator)
-    assert training.beats(initial + 0.1 + noise, initial)  # 0.1 above, paired s.e. about 0.012
-    assert not training.beats(initial + 0.01 + noise, initial)  # within one paired s.e.
-    assert not training.beats(initial, initial) and training.beats(initial + 1e-3, initial)  # no spread
-    # The threshold is z standard errors of the mean gain.
-    gain = 0.02 + noise
-    z = float(gain.mean() / (gain.std() / math.sqrt(gain.numel())))
-    assert training.beats(initial + gain, initial, z=z - 0.01) and not training.beats(
-        initial + gain, initial, z=z + 0.01
-    )
 
 
 def test_max_steps_and_last_partial_interval_is_checked():

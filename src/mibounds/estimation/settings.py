@@ -220,7 +220,7 @@ class EstimatorSettings:
             from the data, :data:`DEFAULT_PATIENCE` when the normal scores pass Mardia's kurtosis
             test of joint Gaussianity (|z| <= 4) and :data:`NON_GAUSSIAN_PATIENCE` when they fail
             it. The long patience covers a residual's slow start: once a check has beaten the
-            Gaussian critic beyond its noise (:func:`~mibounds.estimation.training.beats`), a
+            Gaussian critic beyond its noise (:func:`~mibounds.estimation.early_stopping.beats`), a
             best check at step b waits ``max(DEFAULT_PATIENCE, b / eval_every)`` checks (as long
             again as it took) up to the long patience. The result's
             ``patience`` says what ended training. The test is skipped, keeping the short one, with

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from mibounds._progress import progress_bar
 from mibounds.bounds import Bound
 from mibounds.critics import GaussianCritic, SeparableCritic
+from mibounds.estimation.early_stopping import BestCheck, Patience
 from mibounds.estimation.member_groups import member_groups, run_in_groups
 from mibounds.validation.tensors import finite_scan_skipped
 
@@ -41,9 +42,7 @@ __all__ = [
     "FoldPlan",
     "MemberList",
     "CHECK_ROWS",
-    "LEARNED_Z",
     "TrainingOutcome",
-    "beats",
     "fold_plan",
     "nonfinite_rows",
     "train",
@@ -405,7 +404,7 @@ def train(
     counts as step 0) are kept, and training stops after ``patience`` checks without a better one.
 
     With ``min_patience``, the wait shrinks once the critic has learned: once a check has beaten
-    the initial critic by more than :data:`LEARNED_Z` standard errors of their paired difference
+    the initial critic by more than :data:`~mibounds.estimation.early_stopping.LEARNED_Z` standard errors of their paired difference
     (the same validation batches score both), a best check at step b stops training after
     ``max(min_patience, b / eval_every)`` checks without a better one (``patience`` at most), so
     a run waits as long again as it took to find its best (the "patience increase" of 2 of
@@ -447,7 +446,7 @@ def train(
     def check() -> Tensor:
         return torch.cat(run_in_groups(lambda part: part.check(x, y), parts), dim=1)  # [B, M]
 
-    best = _BestCheck([part.model for part in parts], check(), _Patience(patience, min_patience, eval_every))
+    best = BestCheck([part.model for part in parts], check(), Patience(patience, min_patience, eval_every))
     trainable = any(part.optimizer.params for part in parts)
     step, stopped = 0, "max_steps" if trainable else "no_parameters"
     bar = progress_bar(max_steps, progress, desc="training critics", unit="step", leave=False, dynamic_ncols=True)
@@ -527,75 +526,3 @@ class _Group:
             return torch.stack(
                 [self.model.member_values(x[rows], y[rows], objective=True) for rows in self.validation.unbind(1)]
             )
-
-
-#: Standard errors by which a check must beat the initial critic (paired over its validation
-#: batches and members) before the critic counts as learned and ``min_patience`` applies: a
-#: one-sided test at about 2 %, so a lucky check of an untrained residual keeps the long wait.
-LEARNED_Z = 2.0
-
-
-@dataclass(frozen=True)
-class _Patience:
-    """Checks without improvement before stopping: ``most``, down to ``least`` (when set) once the
-    critic has learned, for a best check at step b: ``max(least, b / every)``."""
-
-    most: int
-    least: int | None
-    every: int
-
-    def after(self, best_step: int, learned: bool) -> int:
-        if self.least is None or not learned:
-            return self.most
-        return min(self.most, max(self.least, math.ceil(best_step / self.every)))
-
-
-def beats(values: Tensor, initial: Tensor, z: float = LEARNED_Z) -> bool:
-    """Whether check ``values`` beat ``initial`` (both ``[B, M]``, the same batches) by more than
-    ``z`` standard errors of their paired mean difference.
-
-    Example:
-        >>> import torch
-        >>> initial = torch.zeros(4, 5)
-        >>> beats(initial + 0.1, initial), beats(initial + torch.tensor([0.3, -0.3, 0.2, -0.1])[:, None], initial)
-        (True, False)
-    """
-    gain = (values.detach().cpu().double() - initial.detach().cpu().double()).flatten()
-    spread = float(gain.std()) / math.sqrt(gain.numel()) if gain.numel() > 1 else 0.0
-    return float(gain.mean()) > z * spread
-
-
-class _BestCheck:
-    """The validation checks of :func:`train`: their history, and the best one with its weights."""
-
-    def __init__(self, models: list[FoldCritic], initial: Tensor, patience: _Patience) -> None:
-        self.models, self.rule, self.initial = models, patience, initial
-        self.value, self.step, self.stale, self.learned = float(initial.mean()), 0, 0, False
-        self.state = [_copy_state(model) for model in models]
-        self.history: dict[str, list[float]] = {"step": [0], "train": [math.nan], "validation": [self.value]}
-
-    @property
-    def patience(self) -> int:
-        """Checks without improvement that end training after the best check so far."""
-        return self.rule.after(self.step, self.learned)
-
-    def record(self, step: int, train_mean: float, values: Tensor, finite_weights: bool) -> str | None:
-        """Record a check (``values [B, M]``); returns why training stops now (``"diverged"``,
-        ``"early_stopping"``) or None."""
-        value = float(values.mean())
-        self.history["step"].append(step)
-        self.history["train"].append(train_mean)
-        self.history["validation"].append(value)
-        if not (math.isfinite(train_mean) and math.isfinite(value) and finite_weights):
-            return "diverged"
-        if value > self.value:
-            self.value, self.step, self.stale = value, step, 0
-            self.state = [_copy_state(model) for model in self.models]
-            self.learned = self.learned or (self.rule.least is not None and beats(values, self.initial))
-        else:
-            self.stale += 1
-        return "early_stopping" if self.stale >= self.patience else None
-
-
-def _copy_state(module: nn.Module) -> dict[str, Tensor]:
-    return {name: t.detach().clone() for name, t in module.state_dict().items()}
