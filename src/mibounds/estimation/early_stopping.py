@@ -42,6 +42,7 @@ class Patience:
     every: int
 
     def after(self, best_step: int, learned: bool) -> int:
+        """Checks without improvement that end training after a best check at ``best_step``."""
         if self.least is None or not learned:
             return self.most
         return min(self.most, max(self.least, math.ceil(best_step / self.every)))
@@ -63,12 +64,13 @@ def beats(values: Tensor, initial: Tensor, z: float = LEARNED_Z) -> bool:
 
 
 class BestCheck:
-    """The validation checks of :func:`train`: their history, and the best one with its weights."""
+    """The validation checks of :func:`~mibounds.estimation.training.train`: their history, and the
+    best one with its weights (``models``: the critics whose weights a better check keeps)."""
 
     def __init__(self, models: list[nn.Module], initial: Tensor, patience: Patience) -> None:
         self.models, self.rule, self.initial = models, patience, initial
         self.value, self.step, self.stale, self.learned = float(initial.mean()), 0, 0, False
-        self.state = [copy_state(model) for model in models]
+        self.state = [_copy_state(model) for model in models]
         self.history: dict[str, list[float]] = {"step": [0], "train": [math.nan], "validation": [self.value]}
 
     @property
@@ -87,12 +89,12 @@ class BestCheck:
             return "diverged"
         if value > self.value:
             self.value, self.step, self.stale = value, step, 0
-            self.state = [copy_state(model) for model in self.models]
+            self.state = [_copy_state(model) for model in self.models]
             self.learned = self.learned or (self.rule.least is not None and beats(values, self.initial))
         else:
             self.stale += 1
         return "early_stopping" if self.stale >= self.patience else None
 
 
-def copy_state(module: nn.Module) -> dict[str, Tensor]:
+def _copy_state(module: nn.Module) -> dict[str, Tensor]:
     return {name: t.detach().clone() for name, t in module.state_dict().items()}
