@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from mibounds.estimation.uncertainty import batch_means_interval
+
 __all__ = ["LEARNED_Z", "BestCheck", "Patience", "beats"]
 
 
@@ -49,8 +51,9 @@ class Patience:
 
 
 def beats(values: Tensor, initial: Tensor, z: float = LEARNED_Z) -> bool:
-    """Whether check ``values`` beat ``initial`` (both ``[B, M]``, the same batches) by more than
-    ``z`` standard errors of their paired mean difference.
+    """Whether check ``values`` beat ``initial`` (both ``[B, M]``, the same batches, at least two
+    values) by more than ``z`` standard errors of their paired mean difference
+    (:func:`~mibounds.estimation.uncertainty.batch_means_interval` of the differences).
 
     Example:
         >>> import torch
@@ -58,9 +61,8 @@ def beats(values: Tensor, initial: Tensor, z: float = LEARNED_Z) -> bool:
         >>> beats(initial + 0.1, initial), beats(initial + torch.tensor([0.3, -0.3, 0.2, -0.1])[:, None], initial)
         (True, False)
     """
-    gain = (values.detach().cpu().double() - initial.detach().cpu().double()).flatten()
-    spread = float(gain.std()) / math.sqrt(gain.numel()) if gain.numel() > 1 else 0.0
-    return float(gain.mean()) > z * spread
+    gain = batch_means_interval((values.detach().cpu().double() - initial.detach().cpu().double()).flatten().numpy())
+    return gain.estimate > z * gain.stderr
 
 
 class BestCheck:
@@ -68,7 +70,7 @@ class BestCheck:
     best one with its weights (``models``: the critics whose weights a better check keeps)."""
 
     def __init__(self, models: list[nn.Module], initial: Tensor, patience: Patience) -> None:
-        self.models, self.rule, self.initial = models, patience, initial
+        self.models, self.rule, self.initial = models, patience, initial.detach().cpu()
         self.value, self.step, self.stale, self.learned = float(initial.mean()), 0, 0, False
         self.state = [_copy_state(model) for model in models]
         self.history: dict[str, list[float]] = {"step": [0], "train": [math.nan], "validation": [self.value]}

@@ -404,8 +404,9 @@ def train(
     counts as step 0) are kept, and training stops after ``patience`` checks without a better one.
 
     With ``min_patience``, the wait shrinks once the critic has learned: once a check has beaten
-    the initial critic by more than :data:`~mibounds.estimation.early_stopping.LEARNED_Z` standard errors of their paired difference
-    (the same validation batches score both), a best check at step b stops training after
+    the initial critic by more than :data:`~mibounds.estimation.early_stopping.LEARNED_Z`
+    standard errors of their paired difference (the same validation batches score both;
+    :func:`~mibounds.estimation.early_stopping.beats`), a best check at step b stops training after
     ``max(min_patience, b / eval_every)`` checks without a better one (``patience`` at most), so
     a run waits as long again as it took to find its best (the "patience increase" of 2 of
     Bengio 2012, "Practical recommendations for gradient-based training of deep architectures").
