@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,14 @@ from mibounds.estimation.member_groups import map_members
 from mibounds.estimation.settings import EstimatorSettings
 from mibounds.estimation.training import FoldCritic, FoldPlan, MemberList
 
-__all__ = ["CHEAP_SCORES", "build_fold_critic", "fit_rows", "gaussian_log_normalizer"]
+__all__ = [
+    "CHEAP_SCORES",
+    "GaussianValidation",
+    "build_fold_critic",
+    "fit_rows",
+    "gaussian_log_normalizer",
+    "gaussian_validation_values",
+]
 
 # Named critics with a stacked form that runs the M members in one pass.
 _STACKED = {
@@ -85,22 +93,58 @@ def gaussian_log_normalizer(
     Returns:
         The pooled log-mean (nats; 0 for a density ratio).
     """
+    means = gaussian_validation_values(x, y, plan, rank, moments, fits, groups).log_normalizer
+    return float(np.logaddexp.reduce(means) - math.log(len(means)))
+
+
+@dataclass(frozen=True)
+class GaussianValidation:
+    r"""Each member's Gaussian critic (fitted on its training folds) on its validation fold.
+
+    Attributes:
+        log_ratio: ``[M]`` the mean log ratio of the fold's pairs.
+        log_normalizer: ``[M]`` :math:`\log \hat E_q \hat r` over the fold's independent pairs.
+    """
+
+    log_ratio: np.ndarray
+    log_normalizer: np.ndarray
+
+    @property
+    def donsker_varadhan(self) -> np.ndarray:
+        """``[M]`` the Donsker–Varadhan values, ``log_ratio - log_normalizer``: below I for any critic."""
+        return self.log_ratio - self.log_normalizer
+
+
+def gaussian_validation_values(
+    x: Tensor,
+    y: Tensor,
+    plan: FoldPlan,
+    rank: int | None = None,
+    moments: list[Moments] | None = None,
+    fits: list[critics.GaussianCritic] | None = None,
+    groups: int = 1,
+) -> GaussianValidation:
+    """The :class:`GaussianValidation` of the rows (arguments as :func:`gaussian_log_normalizer`)."""
     if fits is None:
         moments = moments or fold_moments(x, y, plan)
         fits = [member_fit(moments, {m, (m + 1) % plan.num_folds}, x.shape[1], rank) for m in range(plan.num_folds)]
     critics_of = fits  # bound here: the closure sees a list, not an optional
 
-    def log_mean(m: int) -> float:
+    def member(m: int) -> tuple[float, float]:
         held = torch.as_tensor(plan.validation(m)[:PAIRWISE_ROWS], device=x.device)
         # Over blocks of the fold, as the held-out evaluation scores pairs: a fold's full square
         # would hold n^2 / 25 scores (1.3 TB at n = 2,000,000).
-        critic = critics_of[m]
-        sums = [off_diagonal_log_sums(critic(x[b].double(), y[b].double())) for b in held.split(EVALUATION_BLOCK)]
+        critic, positives, sums = critics_of[m], [], []
+        for block in held.split(EVALUATION_BLOCK):
+            scores = critic(x[block].double(), y[block].double())
+            positives.append(scores.diagonal())
+            sums.append(off_diagonal_log_sums(scores))
         pairs = sum(count for _, _, count in sums)
-        return float(torch.logsumexp(torch.stack([log_sum for log_sum, _, _ in sums]), 0)) - math.log(pairs)
+        log_mean = float(torch.logsumexp(torch.stack([log_sum for log_sum, _, _ in sums]), 0)) - math.log(pairs)
+        return float(torch.cat(positives).mean()), log_mean
 
-    means = map_members(log_mean, plan.num_folds, groups)
-    return float(np.logaddexp.reduce(means) - math.log(len(means)))
+    values = np.array(map_members(member, plan.num_folds, groups))
+    return GaussianValidation(values[:, 0], values[:, 1])
 
 
 def build_fold_critic(

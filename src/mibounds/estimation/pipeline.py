@@ -9,8 +9,10 @@ The stages, in order, each a function of the previous ones' outputs and the sett
    (``standardize``; MI is unchanged by increasing per-column maps, and the map uses each column
    on its own, never the pairing), cut the shuffled rows into folds
    (:class:`~mibounds.estimation.training.FoldPlan`: critic m trains on ``num_folds - 2`` folds,
-   early-stops on fold m + 1 and is evaluated on fold m), and choose the patience from Mardia's
-   kurtosis test of joint Gaussianity.
+   early-stops on fold m + 1 and is evaluated on fold m), unmix each side
+   (:mod:`~mibounds.estimation.unmixing`) where the scores are not jointly Gaussian and the
+   Gaussian critic of the unmixed columns certifies more of I on validation rows, and choose the
+   patience from Mardia's kurtosis test of joint Gaussianity of what the critics will see.
 3. :func:`fit`: build the fold critics (:func:`~mibounds.estimation.fold_critics.build_fold_critic`:
    a Gaussian critic fitted in closed form plus a learned residual that starts at zero) and train
    them side by side on the bound, with Adam and early stopping on their validation folds.
@@ -75,7 +77,13 @@ from mibounds.estimation.diagnostics import (
 )
 from mibounds.estimation.diagnostics import diagnose as diagnose_notes
 from mibounds.estimation.discrete import MAX_AUTO_CLASSES, categorical_sides, fit_categorical, float_label_notes
-from mibounds.estimation.fold_critics import CHEAP_SCORES, build_fold_critic, fit_rows, gaussian_log_normalizer
+from mibounds.estimation.fold_critics import (
+    CHEAP_SCORES,
+    build_fold_critic,
+    fit_rows,
+    gaussian_log_normalizer,
+    gaussian_validation_values,
+)
 from mibounds.estimation.gaussian_fits import choose_rank, fold_moments
 from mibounds.estimation.heldout import (
     EVALUATION_BLOCK,
@@ -92,6 +100,7 @@ from mibounds.estimation.scaling import Standardizer
 from mibounds.estimation.settings import DEFAULT_PATIENCE, NON_GAUSSIAN_PATIENCE, EstimatorSettings
 from mibounds.estimation.training import FoldCritic, FoldPlan, TrainingOutcome, fold_plan, train
 from mibounds.estimation.uncertainty import Interval, crossfit_interval, heldout_interval
+from mibounds.estimation.unmixing import Unmixed, fast_ica, prefer_unmixed
 
 __all__ = [
     "FittedEstimate",
@@ -168,6 +177,7 @@ class PreparedData:
     notes: list[str]
     groups: int = 1  # groups of fold members trained and evaluated at once (one thread each)
     min_patience: int | None = None  # fewest checks without improvement once the critic improved
+    unmixed: bool = False  # whether the columns were unmixed (:mod:`~mibounds.estimation.unmixing`)
 
 
 @dataclass(frozen=True)
@@ -256,6 +266,13 @@ def prepare(data: ValidData, settings: EstimatorSettings, groups: int = 1) -> Pr
     # rows a kurtosis 1 % above a Gaussian's already gives z > 6 (4 or more columns).
     sample = slice(None) if n <= _KURTOSIS_ROWS else np.sort(np.concatenate(plan.folds)[:_KURTOSIS_ROWS])
     z = _joint_kurtosis_z(xs[sample], ys[sample])
+    unmixed = False
+    if scaler is not None and _try_unmixing(settings, z, data.x.shape[1], data.y.shape[1], plan):
+        x_map, xu = _unmix(data.x, scaler, [seed, 0])
+        y_map, yu = _unmix(data.y, scaler, [seed, 1])
+        if settings.unmix == "always" or _unmixed_is_better(xs, ys, xu, yu, plan, settings.confidence, groups):
+            x_scaler, xs, y_scaler, ys, unmixed = x_map, xu, y_map, yu, True
+            z = _joint_kurtosis_z(xs[sample], ys[sample])  # the patience follows what the critics see
     chosen = NON_GAUSSIAN_PATIENCE if z is not None and abs(z) > NON_GAUSSIAN_Z else DEFAULT_PATIENCE
     return PreparedData(
         x=torch.as_tensor(xs, dtype=torch.float32, device=device),
@@ -271,6 +288,7 @@ def prepare(data: ValidData, settings: EstimatorSettings, groups: int = 1) -> Pr
         # run waits as long again as its best took (a setting is kept as given).
         min_patience=DEFAULT_PATIENCE if settings.patience is None and chosen > DEFAULT_PATIENCE else None,
         kurtosis_z=z,
+        unmixed=unmixed,
         notes=deterministic_notes(xs, ys, data.x_columns, data.y_columns),
         groups=groups if device.type == "cpu" else 1,  # a GPU runs the whole stack in one pass
     )
@@ -460,6 +478,7 @@ def assemble(
         generalization_gap=interval.generalization_gap,
         bias_correction=held.correction,
         patience=outcome.patience,
+        unmixed=prepared.unmixed,
         threads=prepared.groups * torch.get_num_threads(),
         log_normalizer=None if held.check is None else held.check.log_normalizer,
         normalizer_pairs=None if held.check is None else held.check.effective_pairs,
@@ -502,3 +521,42 @@ def _joint_kurtosis_z(xs: np.ndarray, ys: np.ndarray) -> float | None:
     if columns > _MAX_KURTOSIS_COLUMNS or rows < 10 * columns:
         return None
     return kurtosis_z(np.hstack([xs, ys]).astype(np.float64, copy=False))
+
+
+def _try_unmixing(settings: EstimatorSettings, z: float | None, dim_x: int, dim_y: int, plan: FoldPlan) -> bool:
+    """Whether to compare the unmixed columns with the columns as given (``unmix="auto"``): where
+    the scaled rows fail Mardia's test (so the Gaussian critic is not already exact) and the
+    Gaussian critic keeps every canonical pair (its full fit is well determined by the rows, and
+    the unmixing's d^2 parameters with it)."""
+    if settings.unmix == "never" or max(dim_x, dim_y) < 2:
+        return False
+    if settings.unmix == "always":
+        return True
+    return (
+        settings.gaussian
+        and z is not None
+        and abs(z) > NON_GAUSSIAN_Z
+        and gaussian_fit_penalty(dim_x, dim_y, fit_rows(plan)) <= LARGE_FIT_PENALTY
+    )
+
+
+def _unmixed_is_better(
+    xs: np.ndarray, ys: np.ndarray, xu: np.ndarray, yu: np.ndarray, plan: FoldPlan, confidence: float, groups: int
+) -> bool:
+    """:func:`~mibounds.estimation.unmixing.prefer_unmixed` of the scaled columns as given (xs, ys)
+    and unmixed (xu, yu), each member's Gaussian fitted on its training folds."""
+    training_rows = min(len(plan.training(m)) for m in range(plan.num_folds))
+    return prefer_unmixed(
+        gaussian_validation_values(torch.from_numpy(xs), torch.from_numpy(ys), plan, groups=groups),
+        gaussian_validation_values(torch.from_numpy(xu), torch.from_numpy(yu), plan, groups=groups),
+        confidence,
+        gaussian_fit_penalty(xs.shape[1], ys.shape[1], training_rows),
+    )
+
+
+def _unmix(values: np.ndarray, scaler: Any, seed: list[int]) -> tuple[Unmixed, np.ndarray]:
+    """One side unmixed (:func:`~mibounds.estimation.unmixing.fast_ica`; a single column as it is),
+    then scaled per column: the map and the float32 values."""
+    unmixing = fast_ica(values, seed) if values.shape[1] > 1 else None
+    fitted, scaled = scaler.fit_transform(values if unmixing is None else unmixing(values), np.float32)
+    return Unmixed(unmixing, fitted), scaled

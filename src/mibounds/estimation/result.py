@@ -117,6 +117,8 @@ class EstimateResult(ResultBase):
         patience: Validation checks without improvement that ended training (the setting, or
             the one chosen from the data and the best check's step; see
             :class:`~mibounds.estimation.MIEstimator`), or None where nothing was trained.
+        unmixed: Whether each side's columns were unmixed by independent component analysis
+            before their normal scores (:mod:`~mibounds.estimation.unmixing`; the ``unmix`` option).
         history: Learning curves: ``{"step": [...], "train": [...], "validation": [...]}``, the
             mean training bound since the previous check and the validation objective at each check.
         warnings: Reasons to distrust the number, one sentence each (also issued as warnings).
@@ -147,6 +149,7 @@ class EstimateResult(ResultBase):
     generalization_gap: float = 0.0
     bias_correction: float = 0.0
     patience: int | None = None
+    unmixed: bool = False
     threads: int | None = None
     log_normalizer: float | None = None
     normalizer_pairs: float | None = None
@@ -191,7 +194,7 @@ class EstimateResult(ResultBase):
             f"(stderr {self.stderr:.3f}; held-out {what}{ceiling}{gaussian})\n"
             f"{certified} (held-out InfoNCE "
             f"{self.lower_bound_value:.3f}, at most log B = {self.lower_bound_ceiling:.3f})\n"
-            f"critic {self.critic} trained with {self.bound}, {self.num_folds}-fold cross-fitted on "
+            f"critic {self.critic}{' on unmixed columns (FastICA)' if self.unmixed else ''} trained with {self.bound}, {self.num_folds}-fold cross-fitted on "
             f"{self.n} rows, K = {self.batch_size}, {self.steps} steps ({self.stopped}, patience {self.patience}, "
             f"best step {self.best_step}), generalization gap {self.generalization_gap:.3f}"
             + (f", Gaussian fit correction +{self.bias_correction:.3f}" if self.bias_correction else "")

@@ -192,6 +192,7 @@ def _check_mapping(name: str) -> Callable[[Any], dict[str, Any] | None]:
 
 
 _DISCRETE = ("auto", "none", "x", "y", "both")
+_UNMIX = ("auto", "always", "never")
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,12 @@ class EstimatorSettings:
         standardize: ``True`` (or ``"quantile"``, the default): map every column through its
             empirical CDF to standard-normal scores (MI is unchanged by such increasing maps).
             ``"zscore"``: subtract the mean, divide by the std. ``False``: the values as given.
+        unmix: Unmix each side's columns by independent component analysis before scaling them
+            (:mod:`~mibounds.estimation.unmixing`; an invertible linear map, so the MI is
+            unchanged): ``"auto"`` (default) tries it where the scaled rows fail Mardia's test
+            and the Gaussian critic keeps every canonical pair, and keeps it where its Gaussian
+            critic certifies more of I on validation rows; ``"always"``; ``"never"``. Not with
+            ``standardize=False``.
         confidence: Coverage of the interval (two-sided) and of the lower bound (one-sided).
         device: ``"auto"`` (CUDA when available, else CPU), or a torch device.
         threads: CPU threads while estimating (the caller's torch setting is restored after).
@@ -341,6 +348,16 @@ class EstimatorSettings:
             default="quantile",
         ),
     )
+    unmix: str = _option(
+        "auto",
+        _check_choice("unmix", _UNMIX),
+        Flag(
+            "--unmix",
+            "unmix each side's columns (FastICA) before scaling: auto keeps it where rows that fail Mardia's test "
+            "get a better Gaussian critic from it",
+            choices=_UNMIX,
+        ),
+    )
     confidence: float = _option(
         0.95,
         lambda value: validation.check_probability(value, "confidence", allow_zero=False, allow_one=False),
@@ -391,6 +408,11 @@ class EstimatorSettings:
                 object.__setattr__(self, option.name, check(getattr(self, option.name)))
         if self.critic is None and not self.gaussian:
             raise ValueError("critic=None leaves nothing to estimate with; keep gaussian=True or name a critic")
+        if self.unmix == "always" and self.standardize is False:
+            raise ValueError(
+                "unmix='always' maps the columns before scaling them, while standardize=False asks for the values "
+                "as given; pass one of them"
+            )
         if isinstance(self.critic, nn.Module) and self.critic_kwargs:
             raise ValueError("critic_kwargs apply to a critic given by name; configure your module directly")
 
