@@ -10,7 +10,7 @@ import torch
 
 import mibounds
 from mibounds import bounds, critics, tasks
-from mibounds.estimation.fold_critics import gaussian_log_normalizer
+from mibounds.estimation.fold_critics import gaussian_validation_values
 from mibounds.estimation.heldout import evaluate, normalized_interval
 from mibounds.estimation.model_check import MIN_EFFECTIVE_PAIRS, check_model
 from mibounds.estimation.scaling import QuantileNormalizer
@@ -102,7 +102,7 @@ def test_the_gaussian_critic_is_rejected_on_a_manifold_and_kept_on_gaussian_rows
         torch.as_tensor(QuantileNormalizer.fit(v)(v), dtype=torch.float32)
         for v in map(np.asarray, task.sample(2000, seed=0))
     )
-    log_z = gaussian_log_normalizer(x, y, fold_plan(2000, 5, np.random.default_rng(0)))
+    log_z = gaussian_validation_values(x, y, fold_plan(2000, 5, np.random.default_rng(0))).pooled_log_normalizer
     assert (log_z > math.log(20)) is rejected
 
 

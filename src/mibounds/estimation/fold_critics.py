@@ -35,14 +35,7 @@ from mibounds.estimation.member_groups import map_members
 from mibounds.estimation.settings import EstimatorSettings
 from mibounds.estimation.training import FoldCritic, FoldPlan, MemberList
 
-__all__ = [
-    "CHEAP_SCORES",
-    "GaussianValidation",
-    "build_fold_critic",
-    "fit_rows",
-    "gaussian_log_normalizer",
-    "gaussian_validation_values",
-]
+__all__ = ["CHEAP_SCORES", "GaussianValidation", "build_fold_critic", "fit_rows", "gaussian_validation_values"]
 
 # Named critics with a stacked form that runs the M members in one pass.
 _STACKED = {
@@ -58,43 +51,6 @@ CHEAP_SCORES = frozenset({"separable", "mixture", "bilinear"})
 def fit_rows(plan: FoldPlan) -> int:
     """Rows each Gaussian critic is fitted on (its training and validation folds; the smallest)."""
     return min(len(plan.training(m)) + len(plan.validation(m)) for m in range(plan.num_folds))
-
-
-def gaussian_log_normalizer(
-    x: Tensor,
-    y: Tensor,
-    plan: FoldPlan,
-    rank: int | None = None,
-    moments: list[Moments] | None = None,
-    fits: list[critics.GaussianCritic] | None = None,
-    groups: int = 1,
-) -> float:
-    r"""The log-mean of the Gaussian critic's density ratio over independent pairs it never saw.
-
-    Member m's Gaussian is fitted on its training folds alone and scored on the independent
-    pairs :math:`(x_i, y_j)`, :math:`i \ne j`, within blocks of at most
-    :data:`~mibounds.estimation.heldout.EVALUATION_BLOCK` rows of its validation fold (of its first
-    :data:`~mibounds.estimation.heldout.PAIRWISE_ROWS` rows, a random subset); the result pools the
-    members: :math:`\log \frac1M \sum_m \hat Z_m`. A density ratio has :math:`E_q r = 1`, so by
-    Markov's inequality a value above :math:`\log(1 / \alpha)` shows at level :math:`\alpha`
-    that the Gaussian is no model of these rows' density ratio (rows on a low-dimensional
-    manifold of a wide space make its covariance near-singular and its ratio explode), and
-    :mod:`mibounds.estimation.model_check` explains why that matters.
-
-    Args:
-        x: Scaled rows of x ``[n, dx]``.
-        y: Scaled rows of y ``[n, dy]``.
-        plan: The fold plan.
-        rank: Canonical pairs the Gaussian keeps (:mod:`~mibounds.estimation.gaussian_fits`; None: all).
-        moments: :func:`~mibounds.estimation.gaussian_fits.fold_moments` of the rows, if at hand.
-        fits: Each member's Gaussian critic of its training folds, if at hand (else fitted here).
-        groups: Groups of members scored at once, on a thread each (:mod:`~mibounds.estimation.member_groups`).
-
-    Returns:
-        The pooled log-mean (nats; 0 for a density ratio).
-    """
-    means = gaussian_validation_values(x, y, plan, rank, moments, fits, groups).log_normalizer
-    return float(np.logaddexp.reduce(means) - math.log(len(means)))
 
 
 @dataclass(frozen=True)
@@ -114,6 +70,11 @@ class GaussianValidation:
         """``[M]`` the Donsker–Varadhan values, ``log_ratio - log_normalizer``: below I for any critic."""
         return self.log_ratio - self.log_normalizer
 
+    @property
+    def pooled_log_normalizer(self) -> float:
+        r""":math:`\log \frac1M \sum_m \hat Z_m`: the members' normalizers pooled (0 for a density ratio)."""
+        return float(np.logaddexp.reduce(self.log_normalizer) - math.log(len(self.log_normalizer)))
+
 
 def gaussian_validation_values(
     x: Tensor,
@@ -124,7 +85,32 @@ def gaussian_validation_values(
     fits: list[critics.GaussianCritic] | None = None,
     groups: int = 1,
 ) -> GaussianValidation:
-    """The :class:`GaussianValidation` of the rows (arguments as :func:`gaussian_log_normalizer`)."""
+    r"""The Gaussian critic of each member's training folds on the rows of its validation fold.
+
+    Member m's Gaussian is fitted on its training folds alone and scored on the pairs of its
+    validation fold, within blocks of at most :data:`~mibounds.estimation.heldout.EVALUATION_BLOCK`
+    rows (of its first :data:`~mibounds.estimation.heldout.PAIRWISE_ROWS` rows, a random subset):
+    the mean log ratio of the paired rows, and the log-mean ratio over the independent pairs
+    :math:`(x_i, y_j)`, :math:`i \ne j`. A density ratio has :math:`E_q r = 1`, so by Markov's
+    inequality a pooled log-mean above :math:`\log(1 / \alpha)` shows at level :math:`\alpha`
+    that the Gaussian is no model of these rows' density ratio (rows on a low-dimensional manifold
+    of a wide space make its covariance near-singular and its ratio explode), and
+    :mod:`mibounds.estimation.model_check` explains why that matters; the difference of the two is
+    a held-out Donsker–Varadhan lower bound on I (:mod:`~mibounds.estimation.unmixing` compares
+    two representations of the rows by it).
+
+    Args:
+        x: Scaled rows of x ``[n, dx]``.
+        y: Scaled rows of y ``[n, dy]``.
+        plan: The fold plan.
+        rank: Canonical pairs the Gaussian keeps (:mod:`~mibounds.estimation.gaussian_fits`; None: all).
+        moments: :func:`~mibounds.estimation.gaussian_fits.fold_moments` of the rows, if at hand.
+        fits: Each member's Gaussian critic of its training folds, if at hand (else fitted here).
+        groups: Groups of members scored at once, on a thread each (:mod:`~mibounds.estimation.member_groups`).
+
+    Returns:
+        The members' :class:`GaussianValidation` (nats).
+    """
     if fits is None:
         moments = moments or fold_moments(x, y, plan)
         fits = [member_fit(moments, {m, (m + 1) % plan.num_folds}, x.shape[1], rank) for m in range(plan.num_folds)]

@@ -81,7 +81,6 @@ from mibounds.estimation.fold_critics import (
     CHEAP_SCORES,
     build_fold_critic,
     fit_rows,
-    gaussian_log_normalizer,
     gaussian_validation_values,
 )
 from mibounds.estimation.gaussian_fits import choose_rank, fold_moments
@@ -298,7 +297,7 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
     """Stage 3: build the fold critics (seeded, leaving the global RNG as it was) and train them.
 
     The Gaussian critic is left out when rows it never saw show it is no density ratio
-    (:func:`~mibounds.estimation.fold_critics.gaussian_log_normalizer` above log(1 / alpha)):
+    (:func:`~mibounds.estimation.fold_critics.gaussian_validation_values` pooled above log(1 / alpha)):
     the learned critic then starts from nothing instead of from a wrong model.
     """
     notes, rank, moments, rank_note, fits = [], None, None, None, None
@@ -310,7 +309,7 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
             if rank == 0 and settings.critic is not None:  # a critic of no pair is no critic: leave it out
                 settings = settings.replace(gaussian=False)
     if settings.gaussian and settings.critic is not None:
-        log_z = gaussian_log_normalizer(x, y, plan, rank, moments, fits, prepared.groups)
+        log_z = gaussian_validation_values(x, y, plan, rank, moments, fits, prepared.groups).pooled_log_normalizer
         if log_z > math.log(1 / (1 - settings.confidence)):
             settings = settings.replace(gaussian=False)
             notes.append(

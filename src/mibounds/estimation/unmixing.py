@@ -185,9 +185,9 @@ def prefer_unmixed(
         >>> prefer_unmixed(plain, better, 0.95, 0.01), prefer_unmixed(plain, plain, 0.95, 0.01)
         (True, False)
     """
-    members = len(unmixed.log_normalizer)
-    pooled = float(np.logaddexp.reduce(unmixed.log_normalizer) - math.log(members))
-    if not (pooled <= math.log(1 / (1 - confidence)) and np.isfinite(unmixed.donsker_varadhan).all()):
+    if not (
+        unmixed.pooled_log_normalizer <= math.log(1 / (1 - confidence)) and np.isfinite(unmixed.donsker_varadhan).all()
+    ):
         return False
     if not np.isfinite(plain.donsker_varadhan).all():
         return True
