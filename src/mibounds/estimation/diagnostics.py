@@ -108,11 +108,18 @@ def diagnose(
 def _training_notes(outcome: TrainingOutcome, bound: str, gaussian_only_z: float | None) -> list[str]:
     notes = []
     if gaussian_only_z is not None and abs(gaussian_only_z) > NON_GAUSSIAN_Z:
+        why, fix = (
+            ("the Gaussian critic alone was asked for (critic=None)", "a learned critic (the default) may find it")
+            if outcome.stopped == "no_parameters"
+            else (
+                "yet the learned critics never improved on the Gaussian critic on held-out rows",
+                "more rows, more max_steps/patience or a larger critic may find it",
+            )
+        )
         notes.append(
             f"the rows are not jointly Gaussian after normal scores (Mardia kurtosis z = {gaussian_only_z:.1f}), "
-            "yet the learned critics never improved on the Gaussian critic on held-out rows: the estimate is the "
-            "Gaussian (canonical-correlation) part of the dependence, and non-Gaussian dependence may be missed "
-            "(in either direction); more rows, more max_steps/patience or a larger critic may find it"
+            f"{why}: the estimate is the Gaussian (canonical-correlation) part of the dependence, and non-Gaussian "
+            f"dependence may be missed (in either direction); {fix}"
         )
     if outcome.stopped == "diverged":
         notes.append(
