@@ -79,6 +79,7 @@ from mibounds.estimation.diagnostics import diagnose as diagnose_notes
 from mibounds.estimation.discrete import MAX_AUTO_CLASSES, categorical_sides, fit_categorical, float_label_notes
 from mibounds.estimation.fold_critics import (
     CHEAP_SCORES,
+    GaussianValidation,
     build_fold_critic,
     fit_rows,
     gaussian_validation_values,
@@ -177,6 +178,9 @@ class PreparedData:
     groups: int = 1  # groups of fold members trained and evaluated at once (one thread each)
     min_patience: int | None = None  # fewest checks without improvement once the critic improved
     unmixed: bool = False  # whether the columns were unmixed (:mod:`~mibounds.estimation.unmixing`)
+    # The full-rank Gaussian critics of the chosen columns on their validation folds, where the
+    # unmixing compared them (fit's check of the Gaussian critic reuses them).
+    gaussian_validation: GaussianValidation | None = None
 
 
 @dataclass(frozen=True)
@@ -265,12 +269,22 @@ def prepare(data: ValidData, settings: EstimatorSettings, groups: int = 1) -> Pr
     # rows a kurtosis 1 % above a Gaussian's already gives z > 6 (4 or more columns).
     sample = slice(None) if n <= _KURTOSIS_ROWS else np.sort(np.concatenate(plan.folds)[:_KURTOSIS_ROWS])
     z = _joint_kurtosis_z(xs[sample], ys[sample])
-    unmixed = False
+    unmixed, validation = False, None
     if scaler is not None and _try_unmixing(settings, z, data.x.shape[1], data.y.shape[1], plan):
         x_map, xu = _unmix(data.x, scaler, [seed, 0])
         y_map, yu = _unmix(data.y, scaler, [seed, 1])
-        if settings.unmix == "always" or _unmixed_is_better(xs, ys, xu, yu, plan, settings.confidence, groups):
+        if settings.unmix == "always":
             x_scaler, xs, y_scaler, ys, unmixed = x_map, xu, y_map, yu, True
+        else:
+            plain = gaussian_validation_values(torch.from_numpy(xs), torch.from_numpy(ys), plan, groups=groups)
+            mixed = gaussian_validation_values(torch.from_numpy(xu), torch.from_numpy(yu), plan, groups=groups)
+            training_rows = min(len(plan.training(m)) for m in range(plan.num_folds))
+            penalty = gaussian_fit_penalty(xs.shape[1], ys.shape[1], training_rows)
+            unmixed = prefer_unmixed(plain, mixed, settings.confidence, penalty)
+            if unmixed:
+                x_scaler, xs, y_scaler, ys = x_map, xu, y_map, yu
+            validation = mixed if unmixed else plain
+        if unmixed:
             z = _joint_kurtosis_z(xs[sample], ys[sample])  # the patience follows what the critics see
     chosen = NON_GAUSSIAN_PATIENCE if z is not None and abs(z) > NON_GAUSSIAN_Z else DEFAULT_PATIENCE
     return PreparedData(
@@ -288,6 +302,7 @@ def prepare(data: ValidData, settings: EstimatorSettings, groups: int = 1) -> Pr
         min_patience=DEFAULT_PATIENCE if settings.patience is None and chosen > DEFAULT_PATIENCE else None,
         kurtosis_z=z,
         unmixed=unmixed,
+        gaussian_validation=validation if device.type == "cpu" else None,  # elsewhere fit scores on the device
         notes=deterministic_notes(xs, ys, data.x_columns, data.y_columns),
         groups=groups if device.type == "cpu" else 1,  # a GPU runs the whole stack in one pass
     )
@@ -309,7 +324,10 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
             if rank == 0 and settings.critic is not None:  # a critic of no pair is no critic: leave it out
                 settings = settings.replace(gaussian=False)
     if settings.gaussian and settings.critic is not None:
-        log_z = gaussian_validation_values(x, y, plan, rank, moments, fits, prepared.groups).pooled_log_normalizer
+        validation = prepared.gaussian_validation  # full rank: no canonical pairs were dropped above
+        if validation is None or rank is not None:
+            validation = gaussian_validation_values(x, y, plan, rank, moments, fits, prepared.groups)
+        log_z = validation.pooled_log_normalizer
         if log_z > math.log(1 / (1 - settings.confidence)):
             settings = settings.replace(gaussian=False)
             notes.append(
@@ -536,20 +554,6 @@ def _try_unmixing(settings: EstimatorSettings, z: float | None, dim_x: int, dim_
         and z is not None
         and abs(z) > NON_GAUSSIAN_Z
         and gaussian_fit_penalty(dim_x, dim_y, fit_rows(plan)) <= LARGE_FIT_PENALTY
-    )
-
-
-def _unmixed_is_better(
-    xs: np.ndarray, ys: np.ndarray, xu: np.ndarray, yu: np.ndarray, plan: FoldPlan, confidence: float, groups: int
-) -> bool:
-    """:func:`~mibounds.estimation.unmixing.prefer_unmixed` of the scaled columns as given (xs, ys)
-    and unmixed (xu, yu), each member's Gaussian fitted on its training folds."""
-    training_rows = min(len(plan.training(m)) for m in range(plan.num_folds))
-    return prefer_unmixed(
-        gaussian_validation_values(torch.from_numpy(xs), torch.from_numpy(ys), plan, groups=groups),
-        gaussian_validation_values(torch.from_numpy(xu), torch.from_numpy(yu), plan, groups=groups),
-        confidence,
-        gaussian_fit_penalty(xs.shape[1], ys.shape[1], training_rows),
     )
 
 
