@@ -41,6 +41,33 @@ def test_a_reliable_dv_value_above_the_interval_raises_its_upper_end():
     assert not few.below_dv and few.interval == _ESTIMATE
 
 
+def test_a_reliable_mean_over_independent_pairs_above_one_lowers_the_interval_to_the_dv_interval():
+    # E_p log r_hat <= I + log Z_hat for any critic: the DV interval's lower end is the honest one.
+    dv = Interval(1.6, 0.05, 1.5, 1.7, 0.95, 5)
+    lowered = check_model(_ESTIMATE, _CERTIFIED, dv, log_normalizer=0.4, effective_pairs=MIN_EFFECTIVE_PAIRS)
+    assert lowered.overshoot and lowered.interval.low == 1.5 and lowered.interval.high == _ESTIMATE.high
+    assert lowered.interval.estimate == _ESTIMATE.estimate  # the estimate itself is kept
+    # Normalized (log Z <= 0), no DV value, or too few effective pairs to tell a lucky pair from a
+    # model error: nothing changes.
+    for log_z, given, pairs in (
+        (0.0, dv, MIN_EFFECTIVE_PAIRS),
+        (-0.3, dv, MIN_EFFECTIVE_PAIRS),
+        (0.4, None, MIN_EFFECTIVE_PAIRS),
+        (0.4, dv, MIN_EFFECTIVE_PAIRS - 1),
+    ):
+        kept = check_model(_ESTIMATE, _CERTIFIED, given, log_normalizer=log_z, effective_pairs=pairs)
+        assert not kept.overshoot and kept.interval == _ESTIMATE
+    # A DV interval whose lower end is above the estimate's lowers nothing.
+    above = check_model(
+        _ESTIMATE,
+        _CERTIFIED,
+        Interval(1.95, 0.01, 1.93, 1.97, 0.95, 5),
+        log_normalizer=0.05,
+        effective_pairs=MIN_EFFECTIVE_PAIRS,
+    )
+    assert above.overshoot and above.interval.low == _ESTIMATE.low
+
+
 def test_a_certified_lower_bound_above_the_interval_raises_its_upper_end():
     certified = Interval(2.6, 0.02, 2.56, 2.64, 0.95, 5)
     check = check_model(_ESTIMATE, certified, None, log_normalizer=0.0, effective_pairs=10.0)
@@ -108,6 +135,6 @@ def test_the_gaussian_critic_is_rejected_on_a_manifold_and_kept_on_gaussian_rows
 
 def test_the_estimator_leaves_a_rejected_gaussian_critic_out_and_says_so():
     x, y = (np.asarray(v) for v in tasks.make("embed-d50(gaussian-d2-mi2)").sample(2000, seed=0))
-    result = mibounds.estimate(x, y, **FAST)
+    result = mibounds.estimate(x, y, reduce="never", **FAST)  # reduced, its Gaussian critic is kept
     assert result.critic == "mixture" and result.gaussian_mi is None
     assert any(w.startswith("the Gaussian critic was left out") for w in result.warnings)

@@ -95,12 +95,13 @@ from mibounds.estimation.heldout import (
 from mibounds.estimation.heldout import evaluate as evaluate_folds
 from mibounds.estimation.member_groups import thread_plan
 from mibounds.estimation.model_check import check_model
+from mibounds.estimation.reduction import Reduced, reduce_side
 from mibounds.estimation.result import EstimateResult
 from mibounds.estimation.scaling import Standardizer
 from mibounds.estimation.settings import DEFAULT_PATIENCE, NON_GAUSSIAN_PATIENCE, EstimatorSettings
 from mibounds.estimation.training import FoldCritic, FoldPlan, TrainingOutcome, fold_plan, train
 from mibounds.estimation.uncertainty import Interval, crossfit_interval, heldout_interval
-from mibounds.estimation.unmixing import Unmixed, fast_ica, prefer_unmixed
+from mibounds.estimation.unmixing import prefer_unmixed, unmix_side
 
 __all__ = [
     "FittedEstimate",
@@ -178,6 +179,9 @@ class PreparedData:
     groups: int = 1  # groups of fold members trained and evaluated at once (one thread each)
     min_patience: int | None = None  # fewest checks without improvement once the critic improved
     unmixed: bool = False  # whether the columns were unmixed (:mod:`~mibounds.estimation.unmixing`)
+    # The columns of each side the critics see where a side was reduced to its principal
+    # components (:mod:`~mibounds.estimation.reduction`), else None.
+    reduced: tuple[int, int] | None = None
     # The full-rank Gaussian critics of the chosen columns on their validation folds, where the
     # unmixing compared them (fit's check of the Gaussian critic reuses them).
     gaussian_validation: GaussianValidation | None = None
@@ -264,28 +268,30 @@ def prepare(data: ValidData, settings: EstimatorSettings, groups: int = 1) -> Pr
         y_scaler, ys = scaler.fit_transform(data.y, np.float32)
     check_scaled(xs, data.x_columns, "x", settings.standardize)
     check_scaled(ys, data.y_columns, "y", settings.standardize)
+    notes = deterministic_notes(xs, ys, data.x_columns, data.y_columns)  # of the columns as given
+    x_values, y_values, x_lead, y_lead = data.x, data.y, None, None  # what the unmixing sees
+    if (
+        scaler is not None
+        and settings.reduce == "auto"
+        and gaussian_fit_penalty(xs.shape[1], ys.shape[1], fit_rows(plan)) > LARGE_FIT_PENALTY
+    ):
+        x_values, xs, x_scaler, x_lead = reduce_side(x_values, xs, scaler, x_scaler, [seed, 2])
+        y_values, ys, y_scaler, y_lead = reduce_side(y_values, ys, scaler, y_scaler, [seed, 3])
     device = resolve_device(settings.device)
     # A random subset above _KURTOSIS_ROWS rows: the test only picks the patience, and at 131,072
     # rows a kurtosis 1 % above a Gaussian's already gives z > 6 (4 or more columns).
     sample = slice(None) if n <= _KURTOSIS_ROWS else np.sort(np.concatenate(plan.folds)[:_KURTOSIS_ROWS])
     z = _joint_kurtosis_z(xs[sample], ys[sample])
     unmixed, validation = False, None
-    if scaler is not None and _try_unmixing(settings, z, data.x.shape[1], data.y.shape[1], plan):
-        x_map, xu = _unmix(data.x, scaler, [seed, 0])
-        y_map, yu = _unmix(data.y, scaler, [seed, 1])
-        if settings.unmix == "always":
-            x_scaler, xs, y_scaler, ys, unmixed = x_map, xu, y_map, yu, True
-        else:
-            plain = gaussian_validation_values(torch.from_numpy(xs), torch.from_numpy(ys), plan, groups=groups)
-            mixed = gaussian_validation_values(torch.from_numpy(xu), torch.from_numpy(yu), plan, groups=groups)
-            training_rows = min(len(plan.training(m)) for m in range(plan.num_folds))
-            penalty = gaussian_fit_penalty(xs.shape[1], ys.shape[1], training_rows)
-            unmixed = prefer_unmixed(plain, mixed, settings.confidence, penalty)
-            if unmixed:
-                x_scaler, xs, y_scaler, ys = x_map, xu, y_map, yu
-            validation = mixed if unmixed else plain
+    if scaler is not None and _try_unmixing(settings, z, x_values.shape[1], y_values.shape[1], plan):
+        x_map, xu = unmix_side(x_values, scaler, [seed, 0])
+        y_map, yu = unmix_side(y_values, scaler, [seed, 1])
+        unmixed, validation = _choose_unmixed(xs, ys, xu, yu, plan, settings, groups)
         if unmixed:
+            x_scaler, xs, y_scaler, ys = x_map, xu, y_map, yu
             z = _joint_kurtosis_z(xs[sample], ys[sample])  # the patience follows what the critics see
+    x_scaler = x_scaler if x_lead is None else Reduced(*x_lead, x_scaler)
+    y_scaler = y_scaler if y_lead is None else Reduced(*y_lead, y_scaler)
     chosen = NON_GAUSSIAN_PATIENCE if z is not None and abs(z) > NON_GAUSSIAN_Z else DEFAULT_PATIENCE
     return PreparedData(
         x=torch.as_tensor(xs, dtype=torch.float32, device=device),
@@ -302,8 +308,9 @@ def prepare(data: ValidData, settings: EstimatorSettings, groups: int = 1) -> Pr
         min_patience=DEFAULT_PATIENCE if settings.patience is None and chosen > DEFAULT_PATIENCE else None,
         kurtosis_z=z,
         unmixed=unmixed,
+        reduced=None if x_lead is None and y_lead is None else (xs.shape[1], ys.shape[1]),
         gaussian_validation=validation if device.type == "cpu" else None,  # elsewhere fit scores on the device
-        notes=deterministic_notes(xs, ys, data.x_columns, data.y_columns),
+        notes=notes,
         groups=groups if device.type == "cpu" else 1,  # a GPU runs the whole stack in one pass
     )
 
@@ -496,6 +503,7 @@ def assemble(
         bias_correction=held.correction,
         patience=outcome.patience,
         unmixed=prepared.unmixed,
+        reduced=prepared.reduced,
         threads=prepared.groups * torch.get_num_threads(),
         log_normalizer=None if held.check is None else held.check.log_normalizer,
         normalizer_pairs=None if held.check is None else held.check.effective_pairs,
@@ -557,9 +565,24 @@ def _try_unmixing(settings: EstimatorSettings, z: float | None, dim_x: int, dim_
     )
 
 
-def _unmix(values: np.ndarray, scaler: Any, seed: list[int]) -> tuple[Unmixed, np.ndarray]:
-    """One side unmixed (:func:`~mibounds.estimation.unmixing.fast_ica`; a single column as it is),
-    then scaled per column: the map and the float32 values."""
-    unmixing = fast_ica(values, seed) if values.shape[1] > 1 else None
-    fitted, scaled = scaler.fit_transform(values if unmixing is None else unmixing(values), np.float32)
-    return Unmixed(unmixing, fitted), scaled
+def _choose_unmixed(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    xu: np.ndarray,
+    yu: np.ndarray,
+    plan: FoldPlan,
+    settings: EstimatorSettings,
+    groups: int,
+) -> tuple[bool, GaussianValidation | None]:
+    """Whether to keep the unmixed scores ``xu, yu`` over ``xs, ys``
+    (:func:`~mibounds.estimation.unmixing.prefer_unmixed`), and the chosen columns' Gaussian
+    validation values (None with ``unmix="always"``, which compares nothing)."""
+    if settings.unmix == "always":
+        return True, None
+    plain = gaussian_validation_values(torch.from_numpy(xs), torch.from_numpy(ys), plan, groups=groups)
+    mixed = gaussian_validation_values(torch.from_numpy(xu), torch.from_numpy(yu), plan, groups=groups)
+    training_rows = min(len(plan.training(m)) for m in range(plan.num_folds))
+    unmixed = prefer_unmixed(
+        plain, mixed, settings.confidence, gaussian_fit_penalty(xs.shape[1], ys.shape[1], training_rows)
+    )
+    return unmixed, mixed if unmixed else plain

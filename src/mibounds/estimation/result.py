@@ -119,6 +119,9 @@ class EstimateResult(ResultBase):
             :class:`~mibounds.estimation.MIEstimator`), or None where nothing was trained.
         unmixed: Whether each side's columns were unmixed by independent component analysis
             before their normal scores (:mod:`~mibounds.estimation.unmixing`; the ``unmix`` option).
+        reduced: The columns of x and y the critics saw where a wide side was projected onto its
+            leading principal components (:mod:`~mibounds.estimation.reduction`; the ``reduce``
+            option), else None.
         history: Learning curves: ``{"step": [...], "train": [...], "validation": [...]}``, the
             mean training bound since the previous check and the validation objective at each check.
         warnings: Reasons to distrust the number, one sentence each (also issued as warnings).
@@ -150,6 +153,7 @@ class EstimateResult(ResultBase):
     bias_correction: float = 0.0
     patience: int | None = None
     unmixed: bool = False
+    reduced: tuple[int, int] | None = None
     threads: int | None = None
     log_normalizer: float | None = None
     normalizer_pairs: float | None = None
@@ -194,12 +198,21 @@ class EstimateResult(ResultBase):
             f"(stderr {self.stderr:.3f}; held-out {what}{ceiling}{gaussian})\n"
             f"{certified} (held-out InfoNCE "
             f"{self.lower_bound_value:.3f}, at most log B = {self.lower_bound_ceiling:.3f})\n"
-            f"critic {self.critic}{' on unmixed columns (FastICA)' if self.unmixed else ''} trained with {self.bound}, {self.num_folds}-fold cross-fitted on "
+            f"critic {self.critic}{self._columns_seen()} trained with {self.bound}, {self.num_folds}-fold cross-fitted on "
             f"{self.n} rows, K = {self.batch_size}, {self.steps} steps ({self.stopped}, patience {self.patience}, "
             f"best step {self.best_step}), generalization gap {self.generalization_gap:.3f}"
             + (f", Gaussian fit correction +{self.bias_correction:.3f}" if self.bias_correction else "")
             + f", {self.seconds:.1f} s on {self.device}"
         )
+
+    def _columns_seen(self) -> str:
+        """What the critics saw where it was not the normal scores of the columns as given."""
+        seen = []
+        if self.reduced is not None:
+            seen.append(f"{self.reduced[0]} + {self.reduced[1]} principal components")
+        if self.unmixed:
+            seen.append("unmixed columns (FastICA)")
+        return " on " + " of ".join(reversed(seen)) if seen else ""
 
     def _repr_items(self) -> list[str]:
         return [

@@ -193,6 +193,7 @@ def _check_mapping(name: str) -> Callable[[Any], dict[str, Any] | None]:
 
 _DISCRETE = ("auto", "none", "x", "y", "both")
 _UNMIX = ("auto", "always", "never")
+_REDUCE = ("auto", "never")
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,11 @@ class EstimatorSettings:
             and the Gaussian critic keeps every canonical pair, and keeps it where its Gaussian
             critic certifies more of I on validation rows; ``"always"``; ``"never"``. Not with
             ``standardize=False``.
+        reduce: Where the Gaussian critic cannot fit every canonical pair of the columns (wide
+            rows), project each side whose rows lie on a low-dimensional manifold onto its
+            leading principal components (:mod:`~mibounds.estimation.reduction`; 2k + 1 of them
+            for an estimated manifold dimension k <= 10, one-to-one on the manifold, so the MI is
+            unchanged): ``"auto"`` (default) or ``"never"``; ``standardize=False`` keeps the columns.
         confidence: Coverage of the interval (two-sided) and of the lower bound (one-sided).
         device: ``"auto"`` (CUDA when available, else CPU), or a torch device.
         threads: CPU threads while estimating (the caller's torch setting is restored after).
@@ -356,6 +362,16 @@ class EstimatorSettings:
             "unmix each side's columns (FastICA) before scaling: auto keeps it where rows that fail Mardia's test "
             "get a better Gaussian critic from it",
             choices=_UNMIX,
+        ),
+    )
+    reduce: str = _option(
+        "auto",
+        _check_choice("reduce", _REDUCE),
+        Flag(
+            "--reduce",
+            "project each wide side whose rows lie on a low-dimensional manifold onto its leading principal "
+            "components: auto does it where the Gaussian critic cannot fit every canonical pair",
+            choices=_REDUCE,
         ),
     )
     confidence: float = _option(

@@ -49,7 +49,7 @@ import numpy as np
 from mibounds.estimation.fold_critics import GaussianValidation
 from mibounds.estimation.uncertainty import batch_means_interval
 
-__all__ = ["FIT_ROWS", "Unmixed", "Unmixing", "fast_ica", "prefer_unmixed"]
+__all__ = ["FIT_ROWS", "Unmixed", "Unmixing", "fast_ica", "prefer_unmixed", "unmix_side"]
 
 #: Rows the unmixing is fitted on (a random subset above it): its d^2 parameters are well
 #: determined by 2^15 rows for the widths it is tried on, and a million rows cost no more.
@@ -145,6 +145,14 @@ class Unmixed:
     def __call__(self, values: np.ndarray) -> np.ndarray:
         """The scaled components of ``values`` ``[m, d]``."""
         return self.scaler(values if self.unmixing is None else self.unmixing(values))
+
+
+def unmix_side(values: np.ndarray, scaler: Any, seed: int | Sequence[int]) -> tuple[Unmixed, np.ndarray]:
+    """One side ``[n, d]`` unmixed (:func:`fast_ica`; a single column as it is), then scaled per
+    column by ``scaler``'s class: the side's :class:`Unmixed` map and the float32 scores."""
+    unmixing = fast_ica(values, seed) if values.shape[1] > 1 else None
+    fitted, scaled = scaler.fit_transform(values if unmixing is None else unmixing(values), np.float32)
+    return Unmixed(unmixing, fitted), scaled
 
 
 def prefer_unmixed(
