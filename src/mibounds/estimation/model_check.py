@@ -50,7 +50,7 @@ from dataclasses import dataclass
 
 from mibounds.estimation.uncertainty import Interval, one_sided_lower
 
-__all__ = ["MIN_EFFECTIVE_PAIRS", "ModelCheck", "check_model"]
+__all__ = ["MIN_EFFECTIVE_PAIRS", "ModelCheck", "check_model", "shown_unnormalized"]
 
 #: Fewest effective independent pairs behind the log-mean of the critic over them for the DV
 #: value to be trusted (its relative error is then about 1 / sqrt of this, 3 %).
@@ -86,6 +86,19 @@ class ModelCheck:
     overshoot: bool = False
 
 
+def shown_unnormalized(log_normalizer: float, confidence: float) -> bool:
+    r"""Markov's test of fact 1: a pooled :math:`\log \hat Z` above :math:`\log(1 / \alpha)`,
+    :math:`\alpha = 1 -` ``confidence``, shows at level :math:`\alpha` that the critic is no
+    density ratio (one rule for the estimate's critics, the Gaussian critic before training and
+    the unmixed columns' Gaussian).
+
+    Example:
+        >>> shown_unnormalized(3.1, 0.95), shown_unnormalized(2.9, 0.95)  # log 20 = 3.0
+        (True, False)
+    """
+    return log_normalizer > math.log(1 / (1 - confidence))
+
+
 def check_model(
     estimate: Interval,
     certified: Interval,
@@ -107,9 +120,8 @@ def check_model(
     Returns:
         The :class:`ModelCheck`.
     """
-    alpha = 1 - estimate.confidence
     low, high = estimate.low, estimate.high
-    unnormalized = log_normalizer is not None and log_normalizer > math.log(1 / alpha)
+    unnormalized = log_normalizer is not None and shown_unnormalized(log_normalizer, estimate.confidence)
     if unnormalized:
         low = min(low, one_sided_lower(certified))
     reliable = dv is not None and effective_pairs >= MIN_EFFECTIVE_PAIRS

@@ -48,7 +48,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -94,7 +93,7 @@ from mibounds.estimation.heldout import (
 )
 from mibounds.estimation.heldout import evaluate as evaluate_folds
 from mibounds.estimation.member_groups import thread_plan
-from mibounds.estimation.model_check import check_model
+from mibounds.estimation.model_check import check_model, shown_unnormalized
 from mibounds.estimation.reduction import Reduced, reduce_side
 from mibounds.estimation.result import EstimateResult
 from mibounds.estimation.scaling import Standardizer
@@ -335,7 +334,7 @@ def fit(prepared: PreparedData, settings: EstimatorSettings) -> TrainedCritics:
         if validation is None or rank is not None:
             validation = gaussian_validation_values(x, y, plan, rank, moments, fits, prepared.groups)
         log_z = validation.pooled_log_normalizer
-        if log_z > math.log(1 / (1 - settings.confidence)):
+        if shown_unnormalized(log_z, settings.confidence):
             settings = settings.replace(gaussian=False)
             notes.append(
                 f"the Gaussian critic was left out: on validation rows it never saw, its density ratio averages "

@@ -99,28 +99,24 @@ def intrinsic_dimension(values: np.ndarray, seed: int | Sequence[int], rows: int
         The estimate, or ``inf`` where fewer than ten rows have usable neighbours (no reduction).
     """
     rng = np.random.default_rng(seed)
-    values = np.asarray(values)
+    values = np.asarray(values, dtype=np.float64)
     if len(values) > rows:
         values = values[np.sort(rng.choice(len(values), rows, replace=False))]
-    points = torch.as_tensor(np.unique(np.asarray(values, dtype=np.float64), axis=0))
+    points = torch.as_tensor(np.unique(values, axis=0))
     if len(points) <= _CANDIDATES:
         return math.inf
     distances = torch.cdist(points, points)  # through a product: cancels for close rows
     distances.fill_diagonal_(math.inf)
     candidates = distances.topk(_CANDIDATES, dim=1, largest=False).indices
     del distances
-    nearest = (
-        torch.cat(
-            [  # the candidates' distances by differences, [chunk, candidates], then the two least
-                (points[start : start + 512, None, :] - points[candidates[start : start + 512]])
-                .norm(dim=2)
-                .topk(2, dim=1, largest=False)
-                .values
-                for start in range(0, len(points), 512)
-            ]
-        )
-        .sort(dim=1)
-        .values
+    nearest = torch.cat(
+        [  # the candidates' distances by differences, [chunk, candidates], then the two least, ascending
+            (points[start : start + 512, None, :] - points[candidates[start : start + 512]])
+            .norm(dim=2)
+            .topk(2, dim=1, largest=False)
+            .values
+            for start in range(0, len(points), 512)
+        ]
     )
     first, second = nearest[:, 0], nearest[:, 1]
     usable = (second > first) & torch.isfinite(second)

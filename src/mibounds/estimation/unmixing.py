@@ -39,7 +39,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from mibounds.estimation.fold_critics import GaussianValidation
+from mibounds.estimation.model_check import shown_unnormalized
 from mibounds.estimation.uncertainty import batch_means_interval
 
 __all__ = ["FIT_ROWS", "Unmixed", "Unmixing", "fast_ica", "prefer_unmixed", "unmix_side"]
@@ -193,9 +193,7 @@ def prefer_unmixed(
         >>> prefer_unmixed(plain, better, 0.95, 0.01), prefer_unmixed(plain, plain, 0.95, 0.01)
         (True, False)
     """
-    if not (
-        unmixed.pooled_log_normalizer <= math.log(1 / (1 - confidence)) and np.isfinite(unmixed.donsker_varadhan).all()
-    ):
+    if shown_unnormalized(unmixed.pooled_log_normalizer, confidence) or not np.isfinite(unmixed.donsker_varadhan).all():
         return False
     if not np.isfinite(plain.donsker_varadhan).all():
         return True
